@@ -1,0 +1,109 @@
+"""The quantities Sahab manages per OpenStack project, and the presets."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Mapping
+
+from controlplane.errors import InvalidInput
+
+
+class Resource(StrEnum):
+    """One managed quota. The value is Sahab's name; `openstack` gives the service's."""
+
+    VCPUS = "vcpus"
+    RAM_MIB = "ram_mib"
+    INSTANCES = "instances"
+    VOLUME_GIB = "volume_gib"
+    VOLUMES = "volumes"
+    SNAPSHOTS = "snapshots"
+    NETWORKS = "networks"
+    SUBNETS = "subnets"
+    PORTS = "ports"
+    ROUTERS = "routers"
+    FLOATING_IPS = "floating_ips"
+    SECURITY_GROUPS = "security_groups"
+    SECURITY_GROUP_RULES = "security_group_rules"
+
+    @property
+    def service(self) -> str:
+        return _SERVICE[self]
+
+    @property
+    def unit(self) -> str:
+        return {Resource.RAM_MIB: "mebibytes", Resource.VOLUME_GIB: "gibibytes"}.get(self, "count")
+
+
+_SERVICE = {
+    Resource.VCPUS: "compute",
+    Resource.RAM_MIB: "compute",
+    Resource.INSTANCES: "compute",
+    Resource.VOLUME_GIB: "block-storage",
+    Resource.VOLUMES: "block-storage",
+    Resource.SNAPSHOTS: "block-storage",
+}
+_SERVICE.update({r: "network" for r in Resource if r not in _SERVICE})
+
+
+Amounts = dict[Resource, int]
+
+
+def amounts(values: Mapping[str, int] | None = None, *, fill: int | None = 0) -> Amounts:
+    """Validate a mapping of resource name to amount into complete Amounts.
+
+    Unknown names and negative or non-integer amounts are refused; missing
+    resources get `fill` (or are refused when fill is None).
+    """
+    values = dict(values or {})
+    unknown = sorted(set(values) - {r.value for r in Resource})
+    if unknown:
+        raise InvalidInput(
+            f"unknown resource(s): {', '.join(unknown)}; known: {', '.join(r.value for r in Resource)}"
+        )
+    result: Amounts = {}
+    for resource in Resource:
+        if resource.value not in values:
+            if fill is None:
+                raise InvalidInput(f"missing amount for {resource.value}")
+            result[resource] = fill
+            continue
+        value = values[resource.value]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInput(f"{resource.value} must be a whole number >= 0, got {value!r}")
+        result[resource] = value
+    return result
+
+
+def as_plain(values: Amounts) -> dict[str, int]:
+    return {r.value: int(values.get(r, 0)) for r in Resource}
+
+
+def exceeds(left: Amounts, right: Amounts) -> list[Resource]:
+    """The resources where left is larger than right."""
+    return [r for r in Resource if left.get(r, 0) > right.get(r, 0)]
+
+
+PRESETS: dict[str, Amounts] = {
+    "small": amounts({
+        "vcpus": 4, "ram_mib": 8192, "instances": 4, "volume_gib": 100, "volumes": 10,
+        "snapshots": 10, "networks": 2, "subnets": 2, "ports": 20, "routers": 1,
+        "floating_ips": 2, "security_groups": 10, "security_group_rules": 50,
+    }),
+    "medium": amounts({
+        "vcpus": 16, "ram_mib": 32768, "instances": 16, "volume_gib": 500, "volumes": 40,
+        "snapshots": 40, "networks": 5, "subnets": 5, "ports": 80, "routers": 2,
+        "floating_ips": 5, "security_groups": 20, "security_group_rules": 200,
+    }),
+    "large": amounts({
+        "vcpus": 64, "ram_mib": 131072, "instances": 64, "volume_gib": 2000, "volumes": 150,
+        "snapshots": 150, "networks": 10, "subnets": 10, "ports": 300, "routers": 5,
+        "floating_ips": 20, "security_groups": 50, "security_group_rules": 800,
+    }),
+}
+
+
+def preset(name: str) -> Amounts:
+    try:
+        return dict(PRESETS[name])
+    except KeyError:
+        raise InvalidInput(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None

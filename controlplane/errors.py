@@ -1,0 +1,100 @@
+"""The one exception tree of the core.
+
+Every error raised on purpose derives from SahabError and carries a stable
+`code`. The edges map codes once: the API to HTTP status and problem+json
+`type` (api/problems.py), the CLI to exit codes (cli/output.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SahabError(Exception):
+    code = "internal-error"
+    title = "Internal error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidInput(SahabError):
+    code = "invalid-input"
+    title = "The request is not valid"
+
+
+class AuthenticationFailed(SahabError):
+    code = "unauthenticated"
+    title = "Authentication failed"
+
+
+class PermissionDenied(SahabError):
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(SahabError):
+    code = "not-found"
+    title = "Not found"
+
+
+class Conflict(SahabError):
+    code = "conflict"
+    title = "Conflict with the current state"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid-transition"
+    title = "The transition is not allowed from the current state"
+
+
+class OrganisationNotVerified(Conflict):
+    code = "organisation-not-verified"
+    title = "The organisation is not verified yet"
+
+
+class InsufficientCapacity(Conflict):
+    code = "insufficient-capacity"
+    title = "Not enough free capacity in the region"
+
+
+class RegionNotOpen(Conflict):
+    code = "region-not-open"
+    title = "The region does not accept new quota"
+
+
+class BelowUsage(Conflict):
+    code = "below-usage"
+    title = "The requested quota is below current usage"
+
+
+class IdempotencyKeyReused(SahabError):
+    code = "idempotency-key-reused"
+    title = "The Idempotency-Key was already used with another request"
+
+
+class IdempotencyRequestInProgress(Conflict):
+    code = "idempotency-in-progress"
+    title = "A request with this Idempotency-Key is still in progress"
+
+
+class ProvisioningError(SahabError):
+    code = "provisioning-failed"
+    title = "Provisioning failed"
+
+
+class ProvisionerUnavailable(ProvisioningError):
+    code = "provisioner-unavailable"
+    title = "No provisioner is configured"
+
+
+class ConcurrentOperation(ProvisioningError):
+    code = "concurrent-operation"
+    title = "Another operation on this stack is running"
+
+
+class DependencyUnavailable(SahabError):
+    code = "dependency-unavailable"
+    title = "A service Sahab depends on is unavailable"

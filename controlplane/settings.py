@@ -1,0 +1,99 @@
+"""Settings from environment variables (SAHAB_*) and an optional YAML file (SAHAB_CONFIG_FILE).
+
+Every field has an embedded default so that `./dev run` works on a fresh
+machine: SQLite, a broker that needs no server, the built-in OIDC issuer and
+the demo region catalogue.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from controlplane.domain.regions import DEMO_CATALOGUE
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback)
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("SAHAB_CONFIG_FILE")
+        if not path:
+            return {}
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of setting names to values")
+        return data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAHAB_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "sahab")
+    database_url: str = ""
+    broker_url: str = ""
+    catalogue_path: Path = DEMO_CATALOGUE
+    public_url: str = "http://127.0.0.1:8080"
+
+    # Identity. Empty issuer = the built-in one served at {public_url}/issuer.
+    oidc_issuer: str = ""
+    oidc_audience: str = "sahab"
+    oidc_algorithms: list[str] = ["RS256", "PS256", "ES256", "EdDSA"]
+    oidc_roles_claim: str = "sahab_roles"
+    oidc_orgs_claim: str = "sahab_orgs"
+    oidc_jwks_cache_seconds: int = 3600
+    cli_client_id: str = "sahab-cli"
+    demo_accounts: bool = True
+
+    # Provisioning. The in-memory provisioner is a test fake and cannot be named here.
+    provisioner: Literal["unavailable", "pulumi"] = "unavailable"
+    auto_approve_envelope: dict[str, str] = {"business": "small", "agency": "medium"}
+    lease_seconds: int = 1800
+
+    page_size_max: int = 200
+    page_size_default: int = 50
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'sahab.db'}"
+        if not self.broker_url:
+            self.broker_url = "filesystem://"
+        if self.oidc_issuer == "":
+            self.oidc_issuer = self.builtin_issuer_url
+        insecure = {"none", "HS256", "HS384", "HS512"} & set(self.oidc_algorithms)
+        if insecure:
+            raise ValueError(f"oidc_algorithms may list asymmetric algorithms only, not {sorted(insecure)}")
+        return self
+
+    @property
+    def builtin_issuer_url(self) -> str:
+        return self.public_url.rstrip("/") + "/issuer"
+
+    @property
+    def uses_builtin_issuer(self) -> bool:
+        return self.oidc_issuer == self.builtin_issuer_url
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
+        return (init_settings, env_settings, _YamlFileSource(settings_cls), file_secret_settings)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

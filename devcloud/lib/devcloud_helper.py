@@ -1,0 +1,234 @@
+#!/usr/bin/python3
+"""Helpers for sahab-devcloud, run with Debian's /usr/bin/python3 (openstacksdk 0.101).
+
+  devcloud_helper.py register  STATE   service project/users/roles, services, endpoints
+  devcloud_helper.py ready     STATE [--timeout S]   wait until every service answers
+  devcloud_helper.py fixtures  STATE   flavors, image 'tiny', external network 'public'
+
+'ready' prints 'NOTREADY <service> <reason>' (or 'DIED <service>') and exits 1/2 on
+failure so the shell script can show the right log.
+"""
+import datetime
+import os
+import sys
+import time
+
+AUTH = dict(auth_url='http://127.0.0.1:5000/v3', username='admin', password='secret',
+            project_name='admin', user_domain_name='Default', project_domain_name='Default')
+REGION = 'RegionOne'
+HOST = '127.0.0.1'
+SERVICES = [
+    # user, service name, type, url
+    ('glance', 'glance', 'image', 'http://%s:9292' % HOST),
+    ('placement', 'placement', 'placement', 'http://%s:8778' % HOST),
+    ('nova', 'nova', 'compute', 'http://%s:8774/v2.1' % HOST),
+    ('cinder', 'cinderv3', 'volumev3', 'http://%s:8776/v3/%%(project_id)s' % HOST),
+    ('neutron', 'neutron', 'network', 'http://%s:9696' % HOST),
+]
+FLAVORS = [('m1.tiny', 1, 64, 1), ('m1.small', 1, 512, 5), ('m1.medium', 2, 2048, 10)]
+
+
+def connect():
+    import openstack
+    return openstack.connect(region_name=REGION, identity_api_version='3',
+                             interface='public', **AUTH)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def register(state):
+    conn = None
+    deadline = time.time() + 90
+    while True:
+        try:
+            conn = connect()
+            conn.authorize()
+            break
+        except Exception as exc:  # keystone still starting
+            if time.time() > deadline:
+                raise SystemExit('keystone not answering: %s' % exc)
+            time.sleep(1)
+    idn = conn.identity
+    default = idn.find_domain('default') or idn.find_domain('Default')
+    project = idn.find_project('service', domain_id=default.id)
+    if not project:
+        project = idn.create_project(name='service', domain_id=default.id,
+                                     description='OpenStack service users')
+    roles = {}
+    for rname in ('admin', 'service'):
+        role = idn.find_role(rname)
+        if not role:
+            role = idn.create_role(name=rname)
+        roles[rname] = role
+    for uname, sname, stype, url in SERVICES:
+        user = idn.find_user(uname, domain_id=default.id)
+        if not user:
+            user = idn.create_user(name=uname, password='secret', domain_id=default.id,
+                                   default_project_id=project.id)
+        for role in roles.values():
+            idn.assign_project_role_to_user(project, user, role)
+        svc = None
+        for s in idn.services():
+            if s.type == stype and s.name == sname:
+                svc = s
+        if not svc:
+            svc = idn.create_service(name=sname, type=stype, is_enabled=True)
+        have = {e.interface for e in idn.endpoints(service_id=svc.id)}
+        for iface in ('public', 'internal', 'admin'):
+            if iface not in have:
+                idn.create_endpoint(service_id=svc.id, interface=iface, url=url,
+                                    region_id=REGION)
+    log('registered %d services' % len(SERVICES))
+
+
+def _proc_start_utc(state, name):
+    """UTC datetime at which the process in $STATE/run/<name>.pid started, or None."""
+    try:
+        pid = int(open(os.path.join(state, 'run', name + '.pid')).read().split()[0])
+        stat = open('/proc/%d/stat' % pid).read()
+    except (OSError, ValueError, IndexError):
+        return None
+    start_ticks = int(stat.rsplit(')', 1)[1].split()[19])
+    btime = next(int(line.split()[1]) for line in open('/proc/stat') if line.startswith('btime'))
+    return datetime.datetime.utcfromtimestamp(btime + start_ticks / os.sysconf('SC_CLK_TCK'))
+
+
+def _alive(state, name):
+    try:
+        pid = int(open(os.path.join(state, 'run', name + '.pid')).read().split()[0])
+        os.kill(pid, 0)
+        st = open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()[0]
+        return st != 'Z'
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _fresh(svc, state, name):
+    """The service's heartbeat is newer than the start of its current process."""
+    if svc.get('state') != 'up' or svc.get('status', 'enabled') != 'enabled':
+        return False
+    started = _proc_start_utc(state, name)
+    updated = svc.get('updated_at')
+    if started is None or not updated:
+        return svc.get('state') == 'up'
+    updated = datetime.datetime.fromisoformat(str(updated).replace('Z', '').split('+')[0])
+    return updated >= started - datetime.timedelta(seconds=1)
+
+
+def _checks(conn, state):
+    """Yield (service, ok, reason) in dependency order."""
+    try:
+        list(conn.identity.projects())
+    except Exception as exc:
+        yield 'keystone', False, str(exc)[:200]
+        return
+    yield 'keystone', True, ''
+    try:
+        list(conn.image.images())
+        yield 'glance-api', True, ''
+    except Exception as exc:
+        yield 'glance-api', False, str(exc)[:200]
+    try:
+        rps = conn.placement.get('/resource_providers').json()['resource_providers']
+        yield 'placement', True, ''
+    except Exception as exc:
+        rps = None
+        yield 'placement', False, str(exc)[:200]
+    try:
+        svcs = conn.compute.get('/os-services', microversion='2.53').json()['services']
+        by_bin = {s['binary']: s for s in svcs}
+        for binary in ('nova-conductor', 'nova-scheduler', 'nova-compute'):
+            s = by_bin.get(binary)
+            yield binary, bool(s) and _fresh(s, state, binary), \
+                'service %s' % (('state=%s updated_at=%s' % (s['state'], s['updated_at'])) if s else 'not registered')
+        hyps = conn.compute.get('/os-hypervisors').json()['hypervisors']
+        yield 'nova-compute', bool(hyps), 'no hypervisor mapped yet'
+        yield 'placement', rps is None or len(rps) >= 1, 'no resource provider yet'
+    except Exception as exc:
+        yield 'nova-api', False, str(exc)[:200]
+    try:
+        svcs = conn.block_storage.get('/os-services').json()['services']
+        for binary in ('cinder-scheduler', 'cinder-volume'):
+            s = [x for x in svcs if x['binary'] == binary]
+            yield binary, bool(s) and _fresh(s[0], state, binary), \
+                'service %s' % (('state=%s updated_at=%s' % (s[0]['state'], s[0]['updated_at'])) if s else 'not registered')
+    except Exception as exc:
+        yield 'cinder-api', False, str(exc)[:200]
+    try:
+        list(conn.network.networks())
+        yield 'neutron-server', conn.network.find_extension('router') is not None, 'no router extension'
+    except Exception as exc:
+        yield 'neutron-server', False, str(exc)[:200]
+
+
+def ready(state, timeout):
+    deadline = time.time() + timeout
+    conn = None
+    last = None
+    pids = sorted(f[:-4] for f in os.listdir(os.path.join(state, 'run')) if f.endswith('.pid'))
+    while True:
+        dead = [n for n in pids if not _alive(state, n)]
+        if dead:
+            log('DIED %s' % dead[0])
+            return 2
+        try:
+            if conn is None:
+                conn = connect()
+            bad = [(n, r) for n, ok, r in _checks(conn, state) if not ok]
+        except Exception as exc:
+            conn = None
+            bad = [('keystone', str(exc)[:200])]
+        if not bad:
+            return 0
+        if bad[0] != last:
+            log('  waiting for %s: %s' % bad[0])
+            last = bad[0]
+        if time.time() > deadline:
+            log('NOTREADY %s %s' % bad[0])
+            return 1
+        time.sleep(1)
+
+
+def fixtures(state):
+    conn = connect()
+    for name, vcpus, ram, disk in FLAVORS:
+        if not conn.compute.find_flavor(name, ignore_missing=True):
+            conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True)
+    if not conn.image.find_image('tiny', ignore_missing=True):
+        img = conn.image.post('/images', json=dict(
+            name='tiny', disk_format='raw', container_format='bare', visibility='public')).json()
+        conn.image.put('/images/%s/file' % img['id'], data=b'\0' * (1 << 20),
+                       headers={'Content-Type': 'application/octet-stream'})
+    net = conn.network.find_network('public', ignore_missing=True)
+    if not net:
+        net = conn.network.create_network(
+            name='public', is_router_external=True, provider_network_type='flat',
+            provider_physical_network='public')
+    if not list(conn.network.subnets(network_id=net.id)):
+        conn.network.create_subnet(
+            network_id=net.id, name='public-subnet', ip_version=4, cidr='172.24.4.0/24',
+            gateway_ip='172.24.4.1', is_dhcp_enabled=False,
+            allocation_pools=[{'start': '172.24.4.10', 'end': '172.24.4.250'}])
+    log('flavors %s, image tiny, network public ready' % ', '.join(f[0] for f in FLAVORS))
+
+
+def main(argv):
+    if len(argv) < 3:
+        raise SystemExit(__doc__)
+    cmd, state = argv[1], argv[2]
+    if cmd == 'register':
+        register(state)
+        return 0
+    if cmd == 'ready':
+        timeout = float(argv[argv.index('--timeout') + 1]) if '--timeout' in argv else 300
+        return ready(state, timeout)
+    if cmd == 'fixtures':
+        fixtures(state)
+        return 0
+    raise SystemExit(__doc__)
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
