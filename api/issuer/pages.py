@@ -1,0 +1,57 @@
+"""The HTML of the device sign-in page: tiny, self-contained, escaped."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi.responses import HTMLResponse
+
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1d2733}
+h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}
+input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+.buttons{margin-top:1.2rem;display:flex;gap:.6rem}button{padding:.5rem 1.2rem;font-size:1rem}
+.error{background:#fde8e8;border:1px solid #e0a0a0;padding:.6rem;border-radius:4px}
+.hint{color:#5b6775;font-size:.9rem}
+"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    html = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)} · Sahab</title><style>{_STYLE}</style></head>"
+        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+def device_form(*, user_code: str = "", username: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+    error_html = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    body = f"""{error_html}
+<p class="hint">Enter the code shown by <code>sahab login</code>, then sign in to approve it.</p>
+<form method="post" action="device">
+  <label for="user_code">Code</label>
+  <input id="user_code" name="user_code" value="{escape(user_code)}" placeholder="ABCD-EFGH"
+         autocomplete="off" autocapitalize="characters" required>
+  <label for="username">Username</label>
+  <input id="username" name="username" value="{escape(username)}" autocomplete="username">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password">
+  <div class="buttons">
+    <button type="submit" name="action" value="approve">Approve</button>
+    <button type="submit" name="action" value="deny" formnovalidate>Deny</button>
+  </div>
+</form>"""
+    return _page("Sign in a device", body, status)
+
+
+def done(title: str, message: str) -> HTMLResponse:
+    return _page(title, f"<p>{escape(message)}</p>")
