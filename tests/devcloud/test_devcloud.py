@@ -1,0 +1,206 @@
+"""Integration tests against the local OpenStack (devcloud/sahab-devcloud up).
+
+They exercise exactly what Sahab relies on: every quota field it manages can be set and read
+back, usage follows real resources (server on the fake driver, volume, network objects),
+Nova refuses over-quota requests with HTTP 403, and the cloud listens on loopback only.
+"""
+import ipaddress
+import os
+import re
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from openstack import exceptions
+
+
+pytestmark = pytest.mark.devcloud
+
+# TCP ports of the devcloud (see devcloud/sahab-devcloud, PORTS)
+DEVCLOUD_PORTS = {5433, 4369, 5672, 25672, 5000, 8778, 9292, 8774, 8776, 9696}
+API_PORTS = {5433, 5672, 5000, 8778, 9292, 8774, 8776, 9696}
+
+NOVA_FIELDS = {"cores": 7, "ram": 3072, "instances": 5}
+CINDER_FIELDS = {"gigabytes": 23, "volumes": 6, "snapshots": 4}
+# SDK attribute -> neutron API field
+NEUTRON_FIELDS = {
+    "networks": ("network", 4),
+    "subnets": ("subnet", 5),
+    "ports": ("port", 21),
+    "routers": ("router", 3),
+    "floating_ips": ("floatingip", 2),
+    "security_groups": ("security_group", 6),
+    "security_group_rules": ("security_group_rule", 40),
+}
+
+
+def wait_for(what, predicate, timeout=60.0, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def unique(prefix):
+    return f"sahab-dc-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_quota_fields_roundtrip(admin, project):
+    proj, _ = project
+    admin.compute.update_quota_set(proj.id, **NOVA_FIELDS)
+    admin.block_storage.update_quota_set(proj.id, **CINDER_FIELDS)
+    admin.network.update_quota(proj.id, **{k: v for k, (_, v) in NEUTRON_FIELDS.items()})
+
+    nova = admin.compute.get_quota_set(proj.id)
+    assert {k: getattr(nova, k) for k in NOVA_FIELDS} == NOVA_FIELDS
+    cinder = admin.block_storage.get_quota_set(proj.id)
+    assert {k: getattr(cinder, k) for k in CINDER_FIELDS} == CINDER_FIELDS
+    neutron = admin.network.get_quota(proj.id)
+    assert {k: getattr(neutron, k) for k in NEUTRON_FIELDS} == \
+        {k: v for k, (_, v) in NEUTRON_FIELDS.items()}
+
+    # and raw API field names, as Sahab's drivers see them
+    body = admin.network.get(f"/quotas/{proj.id}").json()["quota"]
+    assert {f: body[f] for f, _ in NEUTRON_FIELDS.values()} == \
+        {f: v for f, v in NEUTRON_FIELDS.values()}
+
+    # the detail (usage) views carry the same limits, with nothing used yet
+    nova_u = admin.compute.get_quota_set(proj.id, usage=True)
+    assert nova_u.cores == 7 and nova_u.usage["cores"] == 0 and nova_u.usage["instances"] == 0
+    cinder_u = admin.block_storage.get_quota_set(proj.id, usage=True)
+    assert cinder_u.gigabytes == 23 and cinder_u.usage["gigabytes"] == 0
+    neutron_u = admin.network.get_quota(proj.id, details=True)
+    assert neutron_u.ports["limit"] == 21 and neutron_u.ports["used"] == 0
+
+
+def test_usage_follows_resources_and_nova_refuses_over_quota(admin, project):
+    proj, conn = project
+    admin.compute.update_quota_set(proj.id, cores=2, ram=4096, instances=5)
+    admin.block_storage.update_quota_set(proj.id, gigabytes=10, volumes=3, snapshots=3)
+    admin.network.update_quota(proj.id, networks=3, subnets=3, ports=10, routers=2,
+                               floating_ips=2, security_groups=5, security_group_rules=30)
+
+    tiny = admin.compute.find_flavor("m1.tiny", ignore_missing=False)
+    medium = admin.compute.find_flavor("m1.medium", ignore_missing=False)
+    image = admin.image.find_image("tiny", ignore_missing=False)
+    public = admin.network.find_network("public", ignore_missing=False)
+
+    # tenant network, router to 'public', floating IP
+    net = conn.network.create_network(name=unique("net"))
+    subnet = conn.network.create_subnet(network_id=net.id, name=unique("subnet"), ip_version=4,
+                                        cidr="10.77.0.0/24")
+    router = conn.network.create_router(name=unique("router"),
+                                        external_gateway_info={"network_id": public.id})
+    conn.network.add_interface_to_router(router, subnet=subnet.id)
+    fip = conn.network.create_ip(floating_network_id=public.id)
+    assert ipaddress.ip_address(fip.floating_ip_address) in ipaddress.ip_network("172.24.4.0/24")
+
+    # server on the fake driver, with a NIC on the tenant network
+    server = conn.compute.create_server(name=unique("vm"), flavor_id=tiny.id, image_id=image.id,
+                                        networks=[{"uuid": net.id}])
+    server = conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=120)
+    port = next(iter(conn.network.ports(device_id=server.id)))
+    assert port.binding_vif_type == "ovs" and port.status == "ACTIVE"
+
+    # volume, attached to the server
+    volume = conn.block_storage.create_volume(name=unique("vol"), size=2)
+    volume = conn.block_storage.wait_for_status(volume, status="available",
+                                                failures=["error"], wait=60)
+    conn.compute.create_volume_attachment(server, volume=volume.id)
+    conn.block_storage.wait_for_status(volume, status="in-use", failures=["error"], wait=60)
+
+    nova = admin.compute.get_quota_set(proj.id, usage=True)
+    assert (nova.usage["cores"], nova.usage["ram"], nova.usage["instances"]) == (1, 64, 1)
+    cinder = admin.block_storage.get_quota_set(proj.id, usage=True)
+    assert (cinder.usage["gigabytes"], cinder.usage["volumes"]) == (2, 1)
+    neutron = admin.network.get_quota(proj.id, details=True)
+    assert neutron.networks["used"] == 1 and neutron.subnets["used"] == 1
+    assert neutron.routers["used"] == 1 and neutron.floating_ips["used"] == 1
+    assert neutron.ports["used"] >= 2  # server NIC + router interface
+    assert neutron.security_groups["used"] == 1  # the project's 'default' group
+
+    # one more server would need 2 more cores: 1 used + 2 > 2
+    with pytest.raises(exceptions.HttpException) as refused:
+        conn.compute.create_server(name=unique("too-big"), flavor_id=medium.id,
+                                   image_id=image.id, networks=[{"uuid": net.id}])
+    assert refused.value.status_code == 403
+    assert "cores" in str(refused.value).lower()
+
+    # deleting the server gives the cores back
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=60)
+    wait_for("nova cores usage back to 0",
+             lambda: admin.compute.get_quota_set(proj.id, usage=True).usage["cores"] == 0,
+             timeout=30)
+    conn.block_storage.wait_for_status(volume, status="available", failures=["error"], wait=60)
+
+
+def _devcloud_pids(run):
+    """PIDs in $STATE/run/*.pid and all their descendants."""
+    roots = set()
+    for f in run.glob("*.pid"):
+        try:
+            roots.add(int(f.read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            pass
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+                parent[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    pids = {p for p in roots if p in parent}
+    changed = True
+    while changed:
+        new = {p for p, pp in parent.items() if pp in pids and p not in pids}
+        pids |= new
+        changed = bool(new)
+    return pids
+
+
+def _listening_sockets():
+    """(address, port, inode) of every TCP listener, from /proc/net/tcp and tcp6."""
+    out = []
+    for name, width in (("tcp", 4), ("tcp6", 16)):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            hexaddr, hexport = fields[1].split(":")
+            raw = bytes.fromhex(hexaddr)
+            # /proc stores each 32-bit word in host (little-endian) order
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, width, 4))
+            out.append((ipaddress.ip_address(raw), int(hexport, 16), int(fields[9])))
+    return out
+
+
+def _inodes_of(pids):
+    inodes = {}
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                m = re.match(r"socket:\[(\d+)\]", os.readlink(fd))
+                if m:
+                    inodes[int(m.group(1))] = pid
+        except OSError:
+            pass
+    return inodes
+
+
+def test_listeners_are_loopback_only(admin, devcloud_state):
+    pids = _devcloud_pids(devcloud_state / "run")
+    assert pids, f"no devcloud PIDs found under {devcloud_state / 'run'}"
+    owned = _inodes_of(pids)
+    ours = [(addr, port, owned.get(inode)) for addr, port, inode in _listening_sockets()
+            if inode in owned or port in DEVCLOUD_PORTS]
+    seen = {port for _, port, _ in ours}
+    assert API_PORTS <= seen, f"devcloud ports not listening: {sorted(API_PORTS - seen)}"
+    exposed = [(str(a), p, pid) for a, p, pid in ours if not a.is_loopback]
+    if exposed:
+        ss = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
+        pytest.fail(f"devcloud listeners not on loopback (addr, port, pid): {exposed}\n{ss}")
