@@ -1,0 +1,43 @@
+"""The FastAPI application: /v1 routes (authenticated by default), system endpoints,
+and the built-in OIDC issuer mounted at /issuer when no external issuer is set."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routes import organisations, projects, quota_requests, regions, system, usage
+from controlplane.demo import seed_demo
+from controlplane.persistence.database import transaction
+from controlplane.runtime import Runtime, build_runtime, prepare_database
+from controlplane.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None, verifier: object | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else get_settings())
+    runtime = runtime or build_runtime(settings)
+    prepare_database(runtime)
+    if settings.demo_accounts and settings.uses_builtin_issuer:
+        with transaction(runtime.sessions) as session:
+            seed_demo(session, runtime.core.clock)
+    if verifier is None:
+        from api.auth.verifier import TokenVerifier
+
+        verifier = TokenVerifier.from_settings(settings)
+
+    app = FastAPI(
+        title="Sahab",
+        version="0.1.0",
+        description="Self-service quota for the national sovereign OpenStack clouds. "
+        "Errors are RFC 9457 problem+json; POST accepts an Idempotency-Key header.",
+    )
+    app.state.runtime = runtime
+    app.state.verifier = verifier
+    problems.install(app)
+    for module in (system, regions, organisations, quota_requests, projects, usage):
+        app.include_router(module.router)
+    if settings.uses_builtin_issuer:
+        from api.issuer import create_issuer
+
+        app.mount("/issuer", create_issuer(settings))
+    return app

@@ -1,0 +1,54 @@
+"""Typed dependencies: the session (the request owns its transaction) and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from controlplane.core import Core
+from controlplane.domain.principal import Principal
+from controlplane.errors import AuthenticationFailed
+from controlplane.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_core(request: Request) -> Core:
+    return request.app.state.runtime.core
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Commit when the route returns normally, roll back on any error, before the response is sent."""
+    with request.app.state.runtime.sessions() as session:
+        with session.begin():
+            yield session
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("missing bearer token: send 'Authorization: Bearer <access token>'")
+    return token.strip()
+
+
+async def authenticate(request: Request) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    token = bearer_token(request)
+    principal = await run_in_threadpool(request.app.state.verifier.verify, token)
+    request.state.principal = principal
+    return principal
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+CallerDep = Annotated[Principal, Depends(authenticate)]
+CoreDep = Annotated[Core, Depends(get_core)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
+from api.routes.common import Cursor, Limit, PageOut, authenticated_router
+from controlplane.domain.states import ProjectState
+from controlplane.projects import service
+from controlplane.projects.schemas import ProjectOut
+from controlplane.quota_requests.schemas import Decision
+
+router = authenticated_router(prefix="/v1/projects", tags=["projects"])
+
+
+@router.get("", response_model=PageOut[ProjectOut])
+def list_projects(
+    session: SessionDep, caller: CallerDep, cursor: Cursor = None, limit: Limit = 50,
+    organisation_id: str | None = None, region: str | None = None, state: ProjectState | None = None,
+) -> PageOut[ProjectOut]:
+    page = service.list_visible(session, caller, cursor=cursor, limit=limit, organisation_id=organisation_id, region=region, state=state)
+    return PageOut(items=[ProjectOut.model_validate(p) for p in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{project_id}", response_model=ProjectOut)
+def get_project(project_id: str, session: SessionDep, caller: CallerDep) -> ProjectOut:
+    return ProjectOut.model_validate(service.get(session, caller, project_id))
+
+
+@router.post("/{project_id}/decommission", response_model=ProjectOut)
+def decommission_project(project_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None) -> ProjectOut:
+    """Organisation admins and operators: remove the project from the cloud and release its quota."""
+    return ProjectOut.model_validate(service.decommission(session, core, caller, project_id, data.reason if data else None))
+
+
+@router.get("/{project_id}/credentials")
+def project_credentials(project_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    """A clouds.yaml document for the project user. Organisation admins only; contains a secret."""
+    project = service.require_credentials_access(session, caller, project_id)
+    spec = service.tenant_spec(session, core, project)
+    entry = runtime.provisioner.credentials(spec)
+    return {"clouds": {f"sahab-{project.region_id}-{project.environment}": entry}}

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from fastapi import Query, status
+
+from api.deps import CallerDep, CoreDep, SessionDep
+from api.routes.common import Cursor, Limit, PageOut, authenticated_router
+from controlplane.domain.states import RequestState
+from controlplane.quota_requests import service
+from controlplane.quota_requests.schemas import Decision, EventOut, QuotaRequestCreate, QuotaRequestOut, RejectDecision
+
+router = authenticated_router(prefix="/v1/quota-requests", tags=["quota requests"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=QuotaRequestOut)
+def create_request(data: QuotaRequestCreate, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
+    """Ask for quota in a region for an environment: a new project, or a change to the existing one.
+
+    Within the organisation kind's envelope (or a decrease) it is approved at once when capacity
+    allows; otherwise it waits for an approver, with the reason on the request."""
+    return QuotaRequestOut.model_validate(service.create(session, core, caller, data))
+
+
+@router.get("", response_model=PageOut[QuotaRequestOut])
+def list_requests(
+    session: SessionDep, caller: CallerDep, cursor: Cursor = None, limit: Limit = 50,
+    state: RequestState | None = None, organisation_id: str | None = None, region: str | None = None,
+) -> PageOut[QuotaRequestOut]:
+    page = service.list_visible(session, caller, cursor=cursor, limit=limit, state=state, organisation_id=organisation_id, region=region)
+    return PageOut(items=[QuotaRequestOut.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{request_id}", response_model=QuotaRequestOut)
+def get_request(request_id: str, session: SessionDep, caller: CallerDep) -> QuotaRequestOut:
+    return QuotaRequestOut.model_validate(service.get(session, caller, request_id))
+
+
+@router.get("/{request_id}/events", response_model=list[EventOut])
+def list_events(request_id: str, session: SessionDep, caller: CallerDep, after: int = Query(0, ge=0, description="only events with a larger id")) -> list[EventOut]:
+    """Every transition (actor, time, from, to, reason) and progress step, oldest first."""
+    return [EventOut.model_validate(e) for e in service.events(session, caller, request_id, after)]
+
+
+@router.post("/{request_id}/approve", response_model=QuotaRequestOut)
+def approve_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None) -> QuotaRequestOut:
+    """Approvers only. Refused with 409 insufficient-capacity when the region cannot hold it."""
+    return QuotaRequestOut.model_validate(service.approve(session, core, caller, request_id, data.reason if data else None))
+
+
+@router.post("/{request_id}/reject", response_model=QuotaRequestOut)
+def reject_request(request_id: str, data: RejectDecision, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
+    return QuotaRequestOut.model_validate(service.reject(session, core, caller, request_id, data.reason))
+
+
+@router.post("/{request_id}/cancel", response_model=QuotaRequestOut)
+def cancel_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None) -> QuotaRequestOut:
+    return QuotaRequestOut.model_validate(service.cancel(session, core, caller, request_id, data.reason if data else None))
+
+
+@router.post("/{request_id}/retry", response_model=QuotaRequestOut)
+def retry_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
+    """A failed request goes back to provisioning (organisation admins and operators)."""
+    return QuotaRequestOut.model_validate(service.retry(session, core, caller, request_id))

@@ -1,0 +1,105 @@
+"""`sahab-server`: run the API, a worker, the beat scheduler, migrations, or all of them
+at once on the embedded defaults (what `./dev run` starts)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import typer
+
+from controlplane.settings import get_settings
+
+cli = typer.Typer(add_completion=False, help="Run Sahab's server processes.")
+
+
+def _multiproc_env() -> dict[str, str]:
+    env = dict(os.environ)
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        directory = get_settings().data_dir / "metrics"
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return env
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations (Alembic) up to the newest."""
+    from controlplane.persistence.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    typer.echo(f"database at {settings.database_url.split('@')[-1]} is up to date")
+
+
+@cli.command()
+def api(workers: int = typer.Option(1, help="uvicorn worker processes")) -> None:
+    """Serve the HTTP API on the host and port of SAHAB_PUBLIC_URL."""
+    url = urlparse(get_settings().public_url)
+    os.execvpe(sys.executable, [
+        sys.executable, "-m", "uvicorn", "api.main:app", "--host", url.hostname or "127.0.0.1",
+        "--port", str(url.port or 8080), "--workers", str(workers), "--no-access-log",
+    ], _multiproc_env())
+
+
+@cli.command()
+def worker(concurrency: int = typer.Option(2, help="tasks run at once")) -> None:
+    """Run a Celery worker for provisioning tasks."""
+    os.execvpe(sys.executable, [
+        sys.executable, "-m", "celery", "-A", "controlplane.tasks.worker", "worker",
+        "--concurrency", str(concurrency), "--loglevel", "INFO", "-Q", "sahab",
+    ], _multiproc_env())
+
+
+@cli.command()
+def beat() -> None:
+    """Run the periodic scheduler (one replica): reconciliation of lost work."""
+    schedule = Path(tempfile.gettempdir()) / "sahab-beat-schedule"
+    os.execvpe(sys.executable, [
+        sys.executable, "-m", "celery", "-A", "controlplane.tasks.worker", "beat", "--loglevel", "INFO", "-s", str(schedule),
+    ], _multiproc_env())
+
+
+@cli.command("all")
+def run_all() -> None:
+    """Migrate, then run API, worker and beat together until interrupted."""
+    migrate()
+    env = _multiproc_env()
+    me = [sys.executable, "-m", "api.server"]
+    children = [subprocess.Popen(me + [name], env=env) for name in ("api", "worker", "beat")]
+    typer.echo(f"Sahab API on {get_settings().public_url} (Ctrl-C stops API, worker and beat)")
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for child in children:
+            child.wait(timeout=30)
+    failed = [c.args[-1] for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

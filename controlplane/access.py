@@ -1,0 +1,48 @@
+"""Who may see and touch what. A caller sees only its own organisations' objects
+(anything else answers NotFound, so existence does not leak); approvers and
+operators see everything."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controlplane.domain.principal import Principal
+from controlplane.domain.states import MemberRole, PlatformRole
+from controlplane.errors import NotFound, PermissionDenied
+from controlplane.persistence.models import Membership, Organisation
+
+
+def organisation_role(session: Session, principal: Principal, organisation_id: str) -> MemberRole | None:
+    claimed = principal.claimed_organisations.get(organisation_id)
+    stored = session.scalar(
+        select(Membership.role).where(
+            Membership.organisation_id == organisation_id, Membership.subject == principal.subject
+        )
+    )
+    roles = {MemberRole(r) for r in (claimed, stored) if r}
+    if MemberRole.ADMIN in roles:
+        return MemberRole.ADMIN
+    return MemberRole.MEMBER if roles else None
+
+
+def visible_organisation_ids(session: Session, principal: Principal) -> set[str]:
+    stored = session.scalars(select(Membership.organisation_id).where(Membership.subject == principal.subject))
+    return set(stored) | set(principal.claimed_organisations)
+
+
+def require_organisation(
+    session: Session, principal: Principal, organisation_id: str, *, admin: bool = False, operator_override: bool = True,
+) -> Organisation:
+    organisation = session.get(Organisation, organisation_id)
+    role = organisation_role(session, principal, organisation_id) if organisation else None
+    if organisation is None or (role is None and not principal.is_staff):
+        raise NotFound(f"organisation {organisation_id} not found")
+    if admin and role is not MemberRole.ADMIN and not (operator_override and principal.is_operator):
+        raise PermissionDenied(f"only an admin of organisation {organisation_id} may do this")
+    return organisation
+
+
+def require_role(principal: Principal, role: PlatformRole) -> None:
+    if role not in principal.platform_roles:
+        raise PermissionDenied(f"this needs the platform role {role.value!r}")

@@ -1,0 +1,34 @@
+"""What every service needs besides the session and the caller, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controlplane.clock import Clock
+from controlplane.domain.regions import Catalogue, Region
+from controlplane.errors import NotFound
+from controlplane.tasks.queue import TaskQueue
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """Requests within their organisation kind's envelope (a preset name) are approved
+    automatically when capacity allows; decreases always are."""
+
+    envelope: dict[str, str]
+
+
+@dataclass
+class Core:
+    catalogue: Catalogue
+    clock: Clock
+    queue: TaskQueue
+    policy: ApprovalPolicy
+    page_size_max: int = 200
+
+    def region(self, region_id: str) -> Region:
+        region = self.catalogue.get(region_id)
+        if region is None:
+            known = ", ".join(r.id for r in self.catalogue.regions)
+            raise NotFound(f"region {region_id} not found; known regions: {known}")
+        return region

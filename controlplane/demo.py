@@ -1,0 +1,29 @@
+"""Demo organisations for the embedded defaults, matching the built-in issuer's demo accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from controlplane.clock import Clock
+from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus
+from controlplane.persistence.models import Membership, Organisation
+
+DEMO_ORGANISATIONS = [
+    ("org_demo_agency", OrganisationKind.AGENCY, "Ministry of Digital Transition (demo)", "MTN-DIG-01", "cloud@digital.gov.example", "amina"),
+    ("org_demo_business", OrganisationKind.BUSINESS, "Atlas Analytics SARL (demo)", "001525478000089", "ops@atlas-analytics.example", "youssef"),
+]
+
+
+def seed_demo(session: Session, clock: Clock) -> None:
+    """Idempotent: creates what is missing, leaves what exists."""
+    now = clock.now()
+    for org_id, kind, name, national_id, email, admin in DEMO_ORGANISATIONS:
+        if session.get(Organisation, org_id) is None:
+            session.add(Organisation(
+                id=org_id, kind=kind.value, legal_name=name, national_id=national_id, contact_email=email,
+                status=OrganisationStatus.VERIFIED.value, created_by="demo-seed", created_at=now,
+            ))
+            session.flush()
+        if session.get(Membership, (org_id, admin)) is None:
+            session.add(Membership(organisation_id=org_id, subject=admin, role=MemberRole.ADMIN.value, created_at=now))
+    session.flush()

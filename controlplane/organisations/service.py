@@ -1,0 +1,96 @@
+"""Organisations and their members. Quota may be requested once an operator has verified one."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from controlplane.access import require_organisation, require_role, visible_organisation_ids
+from controlplane.clock import Clock
+from controlplane.domain.principal import Principal
+from controlplane.domain.states import MemberRole, OrganisationStatus, PlatformRole
+from controlplane.errors import Conflict, NotFound
+from controlplane.organisations.schemas import MemberAdd, OrganisationCreate
+from controlplane.pagination import Page, paginate
+from controlplane.persistence.models import Membership, Organisation, new_id
+
+
+def register(session: Session, clock: Clock, principal: Principal, data: OrganisationCreate) -> Organisation:
+    duplicate = session.scalar(
+        select(Organisation.id).where(Organisation.kind == data.kind.value, Organisation.national_id == data.national_id)
+    )
+    if duplicate:
+        raise Conflict(f"an {data.kind.value} with national id {data.national_id} is already registered")
+    now = clock.now()
+    organisation = Organisation(
+        id=new_id("org"), kind=data.kind.value, legal_name=data.legal_name, national_id=data.national_id,
+        contact_email=data.contact_email, status=OrganisationStatus.PENDING_VERIFICATION.value,
+        created_by=principal.subject, created_at=now,
+    )
+    session.add(organisation)
+    session.add(Membership(organisation_id=organisation.id, subject=principal.subject, role=MemberRole.ADMIN.value, created_at=now))
+    session.flush()
+    return organisation
+
+
+def get(session: Session, principal: Principal, organisation_id: str) -> Organisation:
+    return require_organisation(session, principal, organisation_id)
+
+
+def list_visible(session: Session, principal: Principal, cursor: str | None, limit: int) -> Page[Organisation]:
+    statement = select(Organisation)
+    if not principal.is_staff:
+        statement = statement.where(Organisation.id.in_(visible_organisation_ids(session, principal)))
+    return paginate(session, statement, Organisation, cursor, limit)
+
+
+def set_status(session: Session, principal: Principal, organisation_id: str, status: OrganisationStatus) -> Organisation:
+    require_role(principal, PlatformRole.OPERATOR)
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound(f"organisation {organisation_id} not found")
+    organisation.status = status.value
+    session.flush()
+    return organisation
+
+
+def list_members(session: Session, principal: Principal, organisation_id: str) -> list[Membership]:
+    require_organisation(session, principal, organisation_id)
+    return list(session.scalars(
+        select(Membership).where(Membership.organisation_id == organisation_id).order_by(Membership.created_at, Membership.subject)
+    ))
+
+
+def add_member(session: Session, clock: Clock, principal: Principal, organisation_id: str, data: MemberAdd) -> Membership:
+    require_organisation(session, principal, organisation_id, admin=True)
+    member = session.get(Membership, (organisation_id, data.subject))
+    if member is None:
+        member = Membership(organisation_id=organisation_id, subject=data.subject, role=data.role.value, created_at=clock.now())
+        session.add(member)
+    else:
+        _keep_an_admin(session, organisation_id, leaving=member, new_role=data.role)
+        member.role = data.role.value
+    session.flush()
+    return member
+
+
+def remove_member(session: Session, principal: Principal, organisation_id: str, subject: str) -> None:
+    require_organisation(session, principal, organisation_id, admin=True)
+    member = session.get(Membership, (organisation_id, subject))
+    if member is None:
+        raise NotFound(f"{subject} is not a member of organisation {organisation_id}")
+    _keep_an_admin(session, organisation_id, leaving=member, new_role=None)
+    session.delete(member)
+    session.flush()
+
+
+def _keep_an_admin(session: Session, organisation_id: str, leaving: Membership, new_role: MemberRole | None) -> None:
+    if leaving.role != MemberRole.ADMIN.value or new_role is MemberRole.ADMIN:
+        return
+    admins = session.scalar(
+        select(func.count()).select_from(Membership).where(
+            Membership.organisation_id == organisation_id, Membership.role == MemberRole.ADMIN.value
+        )
+    )
+    if admins <= 1:
+        raise Conflict(f"{leaving.subject} is the last admin of organisation {organisation_id}; add another admin first")

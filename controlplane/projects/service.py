@@ -1,0 +1,80 @@
+"""Projects: what exists in a region for an organisation and environment."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controlplane.access import require_organisation, visible_organisation_ids
+from controlplane.contract import TenantSpec
+from controlplane.core import Core
+from controlplane.domain.principal import Principal
+from controlplane.domain.states import ProjectState, RequestState
+from controlplane.errors import Conflict, NotFound
+from controlplane.pagination import Page, paginate
+from controlplane.persistence.database import after_commit
+from controlplane.persistence.models import Organisation, Project, QuotaRequest
+from controlplane.quota_requests.lifecycle import transition
+
+
+def get(session: Session, principal: Principal, project_id: str, *, for_update: bool = False) -> Project:
+    statement = select(Project).where(Project.id == project_id)
+    project = session.scalar(statement.with_for_update() if for_update else statement)
+    if project is None or not (principal.is_staff or project.organisation_id in visible_organisation_ids(session, principal)):
+        raise NotFound(f"project {project_id} not found")
+    return project
+
+
+def list_visible(
+    session: Session, principal: Principal, *, cursor: str | None, limit: int,
+    organisation_id: str | None = None, region: str | None = None, state: ProjectState | None = None,
+) -> Page[Project]:
+    statement = select(Project)
+    if not principal.is_staff:
+        statement = statement.where(Project.organisation_id.in_(visible_organisation_ids(session, principal)))
+    if organisation_id:
+        statement = statement.where(Project.organisation_id == organisation_id)
+    if region:
+        statement = statement.where(Project.region_id == region)
+    if state:
+        statement = statement.where(Project.state == state.value)
+    return paginate(session, statement, Project, cursor, limit)
+
+
+def decommission(session: Session, core: Core, principal: Principal, project_id: str, reason: str | None) -> Project:
+    project = get(session, principal, project_id, for_update=True)
+    if not principal.is_operator:
+        require_organisation(session, principal, project.organisation_id, admin=True)
+    if project.state != ProjectState.ACTIVE.value:
+        raise Conflict(f"project {project.id} is {project.state}; only an active project can be decommissioned")
+    request = session.get_one(QuotaRequest, project.current_request_id)
+    organisation = session.get_one(Organisation, project.organisation_id)
+    transition(session, core.clock, request, RequestState.DECOMMISSIONING, actor=principal.subject,
+               organisation_kind=organisation.kind, reason=reason or "decommission requested")
+    project.state = ProjectState.DECOMMISSIONING.value
+    project.updated_at = core.clock.now()
+    session.flush()
+    after_commit(session, lambda: core.queue.decommission(project_id))
+    return project
+
+
+def require_credentials_access(session: Session, principal: Principal, project_id: str) -> Project:
+    """Credentials go to the organisation's admins only: not to members, not to staff."""
+    project = get(session, principal, project_id)
+    require_organisation(session, principal, project.organisation_id, admin=True, operator_override=False)
+    if project.state != ProjectState.ACTIVE.value:
+        raise Conflict(f"project {project.id} is {project.state}; credentials exist once it is active")
+    return project
+
+
+def tenant_spec(session: Session, core: Core, project: Project, request: QuotaRequest | None = None) -> TenantSpec:
+    region = core.region(project.region_id)
+    organisation = session.get_one(Organisation, project.organisation_id)
+    request_id = request.id if request else (project.current_request_id or "")
+    quota = dict(request.amounts) if request is not None else dict(project.granted)
+    return TenantSpec(
+        project_id=project.id, organisation_id=organisation.id, organisation_name=organisation.legal_name,
+        request_id=request_id, region_id=region.id, cloud=region.cloud, openstack_region=region.openstack_region,
+        domain=region.domain, environment=project.environment, quota=quota,
+        external_network=region.external_network, create_network=bool(region.external_network),
+    )

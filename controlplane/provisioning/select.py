@@ -1,0 +1,22 @@
+"""Choose the provisioner named in settings. Implementations are found by name and
+imported only when chosen, so the core never imports the Pulumi stack programs up front."""
+
+from __future__ import annotations
+
+import importlib
+
+from controlplane.provisioning.protocol import Provisioner
+from controlplane.settings import Settings
+
+_IMPLEMENTATIONS = {
+    "unavailable": "controlplane.provisioning.unavailable:UnavailableProvisioner",
+    "pulumi": "controlplane.provisioning.pulumi:PulumiProvisioner",
+}
+
+
+def provisioner_from_settings(settings: Settings) -> Provisioner:
+    module_name, _, class_name = _IMPLEMENTATIONS[settings.provisioner].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if settings.provisioner == "unavailable":
+        return cls()
+    return cls.from_settings(settings)

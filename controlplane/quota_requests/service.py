@@ -1,0 +1,263 @@
+"""Quota requests: create, decide, cancel, retry; the approval policy and admission.
+
+The caller's transaction (the API request, a worker's unit of work) owns the
+commit; these functions only flush. Tasks are queued to run after commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controlplane.access import require_organisation, require_role, visible_organisation_ids
+from controlplane.core import Core
+from controlplane.domain.principal import Principal
+from controlplane.domain.regions import Region
+from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, exceeds, preset
+from controlplane.domain.states import (
+    OrganisationKind, OrganisationStatus, PlatformRole, ProjectState, RegionStatus, RequestState, check_transition,
+)
+from controlplane.errors import BelowUsage, Conflict, InsufficientCapacity, NotFound, OrganisationNotVerified, RegionNotOpen
+from controlplane.metrics import ADMISSION_DECISIONS
+from controlplane.pagination import Page, paginate
+from controlplane.persistence.database import after_commit
+from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent, new_id
+from controlplane.quota_requests.admission import lock_region, shortfalls
+from controlplane.quota_requests.lifecycle import record_created, transition
+from controlplane.quota_requests.schemas import QuotaRequestCreate
+
+POLICY_ACTOR = "policy"
+
+
+def requested_amounts(data: QuotaRequestCreate) -> Amounts:
+    base = as_plain(preset(data.preset)) if data.preset else {}
+    return amounts({**base, **data.amounts})
+
+
+def create(session: Session, core: Core, principal: Principal, data: QuotaRequestCreate) -> QuotaRequest:
+    organisation = require_organisation(session, principal, data.organisation_id)
+    if organisation.status != OrganisationStatus.VERIFIED.value:
+        raise OrganisationNotVerified(
+            f"organisation {organisation.id} is {organisation.status}; an operator must verify it before it can request quota"
+        )
+    region = core.region(data.region)
+    requested = requested_amounts(data)
+    project = _live_project(session, organisation.id, region.id, data.environment)
+    current = amounts(project.granted) if project else amounts()
+    _check_region_accepts(region, requested, current)
+    if project is not None:
+        if project.state != ProjectState.ACTIVE.value:
+            raise Conflict(f"project {project.id} is {project.state}; a change can be requested once it is active")
+        kind = "change"
+    else:
+        kind = "create"
+    open_request = session.scalar(select(QuotaRequest.id).where(
+        QuotaRequest.organisation_id == organisation.id, QuotaRequest.region_id == region.id,
+        QuotaRequest.environment == data.environment, QuotaRequest.state == RequestState.SUBMITTED.value,
+    ))
+    if open_request:
+        raise Conflict(f"request {open_request} for {region.id}/{data.environment} is still waiting for a decision; cancel it first")
+
+    now = core.clock.now()
+    request = QuotaRequest(
+        id=new_id("req"), organisation_id=organisation.id, region_id=region.id, environment=data.environment,
+        project_id=project.id if project else None, kind=kind, amounts=as_plain(requested),
+        justification=data.justification, state=RequestState.SUBMITTED.value, created_by=principal.subject,
+        created_at=now, updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    record_created(session, core.clock, request, actor=principal.subject, organisation_kind=organisation.kind)
+    _apply_policy(session, core, organisation, region, request, project, current)
+    session.flush()
+    return request
+
+
+def _check_region_accepts(region: Region, requested: Amounts, current: Amounts) -> None:
+    if region.status == RegionStatus.CLOSED:
+        raise RegionNotOpen(f"region {region.id} is closed")
+    if region.status == RegionStatus.DRAINING and exceeds(requested, current):
+        raise RegionNotOpen(f"region {region.id} is draining: it accepts decreases only")
+
+
+def _live_project(session: Session, organisation_id: str, region_id: str, environment: str) -> Project | None:
+    return session.scalar(select(Project).where(
+        Project.organisation_id == organisation_id, Project.region_id == region_id,
+        Project.environment == environment, Project.state != ProjectState.DECOMMISSIONED.value,
+    ).with_for_update())
+
+
+def _apply_policy(
+    session: Session, core: Core, organisation: Organisation, region: Region, request: QuotaRequest,
+    project: Project | None, current: Amounts,
+) -> None:
+    requested = amounts(request.amounts)
+    below = _below_usage(project, requested)
+    if below:
+        transition(session, core.clock, request, RequestState.REJECTED, actor=POLICY_ACTOR,
+                   organisation_kind=organisation.kind, reason=f"{BelowUsage.title}: {below}", detail={"usage": project.last_usage})
+        _count("rejected_below_usage")
+        return
+    kind = OrganisationKind(organisation.kind)
+    envelope_name = core.policy.envelope.get(kind.value)
+    is_decrease = project is not None and not exceeds(requested, current)
+    above_envelope = exceeds(requested, preset(envelope_name)) if envelope_name else list(Resource)
+    if not is_decrease and above_envelope:
+        names = ", ".join(r.value for r in above_envelope)
+        request.reason = f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}"
+        _count("needs_approval")
+        return
+    lock_region(session, region.id)
+    missing = shortfalls(session, region, kind, requested, project_id=project.id if project else None, current=current)
+    if missing:
+        request.reason = "waiting for an approver: not enough free capacity: " + "; ".join(s.describe() for s in missing)
+        _count("insufficient_capacity")
+        return
+    why = "a decrease" if is_decrease else f"within the {kind.value} envelope ({envelope_name})"
+    _grant(session, core, organisation, request, project, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
+    _count("approved_automatically")
+
+
+def _below_usage(project: Project | None, requested: Amounts) -> str:
+    usage = (project.last_usage or {}) if project else {}
+    known = {r.value for r in Resource}
+    below = [f"{name} requested {requested[Resource(name)]}, in use {used}"
+             for name, used in usage.items() if name in known and requested[Resource(name)] < used]
+    return "; ".join(below)
+
+
+def _grant(
+    session: Session, core: Core, organisation: Organisation, request: QuotaRequest, project: Project | None,
+    *, actor: str, reason: str | None,
+) -> None:
+    requested = amounts(request.amounts)
+    transition(session, core.clock, request, RequestState.APPROVED, actor=actor, organisation_kind=organisation.kind, reason=reason)
+    now = core.clock.now()
+    if project is None:
+        project = Project(
+            id=new_id("prj"), organisation_id=organisation.id, region_id=request.region_id,
+            environment=request.environment, state=ProjectState.PENDING.value, granted=as_plain(requested),
+            current_request_id=request.id, outputs={}, created_at=now, updated_at=now,
+        )
+        session.add(project)
+        request.project_id = project.id
+    else:
+        # Until the change is applied, hold whichever is larger of old and new.
+        current = amounts(project.granted)
+        project.granted = as_plain({r: max(current[r], requested[r]) for r in Resource})
+        project.state = ProjectState.PENDING.value
+        project.current_request_id = request.id
+        project.updated_at = now
+    session.flush()
+    request_id = request.id
+    after_commit(session, lambda: core.queue.provision(request_id))
+
+
+def _count(outcome: str) -> None:
+    ADMISSION_DECISIONS.labels(outcome).inc()
+
+
+def approve(session: Session, core: Core, principal: Principal, request_id: str, reason: str | None) -> QuotaRequest:
+    require_role(principal, PlatformRole.APPROVER)
+    request = _get_for_update(session, principal, request_id)
+    check_transition(RequestState(request.state), RequestState.APPROVED)
+    organisation = session.get_one(Organisation, request.organisation_id)
+    region = core.region(request.region_id)
+    project = session.get(Project, request.project_id) if request.project_id else None
+    if project is None and _live_project(session, request.organisation_id, request.region_id, request.environment):
+        raise Conflict(f"{request.region_id}/{request.environment} already has a live project")
+    if project is not None and project.state != ProjectState.ACTIVE.value:
+        raise Conflict(f"project {project.id} is {project.state}; it must be active to apply a change")
+    current = amounts(project.granted) if project else amounts()
+    requested = amounts(request.amounts)
+    _check_region_accepts(region, requested, current)
+    lock_region(session, region.id)
+    missing = shortfalls(session, region, OrganisationKind(organisation.kind), requested,
+                         project_id=project.id if project else None, current=current)
+    if missing:
+        _count("denied_insufficient_capacity")
+        raise InsufficientCapacity(
+            "not enough free capacity in region " + region.id + ": " + "; ".join(s.describe() for s in missing),
+            shortfalls=[{"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope} for s in missing],
+        )
+    _grant(session, core, organisation, request, project, actor=principal.subject, reason=reason)
+    _count("approved_by_approver")
+    session.flush()
+    return request
+
+
+def reject(session: Session, core: Core, principal: Principal, request_id: str, reason: str) -> QuotaRequest:
+    require_role(principal, PlatformRole.APPROVER)
+    request = _get_for_update(session, principal, request_id)
+    organisation = session.get_one(Organisation, request.organisation_id)
+    transition(session, core.clock, request, RequestState.REJECTED, actor=principal.subject,
+               organisation_kind=organisation.kind, reason=reason)
+    _count("rejected_by_approver")
+    session.flush()
+    return request
+
+
+def cancel(session: Session, core: Core, principal: Principal, request_id: str, reason: str | None) -> QuotaRequest:
+    request = _get_for_update(session, principal, request_id)
+    organisation = require_organisation(session, principal, request.organisation_id)
+    transition(session, core.clock, request, RequestState.CANCELLED, actor=principal.subject,
+               organisation_kind=organisation.kind, reason=reason or "cancelled by the requester")
+    session.flush()
+    return request
+
+
+def retry(session: Session, core: Core, principal: Principal, request_id: str) -> QuotaRequest:
+    """failed -> provisioning, and hand it to a worker again."""
+    request = _get_for_update(session, principal, request_id)
+    if not principal.is_operator:
+        require_organisation(session, principal, request.organisation_id, admin=True)
+    organisation = session.get_one(Organisation, request.organisation_id)
+    transition(session, core.clock, request, RequestState.PROVISIONING, actor=principal.subject,
+               organisation_kind=organisation.kind, reason="retry requested")
+    project = session.get_one(Project, request.project_id)
+    project.state = ProjectState.PROVISIONING.value
+    project.updated_at = core.clock.now()
+    session.flush()
+    after_commit(session, lambda: core.queue.provision(request_id))
+    return request
+
+
+def get(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
+    request = session.get(QuotaRequest, request_id)
+    if request is None or not _visible(session, principal, request.organisation_id):
+        raise NotFound(f"quota request {request_id} not found")
+    return request
+
+
+def _get_for_update(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
+    request = session.scalar(select(QuotaRequest).where(QuotaRequest.id == request_id).with_for_update())
+    if request is None or not _visible(session, principal, request.organisation_id):
+        raise NotFound(f"quota request {request_id} not found")
+    return request
+
+
+def _visible(session: Session, principal: Principal, organisation_id: str) -> bool:
+    return principal.is_staff or organisation_id in visible_organisation_ids(session, principal)
+
+
+def list_visible(
+    session: Session, principal: Principal, *, cursor: str | None, limit: int,
+    state: RequestState | None = None, organisation_id: str | None = None, region: str | None = None,
+) -> Page[QuotaRequest]:
+    statement = select(QuotaRequest)
+    if not principal.is_staff:
+        statement = statement.where(QuotaRequest.organisation_id.in_(visible_organisation_ids(session, principal)))
+    if state is not None:
+        statement = statement.where(QuotaRequest.state == state.value)
+    if organisation_id is not None:
+        statement = statement.where(QuotaRequest.organisation_id == organisation_id)
+    if region is not None:
+        statement = statement.where(QuotaRequest.region_id == region)
+    return paginate(session, statement, QuotaRequest, cursor, limit)
+
+
+def events(session: Session, principal: Principal, request_id: str, after: int = 0) -> list[RequestEvent]:
+    get(session, principal, request_id)
+    return list(session.scalars(
+        select(RequestEvent).where(RequestEvent.request_id == request_id, RequestEvent.id > after).order_by(RequestEvent.id)
+    ))

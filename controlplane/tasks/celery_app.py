@@ -1,0 +1,54 @@
+"""The Celery application. RabbitMQ or Redis in production; the embedded default
+is kombu's filesystem transport, which needs no server (one machine only)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from controlplane.settings import Settings
+
+PROVISION = "sahab.provision"
+DECOMMISSION = "sahab.decommission"
+RECONCILE = "sahab.reconcile"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("sahab", broker=settings.broker_url)
+    options: dict[str, object] = {}
+    if settings.broker_url.startswith("filesystem://"):
+        queue_dir = settings.broker_dir / "queue"
+        processed = settings.broker_dir / "processed"
+        queue_dir.mkdir(parents=True, exist_ok=True)
+        processed.mkdir(parents=True, exist_ok=True)
+        options = {"data_folder_in": str(queue_dir), "data_folder_out": str(queue_dir),
+                   "processed_folder": str(processed), "store_processed": False}
+    app.conf.update(
+        broker_transport_options=options,
+        broker_connection_retry_on_startup=True,
+        # A task is acknowledged only once it finished, so a killed worker's task is redelivered;
+        # the workflow makes redelivery harmless.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue="sahab",
+        worker_hijack_root_logger=False,
+        beat_schedule={"reconcile": {"task": RECONCILE, "schedule": 30.0}},
+    )
+    return app
+
+
+class CeleryQueue:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def provision(self, request_id: str) -> None:
+        self.app.send_task(PROVISION, args=[request_id])
+
+    def decommission(self, project_id: str) -> None:
+        self.app.send_task(DECOMMISSION, args=[project_id])
+
+    def ping(self) -> None:
+        """Raise if the broker cannot be reached (used by /readyz)."""
+        with self.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)

@@ -1,0 +1,12 @@
+"""How services ask for background work. Sent only after the transaction commits
+(see persistence.database.after_commit), and carrying ids only: the task reloads state."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class TaskQueue(Protocol):
+    def provision(self, request_id: str) -> None: ...
+
+    def decommission(self, project_id: str) -> None: ...

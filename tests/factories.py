@@ -1,0 +1,47 @@
+"""Factories: build rows through the real services where it matters, directly where it does not."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session
+
+from controlplane.domain.principal import Principal
+from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus, PlatformRole
+from controlplane.persistence.models import Membership, Organisation
+
+_counter = itertools.count(1)
+
+
+def organisation(
+    session: Session, *, kind: OrganisationKind = OrganisationKind.BUSINESS, admin: str | None = "owner",
+    status: OrganisationStatus = OrganisationStatus.VERIFIED, members: tuple[str, ...] = (),
+) -> Organisation:
+    n = next(_counter)
+    now = datetime.now(timezone.utc)
+    national_id = f"{n:015d}" if kind == OrganisationKind.BUSINESS else f"ADM-{n}"
+    org = Organisation(
+        id=f"org_test{n:06d}", kind=kind.value, legal_name=f"Test {kind.value} {n}", national_id=national_id,
+        contact_email=f"contact{n}@example.org", status=status.value, created_by=admin or "factory", created_at=now,
+    )
+    session.add(org)
+    session.flush()
+    if admin:
+        session.add(Membership(organisation_id=org.id, subject=admin, role=MemberRole.ADMIN.value, created_at=now))
+    for member in members:
+        session.add(Membership(organisation_id=org.id, subject=member, role=MemberRole.MEMBER.value, created_at=now))
+    session.flush()
+    return org
+
+
+def person(subject: str = "owner", **kwargs: object) -> Principal:
+    return Principal(subject=subject, issuer="test", **kwargs)  # type: ignore[arg-type]
+
+
+def approver(subject: str = "approver") -> Principal:
+    return Principal(subject=subject, issuer="test", platform_roles=frozenset({PlatformRole.APPROVER}))
+
+
+def operator(subject: str = "operator") -> Principal:
+    return Principal(subject=subject, issuer="test", platform_roles=frozenset({PlatformRole.OPERATOR}))
