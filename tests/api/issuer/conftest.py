@@ -1,0 +1,77 @@
+"""A built-in issuer served over real HTTP, mounted at /issuer as the API mounts it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.issuer import create_issuer
+from api.issuer.keys import key_path, load_or_create_signing_key
+from api.issuer.testing import BackgroundServer
+from controlplane.clock import FrozenClock
+from controlplane.settings import Settings
+
+
+@dataclass
+class ServedIssuer:
+    settings: Settings
+    clock: FrozenClock
+    url: str  # the issuer's public base URL, settings.builtin_issuer_url
+    http: httpx.Client  # base_url = url
+
+
+def _settings(base_url: str, data_dir: Path, **overrides: object) -> Settings:
+    return Settings(public_url=base_url, data_dir=data_dir, oidc_issuer="", database_url="sqlite://",
+                    broker_url="memory://", **overrides)
+
+
+@pytest.fixture(scope="session")
+def shared_signing_key(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """One RSA key for the session: generating a key per test would cost ~0.3 s each."""
+    data_dir = tmp_path_factory.mktemp("shared-issuer")
+    load_or_create_signing_key(data_dir)
+    return key_path(data_dir).read_bytes()
+
+
+@pytest.fixture
+def serve_issuer(tmp_path: Path, shared_signing_key: bytes) -> Iterator[Callable[..., ServedIssuer]]:
+    """Factory: serve_issuer(data_dir=..., demo_accounts=...) -> ServedIssuer.
+
+    Without data_dir, the issuer uses tmp_path seeded with the session's key;
+    with data_dir, it uses (and if need be creates) the key found there.
+    """
+    started: list[tuple[BackgroundServer, httpx.Client]] = []
+
+    def serve(data_dir: Path | None = None, **overrides: object) -> ServedIssuer:
+        if data_dir is None:
+            data_dir = tmp_path
+            path = key_path(data_dir)
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(shared_signing_key)
+                path.chmod(0o600)
+        server = BackgroundServer()
+        settings = _settings(server.url, data_dir, **overrides)
+        clock = FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+        parent = FastAPI()
+        parent.mount("/issuer", create_issuer(settings, clock=clock))
+        server.start(parent)
+        http = httpx.Client(base_url=settings.builtin_issuer_url, timeout=5)
+        started.append((server, http))
+        return ServedIssuer(settings=settings, clock=clock, url=settings.builtin_issuer_url, http=http)
+
+    yield serve
+    for server, http in started:
+        http.close()
+        server.stop()
+
+
+@pytest.fixture
+def issuer(serve_issuer: Callable[..., ServedIssuer]) -> ServedIssuer:
+    return serve_issuer()
