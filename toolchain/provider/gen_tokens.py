@@ -37,6 +37,13 @@ OVERRIDES_RES = {
     "openstack_blockstorage_quotaset_v2": "openstack:blockstorage/quoteSetV2:QuoteSetV2",
     "openstack_objectstorage_object_v1": "openstack:objectstorage/containerObject:ContainerObject",
 }
+# Properties the SDK names differently from the bridge's default
+# (TF resource -> TF field -> Pulumi name); check_names.py finds them.
+FIELD_OVERRIDES = {
+    # "outputs" would clash with Pulumi's own outputs
+    "openstack_orchestration_stack_v1": {"outputs": "StackOutputs"},
+}
+
 OVERRIDES_DS = {
     # TF keeps a deprecated duplicate of openstack_lb_flavor_v2 under this name
     "openstack_loadbalancer_flavor_v2": "openstack:loadbalancer/getLbFlavorDeprecated:getLbFlavorDeprecated",
@@ -169,6 +176,7 @@ def main():
         "resource_aliases": dict(sorted(ra.items())),
         "datasources": dict(sorted(d.items())),
         "datasource_aliases": dict(sorted(da.items())),
+        "fields": FIELD_OVERRIDES,
     }, sys.stdout, indent=1)
     print()
 

@@ -43,6 +43,9 @@ type tokenTable struct {
 	ResourceAliases   map[string]string `json:"resource_aliases"`
 	DataSources       map[string]string `json:"datasources"`
 	DataSourceAliases map[string]string `json:"datasource_aliases"`
+	// TF resource -> TF field -> Pulumi property name, where the SDK differs
+	// from the bridge's default naming.
+	Fields map[string]map[string]string `json:"fields"`
 }
 
 func moduleOf(tok string) string {
@@ -74,6 +77,16 @@ func providerInfo() (tfbridge.ProviderInfo, error) {
 			return prov, fmt.Errorf("tokens.json: terraform resource %s does not exist", tf)
 		}
 		prov.Resources[tf] = &tfbridge.ResourceInfo{Tok: tokens.Type(tok)}
+	}
+	for tf, fields := range tt.Fields {
+		info, found := prov.Resources[tf]
+		if !found {
+			return prov, fmt.Errorf("tokens.json: fields for unknown resource %s", tf)
+		}
+		info.Fields = map[string]*tfbridge.SchemaInfo{}
+		for field, name := range fields {
+			info.Fields[field] = &tfbridge.SchemaInfo{Name: name}
+		}
 	}
 	for tf, tok := range tt.DataSources {
 		if !ok(prov, tf, true) {
@@ -121,11 +134,37 @@ func ok(prov tfbridge.ProviderInfo, tf string, dataSource bool) bool {
 	return found
 }
 
+// dumpNames prints {token: [Pulumi property names]} for every resource, as the
+// bridge names them; check_names.py compares that with the Python SDK.
+func dumpNames(prov tfbridge.ProviderInfo) error {
+	out := map[string][]string{}
+	for tf, info := range prov.Resources {
+		res, found := prov.P.ResourcesMap().GetOk(tf)
+		if !found {
+			return fmt.Errorf("no terraform resource %s", tf)
+		}
+		var names []string
+		res.Schema().Range(func(key string, _ shim.Schema) bool {
+			names = append(names, tfbridge.TerraformToPulumiNameV2(key, res.Schema(), info.Fields))
+			return true
+		})
+		out[string(info.Tok)] = names
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
 func main() {
 	prov, err := providerInfo()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pulumi-resource-openstack:", err)
 		os.Exit(1)
+	}
+	if len(os.Args) == 2 && os.Args[1] == "-sahab-dump-names" {
+		if err := dumpNames(prov); err != nil {
+			fmt.Fprintln(os.Stderr, "pulumi-resource-openstack:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	// No Pulumi schema is embedded: the bridge uses it only for GetSchema and
 	// optional input type checking; the Python SDK does not need it.
