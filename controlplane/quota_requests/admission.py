@@ -44,7 +44,10 @@ def ensure_regions(session: Session, region_ids: list[str]) -> None:
 
 
 def lock_region(session: Session, region_id: str) -> None:
-    row = session.scalar(select(RegionRow).where(RegionRow.id == region_id).with_for_update())
+    # NO KEY UPDATE, not UPDATE: rows inserted earlier in the same transaction that reference the
+    # region (requests, projects) hold KEY SHARE on it, which a plain FOR UPDATE would wait on and
+    # deadlock against a concurrent admission doing the same.
+    row = session.scalar(select(RegionRow).where(RegionRow.id == region_id).with_for_update(key_share=True))  # FOR NO KEY UPDATE
     if row is None:
         raise LookupError(f"region {region_id} has no lock row: ensure_regions was not run at start-up")
     row.admissions += 1
