@@ -1,0 +1,60 @@
+"""sahab admin ...: approvers and operators."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from cli.commands.requests import requests_table
+from cli.context import handled, state
+from cli.output import render
+from controlplane.domain.states import RequestState
+
+app = typer.Typer(help="Approver and operator commands.", no_args_is_help=True)
+
+
+@app.command()
+@handled
+def requests(
+    ctx: typer.Context,
+    state_: RequestState = typer.Option(RequestState.SUBMITTED, "--state", help="requests in this state"),
+    all_pages: bool = typer.Option(False, "--all", help="fetch every page"),
+) -> None:
+    """Requests waiting for a decision (or in another state)."""
+    current = state(ctx)
+    with current.api() as api:
+        page = api.page("/v1/quota-requests", {"state": state_.value}, all_pages=all_pages)
+    render(current.output, page, lambda p: requests_table(p, title=f"Requests in state {state_.value}"))
+
+
+@app.command()
+@handled
+def approve(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID"),
+            reason: Optional[str] = typer.Option(None, "--reason")) -> None:
+    """Approve a submitted request (refused when the region lacks capacity)."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.post(f"/v1/quota-requests/{request_id}/approve", json={"reason": reason})
+    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}.")
+
+
+@app.command()
+@handled
+def reject(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID"),
+           reason: str = typer.Option(..., "--reason", help="told to the requester")) -> None:
+    """Reject a submitted request."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.post(f"/v1/quota-requests/{request_id}/reject", json={"reason": reason})
+    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}: {r.get('reason')}")
+
+
+@app.command("verify-org")
+@handled
+def verify_org(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG")) -> None:
+    """Mark an organisation verified (operators): it may then request quota."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.post(f"/v1/organisations/{org}/verify")
+    render(current.output, data, lambda o: f"Organisation {o['id']} is {o['status']}.")

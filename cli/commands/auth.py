@@ -1,0 +1,93 @@
+"""login, logout, whoami."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import typer
+
+from cli import auth as flows
+from cli import config
+from cli.context import handled, state
+from cli.errors import CliError, not_authenticated, usage
+from cli.output import JSON, console, details, echo, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(login)
+    app.command()(logout)
+    app.command()(whoami)
+
+
+@handled
+def login(
+    ctx: typer.Context,
+    api: Optional[str] = typer.Option(None, "--api", metavar="URL", help="API base URL; remembered in config.json"),
+    client_id: Optional[str] = typer.Option(None, "--client-id", envvar="SAHAB_CLIENT_ID", help="client credentials grant (automation)"),
+    client_secret: Optional[str] = typer.Option(None, "--client-secret", envvar="SAHAB_CLIENT_SECRET", help="the client's secret"),
+) -> None:
+    """Sign in: the device flow in a browser, or client credentials with --client-id/--client-secret."""
+    current = state(ctx)
+    if api:
+        current.api_url = api.rstrip("/")
+    if bool(client_id) != bool(client_secret):
+        raise usage("give both --client-id and --client-secret (or SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET)")
+    if client_id and client_secret:
+        credentials = flows.client_credentials(current.api_url, client_id, client_secret)
+    else:
+        credentials = flows.device_login(current.api_url, _show_code, _spinner)
+    config.save_credentials(credentials)
+    config.save_config({**config.load_config(), "api_url": current.api_url})
+    claims = flows.decode_claims(credentials.access_token)
+    who = claims.get("name") or claims.get("sub")
+    echo(f"Logged in to {current.api_url} as {who} ({claims.get('sub')}); token valid until {_time(credentials.expires_at)}.")
+
+
+def _show_code(grant: dict[str, Any]) -> None:
+    echo("To sign in, open this page in a browser:")
+    echo(f"  {grant.get('verification_uri')}")
+    echo(f"and enter the code: {grant.get('user_code')}")
+    if grant.get("verification_uri_complete"):
+        echo(f"(or open {grant['verification_uri_complete']})")
+
+
+def _spinner() -> Any:
+    err = console(stderr=True)
+    return err.status("Waiting for the sign-in to be approved...") if err.is_terminal else nullcontext()
+
+
+@handled
+def logout() -> None:
+    """Forget the stored token."""
+    echo("Logged out." if config.delete_credentials() else "Not logged in.")
+
+
+@handled
+def whoami(ctx: typer.Context) -> None:
+    """Who the stored token says you are (decoded locally, not verified)."""
+    current = state(ctx)
+    stored = config.load_credentials()
+    if stored is None:
+        raise not_authenticated()
+    claims = flows.decode_claims(stored.access_token)
+    if current.output == JSON:
+        print_json(claims)
+    else:
+        console().print(details([
+            ("subject", claims.get("sub")),
+            ("name", claims.get("name")),
+            ("email", claims.get("email")),
+            ("roles", ", ".join(claims.get("sahab_roles") or []) or "-"),
+            ("organisations", ", ".join(claims.get("sahab_orgs") or []) or "-"),
+            ("issuer", claims.get("iss")),
+            ("obtained by", stored.grant),
+            ("expires", _time(stored.expires_at) + (" (expired)" if stored.expired(margin=0) else "")),
+        ]))
+    if stored.expired(margin=0):
+        raise CliError("Not authenticated", "the stored token expired; run `sahab login`", exit_code=3)
+
+
+def _time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

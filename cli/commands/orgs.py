@@ -1,0 +1,109 @@
+"""sahab orgs ..."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import typer
+
+from cli.context import handled, state
+from cli.output import details, echo, render, table, when
+
+app = typer.Typer(help="Organisations and their members.", no_args_is_help=True)
+
+
+class Kind(str, Enum):
+    agency = "agency"
+    business = "business"
+
+
+class Role(str, Enum):
+    member = "member"
+    admin = "admin"
+
+
+def _org_details(org: dict[str, Any]) -> Any:
+    return details([("id", org["id"]), ("kind", org["kind"]), ("name", org["legal_name"]),
+                    ("national id", org["national_id"]), ("email", org["contact_email"]),
+                    ("status", org["status"]), ("created", when(org["created_at"]))])
+
+
+@app.command()
+@handled
+def register(
+    ctx: typer.Context,
+    kind: Kind = typer.Option(..., "--kind", help="agency (public body) or business"),
+    name: str = typer.Option(..., "--name", help="legal name"),
+    national_id: str = typer.Option(..., "--national-id", help="ICE (15 digits) for a business, administration code for an agency"),
+    email: str = typer.Option(..., "--email", help="contact e-mail"),
+) -> None:
+    """Register an organisation; you become its admin. An operator must verify it before it can request quota."""
+    current = state(ctx)
+    with current.api() as api:
+        org = api.post("/v1/organisations", json={"kind": kind.value, "legal_name": name, "national_id": national_id,
+                                                  "contact_email": email})
+    render(current.output, org, _org_details)
+
+
+@app.command("list")
+@handled
+def list_(ctx: typer.Context, all_pages: bool = typer.Option(False, "--all", help="fetch every page")) -> None:
+    """Organisations you can see."""
+    current = state(ctx)
+    with current.api() as api:
+        page = api.page("/v1/organisations", all_pages=all_pages)
+    render(current.output, page, lambda p: table(
+        ["ID", "Kind", "Name", "Status", "Created"],
+        [[o["id"], o["kind"], o["legal_name"], o["status"], when(o["created_at"])] for o in p["items"]],
+        title="Organisations"))
+
+
+@app.command()
+@handled
+def show(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG")) -> None:
+    """One organisation."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/organisations/{org}")
+    render(current.output, data, _org_details)
+
+
+@app.command()
+@handled
+def members(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG")) -> None:
+    """The members of an organisation."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/organisations/{org}/members")
+    render(current.output, data, lambda rows: table(
+        ["Subject", "Role", "Since"], [[m["subject"], m["role"], when(m["created_at"])] for m in rows], title=f"Members of {org}"))
+
+
+@app.command("add-member")
+@handled
+def add_member(
+    ctx: typer.Context,
+    org: str = typer.Argument(..., metavar="ORG"),
+    subject: str = typer.Argument(..., metavar="SUBJECT", help="the member's token subject (sub)"),
+    role: Role = typer.Option(Role.member, "--role"),
+) -> None:
+    """Add a member (or change a member's role). Organisation admins only."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.post(f"/v1/organisations/{org}/members", json={"subject": subject, "role": role.value})
+    render(current.output, data, lambda m: f"{m['subject']} is now {m['role']} of {org}.")
+
+
+@app.command("remove-member")
+@handled
+def remove_member(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG"),
+                  subject: str = typer.Argument(..., metavar="SUBJECT")) -> None:
+    """Remove a member. Organisation admins only."""
+    current = state(ctx)
+    with current.api() as api:
+        api.delete(f"/v1/organisations/{org}/members/{subject}")
+    if current.output == "json":
+        render(current.output, {"removed": subject, "organisation_id": org}, str)
+    else:
+        echo(f"{subject} removed from {org}.")

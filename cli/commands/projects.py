@@ -1,0 +1,94 @@
+"""sahab projects ..."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+import yaml
+
+from cli.config import write_private
+from cli.context import handled, state
+from cli.output import JSON, amounts, details, echo, print_json, render, table, when
+
+app = typer.Typer(help="Projects: the OpenStack projects your quota lives in.", no_args_is_help=True)
+
+
+def _project_details(p: dict[str, Any]) -> Any:
+    return details([
+        ("id", p["id"]), ("organisation", p["organisation_id"]), ("region", p["region_id"]),
+        ("environment", p["environment"]), ("state", p["state"]), ("granted", amounts(p["granted"])),
+        ("current request", p.get("current_request_id")), ("openstack project", p.get("openstack_project_id")),
+        ("last error", p.get("last_error")), ("last usage", amounts(p.get("last_usage"))),
+        ("usage measured", when(p.get("last_usage_at"))), ("created", when(p["created_at"])),
+        ("updated", when(p["updated_at"])),
+    ])
+
+
+@app.command("list")
+@handled
+def list_(
+    ctx: typer.Context,
+    org: Optional[str] = typer.Option(None, "--org"),
+    region: Optional[str] = typer.Option(None, "--region"),
+    all_pages: bool = typer.Option(False, "--all", help="fetch every page"),
+) -> None:
+    """Projects you can see."""
+    current = state(ctx)
+    with current.api() as api:
+        page = api.page("/v1/projects", {"organisation_id": org, "region": region}, all_pages=all_pages)
+    render(current.output, page, lambda p: table(
+        ["ID", "Organisation", "Region", "Env", "State", "Granted", "Updated"],
+        [[x["id"], x["organisation_id"], x["region_id"], x["environment"], x["state"],
+          amounts(x["granted"], ("vcpus", "ram_mib", "instances", "volume_gib")), when(x["updated_at"])] for x in p["items"]],
+        title="Projects"))
+
+
+@app.command()
+@handled
+def show(ctx: typer.Context, project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """One project."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/projects/{project_id}")
+    render(current.output, data, _project_details)
+
+
+@app.command()
+@handled
+def credentials(
+    ctx: typer.Context,
+    project_id: str = typer.Argument(..., metavar="ID"),
+    write: Optional[Path] = typer.Option(None, "--write", metavar="PATH", help="write clouds.yaml here (mode 0600)"),
+) -> None:
+    """The project's clouds.yaml (contains a secret). Organisation admins only."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/projects/{project_id}/credentials")
+    document = yaml.safe_dump(data, sort_keys=False)
+    if write is not None:
+        write_private(write, document)
+        echo(f"Wrote {write} (mode 0600).")
+    elif current.output == JSON:
+        print_json(data)
+    else:
+        typer.echo(document, nl=False)
+
+
+@app.command()
+@handled
+def decommission(
+    ctx: typer.Context,
+    project_id: str = typer.Argument(..., metavar="ID"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+    reason: Optional[str] = typer.Option(None, "--reason"),
+) -> None:
+    """Remove the project from the cloud and release its quota."""
+    current = state(ctx)
+    if not yes and not typer.confirm(f"Decommission project {project_id}? Its OpenStack resources will be deleted"):
+        echo("Not decommissioned.")
+        raise typer.Exit(1)
+    with current.api() as api:
+        data = api.post(f"/v1/projects/{project_id}/decommission", json={"reason": reason})
+    render(current.output, data, lambda p: f"Project {p['id']} is {p['state']}.")

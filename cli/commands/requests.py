@@ -1,0 +1,164 @@
+"""sahab request ..."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+from cli import errors
+from cli.context import handled, state
+from cli.errors import usage
+from cli.output import JSON, amounts, details, echo, print_json, render, table, when
+from cli.wait import describe_event, follow
+from controlplane.domain.states import RequestState
+
+app = typer.Typer(help="Quota requests: create, follow, cancel, retry.", no_args_is_help=True)
+
+RESOURCE_HELP = "amount of this resource; overrides the preset's"
+
+
+def _request_details(r: dict[str, Any]) -> Any:
+    return details([
+        ("id", r["id"]), ("organisation", r["organisation_id"]), ("region", r["region_id"]),
+        ("environment", r["environment"]), ("kind", r["kind"]), ("state", r["state"]), ("reason", r.get("reason")),
+        ("project", r.get("project_id")), ("amounts", amounts(r["amounts"])), ("justification", r["justification"]),
+        ("created by", r["created_by"]), ("created", when(r["created_at"])), ("updated", when(r["updated_at"])),
+    ])
+
+
+def requests_table(page: dict[str, Any], title: str = "Quota requests") -> Any:
+    return table(
+        ["ID", "Organisation", "Region", "Env", "Kind", "State", "Amounts", "Reason", "Updated"],
+        [[r["id"], r["organisation_id"], r["region_id"], r["environment"], r["kind"], r["state"],
+          amounts(r["amounts"], ("vcpus", "ram_mib", "instances", "volume_gib")), r.get("reason") or "",
+          when(r["updated_at"])] for r in page["items"]],
+        title=title,
+    )
+
+
+def default_org(api: Any) -> str:
+    page = api.get("/v1/organisations", params={"limit": 2})
+    items = page.get("items", [])
+    if len(items) == 1:
+        return items[0]["id"]
+    raise usage("--org is required: you belong to " + ("no organisation" if not items else "several organisations"))
+
+
+@app.command()
+@handled
+def create(
+    ctx: typer.Context,
+    org: Optional[str] = typer.Option(None, "--org", help="organisation id (default: your only organisation)"),
+    region: str = typer.Option(..., "--region", help="region id (see `sahab regions`)"),
+    env: str = typer.Option(..., "--env", help="environment name, e.g. prod or staging"),
+    preset: Optional[str] = typer.Option(None, "--preset", help="small, medium or large"),
+    vcpus: Optional[int] = typer.Option(None, "--vcpus", help=RESOURCE_HELP),
+    ram_gib: Optional[int] = typer.Option(None, "--ram-gib", help="RAM in GiB (sent as ram_mib)"),
+    instances: Optional[int] = typer.Option(None, "--instances", help=RESOURCE_HELP),
+    volume_gib: Optional[int] = typer.Option(None, "--volume-gib", help="block storage in GiB"),
+    volumes: Optional[int] = typer.Option(None, "--volumes", help=RESOURCE_HELP),
+    snapshots: Optional[int] = typer.Option(None, "--snapshots", help=RESOURCE_HELP),
+    networks: Optional[int] = typer.Option(None, "--networks", help=RESOURCE_HELP),
+    subnets: Optional[int] = typer.Option(None, "--subnets", help=RESOURCE_HELP),
+    ports: Optional[int] = typer.Option(None, "--ports", help=RESOURCE_HELP),
+    routers: Optional[int] = typer.Option(None, "--routers", help=RESOURCE_HELP),
+    floating_ips: Optional[int] = typer.Option(None, "--floating-ips", help=RESOURCE_HELP),
+    security_groups: Optional[int] = typer.Option(None, "--security-groups", help=RESOURCE_HELP),
+    security_group_rules: Optional[int] = typer.Option(None, "--security-group-rules", help=RESOURCE_HELP),
+    justification: str = typer.Option(..., "--justification", help="why the quota is needed"),
+    wait: bool = typer.Option(False, "--wait", help="follow the request until active, failed, rejected or cancelled"),
+    timeout: float = typer.Option(600.0, "--timeout", metavar="SECONDS", help="how long --wait waits"),
+    idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="send as Idempotency-Key: a retry with the same key is not created twice"),
+) -> None:
+    """Ask for quota in a region for an environment (a new project, or a change to the existing one)."""
+    current = state(ctx)
+    given = {
+        "vcpus": vcpus, "ram_mib": None if ram_gib is None else ram_gib * 1024, "instances": instances,
+        "volume_gib": volume_gib, "volumes": volumes, "snapshots": snapshots, "networks": networks, "subnets": subnets,
+        "ports": ports, "routers": routers, "floating_ips": floating_ips, "security_groups": security_groups,
+        "security_group_rules": security_group_rules,
+    }
+    chosen = {k: v for k, v in given.items() if v is not None}
+    if preset is None and not chosen:
+        raise usage("give --preset small|medium|large, resource amounts (--vcpus, --ram-gib, ...), or both")
+    with current.api() as api:
+        body: dict[str, Any] = {"organisation_id": org or default_org(api), "region": region, "environment": env,
+                                "amounts": chosen, "justification": justification}
+        if preset is not None:
+            body["preset"] = preset
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        created = api.post("/v1/quota-requests", json=body, headers=headers)
+        if not wait:
+            render(current.output, created, _request_details)
+            return
+        if current.output != JSON:
+            echo(f"Request {created['id']} created ({created['state']}); following it (timeout {timeout:g} s).")
+        code, last = follow(api, created, timeout, to_stderr=current.output == JSON)
+    if current.output == JSON:
+        print_json(last)
+    if code != errors.OK:
+        raise typer.Exit(code)
+
+
+@app.command("list")
+@handled
+def list_(
+    ctx: typer.Context,
+    state_: Optional[RequestState] = typer.Option(None, "--state", help="only requests in this state"),
+    org: Optional[str] = typer.Option(None, "--org", help="organisation id"),
+    region: Optional[str] = typer.Option(None, "--region", help="region id"),
+    all_pages: bool = typer.Option(False, "--all", help="fetch every page"),
+) -> None:
+    """Quota requests you can see, oldest first."""
+    current = state(ctx)
+    params = {"state": state_.value if state_ else None, "organisation_id": org, "region": region}
+    with current.api() as api:
+        page = api.page("/v1/quota-requests", params, all_pages=all_pages)
+    render(current.output, page, requests_table)
+
+
+@app.command()
+@handled
+def show(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """One quota request."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/quota-requests/{request_id}")
+    render(current.output, data, _request_details)
+
+
+@app.command()
+@handled
+def events(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Every transition and progress step of a request, oldest first."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/quota-requests/{request_id}/events")
+    render(current.output, data, lambda rows: table(
+        ["#", "Time", "Actor", "From", "To", "Reason"],
+        [[e["id"], when(e["at"]), e["actor"], e.get("from_state") or "", e.get("to_state") or "",
+          describe_event(e).split("  ", 3)[-1] if not (e.get("from_state") or e.get("to_state")) else e.get("reason") or ""]
+         for e in rows],
+        title=f"Events of {request_id}"))
+
+
+@app.command()
+@handled
+def cancel(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID"),
+           reason: Optional[str] = typer.Option(None, "--reason", help="why")) -> None:
+    """Cancel a request that still waits for a decision."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.post(f"/v1/quota-requests/{request_id}/cancel", json={"reason": reason})
+    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}.")
+
+
+@app.command()
+@handled
+def retry(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Send a failed request back to provisioning."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.post(f"/v1/quota-requests/{request_id}/retry")
+    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}.")

@@ -1,0 +1,89 @@
+"""Rendering: rich tables for people, the API's JSON unchanged for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+TABLE, JSON = "table", "json"
+
+
+def console(stderr: bool = False) -> Console:
+    """Made per call so it writes to the current sys.stdout/sys.stderr (tests replace them)."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+
+
+def echo(message: str = "", *, stderr: bool = False) -> None:
+    """Plain text, no markup interpretation."""
+    console(stderr).print(message, markup=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
+    result = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    for row in rows:
+        result.add_row(*["" if cell is None else str(cell) for cell in row])
+    return result
+
+
+def render(mode: str, data: Any, build: Callable[[Any], Any]) -> None:
+    """JSON mode prints the API's data; table mode prints what `build` makes of it (a Table or text)."""
+    if mode == JSON:
+        print_json(data)
+        return
+    rendered = build(data)
+    if isinstance(rendered, str):
+        echo(rendered)
+    else:
+        console().print(rendered)
+
+
+def when(value: str | None) -> str:
+    """An ISO time from the API as 'YYYY-MM-DD HH:MM:SS'."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return value
+
+
+def amounts(values: dict[str, int] | None, keys: Sequence[str] | None = None) -> str:
+    if not values:
+        return ""
+    shown = keys or list(values)
+    parts = []
+    for key in shown:
+        if key not in values:
+            continue
+        value = values[key]
+        if key == "ram_mib" and value % 1024 == 0:
+            parts.append(f"ram={value // 1024}GiB")
+        else:
+            parts.append(f"{key.removesuffix('_gib').removesuffix('_mib')}={value}" if key != "volume_gib" else f"volume={value}GiB")
+    return " ".join(parts)
+
+
+def details(pairs: Iterable[tuple[str, Any]]) -> Table:
+    """A two-column key/value view of one object."""
+    result = Table(show_header=False, box=None, pad_edge=False)
+    result.add_column("field", style="bold")
+    result.add_column("value", overflow="fold")
+    for key, value in pairs:
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value, ensure_ascii=False)
+        result.add_row(key, "" if value is None else str(value))
+    return result

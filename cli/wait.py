@@ -1,0 +1,67 @@
+"""`request create --wait`: follow a quota request's events until it settles or the timeout passes."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import nullcontext
+from typing import Any
+
+from cli import errors
+from cli.client import Api
+from cli.output import console, echo, when
+
+SUCCESS = {"active", "superseded"}
+ENDED_BADLY = {"failed", "rejected", "cancelled", "decommissioning", "decommissioned"}
+
+
+def poll_interval() -> float:
+    try:
+        return max(float(os.environ.get("SAHAB_POLL_INTERVAL", "2")), 0.05)
+    except ValueError:
+        return 2.0
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    moment, actor = when(event.get("at")), event.get("actor") or "-"
+    reason = event.get("reason") or ""
+    if event.get("from_state") or event.get("to_state"):
+        change = f"{event.get('from_state') or '(new)'} → {event.get('to_state')}"
+        return f"{moment}  {actor}  {change}" + (f"  {reason}" if reason else "")
+    detail = event.get("detail") or {}
+    extra = " ".join(str(detail[k]) for k in ("operation", "resource_type", "resource_name") if detail.get(k))
+    return f"{moment}  {actor}  · {reason}" + (f" ({extra})" if extra else "")
+
+
+def follow(api: Api, request: dict[str, Any], timeout: float, *, to_stderr: bool = False) -> tuple[int, dict[str, Any]]:
+    """Print each new event; return (exit code, last request seen)."""
+    request_id = request["id"]
+    interval = poll_interval()
+    deadline = time.monotonic() + timeout
+    last_event, said = 0, set()
+    out = console(stderr=to_stderr)
+    status = out.status(f"request {request_id}: {request['state']}") if out.is_terminal else nullcontext()
+    with status as spinner:
+        while True:
+            request = api.get(f"/v1/quota-requests/{request_id}")
+            for event in api.get(f"/v1/quota-requests/{request_id}/events", params={"after": last_event}):
+                echo(describe_event(event), stderr=to_stderr)
+                last_event = max(last_event, int(event["id"]))
+            state, reason = request["state"], request.get("reason")
+            if spinner is not None:
+                spinner.update(f"request {request_id}: {state}" + (f" ({reason})" if reason else ""))
+            if state in SUCCESS:
+                echo(f"Request {request_id} is {state}; project {request.get('project_id')}.", stderr=to_stderr)
+                return errors.OK, request
+            if state in ENDED_BADLY:
+                echo(f"Request {request_id} ended {state}" + (f": {reason}" if reason else "."), stderr=to_stderr)
+                return errors.WAIT_ENDED_BADLY, request
+            if reason and (state, reason) not in said:
+                said.add((state, reason))
+                echo(f"Request {request_id} is {state}: {reason}", stderr=to_stderr)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                echo(f"Timed out after {timeout:g} s: request {request_id} is still {state}"
+                     + (f" ({reason})" if reason else "") + ".", stderr=to_stderr)
+                return errors.WAIT_TIMED_OUT, request
+            time.sleep(min(interval, remaining))
