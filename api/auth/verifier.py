@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from api.auth._jose import BadSignatureError, JoseError, JsonWebKey, JsonWebToken
+from api.auth._jose import BadSignatureError, DecodeError, JoseError, JsonWebKey, JsonWebToken
 from controlplane.clock import Clock, SystemClock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
@@ -143,6 +143,8 @@ class TokenVerifier:
             claims = JsonWebToken([alg]).decode(token, key)
         except BadSignatureError:
             raise AuthenticationFailed("signature verification failed") from None
+        except DecodeError as exc:
+            raise AuthenticationFailed(f"malformed token: {str(exc.error).lower()}") from None
         except JoseError as exc:
             raise AuthenticationFailed(f"signature verification failed: {exc.error}") from None
         except (ValueError, TypeError) as exc:
