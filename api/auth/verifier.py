@@ -74,7 +74,10 @@ class TokenVerifier:
         refetch_interval: float = REFETCH_INTERVAL,
         http_timeout: float = HTTP_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        jwks: dict[str, Any] | None = None,
     ) -> None:
+        """`jwks`: a fixed key set to verify against, with no discovery and no fetching
+        (the built-in issuer's own keys, read from disk); unknown kids are then refused."""
         insecure = {a for a in algorithms if a.lower() == "none" or a.upper().startswith("HS")}
         if insecure:
             raise ValueError(f"only asymmetric algorithms may be allowed, not {sorted(insecure)}")
@@ -98,9 +101,25 @@ class TokenVerifier:
         self._failed_at: float | None = None
         self._failure: str = ""
         self.fetch_count = 0  # JWKS documents fetched so far (observability, tests)
+        self._static = jwks is not None
+        if jwks is not None:
+            self._keys, self._unnamed_keys = self._parse_jwks(jwks)
 
     @classmethod
-    def from_settings(cls, settings: Any, clock: Clock | None = None, **overrides: Any) -> "TokenVerifier":
+    def from_settings(
+        cls, settings: Any, clock: Clock | None = None, *, local_builtin_keys: bool = True, **overrides: Any
+    ) -> "TokenVerifier":
+        """A verifier for the configured issuer.
+
+        With the built-in issuer (settings.uses_builtin_issuer) and local_builtin_keys, its
+        public key is read from settings.data_dir instead of fetched over HTTP: the API
+        process would otherwise call itself through public_url, which may not be reachable
+        from inside (proxies, TLS) and would stall if verification ever ran on the event loop.
+        """
+        if local_builtin_keys and settings.uses_builtin_issuer and "jwks" not in overrides:
+            from api.issuer.keys import builtin_jwks  # the issuer package is optional for external IdPs
+
+            overrides["jwks"] = builtin_jwks(settings.data_dir)
         options: dict[str, Any] = dict(
             issuer=settings.oidc_issuer,
             audience=settings.oidc_audience,
@@ -211,6 +230,13 @@ class TokenVerifier:
     # ------------------------------------------------------------------ keys
 
     def _key_for(self, kid: str | None) -> Any:
+        if self._static:
+            key = self._lookup(kid)
+            if key is not None:
+                return key
+            if kid is None:
+                raise AuthenticationFailed("token has no key id (kid) and the issuer publishes several keys")
+            raise AuthenticationFailed(f"unknown key id {kid!r}")
         with self._lock:
             now = self._clock.now().timestamp()
             if self._fetched_at is None or now - self._fetched_at >= self.jwks_cache_seconds:

@@ -89,3 +89,8 @@ def public_jwk(private_key: Any) -> dict[str, Any]:
     public = {k: v for k, v in public.items() if k not in {"d", "p", "q", "dp", "dq", "qi", "key_ops"}}
     public.update(kid=private["kid"], alg=private.get("alg", DEFAULT_ALG), use="sig")
     return public
+
+
+def builtin_jwks(data_dir: Path) -> dict[str, Any]:
+    """The built-in issuer's public key set, read (or created) from data_dir, as /jwks serves it."""
+    return {"keys": [public_jwk(load_or_create_signing_key(data_dir))]}

@@ -8,6 +8,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -50,8 +51,9 @@ def refused(verifier: TokenVerifier, token: str) -> str:
 # ---------------------------------------------------------------- acceptance
 
 
-def test_accepts_builtin_issuer_client_credentials(builtin_issuer):
-    verifier = TokenVerifier.from_settings(builtin_issuer.settings)
+@pytest.mark.parametrize("local_keys", [False, True], ids=["keys-over-http", "keys-from-data-dir"])
+def test_accepts_builtin_issuer_client_credentials(builtin_issuer, local_keys):
+    verifier = TokenVerifier.from_settings(builtin_issuer.settings, local_builtin_keys=local_keys)
     assert verifier.issuer == builtin_issuer.url  # empty oidc_issuer means the built-in one
     with httpx.Client(base_url=builtin_issuer.url) as http:
         agency = http.post("/token", data={"grant_type": "client_credentials"},
@@ -70,6 +72,17 @@ def test_accepts_builtin_issuer_client_credentials(builtin_issuer):
     assert staff.subject == "client:operator-automation"
     assert staff.platform_roles == {PlatformRole.APPROVER, PlatformRole.OPERATOR}
     assert staff.is_approver and staff.is_operator and staff.claimed_organisations == {}
+    assert verifier.fetch_count == (0 if local_keys else 1)
+
+
+def test_builtin_keys_from_data_dir_refuse_other_keys(builtin_issuer, rsa_keys):
+    verifier = TokenVerifier.from_settings(builtin_issuer.settings)
+    now = int(time.time())
+    body = {"iss": builtin_issuer.url, "sub": "mallory", "aud": AUDIENCE, "exp": now + 60}
+    assert refused(verifier, sign(rsa_keys[0], body, kid="other")) == "unknown key id 'other'"
+    real_kid = httpx.get(f"{builtin_issuer.url}/jwks").json()["keys"][0]["kid"]
+    assert refused(verifier, sign(rsa_keys[0], body, kid=real_kid)) == "signature verification failed"
+    assert verifier.fetch_count == 0
 
 
 def test_maps_claims_to_principal(verifier, key_host, clock, rsa_keys):
