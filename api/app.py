@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import problems
+from api.idempotency import IdempotencyMiddleware
 from api.routes import organisations, projects, quota_requests, regions, system, usage
 from controlplane.demo import seed_demo
 from controlplane.persistence.database import transaction
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.state.runtime = runtime
     app.state.verifier = verifier
     problems.install(app)
+    app.add_middleware(IdempotencyMiddleware)
     for module in (system, regions, organisations, quota_requests, projects, usage):
         app.include_router(module.router)
     if settings.uses_builtin_issuer:

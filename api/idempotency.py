@@ -1,25 +1,27 @@
 """Idempotency-Key on POST, scoped to the caller.
 
-The first request with a key claims it in its own transaction and its response
-is stored. A replay (same key, same body) returns that stored response; the
-same key with another body is 422; a duplicate that arrives while the first is
-still running is 409. A 5xx response releases the key so the client may retry.
+The first request with a key claims it in its own transaction and its answer
+is stored once the route's transaction has committed. A replay (same key, same
+body) returns that stored answer; the same key with another body is 422; a
+duplicate that arrives while the first is still running is 409. A 5xx answer
+releases the key so the client may retry.
+
+An ASGI middleware rather than a route wrapper: the route's session commits
+when the endpoint returns, and the answer must be stored after that commit.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import authenticate
-from api.problems import problem, status_for
+from api.problems import problem
 from controlplane.errors import IdempotencyKeyReused, IdempotencyRequestInProgress, SahabError
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord
@@ -27,61 +29,101 @@ from controlplane.persistence.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 # A claim whose request never finished (a crashed process) may be taken over after this.
 STALE_CLAIM = timedelta(minutes=10)
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-class IdempotentRoute(APIRoute):
-    def get_route_handler(self) -> Handler:
-        original = super().get_route_handler()
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-        async def handler(request: Request) -> Response:
-            key = request.headers.get(HEADER)
-            if request.method != "POST" or key is None:
-                return await original(request)
-            if not 1 <= len(key) <= 255:
-                return problem(422, "invalid-input", "The request is not valid", f"{HEADER} must be 1 to 255 characters", request.url.path)
-            try:
-                principal = await authenticate(request)
-            except SahabError:
-                return await original(request)  # answers with the authentication problem
-            body = await request.body()
-            fingerprint = hashlib.sha256(b"%s %s\n%s" % (request.method.encode(), request.url.path.encode(), body)).hexdigest()
-            runtime = request.app.state.runtime
-            outcome = await run_in_threadpool(_claim, runtime, principal.key, key, fingerprint)
-            if isinstance(outcome, Response):
-                return outcome
-            if isinstance(outcome, SahabError):
-                status = 422 if isinstance(outcome, IdempotencyKeyReused) else 409
-                return problem(status, outcome.code, outcome.title, outcome.detail, request.url.path)
-            try:
-                response = await original(request)
-            except SahabError as error:  # stored like any answer, so a replay gets the same problem
-                response = problem(status_for(error), error.code, error.title, error.detail, request.url.path, **error.extra)
-            except BaseException:
-                await run_in_threadpool(_release, runtime, principal.key, key)
-                raise
-            if response.status_code >= 500:
-                await run_in_threadpool(_release, runtime, principal.key, key)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope) if scope["type"] == "http" else None
+        key = headers.get(HEADER) if headers is not None else None
+        if key is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if not 1 <= len(key) <= 255:
+            await problem(422, "invalid-input", "The request is not valid", f"{HEADER} must be 1 to 255 characters", path)(scope, receive, send)
+            return
+        fastapi_app = scope["app"]
+        caller = await _caller(fastapi_app, headers)
+        if caller is None:  # let the route answer with the authentication problem
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        fingerprint = hashlib.sha256(b"POST %s\n%s" % (path.encode(), body)).hexdigest()
+        runtime = fastapi_app.state.runtime
+        outcome = await run_in_threadpool(_claim, runtime, caller, key, fingerprint)
+        if isinstance(outcome, SahabError):
+            status = 422 if isinstance(outcome, IdempotencyKeyReused) else 409
+            await problem(status, outcome.code, outcome.title, outcome.detail, path)(scope, receive, send)
+            return
+        if isinstance(outcome, Response):
+            await outcome(scope, receive, send)
+            return
+
+        answer: dict[str, Any] = {"status": 500, "headers": [], "body": bytearray()}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"], answer["headers"] = message["status"], message.get("headers", [])
+            elif message["type"] == "http.response.body":
+                answer["body"].extend(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, _replay(body, receive), capture)
+        finally:
+            if answer["status"] >= 500:
+                await run_in_threadpool(_release, runtime, caller, key)
             else:
-                await run_in_threadpool(_store, runtime, principal.key, key, response)
-            return response
+                content_type = Headers(raw=answer["headers"]).get("content-type")
+                await run_in_threadpool(_store, runtime, caller, key, answer["status"], bytes(answer["body"]), content_type)
 
-        return handler
+
+async def _caller(app: Any, headers: Headers) -> str | None:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        principal = await run_in_threadpool(app.state.verifier.verify, token.strip())
+    except SahabError:
+        return None
+    return principal.key
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    delivered = False
+
+    async def replayed() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _claim(runtime: Any, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
     now = runtime.core.clock.now()
-    try:
-        with transaction(runtime.sessions) as session:
-            session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=fingerprint, created_at=now))
-        return None
-    except IntegrityError:
-        pass
     with transaction(runtime.sessions) as session:
         record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
-        if record is None:  # released between our insert and this read
+        if record is None:
             session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=fingerprint, created_at=now))
-            return None
+            return _inserted(session)
         if record.fingerprint != fingerprint:
             return IdempotencyKeyReused(f"{HEADER} {key!r} was already used with a different request")
         if record.status_code is None:
@@ -89,19 +131,28 @@ def _claim(runtime: Any, caller: str, key: str, fingerprint: str) -> Response | 
                 record.created_at = now
                 return None
             return IdempotencyRequestInProgress(f"a request with {HEADER} {key!r} is still in progress; retry later")
-        return Response(
-            content=record.response_body or b"", status_code=record.status_code,
-            media_type=record.response_type, headers={"Idempotent-Replayed": "true"},
-        )
+        return Response(content=record.response_body or "", status_code=record.status_code,
+                        media_type=record.response_type, headers={"Idempotent-Replayed": "true"})
 
 
-def _store(runtime: Any, caller: str, key: str, response: Response) -> None:
+def _inserted(session: Any) -> None | SahabError:
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent duplicate inserted first and is still running
+        session.rollback()
+        return IdempotencyRequestInProgress("a request with the same Idempotency-Key is still in progress; retry later")
+    return None
+
+
+def _store(runtime: Any, caller: str, key: str, status: int, body: bytes, content_type: str | None) -> None:
     with transaction(runtime.sessions) as session:
         record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
         if record is not None:
-            record.status_code = response.status_code
-            record.response_body = bytes(response.body).decode()
-            record.response_type = response.headers.get("content-type")
+            record.status_code = status
+            record.response_body = body.decode()
+            record.response_type = content_type
 
 
 def _release(runtime: Any, caller: str, key: str) -> None:

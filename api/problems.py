@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controlplane import errors
@@ -62,6 +63,18 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, f"http-{error.status_code}")
         return problem(error.status_code, code, str(error.detail), str(error.detail), request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:
+        log.info("integrity error on %s: %s", request.url.path, error.orig)
+        return problem(409, errors.Conflict.code, errors.Conflict.title,
+                       "a concurrent change conflicts with this request; read the current state and retry", request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, error: OperationalError) -> JSONResponse:
+        log.warning("database error on %s: %s", request.url.path, error.orig)
+        return problem(503, errors.DependencyUnavailable.code, errors.DependencyUnavailable.title,
+                       "the database is unavailable; retry later", request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

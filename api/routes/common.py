@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.deps import authenticate
-from api.idempotency import IdempotentRoute
 
 T = TypeVar("T")
 
@@ -18,7 +17,7 @@ class PageOut(BaseModel, Generic[T]):
 
 def authenticated_router(**kwargs: object) -> APIRouter:
     """Routes are authenticated by default: every /v1 router is made here."""
-    return APIRouter(dependencies=[Depends(authenticate)], route_class=IdempotentRoute, **kwargs)  # type: ignore[arg-type]
+    return APIRouter(dependencies=[Depends(authenticate)], **kwargs)  # type: ignore[arg-type]
 
 
 Cursor = Annotated[str | None, Query(description="opaque cursor from the previous page's next_cursor")]

@@ -1,0 +1,135 @@
+"""The provisioning workflow with the in-memory provisioner (a unit-test fake)."""
+
+from __future__ import annotations
+
+import pytest
+
+from controlplane.domain.states import ProjectState
+from controlplane.persistence.database import transaction
+from controlplane.persistence.models import Project, QuotaRequest
+from controlplane.projects import service as projects
+from controlplane.provisioning.unavailable import UnavailableProvisioner
+from controlplane.quota_requests import service
+from controlplane.quota_requests.schemas import QuotaRequestCreate
+from controlplane.workflows.provisioning import ProvisioningWorkflow
+from tests import factories
+from tests.support.fakes import InMemoryProvisioner
+
+
+@pytest.fixture
+def provisioner() -> InMemoryProvisioner:
+    return InMemoryProvisioner()
+
+
+@pytest.fixture
+def workflow(sessions, core, provisioner) -> ProvisioningWorkflow:
+    return ProvisioningWorkflow(sessions, core, provisioner, worker_id="worker-a", lease_seconds=600, reconcile_grace_seconds=60)
+
+
+def approved_request(sessions, core, env: str = "prod", preset: str = "small") -> QuotaRequest:
+    with transaction(sessions) as session:
+        org = factories.organisation(session)
+        return service.create(session, core, factories.person(), QuotaRequestCreate(
+            organisation_id=org.id, region="rabat-1", environment=env, preset=preset, justification="workflow test"))
+
+
+def states(sessions, request_id: str) -> tuple[str, str]:
+    with transaction(sessions) as session:
+        request = session.get_one(QuotaRequest, request_id)
+        return request.state, session.get_one(Project, request.project_id).state
+
+
+def test_approved_request_becomes_active(sessions, core, workflow, provisioner):
+    request = approved_request(sessions, core)
+    assert workflow.provision(request.id) == "active"
+    assert states(sessions, request.id) == ("active", "active")
+    with transaction(sessions) as session:
+        events = service.events(session, factories.approver(), request.id)
+        project = session.get_one(Project, request.project_id)
+    assert [e.to_state for e in events] == ["submitted", "approved", "provisioning", None, "active"]
+    assert events[3].reason == "keystone project created"
+    assert project.openstack_project_id == f"os-{project.id}" and project.lease_owner is None
+
+
+def test_redelivered_task_does_not_provision_twice(sessions, core, workflow, provisioner):
+    request = approved_request(sessions, core)
+    workflow.provision(request.id)
+    assert workflow.provision(request.id) == "nothing to do: active"
+    assert provisioner.applies == [request.project_id]
+
+
+def test_another_workers_lease_keeps_a_second_worker_off_the_stack(sessions, core, workflow, provisioner, clock):
+    request = approved_request(sessions, core)
+    with transaction(sessions) as session:
+        project = session.get_one(Project, request.project_id)
+        project.lease_owner, project.lease_until = "worker-b", clock.now().replace(year=2027)
+    assert workflow.provision(request.id) == "busy"
+    assert provisioner.applies == []
+
+
+def test_failure_is_recorded_and_retry_completes(sessions, core, workflow, provisioner, queue):
+    request = approved_request(sessions, core)
+    provisioner.fail_next = "keystone answered 500"
+    assert workflow.provision(request.id) == "failed"
+    assert states(sessions, request.id) == ("failed", "failed")
+    with transaction(sessions) as session:
+        assert "keystone answered 500" in session.get_one(Project, request.project_id).last_error
+        service.retry(session, core, factories.person(), request.id)
+    assert queue.provisioned[-1] == request.id
+    assert workflow.provision(request.id) == "active"
+
+
+def test_unavailable_provisioner_leaves_request_approved_with_the_reason(sessions, core):
+    request = approved_request(sessions, core)
+    workflow = ProvisioningWorkflow(sessions, core, UnavailableProvisioner(), worker_id="w")
+    assert workflow.provision(request.id) == "waiting"
+    with transaction(sessions) as session:
+        stored = session.get_one(QuotaRequest, request.id)
+        assert stored.state == "approved"
+        assert stored.reason.startswith("waiting for provisioning: no provisioner is configured")
+
+
+def test_change_supersedes_the_active_request_and_updates_the_grant(sessions, core, workflow):
+    request = approved_request(sessions, core)
+    workflow.provision(request.id)
+    with transaction(sessions) as session:
+        change = service.create(session, core, factories.person(), QuotaRequestCreate(
+            organisation_id=request.organisation_id, region="rabat-1", environment="prod", preset="small",
+            amounts={"vcpus": 2}, justification="smaller"))
+    assert change.kind == "change" and change.state == "approved"
+    assert workflow.provision(change.id) == "active"
+    with transaction(sessions) as session:
+        assert session.get_one(QuotaRequest, request.id).state == "superseded"
+        assert session.get_one(Project, request.project_id).granted["vcpus"] == 2
+
+
+def test_decommission_releases_the_grant(sessions, core, workflow, provisioner, queue):
+    request = approved_request(sessions, core)
+    workflow.provision(request.id)
+    with transaction(sessions) as session:
+        projects.decommission(session, core, factories.person(), request.project_id, None)
+    assert queue.decommissioned == [request.project_id]
+    assert workflow.decommission(request.project_id) == "decommissioned"
+    assert states(sessions, request.id) == ("decommissioned", "decommissioned")
+    with transaction(sessions) as session:
+        assert session.get_one(Project, request.project_id).granted == {}
+    assert provisioner.tenants == {}
+
+
+def test_reconcile_finds_work_no_task_carries(sessions, core, workflow, queue, clock):
+    request = approved_request(sessions, core)
+    queue.provisioned.clear()  # as if the message was lost
+    assert workflow.reconcile() == {"provision": [], "decommission": []}  # within the grace period
+    clock.advance(minutes=2)
+    assert workflow.reconcile() == {"provision": [request.id], "decommission": []}
+    assert queue.provisioned == [request.id]
+
+
+def test_expired_lease_of_a_dead_worker_is_taken_over(sessions, core, workflow, clock):
+    request = approved_request(sessions, core)
+    with transaction(sessions) as session:
+        project = session.get_one(Project, request.project_id)
+        project.lease_owner, project.lease_until = "dead-worker", clock.now()
+        project.state = ProjectState.PROVISIONING.value
+    clock.advance(seconds=1)
+    assert workflow.provision(request.id) == "active"
