@@ -22,8 +22,15 @@ AUDIENCE = "sahab"
 
 
 def settings_for(base_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(public_url=base_url, data_dir=data_dir, oidc_issuer=overrides.pop("oidc_issuer", ""),
-                    database_url="sqlite://", broker_url="memory://", **overrides)
+    """Every identity setting explicit, so that SAHAB_* variables of the caller's shell change nothing."""
+    values: dict[str, Any] = dict(
+        public_url=base_url, data_dir=data_dir, oidc_issuer="", oidc_audience=AUDIENCE,
+        oidc_algorithms=["RS256", "PS256", "ES256", "EdDSA"], oidc_roles_claim="sahab_roles",
+        oidc_orgs_claim="sahab_orgs", oidc_jwks_cache_seconds=3600, cli_client_id="sahab-cli",
+        demo_accounts=True, database_url="sqlite://", broker_url="memory://",
+    )
+    values.update(overrides)
+    return Settings(**values)
 
 
 @pytest.fixture(scope="session")
