@@ -175,3 +175,12 @@ def test_staff_must_name_the_organisation(cli: Cli) -> None:
     result = cli("request", "create", "--region", "rabat-1", "--env", env_name(), "--preset", "small",
                  "--justification", "which org?", user="salma")
     assert result.exit_code == 2 and "--org is required" in result.stderr
+
+
+def test_approving_beyond_capacity_lists_the_shortfalls(cli: Cli) -> None:
+    big = create(cli, "youssef", "--env", env_name(), "--vcpus", "100000", "--ram-gib", "1")
+    assert big["state"] == "submitted" and big["reason"].startswith("waiting for an approver")
+    refused = cli("admin", "approve", big["id"], user="salma")
+    assert refused.exit_code == 6
+    assert refused.stderr.startswith("Error: Not enough free capacity in the region:")
+    assert "shortfall: vcpus: requested 100000" in refused.stderr
