@@ -28,6 +28,7 @@ def register(session: Session, clock: Clock, principal: Principal, data: Organis
         created_by=principal.subject, created_at=now,
     )
     session.add(organisation)
+    session.flush()  # the membership's foreign key needs the row first (no ORM relationship orders them)
     session.add(Membership(organisation_id=organisation.id, subject=principal.subject, role=MemberRole.ADMIN.value, created_at=now))
     session.flush()
     return organisation
