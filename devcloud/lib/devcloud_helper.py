@@ -111,8 +111,10 @@ def _fresh(svc, state, name):
         return False
     started = _proc_start_utc(state, name)
     updated = svc.get('updated_at')
-    if started is None or not updated:
-        return svc.get('state') == 'up'
+    if started is None:   # our process for it is not running
+        return False
+    if not updated:
+        return True
     updated = datetime.datetime.fromisoformat(str(updated).replace('Z', '').split('+')[0])
     return updated >= started - datetime.timedelta(seconds=1)
 
@@ -181,7 +183,11 @@ def ready(state, timeout):
             conn = None
             bad = [('keystone', str(exc)[:200])]
         if not bad:
-            return 0
+            dead = [n for n in pids if not _alive(state, n)]
+            if not dead:
+                return 0
+            log('DIED %s' % dead[0])
+            return 2
         if bad[0] != last:
             log('  waiting for %s: %s' % bad[0])
             last = bad[0]
