@@ -51,11 +51,14 @@ def api(workers: int = typer.Option(1, help="uvicorn worker processes")) -> None
 
 
 @cli.command()
-def worker(concurrency: int = typer.Option(2, help="tasks run at once")) -> None:
+def worker(
+    concurrency: int = typer.Option(2, help="tasks run at once"),
+    name: str = typer.Option("worker@%h", help="Celery node name; a restarted worker with the same name resumes its own work at once"),
+) -> None:
     """Run a Celery worker for provisioning tasks."""
     os.execvpe(sys.executable, [
         sys.executable, "-m", "celery", "-A", "controlplane.tasks.worker", "worker",
-        "--concurrency", str(concurrency), "--loglevel", "INFO", "-Q", "sahab",
+        "--concurrency", str(concurrency), "--loglevel", "INFO", "-Q", "sahab", "-n", name,
     ], _multiproc_env())
 
 

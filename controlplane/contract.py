@@ -23,7 +23,7 @@ class TenantSpec:
     region_id: str
     cloud: str  # clouds.yaml entry with admin rights in the region
     openstack_region: str
-    domain: str
+    domain_id: str
     environment: str
     quota: dict[str, int]  # Sahab resource name -> amount, every resource present
     external_network: str | None = None
@@ -31,7 +31,35 @@ class TenantSpec:
 
     @property
     def openstack_project_name(self) -> str:
+        # Unique per domain in Keystone, so a lost create can be found again by name.
         return f"sahab-{self.organisation_id}-{self.environment}"
+
+    @property
+    def user_name(self) -> str:
+        return f"{self.openstack_project_name}-user"
+
+
+# Sahab resource -> (OpenStack service, quota field in the service's API and in the Pulumi provider).
+QUOTA_FIELDS: dict[str, tuple[str, str]] = {
+    "vcpus": ("compute", "cores"),
+    "ram_mib": ("compute", "ram"),
+    "instances": ("compute", "instances"),
+    "volume_gib": ("block-storage", "gigabytes"),
+    "volumes": ("block-storage", "volumes"),
+    "snapshots": ("block-storage", "snapshots"),
+    "networks": ("network", "network"),
+    "subnets": ("network", "subnet"),
+    "ports": ("network", "port"),
+    "routers": ("network", "router"),
+    "floating_ips": ("network", "floatingip"),
+    "security_groups": ("network", "security_group"),
+    "security_group_rules": ("network", "security_group_rule"),
+}
+
+
+def quota_fields(quota: dict[str, int], service: str) -> dict[str, int]:
+    """The quota of one service, keyed by that service's field names."""
+    return {field: quota[name] for name, (svc, field) in QUOTA_FIELDS.items() if svc == service}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Every error raised on purpose derives from SahabError and carries a stable
 `code`. The edges map codes once: the API to HTTP status and problem+json
-`type` (api/problems.py), the CLI to exit codes (cli/output.py).
+`type` (api/problems.py), the CLI to exit codes (cli/errors.py).
 """
 
 from __future__ import annotations

@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     demo_accounts: bool = True
 
     # Provisioning. The in-memory provisioner is a test fake and cannot be named here.
-    provisioner: Literal["unavailable", "pulumi"] = "unavailable"
+    provisioner: Literal["unavailable", "pulumi"] = "pulumi"
+    # Empty = file:// under data_dir (embedded default); production: postgres:// or s3://.
+    pulumi_backend_url: str = ""
+    # Empty = a random passphrase kept in data_dir/pulumi/passphrase (mode 0600).
+    pulumi_passphrase: str = ""
     auto_approve_envelope: dict[str, str] = {"business": "small", "agency": "medium"}
     lease_seconds: int = 1800
 

@@ -25,7 +25,7 @@ class Region(BaseModel):
     name: str
     cloud: str = Field(description="cloud name in clouds.yaml that reaches this region's OpenStack")
     openstack_region: str = "RegionOne"
-    domain: str = "Default"
+    domain_id: str = "default"
     external_network: str | None = None
     status: RegionStatus = RegionStatus.OPEN
     agency_reserved_share: float = Field(0.0, ge=0.0, lt=1.0)

@@ -75,6 +75,6 @@ def tenant_spec(session: Session, core: Core, project: Project, request: QuotaRe
     return TenantSpec(
         project_id=project.id, organisation_id=organisation.id, organisation_name=organisation.legal_name,
         request_id=request_id, region_id=region.id, cloud=region.cloud, openstack_region=region.openstack_region,
-        domain=region.domain, environment=project.environment, quota=quota,
+        domain_id=region.domain_id, environment=project.environment, quota=quota,
         external_network=region.external_network, create_network=bool(region.external_network),
     )

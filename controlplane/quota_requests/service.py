@@ -17,7 +17,7 @@ from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, 
 from controlplane.domain.states import (
     OrganisationKind, OrganisationStatus, PlatformRole, ProjectState, RegionStatus, RequestState, check_transition,
 )
-from controlplane.errors import BelowUsage, Conflict, InsufficientCapacity, NotFound, OrganisationNotVerified, RegionNotOpen
+from controlplane.errors import BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, NotFound, OrganisationNotVerified, RegionNotOpen
 from controlplane.metrics import ADMISSION_DECISIONS
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
@@ -65,12 +65,21 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
         justification=data.justification, state=RequestState.SUBMITTED.value, created_by=principal.subject,
         created_at=now, updated_at=now,
     )
+    if project is not None:
+        request.preview = {"quota": quota_changes(current, requested)}
     session.add(request)
     session.flush()
     record_created(session, core.clock, request, actor=principal.subject, organisation_kind=organisation.kind)
     _apply_policy(session, core, organisation, region, request, project, current)
     session.flush()
+    if project is not None and request.state == RequestState.SUBMITTED.value:
+        request_id = request.id  # an approver will want to see what the cloud will do
+        after_commit(session, lambda: core.queue.preview(request_id))
     return request
+
+
+def quota_changes(current: Amounts, requested: Amounts) -> dict[str, dict[str, int]]:
+    return {r.value: {"from": current[r], "to": requested[r]} for r in Resource if current[r] != requested[r]}
 
 
 def _check_region_accepts(region: Region, requested: Amounts, current: Amounts) -> None:
@@ -211,6 +220,10 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
     request = _get_for_update(session, principal, request_id)
     if not principal.is_operator:
         require_organisation(session, principal, request.organisation_id, admin=True)
+    if request.state != RequestState.FAILED.value:
+        # approved -> provisioning is the worker's step, not something a caller may ask for.
+        raise InvalidTransition(f"only a failed request can be retried; {request.id} is {request.state}",
+                                current=request.state, target=RequestState.PROVISIONING.value)
     organisation = session.get_one(Organisation, request.organisation_id)
     transition(session, core.clock, request, RequestState.PROVISIONING, actor=principal.subject,
                organisation_kind=organisation.kind, reason="retry requested")

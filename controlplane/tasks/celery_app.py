@@ -10,6 +10,7 @@ from controlplane.settings import Settings
 PROVISION = "sahab.provision"
 DECOMMISSION = "sahab.decommission"
 RECONCILE = "sahab.reconcile"
+PREVIEW = "sahab.preview"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -47,6 +48,9 @@ class CeleryQueue:
 
     def decommission(self, project_id: str) -> None:
         self.app.send_task(DECOMMISSION, args=[project_id])
+
+    def preview(self, request_id: str) -> None:
+        self.app.send_task(PREVIEW, args=[request_id])
 
     def ping(self) -> None:
         """Raise if the broker cannot be reached (used by /readyz)."""

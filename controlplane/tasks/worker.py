@@ -7,12 +7,13 @@ from __future__ import annotations
 import socket
 from functools import lru_cache
 
+from celery import Task
 from celery.signals import worker_process_init
 
 from controlplane.metrics import TASK_FAILURES
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
-from controlplane.tasks.celery_app import DECOMMISSION, PROVISION, RECONCILE, CeleryQueue, create_celery
+from controlplane.tasks.celery_app import DECOMMISSION, PREVIEW, PROVISION, RECONCILE, CeleryQueue, create_celery
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
 app = create_celery(get_settings())
@@ -26,10 +27,12 @@ def runtime() -> Runtime:
 
 
 @lru_cache
-def workflow() -> ProvisioningWorkflow:
+def workflow(worker_id: str) -> ProvisioningWorkflow:
+    """The worker id is the Celery node name (e.g. worker1@host): a restarted worker with
+    the same name takes its own leases back at once; other workers wait for them to expire."""
     rt = runtime()
     return ProvisioningWorkflow(
-        rt.sessions, rt.core, rt.provisioner, worker_id=socket.gethostname(), lease_seconds=rt.settings.lease_seconds,
+        rt.sessions, rt.core, rt.provisioner, worker_id=worker_id, lease_seconds=rt.settings.lease_seconds,
     )
 
 
@@ -48,16 +51,25 @@ def _run(task_name: str, step, *args: str) -> str:  # type: ignore[no-untyped-de
         raise
 
 
-@app.task(name=PROVISION, acks_late=True)
-def provision(request_id: str) -> str:
-    return _run(PROVISION, workflow().provision, request_id)
+def _node(task: Task) -> str:
+    return task.request.hostname or socket.gethostname()
 
 
-@app.task(name=DECOMMISSION, acks_late=True)
-def decommission(project_id: str) -> str:
-    return _run(DECOMMISSION, workflow().decommission, project_id)
+@app.task(name=PROVISION, acks_late=True, bind=True)
+def provision(self: Task, request_id: str) -> str:
+    return _run(PROVISION, workflow(_node(self)).provision, request_id)
 
 
-@app.task(name=RECONCILE)
-def reconcile() -> dict[str, list[str]]:
-    return _run(RECONCILE, workflow().reconcile)
+@app.task(name=DECOMMISSION, acks_late=True, bind=True)
+def decommission(self: Task, project_id: str) -> str:
+    return _run(DECOMMISSION, workflow(_node(self)).decommission, project_id)
+
+
+@app.task(name=PREVIEW, acks_late=True, bind=True)
+def preview(self: Task, request_id: str) -> str:
+    return _run(PREVIEW, workflow(_node(self)).preview, request_id)
+
+
+@app.task(name=RECONCILE, bind=True)
+def reconcile(self: Task) -> dict[str, list[str]]:
+    return _run(RECONCILE, workflow(_node(self)).reconcile)

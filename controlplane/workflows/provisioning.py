@@ -105,6 +105,25 @@ class ProvisioningWorkflow:
             project.last_error = message
             self._release(project)
 
+    # -- preview of a change, for the approver -------------------------------
+    def preview(self, request_id: str) -> str:
+        with transaction(self.sessions) as session:
+            request = session.get(QuotaRequest, request_id)
+            if request is None or request.state != RequestState.SUBMITTED.value or request.project_id is None:
+                return "nothing to do"
+            project = session.get_one(Project, request.project_id)
+            if not self._ready(None, project):
+                return "waiting"
+            spec = tenant_spec(session, self.core, project, request)
+        try:
+            plan = self.provisioner.preview(spec)
+        except Exception as error:  # a failed preview must not block the decision
+            plan = {"error": f"{type(error).__name__}: {error}"[:2000]}
+        with transaction(self.sessions) as session:
+            request = session.get_one(QuotaRequest, request_id, with_for_update=True)
+            request.preview = {**(request.preview or {}), "plan": plan}
+        return "previewed"
+
     # -- decommission --------------------------------------------------------
     def decommission(self, project_id: str) -> str:
         with transaction(self.sessions) as session:

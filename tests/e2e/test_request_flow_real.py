@@ -29,7 +29,9 @@ def stack(postgres_url, rabbitmq, issuer, tmp_path: Path) -> Iterator[str]:
     metrics_dir.mkdir()
     env = dict(os.environ, SAHAB_DATABASE_URL=postgres_url, SAHAB_BROKER_URL=rabbitmq.url, SAHAB_OIDC_ISSUER=issuer.url,
                SAHAB_PUBLIC_URL=f"http://127.0.0.1:{port}", SAHAB_DATA_DIR=str(tmp_path / "data"),
-               SAHAB_DEMO_ACCOUNTS="false", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+               SAHAB_DEMO_ACCOUNTS="false", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+               # This test is about the broker path; real provisioning is tested in test_provisioning_real.py.
+               SAHAB_PROVISIONER="unavailable")
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("api", "worker")}
     processes = [
         subprocess.Popen([sys.executable, "-m", "api.server", "api", "--workers", "2"], env=env,

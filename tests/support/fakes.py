@@ -15,12 +15,16 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.provisioned: list[str] = []
         self.decommissioned: list[str] = []
+        self.previewed: list[str] = []
 
     def provision(self, request_id: str) -> None:
         self.provisioned.append(request_id)
 
     def decommission(self, project_id: str) -> None:
         self.decommissioned.append(project_id)
+
+    def preview(self, request_id: str) -> None:
+        self.previewed.append(request_id)
 
 
 class InMemoryProvisioner:

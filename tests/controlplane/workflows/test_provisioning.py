@@ -133,3 +133,30 @@ def test_expired_lease_of_a_dead_worker_is_taken_over(sessions, core, workflow, 
         project.state = ProjectState.PROVISIONING.value
     clock.advance(seconds=1)
     assert workflow.provision(request.id) == "active"
+
+
+def test_only_a_failed_request_can_be_retried(sessions, core):
+    from controlplane.errors import InvalidTransition
+
+    request = approved_request(sessions, core)
+    with pytest.raises(InvalidTransition, match="only a failed request can be retried"):
+        with transaction(sessions) as session:
+            service.retry(session, core, factories.person(), request.id)
+    assert states(sessions, request.id) == ("approved", "pending")
+
+
+def test_change_waiting_for_an_approver_is_previewed(sessions, core, workflow, queue):
+    request = approved_request(sessions, core)
+    workflow.provision(request.id)
+    with transaction(sessions) as session:
+        change = service.create(session, core, factories.person(), QuotaRequestCreate(
+            organisation_id=request.organisation_id, region="rabat-1", environment="prod", preset="medium",
+            justification="growing"))
+    assert change.state == "submitted"
+    assert change.preview["quota"]["vcpus"] == {"from": 4, "to": 16}
+    assert queue.previewed == [change.id]
+    assert workflow.preview(change.id) == "previewed"
+    with transaction(sessions) as session:
+        stored = session.get_one(QuotaRequest, change.id)
+    assert stored.preview["plan"] == {"changes": {"update": 1}}
+    assert stored.preview["quota"]["ram_mib"] == {"from": 8192, "to": 32768}
