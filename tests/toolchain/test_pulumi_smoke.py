@@ -6,6 +6,8 @@ secrets in a tmp dir, creates a Keystone project with compute, block-storage and
 (every field set explicitly), checks them with openstacksdk, then destroys and removes the stack.
 """
 import os
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +21,11 @@ pytestmark = [
 
 CLOUD_NAME = "sahab-devcloud"  # admin cloud in the devcloud's clouds.yaml
 REGION = "RegionOne"
+REPO = Path(__file__).resolve().parents[2]
+ENSURE = REPO / "toolchain" / "ensure-pulumi"
+DEVCLOUD_HINT = "run `devcloud/sahab-devcloud up`"
+# A cold build of both binaries takes 10-25 minutes on 2 cores; cached it takes < 1 s.
+ENSURE_TIMEOUT = int(os.environ.get("SAHAB_ENSURE_PULUMI_TIMEOUT", "3600"))
 # Terraform/Pulumi field -> value. Values differ from the cloud defaults so a no-op shows.
 COMPUTE = {
     "cores": 7, "ram": 3072, "instances": 5, "key_pairs": 11, "metadata_items": 17,
@@ -36,6 +43,59 @@ NETWORK = {
     "network": 4, "subnet": 5, "port": 21, "router": 3, "floatingip": 2,
     "security_group": 6, "security_group_rule": 40, "subnetpool": 2, "rbac_policy": 7,
 }
+
+
+def devcloud_clouds_yaml() -> Path:
+    if os.environ.get("OS_CLIENT_CONFIG_FILE"):
+        return Path(os.environ["OS_CLIENT_CONFIG_FILE"])
+    if os.environ.get("SAHAB_DEVCLOUD_STATE"):
+        return Path(os.environ["SAHAB_DEVCLOUD_STATE"]) / "clouds.yaml"
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
+    return Path(base) / "sahab" / "devcloud" / "clouds.yaml"
+
+
+def ensure_pulumi_bin() -> Path:
+    """The bin directory with `pulumi` and `pulumi-resource-openstack` (builds them if needed)."""
+    if not os.access(ENSURE, os.X_OK):
+        pytest.fail(f"{ENSURE} is missing or not executable", pytrace=False)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run([str(ENSURE)], capture_output=True, text=True, timeout=ENSURE_TIMEOUT)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"toolchain/ensure-pulumi did not finish within {ENSURE_TIMEOUT}s:\n"
+                    f"{(e.stderr or b'')[-4000:]!s}", pytrace=False)
+    if proc.returncode != 0:
+        pytest.fail(f"toolchain/ensure-pulumi failed (exit {proc.returncode}) after "
+                    f"{time.monotonic() - t0:.0f}s:\n{proc.stderr[-4000:]}", pytrace=False)
+    lines = proc.stdout.strip().splitlines()
+    if len(lines) != 1:
+        pytest.fail(f"toolchain/ensure-pulumi must print exactly the bin directory, got {proc.stdout!r}",
+                    pytrace=False)
+    bin_dir = Path(lines[0])
+    for exe in ("pulumi", "pulumi-resource-openstack"):
+        if not os.access(bin_dir / exe, os.X_OK):
+            pytest.fail(f"toolchain/ensure-pulumi printed {bin_dir}, which has no executable {exe}",
+                        pytrace=False)
+    return bin_dir
+
+
+def devcloud_admin():
+    """Admin connection to the devcloud; FAILS (never skips) when it is not reachable."""
+    import openstack
+
+    path = devcloud_clouds_yaml()
+    if not path.is_file():
+        pytest.fail(f"the local OpenStack is not set up: {path} does not exist; {DEVCLOUD_HINT}",
+                    pytrace=False)
+    try:
+        os.environ["OS_CLIENT_CONFIG_FILE"] = str(path)
+        conn = openstack.connect(cloud=CLOUD_NAME, api_timeout=30)
+        conn.authorize()
+        list(conn.identity.projects(name="admin"))
+    except Exception as e:  # noqa: BLE001 - any failure means: cloud not usable
+        pytest.fail(f"the local OpenStack ({CLOUD_NAME} in {path}) is unreachable: "
+                    f"{type(e).__name__}: {e}; {DEVCLOUD_HINT}", pytrace=False)
+    return conn
 
 
 def make_program(project_name: str):
@@ -71,8 +131,12 @@ def read_quotas(conn, project_id):
 
 
 @pytest.mark.timeout(3600)
-def test_pulumi_creates_project_with_quotas(pulumi_bin: Path, os_admin, tmp_path):
+def test_pulumi_creates_project_with_quotas(tmp_path):
+    """Checks run in the test (not fixtures) so that a missing toolchain or cloud FAILS."""
     from pulumi import automation as auto
+
+    pulumi_bin = ensure_pulumi_bin()
+    os_admin = devcloud_admin()
 
     project_name = f"sahab-smoke-{uuid.uuid4().hex[:10]}"
     state = tmp_path / "state"
@@ -144,3 +208,4 @@ def test_pulumi_creates_project_with_quotas(pulumi_bin: Path, os_admin, tmp_path
             p = os_admin.identity.find_project(project_id, ignore_missing=True)
             if p is not None:
                 os_admin.identity.delete_project(p)
+        os_admin.close()
