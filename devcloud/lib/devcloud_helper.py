@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Helpers for sahab-devcloud, run with Debian's /usr/bin/python3 (openstacksdk 0.101).
 
-  devcloud_helper.py register  STATE   service project/users/roles, services, endpoints
-  devcloud_helper.py ready     STATE [--timeout S]   wait until every service answers
-  devcloud_helper.py fixtures  STATE   flavors, image 'tiny', external network 'public'
+  devcloud_helper.py register  STATE [--region R]   service project/users/roles, services, endpoints
+  devcloud_helper.py ready     STATE [--region R] [--timeout S]   wait until every service answers
+  devcloud_helper.py fixtures  STATE [--region R]   flavors, image 'tiny', external network 'public'
+
+RegionTwo (optional) has its own placement/nova/cinder/neutron on ports +10000 and service
+names prefixed 'r2-' in $STATE/run; keystone and glance are shared.
 
 'ready' prints 'NOTREADY <service> <reason>' (or 'DIED <service>') and exits 1/2 on
 failure so the shell script can show the right log.
@@ -18,19 +21,27 @@ AUTH = dict(auth_url='http://127.0.0.1:5000/v3', username='admin', password='sec
 REGION = 'RegionOne'
 HOST = '127.0.0.1'
 SERVICES = [
-    # user, service name, type, url
+    # user, service name, type, url (RegionTwo: port + 10000, except the shared glance)
     ('glance', 'glance', 'image', 'http://%s:9292' % HOST),
-    ('placement', 'placement', 'placement', 'http://%s:8778' % HOST),
-    ('nova', 'nova', 'compute', 'http://%s:8774/v2.1' % HOST),
-    ('cinder', 'cinderv3', 'volumev3', 'http://%s:8776/v3/%%(project_id)s' % HOST),
-    ('neutron', 'neutron', 'network', 'http://%s:9696' % HOST),
+    ('placement', 'placement', 'placement', 'http://%s:{8778}' % HOST),
+    ('nova', 'nova', 'compute', 'http://%s:{8774}/v2.1' % HOST),
+    ('cinder', 'cinderv3', 'volumev3', 'http://%s:{8776}/v3/%%(project_id)s' % HOST),
+    ('neutron', 'neutron', 'network', 'http://%s:{9696}' % HOST),
 ]
+PREFIX = {'RegionOne': '', 'RegionTwo': 'r2-'}
+
+
+def endpoint_url(url, region):
+    off = 0 if region == 'RegionOne' else 10000
+    for port in ('8778', '8774', '8776', '9696'):
+        url = url.replace('{%s}' % port, str(int(port) + off))
+    return url
 FLAVORS = [('m1.tiny', 1, 64, 1), ('m1.small', 1, 512, 5), ('m1.medium', 2, 2048, 10)]
 
 
-def connect():
+def connect(region=REGION):
     import openstack
-    return openstack.connect(region_name=REGION, identity_api_version='3',
+    return openstack.connect(region_name=region, identity_api_version='3',
                              interface='public', **AUTH)
 
 
@@ -38,7 +49,7 @@ def log(msg):
     print(msg, flush=True)
 
 
-def register(state):
+def register(state, region=REGION):
     conn = None
     deadline = time.time() + 90
     while True:
@@ -51,6 +62,10 @@ def register(state):
                 raise SystemExit('keystone not answering: %s' % exc)
             time.sleep(1)
     idn = conn.identity
+    try:
+        idn.get_region(region)
+    except Exception:
+        idn.create_region(id=region)
     default = idn.find_domain('default') or idn.find_domain('Default')
     project = idn.find_project('service', domain_id=default.id)
     if not project:
@@ -75,12 +90,19 @@ def register(state):
                 svc = s
         if not svc:
             svc = idn.create_service(name=sname, type=stype, is_enabled=True)
-        have = {e.interface for e in idn.endpoints(service_id=svc.id)}
+        have = {e.interface for e in idn.endpoints(service_id=svc.id, region_id=region)}
         for iface in ('public', 'internal', 'admin'):
             if iface not in have:
-                idn.create_endpoint(service_id=svc.id, interface=iface, url=url,
-                                    region_id=REGION)
-    log('registered %d services' % len(SERVICES))
+                idn.create_endpoint(service_id=svc.id, interface=iface,
+                                    url=endpoint_url(url, region), region_id=region)
+    if region != REGION:   # clients look the identity endpoint up in their own region too
+        ks = next(s for s in idn.services() if s.type == 'identity')
+        have = {e.interface for e in idn.endpoints(service_id=ks.id, region_id=region)}
+        for iface in ('public', 'internal', 'admin'):
+            if iface not in have:
+                idn.create_endpoint(service_id=ks.id, interface=iface, region_id=region,
+                                    url='http://%s:5000/v3' % HOST)
+    log('registered %d services in %s' % (len(SERVICES), region))
 
 
 def _proc_start_utc(state, name):
@@ -119,8 +141,8 @@ def _fresh(svc, state, name):
     return updated >= started - datetime.timedelta(seconds=1)
 
 
-def _checks(conn, state):
-    """Yield (service, ok, reason) in dependency order."""
+def _checks(conn, state, pre=''):
+    """Yield (service, ok, reason) in dependency order ('pre' = run/ name prefix of the region)."""
     try:
         list(conn.identity.projects())
     except Exception as exc:
@@ -134,38 +156,39 @@ def _checks(conn, state):
         yield 'glance-api', False, str(exc)[:200]
     try:
         rps = conn.placement.get('/resource_providers').json()['resource_providers']
-        yield 'placement', True, ''
+        yield pre + 'placement', True, ''
     except Exception as exc:
         rps = None
-        yield 'placement', False, str(exc)[:200]
+        yield pre + 'placement', False, str(exc)[:200]
     try:
         svcs = conn.compute.get('/os-services', microversion='2.53').json()['services']
         by_bin = {s['binary']: s for s in svcs}
         for binary in ('nova-conductor', 'nova-scheduler', 'nova-compute'):
             s = by_bin.get(binary)
-            yield binary, bool(s) and _fresh(s, state, binary), \
+            yield pre + binary, bool(s) and _fresh(s, state, pre + binary), \
                 'service %s' % (('state=%s updated_at=%s' % (s['state'], s['updated_at'])) if s else 'not registered')
         hyps = conn.compute.get('/os-hypervisors').json()['hypervisors']
-        yield 'nova-compute', bool(hyps), 'no hypervisor mapped yet'
-        yield 'placement', rps is None or len(rps) >= 1, 'no resource provider yet'
+        yield pre + 'nova-compute', bool(hyps), 'no hypervisor mapped yet'
+        yield pre + 'placement', rps is None or len(rps) >= 1, 'no resource provider yet'
     except Exception as exc:
-        yield 'nova-api', False, str(exc)[:200]
+        yield pre + 'nova-api', False, str(exc)[:200]
     try:
         svcs = conn.block_storage.get('/os-services').json()['services']
         for binary in ('cinder-scheduler', 'cinder-volume'):
             s = [x for x in svcs if x['binary'] == binary]
-            yield binary, bool(s) and _fresh(s[0], state, binary), \
+            yield pre + binary, bool(s) and _fresh(s[0], state, pre + binary), \
                 'service %s' % (('state=%s updated_at=%s' % (s[0]['state'], s[0]['updated_at'])) if s else 'not registered')
     except Exception as exc:
-        yield 'cinder-api', False, str(exc)[:200]
+        yield pre + 'cinder-api', False, str(exc)[:200]
     try:
         list(conn.network.networks())
-        yield 'neutron-server', conn.network.find_extension('router') is not None, 'no router extension'
+        yield pre + 'neutron-server', conn.network.find_extension('router') is not None, \
+            'no router extension'
     except Exception as exc:
-        yield 'neutron-server', False, str(exc)[:200]
+        yield pre + 'neutron-server', False, str(exc)[:200]
 
 
-def ready(state, timeout):
+def ready(state, timeout, region=REGION):
     deadline = time.time() + timeout
     conn = None
     last = None
@@ -177,8 +200,10 @@ def ready(state, timeout):
             return 2
         try:
             if conn is None:
-                conn = connect()
-            bad = [(n, r) for n, ok, r in _checks(conn, state) if not ok]
+                conn = connect(region)
+            bad = [(n, r) for n, ok, r in _checks(conn, state, PREFIX[region]) if not ok]
+            if bad and bad[0][0] == 'keystone':
+                conn = None   # new token next time (its catalog may have been incomplete)
         except Exception as exc:
             conn = None
             bad = [('keystone', str(exc)[:200])]
@@ -197,8 +222,8 @@ def ready(state, timeout):
         time.sleep(1)
 
 
-def fixtures(state):
-    conn = connect()
+def fixtures(state, region=REGION):
+    conn = connect(region)
     for name, vcpus, ram, disk in FLAVORS:
         if not conn.compute.find_flavor(name, ignore_missing=True):
             conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True)
@@ -217,21 +242,25 @@ def fixtures(state):
             network_id=net.id, name='public-subnet', ip_version=4, cidr='172.24.4.0/24',
             gateway_ip='172.24.4.1', is_dhcp_enabled=False,
             allocation_pools=[{'start': '172.24.4.10', 'end': '172.24.4.250'}])
-    log('flavors %s, image tiny, network public ready' % ', '.join(f[0] for f in FLAVORS))
+    log('%s: flavors %s, image tiny, network public ready'
+        % (region, ', '.join(f[0] for f in FLAVORS)))
 
 
 def main(argv):
     if len(argv) < 3:
         raise SystemExit(__doc__)
     cmd, state = argv[1], argv[2]
+    region = argv[argv.index('--region') + 1] if '--region' in argv else REGION
+    if region not in PREFIX:
+        raise SystemExit('unknown region %s' % region)
     if cmd == 'register':
-        register(state)
+        register(state, region)
         return 0
     if cmd == 'ready':
         timeout = float(argv[argv.index('--timeout') + 1]) if '--timeout' in argv else 300
-        return ready(state, timeout)
+        return ready(state, timeout, region)
     if cmd == 'fixtures':
-        fixtures(state)
+        fixtures(state, region)
         return 0
     raise SystemExit(__doc__)
 
