@@ -125,7 +125,7 @@ def test_admin_approve_reject_and_an_illegal_transition(cli: Cli) -> None:
     assert forbidden.exit_code == 4 and "approver" in forbidden.stderr
     # A rejected request cannot be retried.
     retried = cli("request", "retry", two["id"], user="youssef")
-    assert retried.exit_code == 6 and "cannot go from rejected to provisioning" in retried.stderr
+    assert retried.exit_code == 6 and "only a failed request can be retried" in retried.stderr
 
 
 def test_wait_ends_failed_then_retry_makes_it_active(cli: Cli) -> None:
