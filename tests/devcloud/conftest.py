@@ -56,6 +56,27 @@ def admin():
     conn.close()
 
 
+def project_connection(cloud, project_id):
+    """Connection as admin scoped to another project.  (Connection.connect_as_project would
+    re-read the cloud named by OS_CLOUD, which `sahab-devcloud env` sets, and then reject
+    RegionTwo.)"""
+    import openstack
+    return openstack.connect(cloud=cloud, project_id=project_id, project_name="",
+                             project_domain_name="", api_timeout=30)
+
+
+@pytest.fixture(scope="session")
+def connect_project(admin):
+    """connect_project(cloud_name, project_id) -> project-scoped admin connection."""
+    return project_connection
+
+
+@pytest.fixture(scope="session")
+def clouds_yaml_path(admin) -> Path:
+    """The clouds.yaml in use (after the admin fixture has checked the cloud answers)."""
+    return clouds_yaml()
+
+
 @pytest.fixture(scope="session")
 def devcloud_state() -> Path:
     """The devcloud's state directory (pid files under run/)."""
@@ -120,7 +141,7 @@ def project(admin):
         user = admin.identity.find_user("admin", domain_id="default", ignore_missing=False)
         role = admin.identity.find_role("admin", ignore_missing=False)
         admin.identity.assign_project_role_to_user(proj, user, role)
-        pconn = admin.connect_as_project({"id": proj.id, "name": proj.name, "domain_id": proj.domain_id})
+        pconn = project_connection(CLOUD_NAME, proj.id)
         yield proj, pconn
     finally:
         errors = cleanup_project(admin, proj, pconn)

@@ -19,7 +19,8 @@ from openstack import exceptions
 pytestmark = pytest.mark.devcloud
 
 # TCP ports of the devcloud (see devcloud/sahab-devcloud, PORTS)
-DEVCLOUD_PORTS = {5433, 4369, 5672, 25672, 5000, 8778, 9292, 8774, 8776, 9696}
+DEVCLOUD_PORTS = {5433, 4369, 5672, 25672, 5000, 8778, 9292, 8774, 8776, 9696,
+                  18778, 18774, 18776, 19696}  # (the last four: optional RegionTwo)
 API_PORTS = {5433, 5672, 5000, 8778, 9292, 8774, 8776, 9696}
 
 NOVA_FIELDS = {"cores": 7, "ram": 3072, "instances": 5}
@@ -204,3 +205,65 @@ def test_listeners_are_loopback_only(admin, devcloud_state):
     if exposed:
         ss = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
         pytest.fail(f"devcloud listeners not on loopback (addr, port, pid): {exposed}\n{ss}")
+
+
+def test_region_two_quotas_and_usage_are_independent(admin, project, clouds_yaml_path,
+                                                     connect_project):
+    """Optional RegionTwo (SAHAB_DEVCLOUD_REGIONS=2): same keystone project, separate quotas
+    and usage per region, as Sahab's region catalogue expects."""
+    import openstack
+    import yaml
+
+    clouds = yaml.safe_load(clouds_yaml_path.read_text())["clouds"]
+    if "sahab-devcloud-regiontwo" not in clouds:
+        pytest.skip("RegionTwo not enabled: SAHAB_DEVCLOUD_REGIONS=2 devcloud/sahab-devcloud up")
+    proj, _ = project
+    r2 = openstack.connect(cloud="sahab-devcloud-regiontwo", api_timeout=30)
+    conn = connect_project("sahab-devcloud-regiontwo", proj.id)
+    server = volume = net = None
+    try:
+        admin.compute.update_quota_set(proj.id, cores=9, ram=9000, instances=9)
+        r2.compute.update_quota_set(proj.id, cores=3, ram=3000, instances=3)
+        r2.block_storage.update_quota_set(proj.id, gigabytes=13, volumes=3, snapshots=3)
+        r2.network.update_quota(proj.id, networks=2, ports=7)
+        assert admin.compute.get_quota_set(proj.id).cores == 9
+        assert r2.compute.get_quota_set(proj.id).cores == 3
+        assert admin.block_storage.get_quota_set(proj.id).gigabytes != 13
+        assert r2.network.get_quota(proj.id).ports == 7
+
+        net = conn.network.create_network(name=unique("r2net"))
+        conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.78.0.0/24")
+        tiny = r2.compute.find_flavor("m1.tiny", ignore_missing=False)
+        image = r2.image.find_image("tiny", ignore_missing=False)
+        server = conn.compute.create_server(name=unique("r2vm"), flavor_id=tiny.id,
+                                            image_id=image.id, networks=[{"uuid": net.id}])
+        server = conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"],
+                                              wait=120)
+        volume = conn.block_storage.create_volume(name=unique("r2vol"), size=1)
+        conn.block_storage.wait_for_status(volume, status="available", failures=["error"], wait=60)
+
+        assert r2.compute.get_quota_set(proj.id, usage=True).usage["cores"] == 1
+        assert admin.compute.get_quota_set(proj.id, usage=True).usage["cores"] == 0
+        assert r2.block_storage.get_quota_set(proj.id, usage=True).usage["volumes"] == 1
+        assert admin.block_storage.get_quota_set(proj.id, usage=True).usage["volumes"] == 0
+        assert r2.network.get_quota(proj.id, details=True).networks["used"] == 1
+        assert admin.network.get_quota(proj.id, details=True).networks["used"] == 0
+    finally:
+        if server is not None:
+            conn.compute.delete_server(server)
+            conn.compute.wait_for_delete(server, wait=60)
+        if volume is not None:
+            conn.block_storage.delete_volume(volume)
+            conn.block_storage.wait_for_delete(volume, wait=60)
+        if net is not None:
+            for port in conn.network.ports(network_id=net.id):
+                if port.device_owner.startswith("compute:"):
+                    conn.network.delete_port(port)
+            conn.network.delete_network(net)   # deletes its subnet too
+        for sg in r2.network.security_groups(project_id=proj.id):
+            r2.network.delete_security_group(sg)
+        r2.compute.revert_quota_set(proj.id)
+        r2.block_storage.revert_quota_set(proj.id)
+        r2.network.delete_quota(proj.id)
+        conn.close()
+        r2.close()
