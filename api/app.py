@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.idempotency import IdempotencyMiddleware
-from api.routes import organisations, projects, quota_requests, regions, system, usage
+from api.routes import drift, organisations, projects, quota_requests, regions, system, usage
 from controlplane.demo import seed_demo
 from controlplane.persistence.database import transaction
 from controlplane.runtime import Runtime, build_runtime, prepare_database
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.state.verifier = verifier
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
-    for module in (system, regions, organisations, quota_requests, projects, usage):
+    for module in (system, regions, organisations, quota_requests, projects, usage, drift):
         app.include_router(module.router)
     if settings.uses_builtin_issuer:
         from api.issuer import create_issuer

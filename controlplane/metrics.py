@@ -82,4 +82,171 @@ def render(extra: list[Collector]) -> bytes:
     live = CollectorRegistry()
     for collector in extra:
         live.register(collector)
+        for companion in _companions(collector):
+            live.register(companion)
     return base + generate_latest(live)
+
+
+# -- metering (issue 6): read from the rows the last collection stored, never from a cloud ------
+
+# openstack-exporter's names for the same quantities, so existing dashboards carry over:
+# Sahab resource -> (metric stem, unit suffix for max/used) for Nova and Cinder limits.
+_EXPORTER_LIMITS = {
+    Resource.VCPUS: ("openstack_nova_limits_vcpus", "max", "used"),
+    Resource.RAM_MIB: ("openstack_nova_limits_memory", "max", "used"),
+    Resource.INSTANCES: ("openstack_nova_limits_instances", "max", "used"),
+    Resource.VOLUME_GIB: ("openstack_cinder_limits_volume", "max_gb", "used_gb"),
+}
+# Neutron: openstack_neutron_quota_<field>{tenant, type="limit"|"used"}
+_EXPORTER_NEUTRON = {
+    Resource.NETWORKS: "network", Resource.SUBNETS: "subnet", Resource.PORTS: "port", Resource.ROUTERS: "router",
+    Resource.FLOATING_IPS: "floatingip", Resource.SECURITY_GROUPS: "security_group",
+    Resource.SECURITY_GROUP_RULES: "security_group_rule",
+}
+# Names promtool's linter flags that are kept on purpose (openstack-exporter compatibility).
+EXPORTER_COMPATIBLE_NAMES = frozenset(
+    [f"{stem}_{suffix}" for stem, a, b in _EXPORTER_LIMITS.values() for suffix in (a, b)]
+    + [f"openstack_neutron_quota_{field}" for field in _EXPORTER_NEUTRON.values()]
+)
+
+_COMPANIONS: dict[int, list[Collector]] = {}
+
+
+def attach(catalogue: Catalogue, collector: Collector) -> None:
+    """Serve `collector` on /metrics next to the CapacityCollector of this catalogue (one runtime)."""
+    _COMPANIONS[id(catalogue)] = [collector]
+
+
+def _companions(collector: Collector) -> list[Collector]:
+    catalogue = getattr(collector, "_catalogue", None)
+    return _COMPANIONS.get(id(catalogue), []) if isinstance(collector, CapacityCollector) else []
+
+
+class MeteringMetrics(Collector):
+    """Usage, Placement capacity, drift, requests by state and age, metering freshness; and, when
+    `per_project` is set, each project's quota and usage under openstack-exporter's names.
+    Everything comes from a few small queries over stored rows."""
+
+    def __init__(self, sessions: Any, catalogue: Catalogue, clock: Any, *, per_project: bool = False) -> None:
+        self._sessions = sessions
+        self._catalogue = catalogue
+        self._clock = clock
+        self.per_project = per_project
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from sqlalchemy import func, select
+
+        from controlplane.domain.states import ProjectState, TERMINAL_STATES
+        from controlplane.persistence.database import transaction
+        from controlplane.persistence.models import MeteringRun, Project, ProjectMetering, QuotaRequest, RegionMetering
+
+        now = self._clock.now()
+        labels = ["region", "resource"]
+        used = GaugeMetricFamily("sahab_region_used", "Usage measured on the cloud, summed over the region's active projects.", labels=labels)
+        unused = GaugeMetricFamily("sahab_region_unused", "Grantable capacity minus measured usage.", labels=labels)
+        placement = GaugeMetricFamily("sahab_region_placement_capacity", "Capacity from Placement inventories: (total - reserved) x allocation ratio.", labels=labels)
+        placement_used = GaugeMetricFamily("sahab_region_placement_used", "Usage from Placement.", labels=labels)
+        drift = GaugeMetricFamily("sahab_drift", "Inconsistencies found by the last collection (granted vs cloud quota vs usage).", labels=["region", "kind"])
+        errors = GaugeMetricFamily("sahab_metering_project_errors", "Active projects whose last read failed.", labels=["region"])
+        requests = GaugeMetricFamily("sahab_requests", "Quota requests by state (non-final states).", labels=["state"])
+        oldest = GaugeMetricFamily("sahab_request_oldest_age_seconds", "Age of the oldest request in each non-final state, since its last change.", labels=["state"])
+        last_run = GaugeMetricFamily("sahab_metering_last_run_timestamp_seconds", "When the last metering collection finished.")
+        last_duration = GaugeMetricFamily("sahab_metering_last_run_duration_seconds", "Duration of the last metering collection.")
+        last_failures = GaugeMetricFamily("sahab_metering_last_run_failures", "Projects and regions the last collection could not read.")
+        age = GaugeMetricFamily("sahab_metering_data_age_seconds", "Age of the newest stored usage reading.")
+        families = [used, unused, placement, placement_used, drift, errors, requests, oldest, last_run, last_duration, last_failures, age]
+
+        with transaction(self._sessions) as session:
+            active = (select(Project.id, Project.region_id, Project.organisation_id, Project.environment,
+                             Project.openstack_project_id, Project.granted, Project.metering_error,
+                             ProjectMetering.quota, ProjectMetering.used, ProjectMetering.drift)
+                      .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
+                      .where(Project.state == ProjectState.ACTIVE.value))
+            rows = list(session.execute(active))
+            regions = {r.region_id: r for r in session.scalars(select(RegionMetering))}
+            waiting = [s.value for s in TERMINAL_STATES] + ["active"]
+            by_state = list(session.execute(select(QuotaRequest.state, func.count(), func.min(QuotaRequest.updated_at))
+                                            .where(QuotaRequest.state.not_in(waiting)).group_by(QuotaRequest.state)))
+            run = session.scalar(select(MeteringRun).order_by(MeteringRun.id.desc()).limit(1))
+            newest = session.scalar(select(func.max(ProjectMetering.measured_at)))
+
+        totals: dict[str, dict[str, int]] = {}
+        drift_counts: dict[tuple[str, str], int] = {}
+        error_counts: dict[str, int] = {}
+        for row in rows:
+            region_totals = totals.setdefault(row.region_id, {})
+            for name, value in (row.used or {}).items():
+                region_totals[name] = region_totals.get(name, 0) + int(value)
+            for item in row.drift or []:
+                drift_counts[(row.region_id, item["kind"])] = drift_counts.get((row.region_id, item["kind"]), 0) + 1
+            if row.metering_error:
+                error_counts[row.region_id] = error_counts.get(row.region_id, 0) + 1
+        from controlplane.metering.drift import KINDS
+
+        for region in self._catalogue.regions:
+            effective = region.effective_capacity()
+            for resource in Resource:
+                label = [region.id, resource_label(resource)]
+                value = totals.get(region.id, {}).get(resource.value, 0)
+                used.add_metric(label, in_base_units(resource, value))
+                unused.add_metric(label, in_base_units(resource, max(effective[resource] - value, 0)))
+            stored = regions.get(region.id)
+            if stored is not None and stored.capacity:
+                for name, value in stored.capacity.items():
+                    resource = Resource(name)
+                    placement.add_metric([region.id, resource_label(resource)], in_base_units(resource, value))
+                    placement_used.add_metric([region.id, resource_label(resource)],
+                                              in_base_units(resource, (stored.used or {}).get(name, 0)))
+            for kind in KINDS:
+                drift.add_metric([region.id, kind], drift_counts.get((region.id, kind), 0))
+            errors.add_metric([region.id], error_counts.get(region.id, 0))
+        for state, count, since in by_state:
+            requests.add_metric([state], count)
+            oldest.add_metric([state], max((now - since).total_seconds(), 0.0))
+        if run is not None:
+            last_run.add_metric([], run.finished_at.timestamp())
+            last_duration.add_metric([], run.duration_seconds)
+            last_failures.add_metric([], run.failures)
+        if newest is not None:
+            age.add_metric([], max((now - newest).total_seconds(), 0.0))
+        yield from families
+        if self.per_project:
+            yield from self._per_project(rows)
+
+    def _per_project(self, rows: list[Any]) -> Iterator[GaugeMetricFamily]:
+        tenant = ["tenant", "tenant_id", "region", "project"]
+        limits: dict[str, GaugeMetricFamily] = {}
+        for stem, max_suffix, used_suffix in _EXPORTER_LIMITS.values():
+            for suffix in (max_suffix, used_suffix):
+                name = f"{stem}_{suffix}"
+                limits[name] = GaugeMetricFamily(name, f"{name} (openstack-exporter compatible; from Sahab's last collection)", labels=tenant)
+        neutron = {field: GaugeMetricFamily(f"openstack_neutron_quota_{field}", f"quota_{field} (openstack-exporter compatible)",
+                                            labels=["tenant", "tenant_id", "region", "project", "type"])
+                   for field in _EXPORTER_NEUTRON.values()}
+        quota = GaugeMetricFamily("sahab_project_quota", "Quota seen on the cloud per project (base units).", labels=["project", "organisation", "region", "resource"])
+        usage = GaugeMetricFamily("sahab_project_used", "Usage per project (base units).", labels=["project", "organisation", "region", "resource"])
+        granted = GaugeMetricFamily("sahab_project_granted", "Quota granted by Sahab per project (base units).", labels=["project", "organisation", "region", "resource"])
+        for row in rows:
+            name = f"sahab-{row.organisation_id}-{row.environment}"
+            ident = [name, row.openstack_project_id or "", row.region_id, row.id]
+            for resource in Resource:
+                label = [row.id, row.organisation_id, row.region_id, resource_label(resource)]
+                granted.add_metric(label, in_base_units(resource, int((row.granted or {}).get(resource.value, 0))))
+            if row.quota is None:
+                continue
+            for resource in Resource:
+                label = [row.id, row.organisation_id, row.region_id, resource_label(resource)]
+                quota.add_metric(label, in_base_units(resource, row.quota.get(resource.value, 0)))
+                usage.add_metric(label, in_base_units(resource, (row.used or {}).get(resource.value, 0)))
+            for resource, (stem, max_suffix, used_suffix) in _EXPORTER_LIMITS.items():
+                limits[f"{stem}_{max_suffix}"].add_metric(ident, row.quota.get(resource.value, 0))
+                limits[f"{stem}_{used_suffix}"].add_metric(ident, (row.used or {}).get(resource.value, 0))
+            for resource, field in _EXPORTER_NEUTRON.items():
+                neutron[field].add_metric([*ident, "limit"], row.quota.get(resource.value, 0))
+                neutron[field].add_metric([*ident, "used"], (row.used or {}).get(resource.value, 0))
+        yield from limits.values()
+        yield from neutron.values()
+        yield from (quota, usage, granted)
+
+    def describe(self) -> list[Any]:
+        return []

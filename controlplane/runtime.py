@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,12 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.clock import Clock, SystemClock
 from controlplane.core import ApprovalPolicy, Core
 from controlplane.domain.regions import Catalogue, load_catalogue
+from controlplane.metrics import MeteringMetrics, attach
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.provisioning.protocol import Provisioner
 from controlplane.provisioning.select import provisioner_from_settings
 from controlplane.quota_requests.admission import ensure_regions
 from controlplane.settings import Settings
 from controlplane.tasks.queue import TaskQueue
+
+if TYPE_CHECKING:
+    from controlplane.metering.collect import MeteringCollector
 
 
 @dataclass
@@ -31,6 +36,19 @@ class Runtime:
     def provisioner(self) -> Provisioner:
         return provisioner_from_settings(self.settings)
 
+    @cached_property
+    def metering(self) -> "MeteringCollector":
+        """The collection, reading each region's cloud through one reused openstacksdk connection."""
+        from controlplane.metering.alerts import HttpNotifier
+        from controlplane.metering.collect import MeteringCollector
+        from controlplane.metering.reader import CachedReaders
+
+        return MeteringCollector(
+            self.sessions, self.catalogue, self.core.clock, CachedReaders(self.settings.metering_timeout_seconds),
+            workers=self.settings.metering_workers, timeout=self.settings.metering_timeout_seconds,
+            notifier=HttpNotifier(self.settings.alert_webhook_timeout_seconds),
+        )
+
 
 def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clock | None = None) -> Runtime:
     engine = make_engine(settings.database_url)
@@ -44,6 +62,8 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
         catalogue=catalogue, clock=clock or SystemClock(), queue=queue,
         policy=ApprovalPolicy(envelope=settings.auto_approve_envelope), page_size_max=settings.page_size_max,
     )
+    # /metrics serves the metering view (stored rows only) next to the capacity collector.
+    attach(catalogue, MeteringMetrics(sessions, catalogue, core.clock, per_project=settings.metrics_per_project))
     return Runtime(settings=settings, engine=engine, sessions=sessions, catalogue=catalogue, core=core)
 
 

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     auto_approve_envelope: dict[str, str] = {"business": "small", "agency": "medium"}
     lease_seconds: int = 1800
 
+    # Metering (issue 6): quota and usage read from every region's cloud by Celery beat.
+    metering_interval_seconds: float = 300.0
+    metering_workers: int = Field(8, ge=1, le=64, description="bounded thread pool for cloud calls")
+    metering_timeout_seconds: float = Field(30.0, gt=0, description="per project (and per region) read")
+    # Per-project quota/usage series on /metrics (openstack-exporter names); off by default (cardinality).
+    metrics_per_project: bool = False
+    alert_webhook_timeout_seconds: float = 5.0
+
     page_size_max: int = 200
     page_size_default: int = 50
 

@@ -34,6 +34,14 @@ def decommission_project(project_id: str, session: SessionDep, core: CoreDep, ca
     return ProjectOut.model_validate(service.decommission(session, core, caller, project_id, data.reason if data else None))
 
 
+@router.post("/{project_id}/repair", response_model=ProjectOut, status_code=202)
+def repair_project(project_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> ProjectOut:
+    """Operators: re-apply the project's granted quota to the cloud (repairs quota drift)."""
+    from controlplane.metering.service import request_repair
+
+    return ProjectOut.model_validate(request_repair(session, core, caller, project_id))
+
+
 @router.get("/{project_id}/credentials")
 def project_credentials(project_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     """A clouds.yaml document for the project user. Organisation admins only; contains a secret."""

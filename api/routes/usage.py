@@ -1,20 +1,58 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from fastapi import Query
 from sqlalchemy import select
 
-from api.deps import CallerDep, SessionDep
+from api.deps import CallerDep, CoreDep, SessionDep
 from api.routes.common import authenticated_router
 from controlplane.access import visible_organisation_ids
 from controlplane.domain.states import ProjectState
+from controlplane.errors import InvalidInput
+from controlplane.metering.reports import usage_report
+from controlplane.metering.schemas import UsageReportRow
 from controlplane.persistence.models import Project
 from controlplane.projects.schemas import UsageOut
 
 router = authenticated_router(prefix="/v1/usage", tags=["usage"])
+DEFAULT_PERIOD = timedelta(days=30)
+MAX_PERIOD = timedelta(days=366)
 
 
-@router.get("", response_model=list[UsageOut])
-def usage(session: SessionDep, caller: CallerDep, organisation_id: str | None = None, region: str | None = None) -> list[UsageOut]:
-    """Granted quota and the last usage measured, per live project the caller may see."""
+def parse_time(name: str, value: str) -> datetime:
+    """ISO 8601 date or date-time; a value without an offset is UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: {value!r} is not an ISO 8601 date or date-time (e.g. 2026-11-01 or "
+                           f"2026-11-01T00:00:00Z)", parameter=name) from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+@router.get("", response_model=list[UsageOut] | list[UsageReportRow], response_model_by_alias=True)
+def usage(
+    session: SessionDep, caller: CallerDep, core: CoreDep,
+    organisation_id: str | None = None, region: str | None = None,
+    from_: str | None = Query(None, alias="from", description="ISO 8601 start of the period (default: `to` - 30 days)"),
+    to: str | None = Query(None, description="ISO 8601 end of the period (default: now)"),
+    by: Literal["project", "region", "organisation"] | None = Query(None, description="group the period report"),
+) -> list[UsageOut] | list[UsageReportRow]:
+    """Without `from`, `to` or `by`: granted quota and the last usage measured, per live project the
+    caller may see. With any of them: a report over the period from the stored samples
+    (vCPU-hours, RAM GiB-hours, volume GiB-hours, peak and average per resource, granted)."""
+    if from_ is not None or to is not None or by is not None:
+        now = core.clock.now()
+        end = parse_time("to", to) if to is not None else now
+        start = parse_time("from", from_) if from_ is not None else end - DEFAULT_PERIOD
+        if start >= end:
+            raise InvalidInput(f"from ({start.isoformat()}) must be before to ({end.isoformat()})", parameter="from")
+        if end - start > MAX_PERIOD:
+            raise InvalidInput(f"the period may be at most {MAX_PERIOD.days} days, got {(end - start).days}", parameter="to")
+        rows = usage_report(session, caller, start=start, end=end, now=now, by=by or "project",
+                            organisation_id=organisation_id, region=region)
+        return [UsageReportRow.model_validate(row) for row in rows]
     statement = select(Project).where(Project.state != ProjectState.DECOMMISSIONED.value)
     if not caller.is_staff:
         statement = statement.where(Project.organisation_id.in_(visible_organisation_ids(session, caller)))

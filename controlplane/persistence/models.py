@@ -57,6 +57,9 @@ class Organisation(Base):
     status: Mapped[str] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+    # Usage alerts (80 % / 90 % of a quota) are POSTed here, signed with HMAC-SHA256 (0002).
+    alert_webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    alert_webhook_secret: Mapped[str | None] = mapped_column(String(128))
     __table_args__ = (Index("uq_organisation_identity", "kind", "national_id", unique=True),)
 
 
@@ -87,6 +90,8 @@ class Project(Base):
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The last metering collection's error for this project; None once it was read (0002).
+    metering_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
         # One live project per organisation, region and environment; a decommissioned one frees the name.
         Index(
@@ -136,3 +141,61 @@ class IdempotencyRecord(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     response_type: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
+
+
+# -- metering (issue 6) -------------------------------------------------------
+class UsageSample(Base):
+    """What one collection read for one project: used and the quota seen on the cloud, per resource
+    (JSON maps keyed by Sahab resource name, like Project.granted). Reports integrate these over time."""
+
+    __tablename__ = "usage_samples"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    organisation_id: Mapped[str] = mapped_column(String(32))
+    region_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    used: Mapped[dict[str, int]]
+    quota: Mapped[dict[str, int]]
+    __table_args__ = (
+        Index("ix_usage_samples_project_at", "project_id", "at"),
+        Index("ix_usage_samples_at", "at"),
+    )
+
+
+class ProjectMetering(Base):
+    """The latest collection's view of one project, read by /metrics and /v1/drift (never the cloud)."""
+
+    __tablename__ = "project_metering"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    measured_at: Mapped[datetime | None]
+    quota: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    used: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    missing: Mapped[bool] = mapped_column(default=False)
+    # [{kind, resource, granted, quota, used}] found by the latest successful read.
+    drift: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Highest usage threshold (percent of quota) already announced per resource: {resource: 80|90}.
+    notified: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    openstack_project_name: Mapped[str | None] = mapped_column(String(255))
+
+
+class RegionMetering(Base):
+    """Capacity and usage read from the region's Placement service by the latest collection."""
+
+    __tablename__ = "region_metering"
+    region_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    measured_at: Mapped[datetime | None]
+    capacity: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    used: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_at: Mapped[datetime | None]
+
+
+class MeteringRun(Base):
+    __tablename__ = "metering_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime]
+    duration_seconds: Mapped[float]
+    projects: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    drifts: Mapped[int] = mapped_column(Integer)

@@ -11,6 +11,8 @@ PROVISION = "sahab.provision"
 DECOMMISSION = "sahab.decommission"
 RECONCILE = "sahab.reconcile"
 PREVIEW = "sahab.preview"
+METER = "sahab.meter"
+REPAIR = "sahab.repair"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -34,7 +36,12 @@ def create_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_default_queue="sahab",
         worker_hijack_root_logger=False,
-        beat_schedule={"reconcile": {"task": RECONCILE, "schedule": 30.0}},
+        beat_schedule={
+            "reconcile": {"task": RECONCILE, "schedule": 30.0},
+            # A collection older than one interval is useless: expire it instead of piling up.
+            "meter": {"task": METER, "schedule": settings.metering_interval_seconds,
+                      "options": {"expires": settings.metering_interval_seconds}},
+        },
     )
     return app
 
@@ -51,6 +58,9 @@ class CeleryQueue:
 
     def preview(self, request_id: str) -> None:
         self.app.send_task(PREVIEW, args=[request_id])
+
+    def repair(self, project_id: str) -> None:
+        self.app.send_task(REPAIR, args=[project_id])
 
     def ping(self) -> None:
         """Raise if the broker cannot be reached (used by /readyz)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from celery import Task
 from celery.signals import worker_process_init
@@ -13,8 +14,13 @@ from celery.signals import worker_process_init
 from controlplane.metrics import TASK_FAILURES
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
-from controlplane.tasks.celery_app import DECOMMISSION, PREVIEW, PROVISION, RECONCILE, CeleryQueue, create_celery
+from controlplane.tasks.celery_app import (
+    DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
+)
 from controlplane.workflows.provisioning import ProvisioningWorkflow
+
+if TYPE_CHECKING:
+    from controlplane.metering.repair import RepairWorkflow
 
 app = create_celery(get_settings())
 
@@ -36,11 +42,20 @@ def workflow(worker_id: str) -> ProvisioningWorkflow:
     )
 
 
+@lru_cache
+def repair_workflow(worker_id: str) -> "RepairWorkflow":
+    from controlplane.metering.repair import RepairWorkflow
+
+    rt = runtime()
+    return RepairWorkflow(rt.sessions, rt.core, rt.provisioner, worker_id=worker_id, lease_seconds=rt.settings.lease_seconds)
+
+
 @worker_process_init.connect
 def _fresh_connections(**_: object) -> None:
     # Forked pool processes must not share the parent's database connections.
     runtime.cache_clear()
     workflow.cache_clear()
+    repair_workflow.cache_clear()
 
 
 def _run(task_name: str, step, *args: str) -> str:  # type: ignore[no-untyped-def]
@@ -73,3 +88,18 @@ def preview(self: Task, request_id: str) -> str:
 @app.task(name=RECONCILE, bind=True)
 def reconcile(self: Task) -> dict[str, list[str]]:
     return _run(RECONCILE, workflow(_node(self)).reconcile)
+
+
+@app.task(name=METER)
+def meter() -> dict[str, int]:
+    """Metering collection (Celery beat, every SAHAB_METERING_INTERVAL_SECONDS)."""
+    def step() -> dict[str, int]:
+        result = runtime().metering.collect()
+        return {"projects": result.projects, "read": result.read, "failed": len(result.failed),
+                "regions_failed": len(result.regions_failed), "drifts": result.drifts}
+    return _run(METER, step)
+
+
+@app.task(name=REPAIR, acks_late=True, bind=True)
+def repair(self: Task, project_id: str) -> str:
+    return _run(REPAIR, repair_workflow(_node(self)).reapply, project_id)
