@@ -1,0 +1,72 @@
+"""GET /v1/drift, POST /v1/projects/{id}/repair and the organisation's alert webhook."""
+
+from __future__ import annotations
+
+import pytest
+
+from controlplane.metering.collect import MeteringCollector
+from controlplane.persistence.database import transaction
+from controlplane.persistence.models import Organisation
+from tests.api.test_usage_report import active
+from tests.controlplane.metering.fakes import FakeCloud
+
+
+@pytest.fixture
+def drifted(client, runtime, issuer):
+    cloud = FakeCloud()
+    mine, mine_project = active(client, runtime, issuer, "amina")
+    theirs, their_project = active(client, runtime, issuer, "youssef")
+    granted = client.get(f"/v1/projects/{mine_project}", headers=issuer.headers("amina")).json()["granted"]
+    cloud.set(f"os-{mine_project}", {**granted, "vcpus": 1}, {"vcpus": 2})  # quota cut outside Sahab, usage above
+    # their project is not on the cloud at all
+    MeteringCollector(runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5).collect()
+    return {"mine": (mine, mine_project), "theirs": (theirs, their_project)}
+
+
+def test_staff_see_all_drift_members_their_own(client, issuer, drifted):
+    staff = client.get("/v1/drift", headers=issuer.headers("olga", roles=("operator",))).json()
+    assert {(d["project_id"], d["kind"]) for d in staff} == {
+        (drifted["mine"][1], "quota_changed"), (drifted["mine"][1], "usage_above_quota"),
+        (drifted["theirs"][1], "project_missing")}
+    mine = client.get("/v1/drift", headers=issuer.headers("amina")).json()
+    assert {d["project_id"] for d in mine} == {drifted["mine"][1]}
+    changed = next(d for d in mine if d["kind"] == "quota_changed")
+    assert (changed["resource"], changed["quota"], changed["used"]) == ("vcpus", 1, 2)
+    other = client.get("/v1/drift", headers=issuer.headers("amina"), params={"organisation_id": drifted["theirs"][0]})
+    assert other.status_code == 404
+
+
+def test_drift_is_counted_in_metrics(client, drifted):
+    text = client.get("/metrics").text
+    assert 'sahab_drift{kind="quota_changed",region="rabat-1"} 1.0' in text
+    assert 'sahab_drift{kind="project_missing",region="rabat-1"} 1.0' in text
+
+
+def test_repair_is_for_operators_and_queues_the_project(client, runtime, issuer, drifted):
+    project = drifted["mine"][1]
+    sent: list[str] = []
+    runtime.core.queue.repair = sent.append  # the Celery queue sends sahab.repair
+    assert client.post(f"/v1/projects/{project}/repair", headers=issuer.headers("amina")).status_code == 403
+    response = client.post(f"/v1/projects/{project}/repair", headers=issuer.headers("olga", roles=("operator",)))
+    assert response.status_code == 202 and response.json()["state"] == "active"
+    assert sent == [project]
+    request_id = response.json()["current_request_id"]
+    events = client.get(f"/v1/quota-requests/{request_id}/events", headers=issuer.headers("amina")).json()
+    assert events[-1]["reason"] == "repair requested by olga" and events[-1]["to_state"] is None
+
+
+def test_alert_webhook_is_for_organisation_admins(client, runtime, issuer, drifted):
+    org = drifted["mine"][0]
+    path = f"/v1/organisations/{org}/alert-webhook"
+    assert client.put(path, headers=issuer.headers("youssef"), json={"url": "https://x.example/h"}).status_code == 404
+    assert client.put(path, headers=issuer.headers("olga", roles=("operator",)), json={"url": "https://x.example/h"}).status_code == 403
+    bad = client.put(path, headers=issuer.headers("amina"), json={"url": "not a url"})
+    assert bad.status_code == 422 and "body.url" in bad.json()["detail"]
+    made = client.put(path, headers=issuer.headers("amina"), json={"url": "https://hooks.example/sahab"})
+    assert made.status_code == 200 and len(made.json()["secret"]) >= 32
+    shown = client.get(path, headers=issuer.headers("amina")).json()
+    assert shown["url"] == "https://hooks.example/sahab" and shown["secret"] is None
+    with transaction(runtime.sessions) as session:
+        assert session.get_one(Organisation, org).alert_webhook_secret == made.json()["secret"]
+    assert client.delete(path, headers=issuer.headers("amina")).status_code == 204
+    assert client.get(path, headers=issuer.headers("amina")).json()["url"] is None

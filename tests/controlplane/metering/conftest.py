@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from controlplane.metering.collect import MeteringCollector
+from controlplane.persistence.database import transaction
+from controlplane.persistence.models import Project
+from controlplane.quota_requests import service
+from controlplane.quota_requests.schemas import QuotaRequestCreate
+from controlplane.workflows.provisioning import ProvisioningWorkflow
+from tests import factories
+from tests.controlplane.metering.fakes import FakeCloud
+from tests.support.fakes import InMemoryProvisioner
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent = []
+
+    def send(self, alert, timestamp) -> None:
+        self.sent.append((alert, timestamp))
+
+
+@pytest.fixture
+def provisioner() -> InMemoryProvisioner:
+    return InMemoryProvisioner()
+
+
+@pytest.fixture
+def clouds() -> dict[str, FakeCloud]:
+    return {"rabat-1": FakeCloud(), "casablanca-1": FakeCloud()}
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def collector(sessions, core, clouds, notifier) -> MeteringCollector:
+    return MeteringCollector(sessions, core.catalogue, core.clock, lambda region: clouds[region.id],
+                             workers=4, timeout=0.5, notifier=notifier)
+
+
+@pytest.fixture
+def active_project(sessions, core, provisioner):
+    """Make an active project (through the real request path and workflow) and return its row."""
+    workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="w")
+
+    def make(env: str = "prod", org_id: str | None = None, preset: str = "small") -> Project:
+        with transaction(sessions) as session:
+            org = org_id or factories.organisation(session).id
+            request = service.create(session, core, factories.person(), QuotaRequestCreate(
+                organisation_id=org, region="rabat-1", environment=env, preset=preset, justification="metering"))
+        assert workflow.provision(request.id) == "active"
+        with transaction(sessions) as session:
+            return session.get_one(Project, request.project_id)
+    return make

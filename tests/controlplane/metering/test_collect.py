@@ -1,0 +1,102 @@
+"""The collection with a fake cloud: samples, last usage, drift, failures isolated, alerts once."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from controlplane.metering.alerts import crossings, level, sign, verify
+from controlplane.persistence.database import transaction
+from controlplane.persistence.models import MeteringRun, Project, ProjectMetering, RegionMetering, UsageSample
+
+
+def granted(project: Project) -> dict[str, int]:
+    return dict(project.granted)
+
+
+def test_collection_stores_samples_last_usage_and_capacity(sessions, collector, clouds, active_project, clock):
+    project = active_project()
+    clouds["rabat-1"].set(project.openstack_project_id, granted(project), {"vcpus": 2, "ram_mib": 1024})
+    result = collector.collect()
+    assert (result.projects, result.read, result.failed, result.drifts) == (1, 1, {}, 0)
+    with transaction(sessions) as session:
+        stored = session.get_one(Project, project.id)
+        assert stored.last_usage["vcpus"] == 2 and stored.last_usage_at == clock.now()
+        assert stored.metering_error is None
+        sample = session.scalars(select(UsageSample)).one()
+        assert sample.used["ram_mib"] == 1024 and sample.quota == granted(project)
+        assert session.get_one(RegionMetering, "rabat-1").capacity == {"vcpus": 16, "ram_mib": 32768}
+        assert session.scalars(select(MeteringRun)).one().projects == 1
+
+
+def test_drift_kinds_are_found(sessions, collector, clouds, active_project):
+    changed, over, gone = active_project("a"), active_project("b"), active_project("c")
+    quota = granted(changed)
+    clouds["rabat-1"].set(changed.openstack_project_id, {**quota, "vcpus": 99}, {})
+    clouds["rabat-1"].set(over.openstack_project_id, quota, {"instances": quota["instances"] + 1})
+    # `gone` is not in the cloud's project list
+    collector.collect()
+    with transaction(sessions) as session:
+        drift = {row.project_id: row.drift for row in session.scalars(select(ProjectMetering))}
+    assert drift[changed.id] == [{"kind": "quota_changed", "resource": "vcpus", "granted": quota["vcpus"], "quota": 99, "used": 0}]
+    assert [d["kind"] for d in drift[over.id]] == ["usage_above_quota"]
+    assert drift[gone.id][0]["kind"] == "project_missing"
+
+
+def test_a_failing_project_and_a_slow_region_do_not_block_the_others(sessions, collector, clouds, active_project):
+    ok, broken, slow = active_project("ok"), active_project("broken"), active_project("slow")
+    for p in (ok, broken, slow):
+        clouds["rabat-1"].set(p.openstack_project_id, granted(p), {"vcpus": 1})
+    clouds["rabat-1"].fail[broken.openstack_project_id] = RuntimeError("nova said 500")
+    clouds["rabat-1"].delay[slow.openstack_project_id] = 5.0  # beyond the collector's deadline
+    clouds["casablanca-1"].fail["capacity"] = ConnectionError("keystone unreachable")
+    result = collector.collect()
+    assert result.read == 1
+    assert "nova said 500" in result.failed[broken.id]
+    assert "TimeoutError" in result.failed[slow.id]
+    assert "keystone unreachable" in result.regions_failed["casablanca-1"]
+    with transaction(sessions) as session:
+        assert session.get_one(Project, ok.id).metering_error is None
+        assert "nova said 500" in session.get_one(Project, broken.id).metering_error
+        assert session.get_one(RegionMetering, "casablanca-1").error.startswith("ConnectionError")
+        assert session.get_one(RegionMetering, "rabat-1").error is None
+
+
+def test_alerts_once_per_threshold_crossing(sessions, collector, clouds, active_project, notifier):
+    project = active_project()
+    quota = granted(project)  # small: vcpus 4
+    cloud = clouds["rabat-1"]
+
+    def run(vcpus: int) -> list[int]:
+        cloud.set(project.openstack_project_id, quota, {"vcpus": vcpus})
+        before = len(notifier.sent)
+        collector.collect()
+        return [a.payload["threshold"] for a, _ in notifier.sent[before:]]
+
+    # No webhook configured: nothing is sent.
+    assert run(4) == []
+    from controlplane.persistence.models import Organisation, ProjectMetering
+
+    with transaction(sessions) as session:
+        organisation = session.get_one(Organisation, project.organisation_id)
+        organisation.alert_webhook_url, organisation.alert_webhook_secret = "https://hooks.example/x", "s3cret"
+        session.get_one(ProjectMetering, project.id).notified = {}
+    assert run(2) == []          # 50 %
+    assert run(3) == []          # 75 %
+    assert run(4) == [90]        # 100 %: straight past both: announce the highest once
+    assert run(4) == []          # still there: not repeated
+    assert run(3) == []          # back to 75 %: below both, re-armed
+    assert run(4) == [90]
+    alert, stamp = notifier.sent[-1]
+    assert alert.payload["resource"] == "vcpus" and alert.payload["quota"] == 4 and alert.url == "https://hooks.example/x"
+
+
+def test_threshold_helpers_and_signature():
+    assert (level(79, 100), level(80, 100), level(95, 100), level(5, 0), level(5, -1)) == (0, 80, 90, 0, 0)
+    notified, announce = crossings({}, {"vcpus": 10}, {"vcpus": 8})
+    assert notified == {"vcpus": 80} and announce == [("vcpus", 80)]
+    notified, announce = crossings(notified, {"vcpus": 10}, {"vcpus": 9})
+    assert announce == [("vcpus", 90)]
+    body = b'{"a":1}'
+    signature = sign("key", 1700000000, body)
+    assert signature.startswith("sha256=") and verify("key", "1700000000", body, signature)
+    assert not verify("key", "1700000001", body, signature)
