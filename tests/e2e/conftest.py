@@ -81,8 +81,9 @@ class SahabStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
+    def log(self, name: str, tail: int | None = 4000) -> str:
+        text = (self.logs / f"{name}.log").read_text(errors="replace")
+        return text[-tail:] if tail else text
 
 
 @pytest.fixture

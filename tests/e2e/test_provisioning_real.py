@@ -87,6 +87,13 @@ def test_request_to_active_change_credentials_and_decommission(sahab, api, issue
         # The credentials work: a server boots within quota, the next is refused by Nova.
         clouds = api.get(f"/v1/projects/{project['id']}/credentials", headers=owner).json()["clouds"]
         (entry,) = clouds.values()
+        # The secret is in the credentials only: not in events, project outputs, logs or metrics.
+        password = entry["auth"]["password"]
+        assert len(password) >= 24
+        for leak in (str(events), str(project), sahab.log("w1", tail=None), sahab.log("api", tail=None), api.get("/metrics").text):
+            assert password not in leak
+        assert api.get(f"/v1/projects/{project['id']}/credentials", headers=issuer.headers(
+            "omar", roles=("operator", "approver"))).status_code == 403
         # Only the returned entry: not the admin cloud of the environment.
         tenant = openstack.connect(auth=entry["auth"], region_name=entry["region_name"], auth_type="password",
                                    identity_api_version="3", api_timeout=60, load_yaml_config=False, load_envvars=False)

@@ -1,0 +1,63 @@
+"""The Pulumi provisioner on each backend it supports, against the local OpenStack:
+the embedded file:// default and PostgreSQL (production, shared by all workers)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from controlplane.contract import QUOTA_FIELDS, TenantSpec
+from controlplane.provisioning.pulumi import PulumiProvisioner
+
+pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.timeout(900)]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def toolchain_on_path():
+    result = subprocess.run([str(ROOT / "toolchain" / "ensure-pulumi")], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"the Pulumi toolchain is not available: {result.stderr[-2000:]}", pytrace=False)
+    previous = os.environ["PATH"]
+    os.environ["PATH"] = f"{result.stdout.strip()}{os.pathsep}{previous}"
+    os.environ.update(PULUMI_SKIP_UPDATE_CHECK="true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true")
+    yield
+    os.environ["PATH"] = previous
+
+
+@pytest.fixture(params=["file", "postgres"])
+def backend_url(request, tmp_path):
+    if request.param == "file":
+        return ""  # the embedded default under data_dir
+    server = request.getfixturevalue("postgres")
+    return server.create_database().replace("postgresql://", "postgres://") + "?sslmode=disable"
+
+
+def test_apply_preview_credentials_destroy(toolchain_on_path, backend_url, tmp_path):
+    from tests.devcloud.conftest import clouds_yaml
+
+    provisioner = PulumiProvisioner(tmp_path / "data", backend_url, "test-passphrase", str(clouds_yaml()))
+    provisioner.check_available()
+    quota = {name: 2 for name in QUOTA_FIELDS}
+    spec = TenantSpec(
+        project_id=f"prj_{uuid.uuid4().hex[:12]}", organisation_id=f"org_{uuid.uuid4().hex[:8]}", organisation_name="Backend test",
+        request_id="req_backend", region_id="rabat-1", cloud="sahab-devcloud", openstack_region="RegionOne",
+        domain_id="default", environment="ci", quota=quota,
+    )
+    progress = []
+    try:
+        outputs = provisioner.apply(spec, progress.append)
+        assert outputs.openstack_project_id and outputs.user_name == spec.user_name
+        assert {e.message for e in progress} >= {"created Project project", "created QuotaSetV2 compute-quota"}
+        plan = provisioner.preview(TenantSpec(**{**spec.__dict__, "quota": {**quota, "vcpus": 3}}))
+        assert plan["summary"].get("update") == 1
+        assert plan["steps"] == [{"op": "update", "type": "openstack:compute/quotaSetV2:QuotaSetV2",
+                                  "name": "compute-quota", "changed": ["cores"]}]
+        assert provisioner.credentials(spec)["auth"]["username"] == spec.user_name
+    finally:
+        provisioner.destroy(spec, progress.append)
+    assert "deleted Project project" in {e.message for e in progress}
