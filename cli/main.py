@@ -16,6 +16,7 @@ from cli.context import State
 class OutputMode(str, Enum):
     table = "table"
     json = "json"
+    csv = "csv"
 
 
 app = typer.Typer(
@@ -31,7 +32,7 @@ app = typer.Typer(
 @app.callback()
 def root(
     ctx: typer.Context,
-    output: OutputMode = typer.Option(OutputMode.table, "--output", "-o", help="table for people, json (the API's JSON) for scripts"),
+    output: OutputMode = typer.Option(OutputMode.table, "--output", "-o", help="table for people, json (the API's JSON) for scripts, csv for spreadsheets"),
     api: Optional[str] = typer.Option(None, "--api", metavar="URL", help="API base URL (default: $SAHAB_API_URL, config.json, http://127.0.0.1:8080)"),
 ) -> None:
     ctx.obj = State(api_url=resolve_api_url(api), output=output.value)

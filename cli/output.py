@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-TABLE, JSON = "table", "json"
+TABLE, JSON, CSV = "table", "json", "csv"
 
 
 def console(stderr: bool = False) -> Console:
@@ -45,6 +45,9 @@ def render(mode: str, data: Any, build: Callable[[Any], Any]) -> None:
         print_json(data)
         return
     rendered = build(data)
+    if mode == CSV and isinstance(rendered, Table):
+        write_csv(rendered)
+        return
     if isinstance(rendered, str):
         echo(rendered)
     else:
@@ -87,3 +90,14 @@ def details(pairs: Iterable[tuple[str, Any]]) -> Table:
             value = json.dumps(value, ensure_ascii=False)
         result.add_row(key, "" if value is None else str(value))
     return result
+
+
+def write_csv(rendered: Table) -> None:
+    """The table's header and cells as CSV (RFC 4180) on stdout."""
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([str(column.header) for column in rendered.columns])
+    cells = [list(column.cells) for column in rendered.columns]
+    for row in zip(*cells):
+        writer.writerow([str(cell) for cell in row])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, Optional
 
 import typer
@@ -44,19 +45,53 @@ def _regions_table(data: list[dict[str, Any]]) -> Any:
     )
 
 
+class GroupBy(str, Enum):
+    project = "project"
+    region = "region"
+    organisation = "organisation"
+
+
 @handled
 def usage(
     ctx: typer.Context,
     org: Optional[str] = typer.Option(None, "--org", help="organisation id"),
     region: Optional[str] = typer.Option(None, "--region", help="region id"),
+    from_: Optional[str] = typer.Option(None, "--from", metavar="ISO8601", help="start of a period report (default: --to minus 30 days)"),
+    to: Optional[str] = typer.Option(None, "--to", metavar="ISO8601", help="end of a period report (default: now)"),
+    by: Optional[GroupBy] = typer.Option(None, "--by", help="group a period report by project, region or organisation"),
 ) -> None:
-    """Granted quota and the last measured usage of your live projects."""
+    """Granted quota and the last measured usage of your live projects; with --from/--to/--by, usage
+    over a period: vCPU-hours, RAM GiB-hours, volume GiB-hours, peak and average vs granted."""
     current = state(ctx)
+    params = {"organisation_id": org, "region": region}
+    if from_ or to or by:
+        params.update({"from": from_, "to": to, "by": by.value if by else None})
+        with current.api() as api:
+            data = api.get("/v1/usage", params=params)
+        render(current.output, data, _report_table)
+        return
     with current.api() as api:
-        data = api.get("/v1/usage", params={"organisation_id": org, "region": region})
+        data = api.get("/v1/usage", params=params)
     render(current.output, data, lambda rows: table(
         ["Project", "Organisation", "Region", "Env", "Granted", "Used", "Measured"],
         [[u["project_id"], u["organisation_id"], u["region_id"], u["environment"], amounts(u["granted"], MAIN_RESOURCES),
           amounts(u.get("used"), MAIN_RESOURCES) or "-", when(u.get("measured_at")) or "-"] for u in rows],
         title="Usage",
     ))
+
+
+def _report_table(rows: list[dict[str, Any]]) -> Any:
+    def vcpus(row: dict[str, Any], key: str) -> Any:
+        return row["resources"]["vcpus"][key]
+
+    def key(row: dict[str, Any]) -> str:
+        return row.get("project_id") or row.get("region_id") or row.get("organisation_id") or ""
+
+    by = rows[0]["by"] if rows else "project"
+    return table(
+        [by.capitalize(), "From", "To", "Projects", "vCPU-h", "RAM GiB-h", "Volume GiB-h",
+         "vCPUs peak", "vCPUs avg", "vCPUs granted"],
+        [[key(r), when(r["from"]), when(r["to"]), r["projects"], r["vcpu_hours"], r["ram_gib_hours"],
+          r["volume_gib_hours"], vcpus(r, "peak"), vcpus(r, "average"), vcpus(r, "granted")] for r in rows],
+        title="Usage report",
+    )
