@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,9 @@ CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 
 
 def _ensure_tools(*args: str) -> str:
-    result = subprocess.run([str(ROOT / "helm" / "ensure-tools"), *args], capture_output=True, text=True)
+    # PYTHON: the interpreter whose pip installs the schema package (the venv's has pip).
+    env = {**os.environ, "PYTHON": os.environ.get("PYTHON", sys.executable)}
+    result = subprocess.run([str(ROOT / "helm" / "ensure-tools"), *args], capture_output=True, text=True, env=env)
     if result.returncode != 0:
         pytest.fail(f"helm/ensure-tools {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}",
                     pytrace=False)

@@ -364,3 +364,11 @@ def test_notes_render(tools: Tools, tmp_path: Path) -> None:
         assert "/readyz" in text and "sahab --api" in text
         assert ("EVALUATION ONLY" in text) == (values == EMBEDDED)
         assert ("deployment/sahab-worker" in text) == (values == PRODUCTION)
+
+
+def test_embedded_persistence_uses_an_existing_claim(tools: Tools) -> None:
+    docs = tools.render(EMBEDDED, sets=("embedded.persistence.enabled=true", "embedded.persistence.existingClaim=sahab-data"))
+    [spec] = pod_specs(docs).values()
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "sahab-data"}} in spec["volumes"]
+    result = tools.template(EMBEDDED, sets=("embedded.persistence.enabled=true",), check=False)
+    assert result.returncode != 0 and "existingClaim" in result.stderr

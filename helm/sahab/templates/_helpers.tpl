@@ -183,7 +183,7 @@ volumeMounts:
 {{/* Volumes for sahab.containerCommon. Argument: (list . dataVolumeYaml catalogueOptional);
 the migration Job runs before the catalogue ConfigMap exists on install (and does not read it). */}}
 {{- define "sahab.volumes" -}}
-{{- $ := index . 0 }}
+{{- $ := index . 0 -}}
 - name: tmp
   emptyDir: {}
 - name: metrics
