@@ -1,0 +1,116 @@
+"""Metering against the local OpenStack: a Keystone project with quotas (made directly as admin,
+for speed) registered as an active Sahab project, a server (m1.tiny, image tiny, with a NIC) and a
+volume in it; the real collection (OpenStackReader) reads usage, capacity and drift; the report
+and the metrics show them. Everything created is deleted."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from controlplane.contract import QUOTA_FIELDS, quota_fields
+from controlplane.domain.resources import PRESETS, as_plain
+from controlplane.domain.states import ProjectState
+from controlplane.metering.reports import usage_report
+from controlplane.metrics import MeteringMetrics
+from controlplane.persistence.database import transaction
+from controlplane.persistence.models import Project, ProjectMetering, RegionMetering
+from controlplane.runtime import build_runtime, prepare_database
+from controlplane.settings import Settings
+from tests import factories
+from tests.devcloud.conftest import cleanup_project
+from tests.support.fakes import RecordingQueue
+
+pytestmark = [pytest.mark.devcloud, pytest.mark.timeout(600)]
+
+
+def set_quota(admin, project_id: str, quota: dict[str, int]) -> None:
+    admin.compute.update_quota_set(project_id, **quota_fields(quota, "compute"))
+    admin.block_storage.update_quota_set(project_id, **quota_fields(quota, "block-storage"))
+    # the SDK's neutron attribute names (e.g. floating_ips, not floatingip)
+    sdk = {"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
+           "floatingip": "floating_ips", "security_group": "security_groups", "security_group_rule": "security_group_rules"}
+    admin.network.update_quota(project_id, **{sdk[k]: v for k, v in quota_fields(quota, "network").items()})
+
+
+def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issuer, tmp_path):
+    admin = cloud
+    runtime = build_runtime(Settings(database_url=sqlite_url, data_dir=tmp_path / "data", oidc_issuer=issuer.url,
+                                     broker_url="memory://", demo_accounts=False, metrics_per_project=True),
+                            queue=RecordingQueue())
+    prepare_database(runtime)
+    granted = as_plain(PRESETS["small"])
+    name = f"sahab-metering-{uuid.uuid4().hex[:8]}"
+    proj = admin.identity.create_project(name=name, domain_id="default", description="sahab metering test")
+    conn = None
+    try:
+        set_quota(admin, proj.id, granted)
+        user = admin.identity.find_user("admin", domain_id="default", ignore_missing=False)
+        role = admin.identity.find_role("admin", ignore_missing=False)
+        admin.identity.assign_project_role_to_user(proj, user, role)
+        conn = admin.connect_as_project({"id": proj.id, "name": proj.name, "domain_id": proj.domain_id})
+        now = datetime.now(timezone.utc)
+        with transaction(runtime.sessions) as session:
+            org = factories.organisation(session)
+            session.add(Project(id=f"prj_{uuid.uuid4().hex[:20]}", organisation_id=org.id, region_id="rabat-1",
+                                environment="metering", state=ProjectState.ACTIVE.value, granted=granted,
+                                openstack_project_id=proj.id, outputs={}, created_at=now, updated_at=now))
+            session.flush()
+            project_id = session.scalars(__import__("sqlalchemy").select(Project.id)).one()
+
+        net = conn.network.create_network(name=f"{name}-net")
+        conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.78.0.0/24", name=f"{name}-subnet")
+        tiny = admin.compute.find_flavor("m1.tiny", ignore_missing=False)
+        image = admin.image.find_image("tiny", ignore_missing=False)
+        server = conn.compute.create_server(name=f"{name}-vm", flavor_id=tiny.id, image_id=image.id,
+                                            networks=[{"uuid": net.id}])
+        conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=120)
+        volume = conn.block_storage.create_volume(name=f"{name}-vol", size=2)
+        conn.block_storage.wait_for_status(volume, status="available", failures=["error"], wait=60)
+
+        started = datetime.now(timezone.utc)
+        result = runtime.metering.collect()
+        print(f"\nreal collection: {result.projects} project(s), {result.seconds:.2f}s (incl. first authentication)")
+        assert result.failed == {} and result.regions_failed == {} and result.read == 1
+        with transaction(runtime.sessions) as session:
+            stored = session.get_one(Project, project_id)
+            metering = session.get_one(ProjectMetering, project_id)
+            capacity = session.get_one(RegionMetering, "rabat-1").capacity
+        used = stored.last_usage
+        assert (used["vcpus"], used["ram_mib"], used["instances"]) == (1, tiny.ram, 1)
+        assert (used["volume_gib"], used["volumes"]) == (2, 1)
+        assert used["networks"] == 1 and used["subnets"] == 1 and used["ports"] >= 1
+        assert metering.quota == granted and metering.drift == [] and stored.metering_error is None
+        assert capacity["vcpus"] > 0 and capacity["ram_mib"] > 0
+
+        # A quota changed outside Sahab is drift; the second sample extends the report.
+        admin.compute.update_quota_set(proj.id, cores=granted["vcpus"] + 3)
+        time.sleep(2)
+        again = runtime.metering.collect()
+        print(f"second collection (connection reused): {again.seconds:.2f}s")
+        with transaction(runtime.sessions) as session:
+            drift = session.get_one(ProjectMetering, project_id).drift
+            rows = usage_report(session, factories.approver(), start=started, end=datetime.now(timezone.utc),
+                                now=datetime.now(timezone.utc))
+        assert drift == [{"kind": "quota_changed", "resource": "vcpus", "granted": granted["vcpus"],
+                          "quota": granted["vcpus"] + 3, "used": 1}]
+        row = next(r for r in rows if r["project_id"] == project_id)
+        assert row["samples"] == 2 and row["resources"]["vcpus"]["peak"] == 1
+        assert 0 < row["vcpu_hours"] <= (datetime.now(timezone.utc) - started).total_seconds() / 3600
+        assert row["volume_gib_hours"] == pytest.approx(2 * row["vcpu_hours"], abs=2e-4)  # both rounded to 4 places
+
+        registry = CollectorRegistry()
+        registry.register(MeteringMetrics(runtime.sessions, runtime.catalogue, runtime.core.clock, per_project=True))
+        text = generate_latest(registry).decode()
+        assert f'openstack_nova_limits_vcpus_used{{project="{project_id}",region="rabat-1",tenant="sahab-{org.id}-metering",tenant_id="{proj.id}"}} 1.0' in text
+        assert f'openstack_cinder_limits_volume_used_gb{{project="{project_id}",region="rabat-1",tenant="sahab-{org.id}-metering",tenant_id="{proj.id}"}} 2.0' in text
+        assert 'sahab_drift{kind="quota_changed",region="rabat-1"} 1.0' in text
+    finally:
+        errors = cleanup_project(admin, proj, conn)
+        runtime.engine.dispose()
+        assert not errors, errors
