@@ -31,8 +31,9 @@ class TenantSpec:
 
     @property
     def openstack_project_name(self) -> str:
-        # Unique per domain in Keystone, so a lost create can be found again by name.
-        return f"sahab-{self.organisation_id}-{self.environment}"
+        # Unique per domain in Keystone, so a lost create can be found again by name; the region is
+        # part of it because regions may share one Keystone.
+        return f"sahab-{self.organisation_id}-{self.region_id}-{self.environment}"
 
     @property
     def user_name(self) -> str:

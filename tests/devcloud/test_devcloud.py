@@ -216,7 +216,8 @@ def test_region_two_quotas_and_usage_are_independent(admin, project, clouds_yaml
 
     clouds = yaml.safe_load(clouds_yaml_path.read_text())["clouds"]
     if "sahab-devcloud-regiontwo" not in clouds:
-        pytest.skip("RegionTwo not enabled: SAHAB_DEVCLOUD_REGIONS=2 devcloud/sahab-devcloud up")
+        # The demo catalogue's casablanca-1 lives there, so ./dev always starts it: missing is a failure.
+        pytest.fail("RegionTwo not enabled: SAHAB_DEVCLOUD_REGIONS=2 devcloud/sahab-devcloud up")
     proj, _ = project
     r2 = openstack.connect(cloud="sahab-devcloud-regiontwo", api_timeout=30)
     conn = connect_project("sahab-devcloud-regiontwo", proj.id)

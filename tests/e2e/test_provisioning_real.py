@@ -20,6 +20,7 @@ FINAL = {"active", "failed", "rejected", "cancelled"}
 
 
 def read_quota(cloud: Any, project_id: str) -> dict[str, int]:
+    """Quota of a project as Nova, Cinder and Neutron of the connection's region report it."""
     compute = cloud.compute.get(f"/os-quota-sets/{project_id}", microversion="2.1").json()["quota_set"]
     volume = cloud.block_storage.get(f"/os-quota-sets/{project_id}").json()["quota_set"]
     network = cloud.network.get(f"/quotas/{project_id}").json()["quota"]
@@ -36,16 +37,17 @@ def verified_org(api: httpx.Client, owner: dict, operator: dict) -> str:
     return org.json()["id"]
 
 
-def ask(api: httpx.Client, headers: dict, org: str, env: str, **amounts: int) -> dict[str, Any]:
+def ask(api: httpx.Client, headers: dict, org: str, env: str, region: str = "rabat-1", **amounts: int) -> dict[str, Any]:
     response = api.post("/v1/quota-requests", headers=headers, json={
-        "organisation_id": org, "region": "rabat-1", "environment": env, "preset": "small", "amounts": amounts,
+        "organisation_id": org, "region": region, "environment": env, "preset": "small", "amounts": amounts,
         "justification": "end-to-end test"})
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def cleanup(cloud: Any, org: str) -> None:
-    """Best effort: leave no tenant behind when a test failed half-way."""
+def cleanup(cloud: Any, org: str, keystone: bool = True) -> None:
+    """Best effort: leave no tenant behind when a test failed half-way (networks of the
+    connection's region; Keystone objects once, they are shared by the regions)."""
     for project in cloud.identity.projects():
         if not project.name.startswith(f"sahab-{org}-"):
             continue
@@ -55,6 +57,8 @@ def cleanup(cloud: Any, org: str) -> None:
             cloud.network.delete_router(router)
         for network in cloud.network.networks(project_id=project.id):
             cloud.network.delete_network(network)
+        if not keystone:
+            continue
         user = cloud.identity.find_user(f"{project.name}-user", ignore_missing=True)
         if user:
             cloud.identity.delete_user(user)
@@ -149,7 +153,7 @@ def test_a_worker_killed_during_up_completes_after_restart(sahab, api, issuer, c
         sahab.start_worker("w1")  # same node name: RabbitMQ redelivers, the lease is ours
         request = wait_for(api, owner, created["id"], FINAL, 400)
         assert request["state"] == "active", (request, sahab.log("w1"))
-        named = [p for p in cloud.identity.projects() if p.name == f"sahab-{org}-prod"]
+        named = [p for p in cloud.identity.projects() if p.name == f"sahab-{org}-rabat-1-prod"]
         assert len(named) == 1, "a resumed create must not make a second Keystone project"
         project = api.get(f"/v1/projects/{request['project_id']}", headers=owner).json()
         assert project["openstack_project_id"] == named[0].id
@@ -175,4 +179,34 @@ def test_ten_requests_provisioned_concurrently_by_two_workers(sahab, api, issuer
         for project in projects:
             assert read_quota(cloud, project["openstack_project_id"])["vcpus"] == 2
     finally:
+        cleanup(cloud, org)
+
+
+def test_two_regions_get_separate_projects_and_quotas(sahab, api, issuer, cloud):
+    """rabat-1 is RegionOne and casablanca-1 is RegionTwo of the local cloud: own Nova, Cinder, Neutron."""
+    owner, operator = issuer.headers("nadia"), issuer.headers("omar", roles=("operator", "approver"))
+    org = verified_org(api, owner, operator)
+    sahab.start_worker("w1", concurrency=2)
+    region_two = openstack.connect(cloud="sahab-devcloud-regiontwo", api_timeout=60)
+    try:
+        rabat = ask(api, owner, org, "prod", region="rabat-1", vcpus=1)
+        casablanca = ask(api, owner, org, "prod", region="casablanca-1", vcpus=3)
+        done = [wait_for(api, owner, r["id"], FINAL, 400) for r in (rabat, casablanca)]
+        assert [r["state"] for r in done] == ["active", "active"], (done, sahab.log("w1"))
+        one, two = (api.get(f"/v1/projects/{r['project_id']}", headers=owner).json() for r in done)
+        assert one["openstack_project_id"] != two["openstack_project_id"]
+        assert one["outputs"]["region"] == "RegionOne" and two["outputs"]["region"] == "RegionTwo"
+        assert read_quota(cloud, one["openstack_project_id"])["vcpus"] == 1
+        assert read_quota(region_two, two["openstack_project_id"])["vcpus"] == 3
+        # Each region's Nova holds only its own project's quota.
+        assert read_quota(region_two, one["openstack_project_id"])["vcpus"] != 1
+        assert region_two.network.get_network(two["outputs"]["network_id"]) is not None
+        for project, request in ((one, done[0]), (two, done[1])):
+            api.post(f"/v1/projects/{project['id']}/decommission", headers=owner).raise_for_status()
+        for request in done:
+            assert wait_for(api, owner, request["id"], {"decommissioned"}, 300)["state"] == "decommissioned"
+        assert region_two.network.find_network(two["outputs"]["network_id"], ignore_missing=True) is None
+    finally:
+        cleanup(region_two, org, keystone=False)
+        region_two.close()
         cleanup(cloud, org)

@@ -71,9 +71,9 @@ def test_resource_graph_has_deterministic_names(mocks):
         "router-subnet": "openstack:networking/routerInterface:RouterInterface",
     }
     project = resources["project"][1]
-    assert project["name"] == "sahab-org_x-prod" and project["domainId"] == "default"
+    assert project["name"] == "sahab-org_x-rabat-1-prod" and project["domainId"] == "default"
     assert "sahab-request=req_1" in project["tags"] and "sahab-organisation=org_x" in project["tags"]
-    assert resources["user"][1]["name"] == "sahab-org_x-prod-user"
+    assert resources["user"][1]["name"] == "sahab-org_x-rabat-1-prod-user"
     assert resources["user-member"][1]["roleId"] == "role-member-id"
     assert resources["router"][1]["externalNetworkId"] == "external-net-id"
 

@@ -59,6 +59,11 @@ def test_unverified_organisation_cannot_request(sessions, core):
 
 
 def test_draining_region_refuses_new_projects(sessions, core):
+    from controlplane.domain.regions import Catalogue
+
+    core.catalogue = Catalogue(regions=[
+        r.model_copy(update={"status": "draining"}) if r.id == "casablanca-1" else r for r in core.catalogue.regions
+    ])
     with transaction(sessions) as session:
         org = factories.organisation(session)
         with pytest.raises(RegionNotOpen):
