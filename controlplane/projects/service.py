@@ -47,6 +47,12 @@ def decommission(session: Session, core: Core, principal: Principal, project_id:
         require_organisation(session, principal, project.organisation_id, admin=True)
     if project.state != ProjectState.ACTIVE.value:
         raise Conflict(f"project {project.id} is {project.state}; only an active project can be decommissioned")
+    in_use = {k: v for k, v in (project.last_usage or {}).items() if k in _MUST_BE_EMPTY and v}
+    if in_use:
+        # Removing the network under running servers fails half-way; say so before starting.
+        listed = ", ".join(f"{v} {k}" for k, v in sorted(in_use.items()))
+        raise Conflict(f"project {project.id} still has {listed} (measured {project.last_usage_at:%Y-%m-%d %H:%M} UTC); "
+                       "delete them first", in_use=in_use)
     request = session.get_one(QuotaRequest, project.current_request_id)
     organisation = session.get_one(Organisation, project.organisation_id)
     transition(session, core.clock, request, RequestState.DECOMMISSIONING, actor=principal.subject,
@@ -56,6 +62,9 @@ def decommission(session: Session, core: Core, principal: Principal, project_id:
     session.flush()
     after_commit(session, lambda: core.queue.decommission(project_id))
     return project
+
+
+_MUST_BE_EMPTY = ("instances", "volumes", "snapshots")
 
 
 def require_credentials_access(session: Session, principal: Principal, project_id: str) -> Project:

@@ -129,6 +129,10 @@ def test_request_to_active_change_credentials_and_decommission(sahab, api, issue
         assert {network_quota[f] for _, (svc, f) in QUOTA_FIELDS.items() if svc == "network"} == {0}
         assert cloud.compute.get(f"/os-quota-sets/{gone}", microversion="2.1").status_code == 400
         assert api.get(f"/v1/projects/{project['id']}", headers=owner).json()["granted"] == {}
+        # The worker's histogram reaches the API's /metrics (one multiprocess directory).
+        metrics = api.get("/metrics").text
+        assert 'sahab_provisioning_duration_seconds_count{operation="apply",outcome="success"} 2.0' in metrics
+        assert 'sahab_provisioning_duration_seconds_count{operation="destroy",outcome="success"} 1.0' in metrics
     finally:
         cleanup(cloud, org)
 

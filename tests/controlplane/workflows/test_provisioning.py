@@ -160,3 +160,17 @@ def test_change_waiting_for_an_approver_is_previewed(sessions, core, workflow, q
         stored = session.get_one(QuotaRequest, change.id)
     assert stored.preview["plan"] == {"changes": {"update": 1}}
     assert stored.preview["quota"]["ram_mib"] == {"from": 8192, "to": 32768}
+
+
+def test_decommission_is_refused_while_servers_or_volumes_remain(sessions, core, workflow, clock):
+    from controlplane.errors import Conflict
+
+    request = approved_request(sessions, core)
+    workflow.provision(request.id)
+    with transaction(sessions) as session:
+        project = session.get_one(Project, request.project_id)
+        project.last_usage, project.last_usage_at = {"instances": 2, "volumes": 1, "vcpus": 2}, clock.now()
+    with pytest.raises(Conflict, match="still has 2 instances, 1 volumes"):
+        with transaction(sessions) as session:
+            projects.decommission(session, core, factories.person(), request.project_id, None)
+    assert states(sessions, request.id) == ("active", "active")
