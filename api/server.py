@@ -41,12 +41,16 @@ def migrate() -> None:
 
 
 @cli.command()
-def api(workers: int = typer.Option(1, help="uvicorn worker processes")) -> None:
-    """Serve the HTTP API on the host and port of SAHAB_PUBLIC_URL."""
+def api(
+    workers: int = typer.Option(1, help="uvicorn worker processes"),
+    host: str = typer.Option("", help="address to bind; default: the host of SAHAB_PUBLIC_URL"),
+    port: int = typer.Option(0, help="port to bind; default: the port of SAHAB_PUBLIC_URL"),
+) -> None:
+    """Serve the HTTP API (behind a proxy or in a pod, bind 0.0.0.0 and keep SAHAB_PUBLIC_URL public)."""
     url = urlparse(get_settings().public_url)
     os.execvpe(sys.executable, [
-        sys.executable, "-m", "uvicorn", "api.main:app", "--host", url.hostname or "127.0.0.1",
-        "--port", str(url.port or 8080), "--workers", str(workers), "--no-access-log",
+        sys.executable, "-m", "uvicorn", "api.main:app", "--host", host or url.hostname or "127.0.0.1",
+        "--port", str(port or url.port or 8080), "--workers", str(workers), "--no-access-log",
     ], _multiproc_env())
 
 
@@ -54,12 +58,16 @@ def api(workers: int = typer.Option(1, help="uvicorn worker processes")) -> None
 def worker(
     concurrency: int = typer.Option(2, help="tasks run at once"),
     name: str = typer.Option("worker@%h", help="Celery node name; a restarted worker with the same name resumes its own work at once"),
+    metrics_port: int = typer.Option(0, help="serve this worker's metrics on a port (when its metrics directory is its own, as in a pod)"),
 ) -> None:
     """Run a Celery worker for provisioning tasks."""
+    env = _multiproc_env()
+    if metrics_port:
+        env["SAHAB_WORKER_METRICS_PORT"] = str(metrics_port)
     os.execvpe(sys.executable, [
         sys.executable, "-m", "celery", "-A", "controlplane.tasks.worker", "worker",
         "--concurrency", str(concurrency), "--loglevel", "INFO", "-Q", "sahab", "-n", name,
-    ], _multiproc_env())
+    ], env)
 
 
 @cli.command()

@@ -71,6 +71,16 @@ class CapacityCollector(Collector):
         return []
 
 
+def serve_process_metrics(port: int) -> None:
+    """Serve this machine's (or pod's) multiprocess counters on a port: for worker pods, whose
+    metrics directory the API pods cannot read."""
+    from prometheus_client import start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    start_http_server(port, registry=registry)
+
+
 def render(extra: list[Collector]) -> bytes:
     """The /metrics payload: every process's counters plus the given live collectors."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -63,7 +63,11 @@ class Settings(BaseSettings):
     # Empty = a random passphrase kept in data_dir/pulumi/passphrase (mode 0600).
     pulumi_passphrase: str = ""
     auto_approve_envelope: dict[str, str] = {"business": "small", "agency": "medium"}
-    lease_seconds: int = 1800
+    # A worker renews its stack lease every third of this while it works; a dead worker's
+    # stack is taken over by another once it expires (reconcile runs every 30 s).
+    lease_seconds: int = 120
+    # >0: each worker serves its own pod's counters on this port (one multiprocess dir per pod).
+    worker_metrics_port: int = 0
 
     # Metering (issue 6): quota and usage read from every region's cloud by Celery beat.
     metering_interval_seconds: float = 300.0

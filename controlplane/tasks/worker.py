@@ -9,9 +9,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
-from controlplane.metrics import TASK_FAILURES
+from controlplane.metrics import TASK_FAILURES, serve_process_metrics
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
@@ -56,6 +56,24 @@ def _fresh_connections(**_: object) -> None:
     runtime.cache_clear()
     workflow.cache_clear()
     repair_workflow.cache_clear()
+
+
+@worker_ready.connect
+def _serve_metrics(**_: object) -> None:
+    port = get_settings().worker_metrics_port
+    if port:
+        serve_process_metrics(port)
+
+
+@worker_process_shutdown.connect
+def _forget_dead_process(pid: int | None = None, **_: object) -> None:
+    # Live gauges of a finished pool process must not linger (counters are kept).
+    import os
+
+    from prometheus_client import multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid or os.getpid())
 
 
 def _run(task_name: str, step, *args: str) -> str:  # type: ignore[no-untyped-def]

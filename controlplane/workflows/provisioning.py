@@ -9,10 +9,13 @@ resumed operation never creates twice. Long calls run outside any transaction.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.contract import ProgressEvent, TenantOutputs
@@ -33,7 +36,7 @@ WORKER_ACTOR = "worker"
 class ProvisioningWorkflow:
     def __init__(
         self, sessions: sessionmaker[Session], core: Core, provisioner: Provisioner, *,
-        worker_id: str, lease_seconds: int = 1800, reconcile_grace_seconds: int = 60,
+        worker_id: str, lease_seconds: float = 120, reconcile_grace_seconds: int = 60,
     ) -> None:
         self.sessions = sessions
         self.core = core
@@ -63,7 +66,8 @@ class ProvisioningWorkflow:
 
         started = time.monotonic()
         try:
-            outputs = self.provisioner.apply(spec, self._progress(request_id))
+            with self._keeping_lease(spec.project_id):
+                outputs = self.provisioner.apply(spec, self._progress(request_id))
         except Exception as error:  # any failure is recorded on the rows, never lost
             log.warning("provisioning %s failed: %s", request_id, error)
             self._fail(request_id, error)
@@ -140,7 +144,8 @@ class ProvisioningWorkflow:
 
         started = time.monotonic()
         try:
-            self.provisioner.destroy(spec, self._progress(request_id))
+            with self._keeping_lease(project_id):
+                self.provisioner.destroy(spec, self._progress(request_id))
         except Exception as error:
             log.warning("decommissioning %s failed: %s", project_id, error)
             with transaction(self.sessions) as session:
@@ -208,6 +213,32 @@ class ProvisioningWorkflow:
         project.lease_until = now + self.lease
         project.updated_at = now
         return True
+
+    @contextmanager
+    def _keeping_lease(self, project_id: str) -> Iterator[None]:
+        """Renew the lease while a long operation runs, so it can be short: a worker that
+        dies stops renewing and another takes the stack over soon after."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease.total_seconds() / 3):
+                try:
+                    with transaction(self.sessions) as session:
+                        session.execute(
+                            update(Project)
+                            .where(Project.id == project_id, Project.lease_owner == self.worker_id)
+                            .values(lease_until=self.core.clock.now() + self.lease)
+                        )
+                except Exception:  # a missed renewal is retried; the lease is long enough for a few
+                    log.warning("could not renew the lease of %s", project_id, exc_info=True)
+
+        keeper = threading.Thread(target=renew, name=f"lease-{project_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
 
     def _release(self, project: Project) -> None:
         project.lease_owner = None

@@ -21,7 +21,7 @@ from tests.helm.conftest import CHART, CI_VALUES, ROOT, Tools, by_kind, pod_spec
 PRODUCTION = CHART / "ci" / "production-values.yaml"
 EMBEDDED = CHART / "ci" / "minimal-embedded-values.yaml"
 MONITORING = CHART / "ci" / "ingress-monitoring-values.yaml"
-CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 SECRET_SETTINGS = {"SAHAB_DATABASE_URL", "SAHAB_BROKER_URL", "SAHAB_PULUMI_BACKEND_URL", "SAHAB_PULUMI_PASSPHRASE",
                    "SAHAB_OIDC_ISSUER", "SAHAB_OIDC_AUDIENCE"}
 ids = [p.name.removesuffix("-values.yaml") for p in CI_VALUES]
@@ -87,6 +87,13 @@ def test_crds_are_structurally_right(tools: Tools) -> None:
     [endpoint] = monitor["spec"]["endpoints"]
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]} and endpoint["path"] == "/metrics"
     assert re.fullmatch(r"\d+[smh]", endpoint["interval"]) and re.fullmatch(r"\d+[smh]", endpoint["scrapeTimeout"])
+    pod_monitor = next(iter(by_kind(docs, "PodMonitor").values()))
+    worker = next(d for d in by_kind(docs, "Deployment").values() if d["metadata"]["name"].endswith("-worker"))
+    assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= worker["spec"]["template"]["metadata"]["labels"].items()
+    [pod_endpoint] = pod_monitor["spec"]["podMetricsEndpoints"]
+    [container] = worker["spec"]["template"]["spec"]["containers"]
+    assert pod_endpoint["port"] in {p["name"] for p in container["ports"]}
+    assert "--metrics-port" in container["args"]
     assert monitor["metadata"]["labels"]["release"] == rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert set(rule["spec"]) == {"groups"} and rule["spec"]["groups"]
     for group in rule["spec"]["groups"]:
@@ -258,8 +265,9 @@ def test_api_and_workers_scale_and_take_their_settings(tools: Tools) -> None:
     assert (api["spec"]["replicas"], worker["spec"]["replicas"]) == (5, 7)
     api_args = api["spec"]["template"]["spec"]["containers"][0]["args"]
     assert api_args[api_args.index("--workers") + 1] == "6" and api_args[api_args.index("--host") + 1] == "0.0.0.0"
+    assert api_args[:2] == ["sahab-server", "api"]
     assert worker["spec"]["template"]["spec"]["containers"][0]["args"] == [
-        "sahab-server", "worker", "--concurrency", "3", "--name", "$(POD_NAME)@sahab"]
+        "sahab-server", "worker", "--concurrency", "3", "--name", "$(POD_NAME)@sahab", "--metrics-port", "9108"]
 
 
 def test_migration_job_is_a_pre_install_and_pre_upgrade_hook(tools: Tools) -> None:

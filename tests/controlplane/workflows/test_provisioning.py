@@ -174,3 +174,25 @@ def test_decommission_is_refused_while_servers_or_volumes_remain(sessions, core,
         with transaction(sessions) as session:
             projects.decommission(session, core, factories.person(), request.project_id, None)
     assert states(sessions, request.id) == ("active", "active")
+
+
+def test_the_lease_is_renewed_while_a_long_apply_runs(sessions, core, provisioner, clock):
+    import time as wall
+
+    request = approved_request(sessions, core)
+    seen = []
+    original_apply = provisioner.apply
+
+    def slow_apply(spec, progress):
+        with transaction(sessions) as session:
+            seen.append(session.get_one(Project, spec.project_id).lease_until)
+        clock.advance(seconds=100)
+        wall.sleep(0.5)  # several renewal periods of a 0.3 s lease
+        with transaction(sessions) as session:
+            seen.append(session.get_one(Project, spec.project_id).lease_until)
+        return original_apply(spec, progress)
+
+    provisioner.apply = slow_apply
+    workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="worker-a", lease_seconds=0.3)
+    assert workflow.provision(request.id) == "active"
+    assert seen[1] >= seen[0] + __import__("datetime").timedelta(seconds=100)
