@@ -92,8 +92,6 @@ def render(extra: list[Collector]) -> bytes:
     live = CollectorRegistry()
     for collector in extra:
         live.register(collector)
-        for companion in _companions(collector):
-            live.register(companion)
     return base + generate_latest(live)
 
 
@@ -118,19 +116,6 @@ EXPORTER_COMPATIBLE_NAMES = frozenset(
     [f"{stem}_{suffix}" for stem, a, b in _EXPORTER_LIMITS.values() for suffix in (a, b)]
     + [f"openstack_neutron_quota_{field}" for field in _EXPORTER_NEUTRON.values()]
 )
-
-_COMPANIONS: dict[int, list[Collector]] = {}
-
-
-def attach(catalogue: Catalogue, collector: Collector) -> None:
-    """Serve `collector` on /metrics next to the CapacityCollector of this catalogue (one runtime)."""
-    _COMPANIONS[id(catalogue)] = [collector]
-
-
-def _companions(collector: Collector) -> list[Collector]:
-    catalogue = getattr(collector, "_catalogue", None)
-    return _COMPANIONS.get(id(catalogue), []) if isinstance(collector, CapacityCollector) else []
-
 
 class MeteringMetrics(Collector):
     """Usage, Placement capacity, drift, requests by state and age, metering freshness; and, when

@@ -6,17 +6,19 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.clock import Clock, SystemClock
 from controlplane.core import ApprovalPolicy, Core
 from controlplane.domain.regions import Catalogue, load_catalogue
-from controlplane.metrics import MeteringMetrics, attach
+from controlplane.domain.resources import Amounts
+from controlplane.metrics import CapacityCollector, MeteringMetrics
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.provisioning.protocol import Provisioner
 from controlplane.provisioning.select import provisioner_from_settings
-from controlplane.quota_requests.admission import ensure_regions
+from controlplane.quota_requests.admission import ensure_regions, granted_in_region
 from controlplane.settings import Settings
 from controlplane.tasks.queue import TaskQueue
 
@@ -31,6 +33,19 @@ class Runtime:
     sessions: sessionmaker[Session]
     catalogue: Catalogue
     core: Core
+
+    @cached_property
+    def collectors(self) -> list[Collector]:
+        """What /metrics reads live, besides the counters: database rows only, never a cloud."""
+
+        def granted_by_region() -> dict[str, Amounts]:
+            with transaction(self.sessions) as session:
+                return {r.id: granted_in_region(session, r.id)[0] for r in self.catalogue.regions}
+
+        return [
+            CapacityCollector(self.catalogue, granted_by_region),
+            MeteringMetrics(self.sessions, self.catalogue, self.core.clock, per_project=self.settings.metrics_per_project),
+        ]
 
     @cached_property
     def provisioner(self) -> Provisioner:
@@ -62,8 +77,6 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
         catalogue=catalogue, clock=clock or SystemClock(), queue=queue,
         policy=ApprovalPolicy(envelope=settings.auto_approve_envelope), page_size_max=settings.page_size_max,
     )
-    # /metrics serves the metering view (stored rows only) next to the capacity collector.
-    attach(catalogue, MeteringMetrics(sessions, catalogue, core.clock, per_project=settings.metrics_per_project))
     return Runtime(settings=settings, engine=engine, sessions=sessions, catalogue=catalogue, core=core)
 
 

@@ -9,9 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
 from api.problems import problem
-from controlplane.metrics import CapacityCollector, render
-from controlplane.quota_requests.admission import granted_in_region
-from controlplane.persistence.database import transaction
+from controlplane.metrics import render
 
 router = APIRouter(tags=["system"])
 
@@ -51,13 +49,7 @@ def _check_broker(runtime: Any) -> None:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    runtime = request.app.state.runtime
-
-    def granted_by_region() -> dict[str, Any]:
-        with transaction(runtime.sessions) as session:
-            return {r.id: granted_in_region(session, r.id)[0] for r in runtime.catalogue.regions}
-
-    payload = render([CapacityCollector(runtime.catalogue, granted_by_region)])
+    payload = render(request.app.state.runtime.collectors)
     return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

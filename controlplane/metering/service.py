@@ -43,13 +43,6 @@ def list_drift(session: Session, principal: Principal, *, organisation_id: str |
     return found
 
 
-def send_repair(queue: Any, project_id: str) -> None:
-    repair = getattr(queue, "repair", None)
-    if repair is None:
-        raise RuntimeError("this task queue cannot send repairs")
-    repair(project_id)
-
-
 def request_repair(session: Session, core: Core, principal: Principal, project_id: str) -> Project:
     """Operators: queue a re-application of the project's granted quota (the provisioning path)."""
     require_role(principal, PlatformRole.OPERATOR)
@@ -59,7 +52,7 @@ def request_repair(session: Session, core: Core, principal: Principal, project_i
     record_progress(session, core.clock, project.current_request_id, f"repair requested by {principal.subject}",
                     {"operation": "repair"}, actor=principal.subject)
     session.flush()
-    after_commit(session, lambda: send_repair(core.queue, project_id))
+    after_commit(session, lambda: core.queue.repair(project_id))
     return project
 
 

@@ -168,7 +168,7 @@ class PulumiProvisioner:
         from stacks.tenant import tenant_program
 
         password = stack.get_config(PASSWORD_KEY).value
-        auth_url = _auth_url(spec.cloud)
+        auth_url = self._cloud_config(spec).config["auth"]["auth_url"]
         return lambda: tenant_program(spec, auth_url, password, adopt)
 
     def _recover(self, stack: Any, spec: TenantSpec, clear_lock: bool = True) -> Any:
@@ -189,9 +189,27 @@ class PulumiProvisioner:
             deployment = stack.export_stack().deployment or {}
         known = {r.get("urn", "").rsplit("::", 1)[-1] for r in deployment.get("resources", [])}
         return Adopt(
-            project_id=None if "project" in known else _find_keystone(spec, "project"),
-            user_id=None if "user" in known else _find_keystone(spec, "user"),
+            project_id=None if "project" in known else self._find_keystone(spec, "project"),
+            user_id=None if "user" in known else self._find_keystone(spec, "user"),
         )
+
+    def _cloud_config(self, spec: TenantSpec) -> Any:
+        """The region's admin entry of clouds.yaml: the configured file, not whatever the process env says."""
+        import openstack.config
+
+        files = [self.clouds_file] if self.clouds_file else None
+        return openstack.config.OpenStackConfig(config_files=files).get_one(cloud=spec.cloud, region_name=spec.openstack_region)
+
+    def _find_keystone(self, spec: TenantSpec, kind: str) -> str | None:
+        """The id of an object an interrupted create left on the cloud, found by its unique name."""
+        import openstack
+
+        with openstack.connection.Connection(config=self._cloud_config(spec)) as conn:
+            if kind == "project":
+                found = conn.identity.find_project(spec.openstack_project_name, domain_id=spec.domain_id, ignore_missing=True)
+            else:
+                found = conn.identity.find_user(spec.user_name, domain_id=spec.domain_id, ignore_missing=True)
+            return found.id if found else None
 
     def _run(self, operation: Any, events: "_EventRelay", verb: str) -> Any:
         from pulumi import automation as auto
@@ -228,21 +246,3 @@ class _EventRelay:
 _PAST = {"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced",
          "create-replacement": "created replacement", "delete-replaced": "deleted old", "import": "adopted",
          "refresh": "refreshed"}
-
-
-def _auth_url(cloud: str) -> str:
-    import openstack.config
-
-    return openstack.config.OpenStackConfig().get_one(cloud=cloud).config["auth"]["auth_url"]
-
-
-def _find_keystone(spec: TenantSpec, kind: str) -> str | None:
-    """The id of an object an interrupted create left on the cloud, found by its unique name."""
-    import openstack
-
-    with openstack.connect(cloud=spec.cloud, region_name=spec.openstack_region) as conn:
-        if kind == "project":
-            found = conn.identity.find_project(spec.openstack_project_name, domain_id=spec.domain_id, ignore_missing=True)
-        else:
-            found = conn.identity.find_user(spec.user_name, domain_id=spec.domain_id, ignore_missing=True)
-        return found.id if found else None

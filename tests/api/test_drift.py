@@ -42,14 +42,12 @@ def test_drift_is_counted_in_metrics(client, drifted):
     assert 'sahab_drift{kind="project_missing",region="rabat-1"} 1.0' in text
 
 
-def test_repair_is_for_operators_and_queues_the_project(client, runtime, issuer, drifted):
+def test_repair_is_for_operators_and_queues_the_project(client, runtime, issuer, drifted, queue):
     project = drifted["mine"][1]
-    sent: list[str] = []
-    runtime.core.queue.repair = sent.append  # the Celery queue sends sahab.repair
     assert client.post(f"/v1/projects/{project}/repair", headers=issuer.headers("amina")).status_code == 403
     response = client.post(f"/v1/projects/{project}/repair", headers=issuer.headers("olga", roles=("operator",)))
     assert response.status_code == 202 and response.json()["state"] == "active"
-    assert sent == [project]
+    assert queue.repaired == [project]
     request_id = response.json()["current_request_id"]
     events = client.get(f"/v1/quota-requests/{request_id}/events", headers=issuer.headers("amina")).json()
     assert events[-1]["reason"] == "repair requested by olga" and events[-1]["to_state"] is None

@@ -19,7 +19,7 @@ from tests.support.ports import free_port
 def test_regions_table_and_json(cli: Cli) -> None:
     table = cli("regions", user="amina")
     assert table.exit_code == 0
-    assert "rabat-1" in table.stdout and "draining" in table.stdout and "Free vCPUs" in table.stdout
+    assert "rabat-1" in table.stdout and "casablanca-1" in table.stdout and "Free vCPUs" in table.stdout
     regions = cli.json("regions", user="amina")
     rabat = next(r for r in regions if r["id"] == "rabat-1")
     assert rabat["status"] == "open" and rabat["resources"]["vcpus"]["capacity"] == 256

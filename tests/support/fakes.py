@@ -16,6 +16,7 @@ class RecordingQueue:
         self.provisioned: list[str] = []
         self.decommissioned: list[str] = []
         self.previewed: list[str] = []
+        self.repaired: list[str] = []
 
     def provision(self, request_id: str) -> None:
         self.provisioned.append(request_id)
@@ -25,6 +26,9 @@ class RecordingQueue:
 
     def preview(self, request_id: str) -> None:
         self.previewed.append(request_id)
+
+    def repair(self, project_id: str) -> None:
+        self.repaired.append(project_id)
 
 
 class InMemoryProvisioner:
