@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router

@@ -4,16 +4,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from fastapi import Query
-from sqlalchemy import select
 
 from api.deps import CallerDep, CoreDep, SessionDep
 from api.routes.common import authenticated_router
-from controlplane.access import visible_organisation_ids
-from controlplane.domain.states import ProjectState
 from controlplane.errors import InvalidInput
 from controlplane.metering.reports import usage_report
 from controlplane.metering.schemas import UsageReportRow
-from controlplane.persistence.models import Project
+from controlplane.projects import service as projects
 from controlplane.projects.schemas import UsageOut
 
 router = authenticated_router(prefix="/v1/usage", tags=["usage"])
@@ -53,15 +50,8 @@ def usage(
         rows = usage_report(session, caller, start=start, end=end, now=now, by=by or "project",
                             organisation_id=organisation_id, region=region)
         return [UsageReportRow.model_validate(row) for row in rows]
-    statement = select(Project).where(Project.state != ProjectState.DECOMMISSIONED.value)
-    if not caller.is_staff:
-        statement = statement.where(Project.organisation_id.in_(visible_organisation_ids(session, caller)))
-    if organisation_id:
-        statement = statement.where(Project.organisation_id == organisation_id)
-    if region:
-        statement = statement.where(Project.region_id == region)
     return [
         UsageOut(project_id=p.id, organisation_id=p.organisation_id, region_id=p.region_id, environment=p.environment,
                  granted=p.granted, used=p.last_usage, measured_at=p.last_usage_at)
-        for p in session.scalars(statement.order_by(Project.created_at, Project.id))
+        for p in projects.last_usage(session, caller, organisation_id=organisation_id, region=region)
     ]

@@ -12,11 +12,11 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.access import visible_organisation_ids
 from controlplane.domain.principal import Principal
 from controlplane.domain.resources import Resource
 from controlplane.domain.states import ProjectState
 from controlplane.persistence.models import Project, UsageSample
+from controlplane.projects.service import visible
 
 GroupBy = Literal["project", "region", "organisation"]
 RESOURCES = [r.value for r in Resource]
@@ -77,13 +77,7 @@ def statistics(series: Series, end: datetime) -> dict[str, Any]:
 
 def usage_report(session: Session, principal: Principal, *, start: datetime, end: datetime, now: datetime,
                  by: GroupBy = "project", organisation_id: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
-    statement = select(Project)
-    if not principal.is_staff:
-        statement = statement.where(Project.organisation_id.in_(visible_organisation_ids(session, principal)))
-    if organisation_id:
-        statement = statement.where(Project.organisation_id == organisation_id)
-    if region:
-        statement = statement.where(Project.region_id == region)
+    statement = visible(session, principal, organisation_id=organisation_id, region=region)
     projects = {p.id: p for p in session.scalars(statement.where(Project.created_at < end))}
     ids = list(projects)
     effective_end = min(end, now)

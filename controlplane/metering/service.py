@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_organisation, require_role, visible_organisation_ids
+from controlplane.access import require_organisation, require_role
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import PlatformRole, ProjectState
@@ -27,12 +27,7 @@ def list_drift(session: Session, principal: Principal, *, organisation_id: str |
         require_organisation(session, principal, organisation_id)
     statement = select(Project, ProjectMetering).join(ProjectMetering, ProjectMetering.project_id == Project.id).where(
         Project.state == ProjectState.ACTIVE.value)
-    if not principal.is_staff:
-        statement = statement.where(Project.organisation_id.in_(visible_organisation_ids(session, principal)))
-    if organisation_id:
-        statement = statement.where(Project.organisation_id == organisation_id)
-    if region:
-        statement = statement.where(Project.region_id == region)
+    statement = projects.visible(session, principal, statement, organisation_id=organisation_id, region=region)
     found = []
     for project, metering in session.execute(statement.order_by(Project.region_id, Project.id)):
         for item in metering.drift or []:

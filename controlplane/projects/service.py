@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_organisation, visible_organisation_ids
@@ -25,20 +27,37 @@ def get(session: Session, principal: Principal, project_id: str, *, for_update: 
     return project
 
 
-def list_visible(
-    session: Session, principal: Principal, *, cursor: str | None, limit: int,
-    organisation_id: str | None = None, region: str | None = None, state: ProjectState | None = None,
-) -> Page[Project]:
-    statement = select(Project)
+def visible(
+    session: Session, principal: Principal, statement: Select[Any] | None = None, *,
+    organisation_id: str | None = None, region: str | None = None,
+) -> Select[Any]:
+    """`statement` (default: all projects) narrowed to what the caller may see and the filters asked."""
+    statement = select(Project) if statement is None else statement
     if not principal.is_staff:
         statement = statement.where(Project.organisation_id.in_(visible_organisation_ids(session, principal)))
     if organisation_id:
         statement = statement.where(Project.organisation_id == organisation_id)
     if region:
         statement = statement.where(Project.region_id == region)
+    return statement
+
+
+def list_visible(
+    session: Session, principal: Principal, *, cursor: str | None, limit: int,
+    organisation_id: str | None = None, region: str | None = None, state: ProjectState | None = None,
+) -> Page[Project]:
+    statement = visible(session, principal, organisation_id=organisation_id, region=region)
     if state:
         statement = statement.where(Project.state == state.value)
     return paginate(session, statement, Project, cursor, limit)
+
+
+def last_usage(session: Session, principal: Principal, *, organisation_id: str | None = None,
+               region: str | None = None) -> list[Project]:
+    """Live projects with their grant and the usage the last metering saw."""
+    statement = visible(session, principal, organisation_id=organisation_id, region=region)
+    statement = statement.where(Project.state != ProjectState.DECOMMISSIONED.value)
+    return list(session.scalars(statement.order_by(Project.created_at, Project.id)))
 
 
 def decommission(session: Session, core: Core, principal: Principal, project_id: str, reason: str | None) -> Project:

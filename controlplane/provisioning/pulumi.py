@@ -59,8 +59,6 @@ class PulumiProvisioner:
     # -- operations --------------------------------------------------------------
     def apply(self, spec: TenantSpec, progress: ProgressCallback) -> TenantOutputs:
         stack = self._stack(spec)
-        from stacks.tenant import Adopt
-
         adopt = self._recover(stack, spec)
         events = _EventRelay(progress)
         result = self._run(lambda: stack.up(

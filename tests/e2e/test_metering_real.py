@@ -5,7 +5,6 @@ and the metrics show them. Everything created is deleted."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from datetime import datetime, timezone
@@ -13,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from controlplane.contract import QUOTA_FIELDS, quota_fields
+from controlplane.contract import quota_fields
 from controlplane.domain.resources import PRESETS, as_plain
 from controlplane.domain.states import ProjectState
 from controlplane.metering.reports import usage_report
