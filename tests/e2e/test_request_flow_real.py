@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support.ports import free_port, wait_for_port
+from tests.support.processes import stop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -43,13 +44,7 @@ def stack(postgres_url, rabbitmq, issuer, tmp_path: Path) -> Iterator[str]:
         wait_for_port(port, 60, "Sahab API", f"see {tmp_path / 'api.log'}")
         yield f"http://127.0.0.1:{port}"
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
 
 
 def metric(text: str, name: str, **labels: str) -> float:

@@ -19,6 +19,7 @@ from controlplane.settings import Settings
 from tests.controlplane.metering.fakes import FakeCloud
 from tests.monitoring.conftest import lint_problems, tool
 from tests.support.fakes import InMemoryProvisioner, RecordingQueue
+from tests.support.processes import stop
 from tests.support.ports import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,10 +112,4 @@ def test_prometheus_scrapes_sahab_and_answers_promql(sqlite_url, issuer, tmp_pat
         up = query('up{job="sahab"}')
         assert up[0]["value"][1] == "1"
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)

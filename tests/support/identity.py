@@ -83,3 +83,18 @@ class TestIssuer:
 
     def __exit__(self, *exc: object) -> None:
         self.server.__exit__(*exc)
+
+
+def isolated_settings(base_url: str, data_dir: Any, **overrides: Any) -> Any:
+    """Settings with every identity setting explicit, so that SAHAB_* variables of the
+    caller's shell change nothing; the built-in issuer is served at {base_url}/issuer."""
+    from controlplane.settings import Settings
+
+    values: dict[str, Any] = dict(
+        public_url=base_url, data_dir=data_dir, oidc_issuer="", oidc_audience="sahab",
+        oidc_algorithms=["RS256", "PS256", "ES256", "EdDSA"], oidc_roles_claim="sahab_roles",
+        oidc_orgs_claim="sahab_orgs", oidc_jwks_cache_seconds=3600, cli_client_id="sahab-cli",
+        demo_accounts=True, database_url="sqlite://", broker_url="memory://",
+    )
+    values.update(overrides)
+    return Settings(**values)

@@ -17,20 +17,9 @@ from api.issuer import create_issuer
 from api.issuer.testing import BackgroundServer
 from controlplane.clock import FrozenClock
 from controlplane.settings import Settings
+from tests.support.identity import isolated_settings
 
 AUDIENCE = "sahab"
-
-
-def settings_for(base_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    """Every identity setting explicit, so that SAHAB_* variables of the caller's shell change nothing."""
-    values: dict[str, Any] = dict(
-        public_url=base_url, data_dir=data_dir, oidc_issuer="", oidc_audience=AUDIENCE,
-        oidc_algorithms=["RS256", "PS256", "ES256", "EdDSA"], oidc_roles_claim="sahab_roles",
-        oidc_orgs_claim="sahab_orgs", oidc_jwks_cache_seconds=3600, cli_client_id="sahab-cli",
-        demo_accounts=True, database_url="sqlite://", broker_url="memory://",
-    )
-    values.update(overrides)
-    return Settings(**values)
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +105,7 @@ class BuiltinIssuer:
 @pytest.fixture
 def builtin_issuer(tmp_path: Path) -> Iterator[BuiltinIssuer]:
     server = BackgroundServer()
-    settings = settings_for(server.url, tmp_path)
+    settings = isolated_settings(server.url, tmp_path)
     parent = FastAPI()
     parent.mount("/issuer", create_issuer(settings))
     server.start(parent)

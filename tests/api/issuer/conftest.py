@@ -16,6 +16,7 @@ from api.issuer.keys import key_path, load_or_create_signing_key
 from api.issuer.testing import BackgroundServer
 from controlplane.clock import FrozenClock
 from controlplane.settings import Settings
+from tests.support.identity import isolated_settings
 
 
 @dataclass
@@ -24,18 +25,6 @@ class ServedIssuer:
     clock: FrozenClock
     url: str  # the issuer's public base URL, settings.builtin_issuer_url
     http: httpx.Client  # base_url = url
-
-
-def _settings(base_url: str, data_dir: Path, **overrides: object) -> Settings:
-    """Every identity setting explicit, so that SAHAB_* variables of the caller's shell change nothing."""
-    values: dict[str, object] = dict(
-        public_url=base_url, data_dir=data_dir, oidc_issuer="", oidc_audience="sahab",
-        oidc_algorithms=["RS256", "PS256", "ES256", "EdDSA"], oidc_roles_claim="sahab_roles",
-        oidc_orgs_claim="sahab_orgs", oidc_jwks_cache_seconds=3600, cli_client_id="sahab-cli",
-        demo_accounts=True, database_url="sqlite://", broker_url="memory://",
-    )
-    values.update(overrides)
-    return Settings(**values)
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +53,7 @@ def serve_issuer(tmp_path: Path, shared_signing_key: bytes) -> Iterator[Callable
                 path.write_bytes(shared_signing_key)
                 path.chmod(0o600)
         server = BackgroundServer()
-        settings = _settings(server.url, data_dir, **overrides)
+        settings = isolated_settings(server.url, data_dir, **overrides)
         clock = FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
         parent = FastAPI()
         parent.mount("/issuer", create_issuer(settings, clock=clock))
