@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -62,6 +63,7 @@ class Runtime:
             self.sessions, self.catalogue, self.core.clock, CachedReaders(self.settings.metering_timeout_seconds),
             workers=self.settings.metering_workers, timeout=self.settings.metering_timeout_seconds,
             notifier=HttpNotifier(self.settings.alert_webhook_timeout_seconds),
+            retention=timedelta(days=self.settings.metering_retention_days),
         )
 
 

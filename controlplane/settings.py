@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     metering_interval_seconds: float = 300.0
     metering_workers: int = Field(8, ge=1, le=64, description="bounded thread pool for cloud calls")
     metering_timeout_seconds: float = Field(30.0, gt=0, description="per project (and per region) read")
+    metering_retention_days: int = Field(400, ge=1, description="usage samples older than this are deleted")
     # Per-project quota/usage series on /metrics (openstack-exporter names); off by default (cardinality).
     metrics_per_project: bool = False
     alert_webhook_timeout_seconds: float = 5.0

@@ -10,10 +10,11 @@ import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.clock import Clock
@@ -64,7 +65,8 @@ def _error(error: BaseException) -> str:
 
 class MeteringCollector:
     def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue, clock: Clock, readers: ReaderFactory,
-                 *, workers: int = 8, timeout: float = 30.0, notifier: Notifier | None = None) -> None:
+                 *, workers: int = 8, timeout: float = 30.0, notifier: Notifier | None = None,
+                 retention: timedelta | None = None) -> None:
         self.sessions = sessions
         self.catalogue = catalogue
         self.clock = clock
@@ -72,6 +74,7 @@ class MeteringCollector:
         self.workers = workers
         self.timeout = timeout
         self.notifier = notifier
+        self.retention = retention
 
     def _targets(self) -> list[_Target]:
         with transaction(self.sessions) as session:
@@ -178,6 +181,9 @@ class MeteringCollector:
                             }))
                 if ids_error:
                     log.info("region %s: project list unavailable (%s); missing projects not detected", region_id, ids_error)
+            if self.retention is not None:
+                # Samples older than the retention are integrated into nothing any more: drop them.
+                session.execute(delete(UsageSample).where(UsageSample.at < now - self.retention))
             result.alerts = len(alerts)
             result.seconds = time.monotonic() - started
             session.add(MeteringRun(started_at=started_at, finished_at=self.clock.now(), duration_seconds=result.seconds,

@@ -100,3 +100,22 @@ def test_threshold_helpers_and_signature():
     signature = sign("key", 1700000000, body)
     assert signature.startswith("sha256=") and verify("key", "1700000000", body, signature)
     assert not verify("key", "1700000001", body, signature)
+
+
+def test_samples_older_than_the_retention_are_dropped(sessions, core, clouds, active_project, clock, notifier):
+    from datetime import timedelta
+
+    from controlplane.metering.collect import MeteringCollector
+
+    collector = MeteringCollector(sessions, core.catalogue, core.clock, lambda region: clouds[region.id],
+                                  workers=4, timeout=0.5, notifier=notifier, retention=timedelta(days=2))
+    project = active_project()
+    clouds["rabat-1"].set(project.openstack_project_id, granted(project), {"vcpus": 1})
+    collector.collect()
+    clock.advance(days=1)
+    collector.collect()
+    clock.advance(days=1, seconds=1)
+    collector.collect()
+    with transaction(sessions) as session:
+        kept = [s.at for s in session.scalars(select(UsageSample).order_by(UsageSample.at))]
+    assert kept == [clock.now() - timedelta(days=1, seconds=1), clock.now()]
