@@ -24,7 +24,28 @@ def _request_details(r: dict[str, Any]) -> Any:
         ("environment", r["environment"]), ("kind", r["kind"]), ("state", r["state"]), ("reason", r.get("reason")),
         ("project", r.get("project_id")), ("amounts", amounts(r["amounts"])), ("justification", r["justification"]),
         ("created by", r["created_by"]), ("created", when(r["created_at"])), ("updated", when(r["updated_at"])),
+        *_preview_lines(r.get("preview")),
     ])
+
+
+def _preview_lines(preview: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """What a change would do, for the approver: the quota diff, then the cloud-side plan."""
+    if not preview:
+        return []
+    lines: list[tuple[str, Any]] = []
+    quota = preview.get("quota") or {}
+    if quota:
+        lines.append(("quota change", ", ".join(f"{k} {v['from']} → {v['to']}" for k, v in sorted(quota.items()))))
+    plan = preview.get("plan")
+    if plan is None:
+        lines.append(("plan", "not yet previewed (a worker runs it)"))
+    elif "error" in plan:
+        lines.append(("plan", f"preview failed: {plan['error']}"))
+    else:
+        steps = plan.get("steps") or []
+        lines.append(("plan", "; ".join(f"{s['op']} {s['name']} ({', '.join(s.get('changed') or []) or 'all'})"
+                                        for s in steps) or "no change on the cloud"))
+    return lines
 
 
 def requests_table(page: dict[str, Any], title: str = "Quota requests") -> Any:

@@ -8,6 +8,7 @@ session and runs only once the transaction has committed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _AFTER_COMMIT = "sahab_after_commit"
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -63,7 +65,12 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 def _run_after_commit(session: Session) -> None:
     actions = session.info.pop(_AFTER_COMMIT, [])
     for action in actions:
-        action()
+        try:
+            action()
+        except Exception:
+            # The change is committed: failing the caller now would report an error for work that
+            # was done. The work itself is in the database, where the reconciler finds it.
+            log.exception("an action after commit failed (e.g. the broker is down); the reconciler will pick the work up")
 
 
 @event.listens_for(Session, "after_rollback")

@@ -67,6 +67,17 @@ class WorkerQueue:
 
         self._later(work)
 
+    def preview(self, request_id: str) -> None:
+        def work() -> None:
+            with transaction(self.runtime.sessions) as session:
+                environment = session.get_one(QuotaRequest, request_id).environment
+            self._workflow(environment).preview(request_id)
+
+        self._later(work)
+
+    def repair(self, project_id: str) -> None:
+        raise NotImplementedError("the CLI has no repair command")
+
     def decommission(self, project_id: str) -> None:
         def work() -> None:
             with transaction(self.runtime.sessions) as session:

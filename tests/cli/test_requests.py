@@ -184,3 +184,17 @@ def test_approving_beyond_capacity_lists_the_shortfalls(cli: Cli) -> None:
     assert refused.exit_code == 6
     assert refused.stderr.startswith("Error: Not enough free capacity in the region:")
     assert "shortfall: vcpus: requested 100000" in refused.stderr
+
+
+def test_show_gives_the_approver_the_preview_of_a_change(cli: Cli) -> None:
+    env = env_name("live")
+    first = cli("request", "create", "--region", "rabat-1", "--env", env, "--preset", "small",
+                "--justification", "start small", "--wait", "--timeout", "20", user="amina")
+    assert first.exit_code == 0, first.stderr
+    change = cli.json("request", "create", "--region", "rabat-1", "--env", env, "--preset", "large",
+                      "--justification", "grow a lot", user="amina")
+    assert change["state"] == "submitted" and change["kind"] == "change"
+    shown = cli("request", "show", change["id"], user="salma")
+    assert shown.exit_code == 0, shown.stderr
+    assert "quota change" in shown.stdout and "vcpus 4 → 64" in shown.stdout
+    assert "plan" in shown.stdout

@@ -189,3 +189,16 @@ def test_decrease_is_approved_automatically_even_above_the_envelope(sessions, co
         change = service.create(session, core, factories.person(), ask(org.id, preset=None, amounts={**request.amounts, "vcpus": 32}))
     assert change.state == "approved" and change.kind == "change"
     assert "a decrease" in change.reason
+
+
+def test_a_broker_outage_after_commit_does_not_fail_the_request(sessions, core, queue):
+    def broker_down(request_id: str) -> None:
+        raise ConnectionError("broker unreachable")
+
+    queue.provision = broker_down
+    with transaction(sessions) as session:
+        org = factories.organisation(session)
+        request = service.create(session, core, factories.person(), ask(org.id))
+    with transaction(sessions) as session:
+        # Committed and approved; beat's reconcile sends it once the broker is back.
+        assert service.get(session, factories.person(), request.id).state == "approved"
