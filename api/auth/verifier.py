@@ -232,11 +232,7 @@ class TokenVerifier:
     def _key_for(self, kid: str | None) -> Any:
         if self._static:
             key = self._lookup(kid)
-            if key is not None:
-                return key
-            if kid is None:
-                raise AuthenticationFailed("token has no key id (kid) and the issuer publishes several keys")
-            raise AuthenticationFailed(f"unknown key id {kid!r}")
+            return key if key is not None else _no_key(kid)
         with self._lock:
             now = self._clock.now().timestamp()
             if self._fetched_at is None or now - self._fetched_at >= self.jwks_cache_seconds:
@@ -246,11 +242,7 @@ class TokenVerifier:
                 # A kid we do not know: perhaps the issuer rotated its keys.
                 self._refresh(now)
                 key = self._lookup(kid)
-            if key is not None:
-                return key
-            if kid is None:
-                raise AuthenticationFailed("token has no key id (kid) and the issuer publishes several keys")
-            raise AuthenticationFailed(f"unknown key id {kid!r}")
+            return key if key is not None else _no_key(kid)
 
     def _lookup(self, kid: str | None) -> Any:
         if kid is not None:
@@ -323,6 +315,12 @@ class TokenVerifier:
             else:
                 unnamed.append(key)
         return keys, unnamed
+
+
+def _no_key(kid: str | None) -> Any:
+    if kid is None:
+        raise AuthenticationFailed("token has no key id (kid) and the issuer publishes several keys")
+    raise AuthenticationFailed(f"unknown key id {kid!r}")
 
 
 def _platform_roles(value: Any) -> frozenset[PlatformRole]:

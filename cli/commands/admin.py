@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from cli.commands.requests import requests_table
+from cli.commands.requests import act, requests_table
 from cli.context import handled, state
 from cli.output import render
 from controlplane.domain.states import RequestState
@@ -33,10 +33,7 @@ def requests(
 def approve(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID"),
             reason: Optional[str] = typer.Option(None, "--reason")) -> None:
     """Approve a submitted request (refused when the region lacks capacity)."""
-    current = state(ctx)
-    with current.api() as api:
-        data = api.post(f"/v1/quota-requests/{request_id}/approve", json={"reason": reason})
-    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}.")
+    act(ctx, request_id, "approve", {"reason": reason})
 
 
 @app.command()
@@ -44,10 +41,7 @@ def approve(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="I
 def reject(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID"),
            reason: str = typer.Option(..., "--reason", help="told to the requester")) -> None:
     """Reject a submitted request."""
-    current = state(ctx)
-    with current.api() as api:
-        data = api.post(f"/v1/quota-requests/{request_id}/reject", json={"reason": reason})
-    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}: {r.get('reason')}")
+    act(ctx, request_id, "reject", {"reason": reason}, with_reason=True)
 
 
 @app.command("verify-org")

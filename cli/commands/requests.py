@@ -58,6 +58,14 @@ def requests_table(page: dict[str, Any], title: str = "Quota requests") -> Any:
     )
 
 
+def act(ctx: typer.Context, request_id: str, action: str, body: dict[str, Any] | None, *, with_reason: bool = False) -> None:
+    """POST one of the request's actions (approve, reject, cancel, retry) and say where it now stands."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.post(f"/v1/quota-requests/{request_id}/{action}", json=body)
+    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}" + (f": {r.get('reason')}" if with_reason else "."))
+
+
 def default_org(api: Any) -> str:
     page = api.get("/v1/organisations", params={"limit": 2})
     items = page.get("items", [])
@@ -169,17 +177,11 @@ def events(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID
 def cancel(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID"),
            reason: Optional[str] = typer.Option(None, "--reason", help="why")) -> None:
     """Cancel a request that still waits for a decision."""
-    current = state(ctx)
-    with current.api() as api:
-        data = api.post(f"/v1/quota-requests/{request_id}/cancel", json={"reason": reason})
-    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}.")
+    act(ctx, request_id, "cancel", {"reason": reason})
 
 
 @app.command()
 @handled
 def retry(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Send a failed request back to provisioning."""
-    current = state(ctx)
-    with current.api() as api:
-        data = api.post(f"/v1/quota-requests/{request_id}/retry")
-    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}.")
+    act(ctx, request_id, "retry", None)
