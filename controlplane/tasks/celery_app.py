@@ -23,8 +23,10 @@ def create_celery(settings: Settings) -> Celery:
         processed = settings.broker_dir / "processed"
         queue_dir.mkdir(parents=True, exist_ok=True)
         processed.mkdir(parents=True, exist_ok=True)
+        control = settings.broker_dir / "control"  # kombu's default is ./control in the working directory
+        control.mkdir(parents=True, exist_ok=True)
         options = {"data_folder_in": str(queue_dir), "data_folder_out": str(queue_dir),
-                   "processed_folder": str(processed), "store_processed": False}
+                   "processed_folder": str(processed), "store_processed": False, "control_folder": str(control)}
     app.conf.update(
         broker_transport_options=options,
         broker_connection_retry_on_startup=True,
