@@ -8,7 +8,7 @@ created twice. Every resource name is deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_openstack as openstack
@@ -25,7 +25,10 @@ class Adopt:
 
     project_id: str | None = None
     user_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    network_id: str | None = None
+    subnet_id: str | None = None
+    router_id: str | None = None
+    router_interface_port_id: str | None = None
 
 
 def tenant_program(
@@ -79,7 +82,7 @@ def tenant_program(
 
     network_id: pulumi.Output[str] | None = None
     if spec.create_network and spec.external_network and spec.quota.get("networks", 0) > 0:
-        network_id = _default_network(spec, project.id, provider)
+        network_id = _default_network(spec, project.id, provider, adopt)
 
     outputs = {
         "project_id": project.id, "user_name": user.name, "password": pulumi.Output.secret(password),
@@ -90,19 +93,31 @@ def tenant_program(
     return outputs
 
 
-def _default_network(spec: TenantSpec, project_id: pulumi.Output[str], provider: openstack.Provider) -> pulumi.Output[str]:
-    """A private network and subnet routed to the region's external network."""
-    on_region = pulumi.ResourceOptions(provider=provider)
+def network_names(spec: TenantSpec) -> dict[str, str]:
+    """Resource name -> the object's name on the cloud, for the private network's parts."""
     name = spec.openstack_project_name
-    network = openstack.networking.Network("network", name=f"{name}-net", tenant_id=project_id, opts=on_region)
+    return {"network": f"{name}-net", "subnet": f"{name}-subnet", "router": f"{name}-router"}
+
+
+def _default_network(spec: TenantSpec, project_id: pulumi.Output[str], provider: openstack.Provider, adopt: Adopt) -> pulumi.Output[str]:
+    """A private network and subnet routed to the region's external network."""
+
+    def opts(object_id: str | None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(provider=provider, import_=object_id)
+
+    names = network_names(spec)
+    network = openstack.networking.Network("network", name=names["network"], tenant_id=project_id,
+                                           opts=opts(adopt.network_id))
     subnet = openstack.networking.Subnet(
-        "subnet", name=f"{name}-subnet", network_id=network.id, tenant_id=project_id, cidr=TENANT_CIDR,
-        ip_version=4, dns_nameservers=[], opts=on_region,
+        "subnet", name=names["subnet"], network_id=network.id, tenant_id=project_id, cidr=TENANT_CIDR,
+        ip_version=4, dns_nameservers=[], opts=opts(adopt.subnet_id),
     )
     external = openstack.networking.get_network_output(name=spec.external_network,
                                                        opts=pulumi.InvokeOptions(provider=provider))
     router = openstack.networking.Router(
-        "router", name=f"{name}-router", tenant_id=project_id, external_network_id=external.id, opts=on_region,
+        "router", name=names["router"], tenant_id=project_id, external_network_id=external.id,
+        opts=opts(adopt.router_id),
     )
-    openstack.networking.RouterInterface("router-subnet", router_id=router.id, subnet_id=subnet.id, opts=on_region)
+    openstack.networking.RouterInterface("router-subnet", router_id=router.id, subnet_id=subnet.id,
+                                         opts=opts(adopt.router_interface_port_id))
     return network.id

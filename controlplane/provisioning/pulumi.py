@@ -173,8 +173,6 @@ class PulumiProvisioner:
         """Make an interrupted stack usable again, without a human."""
         from pulumi import automation as auto
 
-        from stacks.tenant import Adopt
-
         if clear_lock:
             try:  # our lease says no one else runs this stack: any lock is stale
                 stack.cancel()
@@ -185,11 +183,8 @@ class PulumiProvisioner:
             log.warning("stack %s has pending operations from an interrupted update; clearing", spec.project_id)
             stack.refresh(clear_pending_creates=True, color="never")
             deployment = stack.export_stack().deployment or {}
-        known = {r.get("urn", "").rsplit("::", 1)[-1] for r in deployment.get("resources", [])}
-        return Adopt(
-            project_id=None if "project" in known else self._find_keystone(spec, "project"),
-            user_id=None if "user" in known else self._find_keystone(spec, "user"),
-        )
+        in_state = {r.get("urn", "").rsplit("::", 1)[-1]: r.get("id") for r in deployment.get("resources", [])}
+        return self._lost_objects(spec, in_state)
 
     def _cloud_config(self, spec: TenantSpec) -> Any:
         """The region's admin entry of clouds.yaml: the configured file, not whatever the process env says."""
@@ -198,16 +193,43 @@ class PulumiProvisioner:
         files = [self.clouds_file] if self.clouds_file else None
         return openstack.config.OpenStackConfig(config_files=files).get_one(cloud=spec.cloud, region_name=spec.openstack_region)
 
-    def _find_keystone(self, spec: TenantSpec, kind: str) -> str | None:
-        """The id of an object an interrupted create left on the cloud, found by its unique name."""
+    def _lost_objects(self, spec: TenantSpec, in_state: dict[str, str | None]) -> Any:
+        """Objects an interrupted create left on the cloud but not in the stack, found by their
+        deterministic names, so that the next update adopts them instead of creating twins."""
+        from stacks.tenant import Adopt, network_names
+
+        wanted = {"project", "user"} | ({"network", "subnet", "router", "router-subnet"} if spec.create_network else set())
+        if wanted <= set(in_state):
+            return Adopt()
         import openstack
 
+        found: dict[str, str | None] = {}
         with openstack.connection.Connection(config=self._cloud_config(spec)) as conn:
-            if kind == "project":
-                found = conn.identity.find_project(spec.openstack_project_name, domain_id=spec.domain_id, ignore_missing=True)
-            else:
-                found = conn.identity.find_user(spec.user_name, domain_id=spec.domain_id, ignore_missing=True)
-            return found.id if found else None
+            if "project" not in in_state:
+                project = conn.identity.find_project(spec.openstack_project_name, domain_id=spec.domain_id, ignore_missing=True)
+                found["project"] = project.id if project else None
+            if "user" not in in_state:
+                user = conn.identity.find_user(spec.user_name, domain_id=spec.domain_id, ignore_missing=True)
+                found["user"] = user.id if user else None
+            project_id = in_state.get("project") or found.get("project")
+            if spec.create_network and project_id:
+                names = network_names(spec)
+                lookups = {"network": conn.network.networks, "subnet": conn.network.subnets, "router": conn.network.routers}
+                for kind, listing in lookups.items():
+                    if kind not in in_state:
+                        match = next(iter(listing(name=names[kind], project_id=project_id)), None)
+                        found[kind] = match.id if match else None
+                router_id, subnet_id = in_state.get("router") or found.get("router"), in_state.get("subnet") or found.get("subnet")
+                if "router-subnet" not in in_state and router_id and subnet_id:
+                    port = next(iter(conn.network.ports(device_id=router_id, fixed_ips=f"subnet_id={subnet_id}")), None)
+                    found["router-subnet"] = port.id if port else None
+        adopted = {k: v for k, v in found.items() if v}
+        if adopted:
+            log.warning("stack %s adopts objects an interrupted update left: %s", spec.project_id, sorted(adopted))
+        return Adopt(
+            project_id=found.get("project"), user_id=found.get("user"), network_id=found.get("network"),
+            subnet_id=found.get("subnet"), router_id=found.get("router"), router_interface_port_id=found.get("router-subnet"),
+        )
 
     def _run(self, operation: Any, events: "_EventRelay", verb: str) -> Any:
         from pulumi import automation as auto
