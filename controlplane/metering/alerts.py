@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,8 +67,13 @@ class Notifier(Protocol):
 
 
 class HttpNotifier:
-    def __init__(self, timeout: float = 5.0) -> None:
+    """POSTs each alert; a connection error or a 5xx/429 answer is retried with backoff
+    (the same signed body, so receivers can drop duplicates by timestamp and payload)."""
+
+    def __init__(self, timeout: float = 5.0, attempts: int = 3, backoff: float = 1.0) -> None:
         self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
 
     def send(self, alert: Alert, timestamp: int) -> None:
         import httpx
@@ -75,11 +81,21 @@ class HttpNotifier:
         body = json.dumps(alert.payload, sort_keys=True, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp),
                    SIGNATURE_HEADER: sign(alert.secret, timestamp, body), "User-Agent": "sahab-alerts/0.1"}
-        try:
-            response = httpx.post(alert.url, content=body, headers=headers, timeout=self.timeout)
-            response.raise_for_status()
-        except Exception as error:  # an organisation's endpoint being down must not stop metering
-            log.warning("usage alert to %s failed: %s", alert.url, error)
-            WEBHOOKS.labels("failure").inc()
-            return
-        WEBHOOKS.labels("success").inc()
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = httpx.post(alert.url, content=body, headers=headers, timeout=self.timeout)
+                if response.status_code < 500 and response.status_code != 429:
+                    response.raise_for_status()  # other 4xx: the receiver refuses it; retrying will not help
+                    WEBHOOKS.labels("success").inc()
+                    return
+                error: Exception = httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=response)
+            except httpx.HTTPStatusError as refused:
+                log.warning("usage alert to %s refused: %s", alert.url, refused)
+                break
+            except httpx.HTTPError as failed:  # an organisation's endpoint being down must not stop metering
+                error = failed
+            if attempt < self.attempts:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+        else:
+            log.warning("usage alert to %s failed after %d attempts: %s", alert.url, self.attempts, error)
+        WEBHOOKS.labels("failure").inc()
