@@ -3,10 +3,7 @@ the embedded file:// default and PostgreSQL (production, shared by all workers).
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -14,19 +11,6 @@ from controlplane.contract import QUOTA_FIELDS, TenantSpec
 from controlplane.provisioning.pulumi import PulumiProvisioner
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.timeout(900)]
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def toolchain_on_path():
-    result = subprocess.run([str(ROOT / "toolchain" / "ensure-pulumi")], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"the Pulumi toolchain is not available: {result.stderr[-2000:]}", pytrace=False)
-    previous = os.environ["PATH"]
-    os.environ["PATH"] = f"{result.stdout.strip()}{os.pathsep}{previous}"
-    os.environ.update(PULUMI_SKIP_UPDATE_CHECK="true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true")
-    yield
-    os.environ["PATH"] = previous
 
 
 @pytest.fixture(params=["file", "postgres"])

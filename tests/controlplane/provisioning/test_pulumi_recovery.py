@@ -9,13 +9,12 @@ import pytest
 
 from controlplane.contract import QUOTA_FIELDS, TenantSpec
 from controlplane.provisioning.pulumi import PulumiProvisioner
-from tests.controlplane.provisioning.test_pulumi_backends import toolchain_on_path  # noqa: F401
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.timeout(900)]
 FORGOTTEN = {"user", "user-member", "network", "subnet", "router", "router-subnet"}
 
 
-def test_objects_missing_from_the_state_are_adopted_not_created_twice(toolchain_on_path, tmp_path):  # noqa: F811
+def test_objects_missing_from_the_state_are_adopted_not_created_twice(toolchain_on_path, tmp_path):
     import openstack
 
     from tests.devcloud.conftest import clouds_yaml
