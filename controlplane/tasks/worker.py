@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from celery import Task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
@@ -18,9 +17,6 @@ from controlplane.tasks.celery_app import (
     DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
 from controlplane.workflows.provisioning import ProvisioningWorkflow
-
-if TYPE_CHECKING:
-    from controlplane.metering.repair import RepairWorkflow
 
 app = create_celery(get_settings())
 
@@ -42,20 +38,11 @@ def workflow(worker_id: str) -> ProvisioningWorkflow:
     )
 
 
-@lru_cache
-def repair_workflow(worker_id: str) -> "RepairWorkflow":
-    from controlplane.metering.repair import RepairWorkflow
-
-    rt = runtime()
-    return RepairWorkflow(rt.sessions, rt.core, rt.provisioner, worker_id=worker_id, lease_seconds=rt.settings.lease_seconds)
-
-
 @worker_process_init.connect
 def _fresh_connections(**_: object) -> None:
     # Forked pool processes must not share the parent's database connections.
     runtime.cache_clear()
     workflow.cache_clear()
-    repair_workflow.cache_clear()
 
 
 @worker_ready.connect
@@ -120,4 +107,4 @@ def meter() -> dict[str, int]:
 
 @app.task(name=REPAIR, acks_late=True, bind=True)
 def repair(self: Task, project_id: str) -> str:
-    return _run(REPAIR, repair_workflow(_node(self)).reapply, project_id)
+    return _run(REPAIR, workflow(_node(self)).reapply, project_id)

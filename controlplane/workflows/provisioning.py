@@ -166,6 +166,47 @@ class ProvisioningWorkflow:
         PROVISIONING_DURATION.labels("destroy", "success").observe(time.monotonic() - started)
         return "decommissioned"
 
+    # -- repair of quota drift ------------------------------------------------
+    def reapply(self, project_id: str) -> str:
+        """Re-apply an active project's stack with the quota Sahab granted. No request state
+        changes: the run is recorded as progress on the current request, a failure on the project."""
+        with transaction(self.sessions) as session:
+            project = self._locked_project(session, project_id)
+            if project is None or project.state != ProjectState.ACTIVE.value or not project.current_request_id:
+                return f"nothing to do: {project.state if project else 'missing'}"
+            request = session.get_one(QuotaRequest, project.current_request_id)
+            if request.state != RequestState.ACTIVE.value:
+                return f"nothing to do: request {request.state}"
+            if not self._ready(None, project):
+                return "waiting"
+            if not self._take_lease(project):
+                return "busy"
+            spec = tenant_spec(session, self.core, project)  # the granted quota, not a request's amounts
+            request_id = request.id
+            record_progress(session, self.core.clock, request_id, "repair: re-applying the granted quota",
+                            {"operation": "repair"})
+
+        started = time.monotonic()
+        try:
+            with self._keeping_lease(project_id):
+                self.provisioner.apply(spec, self._progress(request_id))
+        except Exception as error:
+            message = f"repair failed: {type(error).__name__}: {error}"[:4000]
+            log.warning("repair of %s failed: %s", project_id, error)
+            self._record_repair(project_id, request_id, message, error=message)
+            PROVISIONING_DURATION.labels("repair", "failure").observe(time.monotonic() - started)
+            return "failed"
+        self._record_repair(project_id, request_id, "repair: granted quota re-applied", error=None)
+        PROVISIONING_DURATION.labels("repair", "success").observe(time.monotonic() - started)
+        return "repaired"
+
+    def _record_repair(self, project_id: str, request_id: str, message: str, error: str | None) -> None:
+        with transaction(self.sessions) as session:
+            project = self._locked_project(session, project_id)
+            project.last_error = error
+            self._release(project)
+            record_progress(session, self.core.clock, request_id, message, {"operation": "repair"})
+
     # -- reconcile: find work in the database that no queued task carries ----
     def reconcile(self) -> dict[str, list[str]]:
         now = self.core.clock.now()

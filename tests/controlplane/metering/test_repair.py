@@ -1,17 +1,17 @@
-"""Repair re-applies the granted quota through the provisioner without new request states."""
+"""ProvisioningWorkflow.reapply (repair of drift) re-applies the granted quota through the provisioner without new request states."""
 
 from __future__ import annotations
 
-from controlplane.metering.repair import RepairWorkflow
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project, QuotaRequest
 from controlplane.quota_requests import service
+from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
 
 
 def test_reapply_uses_granted_quota_and_records_progress(sessions, core, provisioner, active_project):
     project = active_project()
-    workflow = RepairWorkflow(sessions, core, provisioner, worker_id="w")
+    workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="w")
     assert workflow.reapply(project.id) == "repaired"
     assert provisioner.applies == [project.id, project.id]
     assert provisioner.tenants[project.id].quota == project.granted
@@ -26,7 +26,7 @@ def test_reapply_uses_granted_quota_and_records_progress(sessions, core, provisi
 def test_failed_repair_is_recorded_on_the_project_only(sessions, core, provisioner, active_project):
     project = active_project()
     provisioner.fail_next = "cloud down"
-    assert RepairWorkflow(sessions, core, provisioner, worker_id="w").reapply(project.id) == "failed"
+    assert ProvisioningWorkflow(sessions, core, provisioner, worker_id="w").reapply(project.id) == "failed"
     with transaction(sessions) as session:
         stored = session.get_one(Project, project.id)
         assert stored.state == "active" and "cloud down" in stored.last_error and stored.lease_owner is None
@@ -34,4 +34,4 @@ def test_failed_repair_is_recorded_on_the_project_only(sessions, core, provision
 
 
 def test_nothing_to_repair_for_a_missing_project(sessions, core, provisioner):
-    assert RepairWorkflow(sessions, core, provisioner, worker_id="w").reapply("prj_nope").startswith("nothing to do")
+    assert ProvisioningWorkflow(sessions, core, provisioner, worker_id="w").reapply("prj_nope").startswith("nothing to do")
