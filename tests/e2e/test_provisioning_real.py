@@ -70,9 +70,15 @@ def api(sahab) -> httpx.Client:
     return httpx.Client(base_url=sahab.url, timeout=60)
 
 
-def test_request_to_active_change_credentials_and_decommission(sahab, api, issuer, cloud):
-    owner, operator = issuer.headers("nadia"), issuer.headers("omar", roles=("operator", "approver"))
-    org = verified_org(api, owner, operator)
+@pytest.fixture
+def tenant(api, issuer) -> tuple[dict[str, str], str]:
+    """An owner's headers and the verified business organisation the owner registered."""
+    owner = issuer.headers("nadia")
+    return owner, verified_org(api, owner, issuer.headers("omar", roles=("operator", "approver")))
+
+
+def test_request_to_active_change_credentials_and_decommission(sahab, api, tenant, issuer, cloud):
+    owner, org = tenant
     sahab.start_worker("w1")
     try:
         started = time.monotonic()
@@ -137,9 +143,8 @@ def test_request_to_active_change_credentials_and_decommission(sahab, api, issue
         cleanup(cloud, org)
 
 
-def test_a_worker_killed_during_up_completes_after_restart(sahab, api, issuer, cloud):
-    owner, operator = issuer.headers("nadia"), issuer.headers("omar", roles=("operator", "approver"))
-    org = verified_org(api, owner, operator)
+def test_a_worker_killed_during_up_completes_after_restart(sahab, api, tenant, cloud):
+    owner, org = tenant
     sahab.start_worker("w1")
     try:
         created = ask(api, owner, org, "prod")
@@ -166,9 +171,8 @@ def test_a_worker_killed_during_up_completes_after_restart(sahab, api, issuer, c
         cleanup(cloud, org)
 
 
-def test_ten_requests_provisioned_concurrently_by_two_workers(sahab, api, issuer, cloud):
-    owner, operator = issuer.headers("nadia"), issuer.headers("omar", roles=("operator", "approver"))
-    org = verified_org(api, owner, operator)
+def test_ten_requests_provisioned_concurrently_by_two_workers(sahab, api, tenant, cloud):
+    owner, org = tenant
     sahab.start_worker("w1", concurrency=2)
     sahab.start_worker("w2", concurrency=2)
     try:
@@ -186,10 +190,9 @@ def test_ten_requests_provisioned_concurrently_by_two_workers(sahab, api, issuer
         cleanup(cloud, org)
 
 
-def test_two_regions_get_separate_projects_and_quotas(sahab, api, issuer, cloud):
+def test_two_regions_get_separate_projects_and_quotas(sahab, api, tenant, cloud):
     """rabat-1 is RegionOne and casablanca-1 is RegionTwo of the local cloud: own Nova, Cinder, Neutron."""
-    owner, operator = issuer.headers("nadia"), issuer.headers("omar", roles=("operator", "approver"))
-    org = verified_org(api, owner, operator)
+    owner, org = tenant
     sahab.start_worker("w1", concurrency=2)
     region_two = openstack.connect(cloud="sahab-devcloud-regiontwo", api_timeout=60)
     try:
