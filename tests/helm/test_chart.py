@@ -113,9 +113,8 @@ def test_chart_alert_rules_match_monitoring(tools: Tools) -> None:
     only read files inside itself); the PrometheusRule carries exactly those rules."""
     ours = _rule_groups(CHART / "files" / "alerts.yaml")
     upstream = ROOT / "monitoring" / "prometheus" / "alerts.yaml"
-    if upstream.exists():
-        assert ours == _rule_groups(upstream), \
-            "helm/sahab/files/alerts.yaml differs from monitoring/prometheus/alerts.yaml: cp the latter over the former"
+    assert ours == _rule_groups(upstream), \
+        "helm/sahab/files/alerts.yaml differs from monitoring/prometheus/alerts.yaml: cp the latter over the former"
     rule = next(iter(by_kind(tools.render(MONITORING), "PrometheusRule").values()))
     assert rule["spec"]["groups"] == ours
 
