@@ -28,6 +28,24 @@ from tests.support.rabbitmq import RabbitServer  # noqa: E402
 
 TEMPLATE = "sahab_template"
 
+# Tests under these folders need a real part besides SQLite; `./dev test unit` leaves them out.
+_FOLDER_MARKERS = {"helm": "helm", "monitoring": "prometheus", "devcloud": "devcloud", "toolchain": "pulumi"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the real parts its fixtures start, so `-m` can select the ones that need none."""
+    tests_root = Path(__file__).resolve().parent
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if "postgres" in fixtures or (callspec is not None and callspec.params.get("database_url") == "postgres"):
+            item.add_marker(pytest.mark.postgres)
+        if "rabbitmq" in fixtures:
+            item.add_marker(pytest.mark.rabbitmq)
+        folder = item.path.resolve().relative_to(tests_root).parts[0]
+        if folder in _FOLDER_MARKERS:
+            item.add_marker(getattr(pytest.mark, _FOLDER_MARKERS[folder]))
+
 
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
