@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationKind, PlatformRole
 from controlplane.errors import InvalidInput, SeparationOfDuties, TooManyPendingRequests
-from controlplane.persistence.database import transaction
+from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.domain.regions import Catalogue
 from controlplane.persistence.models import Membership, Project, QuotaRequest
 from controlplane.quota_requests import service
+from controlplane.quota_requests.admission import ensure_regions
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from tests import factories
 
@@ -110,3 +113,32 @@ def test_an_organisation_has_at_most_the_configured_number_of_requests_waiting(s
         service.cancel(session, core, factories.person(), waiting[0].id, None)
     with transaction(sessions) as session:
         assert service.create(session, core, factories.person(), ask(org.id, env="env-4")).state == "submitted"
+
+
+def test_racing_requests_never_pass_the_pending_limit(database_url, core):
+    """Twelve threads, each with its own connection, submit at once: the organisation's row lock (PostgreSQL)
+    or the IMMEDIATE transaction (SQLite) serialises count and insert, so exactly the limit get in."""
+    racers, limit = 12, 3
+    core.policy = type(core.policy)(envelope=core.policy.envelope, max_pending_requests=limit)
+    engine = make_engine(database_url, **({"pool_size": racers} if database_url.startswith("postgres") else {}))
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        ensure_regions(session, ["rabat-1"])
+        org_id = factories.organisation(session).id
+    barrier, outcomes = threading.Barrier(racers), []
+
+    def submit(n: int) -> None:
+        barrier.wait(timeout=30)
+        try:
+            with transaction(sessions) as session:
+                outcomes.append(service.create(session, core, factories.person(), ask(org_id, env=f"race-{n}")).state)
+        except TooManyPendingRequests:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    engine.dispose()
+    assert sorted(outcomes) == ["refused"] * (racers - limit) + ["submitted"] * limit
