@@ -1,6 +1,6 @@
 """Who may see and touch what. A caller sees only its own organisations' objects
 (anything else answers NotFound, so existence does not leak); approvers and
-operators see everything."""
+operators see everything, but never decide for an organisation they belong to."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
-from controlplane.errors import NotFound, PermissionDenied
+from controlplane.errors import NotFound, PermissionDenied, SeparationOfDuties
 from controlplane.persistence.models import Membership, Organisation
 
 
@@ -46,3 +46,23 @@ def require_organisation(
 def require_role(principal: Principal, role: PlatformRole) -> None:
     if role not in principal.platform_roles:
         raise PermissionDenied(f"this needs the platform role {role.value!r}")
+
+
+def require_independent(
+    session: Session, principal: Principal, organisation: Organisation, decision: str, *,
+    decider: PlatformRole, filed_by: str | None = None,
+) -> None:
+    """Separation of duties: staff never decide for an organisation they are a member of (stored or
+    claimed in the token) or registered, nor on a request they filed (`filed_by`) even if they have
+    left the organisation since."""
+    ties = []
+    if organisation_role(session, principal, organisation.id) is not None:
+        ties.append(f"are a member of organisation {organisation.id}")
+    if organisation.created_by == principal.subject:
+        ties.append(f"registered organisation {organisation.id}")
+    if filed_by == principal.subject:
+        ties.append("filed this request")
+    if ties:
+        raise SeparationOfDuties(
+            f"{principal.subject} may not {decision}: they {' and '.join(ties)}; another {decider.value} must decide"
+        )

@@ -13,9 +13,11 @@ from controlplane.tasks.queue import TaskQueue
 @dataclass(frozen=True)
 class ApprovalPolicy:
     """Requests within their organisation kind's envelope (a preset name) are approved
-    automatically when capacity allows; decreases always are."""
+    automatically when capacity allows; decreases always are. An organisation may have at
+    most `max_pending_requests` waiting for a decision, so no one can flood the approvers."""
 
     envelope: dict[str, str]
+    max_pending_requests: int = 10
 
 
 @dataclass

@@ -98,3 +98,18 @@ class ConcurrentOperation(ProvisioningError):
 class DependencyUnavailable(SahabError):
     code = "dependency-unavailable"
     title = "A service Sahab depends on is unavailable"
+
+
+class SeparationOfDuties(PermissionDenied):
+    code = "separation-of-duties"
+    title = "Another approver or operator must decide"
+
+
+class NationalIdAlreadyVerified(Conflict):
+    code = "national-id-already-verified"
+    title = "Another organisation with this national ID is already verified"
+
+
+class TooManyPendingRequests(Conflict):
+    code = "too-many-pending-requests"
+    title = "The organisation has too many requests waiting for a decision"

@@ -77,7 +77,9 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
         queue = CeleryQueue(create_celery(settings))
     core = Core(
         catalogue=catalogue, clock=clock or SystemClock(), queue=queue,
-        policy=ApprovalPolicy(envelope=settings.auto_approve_envelope), page_size_max=settings.page_size_max,
+        policy=ApprovalPolicy(envelope=settings.auto_approve_envelope,
+                              max_pending_requests=settings.max_pending_requests_per_organisation),
+        page_size_max=settings.page_size_max,
     )
     return Runtime(settings=settings, engine=engine, sessions=sessions, catalogue=catalogue, core=core)
 

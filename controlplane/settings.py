@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # Empty = a random passphrase kept in data_dir/pulumi/passphrase (mode 0600).
     pulumi_passphrase: str = ""
     auto_approve_envelope: dict[str, str] = {"business": "small", "agency": "medium"}
+    # Requests of one organisation waiting for an approver (submitted); one more is refused with 409.
+    max_pending_requests_per_organisation: int = Field(10, ge=1)
     # A worker renews its stack lease every third of this while it works; a dead worker's
     # stack is taken over by another once it expires (reconcile runs every 30 s).
     lease_seconds: int = 120

@@ -47,31 +47,60 @@ _SERVICE.update({r: "network" for r in Resource if r not in _SERVICE})
 
 Amounts = dict[Resource, int]
 
+# No amount anywhere may exceed this, whatever a region holds: it fits a 64-bit column with room
+# for sums, and clients that read JSON numbers as doubles (JavaScript) read it exactly. It stops a
+# 10**100 at the door; the region's own capacity is the tighter bound (`check_within`).
+AMOUNT_MAX = 2**53 - 1
 
-def amounts(values: Mapping[str, int] | None = None, *, fill: int | None = 0) -> Amounts:
-    """Validate a mapping of resource name to amount into complete Amounts.
 
-    Unknown names and negative or non-integer amounts are refused; missing
-    resources get `fill` (or are refused when fill is None).
+def some_amounts(values: Mapping[str, object]) -> Amounts:
+    """Validate a partial mapping of resource name to amount: the one place for these rules.
+
+    Unknown names are refused; an amount is a whole number from 0 to AMOUNT_MAX.
     """
-    values = dict(values or {})
     unknown = sorted(set(values) - {r.value for r in Resource})
     if unknown:
         raise InvalidInput(
             f"unknown resource(s): {', '.join(unknown)}; known: {', '.join(r.value for r in Resource)}"
         )
     result: Amounts = {}
-    for resource in Resource:
-        if resource.value not in values:
-            if fill is None:
-                raise InvalidInput(f"missing amount for {resource.value}")
-            result[resource] = fill
-            continue
-        value = values[resource.value]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidInput(f"{resource.value} must be a whole number >= 0, got {value!r}")
-        result[resource] = value
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(f"{name} must be a whole number, got {value!r}")
+        if value < 0:
+            raise InvalidInput(f"{name}: amounts must be >= 0, got {value}")
+        if value > AMOUNT_MAX:
+            # The value itself is not echoed: it may be thousands of digits long.
+            raise InvalidInput(f"{name}: amounts must be <= {AMOUNT_MAX}, got a larger number")
+        result[Resource(name)] = value
     return result
+
+
+def amounts(values: Mapping[str, object] | None = None, *, fill: int | None = 0) -> Amounts:
+    """Validate a mapping of resource name to amount into complete Amounts.
+
+    Missing resources get `fill` (or are refused when fill is None).
+    """
+    given = some_amounts(values or {})
+    result: Amounts = {}
+    for resource in Resource:
+        if resource in given:
+            result[resource] = given[resource]
+        elif fill is None:
+            raise InvalidInput(f"missing amount for {resource.value}")
+        else:
+            result[resource] = fill
+    return result
+
+
+def check_within(requested: Amounts, bound: Amounts, where: str) -> None:
+    """Refuse amounts above a bound, naming each resource and its bound."""
+    over = [r for r in Resource if requested.get(r, 0) > bound.get(r, 0)]
+    if over:
+        raise InvalidInput(
+            f"more than {where}: " + "; ".join(f"{r.value} requested {requested[r]}, at most {bound[r]}" for r in over),
+            bounds=[{"resource": r.value, "requested": requested[r], "max": bound[r]} for r in over],
+        )
 
 
 def as_plain(values: Amounts) -> dict[str, int]:

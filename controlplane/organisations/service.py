@@ -1,26 +1,28 @@
-"""Organisations and their members. Quota may be requested once an operator has verified one."""
+"""Organisations and their members. Quota may be requested once an operator has verified one.
+
+A national ID is unique among verified organisations only: anyone may register with any
+ID and gets the same answer whether or not it is already claimed (so squatting locks no
+one out and probing learns nothing); the operator who verifies decides who really holds it.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_organisation, require_role, visible_organisation_ids
+from controlplane.access import require_independent, require_organisation, require_role, visible_organisation_ids
 from controlplane.clock import Clock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationStatus, PlatformRole
-from controlplane.errors import Conflict, NotFound
+from controlplane.errors import Conflict, NationalIdAlreadyVerified, NotFound
 from controlplane.organisations.schemas import MemberAdd, OrganisationCreate
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.models import Membership, Organisation, new_id
 
 
 def register(session: Session, clock: Clock, principal: Principal, data: OrganisationCreate) -> Organisation:
-    duplicate = session.scalar(
-        select(Organisation.id).where(Organisation.kind == data.kind.value, Organisation.national_id == data.national_id)
-    )
-    if duplicate:
-        raise Conflict(f"an {data.kind.value} with national id {data.national_id} is already registered")
+    # No look-up of the national ID here, on purpose: see the module's docstring.
     now = clock.now()
     organisation = Organisation(
         id=new_id("org"), kind=data.kind.value, legal_name=data.legal_name, national_id=data.national_id,
@@ -50,9 +52,35 @@ def set_status(session: Session, principal: Principal, organisation_id: str, sta
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
         raise NotFound(f"organisation {organisation_id} not found")
+    if status is OrganisationStatus.VERIFIED:
+        require_independent(session, principal, organisation, f"verify organisation {organisation.id}",
+                            decider=PlatformRole.OPERATOR)
+        _refuse_second_holder(session, organisation)
     organisation.status = status.value
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:  # another operator verified a holder of the same ID at the same moment
+        raise _already_verified(organisation, holder=None) from error
     return organisation
+
+
+def _refuse_second_holder(session: Session, organisation: Organisation) -> None:
+    holder = session.scalar(select(Organisation.id).where(
+        Organisation.kind == organisation.kind, Organisation.national_id == organisation.national_id,
+        Organisation.status == OrganisationStatus.VERIFIED.value, Organisation.id != organisation.id,
+    ))
+    if holder:
+        raise _already_verified(organisation, holder)
+
+
+def _already_verified(organisation: Organisation, holder: str | None) -> NationalIdAlreadyVerified:
+    # Only operators get here, and they see every organisation: naming the holder leaks nothing.
+    who = f"organisation {holder}" if holder else "another organisation"
+    return NationalIdAlreadyVerified(
+        f"{who} is already verified with {organisation.kind} national id {organisation.national_id}; "
+        f"suspend it first if {organisation.id} is the real holder",
+        holder=holder,
+    )
 
 
 def list_members(session: Session, principal: Principal, organisation_id: str) -> list[Membership]:

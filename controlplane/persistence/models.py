@@ -60,7 +60,14 @@ class Organisation(Base):
     # Usage alerts (80 % / 90 % of a quota) are POSTed here, signed with HMAC-SHA256 (0002).
     alert_webhook_url: Mapped[str | None] = mapped_column(String(2000))
     alert_webhook_secret: Mapped[str | None] = mapped_column(String(128))
-    __table_args__ = (Index("uq_organisation_identity", "kind", "national_id", unique=True),)
+    __table_args__ = (
+        # A national ID belongs to one VERIFIED organisation; unverified registrations may share it,
+        # so a squatter cannot lock the real owner out or learn which IDs exist (0006).
+        Index(
+            "uq_verified_organisation_identity", "kind", "national_id", unique=True,
+            sqlite_where=text("status = 'verified'"), postgresql_where=text("status = 'verified'"),
+        ),
+    )
 
 
 class Membership(Base):

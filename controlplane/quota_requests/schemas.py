@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from controlplane.domain.resources import PRESETS, Resource
+from controlplane.domain import resources
 from controlplane.domain.states import RequestState
+from controlplane.errors import InvalidInput
 
 ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
@@ -19,7 +20,12 @@ class QuotaRequestCreate(BaseModel):
     region: str
     environment: str = Field(description="a short name such as prod or staging")
     preset: str | None = Field(None, description="small, medium or large; amounts override single resources")
-    amounts: dict[str, int] = Field(default_factory=dict, description="resource name -> amount")
+    # Any, not int: the domain alone decides what an amount is (pydantic would turn true or 2.0 into
+    # an int first); the schema below documents its rules for clients.
+    amounts: dict[str, Any] = Field(default_factory=dict, description="resource name -> amount", json_schema_extra={
+        "propertyNames": {"enum": [r.value for r in resources.Resource]},
+        "additionalProperties": {"type": "integer", "minimum": 0, "maximum": resources.AMOUNT_MAX},
+    })
     justification: str = Field(min_length=3, max_length=2000)
 
     @field_validator("environment")
@@ -29,23 +35,18 @@ class QuotaRequestCreate(BaseModel):
             raise ValueError("lower-case letters, digits and dashes, starting with a letter, at most 32")
         return value
 
+    # The rules for presets and amounts live in the domain; here they only become 422s with a location.
     @field_validator("preset")
     @classmethod
     def _preset(cls, value: str | None) -> str | None:
-        if value is not None and value not in PRESETS:
-            raise ValueError(f"unknown preset; known: {', '.join(PRESETS)}")
+        if value is not None:
+            _as_value_error(resources.preset, value)
         return value
 
     @field_validator("amounts")
     @classmethod
-    def _amounts(cls, value: dict[str, int]) -> dict[str, int]:
-        known = {r.value for r in Resource}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(f"unknown resource(s) {unknown}; known: {sorted(known)}")
-        negative = sorted(k for k, v in value.items() if v < 0)
-        if negative:
-            raise ValueError(f"amounts must be >= 0: {negative}")
+    def _amounts(cls, value: dict[str, Any]) -> dict[str, int]:
+        _as_value_error(resources.some_amounts, value)
         return value
 
     @model_validator(mode="after")
@@ -53,6 +54,13 @@ class QuotaRequestCreate(BaseModel):
         if self.preset is None and not self.amounts:
             raise ValueError("give a preset, amounts, or both")
         return self
+
+
+def _as_value_error(check: Callable[[Any], object], value: Any) -> None:
+    try:
+        check(value)
+    except InvalidInput as error:
+        raise ValueError(error.detail) from None
 
 
 class Decision(BaseModel):

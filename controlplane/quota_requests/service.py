@@ -2,22 +2,29 @@
 
 The caller's transaction (the API request, a worker's unit of work) owns the
 commit; these functions only flush. Tasks are queued to run after commit.
+
+Every amount is bounded by the region's capacity,
+and an organisation has at most `policy.max_pending_requests` waiting for a decision.
+Approvers never decide on their own organisation's requests (access.require_independent).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_organisation, require_role, visible_organisation_ids
+from controlplane.access import require_independent, require_organisation, require_role, visible_organisation_ids
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.regions import Region
-from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, exceeds, preset
+from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, check_within, exceeds, preset
 from controlplane.domain.states import (
     OrganisationKind, OrganisationStatus, PlatformRole, ProjectState, RegionStatus, RequestState, check_transition,
 )
-from controlplane.errors import BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, NotFound, OrganisationNotVerified, RegionNotOpen
+from controlplane.errors import (
+    BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, NotFound, OrganisationNotVerified, RegionNotOpen,
+    TooManyPendingRequests,
+)
 from controlplane.metrics import ADMISSION_DECISIONS
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
@@ -44,6 +51,7 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     requested = requested_amounts(data)
     project = _live_project(session, organisation.id, region.id, data.environment)
     current = amounts(project.granted) if project else amounts()
+    _check_grantable(region, requested, current)
     _check_region_accepts(region, requested, current)
     if project is not None:
         if project.state != ProjectState.ACTIVE.value:
@@ -57,6 +65,7 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     ))
     if open_request:
         raise Conflict(f"request {open_request} for {region.id}/{data.environment} is still waiting for a decision; cancel it first")
+    _check_pending_limit(session, core, organisation)
 
     now = core.clock.now()
     request = QuotaRequest(
@@ -80,6 +89,30 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
 
 def quota_changes(current: Amounts, requested: Amounts) -> dict[str, dict[str, int]]:
     return {r.value: {"from": current[r], "to": requested[r]} for r in Resource if current[r] != requested[r]}
+
+
+def _check_grantable(region: Region, requested: Amounts, current: Amounts) -> None:
+    """No more than the region's whole capacity (raw times overcommit), which it could never grant
+    even empty; what is free now, and the agencies' share, are admission's to judge. Only increases
+    are checked, so a project granted more before the catalogue shrank can still shrink."""
+    bound = region.effective_capacity()
+    check_within(requested, {r: max(bound[r], current[r]) for r in Resource}, f"the capacity of region {region.id}")
+
+
+def _check_pending_limit(session: Session, core: Core, organisation: Organisation) -> None:
+    # Serialise the count per organisation (FOR NO KEY UPDATE: rows that reference the organisation
+    # still insert); on SQLite every transaction already holds the write lock.
+    session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
+    waiting = session.scalar(select(func.count()).select_from(QuotaRequest).where(
+        QuotaRequest.organisation_id == organisation.id, QuotaRequest.state == RequestState.SUBMITTED.value,
+    ))
+    limit = core.policy.max_pending_requests
+    if waiting >= limit:
+        raise TooManyPendingRequests(
+            f"organisation {organisation.id} already has {waiting} requests waiting for a decision (at most {limit}); "
+            "cancel one or wait for an approver to decide",
+            pending=waiting, limit=limit,
+        )
 
 
 def _check_region_accepts(region: Region, requested: Amounts, current: Amounts) -> None:
@@ -171,6 +204,8 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     request = _get_for_update(session, principal, request_id)
     check_transition(RequestState(request.state), RequestState.APPROVED)
     organisation = session.get_one(Organisation, request.organisation_id)
+    require_independent(session, principal, organisation, f"approve request {request.id}",
+                        decider=PlatformRole.APPROVER, filed_by=request.created_by)
     region = core.region(request.region_id)
     project = session.get(Project, request.project_id) if request.project_id else None
     if project is None and _live_project(session, request.organisation_id, request.region_id, request.environment):
@@ -199,6 +234,9 @@ def reject(session: Session, core: Core, principal: Principal, request_id: str, 
     require_role(principal, PlatformRole.APPROVER)
     request = _get_for_update(session, principal, request_id)
     organisation = session.get_one(Organisation, request.organisation_id)
+    # Rejecting is deciding too; a member who wants to withdraw a request cancels it instead.
+    require_independent(session, principal, organisation, f"reject request {request.id}",
+                        decider=PlatformRole.APPROVER, filed_by=request.created_by)
     transition(session, core.clock, request, RequestState.REJECTED, actor=principal.subject,
                organisation_kind=organisation.kind, reason=reason)
     _count("rejected_by_approver")
