@@ -31,7 +31,8 @@ from controlplane.runtime import Runtime, build_runtime
 from controlplane.settings import Settings
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests.support.fakes import InMemoryProvisioner
-from tests.support.identity import ServerThread
+from tests.support.identity import ServerThread, isolated_settings
+from tests.support.oauth import OAuthIssuer
 from tests.support.ports import free_port
 
 PASSWORDS = {"amina": "amina-demo", "youssef": "youssef-demo", "salma": "salma-demo"}
@@ -172,3 +173,33 @@ class Cli:
 @pytest.fixture
 def cli(served: Served, tokens: dict[str, str], tmp_path: Path) -> Cli:
     return Cli(served, tokens, tmp_path)
+
+
+@dataclass
+class External:
+    """The real API trusting an outside identity provider (a conforming OAuth server on loopback)."""
+
+    url: str
+    issuer: OAuthIssuer
+
+
+@pytest.fixture(scope="session")
+def external_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[External]:
+    tmp = tmp_path_factory.mktemp("cli-external")
+    database = f"sqlite:///{tmp / 'sahab.db'}"
+    upgrade(database)
+    port = free_port()
+    with OAuthIssuer() as issuer:
+        settings = isolated_settings(f"http://127.0.0.1:{port}", tmp, oidc_issuer=issuer.url, demo_accounts=False,
+                                     database_url=database)
+        with ServerThread(create_app(settings), port=port) as server:
+            yield External(url=server.url, issuer=issuer)
+
+
+@pytest.fixture
+def external(external_session: External) -> Iterator[External]:
+    """The shared outside issuer, with its defaults back and its record cleared for each test."""
+    issuer = external_session.issuer
+    issuer.access_lifetime, issuer.rotate, issuer.revocation, issuer.auto_approve = 600, True, True, None
+    issuer.calls.clear()
+    yield external_session
