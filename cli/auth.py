@@ -28,7 +28,10 @@ def discover(api_url: str) -> dict[str, Any]:
     """GET {api}/v1/meta, then the issuer's OIDC discovery document; both merged under meta/oidc."""
     with Api(api_url) as api:
         meta = api.get("/v1/meta", auth=False)
-    return {"meta": meta, "oidc": issuer_metadata(str(meta.get("issuer", "")))}
+    if not isinstance(meta, dict) or not meta.get("issuer"):
+        raise CliError("Identity provider discovery failed",
+                       f"GET {api_url}/v1/meta names no issuer; is {api_url} a Sahab API?", exit_code=errors.UNAVAILABLE)
+    return {"meta": meta, "oidc": issuer_metadata(str(meta["issuer"]))}
 
 
 def issuer_metadata(issuer: str) -> dict[str, Any]:
@@ -182,8 +185,8 @@ def ensure_issued_for(stored: config.Credentials, api_url: str) -> None:
     """Refuse to send a token to an API other than the one it was obtained for."""
     if not config.same_api(stored.api_url, api_url):
         raise errors.not_authenticated(
-            f"the stored token was issued for {stored.api_url or 'another API'}, not {api_url}, and is not sent "
-            f"elsewhere; to use {api_url}, run `sahab login --api {api_url}`")
+            f"the stored token was issued for {stored.api_url or 'another API'}, not {api_url}, and is sent to "
+            f"no other API; run `sahab login --api {api_url}` to sign in there")
 
 
 def refresh(stored: config.Credentials, *, refused: str | None = None) -> config.Credentials:
