@@ -7,7 +7,7 @@ import io
 import json
 
 from cli.output import amounts
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 
 
 def test_global_options_are_accepted_after_the_subcommand(cli: Cli) -> None:

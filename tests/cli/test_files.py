@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli.config import write_private
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 
 
 def plant(link: Path, victim: Path) -> None:

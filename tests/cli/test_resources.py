@@ -12,7 +12,7 @@ import yaml
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Membership, Organisation
 
-from tests.cli.conftest import Cli, write_credentials
+from tests.support.cli import Cli, write_credentials
 from tests.support.ports import free_port
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from cli import auth, config
-from tests.cli.conftest import Cli, External
+from tests.support.cli import Cli, External
 
 
 def stored(home: Path) -> dict[str, Any]:

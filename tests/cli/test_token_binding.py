@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 from tests.support.identity import ServerThread
 
 
