@@ -173,12 +173,12 @@ def current_token(api_url: str) -> str:
     if stored.refreshable():
         return refresh(stored).access_token
     if stored.grant == "client_credentials":
-        how = "client credentials; set SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET or "
+        how = "; client credentials: set SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET or"
     elif stored.refresh_token:
-        how = "and so did the session; "
+        how = ", and so did the session it could be renewed by;"
     else:
-        how = ""
-    raise errors.not_authenticated(f"the stored token expired; {how}run `sahab login`")
+        how = ";"
+    raise errors.not_authenticated(f"the stored token expired{how} run `sahab login`")
 
 
 def ensure_issued_for(stored: config.Credentials, api_url: str) -> None:

@@ -77,7 +77,16 @@ def load_config() -> dict[str, Any]:
     return _read_json(config_path())
 
 
+def _private_config_dir() -> None:
+    """The directory of the tokens: created 0700, and made 0700 again if something opened it up."""
+    directory = config_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if directory.stat().st_mode & 0o077:
+        directory.chmod(0o700)
+
+
 def save_config(data: dict[str, Any]) -> None:
+    _private_config_dir()
     write_private(config_path(), json.dumps(data, indent=2) + "\n")
 
 
@@ -143,6 +152,7 @@ def load_credentials() -> Credentials | None:
 
 
 def save_credentials(credentials: Credentials) -> None:
+    _private_config_dir()
     write_private(credentials_path(), json.dumps(asdict(credentials), indent=2) + "\n")
 
 

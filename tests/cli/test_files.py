@@ -67,3 +67,12 @@ def test_login_writes_the_token_through_no_planted_symlink(cli: Cli, tmp_path: P
     credentials = home / "sahab" / "credentials.json"
     assert not credentials.is_symlink() and stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert json.loads(credentials.read_text())["grant"] == "client_credentials"
+
+
+def test_the_token_directory_is_made_private_again(cli: Cli) -> None:
+    directory = cli.home(None) / "sahab"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    result = cli("login", "--client-id", "agency-automation", "--client-secret", "agency-automation-secret")
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700

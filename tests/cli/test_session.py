@@ -141,3 +141,26 @@ def test_a_refresh_another_command_already_made_is_reused(cli: Cli, external: Ex
     assert second.access_token == first.access_token and second.refresh_token == first.refresh_token
     assert len(external.issuer.grants("refresh_token")) == 1
     assert external.issuer.refresh_is_active(first.refresh_token or "")
+
+
+def test_whoami_renews_an_expired_token_and_shows_the_session(cli: Cli, external: External) -> None:
+    external.issuer.access_lifetime = 5
+    home = login(cli, external)
+    before = stored(home)["access_token"]
+    external.issuer.access_lifetime = 600
+    result = cli("whoami", SAHAB_API_URL=external.url)
+    assert result.exit_code == 0, result.stderr
+    assert "renewed by its refresh token" in result.stdout and external.url in result.stdout
+    assert stored(home)["access_token"] != before
+
+
+def test_a_session_past_its_refresh_lifetime_asks_to_log_in_without_asking_the_issuer(cli: Cli,
+                                                                                      external: External) -> None:
+    home = login(cli, external)
+    credentials = stored(home)
+    credentials.update(expires_at=time.time() - 60, refresh_expires_at=time.time() - 1)
+    (home / "sahab" / "credentials.json").write_text(json.dumps(credentials))
+    result = cli("regions", SAHAB_API_URL=external.url)
+    assert result.exit_code == 3
+    assert "the stored token expired, and so did the session" in " ".join(result.stderr.split())
+    assert external.issuer.grants("refresh_token") == []
