@@ -51,6 +51,19 @@ def issuer_metadata(issuer: str) -> dict[str, Any]:
     return document
 
 
+def _post_form(endpoint: str, form: dict[str, str], auth: tuple[str, str] | None = None) -> httpx.Response:
+    """POST an OAuth form (a public client names itself by client_id in the form; a confidential one by auth)."""
+    try:
+        return httpx.post(endpoint, data=form, auth=auth, timeout=15)
+    except httpx.HTTPError as error:
+        raise transport_error(endpoint, error) from None
+
+
+def _reason(response: httpx.Response) -> str:
+    """`error: error_description` of an OAuth error answer."""
+    return ": ".join(filter(None, _oauth_error(response)))
+
+
 def _oauth_error(response: httpx.Response) -> tuple[str, str]:
     body = decode(response)
     if isinstance(body, dict):
@@ -72,13 +85,9 @@ def _credentials_from(token: dict[str, Any], grant: str, api_url: str, client_id
 def client_credentials(api_url: str, client_id: str, client_secret: str) -> config.Credentials:
     found = discover(api_url)
     endpoint = found["oidc"]["token_endpoint"]
-    try:
-        response = httpx.post(endpoint, data={"grant_type": "client_credentials"}, auth=(client_id, client_secret), timeout=15)
-    except httpx.HTTPError as error:
-        raise transport_error(endpoint, error) from None
+    response = _post_form(endpoint, {"grant_type": "client_credentials"}, auth=(client_id, client_secret))
     if not response.is_success:
-        code, description = _oauth_error(response)
-        raise CliError("Login failed", f"{code}: {description}" if code else description, exit_code=errors.NOT_AUTHENTICATED)
+        raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
     return _credentials_from(response.json(), "client_credentials", api_url, client_id, found["meta"].get("issuer"))
 
 
@@ -92,13 +101,9 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
     if not start_url:
         raise CliError("Login failed", "the identity provider offers no device authorization endpoint",
                        exit_code=errors.NOT_AUTHENTICATED)
-    try:
-        response = httpx.post(start_url, data={"client_id": client_id, "scope": "openid profile email"}, timeout=15)
-    except httpx.HTTPError as error:
-        raise transport_error(start_url, error) from None
+    response = _post_form(start_url, {"client_id": client_id, "scope": "openid profile email"})
     if not response.is_success:
-        code, description = _oauth_error(response)
-        raise CliError("Login failed", f"{code}: {description}", exit_code=errors.NOT_AUTHENTICATED)
+        raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
     grant = response.json()
     show(grant)
     interval = float(grant.get("interval") or 5)
@@ -106,14 +111,11 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
     with waiting():
         while time.monotonic() < deadline:
             sleep(interval)
-            try:
-                response = httpx.post(oidc["token_endpoint"], timeout=15, data={
-                    "grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
-            except httpx.HTTPError as error:
-                raise transport_error(oidc["token_endpoint"], error) from None
+            response = _post_form(oidc["token_endpoint"], {
+                "grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
             if response.is_success:
                 return _credentials_from(response.json(), "device_code", api_url, client_id, found["meta"].get("issuer"))
-            code, description = _oauth_error(response)
+            code, _description = _oauth_error(response)
             if code == "authorization_pending":
                 continue
             if code == "slow_down":
@@ -121,8 +123,7 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
                 suggested = body.get("interval") if isinstance(body, dict) else None
                 interval = max(float(suggested or 0), interval + SLOW_DOWN_STEP)
                 continue
-            raise CliError("Login failed", f"{code}: {description}" if code else description,
-                           exit_code=errors.NOT_AUTHENTICATED)
+            raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
     raise CliError("Login failed", "the device code expired before the sign-in was approved; run `sahab login` again",
                    exit_code=errors.NOT_AUTHENTICATED)
 
@@ -206,18 +207,11 @@ def refresh(stored: config.Credentials, *, refused: str | None = None) -> config
 def _redeem(stored: config.Credentials) -> config.Credentials:
     assert stored.refresh_token and stored.issuer
     endpoint = issuer_metadata(stored.issuer)["token_endpoint"]
-    form = {"grant_type": "refresh_token", "refresh_token": stored.refresh_token}
-    if stored.client_id:
-        form["client_id"] = stored.client_id
-    try:
-        response = httpx.post(endpoint, data=form, timeout=15)
-    except httpx.HTTPError as error:
-        raise transport_error(endpoint, error) from None
+    response = _post_form(endpoint, _as_public_client(stored, grant_type="refresh_token",
+                                                      refresh_token=stored.refresh_token))
     if not response.is_success:
-        code, description = _oauth_error(response)
         if response.status_code < 500:
-            raise errors.not_authenticated(f"the session ended ({': '.join(filter(None, (code, description)))}); "
-                                           "run `sahab login`")
+            raise errors.not_authenticated(f"the session ended ({_reason(response)}); run `sahab login`")
         raise CliError("Token refresh failed", f"{endpoint} answered {response.status_code}", exit_code=errors.UNAVAILABLE)
     renewed = _credentials_from(response.json(), stored.grant, stored.api_url, stored.client_id, stored.issuer)
     if renewed.refresh_token is None:  # the issuer does not rotate: the old refresh token stays valid
@@ -233,19 +227,17 @@ def revoke(stored: config.Credentials) -> str | None:
     endpoint = issuer_metadata(stored.issuer).get("revocation_endpoint")
     if not endpoint:
         return None
-    form = {"token": stored.refresh_token, "token_type_hint": "refresh_token"}
-    if stored.client_id:
-        form["client_id"] = stored.client_id
-    try:
-        response = httpx.post(endpoint, data=form, timeout=15)
-    except httpx.HTTPError as error:
-        raise transport_error(endpoint, error) from None
+    response = _post_form(endpoint, _as_public_client(stored, token=stored.refresh_token, token_type_hint="refresh_token"))
     if not response.is_success:
-        code, description = _oauth_error(response)
-        raise CliError("Revocation failed", f"{endpoint} answered {response.status_code}"
-                       + (f" ({': '.join(filter(None, (code, description)))})" if code or description else ""),
+        reason = _reason(response)
+        raise CliError("Revocation failed", f"{endpoint} answered {response.status_code}" + (f" ({reason})" if reason else ""),
                        exit_code=errors.EXIT_CODE_BY_STATUS.get(response.status_code, errors.UNEXPECTED))
     return str(endpoint)
+
+
+def _as_public_client(stored: config.Credentials, **form: str) -> dict[str, str]:
+    """The form, with the client_id the tokens were issued to (the public CLI client sends no secret)."""
+    return {**form, "client_id": stored.client_id} if stored.client_id else form
 
 
 def decode_claims(token: str) -> dict[str, Any]:
