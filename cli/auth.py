@@ -195,10 +195,14 @@ def refresh(stored: config.Credentials, *, refused: str | None = None) -> config
     new pair. Serialised between processes: a command that finds another one already refreshed uses its
     tokens rather than redeem a refresh token the issuer rotated away (which it may treat as theft)."""
     with config.credentials_lock():
-        latest = config.load_credentials() or stored
-        if (config.same_api(latest.api_url, stored.api_url) and latest.access_token not in {stored.access_token, refused}
-                and not latest.expired()):
+        latest = config.load_credentials()  # as another command may have left it meanwhile
+        if latest is None:  # logged out meanwhile
+            raise errors.not_authenticated()
+        ensure_issued_for(latest, stored.api_url)  # logged in elsewhere meanwhile
+        if latest.access_token not in {stored.access_token, refused} and not latest.expired():
             return latest
+        if not latest.refreshable():
+            raise errors.not_authenticated("the stored token expired and cannot be renewed; run `sahab login`")
         renewed = _redeem(latest)
         config.save_credentials(renewed)
         return renewed

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from cli import auth, config
+from cli.errors import CliError
 from tests.support.cli import Cli, External
 
 
@@ -163,4 +165,20 @@ def test_a_session_past_its_refresh_lifetime_asks_to_log_in_without_asking_the_i
     result = cli("regions", SAHAB_API_URL=external.url)
     assert result.exit_code == 3
     assert "the stored token expired, and so did the session" in " ".join(result.stderr.split())
+    assert external.issuer.grants("refresh_token") == []
+
+
+def test_a_refresh_does_not_redeem_a_session_replaced_meanwhile(cli: Cli, external: External, monkeypatch: Any) -> None:
+    """Another command logged in to another API while this one was about to refresh: nothing is redeemed,
+    and no token of the other API is handed to this one."""
+    external.issuer.access_lifetime = 5
+    home = login(cli, external)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    stale = config.load_credentials()
+    assert stale is not None
+    replaced = stored(home) | {"api_url": "http://127.0.0.1:9"}
+    (home / "sahab" / "credentials.json").write_text(json.dumps(replaced))
+    with pytest.raises(CliError) as refused:
+        auth.refresh(stale)
+    assert refused.value.exit_code == 3 and "issued for http://127.0.0.1:9" in refused.value.detail
     assert external.issuer.grants("refresh_token") == []
