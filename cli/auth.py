@@ -1,5 +1,9 @@
 """Getting and keeping an access token: device authorization grant (people),
-client credentials (automation), and claims decoded locally for `whoami`."""
+client credentials (automation), refresh tokens (RFC 6749 section 6, revoked by
+RFC 7009 at logout), and claims decoded locally for `whoami`.
+
+Tokens are bound to the API URL they were obtained for: they are never sent to
+another API, and the refresh token only to the issuer that API named at login."""
 
 from __future__ import annotations
 
@@ -24,8 +28,15 @@ def discover(api_url: str) -> dict[str, Any]:
     """GET {api}/v1/meta, then the issuer's OIDC discovery document; both merged under meta/oidc."""
     with Api(api_url) as api:
         meta = api.get("/v1/meta", auth=False)
-    issuer = str(meta.get("issuer", "")).rstrip("/")
-    url = f"{issuer}/.well-known/openid-configuration"
+    if not isinstance(meta, dict) or not meta.get("issuer"):
+        raise CliError("Identity provider discovery failed",
+                       f"GET {api_url}/v1/meta names no issuer; is {api_url} a Sahab API?", exit_code=errors.UNAVAILABLE)
+    return {"meta": meta, "oidc": issuer_metadata(str(meta["issuer"]))}
+
+
+def issuer_metadata(issuer: str) -> dict[str, Any]:
+    """The issuer's OpenID Connect discovery document (token, device and revocation endpoints)."""
+    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
     try:
         response = httpx.get(url, timeout=15)
     except httpx.HTTPError as error:
@@ -33,7 +44,24 @@ def discover(api_url: str) -> dict[str, Any]:
     if not response.is_success:
         raise CliError("Identity provider discovery failed", f"GET {url} answered {response.status_code}",
                        exit_code=errors.UNAVAILABLE)
-    return {"meta": meta, "oidc": response.json()}
+    document = decode(response)
+    if not isinstance(document, dict):
+        raise CliError("Identity provider discovery failed", f"GET {url} did not answer a JSON object",
+                       exit_code=errors.UNAVAILABLE)
+    return document
+
+
+def _post_form(endpoint: str, form: dict[str, str], auth: tuple[str, str] | None = None) -> httpx.Response:
+    """POST an OAuth form (a public client names itself by client_id in the form; a confidential one by auth)."""
+    try:
+        return httpx.post(endpoint, data=form, auth=auth, timeout=15)
+    except httpx.HTTPError as error:
+        raise transport_error(endpoint, error) from None
+
+
+def _reason(response: httpx.Response) -> str:
+    """`error: error_description` of an OAuth error answer."""
+    return ": ".join(filter(None, _oauth_error(response)))
 
 
 def _oauth_error(response: httpx.Response) -> tuple[str, str]:
@@ -43,23 +71,24 @@ def _oauth_error(response: httpx.Response) -> tuple[str, str]:
     return "", str(body)[:200]
 
 
-def _credentials_from(token: dict[str, Any], grant: str, api_url: str, client_id: str | None) -> config.Credentials:
+def _credentials_from(token: dict[str, Any], grant: str, api_url: str, client_id: str | None,
+                      issuer: str | None) -> config.Credentials:
     claims = decode_claims(token["access_token"])
     expires_at = claims.get("exp") or (time.time() + float(token.get("expires_in", 3600)))
-    return config.Credentials(access_token=token["access_token"], expires_at=float(expires_at), grant=grant,
-                              api_url=api_url, client_id=client_id)
+    refresh_lifetime = token.get("refresh_expires_in")  # Keycloak's; 0 means "does not expire"
+    return config.Credentials(
+        access_token=token["access_token"], expires_at=float(expires_at), grant=grant, api_url=api_url,
+        client_id=client_id, issuer=issuer, refresh_token=token.get("refresh_token") or None,
+        refresh_expires_at=time.time() + float(refresh_lifetime) if refresh_lifetime else None)
 
 
 def client_credentials(api_url: str, client_id: str, client_secret: str) -> config.Credentials:
-    endpoint = discover(api_url)["oidc"]["token_endpoint"]
-    try:
-        response = httpx.post(endpoint, data={"grant_type": "client_credentials"}, auth=(client_id, client_secret), timeout=15)
-    except httpx.HTTPError as error:
-        raise transport_error(endpoint, error) from None
+    found = discover(api_url)
+    endpoint = found["oidc"]["token_endpoint"]
+    response = _post_form(endpoint, {"grant_type": "client_credentials"}, auth=(client_id, client_secret))
     if not response.is_success:
-        code, description = _oauth_error(response)
-        raise CliError("Login failed", f"{code}: {description}" if code else description, exit_code=errors.NOT_AUTHENTICATED)
-    return _credentials_from(response.json(), "client_credentials", api_url, client_id)
+        raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
+    return _credentials_from(response.json(), "client_credentials", api_url, client_id, found["meta"].get("issuer"))
 
 
 def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: Callable[[], Any],
@@ -72,13 +101,9 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
     if not start_url:
         raise CliError("Login failed", "the identity provider offers no device authorization endpoint",
                        exit_code=errors.NOT_AUTHENTICATED)
-    try:
-        response = httpx.post(start_url, data={"client_id": client_id, "scope": "openid profile email"}, timeout=15)
-    except httpx.HTTPError as error:
-        raise transport_error(start_url, error) from None
+    response = _post_form(start_url, {"client_id": client_id, "scope": "openid profile email"})
     if not response.is_success:
-        code, description = _oauth_error(response)
-        raise CliError("Login failed", f"{code}: {description}", exit_code=errors.NOT_AUTHENTICATED)
+        raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
     grant = response.json()
     show(grant)
     interval = float(grant.get("interval") or 5)
@@ -86,14 +111,11 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
     with waiting():
         while time.monotonic() < deadline:
             sleep(interval)
-            try:
-                response = httpx.post(oidc["token_endpoint"], timeout=15, data={
-                    "grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
-            except httpx.HTTPError as error:
-                raise transport_error(oidc["token_endpoint"], error) from None
+            response = _post_form(oidc["token_endpoint"], {
+                "grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
             if response.is_success:
-                return _credentials_from(response.json(), "device_code", api_url, client_id)
-            code, description = _oauth_error(response)
+                return _credentials_from(response.json(), "device_code", api_url, client_id, found["meta"].get("issuer"))
+            code, _description = _oauth_error(response)
             if code == "authorization_pending":
                 continue
             if code == "slow_down":
@@ -101,8 +123,7 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
                 suggested = body.get("interval") if isinstance(body, dict) else None
                 interval = max(float(suggested or 0), interval + SLOW_DOWN_STEP)
                 continue
-            raise CliError("Login failed", f"{code}: {description}" if code else description,
-                           exit_code=errors.NOT_AUTHENTICATED)
+            raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
     raise CliError("Login failed", "the device code expired before the sign-in was approved; run `sahab login` again",
                    exit_code=errors.NOT_AUTHENTICATED)
 
@@ -112,33 +133,115 @@ def env_client() -> tuple[str, str] | None:
     return (client_id, secret) if client_id and secret else None
 
 
-def token_provider(api_url: str) -> Callable[[], str]:
-    """A callable giving a usable access token, fetched lazily (commands that fail on flags never need one)."""
-    cached: list[str] = []
+class Session:
+    """The access token for one API, obtained lazily (commands that fail on flags never need one),
+    refreshed once more if the API refuses it (the issuer may have ended it earlier than `exp`,
+    or the local clock is behind)."""
 
-    def provide() -> str:
-        if not cached:
-            cached.append(current_token(api_url))
-        return cached[0]
+    def __init__(self, api_url: str) -> None:
+        self.api_url = api_url
+        self._token: str | None = None
 
-    return provide
+    def token(self) -> str:
+        if self._token is None:
+            self._token = current_token(self.api_url)
+        return self._token
+
+    def renew(self, refused: str) -> bool:
+        """After a 401 for `refused`: whether a fresh token was obtained (by its refresh token)."""
+        stored = config.load_credentials()
+        if stored is None or not config.same_api(stored.api_url, self.api_url) or not stored.refreshable():
+            return False
+        self._token = refresh(stored, refused=refused).access_token
+        return self._token != refused
 
 
 def current_token(api_url: str) -> str:
     stored = config.load_credentials()
     env = env_client()
     if env is not None:
-        if stored and stored.grant == "client_credentials" and stored.client_id == env[0] and not stored.expired():
+        if (stored and stored.grant == "client_credentials" and stored.client_id == env[0]
+                and config.same_api(stored.api_url, api_url) and not stored.expired()):
             return stored.access_token
         fresh = client_credentials(api_url, *env)
         config.save_credentials(fresh)
         return fresh.access_token
     if stored is None:
         raise errors.not_authenticated()
-    if stored.expired():
-        how = "client credentials; set SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET or " if stored.grant == "client_credentials" else ""
-        raise errors.not_authenticated(f"the stored token expired; {how}run `sahab login`")
-    return stored.access_token
+    ensure_issued_for(stored, api_url)
+    if not stored.expired():
+        return stored.access_token
+    if stored.refreshable():
+        return refresh(stored).access_token
+    if stored.grant == "client_credentials":
+        how = "; client credentials: set SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET or"
+    elif stored.refresh_token:
+        how = ", and so did the session it could be renewed by;"
+    else:
+        how = ";"
+    raise errors.not_authenticated(f"the stored token expired{how} run `sahab login`")
+
+
+def ensure_issued_for(stored: config.Credentials, api_url: str) -> None:
+    """Refuse to send a token to an API other than the one it was obtained for."""
+    if not config.same_api(stored.api_url, api_url):
+        raise errors.not_authenticated(
+            f"the stored token was issued for {stored.api_url or 'another API'}, not {api_url}, and is sent to "
+            f"no other API; run `sahab login --api {api_url}` to sign in there")
+
+
+def refresh(stored: config.Credentials, *, refused: str | None = None) -> config.Credentials:
+    """Redeem the refresh token (grant_type=refresh_token, the public client's client_id) and save the
+    new pair. Serialised between processes: a command that finds another one already refreshed uses its
+    tokens rather than redeem a refresh token the issuer rotated away (which it may treat as theft)."""
+    with config.credentials_lock():
+        latest = config.load_credentials()  # as another command may have left it meanwhile
+        if latest is None:  # logged out meanwhile
+            raise errors.not_authenticated()
+        ensure_issued_for(latest, stored.api_url)  # logged in elsewhere meanwhile
+        if latest.access_token not in {stored.access_token, refused} and not latest.expired():
+            return latest
+        if not latest.refreshable():
+            raise errors.not_authenticated("the stored token expired and cannot be renewed; run `sahab login`")
+        renewed = _redeem(latest)
+        config.save_credentials(renewed)
+        return renewed
+
+
+def _redeem(stored: config.Credentials) -> config.Credentials:
+    assert stored.refresh_token and stored.issuer
+    endpoint = issuer_metadata(stored.issuer)["token_endpoint"]
+    response = _post_form(endpoint, _as_public_client(stored, grant_type="refresh_token",
+                                                      refresh_token=stored.refresh_token))
+    if not response.is_success:
+        if response.status_code < 500:
+            raise errors.not_authenticated(f"the session ended ({_reason(response)}); run `sahab login`")
+        raise CliError("Token refresh failed", f"{endpoint} answered {response.status_code}", exit_code=errors.UNAVAILABLE)
+    renewed = _credentials_from(response.json(), stored.grant, stored.api_url, stored.client_id, stored.issuer)
+    if renewed.refresh_token is None:  # the issuer does not rotate: the old refresh token stays valid
+        renewed.refresh_token, renewed.refresh_expires_at = stored.refresh_token, stored.refresh_expires_at
+    return renewed
+
+
+def revoke(stored: config.Credentials) -> str | None:
+    """RFC 7009: revoke the refresh token at the issuer's revocation_endpoint. Returns the endpoint used,
+    None when there is nothing to revoke or the issuer offers no revocation; raises when revocation failed."""
+    if not stored.refresh_token or not stored.issuer:
+        return None
+    endpoint = issuer_metadata(stored.issuer).get("revocation_endpoint")
+    if not endpoint:
+        return None
+    response = _post_form(endpoint, _as_public_client(stored, token=stored.refresh_token, token_type_hint="refresh_token"))
+    if not response.is_success:
+        reason = _reason(response)
+        raise CliError("Revocation failed", f"{endpoint} answered {response.status_code}" + (f" ({reason})" if reason else ""),
+                       exit_code=errors.EXIT_CODE_BY_STATUS.get(response.status_code, errors.UNEXPECTED))
+    return str(endpoint)
+
+
+def _as_public_client(stored: config.Credentials, **form: str) -> dict[str, str]:
+    """The form, with the client_id the tokens were issued to (the public CLI client sends no secret)."""
+    return {**form, "client_id": stored.client_id} if stored.client_id else form
 
 
 def decode_claims(token: str) -> dict[str, Any]:

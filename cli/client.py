@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from cli import errors
 from cli.errors import CliError
 
-TokenProvider = Callable[[], str]
+
+
+class TokenSource(Protocol):
+    def token(self) -> str:
+        """The access token to send."""
+
+    def renew(self, refused: str) -> bool:
+        """After a 401 for `refused`: whether another token is now available."""
 
 
 def _timeout() -> float:
@@ -39,7 +45,7 @@ def decode(response: httpx.Response) -> Any:
 
 
 class Api:
-    def __init__(self, base_url: str, token: TokenProvider | None = None, timeout: float | None = None) -> None:
+    def __init__(self, base_url: str, token: TokenSource | None = None, timeout: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout or _timeout(),
@@ -56,18 +62,27 @@ class Api:
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
                 headers: dict[str, str] | None = None, auth: bool = True) -> Any:
-        sent = dict(headers or {})
-        if auth and self._token is not None:
-            sent["Authorization"] = f"Bearer {self._token()}"
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self._http.request(method, path, params=clean, json=json, headers=sent)
-        except httpx.HTTPError as error:
-            raise transport_error(self.base_url, error) from None
+        sent = dict(headers or {})
+        token = self._token if auth else None
+        bearer = token.token() if token is not None else None
+        response = self._send(method, path, clean, json, sent, bearer)
+        if response.status_code == 401 and token is not None and bearer is not None and token.renew(bearer):
+            # The token was refused (expired earlier than the local clock says): once more with a fresh one.
+            response = self._send(method, path, clean, json, sent, token.token())
         body = decode(response)
         if response.is_success:
             return body
         raise CliError.from_problem(response.status_code, body)
+
+    def _send(self, method: str, path: str, params: dict[str, Any], json: Any, headers: dict[str, str],
+              bearer: str | None) -> httpx.Response:
+        if bearer is not None:
+            headers = {**headers, "Authorization": f"Bearer {bearer}"}
+        try:
+            return self._http.request(method, path, params=params, json=json, headers=headers)
+        except httpx.HTTPError as error:
+            raise transport_error(self.base_url, error) from None
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

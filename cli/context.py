@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import typer
 
 from cli import errors
-from cli.auth import token_provider
+from cli.auth import Session
 from cli.client import Api
 from cli.config import resolve_api_url
 from cli.errors import CliError
@@ -26,7 +26,7 @@ class State:
     output: str
 
     def api(self, authenticated: bool = True) -> Api:
-        return Api(self.api_url, token_provider(self.api_url) if authenticated else None)
+        return Api(self.api_url, Session(self.api_url) if authenticated else None)
 
 
 def state(ctx: typer.Context) -> State:

@@ -1,14 +1,13 @@
-"""Exit codes, mapped once from the problem `type` code of the API.
+"""Exit codes, mapped once from the problem `type` of the API's answers.
 
-The codes come from controlplane.errors (the core's one exception tree): a
-problem's `type` is "urn:sahab:problem:<code>", and <code> is a class's `code`.
+A problem's `type` is "urn:sahab:problem:<code>". The CLI ships alone (it
+imports nothing from the server's packages), so it knows the codes the API
+documents by name here; a code it does not know falls back on the HTTP status.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from controlplane import errors as core
 
 OK = 0
 UNEXPECTED = 1
@@ -32,45 +31,44 @@ EXIT_CODES_HELP = (
 
 PROBLEM_PREFIX = "urn:sahab:problem:"
 
-# Most specific first: the first class a code's class derives from wins.
-_BY_CLASS: list[tuple[type[core.SahabError], int]] = [
-    (core.IdempotencyKeyReused, INVALID_INPUT),
-    (core.InvalidInput, INVALID_INPUT),
-    (core.AuthenticationFailed, NOT_AUTHENTICATED),
-    (core.PermissionDenied, FORBIDDEN),
-    (core.NotFound, NOT_FOUND),
-    (core.Conflict, CONFLICT),  # invalid-transition, insufficient-capacity, not verified, idempotency-in-progress...
-    (core.ProvisionerUnavailable, UNAVAILABLE),
-    (core.DependencyUnavailable, UNAVAILABLE),
-    (core.SahabError, UNEXPECTED),
-]
-# Problem codes the API emits that are not core errors.
-_OTHER_CODES = {"not-ready": UNAVAILABLE}
-_BY_STATUS = {400: INVALID_INPUT, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT,
-              422: INVALID_INPUT, 502: UNAVAILABLE, 503: UNAVAILABLE, 504: UNAVAILABLE}
+# The problem codes the API sends, and what each means for a script.
+EXIT_CODE_BY_PROBLEM: dict[str, int] = {
+    "invalid-input": INVALID_INPUT,
+    "idempotency-key-reused": INVALID_INPUT,
+    "unauthenticated": NOT_AUTHENTICATED,
+    "forbidden": FORBIDDEN,
+    "not-found": NOT_FOUND,
+    "conflict": CONFLICT,
+    "invalid-transition": CONFLICT,
+    "organisation-not-verified": CONFLICT,
+    "insufficient-capacity": CONFLICT,
+    "region-not-open": CONFLICT,
+    "below-usage": CONFLICT,
+    "idempotency-in-progress": CONFLICT,
+    "provisioner-unavailable": UNAVAILABLE,
+    "dependency-unavailable": UNAVAILABLE,
+    "not-ready": UNAVAILABLE,
+    "provisioning-failed": UNEXPECTED,
+    "concurrent-operation": UNEXPECTED,
+    "internal-error": UNEXPECTED,
+}
+# For codes the CLI does not know yet (a newer API), the HTTP status decides.
+EXIT_CODE_BY_STATUS = {400: INVALID_INPUT, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT,
+                       413: INVALID_INPUT, 422: INVALID_INPUT, 429: UNAVAILABLE, 502: UNAVAILABLE, 503: UNAVAILABLE,
+                       504: UNAVAILABLE}
 
 
-def _all_error_classes() -> dict[str, type[core.SahabError]]:
-    found: dict[str, type[core.SahabError]] = {}
-    pending: list[type[core.SahabError]] = [core.SahabError]
-    while pending:
-        cls = pending.pop()
-        found.setdefault(cls.code, cls)
-        pending.extend(cls.__subclasses__())
-    return found
-
-
-_CLASSES = _all_error_classes()
+def problem_code(type_: Any) -> str | None:
+    """<code> of a "urn:sahab:problem:<code>" type, None for any other type."""
+    text = str(type_ or "")
+    return text[len(PROBLEM_PREFIX):] if text.startswith(PROBLEM_PREFIX) else None
 
 
 def exit_code_for(code: str | None, status: int | None = None) -> int:
     """The exit code for a problem code (the part after urn:sahab:problem:), falling back on the HTTP status."""
-    cls = _CLASSES.get(code or "")
-    if cls is not None:
-        return next(exit_code for base, exit_code in _BY_CLASS if issubclass(cls, base))
-    if code in _OTHER_CODES:
-        return _OTHER_CODES[code]
-    return _BY_STATUS.get(status or 0, UNEXPECTED)
+    if code in EXIT_CODE_BY_PROBLEM:
+        return EXIT_CODE_BY_PROBLEM[code]
+    return EXIT_CODE_BY_STATUS.get(status or 0, UNEXPECTED)
 
 
 class CliError(Exception):
@@ -89,9 +87,8 @@ class CliError(Exception):
     @classmethod
     def from_problem(cls, status: int, body: Any) -> "CliError":
         if not isinstance(body, dict):
-            return cls(f"HTTP {status}", str(body)[:500], exit_code=_BY_STATUS.get(status, UNEXPECTED), status=status)
-        type_ = str(body.get("type") or "")
-        code = type_[len(PROBLEM_PREFIX):] if type_.startswith(PROBLEM_PREFIX) else None
+            return cls(f"HTTP {status}", str(body)[:500], exit_code=EXIT_CODE_BY_STATUS.get(status, UNEXPECTED), status=status)
+        code = problem_code(body.get("type"))
         title = str(body.get("title") or f"HTTP {status}")
         detail = str(body.get("detail") or "")
         extra = {k: v for k, v in body.items() if k not in {"type", "title", "status", "detail", "instance"}}

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from cli import errors
 from cli.commands import admin, auth, orgs, projects, regions, requests
 from cli.config import resolve_api_url
-from cli.context import State
+from cli.context import State, state
 
 
 class OutputMode(str, Enum):
@@ -19,8 +20,54 @@ class OutputMode(str, Enum):
     csv = "csv"
 
 
+OUTPUT_HELP = "table for people, json (the API's JSON) for scripts, csv for spreadsheets"
+API_HELP = "API base URL (default: $SAHAB_API_URL, config.json, http://127.0.0.1:8080)"
+
+
+def _set_output(ctx: typer.Context, value: Optional[OutputMode]) -> None:
+    if value is not None:
+        state(ctx).output = value.value
+
+
+def _set_api(ctx: typer.Context, value: Optional[str]) -> None:
+    if value is not None:
+        state(ctx).api_url = resolve_api_url(value)
+
+
+def _global_options() -> list[Any]:
+    """--output and --api as options of a subcommand, built by Typer from this signature."""
+
+    def carrier(
+        output: Optional[OutputMode] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_set_output,
+                                                    expose_value=False),
+        api: Optional[str] = typer.Option(None, "--api", metavar="URL", help=API_HELP, callback=_set_api,
+                                          expose_value=False),
+    ) -> None:
+        """Carries the options only."""
+
+    single = typer.Typer(add_completion=False)
+    single.command()(carrier)
+    return [param for param in typer.main.get_command(single).params if param.name in {"output", "api"}]
+
+
+class GlobalOptionsGroup(TyperGroup):
+    """The root group: --output and --api are accepted after any group or command as well as before
+    (`sahab projects list --output json`), as people type them. The last one given wins."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        options = _global_options()
+        pending = list(self.commands.values())
+        while pending:
+            command = pending.pop()
+            taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+            command.params.extend(option for option in options if not taken & set(option.opts))
+            pending.extend(getattr(command, "commands", {}).values())
+
+
 app = typer.Typer(
     name="sahab",
+    cls=GlobalOptionsGroup,
     help="Self-service quota for the sovereign OpenStack clouds.",
     epilog=errors.EXIT_CODES_HELP,
     no_args_is_help=True,
@@ -32,8 +79,8 @@ app = typer.Typer(
 @app.callback()
 def root(
     ctx: typer.Context,
-    output: OutputMode = typer.Option(OutputMode.table, "--output", "-o", help="table for people, json (the API's JSON) for scripts, csv for spreadsheets"),
-    api: Optional[str] = typer.Option(None, "--api", metavar="URL", help="API base URL (default: $SAHAB_API_URL, config.json, http://127.0.0.1:8080)"),
+    output: OutputMode = typer.Option(OutputMode.table, "--output", "-o", help=OUTPUT_HELP),
+    api: Optional[str] = typer.Option(None, "--api", metavar="URL", help=API_HELP),
 ) -> None:
     ctx.obj = State(api_url=resolve_api_url(api), output=output.value)
 

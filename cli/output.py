@@ -65,19 +65,21 @@ def when(value: str | None) -> str:
 
 
 def amounts(values: dict[str, int] | None, keys: Sequence[str] | None = None) -> str:
+    """`vcpus=2 ram=8GiB volume=50GiB`: every amount with its unit (RAM in GiB when whole, else MiB)."""
     if not values:
         return ""
     shown = keys or list(values)
-    parts = []
-    for key in shown:
-        if key not in values:
-            continue
-        value = values[key]
-        if key == "ram_mib" and value % 1024 == 0:
-            parts.append(f"ram={value // 1024}GiB")
-        else:
-            parts.append(f"{key.removesuffix('_gib').removesuffix('_mib')}={value}" if key != "volume_gib" else f"volume={value}GiB")
-    return " ".join(parts)
+    return " ".join(_amount(key, values[key]) for key in shown if key in values)
+
+
+def _amount(key: str, value: Any) -> str:
+    if key.endswith("_mib"):
+        name = key.removesuffix("_mib")
+        whole = isinstance(value, int) and value % 1024 == 0 and value != 0
+        return f"{name}={value // 1024}GiB" if whole else f"{name}={value}MiB"
+    if key.endswith("_gib"):
+        return f"{key.removesuffix('_gib')}={value}GiB"
+    return f"{key}={value}"
 
 
 def details(pairs: Iterable[tuple[str, Any]]) -> Table:

@@ -6,10 +6,9 @@ from typing import Optional
 
 import typer
 
-from cli.commands.requests import act, requests_table
+from cli.commands.requests import RequestState, act, requests_table
 from cli.context import handled, state
 from cli.output import render
-from controlplane.domain.states import RequestState
 
 app = typer.Typer(help="Approver and operator commands.", no_args_is_help=True)
 

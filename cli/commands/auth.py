@@ -42,7 +42,10 @@ def login(
     config.save_config({**config.load_config(), "api_url": current.api_url})
     claims = flows.decode_claims(credentials.access_token)
     who = claims.get("name") or claims.get("sub")
-    echo(f"Logged in to {current.api_url} as {who} ({claims.get('sub')}); token valid until {_time(credentials.expires_at)}.")
+    session = (f"; session renewed until {_time(credentials.refresh_expires_at)}" if credentials.refresh_expires_at
+               else "; renewed by its refresh token" if credentials.refresh_token else "")
+    echo(f"Logged in to {current.api_url} as {who} ({claims.get('sub')}); token valid until "
+         f"{_time(credentials.expires_at)}{session}.")
 
 
 def _show_code(grant: dict[str, Any]) -> None:
@@ -60,8 +63,22 @@ def _spinner() -> Any:
 
 @handled
 def logout() -> None:
-    """Forget the stored token."""
-    echo("Logged out." if config.delete_credentials() else "Not logged in.")
+    """Revoke the refresh token at the issuer (where it supports RFC 7009) and delete the stored tokens."""
+    stored = config.load_credentials()
+    try:
+        revoked_at = flows.revoke(stored) if stored is not None else None
+    except CliError as error:
+        config.delete_credentials()
+        error.detail += "; the local tokens were deleted, but the refresh token may stay valid until it expires"
+        raise
+    if not config.delete_credentials():
+        echo("Not logged in.")
+    elif revoked_at:
+        echo(f"Logged out; the session was revoked at {revoked_at}.")
+    elif stored is not None and stored.refresh_token:
+        echo("Logged out; the identity provider offers no revocation, so the session ends when its refresh token expires.")
+    else:
+        echo("Logged out.")
 
 
 @handled
@@ -71,6 +88,8 @@ def whoami(ctx: typer.Context) -> None:
     stored = config.load_credentials()
     if stored is None:
         raise not_authenticated()
+    if stored.expired() and stored.refreshable() and config.same_api(stored.api_url, current.api_url):
+        stored = flows.refresh(stored)
     claims = flows.decode_claims(stored.access_token)
     if current.output == JSON:
         print_json(claims)
@@ -83,10 +102,18 @@ def whoami(ctx: typer.Context) -> None:
             ("organisations", ", ".join(claims.get("sahab_orgs") or []) or "-"),
             ("issuer", claims.get("iss")),
             ("obtained by", stored.grant),
+            ("api", stored.api_url),
+            ("session", _session(stored)),
             ("expires", _time(stored.expires_at) + (" (expired)" if stored.expired(margin=0) else "")),
         ]))
     if stored.expired(margin=0):
         raise CliError("Not authenticated", "the stored token expired; run `sahab login`", exit_code=3)
+
+
+def _session(stored: config.Credentials) -> str:
+    if not stored.refresh_token:
+        return "ends with the token"
+    return f"renewed until {_time(stored.refresh_expires_at)}" if stored.refresh_expires_at else "renewed by its refresh token"
 
 
 def _time(epoch: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, Optional
 
 import typer
@@ -11,9 +12,23 @@ from cli.context import handled, state
 from cli.errors import usage
 from cli.output import JSON, amounts, details, echo, print_json, render, table, when
 from cli.wait import describe_event, follow
-from controlplane.domain.states import RequestState
 
 app = typer.Typer(help="Quota requests: create, follow, cancel, retry.", no_args_is_help=True)
+
+
+class RequestState(str, Enum):
+    """The states the API reports for a quota request (its lifecycle is the API's to enforce)."""
+
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    PROVISIONING = "provisioning"
+    ACTIVE = "active"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+    DECOMMISSIONING = "decommissioning"
+    DECOMMISSIONED = "decommissioned"
 
 RESOURCE_HELP = "amount of this resource; overrides the preset's"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli.conftest import Cli, Served, write_credentials
+from tests.support.cli import Cli, Served, write_credentials
 
 SAHAB = Path(sys.executable).parent / "sahab"
 

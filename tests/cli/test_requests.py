@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 
 
 def env_name(prefix: str = "e") -> str:

@@ -12,7 +12,7 @@ import yaml
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Membership, Organisation
 
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli, write_credentials
 from tests.support.ports import free_port
 
 
@@ -138,9 +138,10 @@ def test_pages_are_followed_with_all(cli: Cli) -> None:
     assert len(everything["items"]) >= 2 and everything["next_cursor"] is None
 
 
-def test_api_down_exits_8(cli: Cli) -> None:
+def test_api_down_exits_8(cli: Cli, tokens: dict[str, str]) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    result = cli("--api", dead, "regions", user="amina")
+    write_credentials(cli.home(None), tokens["amina"], dead)  # a token obtained for the API that is now down
+    result = cli("--api", dead, "regions")
     assert result.exit_code == 8
     assert result.stderr.startswith(f"Error: Cannot connect: {dead}")
     assert "Traceback" not in result.output
