@@ -98,7 +98,7 @@ class _PinnedBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
-        if (host.lower().strip("[]"), port) != (self.target.host.strip("[]"), self.target.port):
+        if (host.lower().strip("[]").rstrip("."), port) != (self.target.host.strip("[]"), self.target.port):
             raise httpcore.ConnectError(f"refusing to connect to {host}:{port}, not the checked webhook target")
         stream = self.inner.connect_tcp(self.target.address, port, self.deadline.left(timeout), local_address, socket_options)
         return _BoundedStream(stream, self.deadline)

@@ -1,0 +1,28 @@
+"""`sahab orgs webhook-deliveries ORG [--state]` and `sahab orgs webhook-resend ORG DELIVERY`."""
+
+from __future__ import annotations
+
+from controlplane.persistence.database import transaction
+from tests import factories
+
+
+def test_admins_list_failed_deliveries_and_resend_one(cli, served):
+    with transaction(served.runtime.sessions) as session:
+        org = factories.organisation(session, admin="amina")
+        org.alert_webhook_url, org.alert_webhook_secret = "https://hooks.example/sahab", "s3cret"
+        failed = factories.webhook_delivery(session, org.id, state="failed").id
+        delivered = factories.webhook_delivery(session, org.id, state="delivered").id
+        org_id = org.id
+
+    listed = cli.json("orgs", "webhook-deliveries", org_id, user="amina")
+    assert [d["id"] for d in listed["items"]] == [failed, delivered]
+    only_failed = cli("orgs", "webhook-deliveries", org_id, "--state", "failed", user="amina")
+    assert only_failed.exit_code == 0 and failed in only_failed.stdout and delivered not in only_failed.stdout
+    assert "vcpus 80 %" in only_failed.stdout and "HTTP 503" in only_failed.stdout
+
+    assert cli("orgs", "webhook-deliveries", org_id, user="youssef").exit_code == 5  # another organisation's
+    resent = cli.json("orgs", "webhook-resend", org_id, failed, user="amina")
+    assert resent["state"] == "pending" and resent["attempts"] == 0
+    assert failed in served.queue.webhooks
+    again = cli("orgs", "webhook-resend", org_id, failed, user="amina")
+    assert again.exit_code == 6 and "pending" in again.stderr
