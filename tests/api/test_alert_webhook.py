@@ -150,3 +150,11 @@ def test_a_resend_without_a_webhook_is_a_conflict(client, runtime, issuer, org, 
     with transaction(runtime.sessions) as session:
         assert session.get_one(WebhookDelivery, deliveries["mine"][0]).state == "failed"
     assert queue.webhooks == []
+
+
+def test_the_length_is_checked_after_normalisation(client, runtime, issuer, targets, org):
+    """'é' becomes '%C3%A9': a URL of 1,990 characters as sent can need more than 2,000 once normalised."""
+    url = "https://hooks.example/" + "é" * (1990 - len("https://hooks.example/"))
+    refused = client.put(path(org), headers=issuer.headers("amina"), json={"url": url})
+    assert refused.status_code == 422 and "at most 2000 characters" in refused.json()["detail"]
+    assert stored_url(runtime, org) is None
