@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus, PlatformRole
 from controlplane.persistence.models import Membership, Organisation
+from controlplane.persistence.models import WebhookDelivery, new_id
 
 _counter = itertools.count(1)
 
@@ -48,9 +49,7 @@ def operator(subject: str = "operator") -> Principal:
 
 
 def webhook_delivery(session: Session, organisation_id: str, *, state: str = "failed", attempts: int = 5,
-                     at: datetime | None = None, payload: dict[str, object] | None = None) -> "WebhookDelivery":
-    from controlplane.persistence.models import WebhookDelivery, new_id
-
+                     at: datetime | None = None, payload: dict[str, object] | None = None) -> WebhookDelivery:
     now = at or datetime.now(timezone.utc)
     delivery = WebhookDelivery(
         id=new_id("whd"), organisation_id=organisation_id, state=state, attempts=attempts,

@@ -29,7 +29,7 @@ from controlplane.persistence.models import Organisation, WebhookDelivery
 from controlplane.tasks.queue import TaskQueue
 from controlplane.webhooks import http
 from controlplane.webhooks.service import CANCELLED, DELIVERED, FAILED, PENDING
-from controlplane.webhooks.targets import TargetPolicy, TargetRefused, TargetUnresolved
+from controlplane.webhooks.targets import TargetPolicy, TargetUnresolved
 
 log = logging.getLogger(__name__)
 WEBHOOKS = Counter("sahab_alert_webhooks_total", "Webhook delivery attempts by outcome.", ["outcome"])
