@@ -78,3 +78,13 @@ def test_why_refused_names_the_kind_of_address():
     assert why_refused(ipaddress.ip_address("::ffff:7f00:1")) == "127.0.0.1 is loopback (embedded in ::ffff:7f00:1)"
     assert why_refused(ipaddress.ip_address("169.254.169.254")) == "169.254.169.254 is link-local"
     assert why_refused(ipaddress.ip_address("0.0.0.0")) == "0.0.0.0 is unspecified"
+
+
+def test_a_malformed_allow_list_setting_stops_the_start(tmp_path):
+    from pydantic import ValidationError
+
+    from controlplane.settings import Settings
+
+    with pytest.raises(ValidationError, match="'10.0.0.0/33' is neither a CIDR nor a host name"):
+        Settings(data_dir=tmp_path, alert_webhook_allowed_targets=["10.0.0.0/33"])
+    assert Settings(data_dir=tmp_path, alert_webhook_allowed_targets=["127.0.0.1/32", "hooks.internal"])
