@@ -98,3 +98,15 @@ class ConcurrentOperation(ProvisioningError):
 class DependencyUnavailable(SahabError):
     code = "dependency-unavailable"
     title = "A service Sahab depends on is unavailable"
+
+
+class WebhookTargetRefused(InvalidInput):
+    code = "webhook-target-refused"
+    title = "The webhook URL may not be used"
+
+
+class WebhookTargetUnresolved(WebhookTargetRefused):
+    """The name does not resolve (now): at delivery this is retried, at save time it is refused."""
+
+    code = "webhook-target-unresolved"
+    title = "The webhook host does not resolve"

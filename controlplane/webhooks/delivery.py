@@ -22,14 +22,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.clock import Clock
-from controlplane.errors import InvalidInput
+from controlplane.errors import InvalidInput, WebhookTargetUnresolved
 from controlplane.metering.alerts import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from controlplane.persistence.database import after_commit, transaction
 from controlplane.persistence.models import Organisation, WebhookDelivery
 from controlplane.tasks.queue import TaskQueue
 from controlplane.webhooks import http
 from controlplane.webhooks.service import CANCELLED, DELIVERED, FAILED, PENDING
-from controlplane.webhooks.targets import TargetPolicy, TargetUnresolved
+from controlplane.webhooks.targets import TargetPolicy
 
 log = logging.getLogger(__name__)
 WEBHOOKS = Counter("sahab_alert_webhooks_total", "Webhook delivery attempts by outcome.", ["outcome"])
@@ -111,9 +111,9 @@ class WebhookDeliverer:
         started = time.monotonic()
         try:
             target = self.targets.resolve(claim.url, timeout=self.rules.deadline_seconds)
-        except TargetUnresolved as unresolved:
+        except WebhookTargetUnresolved as unresolved:
             return _Outcome(False, True, None, unresolved.detail)
-        except InvalidInput as refused:  # TargetRefused, or a stored URL that no longer passes the rules
+        except InvalidInput as refused:  # WebhookTargetRefused, or a stored URL that no longer passes the rules
             return _Outcome(False, False, None, f"refused: {refused.detail}")
         timestamp = int(self.clock.now().timestamp())
         body = json.dumps(claim.payload, sort_keys=True, separators=(",", ":")).encode()

@@ -5,8 +5,9 @@ So the host is resolved, and every address it resolves to must be public: loopba
 link-local, multicast, reserved, unspecified and shared (CGNAT) addresses are refused, including their
 IPv4-mapped, 6to4 and Teredo IPv6 forms, unless the operator allow-lists them
 (SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS: CIDRs or host names). Integer, octal and hex IPv4 spellings
-(2130706433, 0177.0.0.1, 0x7f.1) are read as the address they denote, as a resolver would. The delivery then connects to the address that was checked (see http.py), so a DNS
-answer that changes between the check and the connection cannot redirect it."""
+(2130706433, 0177.0.0.1, 0x7f.1) are read as the address they denote, as a resolver would.
+The delivery then connects to the address that was checked (see http.py), so a DNS answer that
+changes between the check and the connection cannot redirect it."""
 
 from __future__ import annotations
 
@@ -18,23 +19,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from controlplane.errors import InvalidInput
+from controlplane.errors import InvalidInput, WebhookTargetRefused, WebhookTargetUnresolved
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 MAX_URL_LENGTH = 2000  # organisations.alert_webhook_url holds 2,000 characters
-
-
-class TargetRefused(InvalidInput):
-    code = "webhook-target-refused"
-    title = "The webhook URL may not be used"
-
-
-class TargetUnresolved(TargetRefused):
-    """The name does not resolve (now): at delivery this is retried, at save time it is refused."""
-
-    code = "webhook-target-unresolved"
-    title = "The webhook host does not resolve"
 
 
 @dataclass(frozen=True)
@@ -105,7 +94,7 @@ class TargetPolicy:
 
     def resolve(self, url: str, timeout: float = 5.0) -> Target:
         """Resolve the URL's host and check every address; the Target pins the first one.
-        Raises TargetRefused (a refused address) or TargetUnresolved (no answer within timeout)."""
+        Raises WebhookTargetRefused (a refused address) or WebhookTargetUnresolved (no answer within timeout)."""
         scheme, host, port = self.check_url(url)
         literal = _literal(host)
         if literal is not None:
@@ -113,13 +102,13 @@ class TargetPolicy:
         else:
             addresses = self._lookup(host, port, timeout)
         if not addresses:
-            raise TargetUnresolved(f"{host} resolves to no address")
+            raise WebhookTargetUnresolved(f"{host} resolves to no address")
         if host not in self.hosts:
             for address in addresses:
                 parsed = ipaddress.ip_address(address.split("%", 1)[0])
                 reason = why_refused(parsed)
                 if reason and not any(parsed in network for network in self.networks):
-                    raise TargetRefused(f"webhook host {host} resolves to {reason}; only public addresses may "
+                    raise WebhookTargetRefused(f"webhook host {host} resolves to {reason}; only public addresses may "
                                         "be used unless the operator allow-lists them (SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS)")
         return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])
 
@@ -129,9 +118,9 @@ class TargetPolicy:
         try:
             return pool.submit(self.resolver, host, port).result(timeout=max(timeout, 0.001))
         except FutureTimeout:
-            raise TargetUnresolved(f"{host} did not resolve within {timeout:.1f}s") from None
+            raise WebhookTargetUnresolved(f"{host} did not resolve within {timeout:.1f}s") from None
         except (OSError, UnicodeError) as error:
-            raise TargetUnresolved(f"{host} does not resolve: {error}") from None
+            raise WebhookTargetUnresolved(f"{host} does not resolve: {error}") from None
         finally:
             pool.shutdown(wait=False)
 

@@ -44,7 +44,6 @@ class WorkerQueue:
     runtime: Runtime | None = None
     live: InMemoryProvisioner = field(default_factory=InMemoryProvisioner)
     threads: list[threading.Thread] = field(default_factory=list)
-    webhooks: list[str] = field(default_factory=list)
 
     def _workflow(self, environment: str) -> ProvisioningWorkflow:
         assert self.runtime is not None
@@ -78,9 +77,6 @@ class WorkerQueue:
 
     def repair(self, project_id: str) -> None:
         raise NotImplementedError("the CLI has no repair command")
-
-    def deliver_webhook(self, delivery_id: str, delay_seconds: float = 0) -> None:
-        self.webhooks.append(delivery_id)  # recorded only: delivery itself is tested in tests/controlplane/webhooks
 
     def decommission(self, project_id: str) -> None:
         def work() -> None:

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from controlplane.errors import InvalidInput
-from controlplane.webhooks.targets import TargetPolicy, TargetRefused, TargetUnresolved, why_refused
+from controlplane.errors import InvalidInput, WebhookTargetRefused, WebhookTargetUnresolved
+from controlplane.webhooks.targets import TargetPolicy, why_refused
 from tests.support.webhooks import StaticResolver
 
 PUBLIC = "93.184.215.14"
@@ -25,14 +25,14 @@ REFUSED_URLS = [
 
 @pytest.mark.parametrize("url", REFUSED_URLS)
 def test_internal_addresses_are_refused_whatever_their_spelling(url):
-    with pytest.raises(TargetRefused) as refused:
+    with pytest.raises(WebhookTargetRefused) as refused:
         TargetPolicy().resolve(url)  # numeric forms are read as addresses; localhost is in /etc/hosts
     assert "SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS" in refused.value.detail
 
 
 def test_a_name_is_refused_when_any_of_its_addresses_is_internal():
     resolver = StaticResolver({"hooks.example": [PUBLIC, "10.1.2.3"]})
-    with pytest.raises(TargetRefused, match="10.1.2.3 is private"):
+    with pytest.raises(WebhookTargetRefused, match="10.1.2.3 is private"):
         TargetPolicy(resolver=resolver).resolve("https://hooks.example/sahab")
 
 
@@ -47,9 +47,9 @@ def test_the_allow_list_takes_cidrs_and_host_names():
     assert policy.resolve("http://127.0.0.1:8080/hook").address == "127.0.0.1"
     assert policy.resolve("http://2130706433/hook").address == "127.0.0.1"
     assert policy.resolve("http://receiver.internal/hook").address == "10.9.9.9"
-    with pytest.raises(TargetRefused):
+    with pytest.raises(WebhookTargetRefused):
         policy.resolve("http://other.internal/hook")
-    with pytest.raises(TargetRefused):
+    with pytest.raises(WebhookTargetRefused):
         policy.resolve("http://[::1]/hook")  # ::1 is not in 127.0.0.0/8
 
 
@@ -68,7 +68,7 @@ def test_malformed_urls_are_invalid_input(url, message):
 
 
 def test_a_name_that_does_not_resolve_is_told_apart():
-    with pytest.raises(TargetUnresolved):
+    with pytest.raises(WebhookTargetUnresolved):
         TargetPolicy(resolver=StaticResolver({})).resolve("https://nowhere.example/x")
 
 
