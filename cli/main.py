@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from cli import errors
 from cli.commands import admin, auth, orgs, projects, regions, requests
+from cli.commands import webhooks
 from cli.config import resolve_api_url
 from cli.context import State, state
 
@@ -88,6 +89,7 @@ def root(
 auth.register(app)
 regions.register(app)
 app.add_typer(orgs.app, name="orgs")
+webhooks.register(orgs.app)
 app.add_typer(requests.app, name="request")
 app.add_typer(projects.app, name="projects")
 app.add_typer(admin.app, name="admin")

@@ -113,3 +113,15 @@ class NationalIdAlreadyVerified(Conflict):
 class TooManyPendingRequests(Conflict):
     code = "too-many-pending-requests"
     title = "The organisation has too many requests waiting for a decision"
+
+
+class WebhookTargetRefused(InvalidInput):
+    code = "webhook-target-refused"
+    title = "The webhook URL may not be used"
+
+
+class WebhookTargetUnresolved(WebhookTargetRefused):
+    """The name does not resolve (now): at delivery this is retried, at save time it is refused."""
+
+    code = "webhook-target-unresolved"
+    title = "The webhook host does not resolve"

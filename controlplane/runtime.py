@@ -25,6 +25,8 @@ from controlplane.tasks.queue import TaskQueue
 
 if TYPE_CHECKING:
     from controlplane.metering.collect import MeteringCollector
+    from controlplane.webhooks.delivery import WebhookDeliverer
+    from controlplane.webhooks.targets import TargetPolicy
 
 
 @dataclass
@@ -55,16 +57,32 @@ class Runtime:
     @cached_property
     def metering(self) -> "MeteringCollector":
         """The collection, reading each region's cloud through one reused openstacksdk connection."""
-        from controlplane.metering.alerts import HttpNotifier
         from controlplane.metering.collect import MeteringCollector
         from controlplane.metering.reader import CachedReaders
+        from controlplane.webhooks.service import WebhookOutbox
 
         return MeteringCollector(
             self.sessions, self.catalogue, self.core.clock, CachedReaders(self.settings.metering_timeout_seconds),
             workers=self.settings.metering_workers, timeout=self.settings.metering_timeout_seconds,
-            notifier=HttpNotifier(self.settings.alert_webhook_timeout_seconds),
+            notifier=WebhookOutbox(self.core.queue),
             retention=timedelta(days=self.settings.metering_retention_days),
         )
+
+    @cached_property
+    def webhook_targets(self) -> "TargetPolicy":
+        from controlplane.webhooks.targets import TargetPolicy
+
+        return TargetPolicy(self.settings.alert_webhook_allowed_targets)
+
+    @cached_property
+    def webhooks(self) -> "WebhookDeliverer":
+        from controlplane.webhooks.delivery import DeliveryRules, WebhookDeliverer
+
+        s = self.settings
+        return WebhookDeliverer(self.sessions, self.core.clock, self.core.queue, self.webhook_targets, DeliveryRules(
+            deadline_seconds=s.alert_webhook_timeout_seconds, max_response_bytes=s.alert_webhook_max_response_bytes,
+            attempts=s.alert_webhook_attempts, backoff_seconds=s.alert_webhook_backoff_seconds,
+            retention=timedelta(days=s.alert_webhook_retention_days)))
 
 
 def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clock | None = None) -> Runtime:

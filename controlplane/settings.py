@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controlplane.domain.regions import DEMO_CATALOGUE
@@ -78,7 +78,24 @@ class Settings(BaseSettings):
     metering_retention_days: int = Field(400, ge=1, description="usage samples older than this are deleted")
     # Per-project quota/usage series on /metrics (openstack-exporter names); off by default (cardinality).
     metrics_per_project: bool = False
-    alert_webhook_timeout_seconds: float = 5.0
+    # Organisation webhooks (issue 11). The timeout is the total deadline of one attempt (resolution,
+    # connection, TLS, request and answer), not a per-read timeout.
+    alert_webhook_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    alert_webhook_max_response_bytes: int = Field(64 * 1024, ge=1, description="answer bytes read, the rest is dropped")
+    alert_webhook_attempts: int = Field(5, ge=1, le=20)
+    alert_webhook_backoff_seconds: float = Field(30.0, ge=0, description="before attempt n+1: backoff x 2^(n-1)")
+    # CIDRs or host names a webhook may reach although they are loopback/private/link-local/reserved
+    # (an operator's own receivers); everything else must resolve to public addresses only.
+    alert_webhook_allowed_targets: list[str] = []
+    alert_webhook_retention_days: int = Field(30, ge=1, description="delivered alerts are kept this long")
+
+    @field_validator("alert_webhook_allowed_targets")
+    @classmethod
+    def _webhook_targets_parse(cls, value: list[str]) -> list[str]:
+        from controlplane.webhooks.targets import TargetPolicy
+
+        TargetPolicy(value)  # a malformed entry stops the start, naming it
+        return value
 
     page_size_max: int = 200
     page_size_default: int = 50

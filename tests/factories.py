@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus, PlatformRole
 from controlplane.persistence.models import Membership, Organisation
+from controlplane.persistence.models import WebhookDelivery, new_id
 
 _counter = itertools.count(1)
 
@@ -45,3 +46,17 @@ def approver(subject: str = "approver") -> Principal:
 
 def operator(subject: str = "operator") -> Principal:
     return Principal(subject=subject, issuer="test", platform_roles=frozenset({PlatformRole.OPERATOR}))
+
+
+def webhook_delivery(session: Session, organisation_id: str, *, state: str = "failed", attempts: int = 5,
+                     at: datetime | None = None, payload: dict[str, object] | None = None) -> WebhookDelivery:
+    now = at or datetime.now(timezone.utc)
+    delivery = WebhookDelivery(
+        id=new_id("whd"), organisation_id=organisation_id, state=state, attempts=attempts,
+        payload=payload or {"type": "sahab.usage.threshold", "resource": "vcpus", "threshold": 80},
+        last_status=503 if state == "failed" else None, last_error="HTTP 503: down" if state == "failed" else None,
+        next_attempt_at=now if state == "pending" else None, created_at=now, updated_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery

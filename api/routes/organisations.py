@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from fastapi import Response, status
 
-from api.deps import CallerDep, CoreDep, SessionDep
+from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.domain.states import OrganisationStatus
 from controlplane.organisations import service
 from controlplane.organisations.schemas import MemberAdd, MemberOut, OrganisationCreate, OrganisationOut
+from controlplane.webhooks import service as webhooks
+from controlplane.webhooks.schemas import DeliveryOut, DeliveryState, WebhookIn, WebhookOut
 
 router = authenticated_router(prefix="/v1/organisations", tags=["organisations"])
 
@@ -54,3 +56,41 @@ def add_member(organisation_id: str, data: MemberAdd, session: SessionDep, core:
 def remove_member(organisation_id: str, subject: str, session: SessionDep, caller: CallerDep) -> Response:
     service.remove_member(session, caller, organisation_id, subject)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- the organisation's usage-alert webhook (its admins only) -----------------------------------------
+@router.get("/{organisation_id}/alert-webhook", response_model=WebhookOut)
+def get_alert_webhook(organisation_id: str, session: SessionDep, caller: CallerDep) -> WebhookOut:
+    return WebhookOut.model_validate(webhooks.get_webhook(session, caller, organisation_id))
+
+
+@router.put("/{organisation_id}/alert-webhook", response_model=WebhookOut)
+def set_alert_webhook(organisation_id: str, data: WebhookIn, session: SessionDep, runtime: RuntimeDep,
+                      caller: CallerDep) -> WebhookOut:
+    """Where usage alerts (80 % and 90 % of a quota) are POSTed. The host must resolve to public addresses
+    only (unless the operator allow-lists it); it is checked again at every delivery. A new signing secret is
+    made and shown once: X-Sahab-Signature = sha256=HMAC-SHA256(secret, '<X-Sahab-Timestamp>.<body>')."""
+    return WebhookOut.model_validate(webhooks.set_webhook(session, runtime.webhook_targets, caller, organisation_id,
+                                                          str(data.url)))
+
+
+@router.delete("/{organisation_id}/alert-webhook", status_code=status.HTTP_204_NO_CONTENT)
+def delete_alert_webhook(organisation_id: str, session: SessionDep, runtime: RuntimeDep, caller: CallerDep) -> Response:
+    webhooks.set_webhook(session, runtime.webhook_targets, caller, organisation_id, None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{organisation_id}/alert-webhook/deliveries", response_model=PageOut[DeliveryOut])
+def list_webhook_deliveries(organisation_id: str, session: SessionDep, caller: CallerDep, cursor: Cursor = None,
+                            limit: Limit = 50, state: DeliveryState | None = None) -> PageOut[DeliveryOut]:
+    """Alerts sent (and being sent) to the webhook, oldest first; `state=failed`: those that failed every attempt."""
+    page = webhooks.list_deliveries(session, caller, organisation_id, cursor, limit, state)
+    return PageOut(items=[DeliveryOut.model_validate(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+@router.post("/{organisation_id}/alert-webhook/deliveries/{delivery_id}/resend", status_code=status.HTTP_202_ACCEPTED,
+             response_model=DeliveryOut)
+def resend_webhook_delivery(organisation_id: str, delivery_id: str, session: SessionDep, core: CoreDep,
+                            caller: CallerDep) -> DeliveryOut:
+    """A failed or cancelled delivery is sent again, with all its attempts, to the webhook as it is now."""
+    return DeliveryOut.model_validate(webhooks.resend(session, core.clock, core.queue, caller, organisation_id, delivery_id))

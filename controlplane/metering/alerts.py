@@ -3,26 +3,24 @@
 A threshold is announced once per crossing: the level announced is kept per project and resource
 (ProjectMetering.notified) and lowered again when usage falls, so a later rise announces again.
 The body is signed: X-Sahab-Signature = "sha256=" + HMAC-SHA256(secret, f"{timestamp}.{body}"),
-with the Unix timestamp in X-Sahab-Timestamp (receivers should refuse old timestamps)."""
+with the Unix timestamp of the attempt in X-Sahab-Timestamp (receivers should refuse old timestamps)
+and the delivery id in X-Sahab-Delivery (the same on every attempt: receivers drop duplicates by it).
+Delivery itself (checks, deadline, retries) is controlplane.webhooks'."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import logging
-import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
-from prometheus_client import Counter
+from sqlalchemy.orm import Session
 
-log = logging.getLogger(__name__)
 THRESHOLDS = (80, 90)
 SIGNATURE_HEADER = "X-Sahab-Signature"
 TIMESTAMP_HEADER = "X-Sahab-Timestamp"
-
-WEBHOOKS = Counter("sahab_alert_webhooks_total", "Usage alert webhooks sent to organisations.", ["outcome"])
+DELIVERY_HEADER = "X-Sahab-Delivery"
 
 
 def level(used: int, quota: int) -> int:
@@ -57,45 +55,12 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
 
 @dataclass(frozen=True)
 class Alert:
-    url: str
-    secret: str
+    organisation_id: str
     payload: dict[str, Any]
 
 
 class Notifier(Protocol):
-    def send(self, alert: Alert, timestamp: int) -> None: ...
+    """Where the collection hands its alerts, inside its transaction (controlplane.webhooks.service.WebhookOutbox:
+    stored as deliveries and sent by their own task after commit, so a slow receiver delays no collection)."""
 
-
-class HttpNotifier:
-    """POSTs each alert; a connection error or a 5xx/429 answer is retried with backoff
-    (the same signed body, so receivers can drop duplicates by timestamp and payload)."""
-
-    def __init__(self, timeout: float = 5.0, attempts: int = 3, backoff: float = 1.0) -> None:
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff = backoff
-
-    def send(self, alert: Alert, timestamp: int) -> None:
-        import httpx
-
-        body = json.dumps(alert.payload, sort_keys=True, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp),
-                   SIGNATURE_HEADER: sign(alert.secret, timestamp, body), "User-Agent": "sahab-alerts/0.1"}
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = httpx.post(alert.url, content=body, headers=headers, timeout=self.timeout)
-                if response.status_code < 500 and response.status_code != 429:
-                    response.raise_for_status()  # other 4xx: the receiver refuses it; retrying will not help
-                    WEBHOOKS.labels("success").inc()
-                    return
-                error: Exception = httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=response)
-            except httpx.HTTPStatusError as refused:
-                log.warning("usage alert to %s refused: %s", alert.url, refused)
-                break
-            except httpx.HTTPError as failed:  # an organisation's endpoint being down must not stop metering
-                error = failed
-            if attempt < self.attempts:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-        else:
-            log.warning("usage alert to %s failed after %d attempts: %s", alert.url, self.attempts, error)
-        WEBHOOKS.labels("failure").inc()
+    def enqueue(self, session: Session, alerts: list[Alert], now: datetime) -> None: ...

@@ -23,7 +23,7 @@ from controlplane.domain.states import ProjectState
 from controlplane.metering.alerts import Alert, Notifier, crossings
 from controlplane.metering.drift import find_drift
 from controlplane.metering.reader import CapacityReading, ProjectReading, ReaderFactory
-from controlplane.persistence.database import after_commit, transaction
+from controlplane.persistence.database import transaction
 from controlplane.persistence.models import (
     MeteringRun, Organisation, Project, ProjectMetering, RegionMetering, UsageSample,
 )
@@ -172,7 +172,7 @@ class MeteringCollector:
                     organisation = organisations.get(project.organisation_id)
                     if announce and organisation is not None and organisation.alert_webhook_url and organisation.alert_webhook_secret:
                         for resource, threshold in announce:
-                            alerts.append(Alert(organisation.alert_webhook_url, organisation.alert_webhook_secret, {
+                            alerts.append(Alert(organisation.id, {
                                 "type": "sahab.usage.threshold", "organisation_id": organisation.id,
                                 "project_id": project.id, "region_id": project.region_id,
                                 "environment": project.environment, "resource": resource, "threshold": threshold,
@@ -190,8 +190,7 @@ class MeteringCollector:
                                     projects=result.projects, failures=len(result.failed) + len(result.regions_failed),
                                     drifts=result.drifts))
             if self.notifier is not None and alerts:
-                notifier, stamp = self.notifier, int(now.timestamp())
-                after_commit(session, lambda: [notifier.send(alert, stamp) for alert in alerts])
+                self.notifier.enqueue(session, alerts, now)  # stored with this transaction, sent after commit
         COLLECTION_DURATION.observe(result.seconds)
         log.info("metering: %d projects, %d read, %d failed, %d regions failed, %d drift(s), %.2fs",
                  result.projects, result.read, len(result.failed), len(result.regions_failed), result.drifts, result.seconds)

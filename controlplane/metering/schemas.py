@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field
 
 
 class ResourceUsage(BaseModel):
@@ -43,14 +43,3 @@ class DriftOut(BaseModel):
     granted: int | None
     quota: int | None
     used: int | None
-
-
-class WebhookIn(BaseModel):
-    url: HttpUrl
-
-
-class WebhookOut(BaseModel):
-    organisation_id: str
-    url: str | None
-    secret: str | None = Field(None, description="shown once, when the webhook is set")
-    signature: str | None = None

@@ -1,10 +1,8 @@
-"""API-facing operations of metering: drift listing, repair requests, the alert webhook."""
+"""API-facing operations of metering: drift listing, repair requests (the alert webhook: controlplane.webhooks)."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
-from urllib.parse import urlparse
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,9 +11,9 @@ from controlplane.access import require_organisation, require_role
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import PlatformRole, ProjectState
-from controlplane.errors import Conflict, InvalidInput, NotFound
+from controlplane.errors import Conflict
 from controlplane.persistence.database import after_commit
-from controlplane.persistence.models import Organisation, Project, ProjectMetering
+from controlplane.persistence.models import Project, ProjectMetering
 from controlplane.projects import service as projects
 from controlplane.quota_requests.lifecycle import record_progress
 
@@ -49,26 +47,3 @@ def request_repair(session: Session, core: Core, principal: Principal, project_i
     session.flush()
     after_commit(session, lambda: core.queue.repair(project_id))
     return project
-
-
-def set_alert_webhook(session: Session, principal: Principal, organisation_id: str, url: str | None) -> dict[str, Any]:
-    """Organisation admins: set (new secret, shown once) or remove (url None) the usage alert webhook."""
-    organisation: Organisation = require_organisation(session, principal, organisation_id, admin=True,
-                                                      operator_override=False)
-    if url is None:
-        organisation.alert_webhook_url = organisation.alert_webhook_secret = None
-        return {"organisation_id": organisation.id, "url": None, "secret": None}
-    parsed = urlparse(url)
-    if parsed.scheme not in ("https", "http") or not parsed.netloc:
-        raise InvalidInput(f"url must be an absolute http(s) URL, got {url!r}")
-    organisation.alert_webhook_url = url
-    organisation.alert_webhook_secret = secrets.token_urlsafe(32)
-    return {"organisation_id": organisation.id, "url": url, "secret": organisation.alert_webhook_secret,
-            "signature": "X-Sahab-Signature: sha256=HMAC-SHA256(secret, '<X-Sahab-Timestamp>.<body>')"}
-
-
-def get_alert_webhook(session: Session, principal: Principal, organisation_id: str) -> dict[str, Any]:
-    organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
-    if organisation is None:
-        raise NotFound(f"organisation {organisation_id} not found")
-    return {"organisation_id": organisation.id, "url": organisation.alert_webhook_url, "secret": None}

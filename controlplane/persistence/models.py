@@ -206,3 +206,28 @@ class MeteringRun(Base):
     projects: Mapped[int] = mapped_column(Integer)
     failures: Mapped[int] = mapped_column(Integer)
     drifts: Mapped[int] = mapped_column(Integer)
+
+
+# -- webhook deliveries (issue 11) ---------------------------------------------
+class WebhookDelivery(Base):
+    """One alert to an organisation's webhook, sent by the sahab.deliver_webhook task and retried with backoff.
+    state: pending (due at next_attempt_at, which is also the lease of an attempt in flight) | delivered |
+    failed (every attempt failed, or the receiver refused it; kept for the admins, who may re-send it) |
+    cancelled (the webhook was removed before it could be sent)."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    __table_args__ = (
+        Index("ix_webhook_deliveries_organisation", "organisation_id", "created_at", "id"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    )

@@ -13,6 +13,8 @@ RECONCILE = "sahab.reconcile"
 PREVIEW = "sahab.preview"
 METER = "sahab.meter"
 REPAIR = "sahab.repair"
+DELIVER_WEBHOOK = "sahab.deliver_webhook"
+WEBHOOKS_RECONCILE = "sahab.webhooks_reconcile"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -43,6 +45,8 @@ def create_celery(settings: Settings) -> Celery:
             # A collection older than one interval is useless: expire it instead of piling up.
             "meter": {"task": METER, "schedule": settings.metering_interval_seconds,
                       "options": {"expires": settings.metering_interval_seconds}},
+            # Webhook deliveries whose task was lost (broker down at send time, worker killed mid-attempt).
+            "webhooks": {"task": WEBHOOKS_RECONCILE, "schedule": 30.0, "options": {"expires": 30.0}},
         },
     )
     return app
@@ -63,6 +67,9 @@ class CeleryQueue:
 
     def repair(self, project_id: str) -> None:
         self.app.send_task(REPAIR, args=[project_id])
+
+    def deliver_webhook(self, delivery_id: str, delay_seconds: float = 0) -> None:
+        self.app.send_task(DELIVER_WEBHOOK, args=[delivery_id], countdown=delay_seconds or None)
 
     def ping(self) -> None:
         """Raise if the broker cannot be reached (used by /readyz)."""

@@ -16,6 +16,7 @@ from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
     DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
+from controlplane.tasks.celery_app import DELIVER_WEBHOOK, WEBHOOKS_RECONCILE
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
 app = create_celery(get_settings())
@@ -108,3 +109,15 @@ def meter() -> dict[str, int]:
 @app.task(name=REPAIR, acks_late=True, bind=True)
 def repair(self: Task, project_id: str) -> str:
     return _run(REPAIR, workflow(_node(self)).reapply, project_id)
+
+
+@app.task(name=DELIVER_WEBHOOK, acks_late=True)
+def deliver_webhook(delivery_id: str) -> str:
+    """One attempt at one stored webhook delivery; a retry is a new task, sent with its backoff by the attempt."""
+    return _run(DELIVER_WEBHOOK, runtime().webhooks.deliver, delivery_id)
+
+
+@app.task(name=WEBHOOKS_RECONCILE)
+def webhooks_reconcile() -> int:
+    """Deliveries whose task was lost are sent again (Celery beat, every 30 s)."""
+    return _run(WEBHOOKS_RECONCILE, lambda: len(runtime().webhooks.reconcile()))

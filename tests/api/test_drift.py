@@ -1,12 +1,10 @@
-"""GET /v1/drift, POST /v1/projects/{id}/repair and the organisation's alert webhook."""
+"""GET /v1/drift and POST /v1/projects/{id}/repair."""
 
 from __future__ import annotations
 
 import pytest
 
 from controlplane.metering.collect import MeteringCollector
-from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Organisation
 from tests.api.test_usage_report import active
 from tests.controlplane.metering.fakes import FakeCloud
 
@@ -51,20 +49,3 @@ def test_repair_is_for_operators_and_queues_the_project(client, runtime, issuer,
     request_id = response.json()["current_request_id"]
     events = client.get(f"/v1/quota-requests/{request_id}/events", headers=issuer.headers("amina")).json()
     assert events[-1]["reason"] == "repair requested by olga" and events[-1]["to_state"] is None
-
-
-def test_alert_webhook_is_for_organisation_admins(client, runtime, issuer, drifted):
-    org = drifted["mine"][0]
-    path = f"/v1/organisations/{org}/alert-webhook"
-    assert client.put(path, headers=issuer.headers("youssef"), json={"url": "https://x.example/h"}).status_code == 404
-    assert client.put(path, headers=issuer.headers("olga", roles=("operator",)), json={"url": "https://x.example/h"}).status_code == 403
-    bad = client.put(path, headers=issuer.headers("amina"), json={"url": "not a url"})
-    assert bad.status_code == 422 and "body.url" in bad.json()["detail"]
-    made = client.put(path, headers=issuer.headers("amina"), json={"url": "https://hooks.example/sahab"})
-    assert made.status_code == 200 and len(made.json()["secret"]) >= 32
-    shown = client.get(path, headers=issuer.headers("amina")).json()
-    assert shown["url"] == "https://hooks.example/sahab" and shown["secret"] is None
-    with transaction(runtime.sessions) as session:
-        assert session.get_one(Organisation, org).alert_webhook_secret == made.json()["secret"]
-    assert client.delete(path, headers=issuer.headers("amina")).status_code == 204
-    assert client.get(path, headers=issuer.headers("amina")).json()["url"] is None

@@ -17,6 +17,7 @@ class RecordingQueue:
         self.decommissioned: list[str] = []
         self.previewed: list[str] = []
         self.repaired: list[str] = []
+        self.webhooks: list[tuple[str, float]] = []  # (delivery id, delay in seconds)
 
     def provision(self, request_id: str) -> None:
         self.provisioned.append(request_id)
@@ -29,6 +30,9 @@ class RecordingQueue:
 
     def repair(self, project_id: str) -> None:
         self.repaired.append(project_id)
+
+    def deliver_webhook(self, delivery_id: str, delay_seconds: float = 0) -> None:
+        self.webhooks.append((delivery_id, delay_seconds))
 
 
 class InMemoryProvisioner:

@@ -14,11 +14,13 @@ from tests.support.fakes import InMemoryProvisioner
 
 
 class RecordingNotifier:
+    """Records the alerts handed over by a collection, with the collection's time."""
+
     def __init__(self) -> None:
         self.sent = []
 
-    def send(self, alert, timestamp) -> None:
-        self.sent.append((alert, timestamp))
+    def enqueue(self, session, alerts, now) -> None:
+        self.sent.extend((alert, int(now.timestamp())) for alert in alerts)
 
 
 @pytest.fixture
