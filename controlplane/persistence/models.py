@@ -199,3 +199,8 @@ class MeteringRun(Base):
     projects: Mapped[int] = mapped_column(Integer)
     failures: Mapped[int] = mapped_column(Integer)
     drifts: Mapped[int] = mapped_column(Integer)
+
+
+# -- housekeeping (issue 11, 0008) ----------------------------------------------
+# Idempotency records are purged by age (api/idempotency.py): one indexed DELETE.
+Index("ix_idempotency_records_created_at", IdempotencyRecord.created_at)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from api.idempotency import caller_key
+from controlplane.domain.principal import Principal
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord, QuotaRequest
 from tests.api.helpers import org_with_admin
@@ -42,7 +44,7 @@ def test_same_key_with_another_body_is_422(client, runtime, issuer):
 
 def test_a_duplicate_while_the_first_is_running_is_409(client, runtime, issuer):
     org = org_with_admin(runtime, "amina")
-    principal_key = f"{issuer.url}|amina"
+    principal_key = caller_key(Principal(subject="amina", issuer=issuer.url))
     payload = body(org)
     import hashlib
     import json
