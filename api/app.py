@@ -3,9 +3,12 @@ and the built-in OIDC issuer mounted at /issuer when no external issuer is set."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from api import problems
+from api.guard import RequestGuard
 from api.idempotency import IdempotencyMiddleware
 from api.routes import drift, organisations, projects, quota_requests, regions, system, usage
 from controlplane.demo import seed_demo
@@ -35,9 +38,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.state.runtime = runtime
     app.state.verifier = verifier
     problems.install(app)
-    app.add_middleware(IdempotencyMiddleware)
+    # The last added runs first: the guard authenticates and bounds the body before idempotency reads it.
+    app.add_middleware(IdempotencyMiddleware, retention=timedelta(hours=settings.idempotency_retention_hours))
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     for module in (system, regions, organisations, quota_requests, projects, usage, drift):
         app.include_router(module.router)
+    problems.document(app)
     if settings.uses_builtin_issuer:
         from api.issuer import create_issuer
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -30,8 +30,8 @@ def get_session(request: Request) -> Iterator[Session]:
             yield session
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("Authorization", "")
+def bearer_token(headers: Mapping[str, str]) -> str:
+    header = headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("missing bearer token: send 'Authorization: Bearer <access token>'")
@@ -39,10 +39,11 @@ def bearer_token(request: Request) -> str:
 
 
 async def authenticate(request: Request) -> Principal:
+    """The caller. api.guard has usually verified the token already, before the body was read."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    token = bearer_token(request)
+    token = bearer_token(request.headers)
     principal = await run_in_threadpool(request.app.state.verifier.verify, token)
     request.state.principal = principal
     return principal

@@ -4,7 +4,12 @@ The first request with a key claims it in its own transaction and its answer
 is stored once the route's transaction has committed. A replay (same key, same
 body) returns that stored answer; the same key with another body is 422; a
 duplicate that arrives while the first is still running is 409. A 5xx answer
-releases the key so the client may retry.
+releases the key so the client may retry. Records are kept for
+idempotency_retention_hours, then purged by the next claim (at most once a
+minute per process: one indexed DELETE).
+
+The caller is stored as a SHA-256 of issuer and subject, so any subject fits the
+column; the caller was verified by api.guard before the body was read.
 
 An ASGI middleware rather than a route wrapper: the route's session commits
 when the endpoint returns, and the answer must be stored after that commit.
@@ -13,27 +18,38 @@ when the endpoint returns, and the answer must be stored after that commit.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem
-from controlplane.errors import IdempotencyKeyReused, IdempotencyRequestInProgress, SahabError
+from api.guard import read_body, replay
+from api.problems import problem_for
+from controlplane.domain.principal import Principal
+from controlplane.errors import IdempotencyKeyReused, IdempotencyRequestInProgress, InvalidInput, SahabError
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 # A claim whose request never finished (a crashed process) may be taken over after this.
 STALE_CLAIM = timedelta(minutes=10)
+PURGE_INTERVAL = timedelta(minutes=1)
+
+
+def caller_key(principal: Principal) -> str:
+    return hashlib.sha256(principal.key.encode()).hexdigest()
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, retention: timedelta = timedelta(hours=24)) -> None:
         self.app = app
+        self.retention = retention
+        self._purged_at: datetime | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope) if scope["type"] == "http" else None
@@ -43,20 +59,19 @@ class IdempotencyMiddleware:
             return
         path = scope["path"]
         if not 1 <= len(key) <= 255:
-            await problem(422, "invalid-input", "The request is not valid", f"{HEADER} must be 1 to 255 characters", path)(scope, receive, send)
+            await problem_for(InvalidInput(f"{HEADER} must be 1 to 255 characters", parameter=HEADER), path)(scope, receive, send)
             return
-        fastapi_app = scope["app"]
-        caller = await _caller(fastapi_app, headers)
-        if caller is None:  # let the route answer with the authentication problem
+        principal = scope.get("state", {}).get("principal")
+        if principal is None:  # not an authenticated route: nothing to scope the key to
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        caller = caller_key(principal)
+        body = await read_body(receive)
         fingerprint = hashlib.sha256(b"POST %s\n%s" % (path.encode(), body)).hexdigest()
-        runtime = fastapi_app.state.runtime
-        outcome = await run_in_threadpool(_claim, runtime, caller, key, fingerprint)
+        runtime = scope["app"].state.runtime
+        outcome = await run_in_threadpool(self._claim, runtime, caller, key, fingerprint)
         if isinstance(outcome, SahabError):
-            status = 422 if isinstance(outcome, IdempotencyKeyReused) else 409
-            await problem(status, outcome.code, outcome.title, outcome.detail, path)(scope, receive, send)
+            await problem_for(outcome, path)(scope, receive, send)
             return
         if isinstance(outcome, Response):
             await outcome(scope, receive, send)
@@ -72,7 +87,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, _replay(body, receive), capture)
+            await self.app(scope, replay(body, receive), capture)
         finally:
             if answer["status"] >= 500:
                 await run_in_threadpool(_release, runtime, caller, key)
@@ -80,59 +95,35 @@ class IdempotencyMiddleware:
                 content_type = Headers(raw=answer["headers"]).get("content-type")
                 await run_in_threadpool(_store, runtime, caller, key, answer["status"], bytes(answer["body"]), content_type)
 
-
-async def _caller(app: Any, headers: Headers) -> str | None:
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    try:
-        principal = await run_in_threadpool(app.state.verifier.verify, token.strip())
-    except SahabError:
-        return None
-    return principal.key
+    def _claim(self, runtime: Any, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
+        now = runtime.core.clock.now()
+        with transaction(runtime.sessions) as session:
+            if self._purged_at is None or now - self._purged_at >= PURGE_INTERVAL:
+                self._purged_at = now
+                purge(session, now - self.retention)
+            return _claim(session, now, caller, key, fingerprint)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
+def purge(session: Session, before: datetime) -> int:
+    """Delete the records first used before `before`; how many were deleted."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < before))
+    return result.rowcount or 0
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    delivered = False
-
-    async def replayed() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
-def _claim(runtime: Any, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
-    now = runtime.core.clock.now()
-    with transaction(runtime.sessions) as session:
-        record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
-        if record is None:
-            session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=fingerprint, created_at=now))
-            return _inserted(session)
-        if record.fingerprint != fingerprint:
-            return IdempotencyKeyReused(f"{HEADER} {key!r} was already used with a different request")
-        if record.status_code is None:
-            if record.created_at < now - STALE_CLAIM:
-                record.created_at = now
-                return None
-            return IdempotencyRequestInProgress(f"a request with {HEADER} {key!r} is still in progress; retry later")
-        return Response(content=record.response_body or "", status_code=record.status_code,
-                        media_type=record.response_type, headers={"Idempotent-Replayed": "true"})
+def _claim(session: Session, now: datetime, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
+    record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
+    if record is None:
+        session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=fingerprint, created_at=now))
+        return _inserted(session)
+    if record.fingerprint != fingerprint:
+        return IdempotencyKeyReused(f"{HEADER} {key!r} was already used with a different request")
+    if record.status_code is None:
+        if record.created_at < now - STALE_CLAIM:
+            record.created_at = now
+            return None
+        return IdempotencyRequestInProgress(f"a request with {HEADER} {key!r} is still in progress; retry later")
+    return Response(content=record.response_body or "", status_code=record.status_code,
+                    media_type=record.response_type, headers={"Idempotent-Replayed": "true"})
 
 
 def _inserted(session: Any) -> None | SahabError:

@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,6 +23,7 @@ TYPE_PREFIX = "urn:sahab:problem:"
 STATUS: list[tuple[type[errors.SahabError], int]] = [
     (errors.IdempotencyKeyReused, 422),
     (errors.InvalidInput, 422),
+    (errors.PayloadTooLarge, 413),
     (errors.AuthenticationFailed, 401),
     (errors.PermissionDenied, 403),
     (errors.NotFound, 404),
@@ -30,6 +33,30 @@ STATUS: list[tuple[type[errors.SahabError], int]] = [
     (errors.ProvisioningError, 502),
     (errors.SahabError, 500),
 ]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; some problems add members (errors, checks, parameter...)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="urn:sahab:problem:<code>, stable")
+    title: str
+    status: int
+    detail: str = Field(description="what was wrong, for a human")
+    instance: str | None = Field(None, description="the path of the request")
+
+
+# What each documented status means, for every route it applies to (see `document`).
+_MEANING = {
+    400: "The body could not be parsed.",
+    401: "No valid bearer token (missing, expired, wrong issuer or audience, an ID token...).",
+    403: "The caller's roles do not allow this.",
+    404: "The object does not exist or the caller may not see it.",
+    409: "Conflicts with the current state (transition, capacity, a concurrent change, an Idempotency-Key in progress).",
+    413: "The body is larger than max_body_bytes.",
+    422: "A parameter, header or body field is not valid (the problem says which).",
+    503: "A dependency (database, broker, the issuer's keys) is unavailable; retry later.",
+}
 
 
 def status_for(error: errors.SahabError) -> int:
@@ -45,10 +72,65 @@ def problem(status: int, code: str, title: str, detail: str, instance: str | Non
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def problem_for(error: errors.SahabError, instance: str | None = None) -> JSONResponse:
+    return problem(status_for(error), error.code, error.title, error.detail, instance, **error.extra)
+
+
+def document(app: FastAPI) -> None:
+    """List each route's error answers in the OpenAPI document as problem+json, with the Problem schema."""
+    from api.deps import authenticate
+    from api.guard import api_routes, calls
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        for route in api_routes(app):
+            if not route.include_in_schema:
+                continue
+            authenticated = calls(route.dependant, authenticate)
+            for method in route.methods:
+                operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                statuses = _error_statuses(route, method, authenticated)
+                if authenticated:
+                    operation["security"] = [{"bearer": []}]
+                responses = operation.setdefault("responses", {})
+                for status in sorted(statuses):
+                    responses[str(status)] = {"description": _MEANING[status], "content": {
+                        MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _error_statuses(route: Any, method: str, authenticated: bool) -> set[int]:
+    statuses: set[int] = set()
+    writes = method in {"POST", "PUT", "PATCH", "DELETE"}
+    if authenticated:
+        statuses |= {401, 403, 404, 503}
+    if writes:
+        statuses |= {400, 413, 422} | ({409} if authenticated else set())
+    if route.body_field is not None or get_flat_params(route.dependant):
+        statuses.add(422)
+    if route.path == "/readyz":
+        statuses.add(503)
+    return statuses
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.SahabError)
     async def _sahab(request: Request, error: errors.SahabError) -> JSONResponse:
-        return problem(status_for(error), error.code, error.title, error.detail, request.url.path, **error.extra)
+        return problem_for(error, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:

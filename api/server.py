@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import typer
 
+from controlplane.persistence.database import private_directory
 from controlplane.settings import get_settings
 
 cli = typer.Typer(add_completion=False, help="Run Sahab's server processes.")
@@ -22,6 +23,7 @@ cli = typer.Typer(add_completion=False, help="Run Sahab's server processes.")
 def _multiproc_env() -> dict[str, str]:
     env = dict(os.environ)
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        private_directory(get_settings().data_dir)
         directory = get_settings().data_dir / "metrics"
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.db"):
@@ -109,6 +111,15 @@ def run_all() -> None:
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
+    try:
+        get_settings()  # refuse to start on unsafe or invalid settings, saying why
+    except ValidationError as error:
+        for problem in error.errors():
+            where = ".".join(str(p) for p in problem["loc"]) or "settings"
+            typer.echo(f"sahab-server: {where}: {problem['msg'].removeprefix('Value error, ')}", err=True)
+        raise SystemExit(2) from None
     cli()
 
 

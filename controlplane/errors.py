@@ -25,6 +25,11 @@ class InvalidInput(SahabError):
     title = "The request is not valid"
 
 
+class PayloadTooLarge(SahabError):
+    code = "payload-too-large"
+    title = "The request body is too large"
+
+
 class AuthenticationFailed(SahabError):
     code = "unauthenticated"
     title = "Authentication failed"

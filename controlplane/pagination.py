@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -27,18 +27,35 @@ def _encode(created_at: datetime, row_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# A cursor this module made is about 100 characters; anything much longer was not made here.
+MAX_CURSOR_LENGTH = 256
+
+
 def _decode(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor names; InvalidInput for anything this module did not make."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidInput(f"invalid cursor: longer than {MAX_CURSOR_LENGTH} characters; pass next_cursor as it was given",
+                           parameter="cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), str(row_id)
-    except (ValueError, TypeError) as error:
-        raise InvalidInput(f"invalid cursor {cursor!r}") from error
+        decoded = json.loads(base64.urlsafe_b64decode(padded))
+        created_at, row_id = decoded
+        if not isinstance(created_at, str) or not isinstance(row_id, str):
+            raise TypeError("not a pair of strings")
+        position = datetime.fromisoformat(created_at)
+        if position.tzinfo is not None:
+            position = position.astimezone(timezone.utc)
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        raise InvalidInput(f"invalid cursor {cursor!r}: pass next_cursor as it was given", parameter="cursor") from error
+    if position.tzinfo is None:
+        raise InvalidInput(f"invalid cursor {cursor!r}: its time has no offset; pass next_cursor as it was given",
+                           parameter="cursor")
+    return position, row_id
 
 
 def check_limit(limit: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
-        raise InvalidInput(f"limit must be between 1 and {maximum}, got {limit}")
+        raise InvalidInput(f"limit must be between 1 and {maximum} (page_size_max), got {limit}", parameter="limit")
     return limit
 
 

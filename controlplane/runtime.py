@@ -16,7 +16,7 @@ from controlplane.core import ApprovalPolicy, Core
 from controlplane.domain.regions import Catalogue, load_catalogue
 from controlplane.domain.resources import Amounts
 from controlplane.metrics import CapacityCollector, MeteringMetrics
-from controlplane.persistence.database import make_engine, make_session_factory, transaction
+from controlplane.persistence.database import make_engine, make_session_factory, private_directory, transaction
 from controlplane.provisioning.protocol import Provisioner
 from controlplane.provisioning.select import provisioner_from_settings
 from controlplane.quota_requests.admission import ensure_regions, granted_in_region
@@ -86,6 +86,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clock | None = None) -> Runtime:
+    private_directory(settings.data_dir)  # before anything creates files in it
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     catalogue = load_catalogue(settings.catalogue_path)

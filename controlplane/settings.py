@@ -7,16 +7,32 @@ the demo region catalogue.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 import yaml
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controlplane.domain.regions import DEMO_CATALOGUE
+
+
+def _is_loopback(url: str) -> bool:
+    """http://127.0.0.1, http://[::1], http://localhost: only this machine can reach it."""
+    parsed = urlparse(url)
+    host = (parsed.hostname or "").lower()
+    if parsed.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -97,8 +113,18 @@ class Settings(BaseSettings):
         TargetPolicy(value)  # a malformed entry stops the start, naming it
         return value
 
-    page_size_max: int = 200
-    page_size_default: int = 50
+    page_size_max: int = Field(200, ge=1, description="largest `limit` a list accepts")
+    page_size_default: int = Field(50, ge=1, description="`limit` of a list that names none")
+
+    # Hardening (issue 11). Request bodies past this are refused with 413 before they are read whole.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # Idempotency-Key records are deleted this long after their first use (purged on write).
+    idempotency_retention_hours: float = Field(24.0, ge=1)
+    # True: only RFC 9068 access tokens (header typ at+jwt) are accepted. False: untyped JWTs too,
+    # unless they are evidently ID tokens. The built-in issuer always sets at+jwt and is always strict.
+    oidc_require_at_jwt: bool = False
+    # When a JWKS refetch fails after the cache expired, keys already known keep verifying for this long.
+    oidc_jwks_stale_seconds: int = Field(86400, ge=0)
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "Settings":
@@ -111,7 +137,22 @@ class Settings(BaseSettings):
         insecure = {"none", "HS256", "HS384", "HS512"} & set(self.oidc_algorithms)
         if insecure:
             raise ValueError(f"oidc_algorithms may list asymmetric algorithms only, not {sorted(insecure)}")
+        if self.page_size_default > self.page_size_max:
+            raise ValueError(f"page_size_default ({self.page_size_default}) exceeds page_size_max ({self.page_size_max})")
+        self._refuse_public_demo_accounts()
         return self
+
+    def _refuse_public_demo_accounts(self) -> None:
+        """The demo accounts' passwords and client secrets are published in the README: serving them
+        where others can reach Sahab gives anyone an approver and operator token."""
+        if not (self.uses_builtin_issuer and self.demo_accounts) or "demo_accounts" in self.model_fields_set:
+            return  # asked for explicitly (a demonstration), or not served at all
+        if _is_loopback(self.public_url):
+            return
+        raise ValueError(
+            f"refusing to serve the demo accounts on the public URL {self.public_url}: their passwords and secrets are "
+            "published (README), so anyone could get an approver and operator token. Set SAHAB_OIDC_ISSUER to your "
+            "identity provider, or SAHAB_DEMO_ACCOUNTS=false; SAHAB_DEMO_ACCOUNTS=true serves them on purpose")
 
     @property
     def builtin_issuer_url(self) -> str:

@@ -15,7 +15,16 @@ What is checked, in order:
      hammer the issuer); the `jku`/`x5u` headers are ignored;
   4. the signature;
   5. iss == configured issuer, aud contains the configured audience, exp present
-     and not past, nbf/iat not in the future (LEEWAY seconds either way), sub present.
+     and not past, nbf/iat not in the future (LEEWAY seconds either way), sub present
+     (at most 255 characters, as OpenID Connect requires);
+  6. it is an access token (RFC 9068): a header `typ` of at+jwt is one; with
+     require_at_jwt nothing else is; otherwise an untyped (or "JWT") token is accepted
+     unless it is evidently an ID token (nonce, at_hash, c_hash, s_hash, or Keycloak's
+     typ claim "ID"), and any other typ is refused.
+
+Stale-while-error: once the cache has expired, a failed refetch does not fail tokens
+signed by a key already known, for up to `jwks_stale_seconds` past expiry; every failed
+fetch is counted in sahab_jwks_refresh_failures_total.
 
 Thread-safe: one lock guards the key cache and is held while fetching, so
 concurrent requests wait for a single fetch instead of all fetching.
@@ -30,6 +39,7 @@ import threading
 from typing import Any
 
 import httpx
+from prometheus_client import Counter
 
 from api.auth._jose import BadSignatureError, DecodeError, JoseError, JsonWebKey, JsonWebToken
 from controlplane.clock import Clock, SystemClock
@@ -38,6 +48,14 @@ from controlplane.domain.states import MemberRole, PlatformRole
 from controlplane.errors import AuthenticationFailed, DependencyUnavailable
 
 log = logging.getLogger(__name__)
+
+JWKS_REFRESH_FAILURES = Counter(
+    "sahab_jwks_refresh_failures_total", "Failed fetches of the OIDC issuer's discovery document or JWKS."
+)
+ACCESS_TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
+UNTYPED = {"jwt"}  # many identity providers type every token "JWT": it says nothing
+ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
+MAX_SUBJECT = 255
 
 LEEWAY = 30  # seconds of clock skew tolerated on exp / nbf / iat
 REFETCH_INTERVAL = 10  # seconds between JWKS fetches triggered by an unknown kid
@@ -69,6 +87,8 @@ class TokenVerifier:
         roles_claim: str = "sahab_roles",
         orgs_claim: str = "sahab_orgs",
         jwks_cache_seconds: int = 3600,
+        jwks_stale_seconds: int = 86400,
+        require_at_jwt: bool = False,
         clock: Clock | None = None,
         leeway: int = LEEWAY,
         refetch_interval: float = REFETCH_INTERVAL,
@@ -89,6 +109,8 @@ class TokenVerifier:
         self.roles_claim = roles_claim
         self.orgs_claim = orgs_claim
         self.jwks_cache_seconds = jwks_cache_seconds
+        self.jwks_stale_seconds = jwks_stale_seconds
+        self.require_at_jwt = require_at_jwt
         self.leeway = leeway
         self.refetch_interval = refetch_interval
         self._clock: Clock = clock or SystemClock()
@@ -127,6 +149,9 @@ class TokenVerifier:
             roles_claim=settings.oidc_roles_claim,
             orgs_claim=settings.oidc_orgs_claim,
             jwks_cache_seconds=settings.oidc_jwks_cache_seconds,
+            jwks_stale_seconds=settings.oidc_jwks_stale_seconds,
+            # The built-in issuer always types its access tokens (RFC 9068).
+            require_at_jwt=settings.oidc_require_at_jwt or settings.uses_builtin_issuer,
             clock=clock,
         )
         options.update(overrides)
@@ -168,7 +193,10 @@ class TokenVerifier:
             raise AuthenticationFailed(f"signature verification failed: {exc.error}") from None
         except (ValueError, TypeError) as exc:
             raise AuthenticationFailed(f"signature verification failed: {exc}") from None
-        return self._principal(self._check_claims(dict(claims)))
+        claims = self._check_claims(dict(claims))
+        self._check_token_type(header)
+        self._refuse_id_token(header, claims)
+        return self._principal(claims)
 
     # ------------------------------------------------------------------ parsing and claims
 
@@ -187,6 +215,27 @@ class TokenVerifier:
         if not isinstance(header, dict):
             raise AuthenticationFailed("malformed token: the header is not a JSON object")
         return header
+
+    def _check_token_type(self, header: dict[str, Any]) -> None:
+        typ = header.get("typ")
+        kind = typ.lower() if isinstance(typ, str) else None
+        if kind in ACCESS_TOKEN_TYPES:
+            return
+        if self.require_at_jwt:
+            raise AuthenticationFailed(f"token type {typ!r} is not an access token: the header must say typ at+jwt (RFC 9068)")
+        if typ is not None and kind not in UNTYPED:
+            raise AuthenticationFailed(f"token type {typ!r} is not an access token (expected at+jwt, RFC 9068)")
+
+    def _refuse_id_token(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
+        """An untyped token that carries what only ID tokens carry was meant for a client, not for Sahab."""
+        if isinstance(header.get("typ"), str) and header["typ"].lower() in ACCESS_TOKEN_TYPES:
+            return
+        evidence = [name for name in ID_TOKEN_CLAIMS if name in claims]
+        if claims.get("typ") == "ID":
+            evidence.append("typ=ID")
+        if evidence:
+            raise AuthenticationFailed(f"an ID token is not an access token (it carries {', '.join(evidence)}); "
+                                       "send the access token from the token response")
 
     def _check_claims(self, claims: dict[str, Any]) -> dict[str, Any]:
         now = self._clock.now().timestamp()
@@ -213,6 +262,8 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise AuthenticationFailed("token has no subject (sub)")
+        if len(sub) > MAX_SUBJECT:
+            raise AuthenticationFailed(f"token subject (sub) is longer than {MAX_SUBJECT} characters")
         return claims
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
@@ -236,7 +287,7 @@ class TokenVerifier:
         with self._lock:
             now = self._clock.now().timestamp()
             if self._fetched_at is None or now - self._fetched_at >= self.jwks_cache_seconds:
-                self._refresh(now)
+                self._refresh_or_keep(now)
             key = self._lookup(kid)
             if key is None and kid is not None and now - self._fetched_at >= self.refetch_interval:
                 # A kid we do not know: perhaps the issuer rotated its keys.
@@ -250,6 +301,15 @@ class TokenVerifier:
         candidates = list(self._keys.values()) + self._unnamed_keys
         return candidates[0] if len(candidates) == 1 else None
 
+    def _refresh_or_keep(self, now: float) -> None:
+        """Refetch an expired key set; while the issuer fails, keep the known keys up to the stale bound."""
+        try:
+            self._refresh(now)
+        except DependencyUnavailable:
+            if self._fetched_at is None or now - self._fetched_at >= self.jwks_cache_seconds + self.jwks_stale_seconds:
+                raise
+            log.warning("serving the issuer's keys fetched %.0f s ago while it cannot be reached", now - self._fetched_at)
+
     def _refresh(self, now: float) -> None:
         if self._failed_at is not None and now - self._failed_at < FAILURE_BACKOFF:
             raise DependencyUnavailable(self._failure)
@@ -261,6 +321,7 @@ class TokenVerifier:
         except DependencyUnavailable as exc:
             self._jwks_uri = None  # discover again next time, in case it moved
             self._failed_at, self._failure = now, exc.detail
+            JWKS_REFRESH_FAILURES.inc()
             log.warning("%s", exc.detail)
             raise
         self.fetch_count += 1

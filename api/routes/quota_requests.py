@@ -8,6 +8,9 @@ from controlplane.domain.states import RequestState
 from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import Decision, EventOut, QuotaRequestCreate, QuotaRequestOut, RejectDecision
 
+# Event ids are a 32-bit integer column on PostgreSQL: a larger `after` cannot even be bound there.
+MAX_EVENT_ID = 2**31 - 1
+
 router = authenticated_router(prefix="/v1/quota-requests", tags=["quota requests"])
 
 
@@ -35,7 +38,7 @@ def get_request(request_id: str, session: SessionDep, caller: CallerDep) -> Quot
 
 
 @router.get("/{request_id}/events", response_model=list[EventOut])
-def list_events(request_id: str, session: SessionDep, caller: CallerDep, after: int = Query(0, ge=0, description="only events with a larger id")) -> list[EventOut]:
+def list_events(request_id: str, session: SessionDep, caller: CallerDep, after: int = Query(0, ge=0, le=MAX_EVENT_ID, description="only events with a larger id")) -> list[EventOut]:
     """Every transition (actor, time, from, to, reason) and progress step, oldest first."""
     return [EventOut.model_validate(e) for e in service.events(session, caller, request_id, after)]
 

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
+from api.deps import authenticate
 from api.problems import problem
+from controlplane.errors import SahabError
 from controlplane.metrics import render
 
 router = APIRouter(tags=["system"])
@@ -22,18 +24,30 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Any:
-    """The database and the broker answer (readiness)."""
+    """The database and the broker answer (readiness). Why a check failed (with the database's and
+    broker's addresses) is shown to operators only (a bearer token with the operator role)."""
     runtime = request.app.state.runtime
-    checks: dict[str, str] = {}
+    failures: dict[str, str] = {}
     for name, check in (("database", _check_database), ("broker", _check_broker)):
         try:
             await run_in_threadpool(check, runtime)
-            checks[name] = "ok"
         except Exception as error:  # any failure makes the instance not ready
-            checks[name] = f"{type(error).__name__}: {error}"
-    if all(v == "ok" for v in checks.values()):
-        return {"status": "ready", "checks": checks}
-    return problem(503, "not-ready", "Not ready", "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"), "/readyz", checks=checks)
+            failures[name] = f"{type(error).__name__}: {error}"
+    if not failures:
+        return {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+    if not await _is_operator(request):
+        failures = {name: "unavailable" for name in failures}
+    checks = {name: failures.get(name, "ok") for name in ("database", "broker")}
+    return problem(503, "not-ready", "Not ready", "; ".join(f"{k}: {v}" for k, v in failures.items()), "/readyz", checks=checks)
+
+
+async def _is_operator(request: Request) -> bool:
+    if "authorization" not in request.headers:
+        return False
+    try:
+        return (await authenticate(request)).is_operator
+    except SahabError:
+        return False
 
 
 def _check_database(runtime: Any) -> None:

@@ -18,14 +18,22 @@ DEFAULT_PERIOD = timedelta(days=30)
 MAX_PERIOD = timedelta(days=366)
 
 
+# Reports cover times Sahab can have measured; the bounds keep period arithmetic within datetime's range.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
 def parse_time(name: str, value: str) -> datetime:
-    """ISO 8601 date or date-time; a value without an offset is UTC."""
+    """ISO 8601 date or date-time between EARLIEST and LATEST; a value without an offset is UTC."""
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(f"{name}: {value!r} is not an ISO 8601 date or date-time (e.g. 2026-11-01 or "
-                           f"2026-11-01T00:00:00Z)", parameter=name) from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{name}: {value!r} is not an ISO 8601 date or date-time between {EARLIEST.date()} and "
+                           f"{LATEST.date()} (e.g. 2026-11-01 or 2026-11-01T00:00:00Z)", parameter=name) from None
+    if not EARLIEST <= parsed < LATEST:
+        raise InvalidInput(f"{name}: {value!r} is outside {EARLIEST.date()} to {LATEST.date()}", parameter=name)
+    return parsed
 
 
 @router.get("", response_model=list[UsageOut] | list[UsageReportRow], response_model_by_alias=True)

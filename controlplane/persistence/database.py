@@ -9,6 +9,7 @@ session and runs only once the transaction has committed.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and url != "sqlite://":
+            private_sqlite_file(Path(database))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin_immediate)
@@ -36,6 +37,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
+
+
+def private_directory(path: Path) -> None:
+    """Create `path` (the data directory) 0700 if it does not exist; an existing one is left as the
+    operator made it. Parents are created as usual."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:  # another process made it first
+        return
+    path.chmod(0o700)  # mkdir's mode is masked by the umask
+
+
+def private_sqlite_file(path: Path) -> None:
+    """The database holds webhook secrets: its directory is created 0700 and the file 0600 whatever
+    the umask. SQLite gives its -wal and -shm files the main file's mode, so they are 0600 too."""
+    private_directory(path.parent)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)  # also tightens a file an older version created 0644
+    finally:
+        os.close(descriptor)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.chmod(0o600)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -231,3 +231,8 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_organisation", "organisation_id", "created_at", "id"),
         Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     )
+
+
+# -- housekeeping (issue 11, 0008) ----------------------------------------------
+# Idempotency records are purged by age (api/idempotency.py): one indexed DELETE.
+Index("ix_idempotency_records_created_at", IdempotencyRecord.created_at)

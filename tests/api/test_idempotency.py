@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from api.idempotency import caller_key
+from controlplane.domain.principal import Principal
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord, QuotaRequest
 from tests.api.helpers import org_with_admin
@@ -42,7 +44,7 @@ def test_same_key_with_another_body_is_422(client, runtime, issuer):
 
 def test_a_duplicate_while_the_first_is_running_is_409(client, runtime, issuer):
     org = org_with_admin(runtime, "amina")
-    principal_key = f"{issuer.url}|amina"
+    principal_key = caller_key(Principal(subject="amina", issuer=issuer.url))
     payload = body(org)
     import hashlib
     import json
@@ -74,3 +76,17 @@ def test_an_error_answer_is_replayed_too(client, runtime, issuer):
     again = client.post("/v1/quota-requests", headers=headers, json=payload)
     assert first.status_code == again.status_code == 404
     assert again.json() == first.json()
+
+
+def test_records_past_the_retention_are_purged_on_the_next_claim(client, runtime, issuer):
+    from datetime import timedelta
+
+    now = datetime.now(timezone.utc)
+    with transaction(runtime.sessions) as session:
+        session.add(IdempotencyRecord(caller="c" * 64, key="old", fingerprint="f", status_code=201, created_at=now - timedelta(hours=25)))
+        session.add(IdempotencyRecord(caller="c" * 64, key="young", fingerprint="f", status_code=201, created_at=now - timedelta(hours=23)))
+    org = org_with_admin(runtime, "amina")
+    response = client.post("/v1/quota-requests", headers={**issuer.headers("amina"), "Idempotency-Key": "new"}, json=body(org))
+    assert response.status_code == 201
+    with transaction(runtime.sessions) as session:
+        assert sorted(r.key for r in session.query(IdempotencyRecord)) == ["new", "young"]

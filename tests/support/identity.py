@@ -71,7 +71,7 @@ class TestIssuer:
             "jti": uuid.uuid4().hex, "name": subject.title(), "sahab_roles": list(roles),
             "sahab_orgs": list(organisations), **claims,
         }
-        header = {"alg": "RS256", "kid": self.key.as_dict()["kid"]}
+        header = {"alg": "RS256", "kid": self.key.as_dict()["kid"], "typ": "at+jwt"}  # an RFC 9068 access token
         return jwt.encode(header, payload, self.key).decode()
 
     def headers(self, subject: str, **kwargs: Any) -> dict[str, str]:

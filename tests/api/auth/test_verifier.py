@@ -23,10 +23,12 @@ from controlplane.settings import Settings
 AUDIENCE = "sahab"
 
 
-def sign(key: Any, claims: dict[str, Any], *, kid: str | None = "k1", alg: str = "RS256") -> str:
+def sign(key: Any, claims: dict[str, Any], *, kid: str | None = "k1", alg: str = "RS256", typ: str | None = None) -> str:
     head = {"alg": alg}
     if kid is not None:
         head["kid"] = kid
+    if typ is not None:
+        head["typ"] = typ
     return JsonWebToken([alg]).encode(head, claims, key).decode("ascii")
 
 
@@ -333,3 +335,101 @@ def test_from_settings_uses_configured_issuer_and_claims(key_host, tmp_path):
     verifier = TokenVerifier.from_settings(settings)
     assert (verifier.issuer, verifier.audience, verifier.algorithms) == (key_host.url, "api://sahab", {"ES256"})
     assert (verifier.roles_claim, verifier.orgs_claim, verifier.jwks_cache_seconds) == ("roles", "orgs", 60)
+
+
+# ---------------------------------------------------------------- access tokens, not ID tokens (RFC 9068)
+
+
+@pytest.mark.parametrize("evidence", [{"nonce": "n-1"}, {"at_hash": "abc"}, {"c_hash": "abc"}, {"nonce": "n", "at_hash": "h"},
+                                      {"typ": "ID"}], ids=["nonce", "at_hash", "c_hash", "both", "keycloak-typ-ID"])
+@pytest.mark.parametrize("typ", [None, "JWT"], ids=["untyped", "typ-JWT"])
+def test_refuses_evident_id_tokens(verifier, key_host, clock, rsa_keys, evidence, typ):
+    key_host.publish("k1", rsa_keys[0])
+    detail = refused(verifier, sign(rsa_keys[0], claims(key_host, clock, **evidence), typ=typ))
+    assert detail.startswith("an ID token is not an access token")
+
+
+@pytest.mark.parametrize("typ", ["id_token+jwt", "logout+jwt", "dpop+jwt", "secevent+jwt"])
+def test_refuses_tokens_typed_as_something_else(verifier, key_host, clock, rsa_keys, typ):
+    key_host.publish("k1", rsa_keys[0])
+    assert refused(verifier, sign(rsa_keys[0], claims(key_host, clock), typ=typ)) == \
+        f"token type {typ!r} is not an access token (expected at+jwt, RFC 9068)"
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
+def test_accepts_rfc9068_access_tokens(verifier, key_host, clock, rsa_keys, typ):
+    key_host.publish("k1", rsa_keys[0])
+    assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock), typ=typ)).subject == "user-1"
+
+
+def test_accepts_untyped_access_tokens_by_default(verifier, key_host, clock, rsa_keys):
+    key_host.publish("k1", rsa_keys[0])
+    assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock, scope="openid", auth_time=1), typ="JWT")).subject == "user-1"
+
+
+def test_require_at_jwt_refuses_untyped_tokens(key_host, clock, rsa_keys):
+    key_host.publish("k1", rsa_keys[0])
+    strict = TokenVerifier(issuer=key_host.url, audience=AUDIENCE, algorithms=["RS256"], clock=clock, require_at_jwt=True)
+    assert strict.verify(sign(rsa_keys[0], claims(key_host, clock), typ="at+jwt")).subject == "user-1"
+    for typ in ("JWT", None):
+        assert "must say typ at+jwt" in refused(strict, sign(rsa_keys[0], claims(key_host, clock), typ=typ))
+
+
+def test_the_policy_is_a_setting_and_the_builtin_issuer_is_strict(key_host, builtin_issuer, tmp_path):
+    external = Settings(public_url="http://127.0.0.1:9", data_dir=tmp_path, oidc_issuer=key_host.url)
+    assert not TokenVerifier.from_settings(external).require_at_jwt
+    assert TokenVerifier.from_settings(external.model_copy(update={"oidc_require_at_jwt": True})).require_at_jwt
+    assert TokenVerifier.from_settings(builtin_issuer.settings).require_at_jwt
+
+
+def test_refuses_a_subject_longer_than_255_characters(verifier, key_host, clock, rsa_keys):
+    key_host.publish("k1", rsa_keys[0])
+    assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock, sub="s" * 255))).subject == "s" * 255
+    assert refused(verifier, sign(rsa_keys[0], claims(key_host, clock, sub="s" * 256))) == \
+        "token subject (sub) is longer than 255 characters"
+
+
+# ---------------------------------------------------------------- stale-while-error
+
+
+def refresh_failures() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("sahab_jwks_refresh_failures_total") or 0.0
+
+
+def test_known_keys_keep_verifying_while_the_issuer_fails_within_the_bound(key_host, clock, rsa_keys):
+    verifier = TokenVerifier(issuer=key_host.url, audience=AUDIENCE, algorithms=["RS256"], clock=clock,
+                             jwks_cache_seconds=3600, jwks_stale_seconds=7200)
+    key_host.publish("k1", rsa_keys[0])
+    verifier.verify(sign(rsa_keys[0], claims(key_host, clock)))
+    failures = refresh_failures()
+
+    key_host.jwks_status = 500  # an IdP blip, after the cache expired
+    clock.advance(seconds=3601)
+    assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock))).subject == "user-1"
+    clock.advance(seconds=3)
+    assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock))).subject == "user-1"
+    assert refresh_failures() == failures + 2  # every failed fetch is counted
+    with pytest.raises(DependencyUnavailable):  # a key it has never seen still needs the issuer
+        clock.advance(seconds=11)
+        verifier.verify(sign(rsa_keys[1], claims(key_host, clock), kid="k-new"))
+
+    clock.advance(seconds=7200)  # past the bound: no more stale keys
+    with pytest.raises(DependencyUnavailable):
+        verifier.verify(sign(rsa_keys[0], claims(key_host, clock)))
+
+    key_host.jwks_status = 200
+    clock.advance(seconds=3)
+    assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock))).subject == "user-1"
+
+
+def test_no_stale_keys_when_the_bound_is_zero(key_host, clock, rsa_keys):
+    verifier = TokenVerifier(issuer=key_host.url, audience=AUDIENCE, algorithms=["RS256"], clock=clock,
+                             jwks_cache_seconds=3600, jwks_stale_seconds=0)
+    key_host.publish("k1", rsa_keys[0])
+    verifier.verify(sign(rsa_keys[0], claims(key_host, clock)))
+    key_host.jwks_status = 500
+    clock.advance(seconds=3601)
+    with pytest.raises(DependencyUnavailable):
+        verifier.verify(sign(rsa_keys[0], claims(key_host, clock)))
