@@ -54,7 +54,10 @@ def test_discovery_document(issuer):
     assert doc["jwks_uri"] == f"{issuer.url}/jwks"
     assert doc["token_endpoint"] == f"{issuer.url}/token"
     assert doc["device_authorization_endpoint"] == f"{issuer.url}/device_authorization"
-    assert doc["grant_types_supported"] == ["client_credentials", DEVICE_GRANT]
+    assert doc["authorization_endpoint"] == f"{issuer.url}/authorize"
+    assert doc["revocation_endpoint"] == f"{issuer.url}/revoke"
+    assert doc["grant_types_supported"] == ["authorization_code", "client_credentials", DEVICE_GRANT, "refresh_token"]
+    assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
 
 
@@ -206,8 +209,14 @@ def test_device_flow_polling_too_fast_slows_down(issuer):
 
 def test_device_flow_denied(issuer):
     started = start_device(issuer)
-    denied = issuer.http.post("/device", data={"user_code": started["user_code"], "action": "deny"})
+    # Denying needs the same credentials as approving: whoever guesses a code cannot cancel a sign-in.
+    for credentials in ({}, {"username": "amina", "password": "wrong"}):
+        refused = issuer.http.post("/device", data={"user_code": started["user_code"], "action": "deny", **credentials})
+        assert refused.status_code == 401 and "Wrong username or password" in refused.text
+    assert poll(issuer, started["device_code"]).json()["error"] == "authorization_pending"
+    denied = decide(issuer, started["user_code"], action="deny")
     assert denied.status_code == 200 and "refused" in denied.text.lower()
+    issuer.clock.advance(seconds=3)
     response = poll(issuer, started["device_code"])
     assert (response.status_code, response.json()["error"]) == (400, "access_denied")
 
