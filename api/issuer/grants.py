@@ -248,11 +248,20 @@ class RefreshToken(grants.RefreshTokenGrant):
         row = store.refresh_token(session, refresh_token)
         if row is None or now >= row.expires_at or row.client_id != self.request.client.client_id:
             return None
-        if row.rotated_at is not None or row.revoked_at is not None or not store.rotate_refresh_token(session, now, row):
-            # A refresh token used twice was copied: whoever holds the newer one may be the thief.
-            store.revoke_family(session, now, row.family_id)
-            raise InvalidGrantError("this refresh token was already used or revoked; sign in again")
+        if row.rotated_at is not None or row.revoked_at is not None:
+            self._reused(row)
         return _Stored(row)
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()  # client, token, scope: a refused request spends nothing
+        row = self.request.refresh_token.row
+        if not store.rotate_refresh_token(self.request.session, self.server.clock.now(), row):
+            self._reused(row)  # used by a concurrent request, perhaps in another process
+
+    def _reused(self, row: Any) -> None:
+        # A refresh token used twice was copied: whoever holds the newer one may be the thief.
+        store.revoke_family(self.request.session, self.server.clock.now(), row.family_id)
+        raise InvalidGrantError("this refresh token was already used or revoked; sign in again")
 
     def authenticate_user(self, refresh_token: Any) -> DemoUser:
         user = _user(self.server, refresh_token.row.subject)
@@ -261,7 +270,7 @@ class RefreshToken(grants.RefreshTokenGrant):
         return user
 
     def revoke_old_credential(self, refresh_token: Any) -> None:
-        pass  # rotated by authenticate_refresh_token, atomically
+        pass  # rotated by validate_token_request, atomically
 
 
 # ---------------------------------------------------------------- revocation (RFC 7009)

@@ -12,34 +12,29 @@ import httpx
 import pytest
 
 from api.auth import TokenVerifier
-from api.auth._jose import JsonWebKey, JsonWebToken
 from api.issuer import create_issuer
 from api.issuer.keys import key_path, load_or_create_signing_key
 from controlplane.domain.states import PlatformRole
+from tests.support import issuer_flows as flows
+from tests.support.issuer_flows import DEVICE_GRANT
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 PRIVATE_PARTS = {"d", "p", "q", "dp", "dq", "qi"}
 
 
 def decode(issuer, token: str) -> dict:
-    jwks = issuer.http.get("/jwks").json()
-    return dict(JsonWebToken(["RS256"]).decode(token, JsonWebKey.import_key_set(jwks)))
+    return flows.decode(issuer.http, token)
 
 
 def start_device(issuer) -> dict:
-    response = issuer.http.post("/device_authorization", data={"client_id": "sahab-cli"})
-    assert response.status_code == 200, response.text
-    return response.json()
+    return flows.start_device(issuer.http)
 
 
 def poll(issuer, device_code: str, client_id: str = "sahab-cli") -> httpx.Response:
-    return issuer.http.post("/token", data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id})
+    return flows.poll(issuer.http, device_code, client_id)
 
 
 def decide(issuer, user_code: str, username: str = "amina", password: str = "amina-demo", action: str = "approve"):
-    return issuer.http.post(
-        "/device", data={"user_code": user_code, "username": username, "password": password, "action": action}
-    )
+    return flows.decide(issuer.http, user_code, username, password, action)
 
 
 # ---------------------------------------------------------------- discovery and keys
