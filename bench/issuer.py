@@ -79,7 +79,7 @@ def measure(name: str, make_url, data_dir: Path, pending: int, count: int) -> No
     times: dict[str, list[float]] = {"empty": [], "full": []}
     with BackgroundServer() as one, BackgroundServer() as two:
         clients = {}
-        for (label, url), server in zip(urls.items(), (one, two)):
+        for (label, url), server in zip(urls.items(), (one, two), strict=True):
             settings = Settings(public_url=server.url, database_url=url, data_dir=data_dir, broker_url="memory://",
                                 oidc_issuer="", demo_accounts=True, issuer_device_starts_per_address=10**9,
                                 issuer_device_starts_per_client=10**9)
@@ -87,7 +87,7 @@ def measure(name: str, make_url, data_dir: Path, pending: int, count: int) -> No
             parent.mount("/issuer", create_issuer(settings, sessions=make_session_factory(make_engine(url))))
             server.start(parent)
             clients[label] = httpx.Client(base_url=settings.builtin_issuer_url, timeout=30)
-        for label, http in clients.items():
+        for http in clients.values():
             starts(http, 20)  # warm up
         for _ in range(count):
             for label, http in clients.items():
@@ -117,7 +117,7 @@ def main() -> None:
 
             server = PostgresServer().start()
             try:
-                measure("PostgreSQL", lambda label: server.create_database(), tmp, args.pending, args.starts)
+                measure("PostgreSQL", lambda _label, pg=server: pg.create_database(), tmp, args.pending, args.starts)
             finally:
                 server.stop()
         else:

@@ -25,7 +25,15 @@ from starlette.concurrency import run_in_threadpool
 from api.issuer import grants, pages, signin, store
 from api.issuer.accounts import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, DEVICE_CODE, REFRESH_TOKEN, Accounts
 from api.issuer.keys import DEFAULT_ALG, load_or_create_signing_key, public_jwk
-from api.issuer.server import SCOPES_SUPPORTED, FormError, IssuerRequest, IssuerServer, TokenFactory, oauth_error, read_form
+from api.issuer.server import (
+    SCOPES_SUPPORTED,
+    FormError,
+    IssuerRequest,
+    IssuerServer,
+    TokenFactory,
+    oauth_error,
+    read_form,
+)
 from controlplane.clock import Clock, SystemClock
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.settings import Settings
@@ -213,14 +221,14 @@ def _authorize(issuer: Issuer, session: Session, request: Request, form: dict[st
         grant = server.get_consent_grant(oauth_request)
     except OAuth2Error as error:
         if error.redirect_uri:
-            return server.handle_error_response(oauth_request, error)
+            return server.redirect_error(oauth_request, error)
         return pages.problem("Sign-in refused", error.description or error.error or "invalid request", 400)
     params = {k: form[k] for k in _AUTHORIZE_FIELDS if k in form}
     client_name = grant.client.client_id
     if not decide:
         return pages.authorize_form(params=params, client=client_name)
     if form.get("action") == "deny":
-        return server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
+        return server.redirect_back(oauth_request, grant, None)
     username, password = form.get("username", "").strip(), form.get("password", "")
     address = request.client.host if request.client else "unknown"
     user = signin.sign_in(session, issuer.clock.now(), issuer.settings, issuer.accounts, username, password, address)
@@ -230,4 +238,4 @@ def _authorize(issuer: Issuer, session: Session, request: Request, form: dict[st
     if user is None:
         return pages.authorize_form(params=params, client=client_name, username=username, status=401,
                                     error="Wrong username or password.")
-    return server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
+    return server.redirect_back(oauth_request, grant, user)

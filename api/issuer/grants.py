@@ -13,7 +13,7 @@ must stay recorded.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import (
     AccessDeniedError,
@@ -31,6 +31,9 @@ from authlib.oauth2.rfc8628.errors import AuthorizationPendingError, ExpiredToke
 from api.issuer import store, throttle
 from api.issuer.accounts import DemoUser
 from api.issuer.store import DeviceStatus
+
+if TYPE_CHECKING:
+    from api.issuer.server import IssuerServer
 
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 
@@ -72,7 +75,7 @@ def authenticate_public_client(query_client: Any, request: Any) -> Any:
     return client
 
 
-def _user(server: Any, subject: str | None) -> DemoUser | None:
+def _user(server: IssuerServer, subject: str | None) -> DemoUser | None:
     return server.accounts.users.get(subject or "")
 
 

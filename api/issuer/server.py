@@ -144,7 +144,7 @@ class TokenFactory:
             claims["email"] = user.email
             claims["preferred_username"] = user.username
         header = {"alg": self.alg, "kid": self.kid, "typ": "at+jwt"}
-        return JsonWebToken([self.alg]).encode(header, claims, self.key).decode("ascii")
+        return str(JsonWebToken([self.alg]).encode(header, claims, self.key).decode("ascii"))
 
 
 class IssuerServer(AuthorizationServer):
@@ -193,6 +193,15 @@ class IssuerServer(AuthorizationServer):
             headers.pop("Content-Type", None)
             return JSONResponse(body, status_code=status, headers={**NO_STORE, **headers})
         return Response(body or b"", status_code=status, headers=headers)
+
+    def redirect_back(self, request: IssuerRequest, grant: Any, user: DemoUser | None) -> Response:
+        """The authorization endpoint's answer: back to the client with a code, or access_denied without a user."""
+        response: Response = self.create_authorization_response(request, grant_user=user, grant=grant)
+        return response
+
+    def redirect_error(self, request: IssuerRequest, error: Exception) -> Response:
+        response: Response = self.handle_error_response(request, error)
+        return response
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         pass  # no listeners: authlib calls this after client authentication and revocation

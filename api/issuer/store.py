@@ -14,8 +14,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, Executable, delete, select, update
 from sqlalchemy.orm import Session
 
 from controlplane.persistence.models import (
@@ -35,6 +36,11 @@ EXPIRED_GRACE = 60  # an expired device grant is kept this long, so that its pol
 # RFC 8628 6.1: no vowels (no words), no easily confused characters.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 USER_CODE_LENGTH = 8
+
+
+def _affected(session: Session, statement: Executable) -> int:
+    """Rows changed by an UPDATE or DELETE: 1 for the one caller that won a race for a row, 0 for the others."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
 def digest(secret: str) -> str:
@@ -99,14 +105,14 @@ def pending_by_user_code(session: Session, now: datetime, user_code: str) -> Iss
 def decide_device_grant(session: Session, now: datetime, grant: IssuerDeviceGrant, subject: str, approve: bool) -> bool:
     """Approve or deny for `subject`; False when the grant stopped being pending meanwhile (another process)."""
     status = DeviceStatus.APPROVED if approve else DeviceStatus.DENIED
-    result = session.execute(
+    affected = _affected(session, (
         update(IssuerDeviceGrant)
         .where(IssuerDeviceGrant.device_code_hash == grant.device_code_hash,
                IssuerDeviceGrant.status == DeviceStatus.PENDING.value, IssuerDeviceGrant.expires_at > now)
         .values(status=status.value, subject=subject)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    ))
+    return affected == 1
 
 
 def record_poll(session: Session, now: datetime, grant: IssuerDeviceGrant) -> bool:
@@ -121,12 +127,12 @@ def record_poll(session: Session, now: datetime, grant: IssuerDeviceGrant) -> bo
 
 def spend_device_grant(session: Session, grant: IssuerDeviceGrant, status: DeviceStatus) -> bool:
     """Delete a decided grant; True for the one caller that did (a device code yields one answer, once)."""
-    result = session.execute(
+    affected = _affected(session, (
         delete(IssuerDeviceGrant)
         .where(IssuerDeviceGrant.device_code_hash == grant.device_code_hash, IssuerDeviceGrant.status == status.value)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    ))
+    return affected == 1
 
 
 # ---------------------------------------------------------------- authorization codes
@@ -147,12 +153,12 @@ def spend_authorization_code(session: Session, now: datetime, code: str, client_
     row = session.get(IssuerAuthorizationCode, digest(code))
     if row is None or row.client_id != client_id:
         return None
-    result = session.execute(
+    affected = _affected(session, (
         delete(IssuerAuthorizationCode).where(IssuerAuthorizationCode.code_hash == row.code_hash)
         .execution_options(synchronize_session=False)
-    )
+    ))
     session.expunge(row)
-    if result.rowcount != 1 or now >= row.expires_at:
+    if affected != 1 or now >= row.expires_at:
         return None
     return row
 
@@ -179,15 +185,15 @@ def refresh_token(session: Session, token: str) -> IssuerRefreshToken | None:
 
 def rotate_refresh_token(session: Session, now: datetime, row: IssuerRefreshToken) -> bool:
     """Mark a live token used; False when it was already used or revoked (by this or another process)."""
-    result = session.execute(
+    affected = _affected(session, (
         update(IssuerRefreshToken)
         .where(IssuerRefreshToken.token_hash == row.token_hash, IssuerRefreshToken.rotated_at.is_(None),
                IssuerRefreshToken.revoked_at.is_(None))
         # Kept until the family ends, so that its reuse is still recognised (and revokes the family).
         .values(rotated_at=now, expires_at=IssuerRefreshToken.family_expires_at)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    ))
+    return affected == 1
 
 
 def revoke_family(session: Session, now: datetime, family_id: str) -> None:
