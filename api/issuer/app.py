@@ -31,6 +31,7 @@ from api.issuer.server import (
     IssuerRequest,
     IssuerServer,
     TokenFactory,
+    client_address,
     oauth_error,
     read_form,
 )
@@ -97,9 +98,9 @@ class Issuer:
         return await run_in_threadpool(in_transaction)
 
     def oauth_request(self, request: Request, form: dict[str, str], session: Session) -> IssuerRequest:
-        address = request.client.host if request.client else "unknown"
         endpoint = request.url.path.rsplit("/", 1)[-1]
-        return IssuerRequest(request.method, f"{self.url}/{endpoint}", request.headers, form, session, address)
+        return IssuerRequest(request.method, f"{self.url}/{endpoint}", request.headers, form, session,
+                             client_address(request))
 
 
 def create_issuer(settings: Settings, *, clock: Clock | None = None, sessions: sessionmaker[Session] | None = None) -> FastAPI:
@@ -151,8 +152,7 @@ def create_issuer(settings: Settings, *, clock: Clock | None = None, sessions: s
             form = await read_form(request)
         except FormError as error:
             return pages.device_form(error=error.description, status=error.status)
-        address = request.client.host if request.client else "unknown"
-        return await issuer.run(lambda session: _decide_device(issuer, session, form, address))
+        return await issuer.run(lambda session: _decide_device(issuer, session, form, client_address(request)))
 
     @app.get("/authorize", response_class=HTMLResponse)
     async def authorize_page(request: Request) -> Response:
@@ -230,8 +230,8 @@ def _authorize(issuer: Issuer, session: Session, request: Request, form: dict[st
     if form.get("action") == "deny":
         return server.redirect_back(oauth_request, grant, None)
     username, password = form.get("username", "").strip(), form.get("password", "")
-    address = request.client.host if request.client else "unknown"
-    user = signin.sign_in(session, issuer.clock.now(), issuer.settings, issuer.accounts, username, password, address)
+    user = signin.sign_in(session, issuer.clock.now(), issuer.settings, issuer.accounts, username, password,
+                          client_address(request))
     if isinstance(user, signin.Locked):
         return pages.authorize_form(params=params, client=client_name, username=username, status=429,
                                     error=f"Too many failed attempts. Try again in {user.retry_after} s.")

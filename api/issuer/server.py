@@ -8,6 +8,7 @@ generator. The grants themselves are in api/issuer/grants.py.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,6 +79,19 @@ async def read_form(request: Request, *, query: bool = False) -> dict[str, str]:
             raise FormError(400, f"parameter {name!r} is longer than {limit} characters")
         form[name] = value
     return form
+
+
+def client_address(request: Request) -> str:
+    """Who a limit counts against: the peer's IPv4 address, or its IPv6 /64 (one subscriber's
+    network: a single host can take any address in it)."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else address)
 
 
 class IssuerRequest(OAuth2Request):
