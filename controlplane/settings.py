@@ -80,7 +80,7 @@ class Settings(BaseSettings):
 
     # Built-in issuer (api/issuer/): limits shared by every API process (kept in the database).
     issuer_rate_window_seconds: int = Field(60, ge=1, description="window of the device-start limits")
-    issuer_device_starts_per_client: int = Field(600, ge=1, description="device sign-ins started per client per window")
+    issuer_device_starts_per_client: int = Field(3000, ge=1, description="device sign-ins started per client per window (a backstop)")
     issuer_device_starts_per_address: int = Field(20, ge=1, description="device sign-ins started per address per window")
     issuer_login_window_seconds: int = Field(900, ge=1, description="window in which wrong passwords are counted")
     issuer_login_failures_per_account: int = Field(5, ge=1, description="wrong passwords before an account is locked")
