@@ -204,12 +204,13 @@ class AuthorizationCode(grants.AuthorizationCodeGrant):
         )
 
     def query_authorization_code(self, code: str, client: Any) -> Any:
-        # Spent at once: a code is good for one attempt, even one that fails PKCE (RFC 6749 4.1.2).
+        # Spent at once: a code is good for one attempt, even one that fails PKCE (RFC 6749 4.1.2);
+        # a second attempt also ends the sign-in the first one started.
         row = store.spend_authorization_code(self.request.session, self.server.clock.now(), code, client.client_id)
         return _Stored(row) if row is not None else None
 
     def delete_authorization_code(self, authorization_code: Any) -> None:
-        pass  # already spent by query_authorization_code
+        pass  # marked used by query_authorization_code; purged once expired
 
     def authenticate_user(self, authorization_code: Any) -> DemoUser | None:
         return _user(self.server, authorization_code.row.subject)

@@ -187,13 +187,15 @@ class IssuerServer(AuthorizationServer):
         # Set by the refresh grant: the new token continues the family of the one it replaces.
         previous = request.refresh_token.row if request.refresh_token is not None else None
         store.purge_expired(request.session, self.clock.now())
-        store.save_refresh_token(
+        family_id = store.save_refresh_token(
             request.session, self.clock.now(), token["refresh_token"], client_id=request.client.client_id,
             subject=request.user.subject, scope=token["scope"], lifetime=self.settings.issuer_refresh_token_seconds,
             family_id=previous.family_id if previous is not None else None,
             family_expires_at=previous.family_expires_at if previous is not None else None,
             session_max=self.settings.issuer_session_max_seconds,
         )
+        if request.authorization_code is not None:  # set by the code grant
+            store.link_code_to_family(request.session, request.authorization_code.row.code_hash, family_id)
 
     def create_oauth2_request(self, request: Any) -> Any:
         return request  # the routes build IssuerRequest themselves, after reading the form

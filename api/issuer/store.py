@@ -149,18 +149,31 @@ def save_authorization_code(session: Session, now: datetime, code: str, *, clien
 
 
 def spend_authorization_code(session: Session, now: datetime, code: str, client_id: str) -> IssuerAuthorizationCode | None:
-    """Take the code out of the database: only the first caller gets it, and only before it expires."""
+    """The code, for the first caller only and before it expires. A code used again is a stolen or replayed
+    one: the refresh tokens the first use got are revoked (RFC 6749 4.1.2)."""
     row = session.get(IssuerAuthorizationCode, digest(code))
     if row is None or row.client_id != client_id:
         return None
     affected = _affected(session, (
-        delete(IssuerAuthorizationCode).where(IssuerAuthorizationCode.code_hash == row.code_hash)
+        update(IssuerAuthorizationCode)
+        .where(IssuerAuthorizationCode.code_hash == row.code_hash, IssuerAuthorizationCode.used_at.is_(None))
+        .values(used_at=now)
         .execution_options(synchronize_session=False)
     ))
-    session.expunge(row)
-    if affected != 1 or now >= row.expires_at:
+    if affected != 1:
+        session.refresh(row)
+        if row.family_id is not None:
+            revoke_family(session, now, row.family_id)
         return None
-    return row
+    return row if now < row.expires_at else None
+
+
+def link_code_to_family(session: Session, code_hash: str, family_id: str) -> None:
+    """Remember which sign-in a code started, so that its reuse can end it."""
+    session.execute(
+        update(IssuerAuthorizationCode).where(IssuerAuthorizationCode.code_hash == code_hash)
+        .values(family_id=family_id).execution_options(synchronize_session=False)
+    )
 
 
 # ---------------------------------------------------------------- refresh tokens
@@ -168,15 +181,18 @@ def spend_authorization_code(session: Session, now: datetime, code: str, client_
 
 def save_refresh_token(session: Session, now: datetime, token: str, *, client_id: str, subject: str, scope: str,
                        lifetime: int, family_id: str | None = None, family_expires_at: datetime | None = None,
-                       session_max: int = 0) -> None:
-    """Store a refresh token; without family_id it starts a new family (a new sign-in) ending session_max later."""
+                       session_max: int = 0) -> str:
+    """Store a refresh token; without family_id it starts a new family (a new sign-in) ending session_max later.
+    Returns the family."""
     family_end = family_expires_at or now + timedelta(seconds=session_max)
+    family_id = family_id or secrets.token_hex(16)
     session.add(IssuerRefreshToken(
-        token_hash=digest(token), family_id=family_id or secrets.token_hex(16), client_id=client_id,
+        token_hash=digest(token), family_id=family_id, client_id=client_id,
         subject=subject, scope=scope, issued_at=now, expires_at=min(now + timedelta(seconds=lifetime), family_end),
         family_expires_at=family_end, rotated_at=None, revoked_at=None,
     ))
     session.flush()
+    return family_id
 
 
 def refresh_token(session: Session, token: str) -> IssuerRefreshToken | None:

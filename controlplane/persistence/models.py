@@ -231,6 +231,9 @@ class IssuerAuthorizationCode(Base):
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(8))
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # Kept, once used, until it expires: a second use revokes the refresh tokens the first one got.
+    used_at: Mapped[datetime | None]
+    family_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class IssuerRefreshToken(Base):

@@ -48,11 +48,21 @@ def test_portal_sign_in_with_pkce(issuer):
     assert claims["sub"] == "youssef" and claims["client_id"] == "sahab-portal"
     assert claims["sahab_orgs"] == ["org_demo_business:admin"] and claims["aud"] == "sahab"
 
-    # A code is good once; the portal refreshes with its own secret.
-    assert exchange(issuer, back["code"], verifier).json()["error"] == "invalid_grant"
+    # The portal refreshes with its own secret.
     refreshed = issuer.http.post("/token", auth=flows.PORTAL,
                                  data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200, refreshed.text
+
+
+def test_a_code_used_twice_ends_the_sign_in_it_started(issuer):
+    verifier, challenge = flows.pkce()
+    code = flows.redirect_params(sign_in(issuer, authorization(issuer, challenge)))["code"]
+    tokens = exchange(issuer, code, verifier).json()
+    replayed = exchange(issuer, code, verifier)
+    assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_grant")
+    refused = issuer.http.post("/token", auth=flows.PORTAL,
+                               data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert refused.json()["error"] == "invalid_grant"
 
 
 def test_wrong_verifier_spends_the_code(issuer):

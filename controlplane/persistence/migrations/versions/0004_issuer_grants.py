@@ -47,6 +47,8 @@ def upgrade() -> None:
     sa.Column('code_challenge', sa.String(length=128), nullable=False),
     sa.Column('code_challenge_method', sa.String(length=8), nullable=False),
     sa.Column('expires_at', _UTC, nullable=False),
+    sa.Column('used_at', _UTC, nullable=True),
+    sa.Column('family_id', sa.String(length=32), nullable=True),
     sa.PrimaryKeyConstraint('code_hash')
     )
     with op.batch_alter_table('issuer_authorization_codes', schema=None) as batch_op:
