@@ -181,21 +181,25 @@ class IssuerServer(AuthorizationServer):
         return super().authenticate_client(request, methods, endpoint)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        """Only refresh tokens are kept: access tokens are self-contained JWTs."""
+        """Only refresh tokens are kept: access tokens are self-contained JWTs. The answer (`token`) learns
+        how long the refresh token lasts."""
         if "refresh_token" not in token:
             return
         # Set by the refresh grant: the new token continues the family of the one it replaces.
         previous = request.refresh_token.row if request.refresh_token is not None else None
         store.purge_expired(request.session, self.clock.now())
-        family_id = store.save_refresh_token(
-            request.session, self.clock.now(), token["refresh_token"], client_id=request.client.client_id,
+        now = self.clock.now()
+        saved = store.save_refresh_token(
+            request.session, now, token["refresh_token"], client_id=request.client.client_id,
             subject=request.user.subject, scope=token["scope"], lifetime=self.settings.issuer_refresh_token_seconds,
             family_id=previous.family_id if previous is not None else None,
             family_expires_at=previous.family_expires_at if previous is not None else None,
             session_max=self.settings.issuer_session_max_seconds,
         )
+        # Keycloak's name for it, which clients (Sahab's CLI among them) read to know how long a session lasts.
+        token["refresh_expires_in"] = int((saved.expires_at - now).total_seconds())
         if request.authorization_code is not None:  # set by the code grant
-            store.link_code_to_family(request.session, request.authorization_code.row.code_hash, family_id)
+            store.link_code_to_family(request.session, request.authorization_code.row.code_hash, saved.family_id)
 
     def create_oauth2_request(self, request: Any) -> Any:
         return request  # the routes build IssuerRequest themselves, after reading the form

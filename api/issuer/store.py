@@ -181,18 +181,17 @@ def link_code_to_family(session: Session, code_hash: str, family_id: str) -> Non
 
 def save_refresh_token(session: Session, now: datetime, token: str, *, client_id: str, subject: str, scope: str,
                        lifetime: int, family_id: str | None = None, family_expires_at: datetime | None = None,
-                       session_max: int = 0) -> str:
-    """Store a refresh token; without family_id it starts a new family (a new sign-in) ending session_max later.
-    Returns the family."""
+                       session_max: int = 0) -> IssuerRefreshToken:
+    """Store a refresh token; without family_id it starts a new family (a new sign-in) ending session_max later."""
     family_end = family_expires_at or now + timedelta(seconds=session_max)
-    family_id = family_id or secrets.token_hex(16)
-    session.add(IssuerRefreshToken(
-        token_hash=digest(token), family_id=family_id, client_id=client_id,
+    row = IssuerRefreshToken(
+        token_hash=digest(token), family_id=family_id or secrets.token_hex(16), client_id=client_id,
         subject=subject, scope=scope, issued_at=now, expires_at=min(now + timedelta(seconds=lifetime), family_end),
         family_expires_at=family_end, rotated_at=None, revoked_at=None,
-    ))
+    )
+    session.add(row)
     session.flush()
-    return family_id
+    return row
 
 
 def refresh_token(session: Session, token: str) -> IssuerRefreshToken | None:

@@ -14,6 +14,7 @@ from tests.support import issuer_flows as flows
 def test_device_sign_in_gives_a_refresh_token_that_rotates(issuer):
     first = flows.device_tokens(issuer.http)
     assert first["refresh_token"] and first["expires_in"] == 3600
+    assert first["refresh_expires_in"] == issuer.settings.issuer_refresh_token_seconds
 
     issuer.clock.advance(seconds=3700)  # the access token has expired: the refresh token still works
     response = flows.refresh(issuer.http, first["refresh_token"])
@@ -76,6 +77,7 @@ def test_refresh_tokens_expire_when_idle_and_with_the_session(serve_issuer):
     tokens = flows.refresh(issuer.http, tokens["refresh_token"]).json()
     issuer.clock.advance(seconds=3000)
     tokens = flows.refresh(issuer.http, tokens["refresh_token"]).json()
+    assert tokens["refresh_expires_in"] == 1200  # what is left of the sign-in, not a full idle lifetime
     issuer.clock.advance(seconds=1201)
     assert flows.refresh(issuer.http, tokens["refresh_token"]).json()["error"] == "invalid_grant"
 
