@@ -47,5 +47,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     if settings.uses_builtin_issuer:
         from api.issuer import create_issuer
 
-        app.mount("/issuer", create_issuer(settings))
+        app.mount("/issuer", create_issuer(settings, clock=runtime.core.clock, sessions=runtime.sessions))
     return app

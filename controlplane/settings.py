@@ -126,6 +126,21 @@ class Settings(BaseSettings):
     # When a JWKS refetch fails after the cache expired, keys already known keep verifying for this long.
     oidc_jwks_stale_seconds: int = Field(86400, ge=0)
 
+    # Built-in issuer (api/issuer/): limits shared by every API process (kept in the database).
+    issuer_rate_window_seconds: int = Field(60, ge=1, description="window of the device-start limits")
+    issuer_device_starts_per_client: int = Field(3000, ge=1, description="device sign-ins started per client per window (a backstop)")
+    issuer_device_starts_per_address: int = Field(20, ge=1, description="device sign-ins started per address per window")
+    issuer_login_window_seconds: int = Field(900, ge=1, description="window in which wrong passwords are counted")
+    issuer_login_failures_per_account: int = Field(5, ge=1, description="wrong passwords before an account is locked")
+    issuer_login_failures_per_address: int = Field(20, ge=1, description="wrong passwords before an address is locked")
+    issuer_lockout_seconds: int = Field(60, ge=1, description="first lockout; each further one doubles it")
+    issuer_lockout_max_seconds: int = Field(3600, ge=1)
+    issuer_refresh_token_seconds: int = Field(43200, ge=60, description="a refresh token unused this long expires")
+    issuer_session_max_seconds: int = Field(604800, ge=60, description="a sign-in's refresh tokens end this long after it")
+    # Where the portal client may be sent back; empty = {public_url}/portal/callback.
+    issuer_portal_redirect_uris: list[str] = []
+
+
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "Settings":
         if not self.database_url:

@@ -4,6 +4,10 @@ They exist only when settings.demo_accounts is true (the default for `./dev run`
 with it false the built-in issuer knows no user and no client at all. The lead
 seeds organisations org_demo_agency and org_demo_business whose admins are these
 subjects (a user's subject is its username, a client's is "client:<client_id>").
+
+The clients: the CLI (public: device flow and refresh tokens), the automation clients
+(client credentials) and the portal (confidential: authorization code with PKCE and
+refresh tokens, sent back only to settings.issuer_portal_redirect_uris).
 """
 
 from __future__ import annotations
@@ -12,6 +16,16 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from authlib.oauth2.rfc6749 import ClientMixin
+
+DEFAULT_SCOPE = "openid profile email"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+AUTHORIZATION_CODE = "authorization_code"
+CLIENT_CREDENTIALS = "client_credentials"
+REFRESH_TOKEN = "refresh_token"
+SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+PORTAL_CLIENT_ID = "sahab-portal"
+PORTAL_SECRET = "sahab-portal-secret"
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -42,6 +56,47 @@ class DemoClient:
     @property
     def subject(self) -> str:
         return f"client:{self.client_id}"
+
+
+@dataclass(frozen=True)
+class Client(ClientMixin):
+    """An OAuth client as authlib's grants see it (authlib.oauth2.rfc6749.ClientMixin).
+
+    `secret` None makes a public client (the CLI): it authenticates with `none`, and
+    PKCE or the device code stands in for a secret. `identity` is who a client-credentials
+    token speaks for; clients that act for users have none.
+    """
+
+    client_id: str
+    grant_types: frozenset[str]
+    auth_methods: frozenset[str]
+    secret: str | None = None
+    redirect_uris: tuple[str, ...] = ()
+    identity: DemoClient | None = None
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        return scope or DEFAULT_SCOPE  # which scopes exist is checked by the server (scopes_supported)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris  # exact match (RFC 9700 2.1)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.secret is not None and _same(client_secret, self.secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in self.auth_methods
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and AUTHORIZATION_CODE in self.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
@@ -93,18 +148,22 @@ class Accounts:
     """The users and clients one issuer knows; empty when demo accounts are off."""
 
     users: dict[str, DemoUser] = field(default_factory=dict)
-    clients: dict[str, DemoClient] = field(default_factory=dict)
-    public_clients: frozenset[str] = frozenset()  # device-flow clients (no secret)
+    clients: dict[str, Client] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Any) -> "Accounts":
         if not settings.demo_accounts:
             return cls()
-        return cls(
-            users={u.username: u for u in DEMO_USERS},
-            clients={c.client_id: c for c in DEMO_CLIENTS},
-            public_clients=frozenset({settings.cli_client_id}),
-        )
+        portal_uris = tuple(settings.issuer_portal_redirect_uris) or (
+            settings.public_url.rstrip("/") + "/portal/callback",)
+        clients = [
+            Client(settings.cli_client_id, frozenset({DEVICE_CODE, REFRESH_TOKEN}), frozenset({"none"})),
+            Client(PORTAL_CLIENT_ID, frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN}), SECRET_METHODS,
+                   secret=PORTAL_SECRET, redirect_uris=portal_uris),
+            *(Client(c.client_id, frozenset({CLIENT_CREDENTIALS}), SECRET_METHODS, secret=c.secret, identity=c)
+              for c in DEMO_CLIENTS),
+        ]
+        return cls(users={u.username: u for u in DEMO_USERS}, clients={c.client_id: c for c in clients})
 
     def authenticate_user(self, username: str, password: str) -> DemoUser | None:
         user = self.users.get(username)
@@ -112,10 +171,3 @@ class Accounts:
             _same(password, "not-a-password")  # spend the same time either way
             return None
         return user if _same(password, user.password) else None
-
-    def authenticate_client(self, client_id: str, secret: str) -> DemoClient | None:
-        client = self.clients.get(client_id)
-        if client is None:
-            _same(secret, "not-a-secret")
-            return None
-        return client if _same(secret, client.secret) else None

@@ -1,268 +1,241 @@
 """The built-in OIDC issuer: the identity provider `./dev run` uses when no external one is set.
 
-Mounted by the main API at /issuer, so its public base URL (and the `iss` of
-every token it signs) is settings.builtin_issuer_url. It serves OIDC discovery,
-its public key set, the device authorization grant (RFC 8628) for the CLI and
-the client-credentials grant for automation, for the demo accounts of
-api/issuer/accounts.py only.
+Mounted by the main API at /issuer, so its public base URL (and the `iss` of every
+token it signs) is settings.builtin_issuer_url. It serves OIDC discovery, its public
+key set, and authlib's server grants (api/issuer/grants.py) for the demo accounts of
+api/issuer/accounts.py: the device flow for the CLI, client credentials for automation,
+the authorization code with PKCE for the portal, refresh tokens and their revocation.
 
-It is meant for one API process: device grants live in process memory. The
-signing key is persisted under settings.data_dir and shared by every process.
+Grants, rate limits and lockouts live in the database (api/issuer/store.py,
+api/issuer/throttle.py), so any number of API processes serve one issuer. The signing
+key is persisted under settings.data_dir and shared by every process.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import secrets
-from typing import Any
-from urllib.parse import quote, unquote
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
-from api.auth._jose import JsonWebToken
-from api.issuer import pages
-from api.issuer.accounts import Accounts, DemoClient, DemoUser
-from api.issuer.device import (
-    EXPIRES_IN,
-    DeviceGrantStore,
-    PollOutcome,
-    format_user_code,
-)
+from api.issuer import grants, pages, signin, store
+from api.issuer.accounts import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, DEVICE_CODE, REFRESH_TOKEN, Accounts
 from api.issuer.keys import DEFAULT_ALG, load_or_create_signing_key, public_jwk
+from api.issuer.server import (
+    SCOPES_SUPPORTED,
+    FormError,
+    IssuerRequest,
+    IssuerServer,
+    TokenFactory,
+    client_address,
+    oauth_error,
+    read_form,
+)
 from controlplane.clock import Clock, SystemClock
+from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.settings import Settings
 
-DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-CLIENT_CREDENTIALS_GRANT = "client_credentials"
-TOKEN_LIFETIME = 3600
-DEFAULT_SCOPE = "openid profile email"
-
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+T = TypeVar("T")
+_PUBLIC_CACHE = {"Cache-Control": "public, max-age=300"}
 
 
-def oauth_error(
-    error: str, description: str, status: int = 400, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    """An RFC 6749 5.2 error response."""
-    return JSONResponse(
-        {"error": error, "error_description": description, **extra},
-        status_code=status,
-        headers={**_NO_STORE, **(headers or {})},
-    )
+class Issuer:
+    """What the issuer's routes share: settings, clock, database, key and authorization server."""
 
-
-class _Issuer:
-    """State shared by the routes of one issuer application."""
-
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, sessions: sessionmaker[Session]) -> None:
         self.settings = settings
         self.clock = clock
+        self.sessions = sessions
         self.url = settings.builtin_issuer_url
         self.accounts = Accounts.from_settings(settings)
         self.key = load_or_create_signing_key(settings.data_dir)
         private = self.key.as_dict(is_private=True)
         self.kid: str = private["kid"]
         self.alg: str = private.get("alg", DEFAULT_ALG)
-        self.jwt = JsonWebToken([self.alg])
-        self.grants = DeviceGrantStore(clock)
+        self.server = IssuerServer(settings, clock, self.accounts, TokenFactory(settings, clock, self.key, self.kid, self.alg))
+        self.server.register_client_auth_method("none", grants.authenticate_public_client)
+        self.server.register_grant(grants.DeviceCode)
+        self.server.register_grant(grants.ClientCredentials)
+        self.server.register_grant(grants.AuthorizationCode, [grants.S256Required()])
+        self.server.register_grant(grants.RefreshToken)
+        self.server.register_endpoint(grants.DeviceAuthorization)
+        self.server.register_endpoint(grants.Revocation)
 
     def discovery(self) -> dict[str, Any]:
         return {
             "issuer": self.url,
             "jwks_uri": f"{self.url}/jwks",
+            "authorization_endpoint": f"{self.url}/authorize",
             "token_endpoint": f"{self.url}/token",
             "device_authorization_endpoint": f"{self.url}/device_authorization",
-            "grant_types_supported": [CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT],
-            "response_types_supported": ["token"],
+            "revocation_endpoint": f"{self.url}/revoke",
+            "grant_types_supported": [AUTHORIZATION_CODE, CLIENT_CREDENTIALS, DEVICE_CODE, REFRESH_TOKEN],
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [self.alg],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "scopes_supported": ["openid", "profile", "email"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "scopes_supported": SCOPES_SUPPORTED,
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "name", "email", "preferred_username",
                 "client_id", "scope", self.settings.oidc_roles_claim, self.settings.oidc_orgs_claim,
             ],
         }
 
-    def issue(self, *, subject: str, client_id: str, scope: str, name: str, email: str | None,
-              roles: tuple[str, ...], orgs: tuple[str, ...], username: str | None = None) -> dict[str, Any]:
-        now = int(self.clock.now().timestamp())
-        claims: dict[str, Any] = {
-            "iss": self.url,
-            "sub": subject,
-            "aud": self.settings.oidc_audience,
-            "iat": now,
-            "nbf": now,
-            "exp": now + TOKEN_LIFETIME,
-            "jti": secrets.token_urlsafe(16),
-            "client_id": client_id,
-            "scope": scope,
-            "name": name,
-            self.settings.oidc_roles_claim: list(roles),
-            self.settings.oidc_orgs_claim: list(orgs),
-        }
-        if email:
-            claims["email"] = email
-        if username:
-            claims["preferred_username"] = username
-        header = {"alg": self.alg, "kid": self.kid, "typ": "at+jwt"}
-        token = self.jwt.encode(header, claims, self.key).decode("ascii")
-        return {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME, "scope": scope}
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run blocking database work in one transaction, off the event loop. The transaction commits
+        when `work` returns, also when it returns an OAuth error (a slow_down or a lockout is kept)."""
 
-    def token_for_client(self, client: DemoClient, scope: str) -> dict[str, Any]:
-        return self.issue(subject=client.subject, client_id=client.client_id, scope=scope, name=client.name,
-                          email=None, roles=client.roles, orgs=client.orgs)
+        def in_transaction() -> T:
+            with transaction(self.sessions) as session:
+                return work(session)
 
-    def token_for_user(self, user: DemoUser, client_id: str, scope: str) -> dict[str, Any]:
-        return self.issue(subject=user.subject, client_id=client_id, scope=scope, name=user.name,
-                          email=user.email, roles=user.roles, orgs=user.orgs, username=user.username)
+        return await run_in_threadpool(in_transaction)
+
+    def oauth_request(self, request: Request, form: dict[str, str], session: Session) -> IssuerRequest:
+        endpoint = request.url.path.rsplit("/", 1)[-1]
+        return IssuerRequest(request.method, f"{self.url}/{endpoint}", request.headers, form, session,
+                             client_address(request))
 
 
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    """RFC 6749 2.3.1: client_id and secret, form-urlencoded, then base64 in an Authorization: Basic header."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or not value:
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return ("", "")
-    client_id, sep, secret = decoded.partition(":")
-    if not sep:
-        return ("", "")
-    return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+def create_issuer(settings: Settings, *, clock: Clock | None = None, sessions: sessionmaker[Session] | None = None) -> FastAPI:
+    """The issuer as an ASGI sub-application, to be mounted at /issuer on the main API.
 
-
-async def _form(request: Request) -> dict[str, str]:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("application/x-www-form-urlencoded"):
-        return {}
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def create_issuer(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    """The issuer as an ASGI sub-application, to be mounted at /issuer on the main API."""
-    issuer = _Issuer(settings, clock or SystemClock())
+    `sessions` is the API's session factory (the issuer's tables are in its database);
+    without it the issuer opens its own engine on settings.database_url.
+    """
+    issuer = Issuer(settings, clock or SystemClock(), sessions or make_session_factory(make_engine(settings.database_url)))
     app = FastAPI(title="Sahab built-in issuer", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.issuer = issuer
+    server = issuer.server
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> JSONResponse:
-        return JSONResponse(issuer.discovery(), headers={"Cache-Control": "public, max-age=300"})
+        return JSONResponse(issuer.discovery(), headers=_PUBLIC_CACHE)
 
     @app.get("/jwks")
     def jwks() -> JSONResponse:
-        return JSONResponse({"keys": [public_jwk(issuer.key)]}, headers={"Cache-Control": "public, max-age=300"})
+        return JSONResponse({"keys": [public_jwk(issuer.key)]}, headers=_PUBLIC_CACHE)
+
+    async def oauth_endpoint(request: Request, respond: Callable[[IssuerRequest], Response]) -> Response:
+        try:
+            form = await read_form(request)
+        except FormError as error:
+            return oauth_error("invalid_request", error.description, error.status)
+
+        return await issuer.run(lambda session: respond(issuer.oauth_request(request, form, session)))
 
     @app.post("/device_authorization")
-    async def device_authorization(request: Request) -> JSONResponse:
-        form = await _form(request)
-        client_id = form.get("client_id", "")
-        if not client_id:
-            return oauth_error("invalid_request", "client_id is required (form-encoded)")
-        if client_id not in issuer.accounts.public_clients:
-            return oauth_error("invalid_client", f"unknown client {client_id!r}", 401)
-        try:
-            grant = issuer.grants.start(client_id, form.get("scope") or DEFAULT_SCOPE)
-        except OverflowError:
-            return oauth_error("slow_down", "too many pending sign-ins; try again later", 429)
-        user_code = format_user_code(grant.user_code)
-        verification_uri = f"{issuer.url}/device"
-        return JSONResponse(
-            {
-                "device_code": grant.device_code,
-                "user_code": user_code,
-                "verification_uri": verification_uri,
-                "verification_uri_complete": f"{verification_uri}?user_code={quote(user_code)}",
-                "expires_in": EXPIRES_IN,
-                "interval": grant.interval,
-            },
-            headers=_NO_STORE,
-        )
+    async def device_authorization(request: Request) -> Response:
+        return await oauth_endpoint(request, lambda r: server.create_endpoint_response("device_authorization", r))
+
+    @app.post("/token")
+    async def token(request: Request) -> Response:
+        return await oauth_endpoint(request, server.create_token_response)
+
+    @app.post("/revoke")
+    async def revoke(request: Request) -> Response:
+        return await oauth_endpoint(request, lambda r: server.create_endpoint_response("revocation", r))
 
     @app.get("/device", response_class=HTMLResponse)
     def device_page(user_code: str = "") -> HTMLResponse:
-        return pages.device_form(user_code=user_code)
+        return pages.device_form(user_code=user_code[:32])
 
     @app.post("/device", response_class=HTMLResponse)
-    async def device_decide(request: Request) -> HTMLResponse:
-        form = await _form(request)
-        user_code = form.get("user_code", "").strip()
-        username = form.get("username", "").strip()
-        password = form.get("password", "")
-        action = form.get("action", "approve")
-        if not user_code:
-            return pages.device_form(error="Enter the code shown by the CLI.", status=400)
-        grant = issuer.grants.pending(user_code)
-        if grant is None:
-            return pages.device_form(
-                user_code=user_code, username=username, status=400,
-                error="This code is unknown, expired or already used. Start the sign-in again from the CLI.",
-            )
-        if action == "deny":
-            issuer.grants.decide(user_code, None)
-            return pages.done("Sign-in refused", "The device was not signed in. You can close this page.")
-        if action != "approve":
-            return pages.device_form(user_code=user_code, username=username, status=400, error="Unknown action.")
-        user = issuer.accounts.authenticate_user(username, password)
-        if user is None:
-            return pages.device_form(user_code=user_code, username=username, status=401,
-                                     error="Wrong username or password.")
-        if issuer.grants.decide(user_code, user) is None:
-            return pages.device_form(user_code=user_code, username=username, status=400,
-                                     error="This code expired or was used meanwhile. Start the sign-in again.")
-        return pages.done("Device signed in",
-                          f"Signed in as {user.name}. Return to your terminal; you can close this page.")
+    async def device_decide(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+        except FormError as error:
+            return pages.device_form(error=error.description, status=error.status)
+        return await issuer.run(lambda session: _decide_device(issuer, session, form, client_address(request)))
 
-    @app.post("/token")
-    async def token(request: Request) -> JSONResponse:
-        form = await _form(request)
-        grant_type = form.get("grant_type", "")
-        if not grant_type:
-            return oauth_error("invalid_request", "grant_type is required (form-encoded)")
-        if grant_type == CLIENT_CREDENTIALS_GRANT:
-            return _client_credentials(request, form)
-        if grant_type == DEVICE_CODE_GRANT:
-            return _device_code(form)
-        return oauth_error("unsupported_grant_type", f"grant type {grant_type!r} is not supported")
+    @app.get("/authorize", response_class=HTMLResponse)
+    async def authorize_page(request: Request) -> Response:
+        try:
+            form = await read_form(request, query=True)
+        except FormError as error:
+            return pages.problem("Sign-in refused", error.description, error.status)
+        return await issuer.run(lambda session: _authorize(issuer, session, request, form, decide=False))
 
-    def _client_credentials(request: Request, form: dict[str, str]) -> JSONResponse:
-        basic = _basic_credentials(request)
-        if basic is not None and ("client_secret" in form):
-            return oauth_error("invalid_request", "use one client authentication method, not two")
-        client_id, secret = basic if basic is not None else (form.get("client_id", ""), form.get("client_secret", ""))
-        challenge = {"WWW-Authenticate": 'Basic realm="sahab-issuer"'} if basic is not None else None
-        if not client_id or not secret:
-            return oauth_error("invalid_client", "client authentication is required", 401,
-                               {"WWW-Authenticate": 'Basic realm="sahab-issuer"'})
-        client = issuer.accounts.authenticate_client(client_id, secret)
-        if client is None:
-            return oauth_error("invalid_client", "unknown client or wrong client secret", 401, challenge)
-        return JSONResponse(issuer.token_for_client(client, form.get("scope") or DEFAULT_SCOPE), headers=_NO_STORE)
-
-    def _device_code(form: dict[str, str]) -> JSONResponse:
-        client_id = form.get("client_id", "")
-        device_code = form.get("device_code", "")
-        if not client_id or not device_code:
-            return oauth_error("invalid_request", "device_code and client_id are required")
-        if client_id not in issuer.accounts.public_clients:
-            return oauth_error("invalid_client", f"unknown client {client_id!r}", 401)
-        outcome, grant = issuer.grants.poll(device_code, client_id)
-        if outcome is PollOutcome.APPROVED and grant is not None and grant.user is not None:
-            return JSONResponse(issuer.token_for_user(grant.user, client_id, grant.scope), headers=_NO_STORE)
-        descriptions = {
-            PollOutcome.PENDING: "the user has not approved the sign-in yet",
-            PollOutcome.SLOW_DOWN: f"polling too fast; wait {grant.interval if grant else 0} s between polls",
-            PollOutcome.EXPIRED: "the device code expired; start the sign-in again",
-            PollOutcome.DENIED: "the user refused the sign-in",
-            PollOutcome.UNKNOWN: "unknown, used or foreign device code",
-        }
-        extra = {"interval": grant.interval} if outcome is PollOutcome.SLOW_DOWN and grant else {}
-        return oauth_error(outcome.value, descriptions[outcome], **extra)
+    @app.post("/authorize", response_class=HTMLResponse)
+    async def authorize_decide(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+        except FormError as error:
+            return pages.problem("Sign-in refused", error.description, error.status)
+        return await issuer.run(lambda session: _authorize(issuer, session, request, form, decide=True))
 
     return app
 
+
+def _decide_device(issuer: Issuer, session: Session, form: dict[str, str], address: str) -> HTMLResponse:
+    """The device page's POST: approve or deny a pending device sign-in, both only with the user's credentials."""
+    now = issuer.clock.now()
+    user_code, username = form.get("user_code", "").strip(), form.get("username", "").strip()
+    password, action = form.get("password", ""), form.get("action", "approve")
+
+    def again(error: str, status: int) -> HTMLResponse:
+        return pages.device_form(user_code=user_code, username=username, error=error, status=status)
+
+    if not user_code:
+        return again("Enter the code shown by the CLI.", 400)
+    if action not in {"approve", "deny"}:
+        return again("Unknown action.", 400)
+    wait = signin.address_locked(session, now, address)
+    if wait is not None:
+        return again(f"Too many failed attempts. Try again in {wait} s.", 429)
+    grant = store.pending_by_user_code(session, now, user_code)
+    if grant is None:
+        signin.count_failure(session, now, issuer.settings, address)  # codes cannot be guessed freely either
+        return again("This code is unknown, expired or already used. Start the sign-in again from the CLI.", 400)
+    user = signin.sign_in(session, now, issuer.settings, issuer.accounts, username, password, address)
+    if isinstance(user, signin.Locked):
+        return again(f"Too many failed attempts. Try again in {user.retry_after} s.", 429)
+    if user is None:
+        return again("Wrong username or password.", 401)
+    if not store.decide_device_grant(session, now, grant, user.subject, approve=action == "approve"):
+        return again("This code expired or was used meanwhile. Start the sign-in again.", 400)
+    if action == "deny":
+        return pages.done("Sign-in refused", "The device was not signed in. You can close this page.")
+    return pages.done("Device signed in", f"Signed in as {user.name}. Return to your terminal; you can close this page.")
+
+
+_AUTHORIZE_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
+                     "code_challenge_method")
+
+
+def _authorize(issuer: Issuer, session: Session, request: Request, form: dict[str, str], *, decide: bool) -> Response:
+    """The authorization endpoint (RFC 6749 4.1.1): a sign-in page, then a redirect back with a code or an error.
+
+    Its parameters travel in the page's hidden fields, so no session cookie is needed. Errors before
+    the client and its redirect URI are known are shown here, never redirected (RFC 6749 4.1.2.1).
+    """
+    server = issuer.server
+    oauth_request = issuer.oauth_request(request, {k: form[k] for k in _AUTHORIZE_FIELDS if k in form}, session)
+    try:
+        grant = server.get_consent_grant(oauth_request)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return server.redirect_error(oauth_request, error)
+        return pages.problem("Sign-in refused", error.description or error.error or "invalid request", 400)
+    params = {k: form[k] for k in _AUTHORIZE_FIELDS if k in form}
+    client_name = grant.client.client_id
+    if not decide:
+        return pages.authorize_form(params=params, client=client_name)
+    if form.get("action") == "deny":
+        return server.redirect_back(oauth_request, grant, None)
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    user = signin.sign_in(session, issuer.clock.now(), issuer.settings, issuer.accounts, username, password,
+                          client_address(request))
+    if isinstance(user, signin.Locked):
+        return pages.authorize_form(params=params, client=client_name, username=username, status=429,
+                                    error=f"Too many failed attempts. Try again in {user.retry_after} s.")
+    if user is None:
+        return pages.authorize_form(params=params, client=client_name, username=username, status=401,
+                                    error="Wrong username or password.")
+    return server.redirect_back(oauth_request, grant, user)

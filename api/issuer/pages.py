@@ -55,3 +55,27 @@ def device_form(*, user_code: str = "", username: str = "", error: str = "", sta
 
 def done(title: str, message: str) -> HTMLResponse:
     return _page(title, f"<p>{escape(message)}</p>")
+
+
+def authorize_form(*, params: dict[str, str], client: str, username: str = "", error: str = "",
+                   status: int = 200) -> HTMLResponse:
+    """The authorization endpoint's sign-in page; the authorization request rides along in hidden fields."""
+    error_html = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in params.items())
+    body = f"""{error_html}
+<p class="hint">Sign in to let <strong>{escape(client)}</strong> act for you on Sahab.</p>
+<form method="post" action="authorize">{hidden}
+  <label for="username">Username</label>
+  <input id="username" name="username" value="{escape(username)}" autocomplete="username">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password">
+  <div class="buttons">
+    <button type="submit" name="action" value="approve">Sign in</button>
+    <button type="submit" name="action" value="deny" formnovalidate>Cancel</button>
+  </div>
+</form>"""
+    return _page("Sign in to Sahab", body, status)
+
+
+def problem(title: str, message: str, status: int) -> HTMLResponse:
+    return _page(title, f'<p class="error" role="alert">{escape(message)}</p>', status)

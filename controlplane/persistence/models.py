@@ -236,3 +236,65 @@ class WebhookDelivery(Base):
 # -- housekeeping (issue 11, 0008) ----------------------------------------------
 # Idempotency records are purged by age (api/idempotency.py): one indexed DELETE.
 Index("ix_idempotency_records_created_at", IdempotencyRecord.created_at)
+
+# -- built-in issuer (api/issuer/, migration 0004) ------------------------------
+# Secrets (device codes, authorization codes, refresh tokens) are stored as SHA-256 digests:
+# a copy of the database does not sign anyone in.
+class IssuerDeviceGrant(Base):
+    """A pending device sign-in (RFC 8628), shared by every API process."""
+
+    __tablename__ = "issuer_device_grants"
+    device_code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    interval: Mapped[int] = mapped_column(Integer)
+    last_poll_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | denied
+    subject: Mapped[str | None] = mapped_column(String(255))
+
+
+class IssuerAuthorizationCode(Base):
+    """An authorization code (RFC 6749 4.1) with its PKCE challenge; used once."""
+
+    __tablename__ = "issuer_authorization_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(255))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(8))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    # Kept, once used, until it expires: a second use revokes the refresh tokens the first one got.
+    used_at: Mapped[datetime | None]
+    family_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class IssuerRefreshToken(Base):
+    """One refresh token of a family (one sign-in). Rotated on use; a rotated one used again revokes the family."""
+
+    __tablename__ = "issuer_refresh_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    scope: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    family_expires_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class IssuerThrottle(Base):
+    """A fixed-window counter with an optional lockout, per key (client, address or account)."""
+
+    __tablename__ = "issuer_throttles"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window_started_at: Mapped[datetime]
+    hits: Mapped[int] = mapped_column(Integer)
+    strikes: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,4 +1,5 @@
-"""A built-in issuer served over real HTTP, mounted at /issuer as the API mounts it."""
+"""A built-in issuer served over real HTTP, mounted at /issuer as the API mounts it, on a real database
+(SQLite and PostgreSQL: grants, rate limits and lockouts live there)."""
 
 from __future__ import annotations
 
@@ -36,15 +37,16 @@ def shared_signing_key(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.fixture
-def serve_issuer(tmp_path: Path, shared_signing_key: bytes) -> Iterator[Callable[..., ServedIssuer]]:
-    """Factory: serve_issuer(data_dir=..., demo_accounts=...) -> ServedIssuer.
+def serve_issuer(tmp_path: Path, shared_signing_key: bytes, database_url: str) -> Iterator[Callable[..., ServedIssuer]]:
+    """Factory: serve_issuer(data_dir=..., clock=..., demo_accounts=...) -> ServedIssuer.
 
     Without data_dir, the issuer uses tmp_path seeded with the session's key;
-    with data_dir, it uses (and if need be creates) the key found there.
+    with data_dir, it uses (and if need be creates) the key found there. Every issuer
+    of one test shares the test's database, as the API processes of one deployment do.
     """
     started: list[tuple[BackgroundServer, httpx.Client]] = []
 
-    def serve(data_dir: Path | None = None, **overrides: object) -> ServedIssuer:
+    def serve(data_dir: Path | None = None, clock: FrozenClock | None = None, **overrides: object) -> ServedIssuer:
         if data_dir is None:
             data_dir = tmp_path
             path = key_path(data_dir)
@@ -53,8 +55,8 @@ def serve_issuer(tmp_path: Path, shared_signing_key: bytes) -> Iterator[Callable
                 path.write_bytes(shared_signing_key)
                 path.chmod(0o600)
         server = BackgroundServer()
-        settings = isolated_settings(server.url, data_dir, **overrides)
-        clock = FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+        settings = isolated_settings(server.url, data_dir, database_url=database_url, **overrides)
+        clock = clock or FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
         parent = FastAPI()
         parent.mount("/issuer", create_issuer(settings, clock=clock))
         server.start(parent)

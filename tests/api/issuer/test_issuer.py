@@ -12,34 +12,29 @@ import httpx
 import pytest
 
 from api.auth import TokenVerifier
-from api.auth._jose import JsonWebKey, JsonWebToken
 from api.issuer import create_issuer
 from api.issuer.keys import key_path, load_or_create_signing_key
 from controlplane.domain.states import PlatformRole
+from tests.support import issuer_flows as flows
+from tests.support.issuer_flows import DEVICE_GRANT
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 PRIVATE_PARTS = {"d", "p", "q", "dp", "dq", "qi"}
 
 
 def decode(issuer, token: str) -> dict:
-    jwks = issuer.http.get("/jwks").json()
-    return dict(JsonWebToken(["RS256"]).decode(token, JsonWebKey.import_key_set(jwks)))
+    return flows.decode(issuer.http, token)
 
 
 def start_device(issuer) -> dict:
-    response = issuer.http.post("/device_authorization", data={"client_id": "sahab-cli"})
-    assert response.status_code == 200, response.text
-    return response.json()
+    return flows.start_device(issuer.http)
 
 
 def poll(issuer, device_code: str, client_id: str = "sahab-cli") -> httpx.Response:
-    return issuer.http.post("/token", data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id})
+    return flows.poll(issuer.http, device_code, client_id)
 
 
 def decide(issuer, user_code: str, username: str = "amina", password: str = "amina-demo", action: str = "approve"):
-    return issuer.http.post(
-        "/device", data={"user_code": user_code, "username": username, "password": password, "action": action}
-    )
+    return flows.decide(issuer.http, user_code, username, password, action)
 
 
 # ---------------------------------------------------------------- discovery and keys
@@ -54,7 +49,10 @@ def test_discovery_document(issuer):
     assert doc["jwks_uri"] == f"{issuer.url}/jwks"
     assert doc["token_endpoint"] == f"{issuer.url}/token"
     assert doc["device_authorization_endpoint"] == f"{issuer.url}/device_authorization"
-    assert doc["grant_types_supported"] == ["client_credentials", DEVICE_GRANT]
+    assert doc["authorization_endpoint"] == f"{issuer.url}/authorize"
+    assert doc["revocation_endpoint"] == f"{issuer.url}/revoke"
+    assert doc["grant_types_supported"] == ["authorization_code", "client_credentials", DEVICE_GRANT, "refresh_token"]
+    assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
 
 
@@ -206,8 +204,14 @@ def test_device_flow_polling_too_fast_slows_down(issuer):
 
 def test_device_flow_denied(issuer):
     started = start_device(issuer)
-    denied = issuer.http.post("/device", data={"user_code": started["user_code"], "action": "deny"})
+    # Denying needs the same credentials as approving: whoever guesses a code cannot cancel a sign-in.
+    for credentials in ({}, {"username": "amina", "password": "wrong"}):
+        refused = issuer.http.post("/device", data={"user_code": started["user_code"], "action": "deny", **credentials})
+        assert refused.status_code == 401 and "Wrong username or password" in refused.text
+    assert poll(issuer, started["device_code"]).json()["error"] == "authorization_pending"
+    denied = decide(issuer, started["user_code"], action="deny")
     assert denied.status_code == 200 and "refused" in denied.text.lower()
+    issuer.clock.advance(seconds=3)
     response = poll(issuer, started["device_code"])
     assert (response.status_code, response.json()["error"]) == (400, "access_denied")
 
