@@ -22,8 +22,8 @@ TYPE_PREFIX = "urn:sahab:problem:"
 # Most specific first: the first class the error is an instance of wins.
 STATUS: list[tuple[type[errors.SahabError], int]] = [
     (errors.IdempotencyKeyReused, 422),
-    (errors.InvalidInput, 422),
     (errors.PayloadTooLarge, 413),
+    (errors.InvalidInput, 422),
     (errors.AuthenticationFailed, 401),
     (errors.PermissionDenied, 403),
     (errors.NotFound, 404),

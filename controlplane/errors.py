@@ -25,7 +25,9 @@ class InvalidInput(SahabError):
     title = "The request is not valid"
 
 
-class PayloadTooLarge(SahabError):
+class PayloadTooLarge(InvalidInput):
+    """Input too large to read at all: its own status (413), the invalid-input family's exit code."""
+
     code = "payload-too-large"
     title = "The request body is too large"
 
