@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.idempotency import IdempotencyMiddleware
+from api.observability import instrument_api
 from api.routes import drift, organisations, projects, quota_requests, regions, system, usage
 from controlplane.demo import seed_demo
 from controlplane.persistence.database import transaction
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.state.verifier = verifier
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
+    instrument_api(app, runtime)  # metrics, request ids, logs, traces (issue 18)
     for module in (system, regions, organisations, quota_requests, projects, usage, drift):
         app.include_router(module.router)
     if settings.uses_builtin_issuer:

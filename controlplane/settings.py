@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     metrics_per_project: bool = False
     alert_webhook_timeout_seconds: float = 5.0
 
+    # Observability (issue 18): HTTP metrics per route (off only to measure their cost),
+    # OTLP/HTTP trace export when an endpoint is set (e.g. http://collector:4318; nothing is sent
+    # by default), JSON log lines carrying trace and request ids, and how often each process
+    # samples its own CPU, memory and open files.
+    http_metrics: bool = True
+    otlp_endpoint: str = ""
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    process_metrics_interval_seconds: float = Field(10.0, gt=0)
+
     page_size_max: int = 200
     page_size_default: int = 50
 
