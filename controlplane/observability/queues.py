@@ -68,7 +68,12 @@ class QueueCollector(Collector):
 
         with Connection(self.broker_url, transport_options=self.transport_options, connect_timeout=self.timeout) as connection:
             connection.ensure_connection(max_retries=1, timeout=self.timeout)
-            _, count, consumer_count = connection.default_channel.queue_declare(queue=self.queue, passive=True)
+            try:
+                _, count, consumer_count = connection.default_channel.queue_declare(queue=self.queue, passive=True)
+            except Exception as error:
+                if getattr(error, "code", None) == 404:  # not declared yet: nothing was ever sent or consumed
+                    return 0, 0
+                raise
             return int(count), int(consumer_count)
 
     def _oldest_filesystem_message(self) -> float | None:

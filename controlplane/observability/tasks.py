@@ -38,8 +38,13 @@ class TaskTimer:
         self._wall = wall
         self._started: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._connected = False
 
     def connect(self) -> None:
+        """Once per timer: a second connection would count every task twice."""
+        if self._connected:
+            return
+        self._connected = True
         from celery import signals
 
         signals.task_prerun.connect(self.prerun, weak=False)
@@ -70,3 +75,7 @@ class TaskTimer:
         eventer = getattr(sender, "eventer", None)
         hostname = getattr(eventer, "hostname", None) or getattr(sender, "hostname", None) or socket.gethostname()
         WORKER_HEARTBEAT.labels(hostname).set(self._wall())
+
+
+# The worker process's timer (controlplane.observability.worker connects it).
+TIMER = TaskTimer()

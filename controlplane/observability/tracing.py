@@ -79,7 +79,11 @@ def instrument_engine(engine: Any) -> None:
         return
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 
-    EngineTracer(trace.get_tracer("opentelemetry.instrumentation.sqlalchemy"), engine, True)
+    from opentelemetry.metrics import get_meter
+
+    usage = get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
+        "db.client.connections.usage", unit="connections")
+    EngineTracer(trace.get_tracer("opentelemetry.instrumentation.sqlalchemy"), engine, usage)
     engine._sahab_traced = True
 
 

@@ -8,21 +8,21 @@ from collections.abc import Callable
 from typing import Any
 
 from controlplane.observability import logs, process, tracing
-from controlplane.observability.tasks import TaskTimer
+from controlplane.observability.tasks import TIMER
 from controlplane.settings import Settings
 
-_timer: TaskTimer | None = None
+_instrumented = False
 
 
 def instrument_worker(settings: Settings, runtime: Callable[[], Any]) -> None:
     """`runtime` is the worker's (cached) Runtime factory: its engine is traced on first use."""
-    global _timer
-    if _timer is not None:
+    global _instrumented
+    if _instrumented:
         return
+    _instrumented = True
     from celery import signals
 
-    _timer = TaskTimer()
-    _timer.connect()
+    TIMER.connect()
     logs.configure(settings.log_format, settings.log_level)
 
     def start_process(**_: Any) -> None:
