@@ -99,6 +99,7 @@ def test_prometheus_sees_http_task_queue_worker_and_process_metrics(sqlite_url, 
         # The worker is alive, and every process reports its CPU, memory and open files.
         heartbeat = eventually('time() - sahab_worker_last_heartbeat_timestamp_seconds{worker="observed@test"} < 30')
         assert heartbeat[0]["metric"]["job"] == "sahab-worker"
+        assert eventually('changes(sahab_worker_last_heartbeat_timestamp_seconds{worker="observed@test"}[1m]) > 0', 30)  # beating
         roles = {(r["metric"]["job"], r["metric"]["role"]) for r in eventually("sahab_process_resident_memory_bytes > 0")}
         assert {("sahab-api", "api"), ("sahab-worker", "worker")} <= roles
         assert eventually('sahab_process_open_fds{job="sahab-worker"} > 0')
