@@ -18,9 +18,36 @@ from tests import factories
 from tests.support.tracing import memory_exporter
 
 
-def test_nothing_is_configured_without_an_endpoint(tmp_path):
-    # No exporter installed by this settings object: configure() only reports what a test installed.
-    assert Settings(data_dir=tmp_path).otlp_endpoint == ""
+def test_nothing_is_traced_or_sent_without_an_endpoint(sqlite_url, issuer, tmp_path):
+    """In a fresh process (the provider is process-wide): the API built with default settings
+    installs no provider, loads no exporter and instruments nothing; an endpoint turns it all on."""
+    import os
+    import subprocess
+    import sys
+
+    program = f"""
+import os, sys
+from opentelemetry import trace
+from api.app import create_app
+from controlplane.observability import tracing
+from controlplane.settings import Settings
+from tests.support.fakes import RecordingQueue
+from controlplane.runtime import build_runtime
+settings = Settings(database_url={sqlite_url!r}, data_dir={str(tmp_path)!r}, oidc_issuer={issuer.url!r},
+                    broker_url="memory://", demo_accounts=False, otlp_endpoint=os.environ.get("ENDPOINT", ""))
+create_app(runtime=build_runtime(settings, queue=RecordingQueue()), verifier=object())
+print(tracing.enabled(), type(trace.get_tracer_provider()).__name__,
+      "opentelemetry.exporter.otlp.proto.http.trace_exporter" in sys.modules,
+      "opentelemetry.instrumentation.fastapi" in sys.modules)
+"""
+    def run(**env: str) -> str:
+        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, **env})
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.split("\n")[-2]
+
+    assert run() == "False ProxyTracerProvider False False"
+    assert run(ENDPOINT="http://127.0.0.1:9") == "True TracerProvider True True"
 
 
 @pytest.fixture
@@ -74,3 +101,16 @@ def test_span_records_an_operation_and_its_failure():
     assert span.name == "pulumi.up" and span.attributes["stack"] == "org-prod"
     assert span.status.status_code is StatusCode.ERROR and span.events[0].name == "exception"
     assert tracing.current_trace_id() == ""
+
+
+def test_outgoing_httpx_calls_are_client_spans_of_the_current_trace(issuer):
+    import httpx
+
+    exporter = memory_exporter()
+    exporter.clear()
+    with tracing.span("verify token"):
+        trace_id = tracing.current_trace_id()
+        assert httpx.get(f"{issuer.url}/.well-known/openid-configuration", timeout=10).status_code == 200
+    client = [s for s in exporter.get_finished_spans() if s.name == "GET"]
+    assert len(client) == 1 and format(client[0].context.trace_id, "032x") == trace_id
+    assert client[0].attributes.get("http.response.status_code", client[0].attributes.get("http.status_code")) == 200
