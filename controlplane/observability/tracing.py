@@ -57,24 +57,23 @@ def enabled() -> bool:
 
 
 def instrument_libraries() -> None:
-    """Celery (publish and run, with context in the headers), httpx, and SQLAlchemy engines created
-    from now on. Process-wide, once; engines that already exist go through `instrument_engine`."""
+    """Celery (publish and run, with context in the headers) and httpx. Process-wide, once. Database
+    engines are traced one by one (`instrument_engine`): the SQLAlchemy instrumentor's global hook
+    refuses SQLAlchemy 2.1 (its declared range ends below it), its engine tracer works with it."""
     global _libraries_instrumented
     with _lock:
         if _libraries_instrumented:
             return
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
         CeleryInstrumentor().instrument()
         HTTPXClientInstrumentor().instrument()
-        SQLAlchemyInstrumentor().instrument()
         _libraries_instrumented = True
 
 
 def instrument_engine(engine: Any) -> None:
-    """Trace the statements of an engine created before `instrument_libraries` (e.g. the API's)."""
+    """Trace the statements of one engine (the API's, a worker's), once."""
     if _provider is None or getattr(engine, "_sahab_traced", False):
         return
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer

@@ -9,4 +9,4 @@ mkdir -p "$(dirname "$out")"
 go get go.opentelemetry.io/collector/otelcol@v0.165.0 go.opentelemetry.io/collector/receiver/otlpreceiver@v0.165.0 \
   go.opentelemetry.io/collector/exporter/debugexporter@v0.165.0 go.opentelemetry.io/collector/confmap/provider/fileprovider@v1.71.0
 go mod tidy
-go build -p 1 -o "$out" .
+go build -o "$out" .

@@ -43,7 +43,7 @@ def test_every_line_has_trace_and_request_ids_and_no_secrets(json_lines):
             log.warning("pulumi config passphrase=pp-phrase api_key: tok-123456")
     finally:
         logs.REQUEST_ID.reset(token)
-    lines = json_lines()
+    lines = [line for line in json_lines() if line["logger"] == "sahab.test"]
     assert len(lines) == 2
     for line in lines:
         assert line["trace_id"] == trace_id and len(line["span_id"]) == 16 and line["request_id"] == "req-7"
