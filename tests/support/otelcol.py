@@ -26,7 +26,7 @@ def ensure_collector() -> Path:
     return BINARY
 
 
-_FIELD = re.compile(r"^\s*(Trace ID|Parent ID|ID|Name)\s*:\s*(\S*)\s*$")
+_FIELD = re.compile(r"^\s*(Trace ID|Parent ID|ID|Name)\s*:\s*(.*?)\s*$")
 _SERVICE = re.compile(r"->\s*service\.name:\s*Str\((.*)\)")
 
 
