@@ -1,5 +1,5 @@
 // A minimal OpenTelemetry Collector (OTLP receiver -> debug exporter) built from Go modules,
-// used by tests/observability/test_otlp_collector.py as the real OTLP receiver.
+// used by tests/e2e/test_traces_real.py (through tests/support/otelcol.py) as a real OTLP receiver.
 package main
 
 import (
