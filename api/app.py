@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.guard import RequestGuard
 from api.idempotency import IdempotencyMiddleware
+from api.observability import instrument_api
 from api.routes import drift, organisations, projects, quota_requests, regions, system, usage
 from controlplane.demo import seed_demo
 from controlplane.persistence.database import transaction
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     # The last added runs first: the guard authenticates and bounds the body before idempotency reads it.
     app.add_middleware(IdempotencyMiddleware, retention=timedelta(hours=settings.idempotency_retention_hours))
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    instrument_api(app, runtime)  # outermost: metrics, request ids, logs and traces see the guard's answers too
     for module in (system, regions, organisations, quota_requests, projects, usage, drift):
         app.include_router(module.router)
     problems.document(app)

@@ -140,6 +140,16 @@ class Settings(BaseSettings):
     # Where the portal client may be sent back; empty = {public_url}/portal/callback.
     issuer_portal_redirect_uris: list[str] = []
 
+    # Observability (issue 18): HTTP metrics per route (off only to measure their cost),
+    # OTLP/HTTP trace export when an endpoint is set (e.g. http://collector:4318; nothing is sent
+    # by default), JSON log lines carrying trace and request ids, and how often each process
+    # samples its own CPU, memory and open files.
+    http_metrics: bool = True
+    otlp_endpoint: str = ""
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    process_metrics_interval_seconds: float = Field(10.0, gt=0)
+
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "Settings":

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from controlplane.contract import QUOTA_FIELDS
 from controlplane.domain.regions import Region
+from controlplane.observability.tracing import span
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ class OpenStackReader:
         return {p.id for p in self.connection.identity.projects(domain_id=domain_id)}
 
     def _json(self, proxy: Any, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = proxy.get(path, timeout=self.timeout, **kwargs)
+        with span("openstack.get", region=self.region.id, path=path):  # one span per OpenStack read (issue 18)
+            response = proxy.get(path, timeout=self.timeout, **kwargs)
         if response.status_code >= 400:
             raise RuntimeError(f"GET {path}: HTTP {response.status_code} {response.text[:300]}")
         return response.json()

@@ -21,6 +21,7 @@ from typing import Any
 
 from controlplane.contract import ProgressCallback, ProgressEvent, TenantOutputs, TenantSpec
 from controlplane.errors import ProvisionerUnavailable, ProvisioningError
+from controlplane.observability.tracing import span
 from controlplane.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,8 @@ class PulumiProvisioner:
         from pulumi import automation as auto
 
         try:
-            return operation()
+            with span(f"pulumi.{verb}"):  # one span per Pulumi operation (issue 18)
+                return operation()
         except auto.ConcurrentUpdateError as error:
             raise ProvisioningError(f"pulumi {verb}: the stack is locked by another update") from error
         except auto.CommandError as error:

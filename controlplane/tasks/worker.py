@@ -11,6 +11,7 @@ from celery import Task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
 from controlplane.metrics import TASK_FAILURES, serve_process_metrics
+from controlplane.observability.worker import instrument_worker
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
@@ -27,6 +28,9 @@ def runtime() -> Runtime:
     built = build_runtime(get_settings(), queue=CeleryQueue(app))
     prepare_database(built)
     return built
+
+
+instrument_worker(get_settings(), runtime)  # task/process metrics, heartbeats, logs, traces (issue 18)
 
 
 @lru_cache

@@ -43,4 +43,7 @@ def test_dashboard_queries_known_metrics(client):
     known = {n for n in re.findall(r"\b(sahab_[a-z_]+)\b", client.get("/metrics").text + text)}
     known |= EXPORTER_COMPATIBLE_NAMES | {"sahab_metering_collection_duration_seconds_bucket",
                                           "sahab_metering_failures_total", "sahab_provisioning_duration_seconds_count"}
+    # Served by the workers' own /metrics and, for consumers, by a RabbitMQ-backed API (tests/controlplane/observability).
+    known |= {"sahab_task_duration_seconds_bucket", "sahab_task_duration_seconds_count", "sahab_task_retries_total",
+              "sahab_task_redeliveries_total", "sahab_queue_consumers"}
     assert names and names <= known, names - known

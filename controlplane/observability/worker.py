@@ -1,0 +1,40 @@
+"""Everything a Celery worker process needs to be observed, connected by one call from
+controlplane/tasks/worker.py: task metrics and heartbeats, process metrics for the main process
+and each pool process, JSON logs when configured, traces when an OTLP endpoint is set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from controlplane.observability import logs, process, tracing
+from controlplane.observability.tasks import TIMER
+from controlplane.settings import Settings
+
+_instrumented = False
+
+
+def instrument_worker(settings: Settings, runtime: Callable[[], Any]) -> None:
+    """`runtime` is the worker's (cached) Runtime factory: its engine is traced on first use."""
+    global _instrumented
+    if _instrumented:
+        return
+    _instrumented = True
+    from celery import signals
+
+    TIMER.connect()
+    logs.configure(settings.log_format, settings.log_level)
+
+    def start_process(**_: Any) -> None:
+        # Forked pool processes start their own sampler (threads do not survive fork).
+        process.start_sampling("worker", settings.process_metrics_interval_seconds)
+
+    def trace_engine(**_: Any) -> None:
+        if tracing.enabled():
+            tracing.instrument_engine(runtime().engine)
+
+    signals.worker_init.connect(start_process, weak=False)
+    signals.worker_process_init.connect(start_process, weak=False)
+    signals.task_prerun.connect(trace_engine, weak=False)
+    # Before the pool forks: the SDK's batch processor restarts its thread in each child.
+    tracing.configure(settings, "sahab-worker")
