@@ -17,11 +17,23 @@ from tests.support.keycloak import KeycloakAdmin, KeycloakServer, Sahab, Shifted
 from tests.support.ports import free_port
 
 
+MEASURED: list[str] = []  # what the session saw of Keycloak, printed in pytest's summary
+
+
 @pytest.fixture(scope="session")
 def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeycloakServer]:
     server = KeycloakServer(tmp_path_factory.mktemp("keycloak")).start()
     yield server
+    if server.process is not None:
+        memory = server.memory_kib()
+        MEASURED.append(f"Keycloak started in {server.started_in:.0f} s; at the end of the session RSS "
+                        f"{memory['Rss'] / 1024:.0f} MiB, PSS {memory['Pss'] / 1024:.0f} MiB (log: {server.log})")
     server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in MEASURED:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
