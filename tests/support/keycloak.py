@@ -2,8 +2,8 @@
 
 `KeycloakServer` runs `keycloak/start` (dev mode, loopback, in-memory H2, the repository's realm file
 imported) on a free port and waits for the realm's discovery document; a server that does not come up
-fails the session with the tail of its log. SAHAB_TEST_KEYCLOAK_URL (a running Keycloak with the realm
-imported and the bootstrap admin admin/admin) skips starting one.
+fails the session with the tail of its log. SAHAB_TEST_KEYCLOAK_URL (a freshly started `keycloak/start`:
+the realm imported, the bootstrap admin admin/admin, no groups left by an earlier session) skips starting one.
 
 `Browser` follows HTML forms the way a person's browser would (cookies, redirects, hidden inputs), so
 the device flow can be approved without a browser: Keycloak's pages are parsed, never hard-coded.
