@@ -1,7 +1,7 @@
 """A real Keycloak for the test session, its admin REST API, and a browser made of an HTTP client.
 
-`KeycloakServer` runs `keycloak/start` (dev mode, loopback, in-memory H2, the repository's realm file
-imported) on a free port and waits for the realm's discovery document; a server that does not come up
+`KeycloakServer` runs `keycloak/start` (dev mode, loopback, a fresh H2 file from the database template,
+the repository's realm file imported) on a free port and waits for the realm's discovery document; a server that does not come up
 fails the session with the tail of its log. SAHAB_TEST_KEYCLOAK_URL (a freshly started `keycloak/start`:
 the realm imported, the bootstrap admin admin/admin, no groups left by an earlier session) skips starting one.
 
@@ -97,11 +97,21 @@ class KeycloakServer:
         except OSError:
             return "(no log)"
 
-    def memory_kib(self) -> dict[str, int]:
-        """Rss and Pss of the Keycloak process (kc.sh execs java under the same pid)."""
+    def java_pid(self) -> int:
+        """The JVM: kc.sh runs it as its child, or execs it (under kc.sh's pid) after an augmentation."""
         assert self.process is not None
+        pids = [self.process.pid]
+        while pids:
+            pid = pids.pop(0)
+            if Path(f"/proc/{pid}/exe").resolve().name == "java":
+                return pid
+            pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        raise RuntimeError(f"no java process under {self.process.pid}")
+
+    def memory_kib(self) -> dict[str, int]:
+        """Rss and Pss of Keycloak's JVM."""
         values: dict[str, int] = {}
-        for line in Path(f"/proc/{self.process.pid}/smaps_rollup").read_text().splitlines():
+        for line in Path(f"/proc/{self.java_pid()}/smaps_rollup").read_text().splitlines():
             name, _, rest = line.partition(":")
             if name in {"Rss", "Pss"}:
                 values[name] = int(rest.split()[0])
