@@ -29,7 +29,8 @@ from tests.support.rabbitmq import RabbitServer  # noqa: E402
 TEMPLATE = "sahab_template"
 
 # Tests under these folders need a real part besides SQLite; `./dev test unit` leaves them out.
-_FOLDER_MARKERS = {"helm": "helm", "monitoring": "prometheus", "devcloud": "devcloud", "toolchain": "pulumi"}
+_FOLDER_MARKERS = {"helm": "helm", "monitoring": "prometheus", "devcloud": "devcloud", "toolchain": "pulumi",
+                   "keycloak": "keycloak"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,0 +1,65 @@
+"""One real Keycloak per test session (keycloak/start: dev mode, the repository's realm file), and
+Sahab's API configured by the README's "Using Keycloak" recipe, served over HTTP for the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from api.app import create_app
+from api.auth.verifier import TokenVerifier
+from controlplane.persistence.migrate import upgrade
+from controlplane.runtime import build_runtime
+from tests.support.fakes import RecordingQueue
+from tests.support.identity import ServerThread
+from tests.support.keycloak import KeycloakAdmin, KeycloakServer, Sahab, ShiftedClock, recipe_applied
+from tests.support.ports import free_port
+
+
+MEASURED: list[str] = []  # what the session saw of Keycloak, printed in pytest's summary
+
+
+@pytest.fixture(scope="session")
+def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeycloakServer]:
+    server = KeycloakServer(tmp_path_factory.mktemp("keycloak")).start()
+    yield server
+    if server.process is not None:
+        memory = server.memory_kib()
+        MEASURED.append(f"Keycloak started in {server.started_in:.0f} s; at the end of the session RSS "
+                        f"{memory['Rss'] / 1024:.0f} MiB, PSS {memory['Pss'] / 1024:.0f} MiB (log: {server.log})")
+    server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in MEASURED:
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def kc_admin(keycloak: KeycloakServer) -> Iterator[KeycloakAdmin]:
+    admin = KeycloakAdmin(keycloak.url)
+    yield admin
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def sahab(keycloak: KeycloakServer, kc_admin: KeycloakAdmin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sahab]:
+    tmp = tmp_path_factory.mktemp("sahab-keycloak")
+    port = free_port()
+    database_url = f"sqlite:///{tmp / 'sahab.db'}"
+    upgrade(database_url)
+    settings = recipe_applied(keycloak, public_url=f"http://127.0.0.1:{port}", database_url=database_url,
+                              data_dir=tmp / "data", broker_url="memory://")
+    runtime = build_runtime(settings, queue=RecordingQueue())
+    with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
+        yield Sahab(url=server.url, settings=settings, runtime=runtime, keycloak=keycloak, admin=kc_admin)
+    runtime.engine.dispose()
+
+
+@pytest.fixture
+def shifted_verifier(sahab: Sahab) -> Iterator[tuple[TokenVerifier, ShiftedClock]]:
+    clock = ShiftedClock()
+    verifier = TokenVerifier.from_settings(sahab.settings, clock=clock)
+    yield verifier, clock
+    verifier.close()
