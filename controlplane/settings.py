@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     metrics_per_project: bool = False
     alert_webhook_timeout_seconds: float = 5.0
 
+    # Running totals (issue 10): how often beat recomputes each region's granted totals from the projects.
+    totals_check_interval_seconds: float = Field(600.0, gt=0)
+
     page_size_max: int = 200
     page_size_default: int = 50
 

@@ -22,6 +22,7 @@ from controlplane.metrics import ADMISSION_DECISIONS
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent, new_id
+from controlplane.capacity import LockedRegion, regrant
 from controlplane.quota_requests.admission import lock_region, shortfalls
 from controlplane.quota_requests.lifecycle import record_created, transition
 from controlplane.quota_requests.schemas import QuotaRequestCreate
@@ -116,14 +117,14 @@ def _apply_policy(
         request.reason = f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}"
         _count("needs_approval")
         return
-    lock_region(session, region.id)
-    missing = shortfalls(session, region, kind, requested, project_id=project.id if project else None, current=current)
+    locked = lock_region(session, region.id)
+    missing = shortfalls(locked, region, kind, requested, current=current)
     if missing:
         request.reason = "waiting for an approver: not enough free capacity: " + "; ".join(s.describe() for s in missing)
         _count("insufficient_capacity")
         return
     why = "a decrease" if is_decrease else f"within the {kind.value} envelope ({envelope_name})"
-    _grant(session, core, organisation, request, project, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
+    _grant(session, core, organisation, request, project, locked, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
     _count("approved_automatically")
 
 
@@ -137,7 +138,7 @@ def _below_usage(project: Project | None, requested: Amounts) -> str:
 
 def _grant(
     session: Session, core: Core, organisation: Organisation, request: QuotaRequest, project: Project | None,
-    *, actor: str, reason: str | None,
+    locked: LockedRegion, *, actor: str, reason: str | None,
 ) -> None:
     requested = amounts(request.amounts)
     transition(session, core.clock, request, RequestState.APPROVED, actor=actor, organisation_kind=organisation.kind, reason=reason)
@@ -145,15 +146,16 @@ def _grant(
     if project is None:
         project = Project(
             id=new_id("prj"), organisation_id=organisation.id, region_id=request.region_id,
-            environment=request.environment, state=ProjectState.PENDING.value, granted=as_plain(requested),
+            environment=request.environment, state=ProjectState.PENDING.value, granted={},
             current_request_id=request.id, outputs={}, created_at=now, updated_at=now,
         )
         session.add(project)
         request.project_id = project.id
+        regrant(session, locked, project, organisation.kind, as_plain(requested))
     else:
         # Until the change is applied, hold whichever is larger of old and new.
         current = amounts(project.granted)
-        project.granted = as_plain({r: max(current[r], requested[r]) for r in Resource})
+        regrant(session, locked, project, organisation.kind, as_plain({r: max(current[r], requested[r]) for r in Resource}))
         project.state = ProjectState.PENDING.value
         project.current_request_id = request.id
         project.updated_at = now
@@ -172,7 +174,8 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     check_transition(RequestState(request.state), RequestState.APPROVED)
     organisation = session.get_one(Organisation, request.organisation_id)
     region = core.region(request.region_id)
-    project = session.get(Project, request.project_id) if request.project_id else None
+    # Locked before the region, as every path that changes a grant does: its grant is what the totals hold.
+    project = session.get(Project, request.project_id, with_for_update=True, populate_existing=True) if request.project_id else None
     if project is None and _live_project(session, request.organisation_id, request.region_id, request.environment):
         raise Conflict(f"{request.region_id}/{request.environment} already has a live project")
     if project is not None and project.state != ProjectState.ACTIVE.value:
@@ -180,16 +183,15 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
-    lock_region(session, region.id)
-    missing = shortfalls(session, region, OrganisationKind(organisation.kind), requested,
-                         project_id=project.id if project else None, current=current)
+    locked = lock_region(session, region.id)
+    missing = shortfalls(locked, region, OrganisationKind(organisation.kind), requested, current=current)
     if missing:
         _count("denied_insufficient_capacity")
         raise InsufficientCapacity(
             "not enough free capacity in region " + region.id + ": " + "; ".join(s.describe() for s in missing),
             shortfalls=[{"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope} for s in missing],
         )
-    _grant(session, core, organisation, request, project, actor=principal.subject, reason=reason)
+    _grant(session, core, organisation, request, project, locked, actor=principal.subject, reason=reason)
     _count("approved_by_approver")
     session.flush()
     return request

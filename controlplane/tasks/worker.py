@@ -10,11 +10,12 @@ from functools import lru_cache
 from celery import Task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
+from controlplane.capacity import check_totals as check_region_totals
 from controlplane.metrics import TASK_FAILURES, serve_process_metrics
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
-    DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
+    CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
@@ -108,3 +109,9 @@ def meter() -> dict[str, int]:
 @app.task(name=REPAIR, acks_late=True, bind=True)
 def repair(self: Task, project_id: str) -> str:
     return _run(REPAIR, workflow(_node(self)).reapply, project_id)
+
+
+@app.task(name=CHECK_TOTALS)
+def check_totals() -> dict[str, dict[str, dict[str, int]]]:
+    """The running totals' invariant (Celery beat, every SAHAB_TOTALS_CHECK_INTERVAL_SECONDS): what it repaired."""
+    return _run(CHECK_TOTALS, check_region_totals, runtime().sessions)
