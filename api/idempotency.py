@@ -17,11 +17,15 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
+from controlplane.domain.principal import Principal
 from controlplane.errors import IdempotencyKeyReused, IdempotencyRequestInProgress, SahabError
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord
@@ -46,10 +50,12 @@ class IdempotencyMiddleware:
             await problem(422, "invalid-input", "The request is not valid", f"{HEADER} must be 1 to 255 characters", path)(scope, receive, send)
             return
         fastapi_app = scope["app"]
-        caller = await _caller(fastapi_app, headers)
-        if caller is None:  # let the route answer with the authentication problem
+        principal = await _principal(fastapi_app, headers)
+        if principal is None:  # let the route answer with the authentication problem
             await self.app(scope, receive, send)
             return
+        scope.setdefault("state", {})["principal"] = principal  # the route's authenticate() reuses it
+        caller = principal.key
         body = await _read_body(receive)
         fingerprint = hashlib.sha256(b"POST %s\n%s" % (path.encode(), body)).hexdigest()
         runtime = fastapi_app.state.runtime
@@ -81,15 +87,14 @@ class IdempotencyMiddleware:
                 await run_in_threadpool(_store, runtime, caller, key, answer["status"], bytes(answer["body"]), content_type)
 
 
-async def _caller(app: Any, headers: Headers) -> str | None:
+async def _principal(app: Any, headers: Headers) -> Principal | None:
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     try:
-        principal = await run_in_threadpool(app.state.verifier.verify, token.strip())
+        return await run_in_threadpool(app.state.verifier.verify, token.strip())
     except SahabError:
         return None
-    return principal.key
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -120,10 +125,15 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def _claim(runtime: Any, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
     now = runtime.core.clock.now()
     with transaction(runtime.sessions) as session:
+        # One statement in the usual case (a new key). A concurrent duplicate's insert makes this one
+        # wait for it to end, and then find its record below.
+        claimed = session.execute(_insert(session).values(caller=caller, key=key, fingerprint=fingerprint, created_at=now)
+                                  .on_conflict_do_nothing().returning(IdempotencyRecord.key)).first()
+        if claimed is not None:
+            return None
         record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
-        if record is None:
-            session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=fingerprint, created_at=now))
-            return _inserted(session)
+        if record is None:  # its request ended in 5xx and released the key meanwhile
+            return IdempotencyRequestInProgress(f"a request with {HEADER} {key!r} is still in progress; retry later")
         if record.fingerprint != fingerprint:
             return IdempotencyKeyReused(f"{HEADER} {key!r} was already used with a different request")
         if record.status_code is None:
@@ -135,24 +145,16 @@ def _claim(runtime: Any, caller: str, key: str, fingerprint: str) -> Response | 
                         media_type=record.response_type, headers={"Idempotent-Replayed": "true"})
 
 
-def _inserted(session: Any) -> None | SahabError:
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        session.flush()
-    except IntegrityError:  # a concurrent duplicate inserted first and is still running
-        session.rollback()
-        return IdempotencyRequestInProgress("a request with the same Idempotency-Key is still in progress; retry later")
-    return None
+def _insert(session: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(IdempotencyRecord)
+    return sqlite_insert(IdempotencyRecord)
 
 
 def _store(runtime: Any, caller: str, key: str, status: int, body: bytes, content_type: str | None) -> None:
     with transaction(runtime.sessions) as session:
-        record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
-        if record is not None:
-            record.status_code = status
-            record.response_body = body.decode()
-            record.response_type = content_type
+        session.execute(update(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+                        .values(status_code=status, response_body=body.decode(), response_type=content_type))
 
 
 def _release(runtime: Any, caller: str, key: str) -> None:

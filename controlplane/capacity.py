@@ -87,10 +87,11 @@ def lock_region(session: Session, region_id: str) -> LockedRegion:
     """Lock the region's totals row until the transaction ends (FOR UPDATE on PostgreSQL; SQLite
     transactions already hold the write lock) and return the totals. Nothing references this row
     by foreign key, so inserting requests and projects in the same transaction never waits on it."""
-    row = session.execute(
-        select(RegionTotals.granted, RegionTotals.granted_business)
-        .where(RegionTotals.region_id == region_id).with_for_update()
-    ).one_or_none()
+    with session.no_autoflush:  # what is pending is written once, after the decision, in one flush
+        row = session.execute(
+            select(RegionTotals.granted, RegionTotals.granted_business)
+            .where(RegionTotals.region_id == region_id).with_for_update()
+        ).one_or_none()
     if row is None:
         raise LookupError(f"region {region_id} has no totals row: ensure_regions was not run at start-up")
     return LockedRegion(region_id, Sums.from_plain(row.granted, row.granted_business))

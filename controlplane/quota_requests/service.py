@@ -68,8 +68,7 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     )
     if project is not None:
         request.preview = {"quota": quota_changes(current, requested)}
-    session.add(request)
-    session.flush()
+    session.add(request)  # inserted with its outcome, in the flush after the policy decided
     record_created(session, core.clock, request, actor=principal.subject, organisation_kind=organisation.kind)
     _apply_policy(session, core, organisation, region, request, project, current)
     session.flush()
