@@ -1,7 +1,7 @@
 """Granted capacity per region: the running totals, and the one read model over them.
 
 What is granted in a region (over its live projects, for all organisations and for businesses
-only) is kept in `region_totals`, moved by `regrant` in the same transaction as every grant,
+only) is kept in `region_totals`, moved by `move` in the same transaction as every grant,
 change, decrease and decommission, while the region's row is locked (`lock_region`). Admission,
 `GET /v1/regions` and `/metrics` read the totals and never sum the projects.
 
@@ -77,7 +77,7 @@ def sum_grants(rows: Iterable[Any]) -> defaultdict[str, Sums]:
 
 @dataclass
 class LockedRegion:
-    """A region's totals, read under its lock: the only handle `regrant` accepts."""
+    """A region's totals, read under its lock: the only handle `move` accepts."""
 
     region_id: str
     sums: Sums
@@ -97,18 +97,16 @@ def lock_region(session: Session, region_id: str) -> LockedRegion:
     return LockedRegion(region_id, Sums.from_plain(row.granted, row.granted_business))
 
 
-def regrant(session: Session, locked: LockedRegion, project: Project, organisation_kind: str,
-            granted: Mapping[str, int]) -> None:
-    """Set a live project's grant (`{}` when it is decommissioned) and move its region's totals
-    by the difference, in the caller's transaction: the one way a grant changes."""
-    if locked.region_id != project.region_id:
-        raise ValueError(f"project {project.id} is in {project.region_id}, not in the locked region {locked.region_id}")
-    before, after = amounts(project.granted or {}), amounts(granted)
-    locked.sums.add(before, organisation_kind, sign=-1)
-    locked.sums.add(after, organisation_kind)
-    project.granted = dict(granted)
+def move(session: Session, locked: LockedRegion, organisation_kind: str,
+         before: Mapping[str, int], after: Mapping[str, int]) -> None:
+    """Move the locked region's totals by a live project's change of grant from `before` to
+    `after` (`{}` for a new or a decommissioned project), in the transaction that writes the
+    project's new grant. Every change to a grant goes through here; one UPDATE statement."""
+    locked.sums.add(amounts(before), organisation_kind, sign=-1)
+    locked.sums.add(amounts(after), organisation_kind)
     session.execute(update(RegionTotals).where(RegionTotals.region_id == locked.region_id)
-                    .values(granted=locked.sums.all_plain(), granted_business=locked.sums.business_plain()))
+                    .values(granted=locked.sums.all_plain(), granted_business=locked.sums.business_plain()),
+                    execution_options={"synchronize_session": False})
 
 
 def recompute(session: Session, region_id: str) -> Sums:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from controlplane.capacity import LockedRegion, lock_region, region_capacity
+from controlplane.capacity import LockedRegion, lock_region, move, region_capacity
 from controlplane.domain.regions import Region
-from controlplane.domain.resources import Amounts, Resource, amounts
+from controlplane.domain.resources import Amounts, Resource, amounts, as_plain
 from controlplane.domain.states import OrganisationKind
 from controlplane.persistence.models import RegionRow, RegionTotals
 
-__all__ = ["Shortfall", "ensure_regions", "lock_region", "shortfalls"]
+__all__ = ["NoRoom", "Shortfall", "ensure_regions", "lock_region", "reserve", "shortfalls"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,23 @@ class Shortfall:
 
     def describe(self) -> str:
         return f"{self.resource.value}: requested {self.requested}, free {self.free} ({self.scope})"
+
+
+class NoRoom(Exception):
+    def __init__(self, shortfalls: list[Shortfall]) -> None:
+        super().__init__("; ".join(s.describe() for s in shortfalls))
+        self.shortfalls = shortfalls
+
+
+def reserve(session: Session, region: Region, organisation_kind: str, before: Amounts, after: Amounts) -> None:
+    """Lock the region, check that a project going from `before` to `after` fits, and move the
+    totals; raise NoRoom with what does not fit. Called last in the transaction, once everything
+    else is written, so that the region's lock is held only for this and the commit."""
+    locked = lock_region(session, region.id)
+    missing = shortfalls(locked, region, OrganisationKind(organisation_kind), after, current=before)
+    if missing:
+        raise NoRoom(missing)
+    move(session, locked, organisation_kind, as_plain(before), as_plain(after))
 
 
 def ensure_regions(session: Session, region_ids: list[str]) -> None:

@@ -20,10 +20,9 @@ from controlplane.domain.states import (
 from controlplane.errors import BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, NotFound, OrganisationNotVerified, RegionNotOpen
 from controlplane.metrics import ADMISSION_DECISIONS
 from controlplane.pagination import Page, paginate
-from controlplane.persistence.database import after_commit
+from controlplane.persistence.database import after_commit, savepoint
 from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent, new_id
-from controlplane.capacity import LockedRegion, regrant
-from controlplane.quota_requests.admission import lock_region, shortfalls
+from controlplane.quota_requests.admission import NoRoom, reserve
 from controlplane.quota_requests.lifecycle import record_created, transition
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 
@@ -68,8 +67,9 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     )
     if project is not None:
         request.preview = {"quota": quota_changes(current, requested)}
-    session.add(request)  # inserted with its outcome, in the flush after the policy decided
+    session.add(request)
     record_created(session, core.clock, request, actor=principal.subject, organisation_kind=organisation.kind)
+    session.flush()  # the request exists whatever the policy decides: written before it, outside any savepoint
     _apply_policy(session, core, organisation, region, request, project, current)
     session.flush()
     if project is not None and request.state == RequestState.SUBMITTED.value:
@@ -116,14 +116,15 @@ def _apply_policy(
         request.reason = f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}"
         _count("needs_approval")
         return
-    locked = lock_region(session, region.id)
-    missing = shortfalls(locked, region, kind, requested, current=current)
-    if missing:
-        request.reason = "waiting for an approver: not enough free capacity: " + "; ".join(s.describe() for s in missing)
+    why = "a decrease" if is_decrease else f"within the {kind.value} envelope ({envelope_name})"
+    try:
+        # Granted tentatively: everything is written first, and the region locked and checked last.
+        with savepoint(session):
+            _grant(session, core, organisation, region, request, project, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
+    except NoRoom as refused:
+        request.reason = f"waiting for an approver: not enough free capacity: {refused}"
         _count("insufficient_capacity")
         return
-    why = "a decrease" if is_decrease else f"within the {kind.value} envelope ({envelope_name})"
-    _grant(session, core, organisation, request, project, locked, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
     _count("approved_automatically")
 
 
@@ -136,29 +137,32 @@ def _below_usage(project: Project | None, requested: Amounts) -> str:
 
 
 def _grant(
-    session: Session, core: Core, organisation: Organisation, request: QuotaRequest, project: Project | None,
-    locked: LockedRegion, *, actor: str, reason: str | None,
+    session: Session, core: Core, organisation: Organisation, region: Region, request: QuotaRequest,
+    project: Project | None, *, actor: str, reason: str | None,
 ) -> None:
+    """Approve and grant, or raise NoRoom (the caller rolls back what was written)."""
     requested = amounts(request.amounts)
     transition(session, core.clock, request, RequestState.APPROVED, actor=actor, organisation_kind=organisation.kind, reason=reason)
     now = core.clock.now()
     if project is None:
         project = Project(
             id=new_id("prj"), organisation_id=organisation.id, region_id=request.region_id,
-            environment=request.environment, state=ProjectState.PENDING.value, granted={},
+            environment=request.environment, state=ProjectState.PENDING.value, granted=as_plain(requested),
             current_request_id=request.id, outputs={}, created_at=now, updated_at=now,
         )
         session.add(project)
         request.project_id = project.id
-        regrant(session, locked, project, organisation.kind, as_plain(requested))
+        before, after = amounts(), requested
     else:
         # Until the change is applied, hold whichever is larger of old and new.
-        current = amounts(project.granted)
-        regrant(session, locked, project, organisation.kind, as_plain({r: max(current[r], requested[r]) for r in Resource}))
+        before = amounts(project.granted)
+        after = {r: max(before[r], requested[r]) for r in Resource}
+        project.granted = as_plain(after)
         project.state = ProjectState.PENDING.value
         project.current_request_id = request.id
         project.updated_at = now
     session.flush()
+    reserve(session, region, organisation.kind, before, after)
     request_id = request.id
     after_commit(session, lambda: core.queue.provision(request_id))
 
@@ -182,15 +186,16 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
-    locked = lock_region(session, region.id)
-    missing = shortfalls(locked, region, OrganisationKind(organisation.kind), requested, current=current)
-    if missing:
+    try:
+        with savepoint(session):  # a refusal leaves nothing written
+            _grant(session, core, organisation, region, request, project, actor=principal.subject, reason=reason)
+    except NoRoom as refused:
         _count("denied_insufficient_capacity")
         raise InsufficientCapacity(
-            "not enough free capacity in region " + region.id + ": " + "; ".join(s.describe() for s in missing),
-            shortfalls=[{"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope} for s in missing],
-        )
-    _grant(session, core, organisation, request, project, locked, actor=principal.subject, reason=reason)
+            f"not enough free capacity in region {region.id}: {refused}",
+            shortfalls=[{"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope}
+                        for s in refused.shortfalls],
+        ) from None
     _count("approved_by_approver")
     session.flush()
     return request

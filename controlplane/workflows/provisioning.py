@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.capacity import lock_region, regrant
+from controlplane.capacity import lock_region, move
 from controlplane.contract import ProgressEvent, TenantOutputs
 from controlplane.core import Core
 from controlplane.domain.states import ProjectState, RequestState
@@ -288,7 +288,8 @@ class ProvisioningWorkflow:
         if project.granted == granted:
             return
         kind = session.get_one(Organisation, project.organisation_id).kind
-        regrant(session, lock_region(session, project.region_id), project, kind, granted)
+        before, project.granted = project.granted, granted
+        move(session, lock_region(session, project.region_id), kind, before, granted)
 
     def _release(self, project: Project) -> None:
         project.lease_owner = None
