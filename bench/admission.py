@@ -58,7 +58,7 @@ end
 def wrk(base_url: str, token: str, seconds: int, directory: Path) -> dict[str, float]:
     script = directory / f"wrk-{uuid.uuid4().hex[:6]}.lua"
     script.write_text(WRK_SCRIPT.format(run=uuid.uuid4().hex[:4], org=support.BENCH_ORG, token=token))
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(CLIENTS), "-d", f"{seconds}s", "--timeout", "5s", "-s", str(script),
+    out = subprocess.run(["wrk", "-t", str(min(2, CLIENTS)), "-c", str(CLIENTS), "-d", f"{seconds}s", "--timeout", "5s", "-s", str(script),
                           f"{base_url}/v1/quota-requests"], capture_output=True, text=True, check=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
