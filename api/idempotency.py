@@ -12,12 +12,14 @@ when the endpoint returns, and the answer must be stored after that commit.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import timedelta
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.datastructures import Headers
@@ -26,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
 from controlplane.domain.principal import Principal
-from controlplane.errors import IdempotencyKeyReused, IdempotencyRequestInProgress, SahabError
+from controlplane.errors import DependencyUnavailable, IdempotencyKeyReused, IdempotencyRequestInProgress, SahabError
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord
 
@@ -59,7 +61,12 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         fingerprint = hashlib.sha256(b"POST %s\n%s" % (path.encode(), body)).hexdigest()
         runtime = fastapi_app.state.runtime
-        outcome = await run_in_threadpool(_claim, runtime, caller, key, fingerprint)
+        try:
+            outcome = await run_in_threadpool(_claim, runtime, caller, key, fingerprint)
+        except (OperationalError, InterfaceError):  # the database is away: nothing was claimed
+            await problem(503, DependencyUnavailable.code, DependencyUnavailable.title,
+                          "the database is unavailable; retry later", path)(scope, receive, send)
+            return
         if isinstance(outcome, SahabError):
             status = 422 if isinstance(outcome, IdempotencyKeyReused) else 409
             await problem(status, outcome.code, outcome.title, outcome.detail, path)(scope, receive, send)
@@ -81,7 +88,7 @@ class IdempotencyMiddleware:
             await self.app(scope, _replay(body, receive), capture)
         finally:
             if answer["status"] >= 500:
-                await run_in_threadpool(_release, runtime, caller, key)
+                await _release_soon(runtime, caller, key)
             else:
                 content_type = Headers(raw=answer["headers"]).get("content-type")
                 await run_in_threadpool(_store, runtime, caller, key, answer["status"], bytes(answer["body"]), content_type)
@@ -155,6 +162,30 @@ def _store(runtime: Any, caller: str, key: str, status: int, body: bytes, conten
     with transaction(runtime.sessions) as session:
         session.execute(update(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
                         .values(status_code=status, response_body=body.decode(), response_type=content_type))
+
+
+_releasing: set[asyncio.Task[None]] = set()
+
+
+async def _release_soon(runtime: Any, caller: str, key: str) -> None:
+    """Release the key now or, when the database is away (the usual cause of a 5xx), as soon as it
+    is back: otherwise the client's retry would be told "in progress" until the claim is stale."""
+    try:
+        await run_in_threadpool(_release, runtime, caller, key)
+    except (OperationalError, InterfaceError):
+        task = asyncio.get_running_loop().create_task(_release_when_back(runtime, caller, key))
+        _releasing.add(task)
+        task.add_done_callback(_releasing.discard)
+
+
+async def _release_when_back(runtime: Any, caller: str, key: str) -> None:
+    for _ in range(int(STALE_CLAIM.total_seconds())):
+        await asyncio.sleep(1)
+        try:
+            await run_in_threadpool(_release, runtime, caller, key)
+            return
+        except (OperationalError, InterfaceError):
+            continue
 
 
 def _release(runtime: Any, caller: str, key: str) -> None:

@@ -64,12 +64,14 @@ class PostgresServer:
         ])
         wait_for_port(self.port, 30, "PostgreSQL", f"see {log}")
 
-    def restart(self, down_seconds: float = 0.0) -> None:
-        """Stop the server at once (`immediate`: every connection is cut, as in a crash or a
-        failover), stay down `down_seconds`, and start it again on the same port and data."""
+    def restart(self, down_seconds: float = 0.0, mode: str = "fast") -> None:
+        """Stop the server, stay down `down_seconds`, and start it again on the same port and data.
+        `fast` cuts every connection and rolls back what is in flight, as a restart or a failover
+        does. `immediate` is a crash: the test server (synchronous_commit off, unless `durable`)
+        may then lose commits it acknowledged, as any PostgreSQL configured so would."""
         if self.external:
             raise RuntimeError("cannot restart an external PostgreSQL (SAHAB_TEST_POSTGRES_URL)")
-        _run(_as_postgres() + [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"])
+        _run(_as_postgres() + [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
         if down_seconds:
             time.sleep(down_seconds)  # an outage of a given length, not a synchronisation
         self._pg_ctl_start()
