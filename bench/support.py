@@ -28,6 +28,7 @@ from controlplane.persistence.database import make_engine, make_session_factory,
 from controlplane.persistence.migrate import upgrade  # noqa: E402
 from controlplane.persistence.models import RegionTotals  # noqa: E402
 from controlplane.quota_requests.admission import ensure_regions  # noqa: E402
+from tests.support import api_process  # noqa: E402
 from tests.support.identity import TestIssuer  # noqa: E402
 from tests.support.ports import free_port, wait_for_port  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
@@ -58,10 +59,11 @@ def fresh_database(server: PostgresServer, catalogue: Path) -> str:
     return url
 
 
-def load_projects(url: str, count: int, region: str = "rabat-1") -> float:
+def load_projects(url: str, count: int, region: str = "rabat-1", *, metering: bool = False) -> float:
     """`count` active projects (each with its active request and two events) in `region`, spread
     over organisations of both kinds (100 projects each), inserted with SQL; then the region's
-    running totals are set from them, and the tables analysed. Returns the seconds it took."""
+    running totals are set from them, and the tables analysed; with `metering`, each also has the
+    last collection's quota and usage. Returns the seconds it took."""
     started = time.monotonic()
     granted = json.dumps(as_plain(PRESETS["small"]))
     orgs = -(-count // PROJECTS_PER_ORG)
@@ -90,6 +92,11 @@ def load_projects(url: str, count: int, region: str = "rabat-1") -> float:
                 "INSERT INTO request_events (request_id, at, actor, from_state, to_state, reason) "
                 "SELECT 'req_load' || g, now(), 'bench', s.f, s.t, 'loaded' FROM generate_series(1, %s) g, "
                 "(VALUES (NULL, 'submitted'), ('provisioning', 'active')) AS s(f, t)", (count,))
+            if metering:
+                connection.execute(
+                    "INSERT INTO project_metering (project_id, measured_at, quota, used, missing, drift, notified) "
+                    "SELECT 'prj_load' || g, now(), %s::json, '{\"vcpus\": 2, \"ram_mib\": 2048, \"volume_gib\": 10}', "
+                    "false, '[]', '{}' FROM generate_series(1, %s) g", (granted, count))
         connection.execute("ANALYZE")
     engine = make_engine(url)
     with transaction(make_session_factory(engine)) as session:
@@ -125,23 +132,9 @@ def bench_token(running: TestIssuer) -> str:
 def sahab_api(url: str, issuer_url: str, catalogue: Path, workers: int, *, per_project: bool = False,
               broker_url: str = "memory://") -> Iterator[str]:
     """`sahab-server api --workers N` as a real process; yields its base URL."""
-    port = free_port()
-    data = Path(tempfile.mkdtemp(prefix="sahab-bench-data-"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SAHAB_DATABASE_URL": url, "SAHAB_OIDC_ISSUER": issuer_url,
-           "SAHAB_CATALOGUE_PATH": str(catalogue), "SAHAB_DATA_DIR": str(data), "SAHAB_DEMO_ACCOUNTS": "false",
-           "SAHAB_BROKER_URL": broker_url, "SAHAB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "SAHAB_METRICS_PER_PROJECT": "true" if per_project else "false",
-           "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="sahab-bench-metrics-")}
-    log = open(data / "api.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "api.server", "api", "--workers", str(workers)],
-                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 60, data / "api.log")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with api_process.sahab_api(url, issuer_url, workers=workers, catalogue=catalogue, broker_url=broker_url,
+                               metrics_per_project="true" if per_project else "false") as base:
+        yield base
 
 
 @contextmanager

@@ -121,6 +121,22 @@ EXPORTER_COMPATIBLE_NAMES = frozenset(
     + [f"openstack_neutron_quota_{field}" for field in _EXPORTER_NEUTRON.values()]
 )
 
+def _per_collection(rows: list[Any]) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str], int], dict[str, int]]:
+    """Usage totals, drift counts and read errors per region over the active projects' rows."""
+    totals: dict[str, dict[str, int]] = {}
+    drift_counts: dict[tuple[str, str], int] = {}
+    error_counts: dict[str, int] = {}
+    for row in rows:
+        region_totals = totals.setdefault(row.region_id, {})
+        for name, value in (row.used or {}).items():
+            region_totals[name] = region_totals.get(name, 0) + int(value)
+        for item in row.drift or []:
+            drift_counts[(row.region_id, item["kind"])] = drift_counts.get((row.region_id, item["kind"]), 0) + 1
+        if row.metering_error:
+            error_counts[row.region_id] = error_counts.get(row.region_id, 0) + 1
+    return totals, drift_counts, error_counts
+
+
 class MeteringMetrics(Collector):
     """Usage, Placement capacity, drift, requests by state and age, metering freshness; and, when
     `per_project` is set, each project's quota and usage under openstack-exporter's names.
@@ -131,11 +147,12 @@ class MeteringMetrics(Collector):
         self._catalogue = catalogue
         self._clock = clock
         self.per_project = per_project
+        self._per_collection: tuple[Any, Any, Any] | None = None  # (run id, sums, newest reading)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from sqlalchemy import func, select
 
-        from controlplane.domain.states import ProjectState, TERMINAL_STATES
+        from controlplane.domain.states import TERMINAL_STATES, ProjectState, RequestState
         from controlplane.persistence.database import transaction
         from controlplane.persistence.models import MeteringRun, Project, ProjectMetering, QuotaRequest, RegionMetering
 
@@ -156,30 +173,27 @@ class MeteringMetrics(Collector):
         families = [used, unused, placement, placement_used, drift, errors, requests, oldest, last_run, last_duration, last_failures, age]
 
         with transaction(self._sessions) as session:
-            active = (select(Project.id, Project.region_id, Project.organisation_id, Project.environment,
-                             Project.openstack_project_id, Project.granted, Project.metering_error,
-                             ProjectMetering.quota, ProjectMetering.used, ProjectMetering.drift)
-                      .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
-                      .where(Project.state == ProjectState.ACTIVE.value))
-            rows = list(session.execute(active))
             regions = {r.region_id: r for r in session.scalars(select(RegionMetering))}
-            waiting = [s.value for s in TERMINAL_STATES] + ["active"]
+            # The states still waiting, by name: the index on state finds the few such rows.
+            waiting = [s.value for s in RequestState if s not in TERMINAL_STATES and s is not RequestState.ACTIVE]
             by_state = list(session.execute(select(QuotaRequest.state, func.count(), func.min(QuotaRequest.updated_at))
-                                            .where(QuotaRequest.state.not_in(waiting)).group_by(QuotaRequest.state)))
+                                            .where(QuotaRequest.state.in_(waiting)).group_by(QuotaRequest.state)))
             run = session.scalar(select(MeteringRun).order_by(MeteringRun.id.desc()).limit(1))
-            newest = session.scalar(select(func.max(ProjectMetering.measured_at)))
-
-        totals: dict[str, dict[str, int]] = {}
-        drift_counts: dict[tuple[str, str], int] = {}
-        error_counts: dict[str, int] = {}
-        for row in rows:
-            region_totals = totals.setdefault(row.region_id, {})
-            for name, value in (row.used or {}).items():
-                region_totals[name] = region_totals.get(name, 0) + int(value)
-            for item in row.drift or []:
-                drift_counts[(row.region_id, item["kind"])] = drift_counts.get((row.region_id, item["kind"]), 0) + 1
-            if row.metering_error:
-                error_counts[row.region_id] = error_counts.get(row.region_id, 0) + 1
+            # Usage, drift and read errors change only when a collection runs (and records its run):
+            # summed over every active project once per collection, not at every scrape (issue 10).
+            cached = self._per_collection
+            rows: list[Any] = []
+            if self.per_project or cached is None or cached[0] != (run.id if run else None):
+                active = (select(Project.id, Project.region_id, Project.organisation_id, Project.environment,
+                                 Project.openstack_project_id, Project.granted, Project.metering_error,
+                                 ProjectMetering.quota, ProjectMetering.used, ProjectMetering.drift)
+                          .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
+                          .where(Project.state == ProjectState.ACTIVE.value))
+                rows = list(session.execute(active))
+                cached = (run.id if run else None, _per_collection(rows), session.scalar(select(func.max(ProjectMetering.measured_at))))
+                self._per_collection = cached
+        totals, drift_counts, error_counts = cached[1]
+        newest = cached[2]
         from controlplane.metering.drift import KINDS
 
         for region in self._catalogue.regions:
