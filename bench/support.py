@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,19 +15,18 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from controlplane.capacity import recompute  # noqa: E402
-from controlplane.domain.regions import DEMO_CATALOGUE  # noqa: E402
 from controlplane.domain.resources import PRESETS, as_plain  # noqa: E402
 from controlplane.persistence.database import make_engine, make_session_factory, transaction  # noqa: E402
 from controlplane.persistence.migrate import upgrade  # noqa: E402
 from controlplane.persistence.models import RegionTotals  # noqa: E402
 from controlplane.quota_requests.admission import ensure_regions  # noqa: E402
 from tests.support import api_process  # noqa: E402
+from tests.support.catalogues import scaled_catalogue  # noqa: E402
 from tests.support.identity import TestIssuer  # noqa: E402
 from tests.support.ports import free_port, wait_for_port  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
@@ -39,12 +37,7 @@ PROJECTS_PER_ORG = 100
 
 def big_catalogue(directory: Path) -> Path:
     """The demo catalogue with a million times its capacity: every small request fits."""
-    data = yaml.safe_load(DEMO_CATALOGUE.read_text())
-    for region in data["regions"]:
-        region["capacity"] = {name: value * 1_000_000 for name, value in region["capacity"].items()}
-    path = directory / "bench-regions.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return scaled_catalogue(directory, 1_000_000)
 
 
 def fresh_database(server: PostgresServer, catalogue: Path) -> str:

@@ -52,7 +52,7 @@ def measure(projects: int, per_project_projects: int, calls: int) -> None:
             url = support.fresh_database(server, catalogue)
             loaded = support.load_projects(url, count, metering=True)
             with support.sahab_api(url, issuer.url, catalogue, 1, per_project=per_project) as base:
-                with httpx.Client(base_url=base, timeout=60) as client:
+                with httpx.Client(base_url=base, timeout=300) as client:
                     for path in ("/v1/regions", "/metrics"):
                         if per_project and path != "/metrics":
                             continue

@@ -7,31 +7,19 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
-
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from controlplane.capacity import lock_region, recompute
-from controlplane.domain.regions import DEMO_CATALOGUE
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.persistence.models import Project, QuotaRequest, RequestEvent
 from controlplane.quota_requests.admission import ensure_regions
 from tests import factories
 from tests.support.api_process import post_all, sahab_api
+from tests.support.catalogues import scaled_catalogue
 
 REQUESTS = 200
 pytestmark = pytest.mark.postgres
-
-
-def roomy_catalogue(directory: Path) -> Path:
-    data = yaml.safe_load(DEMO_CATALOGUE.read_text())
-    for region in data["regions"]:
-        region["capacity"] = {name: value * 1000 for name, value in region["capacity"].items()}
-    path = directory / "regions.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def count_requests(sessions) -> int:
@@ -52,7 +40,7 @@ def test_postgres_restarted_under_concurrent_admissions(postgres, postgres_url, 
                 {"organisation_id": org, "region": "rabat-1", "environment": f"f{n}", "preset": "small",
                  "justification": "under a restart"})
 
-    with sahab_api(postgres_url, issuer.url, workers=2, catalogue=roomy_catalogue(tmp_path)) as base:
+    with sahab_api(postgres_url, issuer.url, workers=2, catalogue=scaled_catalogue(tmp_path, 1000)) as base:
         answers: list = []
         sender = threading.Thread(target=lambda: answers.extend(post_all(base, "/v1/quota-requests", [ask(n) for n in range(REQUESTS)])))
         sender.start()
