@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -18,27 +17,10 @@ from controlplane.demo import DEMO_ORGANISATIONS, seed_demo
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.persistence.migrate import alembic_config
 from controlplane.persistence.models import Organisation
+from tests.support.concurrency import at_once
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def at_once(action, count: int = 4) -> list[BaseException]:
-    barrier, errors = threading.Barrier(count), []
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=30)
-            action()
-        except BaseException as error:  # collected and asserted by the caller
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
 
 
 def test_concurrent_migrations_and_demo_seeds_all_succeed(postgres, tmp_path):
@@ -55,7 +37,7 @@ def test_concurrent_migrations_and_demo_seeds_all_succeed(postgres, tmp_path):
         with transaction(sessions) as session:
             seed_demo(session, SystemClock())
 
-    assert at_once(seed) == []
+    assert at_once([seed] * 4) == []
     with transaction(sessions) as session:
         assert session.scalar(select(func.count()).select_from(Organisation)) == len(DEMO_ORGANISATIONS)
         assert session.scalar(text("SELECT version_num FROM alembic_version")) == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
