@@ -17,12 +17,16 @@ when the endpoint returns, and the answer must be stored after that commit.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import delete
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -31,7 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.guard import read_body, replay
 from api.problems import problem_for
 from controlplane.domain.principal import Principal
-from controlplane.errors import IdempotencyKeyReused, IdempotencyRequestInProgress, InvalidInput, SahabError
+from controlplane.errors import (
+    DependencyUnavailable, IdempotencyKeyReused, IdempotencyRequestInProgress, InvalidInput, SahabError,
+)
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord
 
@@ -69,7 +75,12 @@ class IdempotencyMiddleware:
         body = await read_body(receive)
         fingerprint = hashlib.sha256(b"POST %s\n%s" % (path.encode(), body)).hexdigest()
         runtime = scope["app"].state.runtime
-        outcome = await run_in_threadpool(self._claim, runtime, caller, key, fingerprint)
+        try:
+            outcome = await run_in_threadpool(self._claim, runtime, caller, key, fingerprint)
+        except (OperationalError, InterfaceError):  # the database is away: nothing was claimed
+            unavailable = DependencyUnavailable("the database is unavailable; retry later")
+            await problem_for(unavailable, path)(scope, receive, send)
+            return
         if isinstance(outcome, SahabError):
             await problem_for(outcome, path)(scope, receive, send)
             return
@@ -90,7 +101,7 @@ class IdempotencyMiddleware:
             await self.app(scope, replay(body, receive), capture)
         finally:
             if answer["status"] >= 500:
-                await run_in_threadpool(_release, runtime, caller, key)
+                await _release_soon(runtime, caller, key)
             else:
                 content_type = Headers(raw=answer["headers"]).get("content-type")
                 await run_in_threadpool(_store, runtime, caller, key, answer["status"], bytes(answer["body"]), content_type)
@@ -111,10 +122,15 @@ def purge(session: Session, before: datetime) -> int:
 
 
 def _claim(session: Session, now: datetime, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
+    # One statement in the usual case (a new key). A concurrent duplicate's insert makes this one
+    # wait for it to end, and then find its record below.
+    claimed = session.execute(_insert(session).values(caller=caller, key=key, fingerprint=fingerprint, created_at=now)
+                              .on_conflict_do_nothing().returning(IdempotencyRecord.key)).first()
+    if claimed is not None:
+        return None
     record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
-    if record is None:
-        session.add(IdempotencyRecord(caller=caller, key=key, fingerprint=fingerprint, created_at=now))
-        return _inserted(session)
+    if record is None:  # its request ended in 5xx and released the key meanwhile
+        return IdempotencyRequestInProgress(f"a request with {HEADER} {key!r} is still in progress; retry later")
     if record.fingerprint != fingerprint:
         return IdempotencyKeyReused(f"{HEADER} {key!r} was already used with a different request")
     if record.status_code is None:
@@ -126,24 +142,40 @@ def _claim(session: Session, now: datetime, caller: str, key: str, fingerprint: 
                     media_type=record.response_type, headers={"Idempotent-Replayed": "true"})
 
 
-def _inserted(session: Any) -> None | SahabError:
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        session.flush()
-    except IntegrityError:  # a concurrent duplicate inserted first and is still running
-        session.rollback()
-        return IdempotencyRequestInProgress("a request with the same Idempotency-Key is still in progress; retry later")
-    return None
+def _insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(IdempotencyRecord)
+    return sqlite_insert(IdempotencyRecord)
 
 
 def _store(runtime: Any, caller: str, key: str, status: int, body: bytes, content_type: str | None) -> None:
     with transaction(runtime.sessions) as session:
-        record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
-        if record is not None:
-            record.status_code = status
-            record.response_body = body.decode()
-            record.response_type = content_type
+        session.execute(update(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+                        .values(status_code=status, response_body=body.decode(), response_type=content_type))
+
+
+_releasing: set[asyncio.Task[None]] = set()
+
+
+async def _release_soon(runtime: Any, caller: str, key: str) -> None:
+    """Release the key now or, when the database is away (the usual cause of a 5xx), as soon as it
+    is back: otherwise the client's retry would be told "in progress" until the claim is stale."""
+    try:
+        await run_in_threadpool(_release, runtime, caller, key)
+    except (OperationalError, InterfaceError):
+        task = asyncio.get_running_loop().create_task(_release_when_back(runtime, caller, key))
+        _releasing.add(task)
+        task.add_done_callback(_releasing.discard)
+
+
+async def _release_when_back(runtime: Any, caller: str, key: str) -> None:
+    for _ in range(int(STALE_CLAIM.total_seconds())):
+        await asyncio.sleep(1)
+        try:
+            await run_in_threadpool(_release, runtime, caller, key)
+            return
+        except (OperationalError, InterfaceError):
+            continue
 
 
 def _release(runtime: Any, caller: str, key: str) -> None:

@@ -63,12 +63,17 @@ def status_for(error: errors.SahabError) -> int:
     return next(status for cls, status in STATUS if isinstance(error, cls))
 
 
+RETRY_AFTER_SECONDS = 2
+
+
 def problem(status: int, code: str, title: str, detail: str, instance: str | None = None, **extra: Any) -> JSONResponse:
     body = {"type": TYPE_PREFIX + code, "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     body.update(extra)
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+    if status == 503:  # unavailable for a moment (a database restart, a broker outage): say when to retry
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controlplane.clock import Clock
@@ -14,8 +15,14 @@ DEMO_ORGANISATIONS = [
 ]
 
 
+_SEED_LOCK = 0x5A4A_0002
+
+
 def seed_demo(session: Session, clock: Clock) -> None:
-    """Idempotent: creates what is missing, leaves what exists."""
+    """Idempotent: creates what is missing, leaves what exists. Several API processes starting at
+    once on PostgreSQL take turns (SQLite transactions already do), so none fails on a duplicate."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_SEED_LOCK)))
     now = clock.now()
     for org_id, kind, name, national_id, email, admin in DEMO_ORGANISATIONS:
         if session.get(Organisation, org_id) is None:

@@ -1,21 +1,24 @@
 """Prometheus metrics. Counters and histograms work across several API and worker
 processes through prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR,
 set before this module is imported). Capacity, granted and free quota are read
-from the database at scrape time by one GROUP-BY-sized query, so every API
-process reports the same values. Labels never carry users or request ids."""
+at scrape time from the regions' running totals (one row per region, see
+controlplane.capacity), so every API process reports the same values. Labels never carry users or request ids."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from controlplane.domain.regions import Catalogue
-from controlplane.domain.resources import Amounts, Resource
+from controlplane.domain.resources import Resource
+
+if TYPE_CHECKING:
+    from controlplane.capacity import RegionCapacity
 
 REQUEST_TRANSITIONS = Counter(
     "sahab_request_transitions_total", "Quota request state transitions.", ["to_state", "organisation_kind"]
@@ -28,6 +31,11 @@ PROVISIONING_DURATION = Histogram(
     buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600),
 )
 TASK_FAILURES = Counter("sahab_task_failures_total", "Worker tasks that ended in an error.", ["task"])
+TOTALS_REPAIRS = Counter(
+    "sahab_region_totals_repairs_total",
+    "Times the invariant check found a region's running totals different from its projects and repaired them (should stay 0).",
+    ["region"],
+)
 
 # Exported in base units (Prometheus convention): MiB and GiB become bytes.
 _BASE_UNIT = {Resource.RAM_MIB: ("ram_bytes", 2**20), Resource.VOLUME_GIB: ("volume_bytes", 2**30)}
@@ -42,11 +50,11 @@ def in_base_units(resource: Resource, amount: float) -> float:
 
 
 class CapacityCollector(Collector):
-    """capacity / granted / free per region and resource, from the catalogue and the grants."""
+    """capacity / granted / free per region and resource: the regions' read model (the same one
+    GET /v1/regions serves) turned into gauges."""
 
-    def __init__(self, catalogue: Catalogue, granted_by_region: Callable[[], dict[str, Amounts]]) -> None:
-        self._catalogue = catalogue
-        self._granted_by_region = granted_by_region
+    def __init__(self, read: Callable[[], list["RegionCapacity"]]) -> None:
+        self._read = read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         labels = ["region", "resource"]
@@ -54,17 +62,13 @@ class CapacityCollector(Collector):
         raw = GaugeMetricFamily("sahab_region_raw_capacity", "Raw capacity from the region catalogue.", labels=labels)
         granted = GaugeMetricFamily("sahab_region_granted", "Quota granted to projects (approved to active).", labels=labels)
         free = GaugeMetricFamily("sahab_region_free", "Capacity not yet granted.", labels=labels)
-        granted_now = self._granted_by_region()
-        for region in self._catalogue.regions:
-            effective, raw_amounts = region.effective_capacity(), region.raw_capacity()
-            region_granted = granted_now.get(region.id, {})
-            for resource in Resource:
-                label = [region.id, resource_label(resource)]
-                given = region_granted.get(resource, 0)
-                capacity.add_metric(label, in_base_units(resource, effective[resource]))
-                raw.add_metric(label, in_base_units(resource, raw_amounts[resource]))
-                granted.add_metric(label, in_base_units(resource, given))
-                free.add_metric(label, in_base_units(resource, max(effective[resource] - given, 0)))
+        for view in self._read():
+            for resource, amounts in view.resources.items():
+                label = [view.region.id, resource_label(resource)]
+                capacity.add_metric(label, in_base_units(resource, amounts.capacity))
+                raw.add_metric(label, in_base_units(resource, amounts.raw_capacity))
+                granted.add_metric(label, in_base_units(resource, amounts.granted))
+                free.add_metric(label, in_base_units(resource, amounts.free))
         yield from (capacity, raw, granted, free)
 
     def describe(self) -> list[Any]:
@@ -117,6 +121,22 @@ EXPORTER_COMPATIBLE_NAMES = frozenset(
     + [f"openstack_neutron_quota_{field}" for field in _EXPORTER_NEUTRON.values()]
 )
 
+def _per_collection(rows: list[Any]) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str], int], dict[str, int]]:
+    """Usage totals, drift counts and read errors per region over the active projects' rows."""
+    totals: dict[str, dict[str, int]] = {}
+    drift_counts: dict[tuple[str, str], int] = {}
+    error_counts: dict[str, int] = {}
+    for row in rows:
+        region_totals = totals.setdefault(row.region_id, {})
+        for name, value in (row.used or {}).items():
+            region_totals[name] = region_totals.get(name, 0) + int(value)
+        for item in row.drift or []:
+            drift_counts[(row.region_id, item["kind"])] = drift_counts.get((row.region_id, item["kind"]), 0) + 1
+        if row.metering_error:
+            error_counts[row.region_id] = error_counts.get(row.region_id, 0) + 1
+    return totals, drift_counts, error_counts
+
+
 class MeteringMetrics(Collector):
     """Usage, Placement capacity, drift, requests by state and age, metering freshness; and, when
     `per_project` is set, each project's quota and usage under openstack-exporter's names.
@@ -127,11 +147,12 @@ class MeteringMetrics(Collector):
         self._catalogue = catalogue
         self._clock = clock
         self.per_project = per_project
+        self._per_collection: tuple[Any, Any, Any] | None = None  # (run id, sums, newest reading)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from sqlalchemy import func, select
 
-        from controlplane.domain.states import ProjectState, TERMINAL_STATES
+        from controlplane.domain.states import TERMINAL_STATES, ProjectState, RequestState
         from controlplane.persistence.database import transaction
         from controlplane.persistence.models import MeteringRun, Project, ProjectMetering, QuotaRequest, RegionMetering
 
@@ -152,30 +173,27 @@ class MeteringMetrics(Collector):
         families = [used, unused, placement, placement_used, drift, errors, requests, oldest, last_run, last_duration, last_failures, age]
 
         with transaction(self._sessions) as session:
-            active = (select(Project.id, Project.region_id, Project.organisation_id, Project.environment,
-                             Project.openstack_project_id, Project.granted, Project.metering_error,
-                             ProjectMetering.quota, ProjectMetering.used, ProjectMetering.drift)
-                      .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
-                      .where(Project.state == ProjectState.ACTIVE.value))
-            rows = list(session.execute(active))
             regions = {r.region_id: r for r in session.scalars(select(RegionMetering))}
-            waiting = [s.value for s in TERMINAL_STATES] + ["active"]
+            # The states still waiting, by name: the index on state finds the few such rows.
+            waiting = [s.value for s in RequestState if s not in TERMINAL_STATES and s is not RequestState.ACTIVE]
             by_state = list(session.execute(select(QuotaRequest.state, func.count(), func.min(QuotaRequest.updated_at))
-                                            .where(QuotaRequest.state.not_in(waiting)).group_by(QuotaRequest.state)))
+                                            .where(QuotaRequest.state.in_(waiting)).group_by(QuotaRequest.state)))
             run = session.scalar(select(MeteringRun).order_by(MeteringRun.id.desc()).limit(1))
-            newest = session.scalar(select(func.max(ProjectMetering.measured_at)))
-
-        totals: dict[str, dict[str, int]] = {}
-        drift_counts: dict[tuple[str, str], int] = {}
-        error_counts: dict[str, int] = {}
-        for row in rows:
-            region_totals = totals.setdefault(row.region_id, {})
-            for name, value in (row.used or {}).items():
-                region_totals[name] = region_totals.get(name, 0) + int(value)
-            for item in row.drift or []:
-                drift_counts[(row.region_id, item["kind"])] = drift_counts.get((row.region_id, item["kind"]), 0) + 1
-            if row.metering_error:
-                error_counts[row.region_id] = error_counts.get(row.region_id, 0) + 1
+            # Usage, drift and read errors change only when a collection runs (and records its run):
+            # summed over every active project once per collection, not at every scrape (issue 10).
+            cached = self._per_collection
+            rows: list[Any] = []
+            if self.per_project or cached is None or cached[0] != (run.id if run else None):
+                active = (select(Project.id, Project.region_id, Project.organisation_id, Project.environment,
+                                 Project.openstack_project_id, Project.granted, Project.metering_error,
+                                 ProjectMetering.quota, ProjectMetering.used, ProjectMetering.drift)
+                          .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
+                          .where(Project.state == ProjectState.ACTIVE.value))
+                rows = list(session.execute(active))
+                cached = (run.id if run else None, _per_collection(rows), session.scalar(select(func.max(ProjectMetering.measured_at))))
+                self._per_collection = cached
+        totals, drift_counts, error_counts = cached[1]
+        newest = cached[2]
         from controlplane.metering.drift import KINDS
 
         for region in self._catalogue.regions:

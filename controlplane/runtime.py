@@ -11,15 +11,16 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.capacity import RegionCapacity
+from controlplane.capacity import read_all as read_capacity
 from controlplane.clock import Clock, SystemClock
 from controlplane.core import ApprovalPolicy, Core
 from controlplane.domain.regions import Catalogue, load_catalogue
-from controlplane.domain.resources import Amounts
 from controlplane.metrics import CapacityCollector, MeteringMetrics
 from controlplane.persistence.database import make_engine, make_session_factory, private_directory, transaction
 from controlplane.provisioning.protocol import Provisioner
 from controlplane.provisioning.select import provisioner_from_settings
-from controlplane.quota_requests.admission import ensure_regions, granted_in_region
+from controlplane.quota_requests.admission import ensure_regions
 from controlplane.settings import Settings
 from controlplane.tasks.queue import TaskQueue
 
@@ -41,12 +42,12 @@ class Runtime:
     def collectors(self) -> list[Collector]:
         """What /metrics reads live, besides the counters: database rows only, never a cloud."""
 
-        def granted_by_region() -> dict[str, Amounts]:
+        def capacity() -> list[RegionCapacity]:
             with transaction(self.sessions) as session:
-                return {r.id: granted_in_region(session, r.id)[0] for r in self.catalogue.regions}
+                return read_capacity(session, self.catalogue)
 
         return [
-            CapacityCollector(self.catalogue, granted_by_region),
+            CapacityCollector(capacity),
             MeteringMetrics(self.sessions, self.catalogue, self.core.clock, per_project=self.settings.metrics_per_project),
         ]
 

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     process_metrics_interval_seconds: float = Field(10.0, gt=0)
 
+    # Running totals (issue 10): how often beat recomputes each region's granted totals from the projects.
+    totals_check_interval_seconds: float = Field(600.0, gt=0)
+
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "Settings":

@@ -2,9 +2,14 @@ from __future__ import annotations
 
 from fastapi import Query, status
 
-from api.deps import CallerDep, CoreDep, SessionDep
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
+from controlplane.domain.principal import Principal
 from controlplane.domain.states import RequestState
+from controlplane.persistence.database import transaction
+from controlplane.runtime import Runtime
 from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import Decision, EventOut, QuotaRequestCreate, QuotaRequestOut, RejectDecision
 
@@ -15,12 +20,20 @@ router = authenticated_router(prefix="/v1/quota-requests", tags=["quota requests
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=QuotaRequestOut)
-def create_request(data: QuotaRequestCreate, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
+async def create_request(data: QuotaRequestCreate, runtime: RuntimeDep, caller: CallerDep) -> QuotaRequestOut:
     """Ask for quota in a region for an environment: a new project, or a change to the existing one.
 
     Within the organisation kind's envelope (or a decrease) it is approved at once when capacity
     allows; otherwise it waits for an approver, with the reason on the request."""
-    return QuotaRequestOut.model_validate(service.create(session, core, caller, data))
+    return await run_in_threadpool(_create, runtime, caller, data)
+
+
+def _create(runtime: Runtime, caller: Principal, data: QuotaRequestCreate) -> QuotaRequestOut:
+    # The hot path owns its transaction, so that the commit follows the region's lock in the same
+    # thread at once: a dependency's commit would wait for the event loop and another thread.
+    with transaction(runtime.sessions) as session:
+        request = service.create(session, runtime.core, caller, data)
+    return QuotaRequestOut.model_validate(request)
 
 
 @router.get("", response_model=PageOut[QuotaRequestOut])

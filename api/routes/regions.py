@@ -4,9 +4,7 @@ from pydantic import BaseModel
 
 from api.deps import CoreDep, SessionDep
 from api.routes.common import authenticated_router
-from controlplane.domain.resources import Resource
-from controlplane.domain.states import OrganisationKind
-from controlplane.quota_requests.admission import granted_in_region
+from controlplane.capacity import read_all
 
 router = authenticated_router(prefix="/v1/regions", tags=["regions"])
 
@@ -30,21 +28,16 @@ class RegionOut(BaseModel):
 
 @router.get("", response_model=list[RegionOut])
 def list_regions(session: SessionDep, core: CoreDep) -> list[RegionOut]:
-    """Regions with free capacity per resource (what can still be granted)."""
-    regions = []
-    for region in core.catalogue.regions:
-        total, business = granted_in_region(session, region.id)
-        effective, raw = region.effective_capacity(), region.raw_capacity()
-        business_limit = region.limit_for(OrganisationKind.BUSINESS)
-        regions.append(RegionOut(
-            id=region.id, name=region.name, status=region.status.value,
-            agency_reserved_share=region.agency_reserved_share,
+    """Regions with free capacity per resource (what can still be granted), from the running totals."""
+    return [
+        RegionOut(
+            id=view.region.id, name=view.region.name, status=view.region.status.value,
+            agency_reserved_share=view.region.agency_reserved_share,
             resources={
-                r.value: ResourceCapacity(
-                    raw_capacity=raw[r], overcommit=region.overcommit.get(r.value, 1.0), capacity=effective[r],
-                    granted=total[r], free=max(effective[r] - total[r], 0),
-                    free_for_businesses=max(min(business_limit[r] - business[r], effective[r] - total[r]), 0),
-                ) for r in Resource
+                resource.value: ResourceCapacity(
+                    raw_capacity=r.raw_capacity, overcommit=r.overcommit, capacity=r.capacity,
+                    granted=r.granted, free=r.free, free_for_businesses=r.free_for_businesses,
+                ) for resource, r in view.resources.items()
             },
-        ))
-    return regions
+        ) for view in read_all(session, core.catalogue)
+    ]

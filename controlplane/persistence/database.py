@@ -92,6 +92,8 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released: the transaction itself has not committed yet
     actions = session.info.pop(_AFTER_COMMIT, [])
     for action in actions:
         try:
@@ -100,6 +102,20 @@ def _run_after_commit(session: Session) -> None:
             # The change is committed: failing the caller now would report an error for work that
             # was done. The work itself is in the database, where the reconciler finds it.
             log.exception("an action after commit failed (e.g. the broker is down); the reconciler will pick the work up")
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A nested transaction: on an exception its writes are rolled back, and so are the actions
+    it queued to run after commit; the exception goes on."""
+    actions = session.info.setdefault(_AFTER_COMMIT, [])
+    mark = len(actions)
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        del actions[mark:]
+        raise
 
 
 @event.listens_for(Session, "after_rollback")

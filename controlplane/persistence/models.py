@@ -298,3 +298,15 @@ class IssuerThrottle(Base):
     strikes: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+# -- running totals (issue 10) --------------------------------------------------
+class RegionTotals(Base):
+    """What is granted in a region, kept beside the grants so that admission, /v1/regions and
+    /metrics never sum the projects: JSON maps of resource name to amount over live (not
+    decommissioned) projects, for all organisations and for businesses only. Its row is the region's
+    admission lock; every change to a live project's grant moves it in the same transaction (0003)."""
+
+    __tablename__ = "region_totals"
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    granted: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    granted_business: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

@@ -35,6 +35,7 @@ def record_created(session: Session, clock: Clock, request: QuotaRequest, *, act
     session.add(RequestEvent(
         request_id=request.id, at=clock.now(), actor=actor, from_state=None,
         to_state=RequestState.SUBMITTED.value, reason=request.justification,
+        detail=None,  # the same columns as a transition's event: both are inserted in one statement
     ))
     after_commit(session, lambda: REQUEST_TRANSITIONS.labels(RequestState.SUBMITTED.value, organisation_kind).inc())
 

@@ -27,9 +27,9 @@ from controlplane.errors import (
 )
 from controlplane.metrics import ADMISSION_DECISIONS
 from controlplane.pagination import Page, paginate
-from controlplane.persistence.database import after_commit
+from controlplane.persistence.database import after_commit, savepoint
 from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent, new_id
-from controlplane.quota_requests.admission import lock_region, shortfalls
+from controlplane.quota_requests.admission import NoRoom, reserve
 from controlplane.quota_requests.lifecycle import record_created, transition
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 
@@ -77,8 +77,8 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     if project is not None:
         request.preview = {"quota": quota_changes(current, requested)}
     session.add(request)
-    session.flush()
     record_created(session, core.clock, request, actor=principal.subject, organisation_kind=organisation.kind)
+    session.flush()  # the request exists whatever the policy decides: written before it, outside any savepoint
     _apply_policy(session, core, organisation, region, request, project, current)
     session.flush()
     if project is not None and request.state == RequestState.SUBMITTED.value:
@@ -149,14 +149,15 @@ def _apply_policy(
         request.reason = f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}"
         _count("needs_approval")
         return
-    lock_region(session, region.id)
-    missing = shortfalls(session, region, kind, requested, project_id=project.id if project else None, current=current)
-    if missing:
-        request.reason = "waiting for an approver: not enough free capacity: " + "; ".join(s.describe() for s in missing)
+    why = "a decrease" if is_decrease else f"within the {kind.value} envelope ({envelope_name})"
+    try:
+        # Granted tentatively: everything is written first, and the region locked and checked last.
+        with savepoint(session):
+            _grant(session, core, organisation, region, request, project, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
+    except NoRoom as refused:
+        request.reason = f"waiting for an approver: not enough free capacity: {refused}"
         _count("insufficient_capacity")
         return
-    why = "a decrease" if is_decrease else f"within the {kind.value} envelope ({envelope_name})"
-    _grant(session, core, organisation, request, project, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
     _count("approved_automatically")
 
 
@@ -169,9 +170,10 @@ def _below_usage(project: Project | None, requested: Amounts) -> str:
 
 
 def _grant(
-    session: Session, core: Core, organisation: Organisation, request: QuotaRequest, project: Project | None,
-    *, actor: str, reason: str | None,
+    session: Session, core: Core, organisation: Organisation, region: Region, request: QuotaRequest,
+    project: Project | None, *, actor: str, reason: str | None,
 ) -> None:
+    """Approve and grant, or raise NoRoom (the caller rolls back what was written)."""
     requested = amounts(request.amounts)
     transition(session, core.clock, request, RequestState.APPROVED, actor=actor, organisation_kind=organisation.kind, reason=reason)
     now = core.clock.now()
@@ -183,14 +185,17 @@ def _grant(
         )
         session.add(project)
         request.project_id = project.id
+        before, after = amounts(), requested
     else:
         # Until the change is applied, hold whichever is larger of old and new.
-        current = amounts(project.granted)
-        project.granted = as_plain({r: max(current[r], requested[r]) for r in Resource})
+        before = amounts(project.granted)
+        after = {r: max(before[r], requested[r]) for r in Resource}
+        project.granted = as_plain(after)
         project.state = ProjectState.PENDING.value
         project.current_request_id = request.id
         project.updated_at = now
     session.flush()
+    reserve(session, region, organisation.kind, before, after)
     request_id = request.id
     after_commit(session, lambda: core.queue.provision(request_id))
 
@@ -207,7 +212,8 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     require_independent(session, principal, organisation, f"approve request {request.id}",
                         decider=PlatformRole.APPROVER, filed_by=request.created_by)
     region = core.region(request.region_id)
-    project = session.get(Project, request.project_id) if request.project_id else None
+    # Locked before the region, as every path that changes a grant does: its grant is what the totals hold.
+    project = session.get(Project, request.project_id, with_for_update=True, populate_existing=True) if request.project_id else None
     if project is None and _live_project(session, request.organisation_id, request.region_id, request.environment):
         raise Conflict(f"{request.region_id}/{request.environment} already has a live project")
     if project is not None and project.state != ProjectState.ACTIVE.value:
@@ -215,16 +221,16 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
-    lock_region(session, region.id)
-    missing = shortfalls(session, region, OrganisationKind(organisation.kind), requested,
-                         project_id=project.id if project else None, current=current)
-    if missing:
+    try:
+        with savepoint(session):  # a refusal leaves nothing written
+            _grant(session, core, organisation, region, request, project, actor=principal.subject, reason=reason)
+    except NoRoom as refused:
         _count("denied_insufficient_capacity")
         raise InsufficientCapacity(
-            "not enough free capacity in region " + region.id + ": " + "; ".join(s.describe() for s in missing),
-            shortfalls=[{"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope} for s in missing],
-        )
-    _grant(session, core, organisation, request, project, actor=principal.subject, reason=reason)
+            f"not enough free capacity in region {region.id}: {refused}",
+            shortfalls=[{"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope}
+                        for s in refused.shortfalls],
+        ) from None
     _count("approved_by_approver")
     session.flush()
     return request

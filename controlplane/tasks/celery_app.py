@@ -16,6 +16,8 @@ REPAIR = "sahab.repair"
 DELIVER_WEBHOOK = "sahab.deliver_webhook"
 WEBHOOKS_RECONCILE = "sahab.webhooks_reconcile"
 
+CHECK_TOTALS = "sahab.check_totals"
+
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("sahab", broker=settings.broker_url)
@@ -42,6 +44,9 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "reconcile": {"task": RECONCILE, "schedule": 30.0},
+            # The invariant of the running totals: recomputed from the projects, repaired if it ever differs.
+            "check-totals": {"task": CHECK_TOTALS, "schedule": settings.totals_check_interval_seconds,
+                             "options": {"expires": settings.totals_check_interval_seconds}},
             # A collection older than one interval is useless: expire it instead of piling up.
             "meter": {"task": METER, "schedule": settings.metering_interval_seconds,
                       "options": {"expires": settings.metering_interval_seconds}},

@@ -10,12 +10,13 @@ from functools import lru_cache
 from celery import Task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
+from controlplane.capacity import check_totals as check_region_totals
 from controlplane.metrics import TASK_FAILURES, serve_process_metrics
 from controlplane.observability.worker import instrument_worker
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
-    DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
+    CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
 from controlplane.tasks.celery_app import DELIVER_WEBHOOK, WEBHOOKS_RECONCILE
 from controlplane.workflows.provisioning import ProvisioningWorkflow
@@ -125,3 +126,8 @@ def deliver_webhook(delivery_id: str) -> str:
 def webhooks_reconcile() -> int:
     """Deliveries whose task was lost are sent again (Celery beat, every 30 s)."""
     return _run(WEBHOOKS_RECONCILE, lambda: len(runtime().webhooks.reconcile()))
+
+@app.task(name=CHECK_TOTALS)
+def check_totals() -> dict[str, dict[str, dict[str, int]]]:
+    """The running totals' invariant (Celery beat, every SAHAB_TOTALS_CHECK_INTERVAL_SECONDS): what it repaired."""
+    return _run(CHECK_TOTALS, check_region_totals, runtime().sessions)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.capacity import lock_region, move
 from controlplane.contract import ProgressEvent, TenantOutputs
 from controlplane.core import Core
 from controlplane.domain.states import ProjectState, RequestState
@@ -89,7 +90,7 @@ class ProvisioningWorkflow:
                 self._transition(session, old, RequestState.SUPERSEDED, f"superseded by {request.id}")
             self._transition(session, request, RequestState.ACTIVE, "provisioned")
             project.state = ProjectState.ACTIVE.value
-            project.granted = dict(request.amounts)
+            self._regrant(session, project, dict(request.amounts))  # a change now holds its new amounts only
             project.openstack_project_id = outputs.openstack_project_id
             project.outputs = {
                 "user_name": outputs.user_name, "auth_url": outputs.auth_url, "region": outputs.region,
@@ -159,8 +160,8 @@ class ProvisioningWorkflow:
             project = self._locked_project(session, project_id)
             request = session.get_one(QuotaRequest, request_id, with_for_update=True)
             self._transition(session, request, RequestState.DECOMMISSIONED, "project removed from the cloud")
+            self._regrant(session, project, {})
             project.state = ProjectState.DECOMMISSIONED.value
-            project.granted = {}
             project.last_error = None
             self._release(project)
         PROVISIONING_DURATION.labels("destroy", "success").observe(time.monotonic() - started)
@@ -280,6 +281,15 @@ class ProvisioningWorkflow:
         finally:
             stop.set()
             keeper.join()
+
+    def _regrant(self, session: Session, project: Project, granted: dict[str, int]) -> None:
+        """Set the project's grant and its region's running totals; the region is locked only
+        when the grant really changes (a create that became active holds what it was granted)."""
+        if project.granted == granted:
+            return
+        kind = session.get_one(Organisation, project.organisation_id).kind
+        before, project.granted = project.granted, granted
+        move(session, lock_region(session, project.region_id), kind, before, granted)
 
     def _release(self, project: Project) -> None:
         project.lease_owner = None

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -27,12 +28,14 @@ def _bin_dir() -> Path:
 
 
 class PostgresServer:
-    def __init__(self, base: Path | None = None) -> None:
+    def __init__(self, base: Path | None = None, *, durable: bool = False) -> None:
+        """`durable`: fsync and synchronous commit as in production (benchmarks); tests run without."""
         # Not under pytest's tmp dir: that is private to root and the server runs as postgres.
         self.base = base or Path(tempfile.mkdtemp(prefix="sahab-test-pg-"))
         self.external = os.environ.get("SAHAB_TEST_POSTGRES_URL")
         self.port = 0
         self.data = self.base / "data"
+        self.durable = durable
 
     @property
     def admin_url(self) -> str:
@@ -49,20 +52,34 @@ class PostgresServer:
             shutil.chown(self.base, "postgres", "postgres")
         _run(as_postgres + [str(bin_dir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                             "-E", "UTF8", "--no-sync"])
+        self._pg_ctl_start()
+        return self
+
+    def _pg_ctl_start(self) -> None:
         log = self.base / "postgres.log"
-        _run(as_postgres + [
-            str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-w", "-o",
-            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=300 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off", "start",
+        fast = "" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        _run(_as_postgres() + [
+            str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-w", "-o",
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=300{fast}", "start",
         ])
         wait_for_port(self.port, 30, "PostgreSQL", f"see {log}")
-        return self
+
+    def restart(self, down_seconds: float = 0.0, mode: str = "fast") -> None:
+        """Stop the server, stay down `down_seconds`, and start it again on the same port and data.
+        `fast` cuts every connection and rolls back what is in flight, as a restart or a failover
+        does. `immediate` is a crash: the test server (synchronous_commit off, unless `durable`)
+        may then lose commits it acknowledged, as any PostgreSQL configured so would."""
+        if self.external:
+            raise RuntimeError("cannot restart an external PostgreSQL (SAHAB_TEST_POSTGRES_URL)")
+        _run(_as_postgres() + [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
+        if down_seconds:
+            time.sleep(down_seconds)  # an outage of a given length, not a synchronisation
+        self._pg_ctl_start()
 
     def stop(self) -> None:
         if self.external or not self.port:
             return
-        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(as_postgres + [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+        subprocess.run(_as_postgres() + [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
                        capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
 
@@ -77,6 +94,10 @@ class PostgresServer:
         name = url.rsplit("/", 1)[1]
         with psycopg.connect(self.admin_url, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _as_postgres() -> list[str]:
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
 def _run(command: list[str]) -> None:

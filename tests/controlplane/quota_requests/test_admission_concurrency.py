@@ -18,29 +18,19 @@ from controlplane.persistence.models import Project, QuotaRequest
 from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from tests import factories
+from tests.support.concurrency import at_once
 
 RACERS = 50
 
 
-def race(sessions, core, org_ids: list[str], barrier: threading.Barrier) -> list[BaseException]:
-    errors: list[BaseException] = []
-
+def race(sessions, core, org_ids: list[str]) -> list[BaseException]:
     def submit(org_id: str) -> None:
-        try:
-            barrier.wait(timeout=30)
-            with transaction(sessions) as session:
-                service.create(session, core, factories.person(), QuotaRequestCreate(
-                    organisation_id=org_id, region="rabat-1", environment="prod", preset="small", justification="race",
-                ))
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
+        with transaction(sessions) as session:
+            service.create(session, core, factories.person(), QuotaRequestCreate(
+                organisation_id=org_id, region="rabat-1", environment="prod", preset="small", justification="race",
+            ))
 
-    threads = [threading.Thread(target=submit, args=(org_id,)) for org_id in org_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
+    return at_once([lambda org_id=org_id: submit(org_id) for org_id in org_ids])
 
 
 def test_fifty_concurrent_requests_for_the_last_capacity(database_url, core):
@@ -57,7 +47,7 @@ def test_fifty_concurrent_requests_for_the_last_capacity(database_url, core):
         ensure_regions(session, ["rabat-1"])
         org_ids = [factories.organisation(session).id for _ in range(RACERS)]
 
-    errors = race(sessions, core, org_ids, threading.Barrier(RACERS))
+    errors = race(sessions, core, org_ids)
 
     assert errors == []
     with transaction(sessions) as session:

@@ -1,0 +1,210 @@
+"""Granted capacity per region: the running totals, and the one read model over them.
+
+What is granted in a region (over its live projects, for all organisations and for businesses
+only) is kept in `region_totals`, moved by `move` in the same transaction as every grant,
+change, decrease and decommission, while the region's row is locked (`lock_region`). Admission,
+`GET /v1/regions` and `/metrics` read the totals and never sum the projects.
+
+`check_totals` (run periodically by beat) recomputes them from the projects, repairs any
+difference, counts it in `sahab_region_totals_repairs_total` and logs it as an error: it should
+never find one.
+
+What is free (for everyone, for businesses, for one request) is computed here once, from the
+catalogue's capacity arithmetic (`Region.effective_capacity`, `Region.limit_for`), for admission,
+the regions route and the metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.domain.regions import Catalogue, Region
+from controlplane.domain.resources import Amounts, Resource, amounts
+from controlplane.domain.states import OrganisationKind, ProjectState
+from controlplane.metrics import TOTALS_REPAIRS
+from controlplane.persistence.database import after_commit, transaction
+from controlplane.persistence.models import Organisation, Project, RegionTotals
+
+log = logging.getLogger(__name__)
+BUSINESS = OrganisationKind.BUSINESS.value
+
+
+# -- the totals ---------------------------------------------------------------------------------
+@dataclass
+class Sums:
+    """Granted amounts summed over projects: all organisations, and businesses only."""
+
+    all: Amounts = field(default_factory=amounts)
+    business: Amounts = field(default_factory=amounts)
+
+    @classmethod
+    def from_plain(cls, granted: Mapping[str, int] | None, business: Mapping[str, int] | None) -> "Sums":
+        return cls(_complete(granted), _complete(business))
+
+    def add(self, granted: Mapping[Resource, int], organisation_kind: str, sign: int = 1) -> None:
+        for resource, value in granted.items():
+            self.all[resource] += sign * value
+            if organisation_kind == BUSINESS:
+                self.business[resource] += sign * value
+
+    def all_plain(self) -> dict[str, int]:
+        return {r.value: self.all[r] for r in Resource}
+
+    def business_plain(self) -> dict[str, int]:
+        return {r.value: self.business[r] for r in Resource}
+
+
+def _complete(plain: Mapping[str, int] | None) -> Amounts:
+    # Stored totals are trusted sums (possibly wrong, never invalid input): no validation here.
+    plain = plain or {}
+    return {r: int(plain.get(r.value, 0)) for r in Resource}
+
+
+def sum_grants(rows: Iterable[Any]) -> defaultdict[str, Sums]:
+    """Per region, the sums of (region_id, granted, organisation kind) rows of live projects."""
+    sums: defaultdict[str, Sums] = defaultdict(Sums)
+    for region_id, granted, kind in rows:
+        sums[region_id].add(_complete(granted), kind)
+    return sums
+
+
+@dataclass
+class LockedRegion:
+    """A region's totals, read under its lock: the only handle `move` accepts."""
+
+    region_id: str
+    sums: Sums
+
+
+def lock_region(session: Session, region_id: str) -> LockedRegion:
+    """Lock the region's totals row until the transaction ends (FOR UPDATE on PostgreSQL; SQLite
+    transactions already hold the write lock) and return the totals. Nothing references this row
+    by foreign key, so inserting requests and projects in the same transaction never waits on it."""
+    with session.no_autoflush:  # what is pending is written once, after the decision, in one flush
+        row = session.execute(
+            select(RegionTotals.granted, RegionTotals.granted_business)
+            .where(RegionTotals.region_id == region_id).with_for_update()
+        ).one_or_none()
+    if row is None:
+        raise LookupError(f"region {region_id} has no totals row: ensure_regions was not run at start-up")
+    return LockedRegion(region_id, Sums.from_plain(row.granted, row.granted_business))
+
+
+def move(session: Session, locked: LockedRegion, organisation_kind: str,
+         before: Mapping[str, int], after: Mapping[str, int]) -> None:
+    """Move the locked region's totals by a live project's change of grant from `before` to
+    `after` (`{}` for a new or a decommissioned project), in the transaction that writes the
+    project's new grant. Every change to a grant goes through here; one UPDATE statement."""
+    locked.sums.add(amounts(before), organisation_kind, sign=-1)
+    locked.sums.add(amounts(after), organisation_kind)
+    session.execute(update(RegionTotals).where(RegionTotals.region_id == locked.region_id)
+                    .values(granted=locked.sums.all_plain(), granted_business=locked.sums.business_plain()),
+                    execution_options={"synchronize_session": False})
+
+
+def recompute(session: Session, region_id: str) -> Sums:
+    """The totals summed from the projects: what the running totals must equal."""
+    rows = session.execute(
+        select(Project.region_id, Project.granted, Organisation.kind)
+        .join(Organisation, Organisation.id == Project.organisation_id)
+        .where(Project.region_id == region_id, Project.state != ProjectState.DECOMMISSIONED.value)
+    )
+    return sum_grants(rows)[region_id]
+
+
+def check_totals(sessions: sessionmaker[Session]) -> dict[str, dict[str, dict[str, int]]]:
+    """Recompute every region's totals from its projects and repair any difference.
+
+    A first comparison runs without the lock, so admissions are not held up while the projects
+    are summed; only a region that differs is summed again under its lock, where the difference
+    is confirmed (or was a commit between the two reads), repaired, counted and logged.
+    Returns {region: {resource: {"stored": n, "actual": m}}} for what was repaired."""
+    with transaction(sessions) as session:
+        stored = {row.region_id: Sums.from_plain(row.granted, row.granted_business)
+                  for row in session.execute(select(RegionTotals.region_id, RegionTotals.granted, RegionTotals.granted_business))}
+        suspects = [region_id for region_id, sums in stored.items() if _differences(sums, recompute(session, region_id))]
+    for region_id in stored:
+        TOTALS_REPAIRS.labels(region_id)  # the series exists (at 0) before anything is ever repaired
+    repaired = {}
+    for region_id in suspects:
+        with transaction(sessions) as session:
+            locked = lock_region(session, region_id)
+            actual = recompute(session, region_id)
+            differences = _differences(locked.sums, actual)
+            if not differences:
+                continue
+            log.error("region %s: running totals differed from the projects and were repaired "
+                      "(this is a bug: some change to a grant did not move the totals): %s", region_id, differences)
+            session.execute(update(RegionTotals).where(RegionTotals.region_id == region_id)
+                            .values(granted=actual.all_plain(), granted_business=actual.business_plain()))
+            after_commit(session, lambda region_id=region_id: TOTALS_REPAIRS.labels(region_id).inc())
+            repaired[region_id] = differences
+    return repaired
+
+
+def _differences(stored: Sums, actual: Sums) -> dict[str, dict[str, int]]:
+    found = {}
+    for scope, have, want in (("all", stored.all, actual.all), ("business", stored.business, actual.business)):
+        for resource in Resource:
+            if have[resource] != want[resource]:
+                found[f"{scope}:{resource.value}"] = {"stored": have[resource], "actual": want[resource]}
+    return found
+
+
+# -- the read model: capacity, granted and free per region and resource --------------------------
+@dataclass(frozen=True)
+class ResourceCapacity:
+    raw_capacity: int
+    overcommit: float
+    capacity: int  # raw capacity times overcommit: the most that may ever be granted
+    business_limit: int  # what businesses may hold together: the capacity less the agencies' share
+    granted: int
+    granted_business: int
+
+    @property
+    def free(self) -> int:
+        return max(self.capacity - self.granted, 0)
+
+    @property
+    def free_for_businesses(self) -> int:
+        return max(min(self.business_limit - self.granted_business, self.capacity - self.granted), 0)
+
+    def room(self, kind: OrganisationKind, holding: int = 0) -> list[tuple[str, int]]:
+        """(scope, free) for each limit a request by `kind` must fit, counting as free what the
+        requesting project already `holding`s."""
+        limits = [("region", max(self.capacity - self.granted + holding, 0))]
+        if kind == OrganisationKind.BUSINESS:
+            limits.append(("business share", max(self.business_limit - self.granted_business + holding, 0)))
+        return limits
+
+
+@dataclass(frozen=True)
+class RegionCapacity:
+    region: Region
+    resources: dict[Resource, ResourceCapacity]
+
+
+def region_capacity(region: Region, sums: Sums) -> RegionCapacity:
+    raw, effective = region.raw_capacity(), region.effective_capacity()
+    business_limit = region.limit_for(OrganisationKind.BUSINESS)
+    return RegionCapacity(region, {
+        resource: ResourceCapacity(
+            raw_capacity=raw[resource], overcommit=region.overcommit.get(resource.value, 1.0),
+            capacity=effective[resource], business_limit=business_limit[resource],
+            granted=sums.all[resource], granted_business=sums.business[resource],
+        ) for resource in Resource
+    })
+
+
+def read_all(session: Session, catalogue: Catalogue) -> list[RegionCapacity]:
+    """Every catalogue region's capacity from one small query over the totals."""
+    stored = {row.region_id: Sums.from_plain(row.granted, row.granted_business)
+              for row in session.execute(select(RegionTotals.region_id, RegionTotals.granted, RegionTotals.granted_business))}
+    return [region_capacity(region, stored.get(region.id) or Sums()) for region in catalogue.regions]
