@@ -8,7 +8,7 @@ from controlplane.metering.collect import MeteringCollector
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation
 from tests.api.test_usage_report import active
-from tests.controlplane.metering.fakes import FakeCloud
+from tests.support.metering import FakeCloud
 
 
 @pytest.fixture
