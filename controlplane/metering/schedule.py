@@ -23,16 +23,16 @@ class QuotaCheckState:
 def quota_checks_due(projects: Iterable[QuotaCheckState], now: datetime, *, period: timedelta,
                      interval: timedelta) -> set[str]:
     """The projects to check now: every project never checked or changed by Sahab since its check, or
-    whose check would be older than `period` before the next collection (`interval` from now); then
-    the longest unchecked ones up to this collection's even share, len(projects) * interval / period."""
+    whose check would be older than `period` at the next collection (`interval` from now); then the
+    longest unchecked ones up to this collection's even share, len(projects) * interval / period."""
     projects = list(projects)
     share = math.ceil(len(projects) * interval / period) if period > timedelta(0) else len(projects)
-    overdue_before = now - period + interval
+    too_old_next_time = now - period + interval
     due: set[str] = set()
     others: list[QuotaCheckState] = []
     for project in projects:
         checked = project.quota_checked_at
-        if checked is None or checked < project.updated_at or checked <= overdue_before:
+        if checked is None or checked < project.updated_at or checked < too_old_next_time:
             due.add(project.project_id)
         else:
             others.append(project)

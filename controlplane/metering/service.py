@@ -13,9 +13,9 @@ from controlplane.access import require_organisation, require_role
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import PlatformRole, ProjectState
-from controlplane.errors import Conflict, InvalidInput, NotFound
+from controlplane.errors import Conflict, InvalidInput
 from controlplane.persistence.database import after_commit
-from controlplane.persistence.models import Organisation, Project, ProjectMetering
+from controlplane.persistence.models import Project, ProjectMetering
 from controlplane.projects import service as projects
 from controlplane.quota_requests.lifecycle import record_progress
 
@@ -53,7 +53,7 @@ def request_repair(session: Session, core: Core, principal: Principal, project_i
 
 def set_alert_webhook(session: Session, principal: Principal, organisation_id: str, url: str | None) -> dict[str, Any]:
     """Organisation admins: set (new secret, shown once) or remove (url None) the usage alert webhook."""
-    organisation: Organisation = require_organisation(session, principal, organisation_id, admin=True,
+    organisation = require_organisation(session, principal, organisation_id, admin=True,
                                                       operator_override=False)
     if url is None:
         organisation.alert_webhook_url = organisation.alert_webhook_secret = None
@@ -69,6 +69,4 @@ def set_alert_webhook(session: Session, principal: Principal, organisation_id: s
 
 def get_alert_webhook(session: Session, principal: Principal, organisation_id: str) -> dict[str, Any]:
     organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
-    if organisation is None:
-        raise NotFound(f"organisation {organisation_id} not found")
     return {"organisation_id": organisation.id, "url": organisation.alert_webhook_url, "secret": None}
