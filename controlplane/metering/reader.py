@@ -217,7 +217,18 @@ class OpenStackReader:
                 self._connection = None
 
     def projects(self, domain_id: str) -> dict[str, str]:
-        return {p.id: p.name for p in self.connection.identity.projects(domain_id=domain_id)}
+        identity = self.connection.identity
+        found: dict[str, str] = {}
+        path: str | None = "/projects"
+        params: dict[str, str] | None = {"domain_id": domain_id}
+        while path:
+            body = self._json(identity, path, params=params)
+            if body.get("truncated"):
+                # Keystone's list_limit cut the list: projects past it would look missing.
+                raise RuntimeError("Keystone truncated the project list (its list_limit is lower than the projects)")
+            found.update((project["id"], project["name"]) for project in body["projects"])
+            path, params = (body.get("links") or {}).get("next"), None
+        return found
 
     def _json(self, proxy: Any, path: str, **kwargs: Any) -> dict[str, Any]:
         response = proxy.get(path, timeout=self.timeout, **kwargs)
