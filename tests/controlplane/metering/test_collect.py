@@ -105,8 +105,6 @@ def test_threshold_helpers_and_signature():
 
 
 def test_samples_older_than_the_retention_are_dropped(sessions, core, clouds, active_project, clock, notifier):
-    from datetime import timedelta
-
     from controlplane.metering.collect import MeteringCollector
 
     collector = MeteringCollector(sessions, core.catalogue, core.clock, lambda region: clouds[region.id],
