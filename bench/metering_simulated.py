@@ -338,7 +338,7 @@ def run(args: argparse.Namespace) -> None:
                     "updated_at": long_ago} for i in ids])
                 # Checked within the last hour, evenly: this collection checks the twelfth due now.
                 session.execute(insert(ProjectMetering), [{
-                    "project_id": f"prj_sim{i:08d}", "notified": {}, "quota": None, "used": None, "drift": [],
+                    "project_id": f"prj_sim{i:08d}", "notified": {}, "quota": granted, "used": None, "drift": [],
                     "quota_checked_at": now - timedelta(seconds=300 * (i % 12) + 1),
                     "openstack_project_name": f"sim-{i}"} for i in ids])
         print(f"loaded {args.projects} projects with SQL in {time.monotonic() - started:.1f}s "

@@ -141,6 +141,10 @@ def _services_fields() -> dict[str, dict[str, str]]:
 SERVICE_FIELDS = _services_fields()
 
 
+# Nova's /limits names for the quotas Sahab manages.
+NOVA_LIMITS = {"maxTotalCores": "vcpus", "maxTotalRAMSize": "ram_mib", "maxTotalInstances": "instances"}
+
+
 def parse_compute(body: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
     """Nova /os-quota-sets/{id}/detail: {field: {limit, in_use, reserved}}."""
     return _parse(body["quota_set"], SERVICE_FIELDS["compute"], "in_use")
@@ -274,8 +278,13 @@ class OpenStackReader:
 
     def read_quota(self, openstack_project_id: str) -> dict[str, int]:
         connection, pid = self.connection, openstack_project_id
-        return {**parse_limits(self._json(connection.compute, f"/os-quota-sets/{pid}")["quota_set"], "compute"),
-                **parse_limits(self._json(connection.block_storage, f"/os-quota-sets/{pid}")["quota_set"], "block-storage")}
+        # Nova's /limits for another project, not /os-quota-sets/{id}: the latter first asks Keystone
+        # whether the project exists, which made it ten times slower on the devcloud (1.6 s vs 0.15 s
+        # under load). Missing projects are found from Keystone's list anyway.
+        absolute = self._json(connection.compute, "/limits", params={"tenant_id": pid})["limits"]["absolute"]
+        compute = {name: int(absolute[field]) for field, name in NOVA_LIMITS.items()}
+        block = parse_limits(self._json(connection.block_storage, f"/os-quota-sets/{pid}")["quota_set"], "block-storage")
+        return {**compute, **block}
 
     def read_project_detail(self, openstack_project_id: str) -> ProjectReading:
         """Quota and usage as each service counts them for one project: three calls, each making the
