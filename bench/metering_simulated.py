@@ -112,11 +112,27 @@ def capture(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"project_id": project.id, "project_name": name,
                                     "captured_at": datetime.now(timezone.utc).isoformat(),
-                                    "exchanges": exchanges}, indent=1))
+                                    "exchanges": [only_captured_project(e, project.id) for e in exchanges]}, indent=1))
         print(f"captured {len(exchanges)} answers of the local OpenStack into {path}")
     finally:
         remove_project(admin, project.id)
         admin.close()
+
+
+def only_captured_project(exchange: dict[str, Any], project_id: str) -> dict[str, Any]:
+    """The exchange without other projects' objects (the devcloud is shared) and without the token."""
+    path = urlsplit(exchange["url"]).path
+    if "X-Subject-Token" in exchange["headers"]:
+        exchange["headers"]["X-Subject-Token"] = "simulated-token"
+    lists = [listing.key for listing in LISTINGS if path.endswith(listing.path)]
+    lists += ["projects"] if path.endswith("/v3/projects") else ["quotas"] if path.endswith("/quotas") else []
+    if lists:
+        body = json.loads(exchange["body"])
+        owners = ("id", "project_id", "tenant_id", "os-vol-tenant-attr:tenant_id", "os-extended-snapshot-attributes:project_id")
+        body[lists[0]] = [item for item in body[lists[0]]
+                          if any(item.get(key) == project_id for key in owners[0 if lists == ["projects"] else 1:])]
+        exchange["body"] = json.dumps(body)
+    return exchange
 
 
 def remove_project(admin: Any, project_id: str) -> None:
@@ -172,7 +188,7 @@ class Simulated:
         self.quota_sets: dict[str, str] = {}                    # path prefix -> body with @@PID@@
         for exchange in data["exchanges"]:
             url = urlsplit(exchange["url"])
-            path = f"/p{url.port}{url.path}"
+            path = f"/p{url.port}{url.path}".rstrip("/")
             body = exchange["body"]
             listing = next((entry for entry in LISTINGS if url.path.endswith(entry.path)
                             and exchange["method"] == "GET"), None)
@@ -236,7 +252,7 @@ class Simulated:
         prefix = path.rsplit("/", 1)[0] + "/"
         if method == "GET" and prefix in self.quota_sets:
             return 200, json_type, self.quota_sets[prefix].replace("@@PID@@", path.rsplit("/", 1)[1]).encode()
-        recorded = self.replay.get((method, path)) or self.replay.get((method, url.path))
+        recorded = self.replay.get((method, path))
         if recorded is None:
             return 404, json_type, json.dumps({"error": f"not captured: {method} {target}"}).encode()
         return recorded["status"], recorded["headers"], recorded["body"]

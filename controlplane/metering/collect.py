@@ -38,6 +38,7 @@ from controlplane.persistence.models import (
 )
 
 log = logging.getLogger(__name__)
+RESOURCE_NAMES = tuple(r.value for r in Resource)  # read per project: the enum's properties are slow
 
 COLLECTION_DURATION = Histogram(
     "sahab_metering_collection_duration_seconds", "Duration of metering collections.",
@@ -279,7 +280,8 @@ class MeteringCollector:
                 result.drifts += 1
                 continue
             quota = {**(target.quota or {}), **(checked or {}), **bulk_quotas.of(pid)}
-            used = {r.value: region_usage.get(pid, {}).get(r.value, 0) for r in Resource}
+            mine = region_usage.get(pid, {})
+            used = {name: mine.get(name, 0) for name in RESOURCE_NAMES}
             if checked is not None:
                 row["quota_checked_at"] = started_at  # a change made while it was read is newer: checked again
             row["quota"], row["used"] = quota, used
