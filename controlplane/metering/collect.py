@@ -213,14 +213,14 @@ class MeteringCollector:
         now = self.clock.now()
         for region in self.catalogue.regions:
             capacity, error = outcome(fetched[region.id].capacity)
-            row = session.get(RegionMetering, region.id) or RegionMetering(region_id=region.id)
-            session.add(row)
+            stored = session.get(RegionMetering, region.id) or RegionMetering(region_id=region.id)
+            session.add(stored)
             if error:
-                row.error, row.error_at = error, now
+                stored.error, stored.error_at = error, now
                 result.regions_failed[region.id] = error
                 COLLECTION_FAILURES.labels(region.id, "capacity").inc()
             else:
-                row.capacity, row.used, row.measured_at, row.error = capacity.capacity, capacity.used, now, None
+                stored.capacity, stored.used, stored.measured_at, stored.error = capacity.capacity, capacity.used, now, None
 
         usage: dict[str, tuple[Usage, str | None]] = {}
         for region_id, fetch in fetched.items():
@@ -245,14 +245,14 @@ class MeteringCollector:
         readings: list[Reading] = []
         logged: set[str] = set()
         for target in targets:
-            fetch = fetched.get(target.region_id)
+            region_fetch = fetched.get(target.region_id)
             if target.project_id not in active:
                 continue
-            if fetch is None:
+            if region_fetch is None:
                 metering_errors.append({"id": target.project_id, "metering_error": "region not in catalogue"})
                 result.failed[target.project_id] = "region not in catalogue"
                 continue
-            names, names_error = outcome(fetch.projects)
+            names, names_error = outcome(region_fetch.projects)
             if names_error and target.region_id not in logged:
                 logged.add(target.region_id)
                 log.info("region %s: project list unavailable (%s); missing projects not detected",
@@ -260,8 +260,8 @@ class MeteringCollector:
             pid = target.openstack_project_id
             missing = names is not None and pid not in names
             region_usage, usage_error = usage[target.region_id]
-            bulk_quotas, bulk_error = outcome(fetch.bulk_quotas)
-            checked, check_error = outcome(fetch.quotas[pid]) if target.project_id in due else (None, None)
+            bulk_quotas, bulk_error = outcome(region_fetch.bulk_quotas)
+            checked, check_error = outcome(region_fetch.quotas[pid]) if target.project_id in due else (None, None)
             error = usage_error or (bulk_error and f"quotas: {bulk_error}") or (check_error and f"quotas: {check_error}")
             if error and not missing:
                 metering_errors.append({"id": target.project_id, "metering_error": error})
@@ -322,8 +322,9 @@ class MeteringCollector:
             organisation = webhooks.get(target.organisation_id)
             if not announce or organisation is None:
                 continue
+            url, secret = organisation.alert_webhook_url or "", organisation.alert_webhook_secret or ""  # both set
             for resource, threshold in announce:
-                alerts.append(Alert(organisation.alert_webhook_url, organisation.alert_webhook_secret, {
+                alerts.append(Alert(url, secret, {
                     "type": "sahab.usage.threshold", "organisation_id": organisation.id,
                     "project_id": target.project_id, "region_id": target.region_id,
                     "environment": target.environment, "resource": resource, "threshold": threshold,
