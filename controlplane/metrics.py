@@ -186,7 +186,8 @@ class MeteringMetrics(Collector):
             if self.per_project or cached is None or cached[0] != (run.id if run else None):
                 active = (select(Project.id, Project.region_id, Project.organisation_id, Project.environment,
                                  Project.openstack_project_id, Project.granted, Project.metering_error,
-                                 ProjectMetering.quota, ProjectMetering.used, ProjectMetering.drift)
+                                 ProjectMetering.quota, ProjectMetering.used, ProjectMetering.drift,
+                                 ProjectMetering.openstack_project_name)
                           .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
                           .where(Project.state == ProjectState.ACTIVE.value))
                 rows = list(session.execute(active))
@@ -240,8 +241,8 @@ class MeteringMetrics(Collector):
         usage = GaugeMetricFamily("sahab_project_used", "Usage per project (base units).", labels=["project", "organisation", "region", "resource"])
         granted = GaugeMetricFamily("sahab_project_granted", "Quota granted by Sahab per project (base units).", labels=["project", "organisation", "region", "resource"])
         for row in rows:
-            name = f"sahab-{row.organisation_id}-{row.environment}"
-            ident = [name, row.openstack_project_id or "", row.region_id, row.id]
+            # openstack-exporter's `tenant` is the Keystone project's name, as the collection read it.
+            ident = [row.openstack_project_name or "", row.openstack_project_id or "", row.region_id, row.id]
             for resource in Resource:
                 label = [row.id, row.organisation_id, row.region_id, resource_label(resource)]
                 granted.add_metric(label, in_base_units(resource, int((row.granted or {}).get(resource.value, 0))))

@@ -63,10 +63,14 @@ class Runtime:
         from controlplane.webhooks.service import WebhookOutbox
 
         return MeteringCollector(
-            self.sessions, self.catalogue, self.core.clock, CachedReaders(self.settings.metering_timeout_seconds),
+            self.sessions, self.catalogue, self.core.clock,
+            CachedReaders(self.settings.metering_timeout_seconds, page_size=self.settings.metering_page_size),
             workers=self.settings.metering_workers, timeout=self.settings.metering_timeout_seconds,
             notifier=WebhookOutbox(self.core.queue),
             retention=timedelta(days=self.settings.metering_retention_days),
+            interval=timedelta(seconds=self.settings.metering_interval_seconds),
+            quota_check_period=timedelta(seconds=self.settings.metering_quota_check_seconds),
+            page_size=self.settings.metering_page_size,
         )
 
     @cached_property

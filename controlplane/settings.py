@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     metering_workers: int = Field(8, ge=1, le=64, description="bounded thread pool for cloud calls")
     metering_timeout_seconds: float = Field(30.0, gt=0, description="per project (and per region) read")
     metering_retention_days: int = Field(400, ge=1, description="usage samples older than this are deleted")
+    metering_quota_check_seconds: float = Field(
+        3600.0, gt=0, description="each project's Nova and Cinder quotas are read at least this often (for drift)")
+    metering_page_size: int = Field(1000, ge=1, le=10000, description="items per page of the all-project listings")
     # Per-project quota/usage series on /metrics (openstack-exporter names); off by default (cardinality).
     metrics_per_project: bool = False
     # Organisation webhooks (issue 11). The timeout is the total deadline of one attempt (resolution,

@@ -1,4 +1,4 @@
-"""Metering (issue 6): read quota and real usage from the clouds, keep timestamped samples,
+"""Metering: read quota and real usage from the clouds, keep timestamped samples,
 report usage over a period, find drift between what Sahab granted and what the cloud has,
 and warn organisations whose usage nears a quota.
 

@@ -10,6 +10,7 @@ QUOTA_CHANGED = "quota_changed"          # someone changed the quota outside Sah
 USAGE_ABOVE_QUOTA = "usage_above_quota"  # usage exceeds the cloud's quota (e.g. quota lowered under usage)
 PROJECT_MISSING = "project_missing"      # the OpenStack project is gone
 KINDS = (QUOTA_CHANGED, USAGE_ABOVE_QUOTA, PROJECT_MISSING)
+_NAMES = tuple(r.value for r in Resource)  # once: this runs per project and collection
 
 
 def find_drift(granted: dict[str, int], quota: dict[str, int] | None, used: dict[str, int] | None,
@@ -18,8 +19,7 @@ def find_drift(granted: dict[str, int], quota: dict[str, int] | None, used: dict
         return [{"kind": PROJECT_MISSING, "resource": None, "granted": None, "quota": None, "used": None}]
     found: list[dict[str, Any]] = []
     quota, used = quota or {}, used or {}
-    for resource in Resource:
-        name = resource.value
+    for name in _NAMES:
         want, seen, using = granted.get(name, 0), quota.get(name), used.get(name, 0)
         if seen is None:
             continue

@@ -182,7 +182,10 @@ class ProjectMetering(Base):
     drift: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # Highest usage threshold (percent of quota) already announced per resource: {resource: 80|90}.
     notified: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # The project's name in Keystone, as the latest collection read it (the `tenant` metric label).
     openstack_project_name: Mapped[str | None] = mapped_column(String(255))
+    # When its Nova and Cinder quotas were last read (metering/schedule.py) (0009).
+    quota_checked_at: Mapped[datetime | None]
 
 
 class RegionMetering(Base):

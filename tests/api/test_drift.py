@@ -6,7 +6,7 @@ import pytest
 
 from controlplane.metering.collect import MeteringCollector
 from tests.api.test_usage_report import active
-from tests.controlplane.metering.fakes import FakeCloud
+from tests.support.metering import FakeCloud
 
 
 @pytest.fixture

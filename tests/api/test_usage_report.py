@@ -10,7 +10,7 @@ from controlplane.metering.collect import MeteringCollector
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project
 from tests.api.helpers import create_request, make_active, org_with_admin
-from tests.controlplane.metering.fakes import FakeCloud
+from tests.support.metering import FakeCloud
 
 
 def active(client, runtime, issuer, who: str, env: str = "prod") -> tuple[str, str]:

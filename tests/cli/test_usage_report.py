@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from controlplane.metering.collect import MeteringCollector
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project
-from tests.controlplane.metering.fakes import FakeCloud
+from tests.support.metering import FakeCloud
 
 
 def test_usage_period_report_in_every_output(cli, served):

@@ -44,7 +44,11 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
                             queue=RecordingQueue())
     prepare_database(runtime)
     granted = as_plain(PRESETS["small"])
-    name = f"sahab-metering-{uuid.uuid4().hex[:8]}"
+    with transaction(runtime.sessions) as session:
+        org = factories.organisation(session)
+    # The Keystone project is named as provisioning names it: the metrics' `tenant` label is that name.
+    environment = f"metering{uuid.uuid4().hex[:8]}"  # unique: the devcloud is shared
+    name = f"sahab-{org.id}-rabat-1-{environment}"
     proj = admin.identity.create_project(name=name, domain_id="default", description="sahab metering test")
     conn = None
     try:
@@ -55,9 +59,8 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         conn = admin.connect_as_project({"id": proj.id, "name": proj.name, "domain_id": proj.domain_id})
         now = datetime.now(timezone.utc)
         with transaction(runtime.sessions) as session:
-            org = factories.organisation(session)
             session.add(Project(id=f"prj_{uuid.uuid4().hex[:20]}", organisation_id=org.id, region_id="rabat-1",
-                                environment="metering", state=ProjectState.ACTIVE.value, granted=granted,
+                                environment=environment, state=ProjectState.ACTIVE.value, granted=granted,
                                 openstack_project_id=proj.id, outputs={}, created_at=now, updated_at=now))
             session.flush()
             project_id = session.scalars(__import__("sqlalchemy").select(Project.id)).one()
@@ -106,8 +109,8 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         registry = CollectorRegistry()
         registry.register(MeteringMetrics(runtime.sessions, runtime.catalogue, runtime.core.clock, per_project=True))
         text = generate_latest(registry).decode()
-        assert f'openstack_nova_limits_vcpus_used{{project="{project_id}",region="rabat-1",tenant="sahab-{org.id}-metering",tenant_id="{proj.id}"}} 1.0' in text
-        assert f'openstack_cinder_limits_volume_used_gb{{project="{project_id}",region="rabat-1",tenant="sahab-{org.id}-metering",tenant_id="{proj.id}"}} 2.0' in text
+        assert f'openstack_nova_limits_vcpus_used{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 1.0' in text
+        assert f'openstack_cinder_limits_volume_used_gb{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 2.0' in text
         assert 'sahab_drift{kind="quota_changed",region="rabat-1"} 1.0' in text
     finally:
         errors = cleanup_project(admin, proj, conn)

@@ -16,7 +16,7 @@ from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project
 from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
-from tests.controlplane.metering.fakes import FakeCloud
+from tests.support.metering import FakeCloud
 from tests.monitoring.conftest import lint_problems, tool
 from tests.support.fakes import InMemoryProvisioner, RecordingQueue
 from tests.support.processes import stop

@@ -9,7 +9,7 @@ from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
-from tests.controlplane.metering.fakes import FakeCloud
+from tests.support.metering import FakeCloud
 from tests.support.fakes import InMemoryProvisioner
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from controlplane.metering.alerts import crossings, level, sign, verify
@@ -104,8 +106,6 @@ def test_threshold_helpers_and_signature():
 
 
 def test_samples_older_than_the_retention_are_dropped(sessions, core, clouds, active_project, clock, notifier):
-    from datetime import timedelta
-
     from controlplane.metering.collect import MeteringCollector
 
     collector = MeteringCollector(sessions, core.catalogue, core.clock, lambda region: clouds[region.id],
@@ -120,3 +120,74 @@ def test_samples_older_than_the_retention_are_dropped(sessions, core, clouds, ac
     with transaction(sessions) as session:
         kept = [s.at for s in session.scalars(select(UsageSample).order_by(UsageSample.at))]
     assert kept == [clock.now() - timedelta(days=1, seconds=1), clock.now()]
+
+
+def test_nova_and_cinder_quotas_are_read_once_then_spread_and_at_once_after_sahab_changes_a_project(
+        sessions, collector, clouds, active_project, clock):
+    projects = [active_project(f"e{i}") for i in range(3)]
+    cloud = clouds["rabat-1"]
+    for p in projects:
+        cloud.set(p.openstack_project_id, granted(p), {"vcpus": 1})
+    assert collector.collect().quota_checks == 3
+    assert sorted(cloud.quota_reads()) == sorted(p.openstack_project_id for p in projects)
+
+    # Changed outside Sahab: Neutron's (listed in bulk) shows at once, Nova's at the project's next check.
+    changed = projects[0]
+    cloud.set(changed.openstack_project_id, {**granted(changed), "vcpus": 99, "ports": 7}, {"vcpus": 1})
+    cloud.calls.clear()
+    clock.advance(minutes=5)
+    result = collector.collect()
+    assert result.quota_checks == 1 == len(cloud.quota_reads())  # ceil(3 projects x 5 min / 60 min)
+    with transaction(sessions) as session:
+        kinds = {(d["kind"], d["resource"]) for d in session.get_one(ProjectMetering, changed.id).drift}
+    assert ("quota_changed", "ports") in kinds
+    assert (("quota_changed", "vcpus") in kinds) == (cloud.quota_reads() == [changed.openstack_project_id])
+
+    # Sahab re-applied the project (its updated_at moves when the lease is released): checked at once.
+    clock.advance(minutes=1)
+    with transaction(sessions) as session:
+        session.get_one(Project, changed.id).updated_at = clock.now()
+    cloud.calls.clear()
+    clock.advance(minutes=4)
+    collector.collect()
+    assert changed.openstack_project_id in cloud.quota_reads()
+    with transaction(sessions) as session:
+        metering = session.get_one(ProjectMetering, changed.id)
+        assert metering.quota["vcpus"] == 99 and metering.quota_checked_at == clock.now()
+
+    # Within an hour every project has been checked again.
+    seen: set[str] = set()
+    for _ in range(12):
+        cloud.calls.clear()
+        clock.advance(minutes=5)
+        collector.collect()
+        seen.update(cloud.quota_reads())
+    assert seen == {p.openstack_project_id for p in projects}
+
+
+def test_a_failed_listing_fails_its_region_only_and_nothing_is_overwritten(sessions, collector, clouds, active_project):
+    project = active_project()
+    clouds["rabat-1"].set(project.openstack_project_id, granted(project), {"vcpus": 2, "ports": 3})
+    collector.collect()
+    clouds["rabat-1"].set(project.openstack_project_id, granted(project), {"vcpus": 3, "ports": 4})
+    clouds["rabat-1"].fail["ports"] = RuntimeError("neutron said 503")
+    result = collector.collect()
+    assert result.read == 0 and "ports: RuntimeError: neutron said 503" in result.failed[project.id]
+    assert result.regions_failed == {}
+    with transaction(sessions) as session:
+        stored = session.get_one(Project, project.id)
+        assert "neutron said 503" in stored.metering_error and stored.last_usage["vcpus"] == 2
+        assert len(session.scalars(select(UsageSample)).all()) == 1
+
+
+def test_usage_of_projects_sahab_does_not_hold_is_ignored_and_names_are_kept(sessions, collector, clouds, active_project):
+    project = active_project()
+    cloud = clouds["rabat-1"]
+    cloud.set(project.openstack_project_id, granted(project), {"instances": 1}, name="sahab-o-rabat-1-prod")
+    cloud.set("someone-else", {"vcpus": 1}, {"vcpus": 50})
+    result = collector.collect()
+    assert (result.projects, result.read) == (1, 1)
+    with transaction(sessions) as session:
+        metering = session.get_one(ProjectMetering, project.id)
+        assert metering.openstack_project_name == "sahab-o-rabat-1-prod"
+        assert metering.used == {**{name: 0 for name in granted(project)}, "instances": 1}
