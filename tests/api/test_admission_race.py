@@ -38,7 +38,8 @@ def test_a_thousand_concurrent_admissions_never_over_grant(postgres_url, issuer)
     bodies = [(headers, {"organisation_id": org, "region": "rabat-1", "environment": f"race-{n}", "preset": "small",
                          "justification": "the last capacity"}) for n in range(RACERS)]
 
-    with sahab_api(postgres_url, issuer.url, workers=2) as base:
+    # One organisation races alone, so the pending-requests limit must not refuse the losers first.
+    with sahab_api(postgres_url, issuer.url, workers=2, max_pending_requests_per_organisation=str(RACERS)) as base:
         started = time.monotonic()
         answers = post_all(base, "/v1/quota-requests", bodies)
         elapsed = time.monotonic() - started
