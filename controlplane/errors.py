@@ -98,3 +98,13 @@ class ConcurrentOperation(ProvisioningError):
 class DependencyUnavailable(SahabError):
     code = "dependency-unavailable"
     title = "A service Sahab depends on is unavailable"
+
+
+class CredentialsPending(DependencyUnavailable):
+    code = "credentials-pending"
+    title = "The credentials are being fetched"
+
+
+class CredentialsUnreadable(SahabError):
+    code = "credentials-unreadable"
+    title = "Stored credentials cannot be opened with the configured keys"

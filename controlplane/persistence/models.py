@@ -199,3 +199,13 @@ class MeteringRun(Base):
     projects: Mapped[int] = mapped_column(Integer)
     failures: Mapped[int] = mapped_column(Integer)
     drifts: Mapped[int] = mapped_column(Integer)
+
+
+class ProjectCredentials(Base):
+    """The project user's clouds.yaml entry, sealed (Fernet) with the newest of
+    SAHAB_CREDENTIALS_KEYS; captured by the worker when provisioning ends (0007)."""
+
+    __tablename__ = "project_credentials"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[datetime]

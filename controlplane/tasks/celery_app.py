@@ -13,6 +13,7 @@ RECONCILE = "sahab.reconcile"
 PREVIEW = "sahab.preview"
 METER = "sahab.meter"
 REPAIR = "sahab.repair"
+CAPTURE_CREDENTIALS = "sahab.capture-credentials"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -63,6 +64,9 @@ class CeleryQueue:
 
     def repair(self, project_id: str) -> None:
         self.app.send_task(REPAIR, args=[project_id])
+
+    def capture_credentials(self, project_id: str) -> None:
+        self.app.send_task(CAPTURE_CREDENTIALS, args=[project_id])
 
     def ping(self) -> None:
         """Raise if the broker cannot be reached (used by /readyz)."""

@@ -4,6 +4,7 @@ Tasks take ids only and delegate to the workflow, which reloads state."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from functools import lru_cache
 
@@ -14,7 +15,7 @@ from controlplane.metrics import TASK_FAILURES, serve_process_metrics
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
-    DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
+    CAPTURE_CREDENTIALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
@@ -35,6 +36,7 @@ def workflow(worker_id: str) -> ProvisioningWorkflow:
     rt = runtime()
     return ProvisioningWorkflow(
         rt.sessions, rt.core, rt.provisioner, worker_id=worker_id, lease_seconds=rt.settings.lease_seconds,
+        vault=rt.vault,
     )
 
 
@@ -43,6 +45,11 @@ def _fresh_connections(**_: object) -> None:
     # Forked pool processes must not share the parent's database connections.
     runtime.cache_clear()
     workflow.cache_clear()
+    # Connect and load the engine now, not in the first task a user waits for.
+    try:
+        runtime().provisioner.warm_up()
+    except Exception:  # the first task says what is wrong, with the task's own handling
+        logging.getLogger(__name__).warning("worker warm-up failed", exc_info=True)
 
 
 @worker_ready.connect
@@ -108,3 +115,8 @@ def meter() -> dict[str, int]:
 @app.task(name=REPAIR, acks_late=True, bind=True)
 def repair(self: Task, project_id: str) -> str:
     return _run(REPAIR, workflow(_node(self)).reapply, project_id)
+
+
+@app.task(name=CAPTURE_CREDENTIALS, acks_late=True, bind=True)
+def capture_credentials(self: Task, project_id: str) -> str:
+    return _run(CAPTURE_CREDENTIALS, workflow(_node(self)).capture_credentials, project_id)

@@ -48,7 +48,8 @@ class WorkerQueue:
     def _workflow(self, environment: str) -> ProvisioningWorkflow:
         assert self.runtime is not None
         provisioner = self.live if environment.startswith("live") else UnavailableProvisioner()
-        return ProvisioningWorkflow(self.runtime.sessions, self.runtime.core, provisioner, worker_id="test-worker")
+        return ProvisioningWorkflow(self.runtime.sessions, self.runtime.core, provisioner, worker_id="test-worker",
+                                    vault=self.runtime.vault)
 
     def _later(self, work: Callable[[], None]) -> None:
         def run() -> None:
@@ -105,7 +106,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     queue = WorkerQueue()
     runtime = build_runtime(settings, queue=queue)
     queue.runtime = runtime
-    runtime.__dict__["provisioner"] = queue.live  # what the API's credentials endpoint asks
     with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
         yield Served(url=server.url, runtime=runtime, queue=queue)
         for thread in queue.threads:
