@@ -5,6 +5,7 @@ Tasks take ids only and delegate to the workflow, which reloads state."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from functools import lru_cache
 
@@ -19,6 +20,10 @@ from controlplane.tasks.celery_app import (
 )
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
+# Everything a worker writes is readable by its user only: Pulumi state and work directories on the
+# file backend (they hold the tenants' secrets, encrypted), the embedded credentials key, SQLite files.
+# The engine is a child process and inherits this mask.
+os.umask(0o077)
 app = create_celery(get_settings())
 
 
@@ -62,8 +67,6 @@ def _serve_metrics(**_: object) -> None:
 @worker_process_shutdown.connect
 def _forget_dead_process(pid: int | None = None, **_: object) -> None:
     # Live gauges of a finished pool process must not linger (counters are kept).
-    import os
-
     from prometheus_client import multiprocess
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
