@@ -70,12 +70,17 @@ class PulumiProvisioner:
             raise ProvisionerUnavailable(f"OS_CLIENT_CONFIG_FILE={self.clouds_file} does not exist")
 
     def warm_up(self) -> None:
-        """Pay the one-off costs (importing the Automation API, the engine's version check) when a
-        worker process starts instead of in its first operation."""
+        """Pay the one-off costs when a worker process starts instead of in its first operation: the
+        Automation API and the engine's version check (about 1 s), the stack programs and their
+        provider SDK (pulumi_openstack alone takes seconds to import)."""
+        from stacks import REGISTRY, find_program
+
         try:
             self._pulumi_command()
         except ProvisionerUnavailable:
-            pass  # said again, with the reason, when an operation is attempted
+            return  # said again, with the reason, when an operation is attempted
+        for name in REGISTRY:
+            find_program(name)
 
     # -- operations --------------------------------------------------------------
     def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None) -> TenantOutputs:

@@ -26,8 +26,11 @@ def create_celery(settings: Settings) -> Celery:
         processed.mkdir(parents=True, exist_ok=True)
         control = settings.broker_dir / "control"  # kombu's default is ./control in the working directory
         control.mkdir(parents=True, exist_ok=True)
+        # The transport polls its folder; kombu's default of once a second added half a second on
+        # average to every task. Listing a small folder ten times a second costs nothing measurable.
         options = {"data_folder_in": str(queue_dir), "data_folder_out": str(queue_dir),
-                   "processed_folder": str(processed), "store_processed": False, "control_folder": str(control)}
+                   "processed_folder": str(processed), "store_processed": False, "control_folder": str(control),
+                   "polling_interval": 0.1}
     app.conf.update(
         broker_transport_options=options,
         broker_connection_retry_on_startup=True,
