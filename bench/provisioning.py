@@ -43,6 +43,7 @@ from controlplane.contract import TenantSpec, new_password, quota_fields  # noqa
 from controlplane.domain.regions import DEMO_CATALOGUE, load_catalogue  # noqa: E402
 from controlplane.domain.resources import PRESETS, as_plain  # noqa: E402
 from tests.support.ports import free_port, wait_for_port  # noqa: E402
+from tests.support.tenants import cleanup  # noqa: E402
 
 REGION = load_catalogue(DEMO_CATALOGUE).get("rabat-1")
 QUOTA = as_plain(PRESETS["small"])
@@ -59,22 +60,6 @@ def spec(tag: str) -> TenantSpec:
 
 def admin() -> Any:
     return openstack.connect(cloud=REGION.cloud, region_name=REGION.openstack_region, api_timeout=60)
-
-
-def remove_tenant(conn: Any, project_name: str) -> None:
-    project = conn.identity.find_project(project_name, domain_id=REGION.domain_id, ignore_missing=True)
-    if project is None:
-        return
-    for router in conn.network.routers(project_id=project.id):
-        for port in conn.network.ports(device_id=router.id, device_owner="network:router_interface"):
-            conn.network.remove_interface_from_router(router, port_id=port.id)
-        conn.network.delete_router(router)
-    for network in conn.network.networks(project_id=project.id):
-        conn.network.delete_network(network)
-    user = conn.identity.find_user(f"{project_name}-user", domain_id=REGION.domain_id, ignore_missing=True)
-    if user:
-        conn.identity.delete_user(user)
-    conn.identity.delete_project(project)
 
 
 # -- 1. openstacksdk ------------------------------------------------------------------
@@ -101,7 +86,7 @@ def with_sdk(tag: str) -> float:
                                         external_gateway_info={"network_id": external.id})
     conn.network.add_interface_to_router(router, subnet_id=subnet.id)
     elapsed = time.monotonic() - started
-    remove_tenant(conn, s.openstack_project_name)
+    cleanup(conn, s.organisation_id)
     conn.close()
     return elapsed
 
