@@ -15,6 +15,7 @@ what differs: which rows, which provisioner call, what success and failure write
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -108,8 +109,8 @@ class ProvisioningWorkflow:
 
         started = time.monotonic()
         try:
-            with self._keeping_lease(claim.project_id):
-                result = operation.run(claim, self._progress(claim.request_id))
+            with self._keeping_lease(claim.project_id), self._recording_progress(claim.request_id) as progress:
+                result = operation.run(claim, progress)
         except Exception as error:  # any failure is recorded on the rows, never lost
             log.warning("%s of %s failed: %s", operation.metric, claim.project_id, error)
             outcome = self._finish(claim, lambda session, project: operation.failed(session, project, claim, error))
@@ -369,11 +370,41 @@ class ProvisioningWorkflow:
         kind = session.get_one(Organisation, request.organisation_id).kind
         transition(session, self.core.clock, request, target, actor=WORKER_ACTOR, organisation_kind=kind, reason=reason)
 
-    def _progress(self, request_id: str):  # type: ignore[no-untyped-def]
-        def report(event: ProgressEvent) -> None:
-            detail = {k: v for k, v in {
-                "resource_type": event.resource_type, "resource_name": event.resource_name, "operation": event.operation,
-            }.items() if v}
-            with transaction(self.sessions) as session:
-                record_progress(session, self.core.clock, request_id, event.message, detail or None)
-        return report
+    @contextmanager
+    def _recording_progress(self, request_id: str) -> Iterator[ProgressCallback]:
+        """A progress callback that never makes the engine wait for the database: events are queued
+        and written by a thread, as many per transaction as have arrived, all of them before the
+        operation's outcome is recorded."""
+        pending: queue.SimpleQueue[ProgressEvent | None] = queue.SimpleQueue()
+
+        def write() -> None:
+            finished = False
+            while not finished:
+                batch = [pending.get()]
+                while True:
+                    try:
+                        batch.append(pending.get_nowait())
+                    except queue.Empty:
+                        break
+                finished = batch[-1] is None
+                events = [event for event in batch if event is not None]
+                if not events:
+                    continue
+                try:
+                    with transaction(self.sessions) as session:
+                        for event in events:
+                            detail = {k: v for k, v in {
+                                "resource_type": event.resource_type, "resource_name": event.resource_name,
+                                "operation": event.operation,
+                            }.items() if v}
+                            record_progress(session, self.core.clock, request_id, event.message, detail or None)
+                except Exception:  # progress is for people; the outcome is recorded either way
+                    log.warning("could not record %d progress events of %s", len(events), request_id, exc_info=True)
+
+        writer = threading.Thread(target=write, name=f"progress-{request_id}", daemon=True)
+        writer.start()
+        try:
+            yield pending.put
+        finally:
+            pending.put(None)
+            writer.join()
