@@ -201,7 +201,7 @@ class PulumiProvisioner:
         )
         try:
             return program, auto.Stack.create(spec.project_id, workspace), True
-        except auto.StackAlreadyExistsError:
+        except (auto.StackAlreadyExistsError, auto.ConcurrentUpdateError):  # a lock, too, says it exists
             return program, auto.Stack.select(spec.project_id, workspace), False
 
     def _previous_password(self, program: StackProgram, stack: Any, created: bool) -> str | None:
