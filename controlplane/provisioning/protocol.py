@@ -24,7 +24,10 @@ class Provisioner(Protocol):
     def warm_up(self) -> None:
         """Pay one-off start-up costs before the first operation (a worker process calls it once)."""
 
-    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None) -> TenantOutputs: ...
+    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
+              refresh: bool = False) -> TenantOutputs:
+        """`refresh`: read the cloud first, so that changes made outside Sahab (drift) are undone."""
+        ...
 
     def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]: ...
 

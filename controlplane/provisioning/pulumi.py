@@ -83,7 +83,8 @@ class PulumiProvisioner:
             find_program(name)
 
     # -- operations --------------------------------------------------------------
-    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None) -> TenantOutputs:
+    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
+              refresh: bool = False) -> TenantOutputs:
         program, stack, created = self._open(spec)
         cloud = self._cloud(spec)
         password = password or self._previous_password(program, stack, created) or new_password()
@@ -91,7 +92,8 @@ class PulumiProvisioner:
 
         def up() -> Any:
             adopt = None if created else self._recover(stack, spec, program, cloud)
-            return stack.up(on_event=events, color="never", program=program.build(spec, cloud, password, adopt))
+            return stack.up(on_event=events, color="never", program=program.build(spec, cloud, password, adopt),
+                            refresh=(refresh and not created) or None)
 
         result = self._run(stack, up, events, "up")
         outputs = program.outputs({k: v.value for k, v in result.outputs.items()})

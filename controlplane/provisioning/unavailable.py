@@ -28,7 +28,8 @@ class UnavailableProvisioner:
     def _refuse(self) -> NoReturn:
         raise ProvisionerUnavailable(REASON)
 
-    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None) -> TenantOutputs:
+    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
+              refresh: bool = False) -> TenantOutputs:
         self._refuse()
 
     def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]:

@@ -260,7 +260,9 @@ class ProvisioningWorkflow:
             return "failed"
 
         return self._operate(Operation(
-            "repair", claim, begin, lambda c, progress: self.provisioner.apply(c.spec, progress, c.password),
+            "repair", claim, begin,
+            # Refreshed first: the drift being repaired was made on the cloud, the state does not know it.
+            lambda c, progress: self.provisioner.apply(c.spec, progress, c.password, refresh=True),
             succeeded, failed,
         ))
 

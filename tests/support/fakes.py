@@ -58,7 +58,8 @@ class InMemoryProvisioner:
             message, self.fail_next = self.fail_next, None
             raise ProvisioningError(message)
 
-    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None) -> TenantOutputs:
+    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
+              refresh: bool = False) -> TenantOutputs:
         self._maybe_fail()
         with self.lock:
             self.applies.append(spec.project_id)

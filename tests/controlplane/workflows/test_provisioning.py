@@ -217,14 +217,19 @@ def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_
 
     given = []
     original_apply = provisioner.apply
-    provisioner.apply = lambda spec, progress, password=None: (given.append(password), original_apply(spec, progress, password))[1]
+    def remembering_apply(spec, progress, password=None, refresh=False):
+        given.append((password, refresh))
+        return original_apply(spec, progress, password, refresh)
+
+    provisioner.apply = remembering_apply
     with transaction(sessions) as session:
         change = service.create(session, core, factories.person(), QuotaRequestCreate(
             organisation_id=request.organisation_id, region="rabat-1", environment="prod", preset="small",
             amounts={"vcpus": 2}, justification="smaller"))
     assert workflow.provision(change.id) == "active"
     assert workflow.reapply(request.project_id) == "repaired"
-    assert given == [password, password], "the stored password is the one every later run keeps"
+    # The stored password is the one every later run keeps; a repair reads the cloud first (drift).
+    assert given == [(password, False), (password, True)]
 
     with transaction(sessions) as session:
         projects.decommission(session, core, factories.person(), request.project_id, None)
