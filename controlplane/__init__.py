@@ -1,4 +1,6 @@
 """Sahab's core: domain, services, persistence, workflows and tasks.
 
-Nothing here imports the edges (api, cli) or the stack programs (stacks).
+Nothing here imports the edges (api, cli). Only the runner (controlplane.provisioning.pulumi)
+reaches the stack programs, through stacks' registry; stacks import nothing of the core but
+controlplane.contract.
 """

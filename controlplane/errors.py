@@ -132,3 +132,12 @@ class WebhookTargetUnresolved(WebhookTargetRefused):
 
     code = "webhook-target-unresolved"
     title = "The webhook host does not resolve"
+
+class CredentialsPending(DependencyUnavailable):
+    code = "credentials-pending"
+    title = "The credentials are being fetched"
+
+
+class CredentialsUnreadable(SahabError):
+    code = "credentials-unreadable"
+    title = "Stored credentials cannot be opened with the configured keys"

@@ -18,6 +18,7 @@ from controlplane.core import ApprovalPolicy, Core
 from controlplane.domain.regions import Catalogue, load_catalogue
 from controlplane.metrics import CapacityCollector, MeteringMetrics
 from controlplane.persistence.database import make_engine, make_session_factory, private_directory, transaction
+from controlplane.projects.credentials import CredentialVault
 from controlplane.provisioning.protocol import Provisioner
 from controlplane.provisioning.select import provisioner_from_settings
 from controlplane.quota_requests.admission import ensure_regions
@@ -53,7 +54,12 @@ class Runtime:
 
     @cached_property
     def provisioner(self) -> Provisioner:
+        """Workers only: the API never touches it (nor, through it, the Pulumi engine)."""
         return provisioner_from_settings(self.settings)
+
+    @cached_property
+    def vault(self) -> CredentialVault:
+        return CredentialVault.from_settings(self.settings)
 
     @cached_property
     def metering(self) -> "MeteringCollector":

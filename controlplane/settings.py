@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     lease_seconds: int = 120
     # >0: each worker serves its own pod's counters on this port (one multiprocess dir per pod).
     worker_metrics_port: int = 0
+    # Fernet keys (urlsafe base64 of 32 bytes) sealing the project users' credentials in the database,
+    # newest first: the first seals, every one opens (rotation). Empty = one key made once in
+    # data_dir/credentials.key (mode 0600), which only processes sharing that directory can read.
+    credentials_keys: list[str] = Field(default_factory=list, repr=False)
 
     # Metering (issue 6): quota and usage read from every region's cloud by Celery beat.
     metering_interval_seconds: float = 300.0

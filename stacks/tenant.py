@@ -4,19 +4,31 @@ A pure function of its inputs: a TenantSpec, the region's auth URL, the
 project user's password, and the ids of objects that exist on the cloud but
 not in the stack (after an interrupted create) so they are adopted, not
 created twice. Every resource name is deterministic.
+
+`PROGRAM` is what the runner uses (controlplane.contract.StackProgram): the
+program, the adoption rules and the meaning of the outputs, all kept here.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_openstack as openstack
 
-from controlplane.contract import TenantSpec, quota_fields
+from controlplane.contract import CloudAccess, TenantOutputs, TenantSpec, quota_fields
 
+log = logging.getLogger(__name__)
 MEMBER_ROLE = "member"
 TENANT_CIDR = "10.42.0.0/24"
+# Resource names in the stack (the last part of their URNs). Objects named on the cloud after
+# the spec can be found again by name; these are the ones recovery may adopt.
+PROJECT, USER = "project", "user"
+NETWORK, SUBNET, ROUTER, ROUTER_INTERFACE = "network", "subnet", "router", "router-subnet"
+NETWORK_PARTS = (NETWORK, SUBNET, ROUTER, ROUTER_INTERFACE)
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,7 @@ def tenant_program(
         return pulumi.ResourceOptions(provider=provider, import_=object_id) if object_id else on_region
 
     project = openstack.identity.Project(
-        "project",
+        PROJECT,
         name=spec.openstack_project_name,
         description=f"Sahab project {spec.project_id} of {spec.organisation_name} ({spec.environment})",
         domain_id=spec.domain_id,
@@ -51,7 +63,7 @@ def tenant_program(
         opts=adopting(adopt.project_id),
     )
     user = openstack.identity.User(
-        "user",
+        USER,
         name=spec.user_name,
         description=f"Sahab project user of {spec.project_id}",
         domain_id=spec.domain_id,
@@ -96,7 +108,7 @@ def tenant_program(
 def network_names(spec: TenantSpec) -> dict[str, str]:
     """Resource name -> the object's name on the cloud, for the private network's parts."""
     name = spec.openstack_project_name
-    return {"network": f"{name}-net", "subnet": f"{name}-subnet", "router": f"{name}-router"}
+    return {NETWORK: f"{name}-net", SUBNET: f"{name}-subnet", ROUTER: f"{name}-router"}
 
 
 def _default_network(spec: TenantSpec, project_id: pulumi.Output[str], provider: openstack.Provider, adopt: Adopt) -> pulumi.Output[str]:
@@ -106,18 +118,78 @@ def _default_network(spec: TenantSpec, project_id: pulumi.Output[str], provider:
         return pulumi.ResourceOptions(provider=provider, import_=object_id)
 
     names = network_names(spec)
-    network = openstack.networking.Network("network", name=names["network"], tenant_id=project_id,
+    network = openstack.networking.Network(NETWORK, name=names[NETWORK], tenant_id=project_id,
                                            opts=opts(adopt.network_id))
     subnet = openstack.networking.Subnet(
-        "subnet", name=names["subnet"], network_id=network.id, tenant_id=project_id, cidr=TENANT_CIDR,
+        SUBNET, name=names[SUBNET], network_id=network.id, tenant_id=project_id, cidr=TENANT_CIDR,
         ip_version=4, dns_nameservers=[], opts=opts(adopt.subnet_id),
     )
     external = openstack.networking.get_network_output(name=spec.external_network,
                                                        opts=pulumi.InvokeOptions(provider=provider))
     router = openstack.networking.Router(
-        "router", name=names["router"], tenant_id=project_id, external_network_id=external.id,
+        ROUTER, name=names[ROUTER], tenant_id=project_id, external_network_id=external.id,
         opts=opts(adopt.router_id),
     )
-    openstack.networking.RouterInterface("router-subnet", router_id=router.id, subnet_id=subnet.id,
+    openstack.networking.RouterInterface(ROUTER_INTERFACE, router_id=router.id, subnet_id=subnet.id,
                                          opts=opts(adopt.router_interface_port_id))
     return network.id
+
+
+def find_lost_objects(spec: TenantSpec, in_state: Mapping[str, str | None], conn: Any) -> Adopt:
+    """Objects an interrupted create left on the cloud but not in the stack, found by their
+    deterministic names (through `conn`, an admin connection to the spec's region)."""
+    found: dict[str, str | None] = {}
+    if PROJECT not in in_state:
+        project = conn.identity.find_project(spec.openstack_project_name, domain_id=spec.domain_id, ignore_missing=True)
+        found[PROJECT] = project.id if project else None
+    if USER not in in_state:
+        user = conn.identity.find_user(spec.user_name, domain_id=spec.domain_id, ignore_missing=True)
+        found[USER] = user.id if user else None
+    project_id = in_state.get(PROJECT) or found.get(PROJECT)
+    if spec.create_network and project_id:
+        names = network_names(spec)
+        lookups = {NETWORK: conn.network.networks, SUBNET: conn.network.subnets, ROUTER: conn.network.routers}
+        for kind, listing in lookups.items():
+            if kind not in in_state:
+                match = next(iter(listing(name=names[kind], project_id=project_id)), None)
+                found[kind] = match.id if match else None
+        router_id, subnet_id = in_state.get(ROUTER) or found.get(ROUTER), in_state.get(SUBNET) or found.get(SUBNET)
+        if ROUTER_INTERFACE not in in_state and router_id and subnet_id:
+            port = next(iter(conn.network.ports(device_id=router_id, fixed_ips=f"subnet_id={subnet_id}")), None)
+            found[ROUTER_INTERFACE] = port.id if port else None
+    return Adopt(
+        project_id=found.get(PROJECT), user_id=found.get(USER), network_id=found.get(NETWORK),
+        subnet_id=found.get(SUBNET), router_id=found.get(ROUTER), router_interface_port_id=found.get(ROUTER_INTERFACE),
+    )
+
+
+class TenantProgram:
+    """The tenant stack as a StackProgram (see controlplane.contract)."""
+
+    project = "sahab-tenants"
+
+    def build(self, spec: TenantSpec, cloud: CloudAccess, password: str, adopt: Any) -> Callable[[], None]:
+        auth_url = cloud.auth_url
+        return lambda: tenant_program(spec, auth_url, password, adopt or Adopt())  # type: ignore[func-returns-value]
+
+    def lost_objects(self, spec: TenantSpec, in_state: Mapping[str, str | None], cloud: CloudAccess) -> Adopt:
+        wanted = {PROJECT, USER} | (set(NETWORK_PARTS) if spec.create_network else set())
+        if wanted <= set(in_state):
+            return Adopt()
+        with cloud.connect() as conn:
+            adopt = find_lost_objects(spec, in_state, conn)
+        adopted = sorted(k for k, v in adopt.__dict__.items() if v)
+        if adopted:
+            log.warning("stack %s adopts objects an interrupted update left: %s", spec.project_id, adopted)
+        return adopt
+
+    def outputs(self, raw: Mapping[str, Any]) -> TenantOutputs | None:
+        if "project_id" not in raw:
+            return None
+        return TenantOutputs(
+            openstack_project_id=raw["project_id"], user_name=raw["user_name"], auth_url=raw["auth_url"],
+            region=raw["region"], network_id=raw.get("network_id"), password=raw.get("password"),
+        )
+
+
+PROGRAM = TenantProgram()

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Response
 
 from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.domain.states import ProjectState
-from controlplane.projects import service
+from controlplane.errors import CredentialsPending
+from controlplane.projects import credentials, service
 from controlplane.projects.schemas import ProjectOut
 from controlplane.quota_requests.schemas import Decision
 
@@ -42,9 +44,18 @@ def repair_project(project_id: str, session: SessionDep, core: CoreDep, caller: 
 
 
 @router.get("/{project_id}/credentials")
-def project_credentials(project_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
-    """A clouds.yaml document for the project user. Organisation admins only; contains a secret."""
+def project_credentials(project_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, caller: CallerDep,
+                        response: Response) -> dict[str, Any]:
+    """A clouds.yaml document for the project user. Organisation admins only; contains a secret.
+    Read from the database, where the worker sealed it when provisioning ended."""
     project = service.require_credentials_access(session, caller, project_id)
-    spec = service.tenant_spec(session, core, project)
-    entry = runtime.provisioner.credentials(spec)
+    entry = credentials.read(session, runtime.vault, project.id)
+    if entry is None:
+        # Provisioned before credentials were stored: a worker reads them once. Sent at once, not
+        # after commit: this request writes nothing, and the error below rolls back.
+        core.queue.capture_credentials(project.id)
+        raise CredentialsPending(
+            f"the credentials of project {project.id} are being fetched from its stack by a worker; retry in a few seconds",
+            retry_after_seconds=5)
+    response.headers["Cache-Control"] = "no-store"
     return {"clouds": {f"sahab-{project.region_id}-{project.environment}": entry}}

@@ -313,3 +313,12 @@ class RegionTotals(Base):
     region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     granted: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     granted_business: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+class ProjectCredentials(Base):
+    """The project user's clouds.yaml entry, sealed (Fernet) with the newest of
+    SAHAB_CREDENTIALS_KEYS; captured by the worker when provisioning ends (0007)."""
+
+    __tablename__ = "project_credentials"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[datetime]

@@ -1,12 +1,21 @@
-"""The real provisioner: the Pulumi engine through the Automation API.
+"""The real runner: stack programs under the Pulumi engine, through the Automation API.
+
+It knows nothing of any one program: it finds the program named in the spec in
+stacks' registry (the only place the core reaches into stacks/) and asks it for
+the inline program, for the objects to adopt after an interrupted create, and for
+the meaning of its outputs.
 
 One stack per Sahab project, each with its own work directory (parallel
-create/select on one directory corrupts workspace files), an inline program
-(stacks.tenant, imported only here), a file:// backend under the data
-directory by default and the passphrase secrets provider. The worker's lease
-guarantees one operation per stack, so a lock found on a stack is stale and
+create/select on one directory corrupts workspace files), a file:// backend under
+the data directory by default and the passphrase secrets provider. The worker's
+lease guarantees one operation per stack, so a lock found on a stack is stale and
 is cleared; pending operations of an interrupted update are cleared and the
-objects they created are adopted by name instead of created twice.
+objects they created are adopted instead of created twice.
+
+The project user's password is Sahab's (stored encrypted in the database) and is
+given to each run: no stack configuration lives in a worker's work directory, so
+any worker can run any stack. Every engine command costs a process start
+(0.2-0.4 s here), so a run issues only the ones it needs.
 """
 
 from __future__ import annotations
@@ -16,18 +25,21 @@ import os
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from controlplane.contract import ProgressCallback, ProgressEvent, TenantOutputs, TenantSpec
+from controlplane.contract import (
+    ProgressCallback, ProgressEvent, StackProgram, TenantOutputs, TenantSpec, new_password,
+)
 from controlplane.errors import ProvisionerUnavailable, ProvisioningError
 from controlplane.observability.tracing import span
 from controlplane.settings import Settings
 
 log = logging.getLogger(__name__)
-PROJECT = "sahab-tenants"
-PASSWORD_KEY = "userPassword"
 _ENV = {"PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
+T = TypeVar("T")
 
 
 class PulumiProvisioner:
@@ -39,6 +51,7 @@ class PulumiProvisioner:
         self.passphrase = passphrase
         self.clouds_file = clouds_file
         self._command: Any = None
+        self._clouds: Any = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -57,23 +70,42 @@ class PulumiProvisioner:
         if self.clouds_file and not Path(self.clouds_file).is_file():
             raise ProvisionerUnavailable(f"OS_CLIENT_CONFIG_FILE={self.clouds_file} does not exist")
 
-    # -- operations --------------------------------------------------------------
-    def apply(self, spec: TenantSpec, progress: ProgressCallback) -> TenantOutputs:
-        stack = self._stack(spec)
-        adopt = self._recover(stack, spec)
-        events = _EventRelay(progress)
-        result = self._run(lambda: stack.up(
-            on_event=events, color="never", program=self._program(spec, stack, adopt),
-        ), events, "up")
-        outputs = {k: v.value for k, v in result.outputs.items()}
-        return TenantOutputs(
-            openstack_project_id=outputs["project_id"], user_name=outputs["user_name"],
-            auth_url=outputs["auth_url"], region=outputs["region"], network_id=outputs.get("network_id"),
-        )
+    def warm_up(self) -> None:
+        """Pay the one-off costs when a worker process starts instead of in its first operation: the
+        Automation API and the engine's version check (about 1 s), the stack programs and their
+        provider SDK (pulumi_openstack alone takes seconds to import)."""
+        from stacks import REGISTRY, find_program
 
-    def preview(self, spec: TenantSpec) -> dict[str, Any]:
-        stack = self._stack(spec)
-        adopt = self._recover(stack, spec, clear_lock=False)
+        try:
+            self._pulumi_command()
+        except ProvisionerUnavailable:
+            return  # said again, with the reason, when an operation is attempted
+        for name in REGISTRY:
+            find_program(name)
+
+    # -- operations --------------------------------------------------------------
+    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
+              refresh: bool = False) -> TenantOutputs:
+        program, stack, created = self._open(spec)
+        cloud = self._cloud(spec)
+        password = password or self._previous_password(program, stack, created) or new_password()
+        events = _EventRelay(progress)
+
+        def up() -> Any:
+            adopt = None if created else self._recover(stack, spec, program, cloud)
+            return stack.up(on_event=events, color="never", program=program.build(spec, cloud, password, adopt),
+                            refresh=(refresh and not created) or None)
+
+        result = self._run(stack, up, events, "up")
+        outputs = program.outputs({k: v.value for k, v in result.outputs.items()})
+        if outputs is None:
+            raise ProvisioningError(f"stack {spec.project_id} finished without its outputs")
+        return outputs if outputs.password else replace(outputs, password=password)
+
+    def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]:
+        program, stack, created = self._open(spec)
+        cloud = self._cloud(spec)
+        password = password or self._previous_password(program, stack, created) or new_password()
         steps: list[dict[str, Any]] = []
 
         def collect(event: Any) -> None:
@@ -87,44 +119,49 @@ class PulumiProvisioner:
                           "name": meta.urn.rsplit("::", 1)[-1], "changed": sorted(meta.diffs or [])})
 
         events = _EventRelay(lambda _e: None)
-        result = self._run(lambda: stack.preview(on_event=lambda e: (collect(e), events(e)), color="never",
-                                                 program=self._program(spec, stack, adopt)), events, "preview")
+
+        def preview() -> Any:
+            adopt = None if created else self._recover(stack, spec, program, cloud, refresh=False)
+            return stack.preview(on_event=lambda e: (collect(e), events(e)), color="never",
+                                 program=program.build(spec, cloud, password, adopt))
+
+        result = self._run(stack, preview, events, "preview", clear_lock=False)
         return {"summary": dict(result.change_summary), "steps": steps}
 
-    def destroy(self, spec: TenantSpec, progress: ProgressCallback) -> None:
-        stack = self._stack(spec)
-        adopt = self._recover(stack, spec)
+    def destroy(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None) -> None:
+        program, stack, created = self._open(spec)
+        cloud = self._cloud(spec)
+        password = password or self._previous_password(program, stack, created) or new_password()
         events = _EventRelay(progress)
         # Deleting a quota resource leaves the quota on the cloud: set it to zero first.
-        zero = TenantSpec(**{**spec.__dict__, "quota": {k: 0 for k in spec.quota}})
+        zero = replace(spec, quota={k: 0 for k in spec.quota})
         progress(ProgressEvent("resetting quotas to zero before removal", operation="update"))
-        self._run(lambda: stack.up(on_event=events, color="never", program=self._program(zero, stack, adopt)), events, "up")
-        self._run(lambda: stack.destroy(on_event=events, color="never"), events, "destroy")
+
+        def up() -> Any:
+            adopt = None if created else self._recover(stack, spec, program, cloud)
+            return stack.up(on_event=events, color="never", program=program.build(zero, cloud, password, adopt))
+
+        self._run(stack, up, events, "up")
+        self._run(stack, lambda: stack.destroy(on_event=events, color="never"), events, "destroy")
         stack.workspace.remove_stack(spec.project_id)
         shutil.rmtree(self._work_dir(spec), ignore_errors=True)
 
-    def credentials(self, spec: TenantSpec) -> dict[str, Any]:
-        outputs = {k: v.value for k, v in self._stack(spec).outputs().items()}
-        if "project_id" not in outputs:
-            raise ProvisioningError(f"stack {spec.project_id} has no outputs; has it been provisioned?")
-        return {
-            "auth": {
-                "auth_url": outputs["auth_url"], "username": outputs["user_name"], "password": outputs["password"],
-                "project_id": outputs["project_id"], "user_domain_id": spec.domain_id,
-            },
-            "region_name": outputs["region"], "interface": "public", "identity_api_version": 3,
-        }
+    def outputs(self, spec: TenantSpec) -> TenantOutputs | None:
+        """The outputs of the stack's last completed update, its secret included (for projects
+        provisioned before credentials were stored: a worker reads them once)."""
+        program, stack, created = self._open(spec)
+        return None if created else program.outputs({k: v.value for k, v in stack.outputs().items()})
 
     # -- plumbing ------------------------------------------------------------------
     def _work_dir(self, spec: TenantSpec) -> Path:
         return self.root / "work" / spec.project_id
 
     def _pulumi_command(self) -> Any:
-        from pulumi import automation as auto
-
         with self._lock:
             if self._command is None:
                 self.check_available()
+                from pulumi import automation as auto
+
                 root = Path(shutil.which("pulumi")).resolve().parent.parent  # type: ignore[arg-type]
                 self._command = auto.PulumiCommand(root=str(root))
             return self._command
@@ -135,114 +172,108 @@ class PulumiProvisioner:
         path = self.root / "passphrase"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) if not path.exists() else None
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                fd = None  # another process made it first
             if fd is not None:
                 with os.fdopen(fd, "w") as handle:
                     handle.write(secrets.token_urlsafe(32))
         return path.read_text().strip()
 
-    def _stack(self, spec: TenantSpec) -> Any:
+    def _open(self, spec: TenantSpec) -> tuple[StackProgram, Any, bool]:
+        """The program, its stack, and whether the stack was created now (a new stack has no
+        state, no lock and no pending operation: nothing to recover, nothing to read)."""
         from pulumi import automation as auto
 
+        from stacks import find_program
+
+        program = find_program(spec.program)
         work = self._work_dir(spec)
-        work.mkdir(parents=True, exist_ok=True)
+        work.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.backend_url.startswith("file://"):
-            Path(self.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+            Path(self.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True, mode=0o700)
         env = {**_ENV, "PULUMI_CONFIG_PASSPHRASE": self._passphrase()}
         if self.clouds_file:
             env["OS_CLIENT_CONFIG_FILE"] = self.clouds_file
-        options = auto.LocalWorkspaceOptions(
+        workspace = auto.LocalWorkspace(
             work_dir=str(work), pulumi_home=str(self.root / "home"), pulumi_command=self._pulumi_command(),
             secrets_provider="passphrase", env_vars=env,
-            project_settings=auto.ProjectSettings(name=PROJECT, runtime="python",
+            project_settings=auto.ProjectSettings(name=program.project, runtime="python",
                                                   backend=auto.ProjectBackend(url=self.backend_url)),
         )
-        stack = auto.create_or_select_stack(stack_name=spec.project_id, project_name=PROJECT,
-                                            program=lambda: None, opts=options)
-        if PASSWORD_KEY not in stack.get_all_config() and f"{PROJECT}:{PASSWORD_KEY}" not in stack.get_all_config():
-            stack.set_config(PASSWORD_KEY, auto.ConfigValue(secrets.token_urlsafe(24), secret=True))
-        return stack
+        try:
+            return program, auto.Stack.create(spec.project_id, workspace), True
+        except (auto.StackAlreadyExistsError, auto.ConcurrentUpdateError):  # a lock, too, says it exists
+            return program, auto.Stack.select(spec.project_id, workspace), False
 
-    def _program(self, spec: TenantSpec, stack: Any, adopt: Any) -> Any:
-        from stacks.tenant import tenant_program
+    def _previous_password(self, program: StackProgram, stack: Any, created: bool) -> str | None:
+        """The password of a stack Sahab holds no password for (provisioned before credentials were
+        stored, or never completed): its last outputs, if any."""
+        if created:
+            return None
+        previous = program.outputs({k: v.value for k, v in stack.outputs().items()})
+        return previous.password if previous else None
 
-        password = stack.get_config(PASSWORD_KEY).value
-        auth_url = self._cloud_config(spec).config["auth"]["auth_url"]
-        return lambda: tenant_program(spec, auth_url, password, adopt)
-
-    def _recover(self, stack: Any, spec: TenantSpec, clear_lock: bool = True) -> Any:
-        """Make an interrupted stack usable again, without a human."""
-        from pulumi import automation as auto
-
-        if clear_lock:
-            try:  # our lease says no one else runs this stack: any lock is stale
-                stack.cancel()
-            except auto.CommandError:
-                pass
+    def _recover(self, stack: Any, spec: TenantSpec, program: StackProgram, cloud: "_RegionCloud",
+                 refresh: bool = True) -> Any:
+        """Make an interrupted stack usable again, without a human: clear pending creates and
+        let the program find what they left on the cloud."""
         deployment = stack.export_stack().deployment or {}
-        if deployment.get("pending_operations"):
+        if refresh and deployment.get("pending_operations"):
             log.warning("stack %s has pending operations from an interrupted update; clearing", spec.project_id)
             stack.refresh(clear_pending_creates=True, color="never")
             deployment = stack.export_stack().deployment or {}
         in_state = {r.get("urn", "").rsplit("::", 1)[-1]: r.get("id") for r in deployment.get("resources", [])}
-        return self._lost_objects(spec, in_state)
+        return program.lost_objects(spec, in_state, cloud)
 
-    def _cloud_config(self, spec: TenantSpec) -> Any:
+    def _cloud(self, spec: TenantSpec) -> "_RegionCloud":
         """The region's admin entry of clouds.yaml: the configured file, not whatever the process env says."""
         import openstack.config
 
-        files = [self.clouds_file] if self.clouds_file else None
-        return openstack.config.OpenStackConfig(config_files=files).get_one(cloud=spec.cloud, region_name=spec.openstack_region)
+        with self._lock:
+            if self._clouds is None:
+                files = [self.clouds_file] if self.clouds_file else None
+                self._clouds = openstack.config.OpenStackConfig(config_files=files)
+            clouds = self._clouds
+        return _RegionCloud(clouds.get_one(cloud=spec.cloud, region_name=spec.openstack_region))
 
-    def _lost_objects(self, spec: TenantSpec, in_state: dict[str, str | None]) -> Any:
-        """Objects an interrupted create left on the cloud but not in the stack, found by their
-        deterministic names, so that the next update adopts them instead of creating twins."""
-        from stacks.tenant import Adopt, network_names
-
-        wanted = {"project", "user"} | ({"network", "subnet", "router", "router-subnet"} if spec.create_network else set())
-        if wanted <= set(in_state):
-            return Adopt()
-        import openstack
-
-        found: dict[str, str | None] = {}
-        with openstack.connection.Connection(config=self._cloud_config(spec)) as conn:
-            if "project" not in in_state:
-                project = conn.identity.find_project(spec.openstack_project_name, domain_id=spec.domain_id, ignore_missing=True)
-                found["project"] = project.id if project else None
-            if "user" not in in_state:
-                user = conn.identity.find_user(spec.user_name, domain_id=spec.domain_id, ignore_missing=True)
-                found["user"] = user.id if user else None
-            project_id = in_state.get("project") or found.get("project")
-            if spec.create_network and project_id:
-                names = network_names(spec)
-                lookups = {"network": conn.network.networks, "subnet": conn.network.subnets, "router": conn.network.routers}
-                for kind, listing in lookups.items():
-                    if kind not in in_state:
-                        match = next(iter(listing(name=names[kind], project_id=project_id)), None)
-                        found[kind] = match.id if match else None
-                router_id, subnet_id = in_state.get("router") or found.get("router"), in_state.get("subnet") or found.get("subnet")
-                if "router-subnet" not in in_state and router_id and subnet_id:
-                    port = next(iter(conn.network.ports(device_id=router_id, fixed_ips=f"subnet_id={subnet_id}")), None)
-                    found["router-subnet"] = port.id if port else None
-        adopted = {k: v for k, v in found.items() if v}
-        if adopted:
-            log.warning("stack %s adopts objects an interrupted update left: %s", spec.project_id, sorted(adopted))
-        return Adopt(
-            project_id=found.get("project"), user_id=found.get("user"), network_id=found.get("network"),
-            subnet_id=found.get("subnet"), router_id=found.get("router"), router_interface_port_id=found.get("router-subnet"),
-        )
-
-    def _run(self, operation: Any, events: "_EventRelay", verb: str) -> Any:
+    def _run(self, stack: Any, operation: Callable[[], T], events: "_EventRelay", verb: str, clear_lock: bool = True) -> T:
         from pulumi import automation as auto
 
         try:
             with span(f"pulumi.{verb}"):  # one span per Pulumi operation (issue 18)
-                return operation()
+                try:
+                    return operation()
+                except auto.ConcurrentUpdateError:
+                    if not clear_lock:
+                        raise
+                    # Our lease says no one else runs this stack: the lock is a dead worker's.
+                    log.warning("stack %s is locked by an update that did not finish; clearing the lock", stack.name)
+                    stack.cancel()
+                    events.errors.clear()
+                    return operation()
         except auto.ConcurrentUpdateError as error:
             raise ProvisioningError(f"pulumi {verb}: the stack is locked by another update") from error
         except auto.CommandError as error:
             detail = "; ".join(events.errors) or str(error).strip().splitlines()[-1][:500]
             raise ProvisioningError(f"pulumi {verb} failed: {detail}") from error
+
+
+class _RegionCloud:
+    """CloudAccess for a program: the auth URL and admin connections of one region."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @property
+    def auth_url(self) -> str:
+        return str(self.config.config["auth"]["auth_url"])
+
+    def connect(self) -> Any:
+        import openstack
+
+        return openstack.connection.Connection(config=self.config)
 
 
 class _EventRelay:

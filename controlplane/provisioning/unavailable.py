@@ -22,17 +22,21 @@ class UnavailableProvisioner:
     def check_available(self) -> None:
         raise ProvisionerUnavailable(REASON)
 
+    def warm_up(self) -> None:
+        return None
+
     def _refuse(self) -> NoReturn:
         raise ProvisionerUnavailable(REASON)
 
-    def apply(self, spec: TenantSpec, progress: ProgressCallback) -> TenantOutputs:
+    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
+              refresh: bool = False) -> TenantOutputs:
         self._refuse()
 
-    def preview(self, spec: TenantSpec) -> dict[str, Any]:
+    def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]:
         self._refuse()
 
-    def destroy(self, spec: TenantSpec, progress: ProgressCallback) -> None:
+    def destroy(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None) -> None:
         self._refuse()
 
-    def credentials(self, spec: TenantSpec) -> dict[str, Any]:
+    def outputs(self, spec: TenantSpec) -> TenantOutputs | None:
         self._refuse()

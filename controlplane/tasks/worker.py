@@ -4,6 +4,8 @@ Tasks take ids only and delegate to the workflow, which reloads state."""
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
 from functools import lru_cache
 
@@ -16,11 +18,15 @@ from controlplane.observability.worker import instrument_worker
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
-    CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
+    CAPTURE_CREDENTIALS, CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
 from controlplane.tasks.celery_app import DELIVER_WEBHOOK, WEBHOOKS_RECONCILE
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
+# Everything a worker writes is readable by its user only: Pulumi state and work directories on the
+# file backend (they hold the tenants' secrets, encrypted), the embedded credentials key, SQLite files.
+# The engine is a child process and inherits this mask.
+os.umask(0o077)
 app = create_celery(get_settings())
 
 
@@ -41,6 +47,7 @@ def workflow(worker_id: str) -> ProvisioningWorkflow:
     rt = runtime()
     return ProvisioningWorkflow(
         rt.sessions, rt.core, rt.provisioner, worker_id=worker_id, lease_seconds=rt.settings.lease_seconds,
+        vault=rt.vault,
     )
 
 
@@ -49,6 +56,11 @@ def _fresh_connections(**_: object) -> None:
     # Forked pool processes must not share the parent's database connections.
     runtime.cache_clear()
     workflow.cache_clear()
+    # Connect and load the engine now, not in the first task a user waits for.
+    try:
+        runtime().provisioner.warm_up()
+    except Exception:  # the first task says what is wrong, with the task's own handling
+        logging.getLogger(__name__).warning("worker warm-up failed", exc_info=True)
 
 
 @worker_ready.connect
@@ -61,8 +73,6 @@ def _serve_metrics(**_: object) -> None:
 @worker_process_shutdown.connect
 def _forget_dead_process(pid: int | None = None, **_: object) -> None:
     # Live gauges of a finished pool process must not linger (counters are kept).
-    import os
-
     from prometheus_client import multiprocess
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -131,3 +141,8 @@ def webhooks_reconcile() -> int:
 def check_totals() -> dict[str, dict[str, dict[str, int]]]:
     """The running totals' invariant (Celery beat, every SAHAB_TOTALS_CHECK_INTERVAL_SECONDS): what it repaired."""
     return _run(CHECK_TOTALS, check_region_totals, runtime().sessions)
+
+
+@app.task(name=CAPTURE_CREDENTIALS, acks_late=True, bind=True)
+def capture_credentials(self: Task, project_id: str) -> str:
+    return _run(CAPTURE_CREDENTIALS, workflow(_node(self)).capture_credentials, project_id)

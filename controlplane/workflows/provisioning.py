@@ -1,31 +1,42 @@
-"""Provisioning, change and decommission of projects, run by workers.
+"""Provisioning, change, repair and decommission of projects, run by workers.
 
 Each step takes an id, reloads state and decides from the database what is
 left to do, so a redelivered or repeated task is harmless. A project lease
 keeps two workers off the same stack; the provisioner itself converges, so a
 resumed operation never creates twice. Long calls run outside any transaction.
+
+Every operation on a stack follows one template (`_operate`): lock the rows and
+check what is left to do, check the provisioner is ready, take the lease, run
+the provisioner with the lease kept alive, record the outcome and release the
+lease in one transaction, observe the duration. The operations below only say
+what differs: which rows, which provisioner call, what success and failure write.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.capacity import lock_region, move
-from controlplane.contract import ProgressEvent, TenantOutputs
+from controlplane.contract import ProgressCallback, ProgressEvent, TenantOutputs, TenantSpec
 from controlplane.core import Core
 from controlplane.domain.states import ProjectState, RequestState
 from controlplane.errors import ProvisionerUnavailable
 from controlplane.metrics import PROVISIONING_DURATION
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation, Project, QuotaRequest
+from controlplane.projects import credentials
+from controlplane.projects.credentials import CredentialVault
 from controlplane.projects.service import tenant_spec
 from controlplane.provisioning.protocol import Provisioner
 from controlplane.quota_requests.lifecycle import record_progress, transition
@@ -34,54 +45,113 @@ log = logging.getLogger(__name__)
 WORKER_ACTOR = "worker"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What an operation took under its lease: ids to reload, the spec and the stored password."""
+
+    project_id: str
+    request_id: str
+    spec: TenantSpec
+    password: str | None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """The parts of one kind of operation that the template does not fix.
+
+    - `claim`: with the rows locked, the project and request to work on, or why there is nothing to do;
+    - `begin`: what changes when the work starts (a transition...) and the spec to run;
+    - `run`: the provisioner call;
+    - `succeeded` / `failed`: what the outcome writes (the template releases the lease) and its result.
+    """
+
+    metric: str  # the operation label of sahab_provisioning_duration_seconds
+    claim: Callable[[Session], tuple[Project, QuotaRequest] | str]
+    begin: Callable[[Session, Project, QuotaRequest], TenantSpec]
+    run: Callable[[Claim, ProgressCallback], Any]
+    succeeded: Callable[[Session, Project, Claim, Any], str]
+    failed: Callable[[Session, Project, Claim, Exception], str]
+
+
+def _message(error: Exception, prefix: str = "") -> str:
+    return f"{prefix}{type(error).__name__}: {error}"[:4000]
+
+
 class ProvisioningWorkflow:
     def __init__(
         self, sessions: sessionmaker[Session], core: Core, provisioner: Provisioner, *,
         worker_id: str, lease_seconds: float = 120, reconcile_grace_seconds: int = 60,
+        vault: CredentialVault | None = None,
     ) -> None:
+        """`vault` seals the project user's credentials when an operation ends (the API serves them
+        from there); without one, nothing is stored (unit tests that do not read credentials)."""
         self.sessions = sessions
         self.core = core
         self.provisioner = provisioner
         self.worker_id = worker_id
         self.lease = timedelta(seconds=lease_seconds)
         self.grace = timedelta(seconds=reconcile_grace_seconds)
+        self.vault = vault
 
-    # -- create and change -------------------------------------------------
-    def provision(self, request_id: str) -> str:
+    # -- the template ----------------------------------------------------------
+    def _operate(self, operation: Operation) -> str:
         with transaction(self.sessions) as session:
-            request = session.scalar(select(QuotaRequest).where(QuotaRequest.id == request_id).with_for_update())
-            if request is None:
-                return "missing"
-            state = RequestState(request.state)
-            if state not in (RequestState.APPROVED, RequestState.PROVISIONING):
-                return f"nothing to do: {state.value}"
-            project = self._locked_project(session, request.project_id)
+            claimed = operation.claim(session)
+            if isinstance(claimed, str):
+                return claimed
+            project, request = claimed
             if not self._ready(request, project):
                 return "waiting"
             if not self._take_lease(project):
                 return "busy"
-            if state is RequestState.APPROVED:
-                self._transition(session, request, RequestState.PROVISIONING, "provisioning started")
-            project.state = ProjectState.PROVISIONING.value
-            spec = tenant_spec(session, self.core, project, request)
+            spec = operation.begin(session, project, request)
+            password = credentials.stored_password(session, self.vault, project.id) if self.vault else None
+            claim = Claim(project.id, request.id, spec, password)
 
         started = time.monotonic()
         try:
-            with self._keeping_lease(spec.project_id):
-                outputs = self.provisioner.apply(spec, self._progress(request_id))
+            with self._keeping_lease(claim.project_id), self._recording_progress(claim.request_id) as progress:
+                result = operation.run(claim, progress)
         except Exception as error:  # any failure is recorded on the rows, never lost
-            log.warning("provisioning %s failed: %s", request_id, error)
-            self._fail(request_id, error)
-            PROVISIONING_DURATION.labels("apply", "failure").observe(time.monotonic() - started)
-            return "failed"
-        self._succeed(request_id, outputs)
-        PROVISIONING_DURATION.labels("apply", "success").observe(time.monotonic() - started)
-        return "active"
+            log.warning("%s of %s failed: %s", operation.metric, claim.project_id, error)
+            outcome = self._finish(claim, lambda session, project: operation.failed(session, project, claim, error))
+            PROVISIONING_DURATION.labels(operation.metric, "failure").observe(time.monotonic() - started)
+            return outcome
+        outcome = self._finish(claim, lambda session, project: operation.succeeded(session, project, claim, result))
+        PROVISIONING_DURATION.labels(operation.metric, "success").observe(time.monotonic() - started)
+        return outcome
 
-    def _succeed(self, request_id: str, outputs: TenantOutputs) -> None:
+    def _finish(self, claim: Claim, record: Callable[[Session, Project], str]) -> str:
         with transaction(self.sessions) as session:
-            request = session.get_one(QuotaRequest, request_id, with_for_update=True)
-            project = self._locked_project(session, request.project_id)
+            # Request before project, in the order provisioning claims them.
+            session.scalar(select(QuotaRequest).where(QuotaRequest.id == claim.request_id).with_for_update())
+            project = self._locked_project(session, claim.project_id)
+            outcome = record(session, project)
+            self._release(project)
+        return outcome
+
+    def _store_credentials(self, session: Session, claim: Claim, outputs: TenantOutputs) -> None:
+        if self.vault is not None:
+            credentials.store(session, self.vault, self.core.clock, claim.project_id, outputs, claim.spec.domain_id)
+
+    # -- create and change -------------------------------------------------
+    def provision(self, request_id: str) -> str:
+        def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
+            request = session.scalar(select(QuotaRequest).where(QuotaRequest.id == request_id).with_for_update())
+            if request is None:
+                return "missing"
+            if request.state not in (RequestState.APPROVED.value, RequestState.PROVISIONING.value):
+                return f"nothing to do: {request.state}"
+            return self._locked_project(session, request.project_id), request
+
+        def begin(session: Session, project: Project, request: QuotaRequest) -> TenantSpec:
+            if request.state == RequestState.APPROVED.value:
+                self._transition(session, request, RequestState.PROVISIONING, "provisioning started")
+            project.state = ProjectState.PROVISIONING.value
+            return tenant_spec(session, self.core, project, request)
+
+        def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs) -> str:
+            request = session.get_one(QuotaRequest, claim.request_id)
             previous = session.scalars(select(QuotaRequest).where(
                 QuotaRequest.project_id == project.id, QuotaRequest.state == RequestState.ACTIVE.value,
                 QuotaRequest.id != request.id,
@@ -97,18 +167,22 @@ class ProvisioningWorkflow:
                 "network_id": outputs.network_id, **outputs.extra,
             }
             project.last_error = None
-            self._release(project)
+            self._store_credentials(session, claim, outputs)
+            return "active"
 
-    def _fail(self, request_id: str, error: Exception) -> None:
-        message = f"{type(error).__name__}: {error}"[:4000]
-        with transaction(self.sessions) as session:
-            request = session.get_one(QuotaRequest, request_id, with_for_update=True)
-            project = self._locked_project(session, request.project_id)
+        def failed(session: Session, project: Project, claim: Claim, error: Exception) -> str:
+            request = session.get_one(QuotaRequest, claim.request_id)
+            message = _message(error)
             if request.state == RequestState.PROVISIONING.value:
                 self._transition(session, request, RequestState.FAILED, message)
                 project.state = ProjectState.FAILED.value
             project.last_error = message
-            self._release(project)
+            return "failed"
+
+        return self._operate(Operation(
+            "apply", claim, begin, lambda c, progress: self.provisioner.apply(c.spec, progress, c.password),
+            succeeded, failed,
+        ))
 
     # -- preview of a change, for the approver -------------------------------
     def preview(self, request_id: str) -> str:
@@ -120,8 +194,9 @@ class ProvisioningWorkflow:
             if not self._ready(None, project):
                 return "waiting"
             spec = tenant_spec(session, self.core, project, request)
+            password = credentials.stored_password(session, self.vault, project.id) if self.vault else None
         try:
-            plan = self.provisioner.preview(spec)
+            plan = self.provisioner.preview(spec, password)
         except Exception as error:  # a failed preview must not block the decision
             plan = {"error": f"{type(error).__name__}: {error}"[:2000]}
         with transaction(self.sessions) as session:
@@ -131,82 +206,89 @@ class ProvisioningWorkflow:
 
     # -- decommission --------------------------------------------------------
     def decommission(self, project_id: str) -> str:
-        with transaction(self.sessions) as session:
+        def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
             project = self._locked_project(session, project_id)
-            if project.state != ProjectState.DECOMMISSIONING.value:
-                return f"nothing to do: {project.state}"
-            request = session.get_one(QuotaRequest, project.current_request_id)
-            if not self._ready(None, project):
-                return "waiting"
-            if not self._take_lease(project):
-                return "busy"
-            spec = tenant_spec(session, self.core, project, request)
-            request_id = request.id
+            if project is None or project.state != ProjectState.DECOMMISSIONING.value:
+                return f"nothing to do: {project.state if project else 'missing'}"
+            return project, session.get_one(QuotaRequest, project.current_request_id)
 
-        started = time.monotonic()
-        try:
-            with self._keeping_lease(project_id):
-                self.provisioner.destroy(spec, self._progress(request_id))
-        except Exception as error:
-            log.warning("decommissioning %s failed: %s", project_id, error)
-            with transaction(self.sessions) as session:
-                project = self._locked_project(session, project_id)
-                # Stays decommissioning: the reconciler tries again.
-                project.last_error = f"{type(error).__name__}: {error}"[:4000]
-                self._release(project)
-            PROVISIONING_DURATION.labels("destroy", "failure").observe(time.monotonic() - started)
-            return "failed"
-        with transaction(self.sessions) as session:
-            project = self._locked_project(session, project_id)
-            request = session.get_one(QuotaRequest, request_id, with_for_update=True)
+        def succeeded(session: Session, project: Project, claim: Claim, _: None) -> str:
+            request = session.get_one(QuotaRequest, claim.request_id)
             self._transition(session, request, RequestState.DECOMMISSIONED, "project removed from the cloud")
             self._regrant(session, project, {})
             project.state = ProjectState.DECOMMISSIONED.value
             project.last_error = None
-            self._release(project)
-        PROVISIONING_DURATION.labels("destroy", "success").observe(time.monotonic() - started)
-        return "decommissioned"
+            credentials.forget(session, project.id)
+            return "decommissioned"
+
+        def failed(session: Session, project: Project, claim: Claim, error: Exception) -> str:
+            project.last_error = _message(error)  # stays decommissioning: the reconciler tries again
+            return "failed"
+
+        return self._operate(Operation(
+            "destroy", claim, lambda session, project, request: tenant_spec(session, self.core, project, request),
+            lambda c, progress: self.provisioner.destroy(c.spec, progress, c.password), succeeded, failed,
+        ))
 
     # -- repair of quota drift ------------------------------------------------
     def reapply(self, project_id: str) -> str:
         """Re-apply an active project's stack with the quota Sahab granted. No request state
         changes: the run is recorded as progress on the current request, a failure on the project."""
-        with transaction(self.sessions) as session:
+        def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
             project = self._locked_project(session, project_id)
             if project is None or project.state != ProjectState.ACTIVE.value or not project.current_request_id:
                 return f"nothing to do: {project.state if project else 'missing'}"
             request = session.get_one(QuotaRequest, project.current_request_id)
             if request.state != RequestState.ACTIVE.value:
                 return f"nothing to do: request {request.state}"
-            if not self._ready(None, project):
-                return "waiting"
-            if not self._take_lease(project):
-                return "busy"
-            spec = tenant_spec(session, self.core, project)  # the granted quota, not a request's amounts
-            request_id = request.id
-            record_progress(session, self.core.clock, request_id, "repair: re-applying the granted quota",
+            return project, request
+
+        def begin(session: Session, project: Project, request: QuotaRequest) -> TenantSpec:
+            record_progress(session, self.core.clock, request.id, "repair: re-applying the granted quota",
                             {"operation": "repair"})
+            return tenant_spec(session, self.core, project)  # the granted quota, not a request's amounts
 
-        started = time.monotonic()
-        try:
-            with self._keeping_lease(project_id):
-                self.provisioner.apply(spec, self._progress(request_id))
-        except Exception as error:
-            message = f"repair failed: {type(error).__name__}: {error}"[:4000]
-            log.warning("repair of %s failed: %s", project_id, error)
-            self._record_repair(project_id, request_id, message, error=message)
-            PROVISIONING_DURATION.labels("repair", "failure").observe(time.monotonic() - started)
+        def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs) -> str:
+            project.last_error = None
+            self._store_credentials(session, claim, outputs)
+            record_progress(session, self.core.clock, claim.request_id, "repair: granted quota re-applied",
+                            {"operation": "repair"})
+            return "repaired"
+
+        def failed(session: Session, project: Project, claim: Claim, error: Exception) -> str:
+            project.last_error = _message(error, "repair failed: ")
+            record_progress(session, self.core.clock, claim.request_id, project.last_error, {"operation": "repair"})
             return "failed"
-        self._record_repair(project_id, request_id, "repair: granted quota re-applied", error=None)
-        PROVISIONING_DURATION.labels("repair", "success").observe(time.monotonic() - started)
-        return "repaired"
 
-    def _record_repair(self, project_id: str, request_id: str, message: str, error: str | None) -> None:
-        with transaction(self.sessions) as session:
+        return self._operate(Operation(
+            "repair", claim, begin,
+            # Refreshed first: the drift being repaired was made on the cloud, the state does not know it.
+            lambda c, progress: self.provisioner.apply(c.spec, progress, c.password, refresh=True),
+            succeeded, failed,
+        ))
+
+    # -- credentials of a project provisioned before they were stored ----------
+    def capture_credentials(self, project_id: str) -> str:
+        """Read the stack's outputs once and seal them (the API queues this on first demand)."""
+        def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
             project = self._locked_project(session, project_id)
-            project.last_error = error
-            self._release(project)
-            record_progress(session, self.core.clock, request_id, message, {"operation": "repair"})
+            if project is None or project.state != ProjectState.ACTIVE.value or not project.current_request_id:
+                return f"nothing to do: {project.state if project else 'missing'}"
+            if self.vault is None or credentials.read(session, self.vault, project.id) is not None:
+                return "nothing to do: stored"
+            return project, session.get_one(QuotaRequest, project.current_request_id)
+
+        def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs | None) -> str:
+            if outputs is None:
+                log.warning("project %s is active but its stack has no outputs; credentials cannot be captured", project.id)
+                return "no outputs"
+            self._store_credentials(session, claim, outputs)
+            return "captured"
+
+        return self._operate(Operation(
+            "capture", claim, lambda session, project, request: tenant_spec(session, self.core, project),
+            lambda c, _progress: self.provisioner.outputs(c.spec), succeeded, lambda *_: "failed",
+        ))
 
     # -- reconcile: find work in the database that no queued task carries ----
     def reconcile(self) -> dict[str, list[str]]:
@@ -300,11 +382,41 @@ class ProvisioningWorkflow:
         kind = session.get_one(Organisation, request.organisation_id).kind
         transition(session, self.core.clock, request, target, actor=WORKER_ACTOR, organisation_kind=kind, reason=reason)
 
-    def _progress(self, request_id: str):  # type: ignore[no-untyped-def]
-        def report(event: ProgressEvent) -> None:
-            detail = {k: v for k, v in {
-                "resource_type": event.resource_type, "resource_name": event.resource_name, "operation": event.operation,
-            }.items() if v}
-            with transaction(self.sessions) as session:
-                record_progress(session, self.core.clock, request_id, event.message, detail or None)
-        return report
+    @contextmanager
+    def _recording_progress(self, request_id: str) -> Iterator[ProgressCallback]:
+        """A progress callback that never makes the engine wait for the database: events are queued
+        and written by a thread, as many per transaction as have arrived, all of them before the
+        operation's outcome is recorded."""
+        pending: queue.SimpleQueue[ProgressEvent | None] = queue.SimpleQueue()
+
+        def write() -> None:
+            finished = False
+            while not finished:
+                batch = [pending.get()]
+                while True:
+                    try:
+                        batch.append(pending.get_nowait())
+                    except queue.Empty:
+                        break
+                finished = batch[-1] is None
+                events = [event for event in batch if event is not None]
+                if not events:
+                    continue
+                try:
+                    with transaction(self.sessions) as session:
+                        for event in events:
+                            detail = {k: v for k, v in {
+                                "resource_type": event.resource_type, "resource_name": event.resource_name,
+                                "operation": event.operation,
+                            }.items() if v}
+                            record_progress(session, self.core.clock, request_id, event.message, detail or None)
+                except Exception:  # progress is for people; the outcome is recorded either way
+                    log.warning("could not record %d progress events of %s", len(events), request_id, exc_info=True)
+
+        writer = threading.Thread(target=write, name=f"progress-{request_id}", daemon=True)
+        writer.start()
+        try:
+            yield pending.put
+        finally:
+            pending.put(None)
+            writer.join()

@@ -36,7 +36,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     queue = WorkerQueue()
     runtime = build_runtime(settings, queue=queue)
     queue.runtime = runtime
-    runtime.__dict__["provisioner"] = queue.live  # what the API's credentials endpoint asks
     with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
         yield Served(url=server.url, runtime=runtime, queue=queue)
         for thread in queue.threads:

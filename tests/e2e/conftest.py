@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support.ports import free_port, wait_for_port
+from tests.support.tenants import verified_org
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = "sahab-devcloud"
@@ -127,3 +128,15 @@ def wait_for(api: httpx.Client, headers: dict[str, str], request_id: str, states
             return request
         time.sleep(1)
     raise AssertionError(f"request {request_id} did not reach {states} in {timeout}s; last: {request}")
+
+
+@pytest.fixture
+def api(sahab) -> httpx.Client:
+    return httpx.Client(base_url=sahab.url, timeout=60)
+
+
+@pytest.fixture
+def tenant(api, issuer) -> tuple[dict[str, str], str]:
+    """An owner's headers and the verified business organisation the owner registered."""
+    owner = issuer.headers("nadia")
+    return owner, verified_org(api, owner, issuer.headers("omar", roles=("operator", "approver")))

@@ -101,3 +101,67 @@ def test_adopts_objects_left_by_an_interrupted_create(mocks):
     assert resources["project"][2]["import"] == "existing-project"
     assert resources["user"][2]["import"] == "existing-user"
     assert resources["compute-quota"][2]["import"] is None
+
+
+class FakeCloud:
+    """CloudAccess over canned objects (what an interrupted create left), counting connections."""
+
+    def __init__(self, **objects: list) -> None:
+        from types import SimpleNamespace as NS
+
+        self.auth_url = "http://127.0.0.1:5000/v3"
+        self.connections = 0
+        listing = lambda kind: lambda **query: [o for o in objects.get(kind, []) if all(getattr(o, k) == v for k, v in query.items())]  # noqa: E731
+        find = lambda kind: lambda name, **_: next((o for o in objects.get(kind, []) if o.name == name), None)  # noqa: E731
+        self.conn = NS(identity=NS(find_project=find("projects"), find_user=find("users")),
+                       network=NS(networks=listing("networks"), subnets=listing("subnets"), routers=listing("routers"),
+                                  ports=listing("ports")))
+
+    def connect(self):
+        from contextlib import nullcontext
+
+        self.connections += 1
+        return nullcontext(self.conn)
+
+
+def test_the_program_registry_finds_programs_by_name():
+    from stacks import find_program
+    from stacks.tenant import PROGRAM
+
+    assert find_program("tenant") is PROGRAM and PROGRAM.project == "sahab-tenants"
+    with pytest.raises(LookupError, match="no stack program named 'nope'"):
+        find_program("nope")
+
+
+def test_lost_objects_are_found_by_their_names_on_the_cloud():
+    from types import SimpleNamespace as NS
+
+    from stacks.tenant import PROGRAM, Adopt, network_names
+
+    s = spec()
+    names = network_names(s)
+    cloud = FakeCloud(
+        projects=[NS(id="p1", name=s.openstack_project_name)], users=[NS(id="u1", name=s.user_name)],
+        networks=[NS(id="n1", name=names["network"], project_id="p1")],
+        subnets=[NS(id="s1", name=names["subnet"], project_id="p1")],
+        routers=[NS(id="r1", name=names["router"], project_id="p1"), NS(id="r2", name=names["router"], project_id="other")],
+        ports=[NS(id="port1", device_id="r1", fixed_ips="subnet_id=s1")],
+    )
+    assert PROGRAM.lost_objects(s, {}, cloud) == Adopt("p1", "u1", "n1", "s1", "r1", "port1")
+    # What the state still holds is neither looked up nor adopted.
+    assert PROGRAM.lost_objects(s, {"project": "p1", "user": "u1"}, cloud) == Adopt(None, None, "n1", "s1", "r1", "port1")
+    connections = cloud.connections
+    complete = {name: "x" for name in ("project", "user", "network", "subnet", "router", "router-subnet")}
+    assert PROGRAM.lost_objects(s, complete, cloud) == Adopt()
+    assert cloud.connections == connections, "a complete state needs no cloud call"
+
+
+def test_outputs_carry_the_password_and_an_incomplete_stack_has_none():
+    from stacks.tenant import PROGRAM
+
+    raw = {"project_id": "p1", "user_name": "u", "auth_url": "http://k/v3", "region": "RegionOne",
+           "network_id": "n1", "password": "s3cret"}
+    outputs = PROGRAM.outputs(raw)
+    assert outputs.openstack_project_id == "p1" and outputs.password == "s3cret"
+    assert "s3cret" not in repr(outputs)
+    assert PROGRAM.outputs({}) is None

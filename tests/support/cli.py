@@ -39,7 +39,8 @@ class WorkerQueue:
     def _workflow(self, environment: str) -> ProvisioningWorkflow:
         assert self.runtime is not None
         provisioner = self.live if environment.startswith("live") else UnavailableProvisioner()
-        return ProvisioningWorkflow(self.runtime.sessions, self.runtime.core, provisioner, worker_id="test-worker")
+        return ProvisioningWorkflow(self.runtime.sessions, self.runtime.core, provisioner, worker_id="test-worker",
+                                    vault=self.runtime.vault)
 
     def _later(self, work: Callable[[], None]) -> None:
         def run() -> None:

@@ -19,7 +19,7 @@ class RabbitServer:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.external = os.environ.get("SAHAB_TEST_BROKER_URL")
-        self.port = 0
+        self.port = self.dist_port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -32,7 +32,9 @@ class RabbitServer:
         if not Path(SERVER).exists() and not shutil.which("rabbitmq-server"):
             raise RuntimeError("RabbitMQ is not installed: run `./dev setup` or apt-get install rabbitmq-server")
         self.base.mkdir(parents=True, exist_ok=True)
-        self.port, dist = free_port(), free_port()
+        if not self.port:  # a restart keeps its ports (and its data: durable queues survive)
+            self.port, self.dist_port = free_port(), free_port()
+        dist = self.dist_port
         (self.base / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
             "default_user = sahab\ndefault_pass = sahab\n"
@@ -59,3 +61,9 @@ class RabbitServer:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Stop the broker and start it again on the same port, as an operator's restart would."""
+        self.stop()
+        self.process = None
+        self.start()

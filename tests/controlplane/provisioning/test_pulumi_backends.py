@@ -41,7 +41,10 @@ def test_apply_preview_credentials_destroy(toolchain_on_path, backend_url, tmp_p
         assert plan["summary"].get("update") == 1
         assert plan["steps"] == [{"op": "update", "type": "openstack:compute/quotaSetV2:QuotaSetV2",
                                   "name": "compute-quota", "changed": ["cores"]}]
-        assert provisioner.credentials(spec)["auth"]["username"] == spec.user_name
+        stored = provisioner.outputs(spec)
+        assert stored.user_name == spec.user_name and stored.password == outputs.password and len(outputs.password) >= 24
+        # Sahab's password is the one a later run keeps.
+        assert provisioner.apply(spec, progress.append, outputs.password).password == outputs.password
     finally:
         provisioner.destroy(spec, progress.append)
     assert "deleted Project project" in {e.message for e in progress}

@@ -33,7 +33,7 @@ def test_objects_missing_from_the_state_are_adopted_not_created_twice(toolchain_
     progress = []
     try:
         first = provisioner.apply(spec, progress.append)
-        stack = provisioner._stack(spec)
+        stack = provisioner._open(spec)[1]
         exported = stack.export_stack()
         resources = exported.deployment["resources"]
         exported.deployment["resources"] = [r for r in resources if r["urn"].rsplit("::", 1)[-1] not in FORGOTTEN]

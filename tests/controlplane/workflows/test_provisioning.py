@@ -183,16 +183,77 @@ def test_the_lease_is_renewed_while_a_long_apply_runs(sessions, core, provisione
     seen = []
     original_apply = provisioner.apply
 
-    def slow_apply(spec, progress):
+    def slow_apply(spec, progress, password=None):
         with transaction(sessions) as session:
             seen.append(session.get_one(Project, spec.project_id).lease_until)
         clock.advance(seconds=100)
         wall.sleep(0.5)  # several renewal periods of a 0.3 s lease
         with transaction(sessions) as session:
             seen.append(session.get_one(Project, spec.project_id).lease_until)
-        return original_apply(spec, progress)
+        return original_apply(spec, progress, password)
 
     provisioner.apply = slow_apply
     workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="worker-a", lease_seconds=0.3)
     assert workflow.provision(request.id) == "active"
     assert seen[1] >= seen[0] + __import__("datetime").timedelta(seconds=100)
+
+
+def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_decommission(sessions, core, provisioner, tmp_path):
+    from controlplane.persistence.models import ProjectCredentials
+    from controlplane.projects import credentials
+    from controlplane.projects.credentials import CredentialVault
+
+    from cryptography.fernet import Fernet
+
+    vault = CredentialVault([Fernet.generate_key().decode()])
+    workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="w", vault=vault)
+    request = approved_request(sessions, core)
+    assert workflow.provision(request.id) == "active"
+    password = provisioner.passwords[request.project_id]
+    with transaction(sessions) as session:
+        entry = credentials.read(session, vault, request.project_id)
+    assert entry["auth"] == {"auth_url": "http://keystone.invalid/v3", "username": entry["auth"]["username"],
+                             "password": password, "project_id": f"os-{request.project_id}", "user_domain_id": "default"}
+
+    given = []
+    original_apply = provisioner.apply
+    def remembering_apply(spec, progress, password=None, refresh=False):
+        given.append((password, refresh))
+        return original_apply(spec, progress, password, refresh)
+
+    provisioner.apply = remembering_apply
+    with transaction(sessions) as session:
+        change = service.create(session, core, factories.person(), QuotaRequestCreate(
+            organisation_id=request.organisation_id, region="rabat-1", environment="prod", preset="small",
+            amounts={"vcpus": 2}, justification="smaller"))
+    assert workflow.provision(change.id) == "active"
+    assert workflow.reapply(request.project_id) == "repaired"
+    # The stored password is the one every later run keeps; a repair reads the cloud first (drift).
+    assert given == [(password, False), (password, True)]
+
+    with transaction(sessions) as session:
+        projects.decommission(session, core, factories.person(), request.project_id, None)
+    assert workflow.decommission(request.project_id) == "decommissioned"
+    with transaction(sessions) as session:
+        assert session.get(ProjectCredentials, request.project_id) is None
+
+
+def test_every_operation_releases_its_lease_and_observes_its_duration(sessions, core, workflow, provisioner):
+    from controlplane.metrics import PROVISIONING_DURATION
+
+    def count(operation: str, outcome: str) -> float:
+        return sum(s.value for m in PROVISIONING_DURATION.collect() for s in m.samples
+                   if s.name.endswith("_count") and s.labels == {"operation": operation, "outcome": outcome})
+
+    request = approved_request(sessions, core)
+    before = {key: count(*key) for key in (("apply", "success"), ("repair", "failure"), ("destroy", "success"))}
+    assert workflow.provision(request.id) == "active"
+    provisioner.fail_next = "nova answered 503"
+    assert workflow.reapply(request.project_id) == "failed"
+    with transaction(sessions) as session:
+        project = session.get_one(Project, request.project_id)
+        assert project.lease_owner is None and project.last_error == "repair failed: ProvisioningError: nova answered 503"
+        projects.decommission(session, core, factories.person(), request.project_id, None)
+    assert workflow.decommission(request.project_id) == "decommissioned"
+    for key, value in before.items():
+        assert count(*key) == value + 1, key
