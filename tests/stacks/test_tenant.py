@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pulumi
 import pytest
 
@@ -26,9 +28,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @pytest.fixture
 def mocks():
+    # Pulumi's mocks run on the thread's current event loop; a test before this one (asyncio.run,
+    # an ASGI client) may have closed and unset it.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     recorder = RecordingMocks()
     pulumi.runtime.set_mocks(recorder, project="sahab", stack="prj_test", preview=False)
     yield recorder
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 QUOTA = {name: 10 + i for i, name in enumerate(QUOTA_FIELDS)}
