@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,10 @@ def _generate(alg: str) -> dict[str, Any]:
 
 
 def _write(path: Path, jwk: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A new file of a random name (O_CREAT|O_EXCL, 0600: a planted symlink is never followed),
+    # then renamed over `path`, which replaces a symlink there rather than writing through it.
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "w") as handle:
             json.dump(jwk, handle)
