@@ -99,7 +99,7 @@ def render(extra: list[Collector]) -> bytes:
     return base + generate_latest(live)
 
 
-# -- metering (issue 6): read from the rows the last collection stored, never from a cloud ------
+# -- metering: read from the rows the last collection stored, never from a cloud ------
 
 # openstack-exporter's names for the same quantities, so existing dashboards carry over:
 # Sahab resource -> (metric stem, unit suffix for max/used) for Nova and Cinder limits.
@@ -180,7 +180,7 @@ class MeteringMetrics(Collector):
                                             .where(QuotaRequest.state.in_(waiting)).group_by(QuotaRequest.state)))
             run = session.scalar(select(MeteringRun).order_by(MeteringRun.id.desc()).limit(1))
             # Usage, drift and read errors change only when a collection runs (and records its run):
-            # summed over every active project once per collection, not at every scrape (issue 10).
+            # summed over every active project once per collection, not at every scrape.
             cached = self._per_collection
             rows: list[Any] = []
             if self.per_project or cached is None or cached[0] != (run.id if run else None):

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     # data_dir/credentials.key (mode 0600), which only processes sharing that directory can read.
     credentials_keys: list[str] = Field(default_factory=list, repr=False)
 
-    # Metering (issue 6): quota and usage read from every region's cloud by Celery beat.
+    # Metering: quota and usage read from every region's cloud by Celery beat.
     metering_interval_seconds: float = 300.0
     metering_workers: int = Field(8, ge=1, le=64, description="bounded thread pool for cloud calls")
     metering_timeout_seconds: float = Field(30.0, gt=0, description="per project (and per region) read")
@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     metering_page_size: int = Field(1000, ge=1, le=10000, description="items per page of the all-project listings")
     # Per-project quota/usage series on /metrics (openstack-exporter names); off by default (cardinality).
     metrics_per_project: bool = False
-    # Organisation webhooks (issue 11). The timeout is the total deadline of one attempt (resolution,
+    # Organisation webhooks. The timeout is the total deadline of one attempt (resolution,
     # connection, TLS, request and answer), not a per-read timeout.
     alert_webhook_timeout_seconds: float = Field(5.0, gt=0, le=60)
     alert_webhook_max_response_bytes: int = Field(64 * 1024, ge=1, description="answer bytes read, the rest is dropped")
@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     page_size_max: int = Field(200, ge=1, description="largest `limit` a list accepts")
     page_size_default: int = Field(50, ge=1, description="`limit` of a list that names none")
 
-    # Hardening (issue 11). Request bodies past this are refused with 413 before they are read whole.
+    # Hardening. Request bodies past this are refused with 413 before they are read whole.
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     # Idempotency-Key records are deleted this long after their first use (purged on write).
     idempotency_retention_hours: float = Field(24.0, ge=1)
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     # Where the portal client may be sent back; empty = {public_url}/portal/callback.
     issuer_portal_redirect_uris: list[str] = []
 
-    # Observability (issue 18): HTTP metrics per route (off only to measure their cost),
+    # Observability: HTTP metrics per route (off only to measure their cost),
     # OTLP/HTTP trace export when an endpoint is set (e.g. http://collector:4318; nothing is sent
     # by default), JSON log lines carrying trace and request ids, and how often each process
     # samples its own CPU, memory and open files.
@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     process_metrics_interval_seconds: float = Field(10.0, gt=0)
 
-    # Running totals (issue 10): how often beat recomputes each region's granted totals from the projects.
+    # Running totals: how often beat recomputes each region's granted totals from the projects.
     totals_check_interval_seconds: float = Field(600.0, gt=0)
 
 

@@ -236,7 +236,7 @@ class OpenStackReader:
         return found
 
     def _json(self, proxy: Any, path: str, **kwargs: Any) -> dict[str, Any]:
-        with span("openstack.get", region=self.region.id, path=path):  # one span per OpenStack read (issue 18)
+        with span("openstack.get", region=self.region.id, path=path):  # one span per OpenStack read
             response = proxy.get(path, timeout=self.timeout, **kwargs)
         if response.status_code >= 400:
             raise RuntimeError(f"GET {path}: HTTP {response.status_code} {response.text[:300]}")

@@ -150,7 +150,7 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime]
 
 
-# -- metering (issue 6) -------------------------------------------------------
+# -- metering -------------------------------------------------------
 class UsageSample(Base):
     """What one collection read for one project: used and the quota seen on the cloud, per resource
     (JSON maps keyed by Sahab resource name, like Project.granted). Reports integrate these over time."""
@@ -211,7 +211,7 @@ class MeteringRun(Base):
     drifts: Mapped[int] = mapped_column(Integer)
 
 
-# -- webhook deliveries (issue 11) ---------------------------------------------
+# -- webhook deliveries ---------------------------------------------
 class WebhookDelivery(Base):
     """One alert to an organisation's webhook, sent by the sahab.deliver_webhook task and retried with backoff.
     state: pending (due at next_attempt_at, which is also the lease of an attempt in flight) | delivered |
@@ -236,7 +236,7 @@ class WebhookDelivery(Base):
     )
 
 
-# -- housekeeping (issue 11, 0008) ----------------------------------------------
+# -- housekeeping (0008) ----------------------------------------------
 # Idempotency records are purged by age (api/idempotency.py): one indexed DELETE.
 Index("ix_idempotency_records_created_at", IdempotencyRecord.created_at)
 
@@ -302,7 +302,7 @@ class IssuerThrottle(Base):
     locked_until: Mapped[datetime | None]
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
-# -- running totals (issue 10) --------------------------------------------------
+# -- running totals --------------------------------------------------
 class RegionTotals(Base):
     """What is granted in a region, kept beside the grants so that admission, /v1/regions and
     /metrics never sum the projects: JSON maps of resource name to amount over live (not

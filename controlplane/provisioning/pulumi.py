@@ -242,7 +242,7 @@ class PulumiProvisioner:
         from pulumi import automation as auto
 
         try:
-            with span(f"pulumi.{verb}"):  # one span per Pulumi operation (issue 18)
+            with span(f"pulumi.{verb}"):  # one span per Pulumi operation
                 try:
                     return operation()
                 except auto.ConcurrentUpdateError:

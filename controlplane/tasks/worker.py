@@ -37,7 +37,7 @@ def runtime() -> Runtime:
     return built
 
 
-instrument_worker(get_settings(), runtime)  # task/process metrics, heartbeats, logs, traces (issue 18)
+instrument_worker(get_settings(), runtime)  # task/process metrics, heartbeats, logs, traces
 
 
 @lru_cache

@@ -1,7 +1,7 @@
 """built-in issuer grants: device grants, authorization codes, refresh tokens and throttles in the database
 
 So that every API process (`sahab-server api --workers N`, several pods) sees the same
-pending sign-ins (issue 10) and the same rate limits and lockouts (issue 11). Nothing to
+pending sign-ins and the same rate limits and lockouts. Nothing to
 fill from existing rows: grants lived in process memory until now, and a CLI that was
 mid-login simply starts again.
 

@@ -1,4 +1,4 @@
-"""webhook deliveries: alerts sent by their own task, retried, kept when they fail (issue 11)
+"""webhook deliveries: alerts sent by their own task, retried, kept when they fail
 
 Revision ID: 0005
 Revises: 0002
