@@ -148,15 +148,20 @@ def test_secret_refs_point_at_the_named_secrets(tools: Tools) -> None:
     assert refs == {
         "SAHAB_DATABASE_URL": ("sahab-postgresql", "database-url"), "SAHAB_BROKER_URL": ("sahab-rabbitmq", "broker-url"),
         "SAHAB_PULUMI_BACKEND_URL": ("sahab-pulumi", "backend-url"), "SAHAB_PULUMI_PASSPHRASE": ("sahab-pulumi", "passphrase"),
+        "SAHAB_CREDENTIALS_KEYS": ("sahab-credentials-keys", "credentials-keys"),
         "SAHAB_OIDC_ISSUER": ("sahab-oidc", "issuer"), "SAHAB_OIDC_AUDIENCE": ("sahab-oidc", "audience"),
     }
+    # The API opens what the workers sealed: both read the same keys.
+    api_refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+                for e in pod_specs(docs)["sahab-api"]["containers"][0]["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    assert api_refs["SAHAB_CREDENTIALS_KEYS"] == "sahab-credentials-keys"
     worker = pod_specs(docs)["sahab-worker"]
     assert worker["containers"][0]["envFrom"] == [{"secretRef": {"name": "sahab-pulumi-s3-credentials"}}]
     clouds = next(v for v in worker["volumes"] if v["name"] == "clouds")
     assert clouds["secret"] == {"secretName": "sahab-clouds", "items": [{"key": "clouds.yaml", "path": "clouds.yaml"}]}
 
 
-@pytest.mark.parametrize("missing", ["database", "broker", "pulumiBackend", "pulumiPassphrase", "oidc"])
+@pytest.mark.parametrize("missing", ["database", "broker", "pulumiBackend", "pulumiPassphrase", "credentialsKeys", "oidc"])
 @pytest.mark.parametrize("skip_schema", [False, True], ids=["schema", "template-fail"])
 def test_production_is_refused_without_external_services(tools: Tools, missing: str, skip_schema: bool) -> None:
     """Both the values schema and a template `fail` refuse production on the embedded defaults."""
@@ -221,6 +226,8 @@ def test_rendered_env_is_a_valid_sahab_configuration(tools: Tools, monkeypatch: 
             value = e.get("value", "x")
             if e["name"] in {"SAHAB_DATABASE_URL", "SAHAB_PULUMI_BACKEND_URL"}:
                 value = "postgresql://sahab@db/sahab"
+            if e["name"] == "SAHAB_CREDENTIALS_KEYS":
+                value = '["a-fernet-key"]'  # the Secret holds a JSON list, newest key first
             monkeypatch.setenv(e["name"], value)
     settings = Settings()
     assert settings.database_url.startswith("postgresql://") and settings.broker_url == "x"

@@ -42,7 +42,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "sahab.validate" -}}
 {{- $s := .Values.secrets }}
 {{- if eq .Values.mode "production" }}
-{{- range $ref := list "database" "broker" "pulumiBackend" "pulumiPassphrase" "oidc" }}
+{{- range $ref := list "database" "broker" "pulumiBackend" "pulumiPassphrase" "credentialsKeys" "oidc" }}
 {{- if not (get $s $ref).name }}
 {{- fail (printf "mode=production needs secrets.%s.name: an existing Secret (production never runs on SQLite, the filesystem broker, a file:// Pulumi backend or the built-in issuer); use mode=embedded for an evaluation install" $ref) }}
 {{- end }}
@@ -118,6 +118,9 @@ the API and the workers must agree on database, broker, catalogue, backend and i
 {{- end }}
 {{- if $s.pulumiPassphrase.name }}
 {{ include "sahab.secretEnv" (list "SAHAB_PULUMI_PASSPHRASE" $s.pulumiPassphrase.name $s.pulumiPassphrase.key) }}
+{{- end }}
+{{- if $s.credentialsKeys.name }}
+{{ include "sahab.secretEnv" (list "SAHAB_CREDENTIALS_KEYS" $s.credentialsKeys.name $s.credentialsKeys.key) }}
 {{- end }}
 {{- if $s.oidc.name }}
 {{ include "sahab.secretEnv" (list "SAHAB_OIDC_ISSUER" $s.oidc.name $s.oidc.issuerKey) }}
