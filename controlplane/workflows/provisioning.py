@@ -114,7 +114,8 @@ class ProvisioningWorkflow:
                 result = operation.run(claim, progress)
         except Exception as error:  # any failure is recorded on the rows, never lost
             log.warning("%s of %s failed: %s", operation.metric, claim.project_id, error)
-            outcome = self._finish(claim, lambda session, project: operation.failed(session, project, claim, error))
+            failure = error  # `error` is unbound once the except block ends; the callback keeps its own name
+            outcome = self._finish(claim, lambda session, project: operation.failed(session, project, claim, failure))
             PROVISIONING_DURATION.labels(operation.metric, "failure").observe(time.monotonic() - started)
             return outcome
         outcome = self._finish(claim, lambda session, project: operation.succeeded(session, project, claim, result))
