@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,17 +62,24 @@ class CredentialVault:
 
 
 def _local_key(data_dir: Path) -> str:
-    """The embedded default: a key made once and kept beside the database, readable by its owner only."""
+    """The embedded default: a key made once and kept beside the database, readable by its owner only.
+    Workers forked at once race to make it: each writes a whole key to a file of its own, and a hard
+    link publishes it, so the key appears complete or not at all and the first one wins."""
     path = data_dir / KEY_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, name = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=data_dir)  # O_EXCL, 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Fernet.generate_key().decode())
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(name, path)
+            except FileExistsError:
+                pass  # another process published its key first: use that one
+        finally:
+            os.unlink(name)
     return path.read_text().strip()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import stat
 
 import pytest
@@ -43,6 +44,16 @@ def test_the_embedded_key_is_made_once_and_readable_by_its_owner_only(tmp_path):
     key = tmp_path / "data" / credentials.KEY_FILE
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert CredentialVault.from_settings(settings).open(first.seal(ENTRY)) == ENTRY
+
+
+def test_workers_forked_at_once_agree_on_one_whole_embedded_key(tmp_path):
+    """Each process of a fresh worker pool makes the key at once: none may read it half-written."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(8) as pool:
+        keys = pool.map(credentials._local_key, [tmp_path / "data"] * 64)
+    assert len(set(keys)) == 1
+    Fernet(keys[0].encode())  # a whole key
+    assert [p.name for p in (tmp_path / "data").iterdir()] == [credentials.KEY_FILE]  # no file of a loser is left
 
 
 def test_reseal_all_rewrites_every_row_with_the_first_key(sessions, clock):
