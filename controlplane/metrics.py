@@ -6,6 +6,8 @@ controlplane.capacity), so every API process reports the same values. Labels nev
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,8 @@ from prometheus_client.registry import Collector
 
 from controlplane.domain.regions import Catalogue
 from controlplane.domain.resources import Resource
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from controlplane.capacity import RegionCapacity
@@ -75,13 +79,33 @@ class CapacityCollector(Collector):
         return []
 
 
+class TolerantMultiProcessCollector(multiprocess.MultiProcessCollector):
+    """A process killed while growing its metrics file leaves that file unreadable, and
+    prometheus_client then fails the whole scrape. Skip such a file (with a warning) instead: the
+    other processes' metrics stay visible, and the dead process's counters are lost either way."""
+
+    def collect(self) -> Any:
+        files = glob.glob(os.path.join(self._path, "*.db"))
+        try:
+            return self.merge(files, accumulate=True)
+        except Exception:  # noqa: BLE001 - whatever prometheus_client makes of a torn file
+            readable = []
+            for path in files:
+                try:
+                    self._read_metrics([path])
+                    readable.append(path)
+                except Exception as error:  # noqa: BLE001
+                    log.warning("metrics file %s is unreadable and is skipped: %s", path, error)
+            return self.merge(readable, accumulate=True)
+
+
 def serve_process_metrics(port: int) -> None:
     """Serve this machine's (or pod's) multiprocess counters on a port: for worker pods, whose
     metrics directory the API pods cannot read."""
     from prometheus_client import start_http_server
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    TolerantMultiProcessCollector(registry)
     start_http_server(port, registry=registry)
 
 
@@ -89,7 +113,7 @@ def render(extra: list[Collector]) -> bytes:
     """The /metrics payload: every process's counters plus the given live collectors."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        TolerantMultiProcessCollector(registry)
         base = generate_latest(registry)
     else:
         base = generate_latest(REGISTRY)

@@ -14,7 +14,8 @@ from api.app import create_app
 from api.auth.verifier import TokenVerifier
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation
-from tests.api.helpers import create_request, make_active, org_with_admin
+from controlplane.workflows.provisioning import ProvisioningWorkflow
+from tests.api.helpers import create_request, org_with_admin
 from tests.support.fakes import InMemoryProvisioner
 from tests.support.identity import ServerThread
 
@@ -139,9 +140,13 @@ def test_authenticated_answers_are_not_cached(client, runtime, issuer):
 
 def test_credentials_are_served_with_no_store(client, runtime, issuer):
     """The clouds.yaml holds the project user's password."""
-    runtime.__dict__["provisioner"] = InMemoryProvisioner()  # unit test of the header: no cloud behind it
     org = org_with_admin(runtime, "amina")
-    project = make_active(runtime, create_request(client, issuer.headers("amina"), org)["id"])
+    request = create_request(client, issuer.headers("amina"), org)
+    # Provisioned by the workflow, which seals the credentials the route serves (no cloud behind it).
+    workflow = ProvisioningWorkflow(runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w",
+                                    vault=runtime.vault)
+    assert workflow.provision(request["id"]) == "active"
+    project = request["project_id"]
     response = client.get(f"/v1/projects/{project}/credentials", headers=issuer.headers("amina"))
     assert response.status_code == 200, response.text
     assert "password" in response.text
