@@ -26,7 +26,6 @@ class Core:
     clock: Clock
     queue: TaskQueue
     policy: ApprovalPolicy
-    page_size_max: int = 200
 
     def region(self, region_id: str) -> Region:
         region = self.catalogue.get(region_id)

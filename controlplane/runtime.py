@@ -109,7 +109,6 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
         catalogue=catalogue, clock=clock or SystemClock(), queue=queue,
         policy=ApprovalPolicy(envelope=settings.auto_approve_envelope,
                               max_pending_requests=settings.max_pending_requests_per_organisation),
-        page_size_max=settings.page_size_max,
     )
     return Runtime(settings=settings, engine=engine, sessions=sessions, catalogue=catalogue, core=core)
 

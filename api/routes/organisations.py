@@ -20,7 +20,7 @@ def register_organisation(data: OrganisationCreate, session: SessionDep, core: C
 
 
 @router.get("", response_model=PageOut[OrganisationOut])
-def list_organisations(session: SessionDep, caller: CallerDep, cursor: Cursor = None, limit: Limit = 50) -> PageOut[OrganisationOut]:
+def list_organisations(session: SessionDep, caller: CallerDep, limit: Limit, cursor: Cursor = None) -> PageOut[OrganisationOut]:
     page = service.list_visible(session, caller, cursor, limit)
     return PageOut(items=[OrganisationOut.model_validate(o) for o in page.items], next_cursor=page.next_cursor)
 
@@ -81,8 +81,8 @@ def delete_alert_webhook(organisation_id: str, session: SessionDep, runtime: Run
 
 
 @router.get("/{organisation_id}/alert-webhook/deliveries", response_model=PageOut[DeliveryOut])
-def list_webhook_deliveries(organisation_id: str, session: SessionDep, caller: CallerDep, cursor: Cursor = None,
-                            limit: Limit = 50, state: DeliveryState | None = None) -> PageOut[DeliveryOut]:
+def list_webhook_deliveries(organisation_id: str, session: SessionDep, caller: CallerDep, limit: Limit,
+                            cursor: Cursor = None, state: DeliveryState | None = None) -> PageOut[DeliveryOut]:
     """Alerts sent (and being sent) to the webhook, oldest first; `state=failed`: those that failed every attempt."""
     page = webhooks.list_deliveries(session, caller, organisation_id, cursor, limit, state)
     return PageOut(items=[DeliveryOut.model_validate(d) for d in page.items], next_cursor=page.next_cursor)

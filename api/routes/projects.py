@@ -17,7 +17,7 @@ router = authenticated_router(prefix="/v1/projects", tags=["projects"])
 
 @router.get("", response_model=PageOut[ProjectOut])
 def list_projects(
-    session: SessionDep, caller: CallerDep, cursor: Cursor = None, limit: Limit = 50,
+    session: SessionDep, caller: CallerDep, limit: Limit, cursor: Cursor = None,
     organisation_id: str | None = None, region: str | None = None, state: ProjectState | None = None,
 ) -> PageOut[ProjectOut]:
     page = service.list_visible(session, caller, cursor=cursor, limit=limit, organisation_id=organisation_id, region=region, state=state)

@@ -38,7 +38,7 @@ def _create(runtime: Runtime, caller: Principal, data: QuotaRequestCreate) -> Qu
 
 @router.get("", response_model=PageOut[QuotaRequestOut])
 def list_requests(
-    session: SessionDep, caller: CallerDep, cursor: Cursor = None, limit: Limit = 50,
+    session: SessionDep, caller: CallerDep, limit: Limit, cursor: Cursor = None,
     state: RequestState | None = None, organisation_id: str | None = None, region: str | None = None,
 ) -> PageOut[QuotaRequestOut]:
     page = service.list_visible(session, caller, cursor=cursor, limit=limit, state=state, organisation_id=organisation_id, region=region)
