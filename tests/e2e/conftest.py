@@ -123,7 +123,9 @@ def wait_for(api: httpx.Client, headers: dict[str, str], request_id: str, states
     deadline = time.monotonic() + timeout
     request: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        request = api.get(f"/v1/quota-requests/{request_id}", headers=headers).json()
+        response = api.get(f"/v1/quota-requests/{request_id}", headers=headers)
+        assert response.status_code == 200, f"polling {request_id}: {response.status_code} {response.text}"
+        request = response.json()
         if request["state"] in states:
             return request
         time.sleep(1)
@@ -138,5 +140,6 @@ def api(sahab) -> httpx.Client:
 @pytest.fixture
 def tenant(api, issuer) -> tuple[dict[str, str], str]:
     """An owner's headers and the verified business organisation the owner registered."""
-    owner = issuer.headers("nadia")
+    # an hour: the slowest end-to-end tests outlast the issuer's default ten minutes
+    owner = issuer.headers("nadia", lifetime=3600)
     return owner, verified_org(api, owner, issuer.headers("omar", roles=("operator", "approver")))

@@ -64,10 +64,11 @@ class TestIssuer:
         self.jwks_fetches += 1
         return JSONResponse({"keys": [self.key.as_dict(is_private=False)]})
 
-    def token(self, subject: str, *, roles: tuple[str, ...] = (), organisations: tuple[str, ...] = (), **claims: Any) -> str:
+    def token(self, subject: str, *, roles: tuple[str, ...] = (), organisations: tuple[str, ...] = (),
+              lifetime: int = 600, **claims: Any) -> str:
         now = int(time.time())
         payload = {
-            "iss": self.url, "sub": subject, "aud": self.audience, "iat": now, "exp": now + 600,
+            "iss": self.url, "sub": subject, "aud": self.audience, "iat": now, "exp": now + lifetime,
             "jti": uuid.uuid4().hex, "name": subject.title(), "sahab_roles": list(roles),
             "sahab_orgs": list(organisations), **claims,
         }
