@@ -16,11 +16,12 @@ from controlplane.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def get_core(request: Request) -> Core:
-    return request.app.state.runtime.core
+    return get_runtime(request).core
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -40,11 +41,11 @@ def bearer_token(headers: Mapping[str, str]) -> str:
 
 async def authenticate(request: Request) -> Principal:
     """The caller. api.guard has usually verified the token already, before the body was read."""
-    cached = getattr(request.state, "principal", None)
+    cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     token = bearer_token(request.headers)
-    principal = await run_in_threadpool(request.app.state.verifier.verify, token)
+    principal: Principal = await run_in_threadpool(request.app.state.verifier.verify, token)
     request.state.principal = principal
     return principal
 

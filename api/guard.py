@@ -53,9 +53,9 @@ class RequestGuard:
                 raise PayloadTooLarge(declared)
             body = await read_body(receive, self.max_body_bytes)
         except PayloadTooLarge:
-            error = PayloadTooLarge(f"the request body is larger than {self.max_body_bytes} bytes (max_body_bytes)",
-                                    max_body_bytes=self.max_body_bytes)
-            await problem_for(error, path)(scope, receive, send)
+            too_large = PayloadTooLarge(f"the request body is larger than {self.max_body_bytes} bytes (max_body_bytes)",
+                                        max_body_bytes=self.max_body_bytes)
+            await problem_for(too_large, path)(scope, receive, send)
             return
         except ClientDisconnect:
             return  # nobody is left to answer

@@ -118,7 +118,7 @@ class IdempotencyMiddleware:
 def purge(session: Session, before: datetime) -> int:
     """Delete the records first used before `before`; how many were deleted."""
     result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < before))
-    return result.rowcount or 0
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _claim(session: Session, now: datetime, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:

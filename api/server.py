@@ -105,8 +105,7 @@ def run_all() -> None:
         stop()
         for child in children:
             child.wait(timeout=30)
-    failed = [c.args[-1] for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
-    if failed:
+    if any(c.returncode not in (0, -signal.SIGTERM, None) for c in children):
         raise typer.Exit(1)
 
 

@@ -20,6 +20,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -144,7 +145,7 @@ def check_totals(sessions: sessionmaker[Session]) -> dict[str, dict[str, dict[st
                       "(this is a bug: some change to a grant did not move the totals): %s", region_id, differences)
             session.execute(update(RegionTotals).where(RegionTotals.region_id == region_id)
                             .values(granted=actual.all_plain(), granted_business=actual.business_plain()))
-            after_commit(session, lambda region_id=region_id: TOTALS_REPAIRS.labels(region_id).inc())
+            after_commit(session, partial(_count_repair, region_id))
             repaired[region_id] = differences
     return repaired
 
@@ -208,3 +209,7 @@ def read_all(session: Session, catalogue: Catalogue) -> list[RegionCapacity]:
     stored = {row.region_id: Sums.from_plain(row.granted, row.granted_business)
               for row in session.execute(select(RegionTotals.region_id, RegionTotals.granted, RegionTotals.granted_business))}
     return [region_capacity(region, stored.get(region.id) or Sums()) for region in catalogue.regions]
+
+
+def _count_repair(region_id: str) -> None:
+    TOTALS_REPAIRS.labels(region_id).inc()

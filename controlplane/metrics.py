@@ -87,16 +87,16 @@ class TolerantMultiProcessCollector(multiprocess.MultiProcessCollector):
     def collect(self) -> Any:
         files = glob.glob(os.path.join(self._path, "*.db"))
         try:
-            return self.merge(files, accumulate=True)
+            return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
         except Exception:  # noqa: BLE001 - whatever prometheus_client makes of a torn file
             readable = []
             for path in files:
                 try:
-                    self._read_metrics([path])
+                    self._read_metrics([path])  # type: ignore[no-untyped-call]
                     readable.append(path)
                 except Exception as error:  # noqa: BLE001
                     log.warning("metrics file %s is unreadable and is skipped: %s", path, error)
-            return self.merge(readable, accumulate=True)
+            return self.merge(readable, accumulate=True)  # type: ignore[no-untyped-call]
 
 
 def serve_process_metrics(port: int) -> None:
@@ -105,7 +105,7 @@ def serve_process_metrics(port: int) -> None:
     from prometheus_client import start_http_server
 
     registry = CollectorRegistry()
-    TolerantMultiProcessCollector(registry)
+    TolerantMultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     start_http_server(port, registry=registry)
 
 
@@ -113,7 +113,7 @@ def render(extra: list[Collector]) -> bytes:
     """The /metrics payload: every process's counters plus the given live collectors."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        TolerantMultiProcessCollector(registry)
+        TolerantMultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         base = generate_latest(registry)
     else:
         base = generate_latest(REGISTRY)

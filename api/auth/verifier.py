@@ -289,7 +289,7 @@ class TokenVerifier:
             if self._fetched_at is None or now - self._fetched_at >= self.jwks_cache_seconds:
                 self._refresh_or_keep(now)
             key = self._lookup(kid)
-            if key is None and kid is not None and now - self._fetched_at >= self.refetch_interval:
+            if key is None and kid is not None and now - (self._fetched_at or 0.0) >= self.refetch_interval:
                 # A kid we do not know: perhaps the issuer rotated its keys.
                 self._refresh(now)
                 key = self._lookup(kid)

@@ -54,7 +54,7 @@ def _generate(alg: str) -> dict[str, Any]:
         raise ValueError(f"the built-in issuer cannot sign with {alg}; choose one of {sorted(_GENERATE)}")
     kty, size = _GENERATE[alg]
     key = JsonWebKey.generate_key(kty, size, is_private=True)
-    jwk = key.as_dict(is_private=True)
+    jwk: dict[str, Any] = key.as_dict(is_private=True)
     jwk.update(kid=key.thumbprint(), alg=alg, use="sig")
     return jwk
 

@@ -85,7 +85,7 @@ def default_org(api: Any) -> str:
     page = api.get("/v1/organisations", params={"limit": 2})
     items = page.get("items", [])
     if len(items) == 1:
-        return items[0]["id"]
+        return str(items[0]["id"])
     raise usage("--org is required: you belong to " + ("no organisation" if not items else "several organisations"))
 
 

@@ -26,7 +26,7 @@ def _alert(delivery: dict[str, Any]) -> str:
     payload = delivery["payload"]
     if "resource" in payload and "threshold" in payload:
         return f"{payload['resource']} {payload['threshold']} % ({payload.get('project_id', '?')})"
-    return payload.get("type", "")
+    return str(payload.get("type", ""))
 
 
 def _problem(delivery: dict[str, Any]) -> str:

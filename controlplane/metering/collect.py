@@ -173,7 +173,7 @@ class MeteringCollector:
                        ProjectMetering.notified, ProjectMetering.openstack_project_name)
                 .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
                 .where(Project.state == ProjectState.ACTIVE.value, Project.openstack_project_id.is_not(None)))
-            return [_Target(*row) for row in rows]
+            return [_Target(*row) for row in rows]  # type: ignore[arg-type, call-arg]
 
     # -- fetch ---------------------------------------------------------------
     def _fetch(self, targets: list[_Target], due: set[str]) -> tuple[dict[str, _RegionFetch], _Outcomes]:
@@ -200,7 +200,7 @@ class MeteringCollector:
             rounds = max(rounds, math.ceil((len(fetch.quotas) + len(LISTINGS) + pages + 3) / self.workers))
         # Each call has its own timeout (api_timeout); this bounds the whole wait even if one does not.
         outcome = _Outcomes(self.timeout * (rounds + 1))
-        everything = [f for fetch in fetched.values() for f in (
+        everything: list[Future[Any]] = [f for fetch in fetched.values() for f in (
             fetch.projects, fetch.bulk_quotas, fetch.capacity, *fetch.listings.values(), *fetch.quotas.values()) if f]
         wait(everything, timeout=outcome.deadline)
         for pool in pools:

@@ -240,7 +240,8 @@ class OpenStackReader:
             response = proxy.get(path, timeout=self.timeout, **kwargs)
         if response.status_code >= 400:
             raise RuntimeError(f"GET {path}: HTTP {response.status_code} {response.text[:300]}")
-        return response.json()
+        found: dict[str, Any] = response.json()
+        return found
 
     def _pages(self, listing: Listing) -> Iterator[list[dict[str, Any]]]:
         """Every page of a listing: marker = the last item's id, while the service says there is a

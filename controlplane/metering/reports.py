@@ -101,7 +101,7 @@ def usage_report(session: Session, principal: Principal, *, start: datetime, end
     for project in projects.values():
         if project.id not in samples and project.id not in carried and project.state == ProjectState.DECOMMISSIONED.value:
             continue  # gone before the period and never measured in it
-        key = {"project": (project.id,), "region": (project.region_id,),
+        key: tuple[str, ...] = {"project": (project.id,), "region": (project.region_id,),
                "organisation": (project.organisation_id,)}[by]
         groups[key].append(project.id)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_organisation, require_role
@@ -23,11 +24,13 @@ def list_drift(session: Session, principal: Principal, *, organisation_id: str |
     """Staff see every organisation's drift; members only their organisations' (others: 404)."""
     if organisation_id and not principal.is_staff:
         require_organisation(session, principal, organisation_id)
-    statement = select(Project, ProjectMetering).join(ProjectMetering, ProjectMetering.project_id == Project.id).where(
-        Project.state == ProjectState.ACTIVE.value)
+    statement: Select[Any] = select(Project, ProjectMetering).join(  # type: ignore[assignment]
+        ProjectMetering, ProjectMetering.project_id == Project.id).where(Project.state == ProjectState.ACTIVE.value)
     statement = projects.visible(session, principal, statement, organisation_id=organisation_id, region=region)
     found = []
-    for project, metering in session.execute(statement.order_by(Project.region_id, Project.id)):
+    rows: Iterable[tuple[Project, ProjectMetering]] = session.execute(
+        statement.order_by(Project.region_id, Project.id))
+    for project, metering in rows:
         for item in metering.drift or []:
             found.append({"project_id": project.id, "organisation_id": project.organisation_id,
                           "region_id": project.region_id, "environment": project.environment,

@@ -64,9 +64,9 @@ class QueueCollector(Collector):
             yield age
 
     def _declare_passive(self) -> tuple[int, int]:
-        from kombu import Connection
+        from kombu import Connection  # type: ignore[attr-defined]
 
-        with Connection(self.broker_url, transport_options=self.transport_options, connect_timeout=self.timeout) as connection:
+        with Connection(self.broker_url, transport_options=self.transport_options, connect_timeout=self.timeout) as connection:  # type: ignore[no-untyped-call]
             connection.ensure_connection(max_retries=1, timeout=self.timeout)
             try:
                 _, count, consumer_count = connection.default_channel.queue_declare(queue=self.queue, passive=True)

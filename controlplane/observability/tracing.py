@@ -15,7 +15,8 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from controlplane.settings import Settings
 
@@ -67,7 +68,7 @@ def instrument_libraries() -> None:
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-        CeleryInstrumentor().instrument()
+        CeleryInstrumentor().instrument()  # type: ignore[no-untyped-call]
         HTTPXClientInstrumentor().instrument()
         _libraries_instrumented = True
 
@@ -82,7 +83,8 @@ def instrument_engine(engine: Any) -> None:
 
     usage = get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
         "db.client.connections.usage", unit="connections")
-    EngineTracer(trace.get_tracer("opentelemetry.instrumentation.sqlalchemy"), engine, usage)
+    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    EngineTracer(tracer, engine, usage)  # type: ignore[no-untyped-call]
     engine._sahab_traced = True
 
 

@@ -121,5 +121,5 @@ def _keep_an_admin(session: Session, organisation_id: str, leaving: Membership, 
             Membership.organisation_id == organisation_id, Membership.role == MemberRole.ADMIN.value
         )
     )
-    if admins <= 1:
+    if (admins or 0) <= 1:
         raise Conflict(f"{leaving.subject} is the last admin of organisation {organisation_id}; add another admin first")

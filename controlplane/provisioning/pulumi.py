@@ -120,9 +120,13 @@ class PulumiProvisioner:
 
         events = _EventRelay(lambda _e: None)
 
+        def relay(event: Any) -> None:
+            collect(event)
+            events(event)
+
         def preview() -> Any:
             adopt = None if created else self._recover(stack, spec, program, cloud, refresh=False)
-            return stack.preview(on_event=lambda e: (collect(e), events(e)), color="never",
+            return stack.preview(on_event=relay, color="never",
                                  program=program.build(spec, cloud, password, adopt))
 
         result = self._run(stack, preview, events, "preview", clear_lock=False)

@@ -4,6 +4,7 @@ imported only when chosen, so the core never imports the Pulumi stack programs u
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from controlplane.provisioning.protocol import Provisioner
 from controlplane.settings import Settings
@@ -16,7 +17,6 @@ _IMPLEMENTATIONS = {
 
 def provisioner_from_settings(settings: Settings) -> Provisioner:
     module_name, _, class_name = _IMPLEMENTATIONS[settings.provisioner].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    if settings.provisioner == "unavailable":
-        return cls()
-    return cls.from_settings(settings)
+    cls: Any = getattr(importlib.import_module(module_name), class_name)
+    chosen: Provisioner = cls() if settings.provisioner == "unavailable" else cls.from_settings(settings)
+    return chosen

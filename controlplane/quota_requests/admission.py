@@ -12,7 +12,10 @@ running totals (controlplane.capacity), never the projects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from controlplane.capacity import LockedRegion, lock_region, move, region_capacity
@@ -56,10 +59,7 @@ def ensure_regions(session: Session, region_ids: list[str]) -> None:
     """Create the rows of every catalogue region, its totals at zero (safe when several processes
     start at once: an existing row is left as it is)."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
     for region_id in region_ids:
         session.execute(insert(RegionRow).values(id=region_id, admissions=0).on_conflict_do_nothing())
         session.execute(insert(RegionTotals).values(region_id=region_id, granted={}, granted_business={})

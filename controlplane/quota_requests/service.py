@@ -107,7 +107,7 @@ def _check_pending_limit(session: Session, core: Core, organisation: Organisatio
         QuotaRequest.organisation_id == organisation.id, QuotaRequest.state == RequestState.SUBMITTED.value,
     ))
     limit = core.policy.max_pending_requests
-    if waiting >= limit:
+    if (waiting or 0) >= limit:
         raise TooManyPendingRequests(
             f"organisation {organisation.id} already has {waiting} requests waiting for a decision (at most {limit}); "
             "cancel one or wait for an approver to decide",
@@ -137,7 +137,7 @@ def _apply_policy(
     below = _below_usage(project, requested)
     if below:
         transition(session, core.clock, request, RequestState.REJECTED, actor=POLICY_ACTOR,
-                   organisation_kind=organisation.kind, reason=f"{BelowUsage.title}: {below}", detail={"usage": project.last_usage})
+                   organisation_kind=organisation.kind, reason=f"{BelowUsage.title}: {below}", detail={"usage": project.last_usage if project else None})
         _count("rejected_below_usage")
         return
     kind = OrganisationKind(organisation.kind)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from celery import Task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
@@ -22,6 +24,8 @@ from controlplane.tasks.celery_app import (
 )
 from controlplane.tasks.celery_app import DELIVER_WEBHOOK, WEBHOOKS_RECONCILE
 from controlplane.workflows.provisioning import ProvisioningWorkflow
+
+T = TypeVar("T")
 
 # Everything a worker writes is readable by its user only: Pulumi state and work directories on the
 # file backend (they hold the tenants' secrets, encrypted), the embedded credentials key, SQLite files.
@@ -76,10 +80,10 @@ def _forget_dead_process(pid: int | None = None, **_: object) -> None:
     from prometheus_client import multiprocess
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(pid or os.getpid())
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
 
 
-def _run(task_name: str, step, *args: str) -> str:  # type: ignore[no-untyped-def]
+def _run(task_name: str, step: Callable[..., T], *args: Any) -> T:
     try:
         return step(*args)
     except Exception:

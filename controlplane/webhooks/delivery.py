@@ -48,7 +48,7 @@ class DeliveryRules:
     reconcile_grace: timedelta = timedelta(seconds=60)  # how late a task may be before reconcile resends it
 
     def backoff(self, attempt: int) -> float:
-        return self.backoff_seconds * 2 ** (attempt - 1)
+        return self.backoff_seconds * 2.0 ** (attempt - 1)
 
 
 @dataclass(frozen=True)

@@ -315,7 +315,7 @@ class ProvisioningWorkflow:
 
     # -- helpers -------------------------------------------------------------
     def _locked_project(self, session: Session, project_id: str | None) -> Project:
-        return session.scalar(select(Project).where(Project.id == project_id).with_for_update())
+        return session.scalars(select(Project).where(Project.id == project_id).with_for_update()).one()
 
     def _ready(self, request: QuotaRequest | None, project: Project) -> bool:
         try:
