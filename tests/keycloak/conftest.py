@@ -1,5 +1,6 @@
 """One real Keycloak per test session (keycloak/start: dev mode, the repository's realm file), and
-Sahab's API configured by the README's "Using Keycloak" recipe, served over HTTP for the CLI."""
+Sahab's API configured by the README's "Using Keycloak" recipe, served over HTTP for the CLI; beside it
+Sahab's API with its built-in issuer, so that the interop suite (test_interop.py) runs against both."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from api.auth.verifier import TokenVerifier
 from controlplane.persistence.migrate import upgrade
 from controlplane.runtime import build_runtime
 from tests.support.fakes import RecordingQueue
-from tests.support.identity import ServerThread
+from tests.support.identity import ServerThread, isolated_settings
+from tests.support.interop import BuiltinProvider, KeycloakProvider, Provider
 from tests.support.keycloak import KeycloakAdmin, KeycloakServer, Sahab, ShiftedClock, recipe_applied
 from tests.support.ports import free_port
 
@@ -63,3 +65,25 @@ def shifted_verifier(sahab: Sahab) -> Iterator[tuple[TokenVerifier, ShiftedClock
     verifier = TokenVerifier.from_settings(sahab.settings, clock=clock)
     yield verifier, clock
     verifier.close()
+
+
+@pytest.fixture(scope="session")
+def builtin_sahab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltinProvider]:
+    """The API with its built-in issuer at /issuer and the demo accounts, as `./dev run` serves it."""
+    tmp = tmp_path_factory.mktemp("sahab-builtin")
+    port = free_port()
+    database_url = f"sqlite:///{tmp / 'sahab.db'}"
+    upgrade(database_url)
+    settings = isolated_settings(f"http://127.0.0.1:{port}", tmp / "data", database_url=database_url, demo_accounts=True)
+    runtime = build_runtime(settings, queue=RecordingQueue())
+    with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
+        yield BuiltinProvider(url=server.url, settings=settings)
+    runtime.engine.dispose()
+
+
+@pytest.fixture(params=["builtin", "keycloak"])
+def provider(request: pytest.FixtureRequest) -> Provider:
+    """Each interop test once per identity provider (Keycloak starts only for its own runs)."""
+    if request.param == "builtin":
+        return request.getfixturevalue("builtin_sahab")
+    return KeycloakProvider(request.getfixturevalue("sahab"))
