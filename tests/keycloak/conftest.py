@@ -8,15 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.app import create_app
 from api.auth.verifier import TokenVerifier
-from controlplane.persistence.migrate import upgrade
-from controlplane.runtime import build_runtime
-from tests.support.fakes import RecordingQueue
-from tests.support.identity import ServerThread, isolated_settings
+from controlplane.settings import Settings
+from tests.support.identity import isolated_settings, served_api
 from tests.support.interop import BuiltinProvider, KeycloakProvider, Provider
 from tests.support.keycloak import KeycloakAdmin, KeycloakServer, Sahab, ShiftedClock, recipe_applied
-from tests.support.ports import free_port
 
 
 MEASURED: list[str] = []  # what the session saw of Keycloak, printed in pytest's summary
@@ -48,15 +44,13 @@ def kc_admin(keycloak: KeycloakServer) -> Iterator[KeycloakAdmin]:
 @pytest.fixture(scope="session")
 def sahab(keycloak: KeycloakServer, kc_admin: KeycloakAdmin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sahab]:
     tmp = tmp_path_factory.mktemp("sahab-keycloak")
-    port = free_port()
-    database_url = f"sqlite:///{tmp / 'sahab.db'}"
-    upgrade(database_url)
-    settings = recipe_applied(keycloak, public_url=f"http://127.0.0.1:{port}", database_url=database_url,
-                              data_dir=tmp / "data", broker_url="memory://")
-    runtime = build_runtime(settings, queue=RecordingQueue())
-    with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
-        yield Sahab(url=server.url, settings=settings, runtime=runtime, keycloak=keycloak, admin=kc_admin)
-    runtime.engine.dispose()
+
+    def settings_for(public_url: str, database_url: str) -> Settings:
+        return recipe_applied(keycloak, public_url=public_url, database_url=database_url, data_dir=tmp / "data",
+                              broker_url="memory://")
+
+    with served_api(tmp, settings_for) as (url, settings, runtime):
+        yield Sahab(url=url, settings=settings, runtime=runtime, keycloak=keycloak, admin=kc_admin)
 
 
 @pytest.fixture
@@ -71,14 +65,12 @@ def shifted_verifier(sahab: Sahab) -> Iterator[tuple[TokenVerifier, ShiftedClock
 def builtin_sahab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltinProvider]:
     """The API with its built-in issuer at /issuer and the demo accounts, as `./dev run` serves it."""
     tmp = tmp_path_factory.mktemp("sahab-builtin")
-    port = free_port()
-    database_url = f"sqlite:///{tmp / 'sahab.db'}"
-    upgrade(database_url)
-    settings = isolated_settings(f"http://127.0.0.1:{port}", tmp / "data", database_url=database_url, demo_accounts=True)
-    runtime = build_runtime(settings, queue=RecordingQueue())
-    with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
-        yield BuiltinProvider(url=server.url, settings=settings)
-    runtime.engine.dispose()
+
+    def settings_for(public_url: str, database_url: str) -> Settings:
+        return isolated_settings(public_url, tmp / "data", database_url=database_url, demo_accounts=True)
+
+    with served_api(tmp, settings_for) as (url, settings, _):
+        yield BuiltinProvider(url=url, settings=settings)
 
 
 @pytest.fixture(params=["builtin", "keycloak"])
