@@ -78,20 +78,28 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        finally:
-            if self.access_lines:
-                route = scope.get("route")
-                access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={
-                    "method": scope["method"], "route": getattr(route, "path", None), "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
-            logs.REQUEST_ID.reset(token)
+        except BaseException:
+            # The server logs the exception after this returns, in this request's own task: leave the
+            # request id set and keep the trace id for that line (the task ends with the request).
+            logs.FAILED_TRACE_ID.set(tracing.current_trace_id())
+            self._access_line(scope, status, started)
+            raise
+        self._access_line(scope, status, started)
+        logs.REQUEST_ID.reset(token)
+
+    def _access_line(self, scope: dict[str, Any], status: int, started: float) -> None:
+        if self.access_lines:
+            route = scope.get("route")
+            access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={
+                "method": scope["method"], "route": getattr(route, "path", None), "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
 
 
 def instrument_api(app: FastAPI, runtime: Any) -> None:
     settings = runtime.settings
     logs.configure(settings.log_format, settings.log_level)
     queue_app = getattr(runtime.core.queue, "app", None)
-    collector = QueueCollector.for_celery(queue_app) if queue_app is not None else None
+    collector = QueueCollector.for_celery(queue_app, settings.broker_management_url) if queue_app is not None else None
     if collector is not None and not any(isinstance(c, QueueCollector) for c in runtime.collectors):
         runtime.collectors.append(collector)
     process.start_sampling("api", settings.process_metrics_interval_seconds)

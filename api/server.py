@@ -49,11 +49,24 @@ def api(
     port: int = typer.Option(0, help="port to bind; default: the port of SAHAB_PUBLIC_URL"),
 ) -> None:
     """Serve the HTTP API (behind a proxy or in a pod, bind 0.0.0.0 and keep SAHAB_PUBLIC_URL public)."""
-    url = urlparse(get_settings().public_url)
+    settings = get_settings()
+    url = urlparse(settings.public_url)
+    # The access line is Sahab's own (sahab.access: route template, status, duration, request id).
     os.execvpe(sys.executable, [
         sys.executable, "-m", "uvicorn", "api.main:app", "--host", host or url.hostname or "127.0.0.1",
         "--port", str(port or url.port or 8080), "--workers", str(workers), "--no-access-log",
+        *uvicorn_log_options(settings.log_format, settings.log_level),
     ], _multiproc_env())
+
+
+def uvicorn_log_options(log_format: str, level: str) -> list[str]:
+    """With JSON logs, uvicorn's own lines (start, stop, errors with their tracebacks) are JSON from
+    its first line on: its loggers go through the root logger's JSON formatter."""
+    if log_format != "json":
+        return []
+    from controlplane.observability.logs import UVICORN_LOG_CONFIG
+
+    return ["--log-config", str(UVICORN_LOG_CONFIG), "--log-level", level.lower()]
 
 
 @cli.command()

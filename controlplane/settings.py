@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "sahab")
     database_url: str = ""
     broker_url: str = ""
+    # RabbitMQ's management API (http://user:password@rabbitmq:15672; a user tagged `monitoring`), read by
+    # the API at scrape time for the age of the oldest waiting task. Empty: that age is not exported for AMQP.
+    broker_management_url: str = ""
     catalogue_path: Path = DEMO_CATALOGUE
     public_url: str = "http://127.0.0.1:8080"
 
@@ -142,6 +145,7 @@ class Settings(BaseSettings):
     issuer_login_failures_per_address: int = Field(20, ge=1, description="wrong passwords before an address is locked")
     issuer_lockout_seconds: int = Field(60, ge=1, description="first lockout; each further one doubles it")
     issuer_lockout_max_seconds: int = Field(3600, ge=1)
+    issuer_access_token_seconds: int = Field(3600, ge=5, description="lifetime of the access tokens the built-in issuer signs")
     issuer_refresh_token_seconds: int = Field(43200, ge=60, description="a refresh token unused this long expires")
     issuer_session_max_seconds: int = Field(604800, ge=60, description="a sign-in's refresh tokens end this long after it")
     # Where the portal client may be sent back; empty = {public_url}/portal/callback.

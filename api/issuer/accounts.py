@@ -121,6 +121,12 @@ DEMO_USERS: tuple[DemoUser, ...] = (
         email="salma@platform.demo.sahab.example",
         roles=("approver", "operator"),
     ),
+    DemoUser(  # a person who has signed in but belongs to no organisation yet
+        username="karim",
+        password="karim-demo",
+        name="Karim Newcomer",
+        email="karim@newcomer.demo.sahab.example",
+    ),
 )
 
 DEMO_CLIENTS: tuple[DemoClient, ...] = (

@@ -28,7 +28,6 @@ from api.issuer.accounts import Accounts, Client, DemoUser
 from controlplane.clock import Clock
 from controlplane.settings import Settings
 
-TOKEN_LIFETIME = 3600
 MAX_FORM_BYTES = 16 * 1024  # every field of every grant fits many times over
 # Field bounds: anything longer is refused before it reaches a grant or the database.
 FIELD_LIMITS = {
@@ -132,7 +131,7 @@ class TokenFactory:
                  expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
         scope = scope or client.get_allowed_scope(None)
         token = {"access_token": self.access_token(client, user, scope), "token_type": "Bearer",
-                 "expires_in": TOKEN_LIFETIME, "scope": scope}
+                 "expires_in": self.settings.issuer_access_token_seconds, "scope": scope}
         if include_refresh_token and user is not None:
             token["refresh_token"] = secrets.token_urlsafe(32)
         return token
@@ -146,7 +145,7 @@ class TokenFactory:
             "aud": self.settings.oidc_audience,
             "iat": now,
             "nbf": now,
-            "exp": now + TOKEN_LIFETIME,
+            "exp": now + self.settings.issuer_access_token_seconds,
             "jti": secrets.token_urlsafe(16),
             "client_id": client.client_id,
             "scope": scope,

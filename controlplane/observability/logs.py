@@ -10,11 +10,17 @@ import logging
 import re
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from controlplane.observability.tracing import current_span_id, current_trace_id
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("sahab_request_id", default="")
+# The trace of a request whose span has ended while its task still logs (uvicorn's "Exception in ASGI
+# application" comes after the server span closed): set by the API's request middleware on a failure.
+FAILED_TRACE_ID: contextvars.ContextVar[str] = contextvars.ContextVar("sahab_failed_trace_id", default="")
+# uvicorn's logging configuration with JSON lines (`sahab-server api` passes it as --log-config).
+UVICORN_LOG_CONFIG = Path(__file__).with_name("uvicorn-logging.json")
 
 MASK = "***"
 _SECRET_KEY = re.compile(r"pass(word|phrase)?|secret|token|authori[sz]ation|api[_-]?key|credential|cookie", re.I)
@@ -60,7 +66,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),
-            "trace_id": current_trace_id(),
+            "trace_id": current_trace_id() or FAILED_TRACE_ID.get(),
             "span_id": current_span_id(),
             "request_id": REQUEST_ID.get(),
         }

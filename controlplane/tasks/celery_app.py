@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from controlplane.observability.queues import stamp_publish_times
 from controlplane.settings import Settings
 
 PROVISION = "sahab.provision"
@@ -23,6 +24,7 @@ CAPTURE_CREDENTIALS = "sahab.capture-credentials"
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("sahab", broker=settings.broker_url)
+    stamp_publish_times()  # the age of the oldest waiting message is read from these stamps
     options: dict[str, object] = {}
     if settings.broker_url.startswith("filesystem://"):
         queue_dir = settings.broker_dir / "queue"

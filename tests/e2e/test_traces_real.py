@@ -1,79 +1,60 @@
-"""One trace crosses processes: the API (uvicorn) and a Celery worker export their spans over
-OTLP/HTTP to a real receiver, the OpenTelemetry Collector built from Go modules (tests/support/otelcol.py)
-and a small receiver decoding the OTLP protobuf itself (tests/support/otlp.py), and the worker's task span
-carries the trace id of the API request that sent it, through the message headers of the filesystem broker.
-
-The worker runs the `unavailable` provisioner, so the task's span holds its SQL statements but no
-Pulumi span (the Pulumi span is unit-tested in tests/controlplane/observability/test_tracing.py)."""
+"""One trace crosses processes down to Pulumi: the API (uvicorn) and a Celery worker, on PostgreSQL and
+RabbitMQ, export their spans over OTLP/HTTP to a real OpenTelemetry Collector built from Go modules
+(tests/support/otelcol.py), and a real provisioning runs the Pulumi engine against the local OpenStack.
+The worker's `pulumi.up` span carries the trace id of the POST that admitted the request: the context
+travels in the task message's headers through RabbitMQ. The decommission that cleans up is traced too,
+down to `pulumi.destroy`."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import httpx
 import pytest
 
+from tests.e2e.conftest import wait_for
 from tests.support.otelcol import Collector
-from tests.support.otlp import OtlpReceiver
-from tests.support.ports import free_port, wait_for_port
-from tests.support.processes import stop
+from tests.support.tenants import ask, cleanup
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["otel-collector", "otlp-receiver"])
-def receiver(request, tmp_path):  # type: ignore[no-untyped-def]
-    with (Collector(tmp_path) if request.param == "otel-collector" else OtlpReceiver()) as running:
-        yield running
+pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.postgres, pytest.mark.rabbitmq,
+              pytest.mark.timeout(900)]
+FINAL = {"active", "failed", "rejected", "cancelled"}
 
 
-def test_api_request_and_worker_task_share_one_trace_over_otlp(receiver, sqlite_url, issuer, tmp_path):
-    port = free_port()
-    env = dict(os.environ, SAHAB_DATABASE_URL=sqlite_url, SAHAB_OIDC_ISSUER=issuer.url, SAHAB_BROKER_URL="filesystem://",
-               SAHAB_PUBLIC_URL=f"http://127.0.0.1:{port}", SAHAB_DATA_DIR=str(tmp_path / "data"),
-               SAHAB_DEMO_ACCOUNTS="false", SAHAB_PROVISIONER="unavailable", SAHAB_OTLP_ENDPOINT=receiver.endpoint,
-               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp"), OTEL_BSP_SCHEDULE_DELAY="200")
-    (tmp_path / "mp").mkdir()
-    logs = {name: tmp_path / f"{name}.log" for name in ("api", "worker")}
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "api.server", "api"], env=env, cwd=ROOT,
-                         stdout=open(logs["api"], "wb"), stderr=subprocess.STDOUT, start_new_session=True),
-        subprocess.Popen([sys.executable, "-m", "api.server", "worker", "--concurrency", "1", "--name", "traced@test"],
-                         env=env, cwd=ROOT, stdout=open(logs["worker"], "wb"), stderr=subprocess.STDOUT, start_new_session=True),
-    ]
-    try:
-        wait_for_port(port, 60, "Sahab API", logs["api"].read_text(errors="replace")[-2000:])
-        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-        owner, operator = issuer.headers("salma"), issuer.headers("yassine", roles=("operator", "approver"))
-        org = api.post("/v1/organisations", headers=owner, json={
-            "kind": "business", "legal_name": "Traced SARL", "national_id": "001122334455667",
-            "contact_email": "ops@traced.example"}).json()
-        api.post(f"/v1/organisations/{org['id']}/verify", headers=operator).raise_for_status()
-        created = api.post("/v1/quota-requests", headers=owner, json={
-            "organisation_id": org["id"], "region": "rabat-1", "environment": "prod", "preset": "small",
-            "justification": "traced"})
-        assert created.status_code == 201, created.text
-
-        def complete(spans) -> bool:  # type: ignore[no-untyped-def]
-            return any(s.name == "run/sahab.provision" for s in spans) and any(s.name == "POST /v1/quota-requests" for s in spans)
-
+def test_the_post_and_the_workers_pulumi_up_share_one_trace(sahab, api, tenant, cloud, tmp_path):
+    owner, org = tenant
+    with Collector(tmp_path) as collector:
+        # The fixture's API was started without an endpoint: serve it again with traces on.
+        sahab.kill("api")
+        sahab.env.update(SAHAB_OTLP_ENDPOINT=collector.endpoint, OTEL_BSP_SCHEDULE_DELAY="200")
+        sahab.start_api()
+        sahab.start_worker("traced")
         try:
-            spans = receiver.wait_for(complete, timeout=90)
-        except AssertionError as error:
-            raise AssertionError(f"{error}\nworker: {logs['worker'].read_text(errors='replace')[-3000:]}") from None
-    finally:
-        stop(processes)
+            created = ask(api, owner, org, "traced", vcpus=1, instances=1)
+            request = wait_for(api, owner, created["id"], FINAL, 300)
+            assert request["state"] == "active", (request, sahab.log("traced"))
 
-    # (Its parent may be the test's own httpx span, when another test instrumented httpx in this process.)
-    post = next(s for s in spans if s.name == "POST /v1/quota-requests" and s.service == "sahab-api")
-    task = next(s for s in spans if s.name == "run/sahab.provision")
-    publish = next(s for s in spans if s.name == "apply_async/sahab.provision")
-    assert (post.service, publish.service, task.service) == ("sahab-api", "sahab-api", "sahab-worker")
-    assert task.trace_id == post.trace_id == publish.trace_id
-    assert task.parent_span_id == publish.span_id
-    in_trace = [s for s in spans if s.trace_id == post.trace_id]
-    # The worker's SQL statements (the workflow reloading the request) are in the same trace.
-    assert any(s.service == "sahab-worker" and s.name != "run/sahab.provision" for s in in_trace), in_trace
+            def provisioned(spans) -> bool:  # type: ignore[no-untyped-def]
+                return any(s.name == "pulumi.up" for s in spans) and any(s.name == "POST /v1/quota-requests" for s in spans)
+
+            spans = collector.wait_for(provisioned, timeout=60)
+            post = next(s for s in spans if s.name == "POST /v1/quota-requests" and s.service == "sahab-api")
+            up = next(s for s in spans if s.name == "pulumi.up")
+            task = next(s for s in spans if s.name == "run/sahab.provision")
+            publish = next(s for s in spans if s.name == "apply_async/sahab.provision")
+            assert (post.service, publish.service, task.service, up.service) == (
+                "sahab-api", "sahab-api", "sahab-worker", "sahab-worker")
+            assert up.trace_id == task.trace_id == publish.trace_id == post.trace_id
+            assert task.parent_span_id == publish.span_id
+            in_trace = {s.span_id: s for s in spans if s.trace_id == post.trace_id}
+            ancestor = up
+            while ancestor.parent_span_id in in_trace and ancestor is not task:  # pulumi.up runs inside the task
+                ancestor = in_trace[ancestor.parent_span_id]
+            assert ancestor is task, [(s.name, s.service) for s in in_trace.values()]
+
+            gone = api.post(f"/v1/projects/{request['project_id']}/decommission", headers=owner)
+            assert gone.status_code == 200, gone.text
+            assert wait_for(api, owner, created["id"], {"decommissioned"}, 300)["state"] == "decommissioned"
+            spans = collector.wait_for(lambda found: any(s.name == "pulumi.destroy" for s in found), timeout=60)
+            destroy = next(s for s in spans if s.name == "pulumi.destroy")
+            decommission = next(s for s in spans if s.name == "POST /v1/projects/{project_id}/decommission")
+            assert destroy.trace_id == decommission.trace_id != post.trace_id
+        finally:
+            cleanup(cloud, org)

@@ -1,5 +1,6 @@
 """One real Keycloak per test session (keycloak/start: dev mode, the repository's realm file), and
-Sahab's API configured by the README's "Using Keycloak" recipe, served over HTTP for the CLI."""
+Sahab's API configured by the README's "Using Keycloak" recipe, served over HTTP for the CLI; beside it
+Sahab's API with its built-in issuer, so that the interop suite (test_interop.py) runs against both."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.app import create_app
 from api.auth.verifier import TokenVerifier
-from controlplane.persistence.migrate import upgrade
-from controlplane.runtime import build_runtime
-from tests.support.fakes import RecordingQueue
-from tests.support.identity import ServerThread
+from controlplane.settings import Settings
+from tests.support.identity import isolated_settings, served_api
+from tests.support.interop import BuiltinProvider, KeycloakProvider, Provider
 from tests.support.keycloak import KeycloakAdmin, KeycloakServer, Sahab, ShiftedClock, recipe_applied
-from tests.support.ports import free_port
 
 
 MEASURED: list[str] = []  # what the session saw of Keycloak, printed in pytest's summary
@@ -46,15 +44,13 @@ def kc_admin(keycloak: KeycloakServer) -> Iterator[KeycloakAdmin]:
 @pytest.fixture(scope="session")
 def sahab(keycloak: KeycloakServer, kc_admin: KeycloakAdmin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sahab]:
     tmp = tmp_path_factory.mktemp("sahab-keycloak")
-    port = free_port()
-    database_url = f"sqlite:///{tmp / 'sahab.db'}"
-    upgrade(database_url)
-    settings = recipe_applied(keycloak, public_url=f"http://127.0.0.1:{port}", database_url=database_url,
-                              data_dir=tmp / "data", broker_url="memory://")
-    runtime = build_runtime(settings, queue=RecordingQueue())
-    with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
-        yield Sahab(url=server.url, settings=settings, runtime=runtime, keycloak=keycloak, admin=kc_admin)
-    runtime.engine.dispose()
+
+    def settings_for(public_url: str, database_url: str) -> Settings:
+        return recipe_applied(keycloak, public_url=public_url, database_url=database_url, data_dir=tmp / "data",
+                              broker_url="memory://")
+
+    with served_api(tmp, settings_for) as (url, settings, runtime):
+        yield Sahab(url=url, settings=settings, runtime=runtime, keycloak=keycloak, admin=kc_admin)
 
 
 @pytest.fixture
@@ -63,3 +59,23 @@ def shifted_verifier(sahab: Sahab) -> Iterator[tuple[TokenVerifier, ShiftedClock
     verifier = TokenVerifier.from_settings(sahab.settings, clock=clock)
     yield verifier, clock
     verifier.close()
+
+
+@pytest.fixture(scope="session")
+def builtin_sahab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltinProvider]:
+    """The API with its built-in issuer at /issuer and the demo accounts, as `./dev run` serves it."""
+    tmp = tmp_path_factory.mktemp("sahab-builtin")
+
+    def settings_for(public_url: str, database_url: str) -> Settings:
+        return isolated_settings(public_url, tmp / "data", database_url=database_url, demo_accounts=True)
+
+    with served_api(tmp, settings_for) as (url, settings, _):
+        yield BuiltinProvider(url=url, settings=settings)
+
+
+@pytest.fixture(params=["builtin", "keycloak"])
+def provider(request: pytest.FixtureRequest) -> Provider:
+    """Each interop test once per identity provider (Keycloak starts only for its own runs)."""
+    if request.param == "builtin":
+        return request.getfixturevalue("builtin_sahab")
+    return KeycloakProvider(request.getfixturevalue("sahab"))

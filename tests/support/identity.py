@@ -8,6 +8,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -99,3 +102,24 @@ def isolated_settings(base_url: str, data_dir: Any, **overrides: Any) -> Any:
     )
     values.update(overrides)
     return Settings(**values)
+
+
+@contextmanager
+def served_api(tmp: Path, settings_for: Callable[[str, str], Any], queue: Any = None) -> Iterator[tuple[str, Any, Any]]:
+    """Sahab's API on a fresh, migrated SQLite database, served over HTTP in a thread until the block ends.
+    `settings_for(public_url, database_url)` makes its settings; yields (url, settings, runtime)."""
+    from api.app import create_app
+    from controlplane.persistence.migrate import upgrade
+    from controlplane.runtime import build_runtime
+    from tests.support.fakes import RecordingQueue
+
+    port = free_port()
+    database_url = f"sqlite:///{tmp / 'sahab.db'}"
+    upgrade(database_url)
+    settings = settings_for(f"http://127.0.0.1:{port}", database_url)
+    runtime = build_runtime(settings, queue=queue if queue is not None else RecordingQueue())
+    try:
+        with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
+            yield server.url, settings, runtime
+    finally:
+        runtime.engine.dispose()

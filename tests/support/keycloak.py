@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
@@ -475,8 +476,10 @@ def run_cli(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess
                           stdin=subprocess.DEVNULL, timeout=120)
 
 
-def cli_login_by_device(home: Path, api_url: str, user: User) -> subprocess.CompletedProcess[str]:
-    """`sahab login --api URL`, approved by `approve_device` from the URL and code the CLI prints."""
+def cli_login_by_device(home: Path, api_url: str, user: User,
+                        approve: Callable[[str, str, User], Any] | None = None) -> subprocess.CompletedProcess[str]:
+    """`sahab login --api URL`, approved in the browser (`approve(url, code, user)`, Keycloak's pages by
+    default) from the URL and code the CLI prints."""
     process = subprocess.Popen([str(SAHAB), "login", "--api", api_url], env=cli_env(home), text=True,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -491,7 +494,10 @@ def cli_login_by_device(home: Path, api_url: str, user: User) -> subprocess.Comp
             raise AssertionError(f"sahab login printed no code: {''.join(seen)} {process.stderr.read() if process.stderr else ''}")
         url = re.search(r"https?://\S+/device\b", "".join(seen))
         assert url, "".join(seen)
-        approve_device(url.group(0), code.group(1), user.username, user.password)
+        if approve is None:
+            approve_device(url.group(0), code.group(1), user.username, user.password)
+        else:
+            approve(url.group(0), code.group(1), user)
         out, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -11,6 +12,11 @@ from controlplane.observability.queues import QueueCollector
 from controlplane.settings import Settings
 from controlplane.tasks.celery_app import CeleryQueue, create_celery
 from tests.support.metrics import value
+
+
+def _seconds(stamp: datetime | int) -> float:
+    """py-amqp gives a received timestamp back as a naive UTC datetime."""
+    return stamp.replace(tzinfo=timezone.utc).timestamp() if isinstance(stamp, datetime) else float(stamp)
 
 
 def scrape(collector: QueueCollector) -> str:
@@ -45,23 +51,49 @@ def test_unreachable_broker_is_reported_not_raised():
     assert value(text, "sahab_broker_up") == 0 and "sahab_queue_messages" not in text
 
 
-def test_rabbitmq_depth_and_consumers_from_a_passive_declare(rabbitmq):
+def test_rabbitmq_depth_consumers_and_oldest_message_age(rabbitmq):
+    """Depth and consumers from a passive declare; the age of the oldest message from the management API's
+    head_message_timestamp, which is the timestamp every Sahab producer stamps on its task messages."""
     app = create_celery(Settings(broker_url=rabbitmq.url))
     name = f"obs-{uuid.uuid4().hex[:8]}"
     app.conf.task_default_queue = name
-    collector = QueueCollector.for_celery(app)
+    collector = QueueCollector.for_celery(app, rabbitmq.management_url)
     assert collector is not None and collector.queue == name
-    assert value(scrape(collector), "sahab_queue_messages", queue=name) == 0  # not declared yet
+    empty = scrape(collector)
+    assert value(empty, "sahab_queue_messages", queue=name) == 0  # not declared yet
+    assert value(empty, "sahab_queue_oldest_message_age_seconds", queue=name) == 0
     queue = CeleryQueue(app)
+    sent = time.time()
     for request_id in ("r-1", "r-2", "r-3"):
         queue.provision(request_id)
+    later = QueueCollector(collector.broker_url, {}, name, management_url=rabbitmq.management_url,
+                           wall=lambda: time.time() + 60)
     try:
-        deadline = time.monotonic() + 10
-        while (text := scrape(collector)) and value(text, "sahab_queue_messages", queue=name) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)  # RabbitMQ's count may lag a publish by a moment
+        deadline = time.monotonic() + 20
+        while True:  # RabbitMQ's management statistics lag the queue (every 0.5 s in the test broker)
+            text = scrape(later)
+            if "sahab_queue_oldest_message_age_seconds{" in text and value(text, "sahab_queue_messages", queue=name) == 3:
+                if value(text, "sahab_queue_oldest_message_age_seconds", queue=name) > 0 or time.monotonic() > deadline:
+                    break
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
         assert value(text, "sahab_broker_up") == 1
-        assert value(text, "sahab_queue_messages", queue=name) == 3
         assert value(text, "sahab_queue_consumers", queue=name) == 0
+        age = value(text, "sahab_queue_oldest_message_age_seconds", queue=name)
+        assert 59 <= age <= 60 + (time.time() - sent) + 1, age  # AMQP timestamps are whole seconds
+        with app.connection_for_read() as connection:  # the stamp is on the message itself, which nobody took
+            message = connection.SimpleQueue(name).get(timeout=2)
+            assert abs(_seconds(message.properties["timestamp"]) - sent) < 2
+            assert not message.delivery_info["redelivered"]
+            message.requeue()
     finally:
         with app.connection_for_write() as connection:
             connection.default_channel.queue_delete(name)
+
+
+def test_management_api_unreachable_leaves_the_age_out_but_keeps_the_depth(rabbitmq):
+    app = create_celery(Settings(broker_url=rabbitmq.url))
+    collector = QueueCollector.for_celery(app, "http://sahab:sahab@127.0.0.1:1")
+    text = scrape(collector)
+    assert value(text, "sahab_broker_up") == 1 and "sahab_queue_messages{" in text
+    assert "sahab_queue_oldest_message_age_seconds{" not in text
