@@ -127,9 +127,9 @@ class QueueCollector(Collector):
         """From the management API (its figures lag the queue by the statistics interval, 5 s by default).
         None when it cannot tell: not answering, or a head message without a timestamp."""
         import httpx
-        from kombu import Connection
+        from kombu import Connection  # type: ignore[attr-defined]
 
-        vhost = Connection(self.broker_url).virtual_host or "/"
+        vhost = Connection(self.broker_url).virtual_host or "/"  # type: ignore[no-untyped-call]
         parts = urlsplit(self.management_url)
         base = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path.rstrip('/')}"
         auth = (parts.username or "", parts.password or "") if parts.username else None
