@@ -42,6 +42,11 @@ def N_(message: str) -> str:
     return message
 
 
+def counted(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a singular/plural pair for extraction; `Detail.counted` chooses between them later."""
+    return singular, plural
+
+
 def negotiate(accept_language: str | None) -> str:
     """The language to answer in: the caller's most preferred of en, fr, ar (RFC 9110 quality values,
     `fr-CA` matches `fr`), else English."""
@@ -54,7 +59,7 @@ def negotiate(accept_language: str | None) -> str:
             if match:
                 quality = float(match.group(1))
         if tag and tag != "*" and quality > 0:
-            ranked.append((-quality, position, tag.strip()))
+            ranked.append((-quality, position, tag.strip().lower()))  # tags are case-insensitive (RFC 5646)
     preferred = [tag for _, _, tag in sorted(ranked)]
     return negotiate_locale(preferred, list(LOCALES), sep="-") or DEFAULT
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import i18n
-from api.i18n import N_
+from api.i18n import N_, counted
 from controlplane import errors
 
 log = logging.getLogger(__name__)
@@ -200,8 +200,6 @@ VALIDATION_MESSAGES = {
     "missing": N_("Field required"),
     "extra_forbidden": N_("Extra inputs are not permitted"),
     "string_type": N_("Input should be a valid string"),
-    "string_too_short": N_("String should have at least {min_length} characters"),
-    "string_too_long": N_("String should have at most {max_length} characters"),
     "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
     "int_type": N_("Input should be a valid integer"),
     "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
@@ -221,6 +219,15 @@ VALIDATION_MESSAGES = {
 }
 
 
+# Those whose wording depends on a number of the `ctx` (Arabic has six forms, French three).
+COUNTED_VALIDATION_MESSAGES = {
+    "string_too_short": ("min_length", counted("String should have at least {min_length} character",
+                                               "String should have at least {min_length} characters")),
+    "string_too_long": ("max_length", counted("String should have at most {max_length} character",
+                                              "String should have at most {max_length} characters")),
+}
+
+
 def validation_message(error: dict[str, Any], language: str) -> str:
     """One validation error's message in the language."""
     if language == i18n.DEFAULT:
@@ -228,11 +235,15 @@ def validation_message(error: dict[str, Any], language: str) -> str:
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, ValueError) and cause.args and isinstance(cause.args[0], errors.Detail):
         return i18n.say(cause.args[0], language)
-    message = str(error.get("msg", ""))
-    template = VALIDATION_MESSAGES.get(str(error.get("type", "")))
+    message, kind, context = str(error.get("msg", "")), str(error.get("type", "")), error.get("ctx") or {}
+    if kind in COUNTED_VALIDATION_MESSAGES:
+        name, (singular, plural) = COUNTED_VALIDATION_MESSAGES[kind]
+        detail = errors.Detail.counted(singular, plural, int(context.get(name, 0)), **context)
+        return i18n.say(detail, language)
+    template = VALIDATION_MESSAGES.get(kind)
     if template is None:
         return message
     try:
-        return i18n.translate(template, language).format(**(error.get("ctx") or {}))
+        return i18n.translate(template, language).format(**context)
     except (KeyError, IndexError, ValueError):
         return message

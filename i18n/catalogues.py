@@ -19,6 +19,7 @@ import io
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ DOMAINS = {
         "api", "api/locale",
         (("api/portal/**", "ignore"), ("api/issuer/**", "ignore"), ("api/**.py", "i18n.catalogues:extract_sahab"),
          ("controlplane/**.py", "i18n.catalogues:extract_sahab")),
-        {"Detail": None, "N_": None, "counted": (1, 2)},
+        {"Detail": None, "N_": None, "counted": (1, 2)},  # Detail.counted and api.i18n.counted
     ),
     "cli": Domain(
         "cli", "cli/locale",
@@ -78,7 +79,13 @@ def extract_sahab(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) 
 
 
 def extracted(domain: Domain) -> Catalog:
-    """The domain's messages as its source says them now (a template: msgstrs empty)."""
+    """The domain's messages as its source says them now (a template: msgstrs empty; read only)."""
+    return _extracted(domain.name)
+
+
+@lru_cache(maxsize=None)
+def _extracted(name: str) -> Catalog:
+    domain = DOMAINS[name]
     catalog = Catalog(domain=domain.name, project="Sahab", fuzzy=False)
     for path, lineno, message, comments, context in extract_from_dir(
             str(ROOT), method_map=list(domain.mapping), keywords=domain.keywords, comment_tags=("i18n:",),
@@ -102,33 +109,45 @@ def read(path: Path) -> Catalog:
         return read_po(source, locale=path.parent.parent.name, domain=path.stem)
 
 
+def catalogue_path(domain: Domain, language: str) -> Path:
+    return ROOT / domain.locale_dir / language / "LC_MESSAGES" / f"{domain.name}.po"
+
+
 def update(domain: Domain) -> list[Path]:
     """Bring the domain's catalogues in line with its source: new messages added untranslated, messages
     no longer in the source removed, translations kept. Returns the files written."""
     template = extracted(domain)
     written = []
     for language in LANGUAGES:
-        path = ROOT / domain.locale_dir / language / "LC_MESSAGES" / f"{domain.name}.po"
+        path = catalogue_path(domain, language)
         if not path.exists() and not len(template):
             continue
-        catalog = read(path) if path.exists() else Catalog(locale=Locale.parse(language), domain=domain.name,
-                                                            project="Sahab", fuzzy=False)
-        created, revised = catalog.creation_date, catalog.revision_date
-        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
-        catalog.obsolete.clear()
-        # A stable header: the file changes only when its messages do.
-        catalog.creation_date, catalog.revision_date = created, revised
-        catalog.project, catalog.version, catalog.msgid_bugs_address = "Sahab", "0.1.0", ""
-        catalog.last_translator = catalog.language_team = "Sahab"
-        catalog.header_comment = (f"# {Locale.parse(language).english_name} messages of Sahab ({domain.name}).\n"
-                                  "# English is the source language; update with i18n/update (README, Languages).")
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as target:
-            # No source locations: they would change with every moved line and hide real changes.
-            write_po(target, catalog, width=100, no_location=True, omit_header=False, sort_output=True,
-                     include_previous=False)
+        path.write_bytes(rendered(domain, language, template))
         written.append(path)
     return written
+
+
+def rendered(domain: Domain, language: str, template: Catalog | None = None) -> bytes:
+    """The catalogue as `update` writes it: the existing translations merged with the source's messages."""
+    template = template if template is not None else extracted(domain)
+    path = catalogue_path(domain, language)
+    catalog = read(path) if path.exists() else Catalog(locale=Locale.parse(language), domain=domain.name,
+                                                        project="Sahab", fuzzy=False)
+    created, revised = catalog.creation_date, catalog.revision_date
+    catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+    catalog.obsolete.clear()
+    # A stable header: the file changes only when its messages do.
+    catalog.creation_date, catalog.revision_date = created, revised
+    catalog.project, catalog.version, catalog.msgid_bugs_address = "Sahab", "0.1.0", ""
+    catalog.last_translator = catalog.language_team = "Sahab"
+    catalog.header_comment = (f"# {Locale.parse(language).english_name} messages of Sahab ({domain.name}).\n"
+                              "# English is the source language; update with i18n/update (README, Languages).")
+    target = io.BytesIO()
+    # No source locations: they would change with every moved line and hide real changes.
+    write_po(target, catalog, width=100, no_location=True, omit_header=False, sort_output=True,
+             include_previous=False)
+    return target.getvalue()
 
 
 def placeholders(text: str) -> set[str]:
