@@ -64,6 +64,7 @@ def negotiate(accept_language: str | None) -> str:
     return negotiate_locale(preferred, list(LOCALES), sep="-") or DEFAULT
 
 
+@lru_cache(maxsize=None)
 def locale_of(language: str) -> Locale:
     return Locale.parse(LOCALES.get(language, DEFAULT))
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from babel import Locale
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir, extract_python
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_python
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ class Domain:
     # (glob relative to the repository, extraction method) in Babel's mapping form; the first match wins.
     mapping: tuple[tuple[str, str], ...]
     keywords: dict[str, Any]
+    options: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # (glob, extractor options)
 
 
 DOMAINS = {
@@ -55,10 +56,12 @@ DOMAINS = {
         (("cli/**.py", "python"),),
         {"_": None, "N_": None, "ngettext": (1, 2)},
     ),
+    # As api/portal/babel.cfg says (pybabel's default keywords and N_).
     "portal": Domain(
         "portal", "api/portal/locale",
-        (("api/portal/**.py", "python"), ("api/portal/templates/**.html", "jinja2.ext:babel_extract")),
-        {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "pgettext": ((1, "c"), 2)},
+        (("api/portal/**.py", "python"), ("api/portal/**/templates/**.html", "jinja2.ext:babel_extract")),
+        {**DEFAULT_KEYWORDS, "N_": None},
+        (("api/portal/**/templates/**.html", (("extensions", "jinja2.ext.i18n"),)),),
     ),
 }
 
@@ -89,6 +92,7 @@ def _extracted(name: str) -> Catalog:
     catalog = Catalog(domain=domain.name, project="Sahab", fuzzy=False)
     for path, lineno, message, comments, context in extract_from_dir(
             str(ROOT), method_map=list(domain.mapping), keywords=domain.keywords, comment_tags=("i18n:",),
+            options_map={pattern: dict(options) for pattern, options in domain.options},
             strip_comment_tags=True, directory_filter=_searched):
         catalog.add(message, None, [(path, lineno)], auto_comments=comments, context=context)
     return catalog

@@ -25,9 +25,11 @@ def test_a_catalogue_is_complete_translated_and_sound(path: Path) -> None:
     assert check(path) == []
 
 
-@pytest.mark.parametrize("path", CATALOGUES, ids=lambda path: str(path.relative_to(ROOT)))
+@pytest.mark.parametrize("path", [path for path in CATALOGUES if path.stem in {"api", "cli"}],
+                         ids=lambda path: str(path.relative_to(ROOT)))
 def test_a_catalogue_is_as_i18n_update_would_write_it(path: Path) -> None:
-    """Committed as `i18n/update` leaves it: running it would change nothing."""
+    """Committed as `i18n/update` leaves it: running it would change nothing. (The portal's catalogues keep
+    their own layout, with source locations; the test above checks their content all the same.)"""
     domain = DOMAINS[path.stem]
     assert path.read_bytes() == rendered(domain, path.parent.parent.name), "run i18n/update"
 
