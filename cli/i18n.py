@@ -13,6 +13,7 @@ from __future__ import annotations
 import gettext
 import io
 import os
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -76,6 +77,26 @@ def plural_count(value: float) -> int:
     rules = locale()
     category = rules.plural_form(value)
     return next((n for n in (1, 2, 3, 11, 100, 0, 1_000_000) if rules.plural_form(n) == category), 100)
+
+
+def help_texts(command: Any) -> Iterator[tuple[Any, str, str]]:
+    """(object, attribute, English text) for every help text of a Click command tree: commands' help,
+    short help and epilog, and their parameters' help. The texts are msgids as Typer made them."""
+    for attribute in ("help", "short_help", "epilog"):
+        if getattr(command, attribute, None):
+            yield command, attribute, getattr(command, attribute)
+    for parameter in command.params:
+        if getattr(parameter, "help", None):
+            yield parameter, "help", parameter.help
+    for subcommand in getattr(command, "commands", {}).values():
+        yield from help_texts(subcommand)
+
+
+def translate_help(command: Any) -> None:
+    """Put the command tree's help texts in the current language (they are written in English where the
+    commands are declared, before the language is known)."""
+    for owner, attribute, text in list(help_texts(command)):
+        setattr(owner, attribute, _(text))
 
 
 def N_(message: str) -> str:

@@ -53,8 +53,9 @@ DOMAINS = {
     ),
     "cli": Domain(
         "cli", "cli/locale",
-        (("cli/**.py", "python"),),
+        (("cli/main.py", "i18n.catalogues:extract_cli"), ("cli/**.py", "python")),
         {"_": None, "N_": None, "ngettext": (1, 2)},
+        (("cli/main.py", (("help_of", "cli.main:app"),)),),
     ),
     # As api/portal/babel.cfg says (pybabel's default keywords and N_).
     "portal": Domain(
@@ -79,6 +80,23 @@ def extract_sahab(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) 
         title, code = constants.get("title"), constants.get("code")
         if all(isinstance(value, ast.Constant) and isinstance(value.value, str) for value in (title, code)):
             yield title.lineno, "N_", title.value, []  # as if marked N_("...")
+
+
+def extract_cli(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Iterator[tuple]:
+    """Babel's Python extraction, plus (for the module named by the `help_of` option, `module:typer_app`)
+    every help text of the CLI's command tree as Typer builds it: what cli.i18n.translate_help looks up."""
+    yield from extract_python(fileobj, keywords, comment_tags, options)
+    if options.get("help_of"):
+        import importlib
+
+        import typer.main
+
+        from cli.i18n import help_texts
+
+        module, name = options["help_of"].split(":")
+        command = typer.main.get_command(getattr(importlib.import_module(module), name))
+        for _, _, text in help_texts(command):
+            yield 0, "N_", text, ["i18n: a --help text"]
 
 
 def extracted(domain: Domain) -> Catalog:

@@ -106,7 +106,7 @@ def test_the_guard_and_starlette_answer_in_the_language_too(client):
     unauthenticated = _problems(client, "GET", "/v1/regions")
     assert unauthenticated["en"]["type"] == "urn:sahab:problem:unauthenticated"
     assert unauthenticated["fr"]["title"] == "Échec de l’authentification"
-    assert unauthenticated["ar"]["detail"] == "رمز الحامل مفقود: أرسل الترويسة ‎'Authorization: Bearer <access token>'‎"
+    assert unauthenticated["ar"]["detail"] == "رمز الحامل مفقود: أرسل الترويسة 'Authorization: Bearer <access token>'"
     unknown = _problems(client, "GET", "/v1/nowhere")
     assert unknown["en"]["type"] == "urn:sahab:problem:not-found"
     assert (unknown["fr"]["title"], unknown["ar"]["title"]) == ("Introuvable", "غير موجود")

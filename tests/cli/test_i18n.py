@@ -110,3 +110,20 @@ def test_the_cli_shipped_alone_speaks_arabic(tmp_path: Path) -> None:
                             timeout=60)
     assert result.returncode == 3, result.stderr  # not logged in: before any connection is tried
     assert result.stderr.startswith("خطأ: لم تتم المصادقة: لست مسجَّل الدخول؛ نفّذ `sahab login`"), result.stderr
+
+
+def test_help_texts_are_shown_in_the_language(environment) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    runner = CliRunner()
+    arabic = runner.invoke(app, ["--help"], env={"SAHAB_LANG": "ar", "COLUMNS": "200"})
+    assert arabic.exit_code == 0
+    assert "طلبات الحصص: إنشاء ومتابعة وإلغاء وإعادة محاولة." in arabic.stdout
+    assert "رموز الخروج: 0 نجاح؛" in arabic.stdout
+    french = runner.invoke(app, ["request", "create", "--help"], env={"SAHAB_LANG": "fr", "COLUMNS": "200"})
+    assert "Demander du quota dans une région pour un environnement" in french.stdout
+    assert "pourquoi ce quota est nécessaire" in french.stdout
+    english = runner.invoke(app, ["request", "create", "--help"], env={"SAHAB_LANG": "en", "COLUMNS": "200"})
+    assert "why the quota is needed" in english.stdout

@@ -73,7 +73,7 @@ def test_a_usage_error_of_the_cli_itself_in_arabic(cli: Cli) -> None:
     result = cli("request", "create", "--region", "rabat-1", "--env", env_name(), "--justification", "nothing asked",
                  user="amina", SAHAB_LANG="ar")
     assert result.exit_code == 2
-    assert result.stderr.startswith("خطأ: خطأ في الاستخدام: حدِّد ‎--preset small|medium|large‎ أو كميات الموارد")
+    assert result.stderr.startswith("خطأ: خطأ في الاستخدام: حدِّد --preset small|medium|large أو كميات الموارد")
 
 
 def test_a_validation_problem_lists_each_field_in_french(cli: Cli) -> None:
