@@ -11,7 +11,6 @@ they are. Numbers and dates inside a detail are formatted by Babel for the langu
 from __future__ import annotations
 
 import gettext
-import io
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,10 +22,9 @@ from babel import Locale
 from babel.core import negotiate_locale
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from cli.i18n import catalogue
 from controlplane.errors import Detail
 
 DOMAIN = "api"
@@ -69,23 +67,9 @@ def locale_of(language: str) -> Locale:
     return Locale.parse(LOCALES.get(language, DEFAULT))
 
 
-@lru_cache(maxsize=None)
 def translations(language: str) -> gettext.NullTranslations:
-    """The language's catalogue (English: the msgids themselves)."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if language == DEFAULT or not path.exists():
-        return gettext.NullTranslations()
-    return compile_po(path)
-
-
-def compile_po(path: Path) -> gettext.GNUTranslations:
-    """A .po file as gettext translations, compiled in memory (fuzzy entries are left out)."""
-    with path.open("rb") as source:
-        catalog = read_po(source)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    """The language's catalogue (English: the msgids themselves), compiled once per process."""
+    return catalogue(LOCALE_DIR, DOMAIN, language)
 
 
 def translate(message: str, language: str) -> str:

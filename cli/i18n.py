@@ -45,10 +45,17 @@ def locale() -> Locale:
     return Locale.parse(LOCALES[language()])
 
 
-@lru_cache(maxsize=None)
 def _translations(code: str) -> gettext.NullTranslations:
-    path = LOCALE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if code == DEFAULT or not path.exists():
+    return catalogue(LOCALE_DIR, DOMAIN, code)
+
+
+@lru_cache(maxsize=None)
+def catalogue(locale_dir: Path, domain: str, language: str) -> gettext.NullTranslations:
+    """`<locale_dir>/<language>/LC_MESSAGES/<domain>.po` compiled in memory (fuzzy entries left out);
+    English, the source language, is the msgids themselves. The API loads its own catalogue with this
+    too: it lives here because the CLI ships alone."""
+    path = locale_dir / language / "LC_MESSAGES" / f"{domain}.po"
+    if language == DEFAULT or not path.exists():
         return gettext.NullTranslations()
     with path.open("rb") as source:
         catalog = read_po(source)
