@@ -106,7 +106,7 @@ def _value(value: Any, language: str) -> Any:
     if isinstance(value, datetime):
         return _Number(value, format_datetime(value, "medium", tzinfo=value.tzinfo, locale=locale))
     if isinstance(value, date):
-        return _Number(value, format_date(value, "medium", locale=locale))
+        return _Number(value, format_date(value, "long", locale=locale))  # in prose: "1 janvier 1970"
     return value
 
 

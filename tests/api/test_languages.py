@@ -131,3 +131,12 @@ def test_a_separation_of_duties_refusal_is_said_whole_in_arabic(client, runtime,
 ])
 def test_the_language_is_negotiated_among_english_french_and_arabic(header, language):
     assert negotiate(header) == language
+
+
+def test_dates_in_a_detail_are_written_for_the_locale(client, runtime, issuer):
+    org_with_admin(runtime, "amina")
+    bodies = _problems(client, "GET", "/v1/usage", params={"from": "1900-01-01"}, headers=issuer.headers("amina"))
+    assert bodies["en"]["parameter"] == "from"
+    assert bodies["en"]["detail"] == "from: '1900-01-01' is outside 1970-01-01 to 9000-01-01"
+    assert bodies["fr"]["detail"] == f"from{NBSP}: '1900-01-01' est en dehors de la plage du 1 janvier 1970 au 1 janvier 9000"
+    assert bodies["ar"]["detail"] == "from: '1900-01-01' خارج المدى من 1 يناير 1970 إلى 1 يناير 9000"
