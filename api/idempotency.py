@@ -132,14 +132,17 @@ def _claim(session: Session, now: datetime, caller: str, key: str, fingerprint: 
         return None
     record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
     if record is None:  # its request ended in 5xx and released the key meanwhile
-        return IdempotencyRequestInProgress(Detail("a request with {header} {key!r} is still in progress; retry later", header=HEADER, key=key))
+        return IdempotencyRequestInProgress(Detail("a request with {header} {key!r} is still in progress; retry later",
+                                                   header=HEADER, key=key))
     if record.fingerprint != fingerprint:
-        return IdempotencyKeyReused(Detail("{header} {key!r} was already used with a different request", header=HEADER, key=key))
+        return IdempotencyKeyReused(Detail("{header} {key!r} was already used with a different request",
+                                           header=HEADER, key=key))
     if record.status_code is None:
         if record.created_at < now - STALE_CLAIM:
             record.created_at = now
             return None
-        return IdempotencyRequestInProgress(Detail("a request with {header} {key!r} is still in progress; retry later", header=HEADER, key=key))
+        return IdempotencyRequestInProgress(Detail("a request with {header} {key!r} is still in progress; retry later",
+                                                   header=HEADER, key=key))
     return Response(content=record.response_body or "", status_code=record.status_code,
                     media_type=record.response_type, headers={"Idempotent-Replayed": "true"})
 

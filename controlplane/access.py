@@ -39,7 +39,8 @@ def require_organisation(
     if organisation is None or (role is None and not principal.is_staff):
         raise NotFound(Detail("organisation {organisation_id} not found", organisation_id=organisation_id))
     if admin and role is not MemberRole.ADMIN and not (operator_override and principal.is_operator):
-        raise PermissionDenied(Detail("only an admin of organisation {organisation_id} may do this", organisation_id=organisation_id))
+        raise PermissionDenied(Detail("only an admin of organisation {organisation_id} may do this",
+                                      organisation_id=organisation_id))
     return organisation
 
 

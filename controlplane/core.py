@@ -31,5 +31,6 @@ class Core:
         region = self.catalogue.get(region_id)
         if region is None:
             known = ", ".join(r.id for r in self.catalogue.regions)
-            raise NotFound(Detail("region {region_id} not found; known regions: {known}", region_id=region_id, known=known))
+            raise NotFound(Detail("region {region_id} not found; known regions: {known}",
+                                  region_id=region_id, known=known))
         return region

@@ -55,7 +55,9 @@ def project_credentials(project_id: str, session: SessionDep, core: CoreDep, run
         # after commit: this request writes nothing, and the error below rolls back.
         core.queue.capture_credentials(project.id)
         raise CredentialsPending(
-            Detail("the credentials of project {project_id} are being fetched from its stack by a worker; retry in a few seconds", project_id=project.id),
+            Detail("the credentials of project {project_id} are being fetched from its stack by a worker; retry in a "
+                   "few seconds",
+                   project_id=project.id),
             retry_after_seconds=5)
     response.headers["Cache-Control"] = "no-store"
     return {"clouds": {f"sahab-{project.region_id}-{project.environment}": entry}}

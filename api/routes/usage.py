@@ -29,9 +29,12 @@ def parse_time(name: str, value: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
         parsed = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):
-        raise InvalidInput(Detail("{name}: {value!r} is not an ISO 8601 date or date-time between {earliest} and {latest} (e.g. 2026-11-01 or 2026-11-01T00:00:00Z)", name=name, value=value, earliest=EARLIEST.date(), latest=LATEST.date()), parameter=name) from None
+        raise InvalidInput(Detail("{name}: {value!r} is not an ISO 8601 date or date-time between {earliest} and "
+                                  "{latest} (e.g. 2026-11-01 or 2026-11-01T00:00:00Z)",
+                                  name=name, value=value, earliest=EARLIEST.date(), latest=LATEST.date()), parameter=name) from None
     if not EARLIEST <= parsed < LATEST:
-        raise InvalidInput(Detail("{name}: {value!r} is outside {earliest} to {latest}", name=name, value=value, earliest=EARLIEST.date(), latest=LATEST.date()), parameter=name)
+        raise InvalidInput(Detail("{name}: {value!r} is outside {earliest} to {latest}",
+                                  name=name, value=value, earliest=EARLIEST.date(), latest=LATEST.date()), parameter=name)
     return parsed
 
 
@@ -51,9 +54,11 @@ def usage(
         end = parse_time("to", to) if to is not None else now
         start = parse_time("from", from_) if from_ is not None else end - DEFAULT_PERIOD
         if start >= end:
-            raise InvalidInput(Detail("from ({start}) must be before to ({end})", start=start.isoformat(), end=end.isoformat()), parameter="from")
+            raise InvalidInput(Detail("from ({start}) must be before to ({end})",
+                                      start=start.isoformat(), end=end.isoformat()), parameter="from")
         if end - start > MAX_PERIOD:
-            raise InvalidInput(Detail("the period may be at most {max_days} days, got {days}", max_days=MAX_PERIOD.days, days=(end - start).days), parameter="to")
+            raise InvalidInput(Detail("the period may be at most {max_days} days, got {days}",
+                                      max_days=MAX_PERIOD.days, days=(end - start).days), parameter="to")
         rows = usage_report(session, caller, start=start, end=end, now=now, by=by or "project",
                             organisation_id=organisation_id, region=region)
         return [UsageReportRow.model_validate(row) for row in rows]

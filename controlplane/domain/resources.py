@@ -61,7 +61,8 @@ def some_amounts(values: Mapping[str, object]) -> Amounts:
     unknown = sorted(set(values) - {r.value for r in Resource})
     if unknown:
         raise InvalidInput(
-            Detail("unknown resource(s): {unknown}; known: {known}", unknown=', '.join(unknown), known=', '.join(r.value for r in Resource))
+            Detail("unknown resource(s): {unknown}; known: {known}",
+                   unknown=', '.join(unknown), known=', '.join(r.value for r in Resource))
         )
     result: Amounts = {}
     for name, value in values.items():
@@ -71,7 +72,8 @@ def some_amounts(values: Mapping[str, object]) -> Amounts:
             raise InvalidInput(Detail("{name}: amounts must be >= 0, got {value}", name=name, value=value))
         if value > AMOUNT_MAX:
             # The value itself is not echoed: it may be thousands of digits long.
-            raise InvalidInput(Detail("{name}: amounts must be <= {maximum}, got a larger number", name=name, maximum=AMOUNT_MAX))
+            raise InvalidInput(Detail("{name}: amounts must be <= {maximum}, got a larger number",
+                                      name=name, maximum=AMOUNT_MAX))
         result[Resource(name)] = value
     return result
 
@@ -135,4 +137,5 @@ def preset(name: str) -> Amounts:
     try:
         return dict(PRESETS[name])
     except KeyError:
-        raise InvalidInput(Detail("unknown preset {name!r}; known: {known}", name=name, known=', '.join(PRESETS))) from None
+        raise InvalidInput(Detail("unknown preset {name!r}; known: {known}",
+                                  name=name, known=', '.join(PRESETS))) from None

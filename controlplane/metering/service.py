@@ -41,7 +41,8 @@ def request_repair(session: Session, core: Core, principal: Principal, project_i
     require_role(principal, PlatformRole.OPERATOR)
     project = projects.get(session, principal, project_id, for_update=True)
     if project.state != ProjectState.ACTIVE.value or not project.current_request_id:
-        raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be repaired", project_id=project.id, project_state=project.state))
+        raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be repaired",
+                              project_id=project.id, project_state=project.state))
     record_progress(session, core.clock, project.current_request_id, f"repair requested by {principal.subject}",
                     {"operation": "repair"}, actor=principal.subject)
     session.flush()

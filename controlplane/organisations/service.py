@@ -53,7 +53,8 @@ def set_status(session: Session, principal: Principal, organisation_id: str, sta
     if organisation is None:
         raise NotFound(Detail("organisation {organisation_id} not found", organisation_id=organisation_id))
     if status is OrganisationStatus.VERIFIED:
-        require_independent(session, principal, organisation, Detail("verify organisation {organisation_id}", organisation_id=organisation.id),
+        require_independent(session, principal, organisation, Detail("verify organisation {organisation_id}",
+                                                                     organisation_id=organisation.id),
                             decider=PlatformRole.OPERATOR)
         _refuse_second_holder(session, organisation)
     organisation.status = status.value
@@ -77,7 +78,9 @@ def _already_verified(organisation: Organisation, holder: str | None) -> Nationa
     # Only operators get here, and they see every organisation: naming the holder leaks nothing.
     who = f"organisation {holder}" if holder else "another organisation"
     return NationalIdAlreadyVerified(
-        Detail("{who} is already verified with {organisation_kind} national id {organisation_national_id}; suspend it first if {organisation_id} is the real holder", who=who, organisation_kind=organisation.kind, organisation_national_id=organisation.national_id, organisation_id=organisation.id),
+        Detail("{who} is already verified with {organisation_kind} national id {organisation_national_id}; suspend it "
+               "first if {organisation_id} is the real holder",
+               who=who, organisation_kind=organisation.kind, organisation_national_id=organisation.national_id, organisation_id=organisation.id),
         holder=holder,
     )
 
@@ -106,7 +109,8 @@ def remove_member(session: Session, principal: Principal, organisation_id: str, 
     require_organisation(session, principal, organisation_id, admin=True)
     member = session.get(Membership, (organisation_id, subject))
     if member is None:
-        raise NotFound(Detail("{subject} is not a member of organisation {organisation_id}", subject=subject, organisation_id=organisation_id))
+        raise NotFound(Detail("{subject} is not a member of organisation {organisation_id}",
+                              subject=subject, organisation_id=organisation_id))
     _keep_an_admin(session, organisation_id, leaving=member, new_role=None)
     session.delete(member)
     session.flush()
@@ -121,4 +125,6 @@ def _keep_an_admin(session: Session, organisation_id: str, leaving: Membership, 
         )
     )
     if admins <= 1:
-        raise Conflict(Detail("{leaving_subject} is the last admin of organisation {organisation_id}; add another admin first", leaving_subject=leaving.subject, organisation_id=organisation_id))
+        raise Conflict(Detail("{leaving_subject} is the last admin of organisation {organisation_id}; add another "
+                              "admin first",
+                              leaving_subject=leaving.subject, organisation_id=organisation_id))

@@ -53,7 +53,8 @@ class CredentialVault:
             return dict(json.loads(self._fernet.decrypt(sealed.encode())))
         except InvalidToken:
             raise CredentialsUnreadable(
-                Detail("the stored credentials were sealed with a key SAHAB_CREDENTIALS_KEYS no longer lists; put that key back (after the new one) and reseal")) from None
+                Detail("the stored credentials were sealed with a key SAHAB_CREDENTIALS_KEYS no longer lists; put that "
+                       "key back (after the new one) and reseal")) from None
 
     def reseal(self, sealed: str) -> str:
         """The same secret sealed with the first key (MultiFernet.rotate)."""

@@ -65,12 +65,15 @@ def decommission(session: Session, core: Core, principal: Principal, project_id:
     if not principal.is_operator:
         require_organisation(session, principal, project.organisation_id, admin=True)
     if project.state != ProjectState.ACTIVE.value:
-        raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be decommissioned", project_id=project.id, project_state=project.state))
+        raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be decommissioned",
+                              project_id=project.id, project_state=project.state))
     in_use = {k: v for k, v in (project.last_usage or {}).items() if k in _MUST_BE_EMPTY and v}
     if in_use:
         # Removing the network under running servers fails half-way; say so before starting.
         listed = ", ".join(f"{v} {k}" for k, v in sorted(in_use.items()))
-        raise Conflict(Detail("project {project_id} still has {listed} (measured {project_last_usage_at:%Y-%m-%d %H:%M} UTC); delete them first", project_id=project.id, listed=listed, project_last_usage_at=project.last_usage_at), in_use=in_use)
+        raise Conflict(Detail("project {project_id} still has {listed} (measured {project_last_usage_at:%Y-%m-%d "
+                              "%H:%M} UTC); delete them first",
+                              project_id=project.id, listed=listed, project_last_usage_at=project.last_usage_at), in_use=in_use)
     request = session.get_one(QuotaRequest, project.current_request_id)
     organisation = session.get_one(Organisation, project.organisation_id)
     transition(session, core.clock, request, RequestState.DECOMMISSIONING, actor=principal.subject,
@@ -90,7 +93,8 @@ def require_credentials_access(session: Session, principal: Principal, project_i
     project = get(session, principal, project_id)
     require_organisation(session, principal, project.organisation_id, admin=True, operator_override=False)
     if project.state != ProjectState.ACTIVE.value:
-        raise Conflict(Detail("project {project_id} is {project_state}; credentials exist once it is active", project_id=project.id, project_state=project.state))
+        raise Conflict(Detail("project {project_id} is {project_state}; credentials exist once it is active",
+                              project_id=project.id, project_state=project.state))
     return project
 
 

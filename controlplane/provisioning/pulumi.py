@@ -64,10 +64,13 @@ class PulumiProvisioner:
         missing = [b for b in ("pulumi", "pulumi-resource-openstack") if shutil.which(b) is None]
         if missing:
             raise ProvisionerUnavailable(
-                Detail('{missing} not found on PATH; run `eval "$(toolchain/ensure-pulumi --env)"` before starting the worker (./dev run does)', missing=' and '.join(missing))
+                Detail('{missing} not found on PATH; run `eval "$(toolchain/ensure-pulumi --env)"` before starting the '
+                       'worker (./dev run does)',
+                       missing=' and '.join(missing))
             )
         if self.clouds_file and not Path(self.clouds_file).is_file():
-            raise ProvisionerUnavailable(Detail("OS_CLIENT_CONFIG_FILE={clouds_file} does not exist", clouds_file=self.clouds_file))
+            raise ProvisionerUnavailable(Detail("OS_CLIENT_CONFIG_FILE={clouds_file} does not exist",
+                                                clouds_file=self.clouds_file))
 
     def warm_up(self) -> None:
         """Pay the one-off costs when a worker process starts instead of in its first operation: the
@@ -98,7 +101,8 @@ class PulumiProvisioner:
         result = self._run(stack, up, events, "up")
         outputs = program.outputs({k: v.value for k, v in result.outputs.items()})
         if outputs is None:
-            raise ProvisioningError(Detail("stack {spec_project_id} finished without its outputs", spec_project_id=spec.project_id))
+            raise ProvisioningError(Detail("stack {spec_project_id} finished without its outputs",
+                                           spec_project_id=spec.project_id))
         return outputs if outputs.password else replace(outputs, password=password)
 
     def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]:
@@ -253,7 +257,8 @@ class PulumiProvisioner:
                     events.errors.clear()
                     return operation()
         except auto.ConcurrentUpdateError as error:
-            raise ProvisioningError(Detail("pulumi {verb}: the stack is locked by another update", verb=verb)) from error
+            raise ProvisioningError(Detail("pulumi {verb}: the stack is locked by another update",
+                                           verb=verb)) from error
         except auto.CommandError as error:
             detail = "; ".join(events.errors) or str(error).strip().splitlines()[-1][:500]
             raise ProvisioningError(Detail("pulumi {verb} failed: {detail}", verb=verb, detail=detail)) from error

@@ -46,7 +46,9 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     organisation = require_organisation(session, principal, data.organisation_id)
     if organisation.status != OrganisationStatus.VERIFIED.value:
         raise OrganisationNotVerified(
-            Detail("organisation {organisation_id} is {organisation_status}; an operator must verify it before it can request quota", organisation_id=organisation.id, organisation_status=organisation.status)
+            Detail("organisation {organisation_id} is {organisation_status}; an operator must verify it before it can "
+                   "request quota",
+                   organisation_id=organisation.id, organisation_status=organisation.status)
         )
     region = core.region(data.region)
     requested = requested_amounts(data)
@@ -56,7 +58,8 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     _check_region_accepts(region, requested, current)
     if project is not None:
         if project.state != ProjectState.ACTIVE.value:
-            raise Conflict(Detail("project {project_id} is {project_state}; a change can be requested once it is active", project_id=project.id, project_state=project.state))
+            raise Conflict(Detail("project {project_id} is {project_state}; a change can be requested once it is active",
+                                  project_id=project.id, project_state=project.state))
         kind = "change"
     else:
         kind = "create"
@@ -65,7 +68,9 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
         QuotaRequest.environment == data.environment, QuotaRequest.state == RequestState.SUBMITTED.value,
     ))
     if open_request:
-        raise Conflict(Detail("request {open_request} for {region_id}/{data_environment} is still waiting for a decision; cancel it first", open_request=open_request, region_id=region.id, data_environment=data.environment))
+        raise Conflict(Detail("request {open_request} for {region_id}/{data_environment} is still waiting for a "
+                              "decision; cancel it first",
+                              open_request=open_request, region_id=region.id, data_environment=data.environment))
     _check_pending_limit(session, core, organisation)
 
     now = core.clock.now()
@@ -110,7 +115,8 @@ def _check_pending_limit(session: Session, core: Core, organisation: Organisatio
     limit = core.policy.max_pending_requests
     if waiting >= limit:
         raise TooManyPendingRequests(
-            Detail.counted("organisation {organisation_id} already has {waiting} request waiting for a decision (at most "
+            Detail.counted("organisation {organisation_id} already has {waiting} request waiting for a decision (at "
+                           "most "
                            "{limit}); cancel it or wait for an approver to decide",
                            "organisation {organisation_id} already has {waiting} requests waiting for a decision (at most "
                            "{limit}); cancel one or wait for an approver to decide",
@@ -219,9 +225,11 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     # Locked before the region, as every path that changes a grant does: its grant is what the totals hold.
     project = session.get(Project, request.project_id, with_for_update=True, populate_existing=True) if request.project_id else None
     if project is None and _live_project(session, request.organisation_id, request.region_id, request.environment):
-        raise Conflict(Detail("{request_region_id}/{request_environment} already has a live project", request_region_id=request.region_id, request_environment=request.environment))
+        raise Conflict(Detail("{request_region_id}/{request_environment} already has a live project",
+                              request_region_id=request.region_id, request_environment=request.environment))
     if project is not None and project.state != ProjectState.ACTIVE.value:
-        raise Conflict(Detail("project {project_id} is {project_state}; it must be active to apply a change", project_id=project.id, project_state=project.state))
+        raise Conflict(Detail("project {project_id} is {project_state}; it must be active to apply a change",
+                              project_id=project.id, project_state=project.state))
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
@@ -270,7 +278,8 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
         require_organisation(session, principal, request.organisation_id, admin=True)
     if request.state != RequestState.FAILED.value:
         # approved -> provisioning is the worker's step, not something a caller may ask for.
-        raise InvalidTransition(Detail("only a failed request can be retried; {request_id} is {request_state}", request_id=request.id, request_state=request.state),
+        raise InvalidTransition(Detail("only a failed request can be retried; {request_id} is {request_state}",
+                                       request_id=request.id, request_state=request.state),
                                 current=request.state, target=RequestState.PROVISIONING.value)
     organisation = session.get_one(Organisation, request.organisation_id)
     transition(session, core.clock, request, RequestState.PROVISIONING, actor=principal.subject,

@@ -68,9 +68,12 @@ def resend(session: Session, clock: Clock, queue: TaskQueue, principal: Principa
     if delivery is None or delivery.organisation_id != organisation.id:
         raise NotFound(Detail("delivery {delivery_id} not found", delivery_id=delivery_id))
     if delivery.state not in (FAILED, CANCELLED):
-        raise Conflict(Detail("delivery {delivery_id} is {delivery_state}; only a failed or cancelled one can be re-sent", delivery_id=delivery_id, delivery_state=delivery.state))
+        raise Conflict(Detail("delivery {delivery_id} is {delivery_state}; only a failed or cancelled one can be "
+                              "re-sent",
+                              delivery_id=delivery_id, delivery_state=delivery.state))
     if not organisation.alert_webhook_url:
-        raise Conflict(Detail("organisation {organisation_id} has no webhook; set one first", organisation_id=organisation.id))
+        raise Conflict(Detail("organisation {organisation_id} has no webhook; set one first",
+                              organisation_id=organisation.id))
     now = clock.now()
     delivery.state, delivery.attempts, delivery.next_attempt_at, delivery.updated_at = PENDING, 0, now, now
     delivery.last_status = delivery.last_error = None
