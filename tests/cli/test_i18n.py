@@ -50,9 +50,12 @@ def test_the_language_comes_from_sahab_lang_then_the_posix_locale(environment, v
 def test_arabic_has_six_plural_forms_and_french_three(environment) -> None:
     environment.setenv("SAHAB_LANG", "ar")
     singular = "Timed out after {seconds} s: request {id} is still {state}."
-    forms = {n: i18n.ngettext(singular, singular, n) for n in (0, 1, 2, 3, 11, 100)}
-    assert len(set(forms.values())) == 5  # "other" (100) and "many" (11) share a wording here, not a form
-    assert "ثانيتين" in forms[2] and "ثوانٍ" in forms[3] and "ثانية واحدة" in forms[1]
+    said = {n: i18n.ngettext(singular, singular, n).format(seconds=n, id="r", state="s") for n in (0, 1, 2, 3, 11, 100)}
+    assert said[1].startswith("انتهت المهلة بعد ثانية واحدة:")  # one: the number is not written
+    assert said[2].startswith("انتهت المهلة بعد ثانيتين:")  # two: the dual
+    assert said[3].startswith("انتهت المهلة بعد 3 ثوانٍ:")  # few (3 to 10): plural
+    assert said[11].startswith("انتهت المهلة بعد 11 ثانية:")  # many (11 to 99): singular
+    assert said[100].startswith("انتهت المهلة بعد 100 ثانية:") and said[0].startswith("انتهت المهلة بعد 0 ثانية:")
     environment.setenv("SAHAB_LANG", "fr")
     assert "1 seconde" in i18n.ngettext(singular, singular, 1).format(seconds=1, id="r", state="s")
     assert "2 secondes" in i18n.ngettext(singular, singular, 2).format(seconds=2, id="r", state="s")
