@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         title="Sahab",
         version="0.1.0",
         description="Self-service quota for the national sovereign OpenStack clouds. "
-        "Errors are RFC 9457 problem+json; POST accepts an Idempotency-Key header.",
+        "Errors are RFC 9457 problem+json, their title and detail in the Accept-Language chosen among en, fr "
+        "and ar (type and every other member never change); POST accepts an Idempotency-Key header.",
     )
     app.state.runtime = runtime
     app.state.verifier = verifier

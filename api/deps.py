@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
-from controlplane.errors import AuthenticationFailed
+from controlplane.errors import Detail, AuthenticationFailed
 from controlplane.runtime import Runtime
 
 
@@ -35,7 +35,7 @@ def bearer_token(headers: Mapping[str, str]) -> str:
     header = headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("missing bearer token: send 'Authorization: Bearer <access token>'")
+        raise AuthenticationFailed(Detail("missing bearer token: send 'Authorization: Bearer <access token>'"))
     return token.strip()
 
 

@@ -20,8 +20,9 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import authenticate, bearer_token
+from api.i18n import negotiate
 from api.problems import problem_for
-from controlplane.errors import PayloadTooLarge, SahabError
+from controlplane.errors import Detail, PayloadTooLarge, SahabError
 
 NO_STORE = "no-store"
 
@@ -38,13 +39,14 @@ class RequestGuard:
             return
         path = scope["path"]
         headers = Headers(scope=scope)
+        language = negotiate(headers.get("accept-language"))
         authenticated = self._needs_token(scope)
         if authenticated:
             send = _no_store(send)
             try:
                 principal = await run_in_threadpool(scope["app"].state.verifier.verify, bearer_token(headers))
             except SahabError as error:
-                await problem_for(error, path)(scope, receive, send)
+                await problem_for(error, path, language)(scope, receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
         try:
@@ -53,9 +55,9 @@ class RequestGuard:
                 raise PayloadTooLarge(declared)
             body = await read_body(receive, self.max_body_bytes)
         except PayloadTooLarge:
-            too_large = PayloadTooLarge(f"the request body is larger than {self.max_body_bytes} bytes (max_body_bytes)",
-                                        max_body_bytes=self.max_body_bytes)
-            await problem_for(too_large, path)(scope, receive, send)
+            too_large = PayloadTooLarge(Detail("the request body is larger than {max_body_bytes} bytes (max_body_bytes)",
+                                               max_body_bytes=self.max_body_bytes), max_body_bytes=self.max_body_bytes)
+            await problem_for(too_large, path, language)(scope, receive, send)
             return
         except ClientDisconnect:
             return  # nobody is left to answer
@@ -91,7 +93,7 @@ async def read_body(receive: Receive, limit: int | None = None) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if limit is not None and size > limit:
-            raise PayloadTooLarge(f"more than {limit} bytes")
+            raise PayloadTooLarge(Detail("more than {limit} bytes", limit=limit))
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)

@@ -33,10 +33,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.guard import read_body, replay
+from api.i18n import negotiate
 from api.problems import problem_for
 from controlplane.domain.principal import Principal
 from controlplane.errors import (
-    DependencyUnavailable, IdempotencyKeyReused, IdempotencyRequestInProgress, InvalidInput, SahabError,
+    DependencyUnavailable, Detail, IdempotencyKeyReused, IdempotencyRequestInProgress, InvalidInput, SahabError,
 )
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord
@@ -63,9 +64,10 @@ class IdempotencyMiddleware:
         if key is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
+        path, language = scope["path"], negotiate(headers.get("accept-language") if headers is not None else None)
         if not 1 <= len(key) <= 255:
-            await problem_for(InvalidInput(f"{HEADER} must be 1 to 255 characters", parameter=HEADER), path)(scope, receive, send)
+            invalid = InvalidInput(Detail("{header} must be 1 to 255 characters", header=HEADER), parameter=HEADER)
+            await problem_for(invalid, path, language)(scope, receive, send)
             return
         principal = scope.get("state", {}).get("principal")
         if principal is None:  # not an authenticated route: nothing to scope the key to
@@ -78,11 +80,11 @@ class IdempotencyMiddleware:
         try:
             outcome = await run_in_threadpool(self._claim, runtime, caller, key, fingerprint)
         except (OperationalError, InterfaceError):  # the database is away: nothing was claimed
-            unavailable = DependencyUnavailable("the database is unavailable; retry later")
-            await problem_for(unavailable, path)(scope, receive, send)
+            unavailable = DependencyUnavailable(Detail("the database is unavailable; retry later"))
+            await problem_for(unavailable, path, language)(scope, receive, send)
             return
         if isinstance(outcome, SahabError):
-            await problem_for(outcome, path)(scope, receive, send)
+            await problem_for(outcome, path, language)(scope, receive, send)
             return
         if isinstance(outcome, Response):
             await outcome(scope, receive, send)
@@ -130,14 +132,17 @@ def _claim(session: Session, now: datetime, caller: str, key: str, fingerprint: 
         return None
     record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
     if record is None:  # its request ended in 5xx and released the key meanwhile
-        return IdempotencyRequestInProgress(f"a request with {HEADER} {key!r} is still in progress; retry later")
+        return IdempotencyRequestInProgress(Detail("a request with {header} {key!r} is still in progress; retry later",
+                                                   header=HEADER, key=key))
     if record.fingerprint != fingerprint:
-        return IdempotencyKeyReused(f"{HEADER} {key!r} was already used with a different request")
+        return IdempotencyKeyReused(Detail("{header} {key!r} was already used with a different request",
+                                           header=HEADER, key=key))
     if record.status_code is None:
         if record.created_at < now - STALE_CLAIM:
             record.created_at = now
             return None
-        return IdempotencyRequestInProgress(f"a request with {HEADER} {key!r} is still in progress; retry later")
+        return IdempotencyRequestInProgress(Detail("a request with {header} {key!r} is still in progress; retry later",
+                                                   header=HEADER, key=key))
     return Response(content=record.response_body or "", status_code=record.status_code,
                     media_type=record.response_type, headers={"Idempotent-Replayed": "true"})
 

@@ -19,6 +19,7 @@ import httpx
 from cli import config, errors
 from cli.client import Api, decode, transport_error
 from cli.errors import CliError
+from cli.i18n import N_, _
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5
@@ -29,7 +30,7 @@ def discover(api_url: str) -> dict[str, Any]:
     with Api(api_url) as api:
         meta = api.get("/v1/meta", auth=False)
     if not isinstance(meta, dict) or not meta.get("issuer"):
-        raise CliError("Identity provider discovery failed",
+        raise CliError(N_("Identity provider discovery failed"),
                        f"GET {api_url}/v1/meta names no issuer; is {api_url} a Sahab API?", exit_code=errors.UNAVAILABLE)
     return {"meta": meta, "oidc": issuer_metadata(str(meta["issuer"]))}
 
@@ -42,11 +43,11 @@ def issuer_metadata(issuer: str) -> dict[str, Any]:
     except httpx.HTTPError as error:
         raise transport_error(issuer, error) from None
     if not response.is_success:
-        raise CliError("Identity provider discovery failed", f"GET {url} answered {response.status_code}",
+        raise CliError(N_("Identity provider discovery failed"), f"GET {url} answered {response.status_code}",
                        exit_code=errors.UNAVAILABLE)
     document = decode(response)
     if not isinstance(document, dict):
-        raise CliError("Identity provider discovery failed", f"GET {url} did not answer a JSON object",
+        raise CliError(N_("Identity provider discovery failed"), f"GET {url} did not answer a JSON object",
                        exit_code=errors.UNAVAILABLE)
     return document
 
@@ -87,7 +88,7 @@ def client_credentials(api_url: str, client_id: str, client_secret: str) -> conf
     endpoint = found["oidc"]["token_endpoint"]
     response = _post_form(endpoint, {"grant_type": "client_credentials"}, auth=(client_id, client_secret))
     if not response.is_success:
-        raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
+        raise CliError(N_("Login failed"), _reason(response), exit_code=errors.NOT_AUTHENTICATED)
     return _credentials_from(response.json(), "client_credentials", api_url, client_id, found["meta"].get("issuer"))
 
 
@@ -99,11 +100,11 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
     oidc = found["oidc"]
     start_url = oidc.get("device_authorization_endpoint")
     if not start_url:
-        raise CliError("Login failed", "the identity provider offers no device authorization endpoint",
+        raise CliError(N_("Login failed"), _("the identity provider offers no device authorization endpoint"),
                        exit_code=errors.NOT_AUTHENTICATED)
     response = _post_form(start_url, {"client_id": client_id, "scope": "openid profile email"})
     if not response.is_success:
-        raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
+        raise CliError(N_("Login failed"), _reason(response), exit_code=errors.NOT_AUTHENTICATED)
     grant = response.json()
     show(grant)
     interval = float(grant.get("interval") or 5)
@@ -123,8 +124,8 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
                 suggested = body.get("interval") if isinstance(body, dict) else None
                 interval = max(float(suggested or 0), interval + SLOW_DOWN_STEP)
                 continue
-            raise CliError("Login failed", _reason(response), exit_code=errors.NOT_AUTHENTICATED)
-    raise CliError("Login failed", "the device code expired before the sign-in was approved; run `sahab login` again",
+            raise CliError(N_("Login failed"), _reason(response), exit_code=errors.NOT_AUTHENTICATED)
+    raise CliError(N_("Login failed"), _("the device code expired before the sign-in was approved; run `sahab login` again"),
                    exit_code=errors.NOT_AUTHENTICATED)
 
 
@@ -174,20 +175,22 @@ def current_token(api_url: str) -> str:
     if stored.refreshable():
         return refresh(stored).access_token
     if stored.grant == "client_credentials":
-        how = "; client credentials: set SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET or"
+        said = _("the stored token expired; client credentials: set SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET or run "
+                 "`sahab login`")
     elif stored.refresh_token:
-        how = ", and so did the session it could be renewed by;"
+        said = _("the stored token expired, and so did the session it could be renewed by; run `sahab login`")
     else:
-        how = ";"
-    raise errors.not_authenticated(f"the stored token expired{how} run `sahab login`")
+        said = _("the stored token expired; run `sahab login`")
+    raise errors.not_authenticated(said)
 
 
 def ensure_issued_for(stored: config.Credentials, api_url: str) -> None:
     """Refuse to send a token to an API other than the one it was obtained for."""
     if not config.same_api(stored.api_url, api_url):
         raise errors.not_authenticated(
-            f"the stored token was issued for {stored.api_url or 'another API'}, not {api_url}, and is sent to "
-            f"no other API; run `sahab login --api {api_url}` to sign in there")
+            _("the stored token was issued for {issued_for}, not {api}, and is sent to no other API; run "
+              "`sahab login --api {api}` to sign in there").format(issued_for=stored.api_url or _("another API"),
+                                                                 api=api_url))
 
 
 def refresh(stored: config.Credentials, *, refused: str | None = None) -> config.Credentials:
@@ -202,7 +205,7 @@ def refresh(stored: config.Credentials, *, refused: str | None = None) -> config
         if latest.access_token not in {stored.access_token, refused} and not latest.expired():
             return latest
         if not latest.refreshable():
-            raise errors.not_authenticated("the stored token expired and cannot be renewed; run `sahab login`")
+            raise errors.not_authenticated(_("the stored token expired and cannot be renewed; run `sahab login`"))
         renewed = _redeem(latest)
         config.save_credentials(renewed)
         return renewed
@@ -215,8 +218,9 @@ def _redeem(stored: config.Credentials) -> config.Credentials:
                                                       refresh_token=stored.refresh_token))
     if not response.is_success:
         if response.status_code < 500:
-            raise errors.not_authenticated(f"the session ended ({_reason(response)}); run `sahab login`")
-        raise CliError("Token refresh failed", f"{endpoint} answered {response.status_code}", exit_code=errors.UNAVAILABLE)
+            raise errors.not_authenticated(_("the session ended ({reason}); run `sahab login`").format(
+                reason=_reason(response)))
+        raise CliError(N_("Token refresh failed"), f"{endpoint} answered {response.status_code}", exit_code=errors.UNAVAILABLE)
     renewed = _credentials_from(response.json(), stored.grant, stored.api_url, stored.client_id, stored.issuer)
     if renewed.refresh_token is None:  # the issuer does not rotate: the old refresh token stays valid
         renewed.refresh_token, renewed.refresh_expires_at = stored.refresh_token, stored.refresh_expires_at
@@ -234,7 +238,7 @@ def revoke(stored: config.Credentials) -> str | None:
     response = _post_form(endpoint, _as_public_client(stored, token=stored.refresh_token, token_type_hint="refresh_token"))
     if not response.is_success:
         reason = _reason(response)
-        raise CliError("Revocation failed", f"{endpoint} answered {response.status_code}" + (f" ({reason})" if reason else ""),
+        raise CliError(N_("Revocation failed"), f"{endpoint} answered {response.status_code}" + (f" ({reason})" if reason else ""),
                        exit_code=errors.EXIT_CODE_BY_STATUS.get(response.status_code, errors.UNEXPECTED))
     return str(endpoint)
 
@@ -251,6 +255,6 @@ def decode_claims(token: str) -> dict[str, Any]:
         payload += "=" * (-len(payload) % 4)
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (IndexError, ValueError):
-        raise CliError("Not authenticated", "the stored token is not a JWT; run `sahab login`",
+        raise CliError(N_("Not authenticated"), _("the stored token is not a JWT; run `sahab login`"),
                        exit_code=errors.NOT_AUTHENTICATED) from None
     return claims if isinstance(claims, dict) else {}

@@ -9,6 +9,7 @@ import httpx
 
 from cli import errors
 from cli.errors import CliError
+from cli.i18n import _, language
 
 
 
@@ -29,10 +30,11 @@ def _timeout() -> float:
 
 def transport_error(url: str, error: httpx.HTTPError) -> CliError:
     if isinstance(error, httpx.TimeoutException):
-        return CliError("Timed out", f"no answer from {url} in time ({type(error).__name__})", exit_code=errors.UNAVAILABLE)
+        return CliError(_("Timed out"), _("no answer from {url} in time ({error})").format(url=url, error=type(error).__name__),
+                        exit_code=errors.UNAVAILABLE)
     if isinstance(error, httpx.ConnectError):
-        return CliError("Cannot connect", f"{url}: {error}", exit_code=errors.UNAVAILABLE)
-    return CliError("Connection failed", f"{url}: {error}", exit_code=errors.UNAVAILABLE)
+        return CliError(_("Cannot connect"), f"{url}: {error}", exit_code=errors.UNAVAILABLE)
+    return CliError(_("Connection failed"), f"{url}: {error}", exit_code=errors.UNAVAILABLE)
 
 
 def decode(response: httpx.Response) -> Any:
@@ -49,7 +51,9 @@ class Api:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout or _timeout(),
-                                  headers={"User-Agent": "sahab-cli/0.1", "Accept": "application/json"})
+                                  headers={"User-Agent": "sahab-cli/0.1", "Accept": "application/json",
+                                           # Problem titles and details come back in the user's language.
+                                           "Accept-Language": language()})
 
     def close(self) -> None:
         self._http.close()

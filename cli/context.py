@@ -15,6 +15,7 @@ from cli.auth import Session
 from cli.client import Api
 from cli.config import resolve_api_url
 from cli.errors import CliError
+from cli.i18n import _
 from cli.output import echo
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,7 +41,7 @@ def fail(error: CliError) -> typer.Exit:
     for line in error.lines():
         echo(line, stderr=True)
     if error.exit_code == errors.NOT_AUTHENTICATED and "sahab login" not in error.detail:
-        echo("  run `sahab login`", stderr=True)
+        echo("  " + _("run `sahab login`"), stderr=True)
     return typer.Exit(error.exit_code)
 
 
@@ -59,7 +60,7 @@ def handled(function: F) -> F:
         except Exception as error:  # noqa: BLE001 - the promise is: no traceback
             if os.environ.get("SAHAB_DEBUG"):
                 raise
-            raise fail(CliError("Unexpected error", f"{type(error).__name__}: {error} (SAHAB_DEBUG=1 shows details)",
-                                exit_code=errors.UNEXPECTED)) from None
+            raise fail(CliError(_("Unexpected error"), _("{error} (SAHAB_DEBUG=1 shows details)").format(
+                error=f"{type(error).__name__}: {error}"), exit_code=errors.UNEXPECTED)) from None
 
     return wrapper  # type: ignore[return-value]

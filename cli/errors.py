@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cli.i18n import N_, _, number
+
 OK = 0
 UNEXPECTED = 1
 USAGE = 2  # Typer/Click usage errors use 2 as well
@@ -95,24 +97,30 @@ class CliError(Exception):
         return cls(title, detail, exit_code=exit_code_for(code, status), code=code, status=status, extra=extra)
 
     def lines(self) -> list[str]:
-        """What is printed on stderr."""
-        out = [f"Error: {self.title}: {self.detail}" if self.detail and self.detail != self.title else f"Error: {self.title}"]
+        """What is printed on stderr, in the user's language (the API already sent its text in it)."""
+        title, detail = _(self.title), _(self.detail)
+        out = [_("Error: {title}: {detail}").format(title=title, detail=detail) if detail and detail != title
+               else _("Error: {title}").format(title=title)]
         for shortfall in self.extra.get("shortfalls") or []:
             if isinstance(shortfall, dict):
-                out.append("  shortfall: {resource}: requested {requested}, free {free} ({scope})".format(
-                    resource=shortfall.get("resource"), requested=shortfall.get("requested"),
-                    free=shortfall.get("free"), scope=shortfall.get("scope", "region")))
+                out.append("  " + _("shortfall: {resource}: requested {requested}, free {free} ({scope})").format(
+                    resource=shortfall.get("resource"), requested=number(shortfall.get("requested")),
+                    free=number(shortfall.get("free")), scope=shortfall.get("scope", "region")))
         for issue in self.extra.get("errors") or []:
             if isinstance(issue, dict):
                 out.append(f"  {issue.get('location') or '-'}: {issue.get('message')}")
         if self.code == "invalid-transition" and self.extra.get("current"):
-            out.append(f"  current state: {self.extra.get('current')}; wanted: {self.extra.get('target')}")
+            out.append("  " + _("current state: {current}; wanted: {target}").format(
+                current=self.extra.get("current"), target=self.extra.get("target")))
         return out
 
 
-def not_authenticated(detail: str = "you are not logged in; run `sahab login`") -> CliError:
-    return CliError("Not authenticated", detail, exit_code=NOT_AUTHENTICATED, code="unauthenticated")
+NOT_LOGGED_IN = N_("you are not logged in; run `sahab login`")
+
+
+def not_authenticated(detail: str = NOT_LOGGED_IN) -> CliError:
+    return CliError(N_("Not authenticated"), detail, exit_code=NOT_AUTHENTICATED, code="unauthenticated")
 
 
 def usage(detail: str) -> CliError:
-    return CliError("Usage error", detail, exit_code=USAGE)
+    return CliError(N_("Usage error"), detail, exit_code=USAGE)

@@ -13,6 +13,7 @@ from cli.commands import admin, auth, orgs, projects, regions, requests
 from cli.commands import webhooks
 from cli.config import resolve_api_url
 from cli.context import State, state
+from cli.i18n import translate_help
 
 
 class OutputMode(str, Enum):
@@ -64,6 +65,10 @@ class GlobalOptionsGroup(TyperGroup):
             taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
             command.params.extend(option for option in options if not taken & set(option.opts))
             pending.extend(getattr(command, "commands", {}).values())
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        translate_help(self)  # the language is known now (SAHAB_LANG, LANG...), not when commands were declared
+        return super().main(*args, **kwargs)
 
 
 app = typer.Typer(

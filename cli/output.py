@@ -11,6 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli.i18n import _, moment
+
 TABLE, JSON, CSV = "table", "json", "csv"
 
 
@@ -31,9 +33,10 @@ def print_json(data: Any) -> None:
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
-    result = Table(title=title, show_lines=False, header_style="bold")
+    """Headers and title are msgids (marked N_ where written), shown in the user's language."""
+    result = Table(title=_(title) if title else title, show_lines=False, header_style="bold")
     for column in columns:
-        result.add_column(column, overflow="fold")
+        result.add_column(_(column), overflow="fold")
     for row in rows:
         result.add_row(*["" if cell is None else str(cell) for cell in row])
     return result
@@ -55,11 +58,11 @@ def render(mode: str, data: Any, build: Callable[[Any], Any]) -> None:
 
 
 def when(value: str | None) -> str:
-    """An ISO time from the API as 'YYYY-MM-DD HH:MM:SS'."""
+    """An ISO time from the API as the language writes it (English: 'YYYY-MM-DD HH:MM:SS')."""
     if not value:
         return ""
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S")
+        return moment(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return value
 
@@ -83,14 +86,14 @@ def _amount(key: str, value: Any) -> str:
 
 
 def details(pairs: Iterable[tuple[str, Any]]) -> Table:
-    """A two-column key/value view of one object."""
+    """A two-column key/value view of one object; the keys are msgids (marked N_ where written)."""
     result = Table(show_header=False, box=None, pad_edge=False)
     result.add_column("field", style="bold")
     result.add_column("value", overflow="fold")
     for key, value in pairs:
         if isinstance(value, (dict, list)):
             value = json.dumps(value, ensure_ascii=False)
-        result.add_row(key, "" if value is None else str(value))
+        result.add_row(_(key), "" if value is None else str(value))
     return result
 
 

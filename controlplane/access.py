@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
-from controlplane.errors import NotFound, PermissionDenied, SeparationOfDuties
+from controlplane.errors import Detail, NotFound, PermissionDenied, SeparationOfDuties
 from controlplane.persistence.models import Membership, Organisation
 
 
@@ -37,19 +37,24 @@ def require_organisation(
     organisation = session.get(Organisation, organisation_id)
     role = organisation_role(session, principal, organisation_id) if organisation else None
     if organisation is None or (role is None and not principal.is_staff):
-        raise NotFound(f"organisation {organisation_id} not found")
+        raise NotFound(Detail("organisation {organisation_id} not found", organisation_id=organisation_id))
     if admin and role is not MemberRole.ADMIN and not (operator_override and principal.is_operator):
-        raise PermissionDenied(f"only an admin of organisation {organisation_id} may do this")
+        raise PermissionDenied(Detail("only an admin of organisation {organisation_id} may do this",
+                                      organisation_id=organisation_id))
     return organisation
 
 
 def require_role(principal: Principal, role: PlatformRole) -> None:
     if role not in principal.platform_roles:
-        raise PermissionDenied(f"this needs the platform role {role.value!r}")
+        raise PermissionDenied(Detail("this needs the platform role {role_value!r}", role_value=role.value))
+
+
+_WHO_DECIDES = {PlatformRole.APPROVER: Detail("another approver must decide"),
+                PlatformRole.OPERATOR: Detail("another operator must decide")}
 
 
 def require_independent(
-    session: Session, principal: Principal, organisation: Organisation, decision: str, *,
+    session: Session, principal: Principal, organisation: Organisation, decision: Detail, *,
     decider: PlatformRole, filed_by: str | None = None,
 ) -> None:
     """Separation of duties: staff never decide for an organisation they are a member of (stored or
@@ -57,12 +62,13 @@ def require_independent(
     left the organisation since."""
     ties = []
     if organisation_role(session, principal, organisation.id) is not None:
-        ties.append(f"are a member of organisation {organisation.id}")
+        ties.append(Detail("are a member of organisation {organisation_id}", organisation_id=organisation.id))
     if organisation.created_by == principal.subject:
-        ties.append(f"registered organisation {organisation.id}")
+        ties.append(Detail("registered organisation {organisation_id}", organisation_id=organisation.id))
     if filed_by == principal.subject:
-        ties.append("filed this request")
+        ties.append(Detail("filed this request"))
     if ties:
         raise SeparationOfDuties(
-            f"{principal.subject} may not {decision}: they {' and '.join(ties)}; another {decider.value} must decide"
+            Detail("{subject} may not {decision}: they {ties}; {who_decides}",
+                   subject=principal.subject, decision=decision, ties=ties, who_decides=_WHO_DECIDES[decider])
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from controlplane.clock import Clock
 from controlplane.domain.regions import Catalogue, Region
-from controlplane.errors import NotFound
+from controlplane.errors import Detail, NotFound
 from controlplane.tasks.queue import TaskQueue
 
 
@@ -31,5 +31,6 @@ class Core:
         region = self.catalogue.get(region_id)
         if region is None:
             known = ", ".join(r.id for r in self.catalogue.regions)
-            raise NotFound(f"region {region_id} not found; known regions: {known}")
+            raise NotFound(Detail("region {region_id} not found; known regions: {known}",
+                                  region_id=region_id, known=known))
         return region

@@ -10,6 +10,31 @@ from __future__ import annotations
 from typing import Any
 
 
+class Detail(str):
+    """A problem's detail: the English text, plus the template and values it was made from, so that an
+    edge can say it again in its reader's language (api/i18n.py). The template is the gettext msgid
+    (`i18n/update` extracts every `Detail("...")`); the values are ids, states, numbers and dates."""
+
+    template: str
+    params: dict[str, Any]
+    plural: str | None = None  # a counted detail: the English plural, chosen by `count`
+    quantity: int = 0  # not `count`: str has a method of that name
+
+    def __new__(cls, template: str, **params: Any) -> "Detail":
+        shown = {name: " and ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+                 for name, value in params.items()}
+        text = super().__new__(cls, template.format(**shown) if params else template)
+        text.template, text.params = template, params
+        return text
+
+    @classmethod
+    def counted(cls, singular: str, plural: str, count: int, **params: Any) -> "Detail":
+        """A detail whose wording depends on a number (Arabic has six forms, French three)."""
+        text = cls(singular if count == 1 else plural, **params)
+        text.template, text.plural, text.quantity = singular, plural, count
+        return text
+
+
 class SahabError(Exception):
     code = "internal-error"
     title = "Internal error"

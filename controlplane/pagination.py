@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
-from controlplane.errors import InvalidInput
+from controlplane.errors import Detail, InvalidInput
 
 T = TypeVar("T")
 
@@ -34,7 +34,9 @@ MAX_CURSOR_LENGTH = 256
 def _decode(cursor: str) -> tuple[datetime, str]:
     """The position a cursor names; InvalidInput for anything this module did not make."""
     if len(cursor) > MAX_CURSOR_LENGTH:
-        raise InvalidInput(f"invalid cursor: longer than {MAX_CURSOR_LENGTH} characters; pass next_cursor as it was given",
+        raise InvalidInput(Detail("invalid cursor: longer than {max_length} characters; pass next_cursor as it was "
+                                  "given",
+                                  max_length=MAX_CURSOR_LENGTH),
                            parameter="cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -46,16 +48,19 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         if position.tzinfo is not None:
             position = position.astimezone(timezone.utc)
     except (ValueError, TypeError, OverflowError, RecursionError) as error:
-        raise InvalidInput(f"invalid cursor {cursor!r}: pass next_cursor as it was given", parameter="cursor") from error
+        raise InvalidInput(Detail("invalid cursor {cursor!r}: pass next_cursor as it was given",
+                                  cursor=cursor), parameter="cursor") from error
     if position.tzinfo is None:
-        raise InvalidInput(f"invalid cursor {cursor!r}: its time has no offset; pass next_cursor as it was given",
+        raise InvalidInput(Detail("invalid cursor {cursor!r}: its time has no offset; pass next_cursor as it was given",
+                                  cursor=cursor),
                            parameter="cursor")
     return position, row_id
 
 
 def check_limit(limit: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
-        raise InvalidInput(f"limit must be between 1 and {maximum} (page_size_max), got {limit}", parameter="limit")
+        raise InvalidInput(Detail("limit must be between 1 and {maximum} (page_size_max), got {limit}",
+                                  maximum=maximum, limit=limit), parameter="limit")
     return limit
 
 

@@ -45,7 +45,7 @@ from api.auth._jose import BadSignatureError, DecodeError, JoseError, JsonWebKey
 from controlplane.clock import Clock, SystemClock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
-from controlplane.errors import AuthenticationFailed, DependencyUnavailable
+from controlplane.errors import Detail, AuthenticationFailed, DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -170,29 +170,32 @@ class TokenVerifier:
         header = self._parse_header(token)
         alg = header.get("alg")
         if not isinstance(alg, str) or not alg:
-            raise AuthenticationFailed("token header has no algorithm (alg)")
+            raise AuthenticationFailed(Detail("token header has no algorithm (alg)"))
         if alg not in self.algorithms:
             raise AuthenticationFailed(
-                f"token algorithm {alg} is not allowed (allowed: {', '.join(sorted(self.algorithms))})"
+                Detail("token algorithm {alg} is not allowed (allowed: {allowed})",
+                       alg=alg, allowed=', '.join(sorted(self.algorithms)))
             )
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
-            raise AuthenticationFailed("token key id (kid) is not a string")
+            raise AuthenticationFailed(Detail("token key id (kid) is not a string"))
         key = self._key_for(kid)
         key_alg = key.as_dict().get("alg") if hasattr(key, "as_dict") else None
         if key_alg and key_alg != alg:
-            raise AuthenticationFailed(f"token algorithm {alg} does not match the key's algorithm {key_alg}")
+            raise AuthenticationFailed(Detail("token algorithm {alg} does not match the key's algorithm {key_alg}",
+                                              alg=alg, key_alg=key_alg))
 
         try:
             claims = JsonWebToken([alg]).decode(token, key)
         except BadSignatureError:
-            raise AuthenticationFailed("signature verification failed") from None
+            raise AuthenticationFailed(Detail("signature verification failed")) from None
         except DecodeError as exc:
-            raise AuthenticationFailed(f"malformed token: {str(exc.error).lower()}") from None
+            raise AuthenticationFailed(Detail("malformed token: {reason}", reason=str(exc.error).lower())) from None
         except JoseError as exc:
-            raise AuthenticationFailed(f"signature verification failed: {exc.error}") from None
+            raise AuthenticationFailed(Detail("signature verification failed: {exc_error}",
+                                              exc_error=exc.error)) from None
         except (ValueError, TypeError) as exc:
-            raise AuthenticationFailed(f"signature verification failed: {exc}") from None
+            raise AuthenticationFailed(Detail("signature verification failed: {exc}", exc=exc)) from None
         claims = self._check_claims(dict(claims))
         self._check_token_type(header)
         self._refuse_id_token(header, claims)
@@ -202,18 +205,19 @@ class TokenVerifier:
 
     def _parse_header(self, token: str) -> dict[str, Any]:
         if not isinstance(token, str) or not token:
-            raise AuthenticationFailed("malformed token: empty")
+            raise AuthenticationFailed(Detail("malformed token: empty"))
         if len(token) > MAX_TOKEN_BYTES:
-            raise AuthenticationFailed(f"malformed token: longer than {MAX_TOKEN_BYTES} bytes")
+            raise AuthenticationFailed(Detail("malformed token: longer than {max_bytes} bytes",
+                                              max_bytes=MAX_TOKEN_BYTES))
         parts = token.split(".")
         if len(parts) != 3:
-            raise AuthenticationFailed("malformed token: expected a signed JWT (three dot-separated parts)")
+            raise AuthenticationFailed(Detail("malformed token: expected a signed JWT (three dot-separated parts)"))
         try:
             header = _b64url_json(parts[0])
         except (ValueError, UnicodeError):
-            raise AuthenticationFailed("malformed token: the header is not base64url-encoded JSON") from None
+            raise AuthenticationFailed(Detail("malformed token: the header is not base64url-encoded JSON")) from None
         if not isinstance(header, dict):
-            raise AuthenticationFailed("malformed token: the header is not a JSON object")
+            raise AuthenticationFailed(Detail("malformed token: the header is not a JSON object"))
         return header
 
     def _check_token_type(self, header: dict[str, Any]) -> None:
@@ -222,9 +226,12 @@ class TokenVerifier:
         if kind in ACCESS_TOKEN_TYPES:
             return
         if self.require_at_jwt:
-            raise AuthenticationFailed(f"token type {typ!r} is not an access token: the header must say typ at+jwt (RFC 9068)")
+            raise AuthenticationFailed(Detail("token type {typ!r} is not an access token: the header must say typ "
+                                              "at+jwt (RFC 9068)",
+                                              typ=typ))
         if typ is not None and kind not in UNTYPED:
-            raise AuthenticationFailed(f"token type {typ!r} is not an access token (expected at+jwt, RFC 9068)")
+            raise AuthenticationFailed(Detail("token type {typ!r} is not an access token (expected at+jwt, RFC 9068)",
+                                              typ=typ))
 
     def _refuse_id_token(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """An untyped token that carries what only ID tokens carry was meant for a client, not for Sahab."""
@@ -234,36 +241,40 @@ class TokenVerifier:
         if claims.get("typ") == "ID":
             evidence.append("typ=ID")
         if evidence:
-            raise AuthenticationFailed(f"an ID token is not an access token (it carries {', '.join(evidence)}); "
-                                       "send the access token from the token response")
+            raise AuthenticationFailed(Detail("an ID token is not an access token (it carries {evidence}); send the "
+                                              "access token from the token response",
+                                              evidence=', '.join(evidence)))
 
     def _check_claims(self, claims: dict[str, Any]) -> dict[str, Any]:
         now = self._clock.now().timestamp()
         iss = claims.get("iss")
         if iss != self.issuer:
-            raise AuthenticationFailed(f"token issuer {iss!r} is not the configured issuer {self.issuer!r}")
+            raise AuthenticationFailed(Detail("token issuer {iss!r} is not the configured issuer {issuer!r}",
+                                              iss=iss, issuer=self.issuer))
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
         if self.audience not in audiences:
-            raise AuthenticationFailed(f"token audience {aud!r} does not include {self.audience!r}")
+            raise AuthenticationFailed(Detail("token audience {aud!r} does not include {audience!r}",
+                                              aud=aud, audience=self.audience))
         exp = claims.get("exp")
         if exp is None:
-            raise AuthenticationFailed("token has no expiry (exp)")
+            raise AuthenticationFailed(Detail("token has no expiry (exp)"))
         if not _is_number(exp):
-            raise AuthenticationFailed("token expiry (exp) is not a number")
+            raise AuthenticationFailed(Detail("token expiry (exp) is not a number"))
         if now > exp + self.leeway:
-            raise AuthenticationFailed("token expired")
+            raise AuthenticationFailed(Detail("token expired"))
         nbf = claims.get("nbf")
         if nbf is not None and (not _is_number(nbf) or nbf > now + self.leeway):
-            raise AuthenticationFailed("token not valid yet (nbf)")
+            raise AuthenticationFailed(Detail("token not valid yet (nbf)"))
         iat = claims.get("iat")
         if iat is not None and (not _is_number(iat) or iat > now + self.leeway):
-            raise AuthenticationFailed("token issued in the future (iat)")
+            raise AuthenticationFailed(Detail("token issued in the future (iat)"))
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
-            raise AuthenticationFailed("token has no subject (sub)")
+            raise AuthenticationFailed(Detail("token has no subject (sub)"))
         if len(sub) > MAX_SUBJECT:
-            raise AuthenticationFailed(f"token subject (sub) is longer than {MAX_SUBJECT} characters")
+            raise AuthenticationFailed(Detail("token subject (sub) is longer than {max_length} characters",
+                                              max_length=MAX_SUBJECT))
         return claims
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
@@ -333,7 +344,8 @@ class TokenVerifier:
         document = self._get_json(url, "discovery document")
         jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
-            raise DependencyUnavailable(f"issuer unreachable: {url} has no usable jwks_uri", issuer=self.issuer)
+            raise DependencyUnavailable(Detail("issuer unreachable: {url} has no usable jwks_uri",
+                                               url=url), issuer=self.issuer)
         return jwks_uri
 
     def _get_json(self, url: str, what: str) -> Any:
@@ -341,22 +353,25 @@ class TokenVerifier:
             response = self._http.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
             raise DependencyUnavailable(
-                f"issuer unreachable: cannot fetch the {what} from {url}: {exc.__class__.__name__}: {exc}",
+                Detail("issuer unreachable: cannot fetch the {what} from {url}: {error_type}: {exc}",
+                       what=what, url=url, error_type=exc.__class__.__name__, exc=exc),
                 issuer=self.issuer,
             ) from None
         if response.status_code != 200:
             raise DependencyUnavailable(
-                f"issuer unreachable: the {what} at {url} answered HTTP {response.status_code}", issuer=self.issuer
+                Detail("issuer unreachable: the {what} at {url} answered HTTP {response_status_code}",
+                       what=what, url=url, response_status_code=response.status_code), issuer=self.issuer
             )
         try:
             return response.json()
         except ValueError:
-            raise DependencyUnavailable(f"issuer unreachable: the {what} at {url} is not JSON", issuer=self.issuer) from None
+            raise DependencyUnavailable(Detail("issuer unreachable: the {what} at {url} is not JSON",
+                                               what=what, url=url), issuer=self.issuer) from None
 
     def _parse_jwks(self, document: Any) -> tuple[dict[str, Any], list[Any]]:
         entries = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(entries, list):
-            raise DependencyUnavailable("issuer unreachable: the JWKS has no 'keys' list", issuer=self.issuer)
+            raise DependencyUnavailable(Detail("issuer unreachable: the JWKS has no 'keys' list"), issuer=self.issuer)
         keys: dict[str, Any] = {}
         unnamed: list[Any] = []
         for entry in entries:
@@ -380,8 +395,8 @@ class TokenVerifier:
 
 def _no_key(kid: str | None) -> Any:
     if kid is None:
-        raise AuthenticationFailed("token has no key id (kid) and the issuer publishes several keys")
-    raise AuthenticationFailed(f"unknown key id {kid!r}")
+        raise AuthenticationFailed(Detail("token has no key id (kid) and the issuer publishes several keys"))
+    raise AuthenticationFailed(Detail("unknown key id {kid!r}", kid=kid))
 
 
 def _platform_roles(value: Any) -> frozenset[PlatformRole]:

@@ -7,7 +7,7 @@ from fastapi import Response
 from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.domain.states import ProjectState
-from controlplane.errors import CredentialsPending
+from controlplane.errors import Detail, CredentialsPending
 from controlplane.projects import credentials, service
 from controlplane.projects.schemas import ProjectOut
 from controlplane.quota_requests.schemas import Decision
@@ -55,7 +55,9 @@ def project_credentials(project_id: str, session: SessionDep, core: CoreDep, run
         # after commit: this request writes nothing, and the error below rolls back.
         core.queue.capture_credentials(project.id)
         raise CredentialsPending(
-            f"the credentials of project {project.id} are being fetched from its stack by a worker; retry in a few seconds",
+            Detail("the credentials of project {project_id} are being fetched from its stack by a worker; retry in a "
+                   "few seconds",
+                   project_id=project.id),
             retry_after_seconds=5)
     response.headers["Cache-Control"] = "no-store"
     return {"clouds": {f"sahab-{project.region_id}-{project.environment}": entry}}

@@ -9,7 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
 from api.deps import authenticate
-from api.problems import problem
+from api.i18n import N_
+from api.problems import language_of, problem
 from controlplane.errors import SahabError
 from controlplane.metrics import render
 
@@ -38,7 +39,8 @@ async def readyz(request: Request) -> Any:
     if not await _is_operator(request):
         failures = {name: "unavailable" for name in failures}
     checks = {name: failures.get(name, "ok") for name in ("database", "broker")}
-    return problem(503, "not-ready", "Not ready", "; ".join(f"{k}: {v}" for k, v in failures.items()), "/readyz", checks=checks)
+    return problem(503, "not-ready", N_("Not ready"), "; ".join(f"{k}: {v}" for k, v in failures.items()), "/readyz",
+                   language=language_of(request), checks=checks)
 
 
 async def _is_operator(request: Request) -> bool:

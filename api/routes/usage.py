@@ -7,7 +7,7 @@ from fastapi import Query
 
 from api.deps import CallerDep, CoreDep, SessionDep
 from api.routes.common import authenticated_router
-from controlplane.errors import InvalidInput
+from controlplane.errors import Detail, InvalidInput
 from controlplane.metering.reports import usage_report
 from controlplane.metering.schemas import UsageReportRow
 from controlplane.projects import service as projects
@@ -29,10 +29,12 @@ def parse_time(name: str, value: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
         parsed = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):
-        raise InvalidInput(f"{name}: {value!r} is not an ISO 8601 date or date-time between {EARLIEST.date()} and "
-                           f"{LATEST.date()} (e.g. 2026-11-01 or 2026-11-01T00:00:00Z)", parameter=name) from None
+        raise InvalidInput(Detail("{name}: {value!r} is not an ISO 8601 date or date-time between {earliest} and "
+                                  "{latest} (e.g. 2026-11-01 or 2026-11-01T00:00:00Z)",
+                                  name=name, value=value, earliest=EARLIEST.date(), latest=LATEST.date()), parameter=name) from None
     if not EARLIEST <= parsed < LATEST:
-        raise InvalidInput(f"{name}: {value!r} is outside {EARLIEST.date()} to {LATEST.date()}", parameter=name)
+        raise InvalidInput(Detail("{name}: {value!r} is outside {earliest} to {latest}",
+                                  name=name, value=value, earliest=EARLIEST.date(), latest=LATEST.date()), parameter=name)
     return parsed
 
 
@@ -52,9 +54,11 @@ def usage(
         end = parse_time("to", to) if to is not None else now
         start = parse_time("from", from_) if from_ is not None else end - DEFAULT_PERIOD
         if start >= end:
-            raise InvalidInput(f"from ({start.isoformat()}) must be before to ({end.isoformat()})", parameter="from")
+            raise InvalidInput(Detail("from ({start}) must be before to ({end})",
+                                      start=start.isoformat(), end=end.isoformat()), parameter="from")
         if end - start > MAX_PERIOD:
-            raise InvalidInput(f"the period may be at most {MAX_PERIOD.days} days, got {(end - start).days}", parameter="to")
+            raise InvalidInput(Detail("the period may be at most {max_days} days, got {days}",
+                                      max_days=MAX_PERIOD.days, days=(end - start).days), parameter="to")
         rows = usage_report(session, caller, start=start, end=end, now=now, by=by or "project",
                             organisation_id=organisation_id, region=region)
         return [UsageReportRow.model_validate(row) for row in rows]

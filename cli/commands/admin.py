@@ -8,6 +8,7 @@ import typer
 
 from cli.commands.requests import RequestState, act, requests_table
 from cli.context import handled, state
+from cli.i18n import _
 from cli.output import render
 
 app = typer.Typer(help="Approver and operator commands.", no_args_is_help=True)
@@ -24,7 +25,7 @@ def requests(
     current = state(ctx)
     with current.api() as api:
         page = api.page("/v1/quota-requests", {"state": state_.value}, all_pages=all_pages)
-    render(current.output, page, lambda p: requests_table(p, title=f"Requests in state {state_.value}"))
+    render(current.output, page, lambda p: requests_table(p, title=_("Requests in state {state}").format(state=state_.value)))
 
 
 @app.command()
@@ -50,4 +51,4 @@ def verify_org(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG")
     current = state(ctx)
     with current.api() as api:
         data = api.post(f"/v1/organisations/{org}/verify")
-    render(current.output, data, lambda o: f"Organisation {o['id']} is {o['status']}.")
+    render(current.output, data, lambda o: _("Organisation {id} is {status}.").format(id=o["id"], status=o["status"]))

@@ -11,6 +11,7 @@ import typer
 from cli import auth as flows
 from cli import config
 from cli.context import handled, state
+from cli.i18n import N_, _, moment
 from cli.errors import CliError, not_authenticated, usage
 from cli.output import JSON, console, details, echo, print_json
 
@@ -33,7 +34,7 @@ def login(
     if api:
         current.api_url = api.rstrip("/")
     if bool(client_id) != bool(client_secret):
-        raise usage("give both --client-id and --client-secret (or SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET)")
+        raise usage(_("give both --client-id and --client-secret (or SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET)"))
     if client_id and client_secret:
         credentials = flows.client_credentials(current.api_url, client_id, client_secret)
     else:
@@ -42,23 +43,27 @@ def login(
     config.save_config({**config.load_config(), "api_url": current.api_url})
     claims = flows.decode_claims(credentials.access_token)
     who = claims.get("name") or claims.get("sub")
-    session = (f"; session renewed until {_time(credentials.refresh_expires_at)}" if credentials.refresh_expires_at
-               else "; renewed by its refresh token" if credentials.refresh_token else "")
-    echo(f"Logged in to {current.api_url} as {who} ({claims.get('sub')}); token valid until "
-         f"{_time(credentials.expires_at)}{session}.")
+    if credentials.refresh_expires_at:
+        said = _("Logged in to {api} as {who} ({subject}); token valid until {expires}; session renewed until {until}.")
+    elif credentials.refresh_token:
+        said = _("Logged in to {api} as {who} ({subject}); token valid until {expires}; renewed by its refresh token.")
+    else:
+        said = _("Logged in to {api} as {who} ({subject}); token valid until {expires}.")
+    echo(said.format(api=current.api_url, who=who, subject=claims.get("sub"), expires=_time(credentials.expires_at),
+                     until=_time(credentials.refresh_expires_at) if credentials.refresh_expires_at else ""))
 
 
 def _show_code(grant: dict[str, Any]) -> None:
-    echo("To sign in, open this page in a browser:")
+    echo(_("To sign in, open this page in a browser:"))
     echo(f"  {grant.get('verification_uri')}")
-    echo(f"and enter the code: {grant.get('user_code')}")
+    echo(_("and enter the code: {code}").format(code=grant.get("user_code")))
     if grant.get("verification_uri_complete"):
-        echo(f"(or open {grant['verification_uri_complete']})")
+        echo(_("(or open {url})").format(url=grant["verification_uri_complete"]))
 
 
 def _spinner() -> Any:
     err = console(stderr=True)
-    return err.status("Waiting for the sign-in to be approved...") if err.is_terminal else nullcontext()
+    return err.status(_("Waiting for the sign-in to be approved...")) if err.is_terminal else nullcontext()
 
 
 @handled
@@ -69,16 +74,17 @@ def logout() -> None:
         revoked_at = flows.revoke(stored) if stored is not None else None
     except CliError as error:
         config.delete_credentials()
-        error.detail += "; the local tokens were deleted, but the refresh token may stay valid until it expires"
+        error.detail += _("; the local tokens were deleted, but the refresh token may stay valid until it expires")
         raise
     if not config.delete_credentials():
-        echo("Not logged in.")
+        echo(_("Not logged in."))
     elif revoked_at:
-        echo(f"Logged out; the session was revoked at {revoked_at}.")
+        echo(_("Logged out; the session was revoked at {time}.").format(time=revoked_at))
     elif stored is not None and stored.refresh_token:
-        echo("Logged out; the identity provider offers no revocation, so the session ends when its refresh token expires.")
+        echo(_("Logged out; the identity provider offers no revocation, so the session ends when its refresh token "
+               "expires."))
     else:
-        echo("Logged out.")
+        echo(_("Logged out."))
 
 
 @handled
@@ -95,26 +101,28 @@ def whoami(ctx: typer.Context) -> None:
         print_json(claims)
     else:
         console().print(details([
-            ("subject", claims.get("sub")),
-            ("name", claims.get("name")),
-            ("email", claims.get("email")),
-            ("roles", ", ".join(claims.get("sahab_roles") or []) or "-"),
-            ("organisations", ", ".join(claims.get("sahab_orgs") or []) or "-"),
-            ("issuer", claims.get("iss")),
-            ("obtained by", stored.grant),
-            ("api", stored.api_url),
-            ("session", _session(stored)),
-            ("expires", _time(stored.expires_at) + (" (expired)" if stored.expired(margin=0) else "")),
+            (N_("subject"), claims.get("sub")),
+            (N_("name"), claims.get("name")),
+            (N_("email"), claims.get("email")),
+            (N_("roles"), ", ".join(claims.get("sahab_roles") or []) or "-"),
+            (N_("organisations"), ", ".join(claims.get("sahab_orgs") or []) or "-"),
+            (N_("issuer"), claims.get("iss")),
+            (N_("obtained by"), stored.grant),
+            (N_("api"), stored.api_url),
+            (N_("session"), _session(stored)),
+            (N_("expires"), _time(stored.expires_at) + (_(" (expired)") if stored.expired(margin=0) else "")),
         ]))
     if stored.expired(margin=0):
-        raise CliError("Not authenticated", "the stored token expired; run `sahab login`", exit_code=3)
+        raise CliError(N_("Not authenticated"), _("the stored token expired; run `sahab login`"), exit_code=3)
 
 
 def _session(stored: config.Credentials) -> str:
     if not stored.refresh_token:
-        return "ends with the token"
-    return f"renewed until {_time(stored.refresh_expires_at)}" if stored.refresh_expires_at else "renewed by its refresh token"
+        return _("ends with the token")
+    if stored.refresh_expires_at:
+        return _("renewed until {time}").format(time=_time(stored.refresh_expires_at))
+    return _("renewed by its refresh token")
 
 
 def _time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment(datetime.fromtimestamp(epoch, timezone.utc)) + " UTC"

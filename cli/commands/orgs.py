@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from cli.context import handled, state
+from cli.i18n import N_, _
 from cli.output import details, echo, render, table, when
 
 app = typer.Typer(help="Organisations and their members.", no_args_is_help=True)
@@ -24,9 +25,9 @@ class Role(str, Enum):
 
 
 def _org_details(org: dict[str, Any]) -> Any:
-    return details([("id", org["id"]), ("kind", org["kind"]), ("name", org["legal_name"]),
-                    ("national id", org["national_id"]), ("email", org["contact_email"]),
-                    ("status", org["status"]), ("created", when(org["created_at"]))])
+    return details([(N_("id"), org["id"]), (N_("kind"), org["kind"]), (N_("name"), org["legal_name"]),
+                    (N_("national id"), org["national_id"]), (N_("email"), org["contact_email"]),
+                    (N_("status"), org["status"]), (N_("created"), when(org["created_at"]))])
 
 
 @app.command()
@@ -54,9 +55,9 @@ def list_(ctx: typer.Context, all_pages: bool = typer.Option(False, "--all", hel
     with current.api() as api:
         page = api.page("/v1/organisations", all_pages=all_pages)
     render(current.output, page, lambda p: table(
-        ["ID", "Kind", "Name", "Status", "Created"],
+        [N_("ID"), N_("Kind"), N_("Name"), N_("Status"), N_("Created")],
         [[o["id"], o["kind"], o["legal_name"], o["status"], when(o["created_at"])] for o in p["items"]],
-        title="Organisations"))
+        title=N_("Organisations")))
 
 
 @app.command()
@@ -77,7 +78,7 @@ def members(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG")) -
     with current.api() as api:
         data = api.get(f"/v1/organisations/{org}/members")
     render(current.output, data, lambda rows: table(
-        ["Subject", "Role", "Since"], [[m["subject"], m["role"], when(m["created_at"])] for m in rows], title=f"Members of {org}"))
+        [N_("Subject"), N_("Role"), N_("Since")], [[m["subject"], m["role"], when(m["created_at"])] for m in rows], title=_("Members of {org}").format(org=org)))
 
 
 @app.command("add-member")

@@ -10,6 +10,7 @@ import yaml
 
 from cli.config import write_private
 from cli.context import handled, state
+from cli.i18n import N_, _
 from cli.output import JSON, amounts, details, echo, print_json, render, table, when
 
 app = typer.Typer(help="Projects: the OpenStack projects your quota lives in.", no_args_is_help=True)
@@ -17,12 +18,12 @@ app = typer.Typer(help="Projects: the OpenStack projects your quota lives in.", 
 
 def _project_details(p: dict[str, Any]) -> Any:
     return details([
-        ("id", p["id"]), ("organisation", p["organisation_id"]), ("region", p["region_id"]),
-        ("environment", p["environment"]), ("state", p["state"]), ("granted", amounts(p["granted"])),
-        ("current request", p.get("current_request_id")), ("openstack project", p.get("openstack_project_id")),
-        ("last error", p.get("last_error")), ("last usage", amounts(p.get("last_usage"))),
-        ("usage measured", when(p.get("last_usage_at"))), ("created", when(p["created_at"])),
-        ("updated", when(p["updated_at"])),
+        (N_("id"), p["id"]), (N_("organisation"), p["organisation_id"]), (N_("region"), p["region_id"]),
+        (N_("environment"), p["environment"]), (N_("state"), p["state"]), (N_("granted"), amounts(p["granted"])),
+        (N_("current request"), p.get("current_request_id")), (N_("openstack project"), p.get("openstack_project_id")),
+        (N_("last error"), p.get("last_error")), (N_("last usage"), amounts(p.get("last_usage"))),
+        (N_("usage measured"), when(p.get("last_usage_at"))), (N_("created"), when(p["created_at"])),
+        (N_("updated"), when(p["updated_at"])),
     ])
 
 
@@ -39,10 +40,10 @@ def list_(
     with current.api() as api:
         page = api.page("/v1/projects", {"organisation_id": org, "region": region}, all_pages=all_pages)
     render(current.output, page, lambda p: table(
-        ["ID", "Organisation", "Region", "Env", "State", "Granted", "Updated"],
+        [N_("ID"), N_("Organisation"), N_("Region"), N_("Env"), N_("State"), N_("Granted"), N_("Updated")],
         [[x["id"], x["organisation_id"], x["region_id"], x["environment"], x["state"],
           amounts(x["granted"], ("vcpus", "ram_mib", "instances", "volume_gib")), when(x["updated_at"])] for x in p["items"]],
-        title="Projects"))
+        title=N_("Projects")))
 
 
 @app.command()
@@ -69,7 +70,7 @@ def credentials(
     document = yaml.safe_dump(data, sort_keys=False)
     if write is not None:
         write_private(write, document)
-        echo(f"Wrote {write} (mode 0600).")
+        echo(_("Wrote {path} (mode 0600).").format(path=write))
     elif current.output == JSON:
         print_json(data)
     else:
@@ -86,9 +87,9 @@ def decommission(
 ) -> None:
     """Remove the project from the cloud and release its quota."""
     current = state(ctx)
-    if not yes and not typer.confirm(f"Decommission project {project_id}? Its OpenStack resources will be deleted"):
-        echo("Not decommissioned.")
+    if not yes and not typer.confirm(_("Decommission project {id}? Its OpenStack resources will be deleted").format(id=project_id)):
+        echo(_("Not decommissioned."))
         raise typer.Exit(1)
     with current.api() as api:
         data = api.post(f"/v1/projects/{project_id}/decommission", json={"reason": reason})
-    render(current.output, data, lambda p: f"Project {p['id']} is {p['state']}.")
+    render(current.output, data, lambda p: _("Project {id} is {state}.").format(id=p["id"], state=p["state"]))

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from cli.context import handled, state
+from cli.i18n import N_, number
 from cli.output import amounts, render, table, when
 
 MAIN_RESOURCES = ("vcpus", "ram_mib", "instances", "volume_gib")
@@ -31,18 +32,21 @@ def _free(region: dict[str, Any], resource: str) -> str:
     capacity = region.get("resources", {}).get(resource) or {}
     free = capacity.get("free", "")
     if resource == "ram_mib" and isinstance(free, int):
-        return f"{free // 1024} GiB"
+        return f"{number(free // 1024)} GiB"
     if resource == "volume_gib":
-        return f"{free} GiB"
-    return str(free)
+        return f"{number(free)} GiB"
+    return number(free)
 
 
 def _regions_table(data: list[dict[str, Any]]) -> Any:
     return table(
-        ["ID", "Name", "Status", "Free vCPUs", "Free RAM", "Free instances", "Free volume"],
+        [N_("ID"), N_("Name"), N_("Status"), N_("Free vCPUs"), N_("Free RAM"), N_("Free instances"), N_("Free volume")],
         [[r["id"], r["name"], r["status"], *(_free(r, res) for res in MAIN_RESOURCES)] for r in data],
-        title="Regions",
+        title=N_("Regions"),
     )
+
+
+GROUP_HEADERS = {"project": N_("Project"), "region": N_("Region"), "organisation": N_("Organisation")}
 
 
 class GroupBy(str, Enum):
@@ -73,10 +77,10 @@ def usage(
     with current.api() as api:
         data = api.get("/v1/usage", params=params)
     render(current.output, data, lambda rows: table(
-        ["Project", "Organisation", "Region", "Env", "Granted", "Used", "Measured"],
+        [N_("Project"), N_("Organisation"), N_("Region"), N_("Env"), N_("Granted"), N_("Used"), N_("Measured")],
         [[u["project_id"], u["organisation_id"], u["region_id"], u["environment"], amounts(u["granted"], MAIN_RESOURCES),
           amounts(u.get("used"), MAIN_RESOURCES) or "-", when(u.get("measured_at")) or "-"] for u in rows],
-        title="Usage",
+        title=N_("Usage"),
     ))
 
 
@@ -89,9 +93,9 @@ def _report_table(rows: list[dict[str, Any]]) -> Any:
 
     by = rows[0]["by"] if rows else "project"
     return table(
-        [by.capitalize(), "From", "To", "Projects", "vCPU-h", "RAM GiB-h", "Volume GiB-h",
-         "vCPUs peak", "vCPUs avg", "vCPUs granted"],
-        [[key(r), when(r["from"]), when(r["to"]), r["projects"], r["vcpu_hours"], r["ram_gib_hours"],
-          r["volume_gib_hours"], vcpus(r, "peak"), vcpus(r, "average"), vcpus(r, "granted")] for r in rows],
-        title="Usage report",
+        [GROUP_HEADERS.get(by, by), N_("From"), N_("To"), N_("Projects"), N_("vCPU-h"), N_("RAM GiB-h"),
+         N_("Volume GiB-h"), N_("vCPUs peak"), N_("vCPUs avg"), N_("vCPUs granted")],
+        [[key(r), when(r["from"]), when(r["to"]), *map(number, (r["projects"], r["vcpu_hours"], r["ram_gib_hours"],
+          r["volume_gib_hours"], vcpus(r, "peak"), vcpus(r, "average"), vcpus(r, "granted")))] for r in rows],
+        title=N_("Usage report"),
     )

@@ -9,6 +9,7 @@ import typer
 
 from cli import errors
 from cli.context import handled, state
+from cli.i18n import N_, _, ngettext, number, plural_count
 from cli.errors import usage
 from cli.output import JSON, amounts, details, echo, print_json, render, table, when
 from cli.wait import describe_event, follow
@@ -35,10 +36,10 @@ RESOURCE_HELP = "amount of this resource; overrides the preset's"
 
 def _request_details(r: dict[str, Any]) -> Any:
     return details([
-        ("id", r["id"]), ("organisation", r["organisation_id"]), ("region", r["region_id"]),
-        ("environment", r["environment"]), ("kind", r["kind"]), ("state", r["state"]), ("reason", r.get("reason")),
-        ("project", r.get("project_id")), ("amounts", amounts(r["amounts"])), ("justification", r["justification"]),
-        ("created by", r["created_by"]), ("created", when(r["created_at"])), ("updated", when(r["updated_at"])),
+        (N_("id"), r["id"]), (N_("organisation"), r["organisation_id"]), (N_("region"), r["region_id"]),
+        (N_("environment"), r["environment"]), (N_("kind"), r["kind"]), (N_("state"), r["state"]), (N_("reason"), r.get("reason")),
+        (N_("project"), r.get("project_id")), (N_("amounts"), amounts(r["amounts"])), (N_("justification"), r["justification"]),
+        (N_("created by"), r["created_by"]), (N_("created"), when(r["created_at"])), (N_("updated"), when(r["updated_at"])),
         *_preview_lines(r.get("preview")),
     ])
 
@@ -50,22 +51,22 @@ def _preview_lines(preview: dict[str, Any] | None) -> list[tuple[str, Any]]:
     lines: list[tuple[str, Any]] = []
     quota = preview.get("quota") or {}
     if quota:
-        lines.append(("quota change", ", ".join(f"{k} {v['from']} → {v['to']}" for k, v in sorted(quota.items()))))
+        lines.append((N_("quota change"), ", ".join(f"{k} {v['from']} → {v['to']}" for k, v in sorted(quota.items()))))
     plan = preview.get("plan")
     if plan is None:
-        lines.append(("plan", "not yet previewed (a worker runs it)"))
+        lines.append((N_("plan"), _("not yet previewed (a worker runs it)")))
     elif "error" in plan:
-        lines.append(("plan", f"preview failed: {plan['error']}"))
+        lines.append((N_("plan"), _("preview failed: {error}").format(error=plan["error"])))
     else:
         steps = plan.get("steps") or []
-        lines.append(("plan", "; ".join(f"{s['op']} {s['name']} ({', '.join(s.get('changed') or []) or 'all'})"
-                                        for s in steps) or "no change on the cloud"))
+        lines.append((N_("plan"), "; ".join(f"{s['op']} {s['name']} ({', '.join(s.get('changed') or []) or 'all'})"
+                                        for s in steps) or _("no change on the cloud")))
     return lines
 
 
-def requests_table(page: dict[str, Any], title: str = "Quota requests") -> Any:
+def requests_table(page: dict[str, Any], title: str = N_("Quota requests")) -> Any:
     return table(
-        ["ID", "Organisation", "Region", "Env", "Kind", "State", "Amounts", "Reason", "Updated"],
+        [N_("ID"), N_("Organisation"), N_("Region"), N_("Env"), N_("Kind"), N_("State"), N_("Amounts"), N_("Reason"), N_("Updated")],
         [[r["id"], r["organisation_id"], r["region_id"], r["environment"], r["kind"], r["state"],
           amounts(r["amounts"], ("vcpus", "ram_mib", "instances", "volume_gib")), r.get("reason") or "",
           when(r["updated_at"])] for r in page["items"]],
@@ -78,7 +79,8 @@ def act(ctx: typer.Context, request_id: str, action: str, body: dict[str, Any] |
     current = state(ctx)
     with current.api() as api:
         data = api.post(f"/v1/quota-requests/{request_id}/{action}", json=body)
-    render(current.output, data, lambda r: f"Request {r['id']} is {r['state']}" + (f": {r.get('reason')}" if with_reason else "."))
+    render(current.output, data, lambda r: (_("Request {id} is {state}: {reason}") if with_reason else _("Request {id} is {state}.")
+                                            ).format(id=r["id"], state=r["state"], reason=r.get("reason")))
 
 
 def default_org(api: Any) -> str:
@@ -86,7 +88,8 @@ def default_org(api: Any) -> str:
     items = page.get("items", [])
     if len(items) == 1:
         return str(items[0]["id"])
-    raise usage("--org is required: you belong to " + ("no organisation" if not items else "several organisations"))
+    raise usage(_("--org is required: you belong to no organisation") if not items else
+                _("--org is required: you belong to several organisations"))
 
 
 @app.command()
@@ -125,7 +128,7 @@ def create(
     }
     chosen = {k: v for k, v in given.items() if v is not None}
     if preset is None and not chosen:
-        raise usage("give --preset small|medium|large, resource amounts (--vcpus, --ram-gib, ...), or both")
+        raise usage(_("give --preset small|medium|large, resource amounts (--vcpus, --ram-gib, ...), or both"))
     with current.api() as api:
         body: dict[str, Any] = {"organisation_id": org or default_org(api), "region": region, "environment": env,
                                 "amounts": chosen, "justification": justification}
@@ -137,7 +140,10 @@ def create(
             render(current.output, created, _request_details)
             return
         if current.output != JSON:
-            echo(f"Request {created['id']} created ({created['state']}); following it (timeout {timeout:g} s).")
+            # English says "s" for any number; Arabic and French choose their plural form by the count.
+            echo(ngettext("Request {id} created ({state}); following it (timeout {seconds} s).",
+                          "Request {id} created ({state}); following it (timeout {seconds} s).",
+                          plural_count(timeout)).format(id=created["id"], state=created["state"], seconds=number(timeout)))
         code, last = follow(api, created, timeout, to_stderr=current.output == JSON)
     if current.output == JSON:
         print_json(last)
@@ -180,11 +186,11 @@ def events(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID
     with current.api() as api:
         data = api.get(f"/v1/quota-requests/{request_id}/events")
     render(current.output, data, lambda rows: table(
-        ["#", "Time", "Actor", "From", "To", "Reason"],
+        ["#", N_("Time"), N_("Actor"), N_("From"), N_("To"), N_("Reason")],
         [[e["id"], when(e["at"]), e["actor"], e.get("from_state") or "", e.get("to_state") or "",
           describe_event(e).split("  ", 3)[-1] if not (e.get("from_state") or e.get("to_state")) else e.get("reason") or ""]
          for e in rows],
-        title=f"Events of {request_id}"))
+        title=_("Events of {id}").format(id=request_id)))
 
 
 @app.command()

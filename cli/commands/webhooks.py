@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from cli.context import handled, state
+from cli.i18n import N_, _
 from cli.output import details, render, table, when
 
 
@@ -44,10 +45,10 @@ def deliveries(
     with current.api() as api:
         page = api.page(_path(org), {"state": state_.value} if state_ else None, all_pages=all_pages)
     render(current.output, page, lambda p: table(
-        ["ID", "State", "Attempts", "Alert", "Last status", "Last error", "Created"],
+        [N_("ID"), N_("State"), N_("Attempts"), N_("Alert"), N_("Last status"), N_("Last error"), N_("Created")],
         [[d["id"], d["state"], d["attempts"], _alert(d), d["last_status"] or "", _problem(d), when(d["created_at"])]
          for d in p["items"]],
-        title=f"Webhook deliveries of {org}"))
+        title=_("Webhook deliveries of {org}").format(org=org)))
 
 
 def resend(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG"),
@@ -56,8 +57,8 @@ def resend(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG"),
     current = state(ctx)
     with current.api() as api:
         data = api.post(f"{_path(org)}/{delivery}/resend")
-    render(current.output, data, lambda d: details([("id", d["id"]), ("state", d["state"]), ("alert", _alert(d)),
-                                                    ("created", when(d["created_at"]))]))
+    render(current.output, data, lambda d: details([(N_("id"), d["id"]), (N_("state"), d["state"]), (N_("alert"), _alert(d)),
+                                                    (N_("created"), when(d["created_at"]))]))
 
 
 def register(orgs: typer.Typer) -> None:

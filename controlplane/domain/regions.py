@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from controlplane.domain.resources import Amounts, Resource, amounts
 from controlplane.domain.states import OrganisationKind, RegionStatus
-from controlplane.errors import InvalidInput
+from controlplane.errors import Detail, InvalidInput
 
 
 class Region(BaseModel):
@@ -75,16 +75,18 @@ def load_catalogue(path: Path) -> Catalogue:
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as error:
-        raise InvalidInput(f"cannot read region catalogue {path}: {error.strerror}") from error
+        raise InvalidInput(Detail("cannot read region catalogue {path}: {error_strerror}",
+                                  path=path, error_strerror=error.strerror)) from error
     except yaml.YAMLError as error:
-        raise InvalidInput(f"region catalogue {path} is not valid YAML: {error}") from error
+        raise InvalidInput(Detail("region catalogue {path} is not valid YAML: {error}",
+                                  path=path, error=error)) from error
     try:
         catalogue = Catalogue.model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(f"region catalogue {path} is invalid: {error}") from error
+        raise InvalidInput(Detail("region catalogue {path} is invalid: {error}", path=path, error=error)) from error
     ids = [r.id for r in catalogue.regions]
     if len(ids) != len(set(ids)):
-        raise InvalidInput(f"region catalogue {path} repeats a region id")
+        raise InvalidInput(Detail("region catalogue {path} repeats a region id", path=path))
     return catalogue
 
 

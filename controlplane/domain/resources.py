@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Mapping
 
-from controlplane.errors import InvalidInput
+from controlplane.errors import Detail, InvalidInput
 
 
 class Resource(StrEnum):
@@ -61,17 +61,19 @@ def some_amounts(values: Mapping[str, object]) -> Amounts:
     unknown = sorted(set(values) - {r.value for r in Resource})
     if unknown:
         raise InvalidInput(
-            f"unknown resource(s): {', '.join(unknown)}; known: {', '.join(r.value for r in Resource)}"
+            Detail("unknown resource(s): {unknown}; known: {known}",
+                   unknown=', '.join(unknown), known=', '.join(r.value for r in Resource))
         )
     result: Amounts = {}
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInput(f"{name} must be a whole number, got {value!r}")
+            raise InvalidInput(Detail("{name} must be a whole number, got {value!r}", name=name, value=value))
         if value < 0:
-            raise InvalidInput(f"{name}: amounts must be >= 0, got {value}")
+            raise InvalidInput(Detail("{name}: amounts must be >= 0, got {value}", name=name, value=value))
         if value > AMOUNT_MAX:
             # The value itself is not echoed: it may be thousands of digits long.
-            raise InvalidInput(f"{name}: amounts must be <= {AMOUNT_MAX}, got a larger number")
+            raise InvalidInput(Detail("{name}: amounts must be <= {maximum}, got a larger number",
+                                      name=name, maximum=AMOUNT_MAX))
         result[Resource(name)] = value
     return result
 
@@ -87,7 +89,7 @@ def amounts(values: Mapping[str, object] | None = None, *, fill: int | None = 0)
         if resource in given:
             result[resource] = given[resource]
         elif fill is None:
-            raise InvalidInput(f"missing amount for {resource.value}")
+            raise InvalidInput(Detail("missing amount for {resource_value}", resource_value=resource.value))
         else:
             result[resource] = fill
     return result
@@ -135,4 +137,5 @@ def preset(name: str) -> Amounts:
     try:
         return dict(PRESETS[name])
     except KeyError:
-        raise InvalidInput(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
+        raise InvalidInput(Detail("unknown preset {name!r}; known: {known}",
+                                  name=name, known=', '.join(PRESETS))) from None

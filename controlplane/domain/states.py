@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from controlplane.errors import InvalidTransition
+from controlplane.errors import Detail, InvalidTransition
 
 
 class RequestState(StrEnum):
@@ -43,9 +43,10 @@ TERMINAL_STATES = frozenset(s for s, targets in TRANSITIONS.items() if not targe
 
 def check_transition(current: RequestState, target: RequestState) -> None:
     if target not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or Detail("none (final state)")
         raise InvalidTransition(
-            f"cannot go from {current} to {target}; allowed from {current}: {allowed}",
+            Detail("cannot go from {current} to {target}; allowed from {current}: {allowed}",
+                   current=current, target=target, allowed=allowed),
             current=current.value,
             target=target.value,
         )

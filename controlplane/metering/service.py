@@ -12,7 +12,7 @@ from controlplane.access import require_organisation, require_role
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import PlatformRole, ProjectState
-from controlplane.errors import Conflict
+from controlplane.errors import Detail, Conflict
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import Project, ProjectMetering
 from controlplane.projects import service as projects
@@ -44,7 +44,8 @@ def request_repair(session: Session, core: Core, principal: Principal, project_i
     require_role(principal, PlatformRole.OPERATOR)
     project = projects.get(session, principal, project_id, for_update=True)
     if project.state != ProjectState.ACTIVE.value or not project.current_request_id:
-        raise Conflict(f"project {project.id} is {project.state}; only an active project can be repaired")
+        raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be repaired",
+                              project_id=project.id, project_state=project.state))
     record_progress(session, core.clock, project.current_request_id, f"repair requested by {principal.subject}",
                     {"operation": "repair"}, actor=principal.subject)
     session.flush()

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus
+from controlplane.errors import Detail
 
 # ICE: the 15-digit Identifiant Commun de l'Entreprise of a business.
 _ICE = re.compile(r"^\d{15}$")
@@ -25,15 +26,15 @@ class OrganisationCreate(BaseModel):
     @classmethod
     def _email(cls, value: str) -> str:
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-            raise ValueError("not an e-mail address")
+            raise ValueError(Detail("not an e-mail address"))
         return value.lower()
 
     @model_validator(mode="after")
     def _national_id_matches_kind(self) -> "OrganisationCreate":
         if self.kind == OrganisationKind.BUSINESS and not _ICE.match(self.national_id):
-            raise ValueError("a business's national_id is its ICE: exactly 15 digits")
+            raise ValueError(Detail("a business's national_id is its ICE: exactly 15 digits"))
         if self.kind == OrganisationKind.AGENCY and not _ADMIN_CODE.match(self.national_id):
-            raise ValueError("an agency's national_id is its administration code: capitals, digits and dashes")
+            raise ValueError(Detail("an agency's national_id is its administration code: capitals, digits and dashes"))
         return self
 
 

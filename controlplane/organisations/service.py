@@ -15,7 +15,7 @@ from controlplane.access import require_independent, require_organisation, requi
 from controlplane.clock import Clock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationStatus, PlatformRole
-from controlplane.errors import Conflict, NationalIdAlreadyVerified, NotFound
+from controlplane.errors import Detail, Conflict, NationalIdAlreadyVerified, NotFound
 from controlplane.organisations.schemas import MemberAdd, OrganisationCreate
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.models import Membership, Organisation, new_id
@@ -51,9 +51,10 @@ def set_status(session: Session, principal: Principal, organisation_id: str, sta
     require_role(principal, PlatformRole.OPERATOR)
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
-        raise NotFound(f"organisation {organisation_id} not found")
+        raise NotFound(Detail("organisation {organisation_id} not found", organisation_id=organisation_id))
     if status is OrganisationStatus.VERIFIED:
-        require_independent(session, principal, organisation, f"verify organisation {organisation.id}",
+        require_independent(session, principal, organisation, Detail("verify organisation {organisation_id}",
+                                                                     organisation_id=organisation.id),
                             decider=PlatformRole.OPERATOR)
         _refuse_second_holder(session, organisation)
     organisation.status = status.value
@@ -77,8 +78,9 @@ def _already_verified(organisation: Organisation, holder: str | None) -> Nationa
     # Only operators get here, and they see every organisation: naming the holder leaks nothing.
     who = f"organisation {holder}" if holder else "another organisation"
     return NationalIdAlreadyVerified(
-        f"{who} is already verified with {organisation.kind} national id {organisation.national_id}; "
-        f"suspend it first if {organisation.id} is the real holder",
+        Detail("{who} is already verified with {organisation_kind} national id {organisation_national_id}; suspend it "
+               "first if {organisation_id} is the real holder",
+               who=who, organisation_kind=organisation.kind, organisation_national_id=organisation.national_id, organisation_id=organisation.id),
         holder=holder,
     )
 
@@ -107,7 +109,8 @@ def remove_member(session: Session, principal: Principal, organisation_id: str, 
     require_organisation(session, principal, organisation_id, admin=True)
     member = session.get(Membership, (organisation_id, subject))
     if member is None:
-        raise NotFound(f"{subject} is not a member of organisation {organisation_id}")
+        raise NotFound(Detail("{subject} is not a member of organisation {organisation_id}",
+                              subject=subject, organisation_id=organisation_id))
     _keep_an_admin(session, organisation_id, leaving=member, new_role=None)
     session.delete(member)
     session.flush()
@@ -122,4 +125,6 @@ def _keep_an_admin(session: Session, organisation_id: str, leaving: Membership, 
         )
     )
     if (admins or 0) <= 1:
-        raise Conflict(f"{leaving.subject} is the last admin of organisation {organisation_id}; add another admin first")
+        raise Conflict(Detail("{leaving_subject} is the last admin of organisation {organisation_id}; add another "
+                              "admin first",
+                              leaving_subject=leaving.subject, organisation_id=organisation_id))

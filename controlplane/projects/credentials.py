@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.clock import Clock
 from controlplane.contract import TenantOutputs
-from controlplane.errors import CredentialsUnreadable
+from controlplane.errors import Detail, CredentialsUnreadable
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import ProjectCredentials
 from controlplane.settings import Settings
@@ -53,8 +53,8 @@ class CredentialVault:
             return dict(json.loads(self._fernet.decrypt(sealed.encode())))
         except InvalidToken:
             raise CredentialsUnreadable(
-                "the stored credentials were sealed with a key SAHAB_CREDENTIALS_KEYS no longer lists; "
-                "put that key back (after the new one) and reseal") from None
+                Detail("the stored credentials were sealed with a key SAHAB_CREDENTIALS_KEYS no longer lists; put that "
+                       "key back (after the new one) and reseal")) from None
 
     def reseal(self, sealed: str) -> str:
         """The same secret sealed with the first key (MultiFernet.rotate)."""

@@ -12,7 +12,7 @@ from controlplane.contract import TenantSpec
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import ProjectState, RequestState
-from controlplane.errors import Conflict, NotFound
+from controlplane.errors import Detail, Conflict, NotFound
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import Organisation, Project, QuotaRequest
@@ -23,7 +23,7 @@ def get(session: Session, principal: Principal, project_id: str, *, for_update: 
     statement = select(Project).where(Project.id == project_id)
     project = session.scalar(statement.with_for_update() if for_update else statement)
     if project is None or not (principal.is_staff or project.organisation_id in visible_organisation_ids(session, principal)):
-        raise NotFound(f"project {project_id} not found")
+        raise NotFound(Detail("project {project_id} not found", project_id=project_id))
     return project
 
 
@@ -65,13 +65,15 @@ def decommission(session: Session, core: Core, principal: Principal, project_id:
     if not principal.is_operator:
         require_organisation(session, principal, project.organisation_id, admin=True)
     if project.state != ProjectState.ACTIVE.value:
-        raise Conflict(f"project {project.id} is {project.state}; only an active project can be decommissioned")
+        raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be decommissioned",
+                              project_id=project.id, project_state=project.state))
     in_use = {k: v for k, v in (project.last_usage or {}).items() if k in _MUST_BE_EMPTY and v}
     if in_use:
         # Removing the network under running servers fails half-way; say so before starting.
         listed = ", ".join(f"{v} {k}" for k, v in sorted(in_use.items()))
-        raise Conflict(f"project {project.id} still has {listed} (measured {project.last_usage_at:%Y-%m-%d %H:%M} UTC); "
-                       "delete them first", in_use=in_use)
+        raise Conflict(Detail("project {project_id} still has {listed} (measured {project_last_usage_at:%Y-%m-%d "
+                              "%H:%M} UTC); delete them first",
+                              project_id=project.id, listed=listed, project_last_usage_at=project.last_usage_at), in_use=in_use)
     request = session.get_one(QuotaRequest, project.current_request_id)
     organisation = session.get_one(Organisation, project.organisation_id)
     transition(session, core.clock, request, RequestState.DECOMMISSIONING, actor=principal.subject,
@@ -91,7 +93,8 @@ def require_credentials_access(session: Session, principal: Principal, project_i
     project = get(session, principal, project_id)
     require_organisation(session, principal, project.organisation_id, admin=True, operator_override=False)
     if project.state != ProjectState.ACTIVE.value:
-        raise Conflict(f"project {project.id} is {project.state}; credentials exist once it is active")
+        raise Conflict(Detail("project {project_id} is {project_state}; credentials exist once it is active",
+                              project_id=project.id, project_state=project.state))
     return project
 
 

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from controlplane.contract import (
     ProgressCallback, ProgressEvent, StackProgram, TenantOutputs, TenantSpec, new_password,
 )
-from controlplane.errors import ProvisionerUnavailable, ProvisioningError
+from controlplane.errors import Detail, ProvisionerUnavailable, ProvisioningError
 from controlplane.observability.tracing import span
 from controlplane.settings import Settings
 
@@ -64,11 +64,13 @@ class PulumiProvisioner:
         missing = [b for b in ("pulumi", "pulumi-resource-openstack") if shutil.which(b) is None]
         if missing:
             raise ProvisionerUnavailable(
-                f"{' and '.join(missing)} not found on PATH; run `eval \"$(toolchain/ensure-pulumi --env)\"` "
-                "before starting the worker (./dev run does)"
+                Detail('{missing} not found on PATH; run `eval "$(toolchain/ensure-pulumi --env)"` before starting the '
+                       'worker (./dev run does)',
+                       missing=' and '.join(missing))
             )
         if self.clouds_file and not Path(self.clouds_file).is_file():
-            raise ProvisionerUnavailable(f"OS_CLIENT_CONFIG_FILE={self.clouds_file} does not exist")
+            raise ProvisionerUnavailable(Detail("OS_CLIENT_CONFIG_FILE={clouds_file} does not exist",
+                                                clouds_file=self.clouds_file))
 
     def warm_up(self) -> None:
         """Pay the one-off costs when a worker process starts instead of in its first operation: the
@@ -99,7 +101,8 @@ class PulumiProvisioner:
         result = self._run(stack, up, events, "up")
         outputs = program.outputs({k: v.value for k, v in result.outputs.items()})
         if outputs is None:
-            raise ProvisioningError(f"stack {spec.project_id} finished without its outputs")
+            raise ProvisioningError(Detail("stack {spec_project_id} finished without its outputs",
+                                           spec_project_id=spec.project_id))
         return outputs if outputs.password else replace(outputs, password=password)
 
     def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]:
@@ -258,10 +261,11 @@ class PulumiProvisioner:
                     events.errors.clear()
                     return operation()
         except auto.ConcurrentUpdateError as error:
-            raise ProvisioningError(f"pulumi {verb}: the stack is locked by another update") from error
+            raise ProvisioningError(Detail("pulumi {verb}: the stack is locked by another update",
+                                           verb=verb)) from error
         except auto.CommandError as error:
             detail = "; ".join(events.errors) or str(error).strip().splitlines()[-1][:500]
-            raise ProvisioningError(f"pulumi {verb} failed: {detail}") from error
+            raise ProvisioningError(Detail("pulumi {verb} failed: {detail}", verb=verb, detail=detail)) from error
 
 
 class _RegionCloud:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from controlplane.contract import ProgressCallback, TenantOutputs, TenantSpec
-from controlplane.errors import ProvisionerUnavailable
+from controlplane.errors import Detail, ProvisionerUnavailable
 
-REASON = (
+REASON = Detail(
     "no provisioner is configured (SAHAB_PROVISIONER=unavailable); the request will be "
     "provisioned once SAHAB_PROVISIONER=pulumi is set and a worker runs"
 )

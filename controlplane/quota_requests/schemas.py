@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from controlplane.domain import resources
 from controlplane.domain.states import RequestState
-from controlplane.errors import InvalidInput
+from controlplane.errors import Detail, InvalidInput
 
 ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
@@ -32,7 +32,7 @@ class QuotaRequestCreate(BaseModel):
     @classmethod
     def _environment(cls, value: str) -> str:
         if not ENVIRONMENT.match(value):
-            raise ValueError("lower-case letters, digits and dashes, starting with a letter, at most 32")
+            raise ValueError(Detail("lower-case letters, digits and dashes, starting with a letter, at most 32"))
         return value
 
     # The rules for presets and amounts live in the domain; here they only become 422s with a location.
@@ -52,7 +52,7 @@ class QuotaRequestCreate(BaseModel):
     @model_validator(mode="after")
     def _something_requested(self) -> "QuotaRequestCreate":
         if self.preset is None and not self.amounts:
-            raise ValueError("give a preset, amounts, or both")
+            raise ValueError(Detail("give a preset, amounts, or both"))
         return self
 
 

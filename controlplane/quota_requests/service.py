@@ -22,6 +22,7 @@ from controlplane.domain.states import (
     OrganisationKind, OrganisationStatus, PlatformRole, ProjectState, RegionStatus, RequestState, check_transition,
 )
 from controlplane.errors import (
+    Detail,
     BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, NotFound, OrganisationNotVerified, RegionNotOpen,
     TooManyPendingRequests,
 )
@@ -45,7 +46,9 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     organisation = require_organisation(session, principal, data.organisation_id)
     if organisation.status != OrganisationStatus.VERIFIED.value:
         raise OrganisationNotVerified(
-            f"organisation {organisation.id} is {organisation.status}; an operator must verify it before it can request quota"
+            Detail("organisation {organisation_id} is {organisation_status}; an operator must verify it before it can "
+                   "request quota",
+                   organisation_id=organisation.id, organisation_status=organisation.status)
         )
     region = core.region(data.region)
     requested = requested_amounts(data)
@@ -55,7 +58,8 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     _check_region_accepts(region, requested, current)
     if project is not None:
         if project.state != ProjectState.ACTIVE.value:
-            raise Conflict(f"project {project.id} is {project.state}; a change can be requested once it is active")
+            raise Conflict(Detail("project {project_id} is {project_state}; a change can be requested once it is active",
+                                  project_id=project.id, project_state=project.state))
         kind = "change"
     else:
         kind = "create"
@@ -64,7 +68,9 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
         QuotaRequest.environment == data.environment, QuotaRequest.state == RequestState.SUBMITTED.value,
     ))
     if open_request:
-        raise Conflict(f"request {open_request} for {region.id}/{data.environment} is still waiting for a decision; cancel it first")
+        raise Conflict(Detail("request {open_request} for {region_id}/{data_environment} is still waiting for a "
+                              "decision; cancel it first",
+                              open_request=open_request, region_id=region.id, data_environment=data.environment))
     _check_pending_limit(session, core, organisation)
 
     now = core.clock.now()
@@ -109,17 +115,21 @@ def _check_pending_limit(session: Session, core: Core, organisation: Organisatio
     limit = core.policy.max_pending_requests
     if (waiting or 0) >= limit:
         raise TooManyPendingRequests(
-            f"organisation {organisation.id} already has {waiting} requests waiting for a decision (at most {limit}); "
-            "cancel one or wait for an approver to decide",
+            Detail.counted("organisation {organisation_id} already has {waiting} request waiting for a decision (at "
+                           "most "
+                           "{limit}); cancel it or wait for an approver to decide",
+                           "organisation {organisation_id} already has {waiting} requests waiting for a decision (at most "
+                           "{limit}); cancel one or wait for an approver to decide",
+                           waiting or 0, organisation_id=organisation.id, waiting=waiting, limit=limit),
             pending=waiting, limit=limit,
         )
 
 
 def _check_region_accepts(region: Region, requested: Amounts, current: Amounts) -> None:
     if region.status == RegionStatus.CLOSED:
-        raise RegionNotOpen(f"region {region.id} is closed")
+        raise RegionNotOpen(Detail("region {region_id} is closed", region_id=region.id))
     if region.status == RegionStatus.DRAINING and exceeds(requested, current):
-        raise RegionNotOpen(f"region {region.id} is draining: it accepts decreases only")
+        raise RegionNotOpen(Detail("region {region_id} is draining: it accepts decreases only", region_id=region.id))
 
 
 def _live_project(session: Session, organisation_id: str, region_id: str, environment: str) -> Project | None:
@@ -209,15 +219,17 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     request = _get_for_update(session, principal, request_id)
     check_transition(RequestState(request.state), RequestState.APPROVED)
     organisation = session.get_one(Organisation, request.organisation_id)
-    require_independent(session, principal, organisation, f"approve request {request.id}",
+    require_independent(session, principal, organisation, Detail("approve request {request_id}", request_id=request.id),
                         decider=PlatformRole.APPROVER, filed_by=request.created_by)
     region = core.region(request.region_id)
     # Locked before the region, as every path that changes a grant does: its grant is what the totals hold.
     project = session.get(Project, request.project_id, with_for_update=True, populate_existing=True) if request.project_id else None
     if project is None and _live_project(session, request.organisation_id, request.region_id, request.environment):
-        raise Conflict(f"{request.region_id}/{request.environment} already has a live project")
+        raise Conflict(Detail("{request_region_id}/{request_environment} already has a live project",
+                              request_region_id=request.region_id, request_environment=request.environment))
     if project is not None and project.state != ProjectState.ACTIVE.value:
-        raise Conflict(f"project {project.id} is {project.state}; it must be active to apply a change")
+        raise Conflict(Detail("project {project_id} is {project_state}; it must be active to apply a change",
+                              project_id=project.id, project_state=project.state))
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
@@ -227,7 +239,7 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     except NoRoom as refused:
         _count("denied_insufficient_capacity")
         raise InsufficientCapacity(
-            f"not enough free capacity in region {region.id}: {refused}",
+            Detail("not enough free capacity in region {region_id}: {refused}", region_id=region.id, refused=refused),
             shortfalls=[{"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope}
                         for s in refused.shortfalls],
         ) from None
@@ -241,7 +253,7 @@ def reject(session: Session, core: Core, principal: Principal, request_id: str, 
     request = _get_for_update(session, principal, request_id)
     organisation = session.get_one(Organisation, request.organisation_id)
     # Rejecting is deciding too; a member who wants to withdraw a request cancels it instead.
-    require_independent(session, principal, organisation, f"reject request {request.id}",
+    require_independent(session, principal, organisation, Detail("reject request {request_id}", request_id=request.id),
                         decider=PlatformRole.APPROVER, filed_by=request.created_by)
     transition(session, core.clock, request, RequestState.REJECTED, actor=principal.subject,
                organisation_kind=organisation.kind, reason=reason)
@@ -266,7 +278,8 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
         require_organisation(session, principal, request.organisation_id, admin=True)
     if request.state != RequestState.FAILED.value:
         # approved -> provisioning is the worker's step, not something a caller may ask for.
-        raise InvalidTransition(f"only a failed request can be retried; {request.id} is {request.state}",
+        raise InvalidTransition(Detail("only a failed request can be retried; {request_id} is {request_state}",
+                                       request_id=request.id, request_state=request.state),
                                 current=request.state, target=RequestState.PROVISIONING.value)
     organisation = session.get_one(Organisation, request.organisation_id)
     transition(session, core.clock, request, RequestState.PROVISIONING, actor=principal.subject,
@@ -282,14 +295,14 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
 def get(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
     request = session.get(QuotaRequest, request_id)
     if request is None or not _visible(session, principal, request.organisation_id):
-        raise NotFound(f"quota request {request_id} not found")
+        raise NotFound(Detail("quota request {request_id} not found", request_id=request_id))
     return request
 
 
 def _get_for_update(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
     request = session.scalar(select(QuotaRequest).where(QuotaRequest.id == request_id).with_for_update())
     if request is None or not _visible(session, principal, request.organisation_id):
-        raise NotFound(f"quota request {request_id} not found")
+        raise NotFound(Detail("quota request {request_id} not found", request_id=request_id))
     return request
 
 

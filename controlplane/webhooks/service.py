@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from controlplane.access import require_organisation
 from controlplane.clock import Clock
 from controlplane.domain.principal import Principal
-from controlplane.errors import Conflict, NotFound
+from controlplane.errors import Detail, Conflict, NotFound
 from controlplane.metering.alerts import Alert
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
@@ -66,11 +66,14 @@ def resend(session: Session, clock: Clock, queue: TaskQueue, principal: Principa
     organisation = _admin_of(session, principal, organisation_id)
     delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
     if delivery is None or delivery.organisation_id != organisation.id:
-        raise NotFound(f"delivery {delivery_id} not found")
+        raise NotFound(Detail("delivery {delivery_id} not found", delivery_id=delivery_id))
     if delivery.state not in (FAILED, CANCELLED):
-        raise Conflict(f"delivery {delivery_id} is {delivery.state}; only a failed or cancelled one can be re-sent")
+        raise Conflict(Detail("delivery {delivery_id} is {delivery_state}; only a failed or cancelled one can be "
+                              "re-sent",
+                              delivery_id=delivery_id, delivery_state=delivery.state))
     if not organisation.alert_webhook_url:
-        raise Conflict(f"organisation {organisation.id} has no webhook; set one first")
+        raise Conflict(Detail("organisation {organisation_id} has no webhook; set one first",
+                              organisation_id=organisation.id))
     now = clock.now()
     delivery.state, delivery.attempts, delivery.next_attempt_at, delivery.updated_at = PENDING, 0, now, now
     delivery.last_status = delivery.last_error = None

@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from controlplane.errors import InvalidInput, WebhookTargetRefused, WebhookTargetUnresolved
+from controlplane.errors import Detail, InvalidInput, WebhookTargetRefused, WebhookTargetUnresolved
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -80,16 +80,18 @@ class TargetPolicy:
     def check_url(self, url: str) -> tuple[str, str, int]:
         """(scheme, host, port) of a well-formed absolute http(s) URL; the address is not checked here."""
         if len(url) > MAX_URL_LENGTH:
-            raise InvalidInput(f"url must be at most {MAX_URL_LENGTH} characters, got {len(url)}")
+            raise InvalidInput(Detail("url must be at most {max_length} characters, got {length}",
+                                      max_length=MAX_URL_LENGTH, length=len(url)))
         try:
             parts = urlsplit(url)
             host, port = parts.hostname, parts.port
         except ValueError as error:
-            raise InvalidInput(f"url is not valid: {error}") from None
+            raise InvalidInput(Detail("url is not valid: {error}", error=error)) from None
         if parts.scheme not in ("https", "http") or not host:
-            raise InvalidInput(f"url must be an absolute http(s) URL, got {url!r}")
+            raise InvalidInput(Detail("url must be an absolute http(s) URL, got {url!r}", url=url))
         if parts.username is not None or parts.password is not None:
-            raise InvalidInput("url must not carry credentials; the body is signed with the webhook secret instead")
+            raise InvalidInput(Detail("url must not carry credentials; the body is signed with the webhook secret "
+                                      "instead"))
         return parts.scheme, host.lower().rstrip("."), port or (443 if parts.scheme == "https" else 80)
 
     def resolve(self, url: str, timeout: float = 5.0) -> Target:
@@ -102,14 +104,16 @@ class TargetPolicy:
         else:
             addresses = self._lookup(host, port, timeout)
         if not addresses:
-            raise WebhookTargetUnresolved(f"{host} resolves to no address")
+            raise WebhookTargetUnresolved(Detail("{host} resolves to no address", host=host))
         if host not in self.hosts:
             for address in addresses:
                 parsed = ipaddress.ip_address(address.split("%", 1)[0])
                 reason = why_refused(parsed)
                 if reason and not any(parsed in network for network in self.networks):
-                    raise WebhookTargetRefused(f"webhook host {host} resolves to {reason}; only public addresses may "
-                                        "be used unless the operator allow-lists them (SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS)")
+                    raise WebhookTargetRefused(Detail("webhook host {host} resolves to {reason}; only public addresses "
+                                                      "may be used unless the operator allow-lists them "
+                                                      "(SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS)",
+                                                      host=host, reason=reason))
         return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])
 
     def _lookup(self, host: str, port: int, timeout: float) -> list[str]:
@@ -118,9 +122,10 @@ class TargetPolicy:
         try:
             return pool.submit(self.resolver, host, port).result(timeout=max(timeout, 0.001))
         except FutureTimeout:
-            raise WebhookTargetUnresolved(f"{host} did not resolve within {timeout:.1f}s") from None
+            raise WebhookTargetUnresolved(Detail("{host} did not resolve within {timeout:.1f}s",
+                                                 host=host, timeout=timeout)) from None
         except (OSError, UnicodeError) as error:
-            raise WebhookTargetUnresolved(f"{host} does not resolve: {error}") from None
+            raise WebhookTargetUnresolved(Detail("{host} does not resolve: {error}", host=host, error=error)) from None
         finally:
             pool.shutdown(wait=False)
 

@@ -125,8 +125,11 @@ class Cli:
         return home
 
     def env(self, user: str | None, **extra: str | None) -> dict[str, str | None]:
+        # English unless a test asks for a language, whatever the locale of the machine running the tests.
+        language = {"SAHAB_LANG": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8"}
         return {"XDG_CONFIG_HOME": str(self.home(user)), "SAHAB_API_URL": self.served.url, "SAHAB_POLL_INTERVAL": "0.2",
-                "SAHAB_CLIENT_ID": None, "SAHAB_CLIENT_SECRET": None, "SAHAB_DEBUG": None, "COLUMNS": "200", **extra}
+                "SAHAB_CLIENT_ID": None, "SAHAB_CLIENT_SECRET": None, "SAHAB_DEBUG": None, "COLUMNS": "200", **language,
+                **extra}
 
     def __call__(self, *args: str, user: str | None = None, input: str | None = None, **env: str | None) -> Any:
         return self.runner.invoke(cli_app, list(args), env=self.env(user, **env), input=input, catch_exceptions=False)
