@@ -73,9 +73,10 @@ RESOURCES = {
     "instances": {"en": "Instances", "fr": "Instances", "ar": "الخوادم الافتراضية"},
 }
 UNITS = {
-    "vCPU-hour": {"fr": "vCPU·heure", "ar": "vCPU·ساعة"},
-    "GiB-hour": {"fr": "Gio·heure", "ar": "GiB·ساعة"},
-    "IP-hour": {"fr": "IP·heure", "ar": "IP·ساعة"},
+    # Arabic units read as words: "ساعة معالج افتراضي" (vCPU-hour) keeps the number and its unit in one direction.
+    "vCPU-hour": {"fr": "vCPU·heure", "ar": "ساعة معالج افتراضي"},
+    "GiB-hour": {"fr": "Gio·heure", "ar": "جيبيبايت·ساعة"},
+    "IP-hour": {"fr": "IP·heure", "ar": "ساعة عنوان"},
 }
 CURRENCIES = {"MAD": {"en": "MAD", "fr": "MAD", "ar": "درهم"},
               "CU": {"en": "chargeback units", "fr": "unités de refacturation", "ar": "وحدات الفوترة الداخلية"}}
@@ -123,9 +124,13 @@ def _month(period: str, language: str) -> str:
     return format_date(date(year, month, 1), "MMMM y", locale=LOCALES[language])
 
 
+# Words between the numbers keep "page 1 of 2" in order in a right-to-left page too.
+PAGE_COUNTER = {"en": '"Page " counter(page) " of " counter(pages)', "fr": '"Page " counter(page) " sur " counter(pages)',
+                "ar": '"الصفحة " counter(page) " من " counter(pages)'}
+
 STYLE = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm;
-        @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; color: #666; } }
+        @bottom-center { content: PAGE_COUNTER; font-size: 8pt; color: #666; } }
 body { font-family: "DejaVu Sans", sans-serif; font-size: 9pt; color: #111; }
 html[dir=rtl] body { font-family: "Noto Naskh Arabic", "Noto Sans Arabic", "DejaVu Sans", sans-serif; font-size: 10pt; }
 h1 { font-size: 16pt; margin: 0 0 2mm 0; }
@@ -200,7 +205,8 @@ def to_html(statement: Statement, organisation: Organisation, language: str) -> 
         sections.append(f"<p>{L('no_lines')}</p>")
     direction = "rtl" if language == "ar" else "ltr"
     return (
-        f"<!doctype html><html lang={language} dir={direction}><head><meta charset=utf-8><style>{STYLE}</style></head><body>"
+        f"<!doctype html><html lang={language} dir={direction}><head><meta charset=utf-8>"
+        f"<style>{STYLE.replace('PAGE_COUNTER', PAGE_COUNTER[language])}</style></head><body>"
         f"<div class=brand>Sahab</div><h1>{L(statement.kind)}</h1>"
         + "".join(f"<div class=banner>{banner}</div>" for banner in banners)
         + "<table class=meta>" + "".join(f"<tr><td class=k>{k}</td><td>{v}</td></tr>" for k, v in meta) + "</table>"

@@ -3,7 +3,7 @@ corrections. Figures in the comments are the hand computation each assertion che
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -14,29 +14,8 @@ from controlplane.billing.billing import Billing
 from controlplane.billing.compute import compute, round_half_up
 from controlplane.errors import Conflict, NotFound, PermissionDenied
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Organisation
 from tests import factories
-from tests.support.billing import FakeDiscounts, fifty_percent, march_price_change
-
-
-def at(day: int, hour: float = 0, month: int = 3) -> datetime:
-    return datetime(2026, month, day, tzinfo=timezone.utc) + timedelta(hours=hour)
-
-
-APRIL_FIRST = datetime(2026, 4, 1, 1, tzinfo=timezone.utc)
-
-
-def march_fixture(session) -> tuple[Organisation, str, str]:
-    """Project A: 4 vCPUs and 8 GiB granted all month, 100 GiB of volumes used until 10 March, 200 after.
-    Project B: 2 vCPUs granted and 10 GiB used from 2 March 00:00 until its decommissioning on 5 March 12:00."""
-    org = factories.organisation(session, admin="owner")
-    a = factories.project(session, org.id, created_at=at(20, month=2), granted={"vcpus": 4, "ram_mib": 8192})
-    factories.usage_sample(session, a, at(28, month=2), used={"volume_gib": 100}, quota={"vcpus": 4, "ram_mib": 8192})
-    factories.usage_sample(session, a, at(10), used={"volume_gib": 200}, quota={"vcpus": 4, "ram_mib": 8192})
-    b = factories.project(session, org.id, created_at=at(1), granted={"vcpus": 2})
-    factories.usage_sample(session, b, at(2), used={"volume_gib": 10}, quota={"vcpus": 2, "ram_mib": -1})
-    factories.decommissioned(session, b, at(5, 12))
-    return org, a.id, b.id
+from tests.support.billing import APRIL_FIRST, FakeDiscounts, at, fifty_percent, march_fixture, march_price_change
 
 
 def amounts(computed, project_id: str) -> list[tuple[str, str, str, str, str]]:
