@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +29,7 @@ from controlplane.metering.alerts import Alert
 from controlplane.persistence.models import Budget, Organisation, Project
 
 THRESHOLDS = (80, 100)
+AMOUNT = re.compile(r"-?\d{1,20}(\.\d{1,20})?")  # no exponent, no sign games: checked for range below
 MAX_BUDGET = Decimal("1e15")
 
 
@@ -35,8 +37,11 @@ def parse_amount(value: Any) -> Decimal:
     """A budget: a decimal number > 0 with at most 2 decimals, given as a string or a number."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidInput(f"amount must be a decimal string such as \"5000.00\", got {value!r}", parameter="amount")
+    text = str(value).strip()
+    if not AMOUNT.fullmatch(text):
+        raise InvalidInput(f"amount: {value!r} is not a plain decimal number such as 5000 or 5000.50", parameter="amount")
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(text)
     except InvalidOperation:
         raise InvalidInput(f"amount: {value!r} is not a decimal number", parameter="amount") from None
     if not amount.is_finite() or amount <= 0 or amount >= MAX_BUDGET or amount != amount.quantize(Decimal("0.01")):
