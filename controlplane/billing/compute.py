@@ -16,6 +16,7 @@ Granted quota is the quota the collection read on the cloud (an unlimited -1 cou
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from controlplane.billing.discounts import Discount, DiscountSource, in_force
 from controlplane.billing.prices import PriceList
 from controlplane.domain.states import ProjectState, RequestState
-from controlplane.metering.reports import load_points, project_series, statistics
+from controlplane.metering.reports import Series, load_points, project_series, statistics
 from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent
 
 MICROSECONDS_PER_HOUR = 3_600_000_000
@@ -104,8 +105,28 @@ def _cuts(start: datetime, stop: datetime, prices: PriceList, discounts: list[Di
     return sorted(m for m in moments if start <= m <= stop)
 
 
-def _non_negative(points: list[tuple[datetime, dict[str, int]]]) -> list[tuple[datetime, dict[str, int]]]:
-    return [(at, {name: max(int(value), 0) for name, value in values.items()}) for at, values in points]
+def _non_negative(values: dict[str, int]) -> dict[str, int]:
+    return {name: max(int(value), 0) for name, value in values.items()}
+
+
+@dataclass(frozen=True)
+class _Readings:
+    """One project's readings of one basis over the month, sorted, with the one carried in."""
+
+    points: list[tuple[datetime, dict[str, int]]]
+    times: list[datetime]
+    carried: tuple[datetime, dict[str, int]] | None
+
+    def window(self, a: datetime, b: datetime) -> Series:
+        """The step function on [a, b): the value holding at a, then the readings inside."""
+        first, last = bisect_left(self.times, a), bisect_left(self.times, b)
+        holding = self.points[first - 1] if first else self.carried
+        return project_series(holding, self.points[first:last], a)
+
+
+def _readings(points: list[tuple[datetime, dict[str, int]]], carried: tuple[datetime, dict[str, int]] | None) -> _Readings:
+    clean = [(at, _non_negative(values)) for at, values in points]
+    return _Readings(clean, [at for at, _ in clean], (carried[0], _non_negative(carried[1])) if carried else None)
 
 
 def compute(session: Session, organisation: Organisation, period: str, now: datetime, prices: PriceList,
@@ -127,6 +148,8 @@ def compute(session: Session, organisation: Organisation, period: str, now: date
     quantities: dict[tuple[str, str, str, Decimal, str | None], Fraction] = defaultdict(Fraction)
     for project in projects:
         project_stop = min(stop, removed.get(project.id, stop))
+        readings = {basis: _readings(samples.get(project.id, []), carried.get(project.id))
+                    for basis, (samples, carried) in series_by_basis.items()}
         for a, b in zip(cuts, cuts[1:]):
             b = min(b, project_stop)
             if b <= a:
@@ -135,14 +158,7 @@ def compute(session: Session, organisation: Organisation, period: str, now: date
             if version is None or not version.resources:
                 continue
             discount = in_force(discounts, a.date())
-            integrals: dict[str, dict[str, Any]] = {}
-            for basis, (samples, carried) in series_by_basis.items():
-                points = _non_negative(samples.get(project.id, []))
-                # The value holding at `a`: the last reading before it, in the month or carried in.
-                history = _non_negative([carried[project.id]] if project.id in carried else [])
-                history += [point for point in points if point[0] < a]
-                series = project_series(history[-1] if history else None, points, a)
-                integrals[basis] = statistics(series, b)["resources"]
+            integrals = {basis: statistics(one.window(a, b), b)["resources"] for basis, one in readings.items()}
             for name, price in version.resources.items():
                 micro = integrals[price.basis].get(name, {}).get("unit_microseconds", 0)
                 if not micro:
