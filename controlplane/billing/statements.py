@@ -21,7 +21,7 @@ from controlplane.access import require_organisation, require_role, visible_orga
 from controlplane.billing.billing import Billing
 from controlplane.billing.compute import Computed, compute, month_bounds, period_of
 from controlplane.domain.principal import Principal
-from controlplane.domain.states import PlatformRole
+from controlplane.domain.states import PlatformRole, ProjectState
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.models import Organisation, Project, Statement, StatementSequence, new_id
@@ -189,7 +189,8 @@ def organisations_to_bill(session: Session, period: str) -> list[str]:
     """Organisations with a project that may have lived in the month and no issued statement for it yet."""
     start, end = month_bounds(period)
     with_projects = select(Project.organisation_id).where(
-        Project.created_at < end, or_(Project.state != "decommissioned", Project.updated_at >= start)).distinct()
+        Project.created_at < end,
+        or_(Project.state != ProjectState.DECOMMISSIONED.value, Project.updated_at >= start)).distinct()
     billed = select(Statement.organisation_id).where(
         Statement.period == period, Statement.kind == STATEMENT, Statement.state != DRAFT)
     return sorted(session.scalars(with_projects.where(Project.organisation_id.not_in(billed))))

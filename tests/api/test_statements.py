@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -109,3 +110,19 @@ def test_requests_show_their_estimate_and_a_blocking_budget_refuses_them(client,
     shown = client.get(f"/v1/quota-requests/{created.json()['id']}", headers=headers).json()
     assert shown["estimated_monthly_cost"]["currency"] == "MAD"
     assert client.delete(f"/v1/organisations/{org}/budget", headers=headers).status_code == 204
+
+
+def test_a_draft_is_computed_as_it_is_read(client, issuer, runtime):
+    org = org_with_admin(runtime, "amina")
+    now = datetime.now(timezone.utc)
+    with transaction(runtime.sessions) as session:
+        project = factories.project(session, org, created_at=now - timedelta(hours=3), granted={"vcpus": 4})
+        factories.usage_sample(session, project, now - timedelta(hours=2), quota={"vcpus": 4})
+        draft_id = statements.refresh_draft(session, runtime.core.billing, session.get_one(Organisation, org),
+                                            now - timedelta(hours=1)).id
+    shown = client.get(f"/v1/statements/{draft_id}", headers=issuer.headers("amina")).json()
+    assert shown["state"] == "draft" and shown["number"] is None
+    # stored at 1 h of 4 vCPUs (1.00 MAD); read now, about 2 h (2.00 MAD): the reading is newer than the row
+    assert Decimal(shown["total"]) > Decimal("1.90")
+    listed = client.get("/v1/statements", params={"state": "draft"}, headers=issuer.headers("amina")).json()["items"]
+    assert [s["id"] for s in listed] == [draft_id] and listed[0]["total"] == "1.00"
