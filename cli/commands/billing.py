@@ -171,6 +171,14 @@ def _budget_view(b: dict[str, Any]) -> Any:
     ])
 
 
+def _budget(ctx: typer.Context, org: str | None, send: Any) -> None:
+    """Send one call to the organisation's budget (`send(api, path)`) and show the budget it answers."""
+    current = state(ctx)
+    with current.api() as api:
+        data = send(api, f"/v1/organisations/{_org(api, org)}/budget")
+    render(current.output, data, _budget_view)
+
+
 @budget_app.command("set")
 @handled
 def set_(
@@ -180,20 +188,14 @@ def set_(
     block: bool = typer.Option(False, "--block/--no-block", help="refuse increase requests whose estimate exceeds it"),
 ) -> None:
     """Set the monthly budget (organisation admins)."""
-    current = state(ctx)
-    with current.api() as api:
-        data = api.put(f"/v1/organisations/{_org(api, org)}/budget", json={"amount": amount, "block_increases": block})
-    render(current.output, data, _budget_view)
+    _budget(ctx, org, lambda api, path: api.put(path, json={"amount": amount, "block_increases": block}))
 
 
 @budget_app.command("show")
 @handled
 def show_budget(ctx: typer.Context, org: Optional[str] = typer.Option(None, "--org")) -> None:
     """The budget, this month's spend so far and the monthly estimate of what is granted."""
-    current = state(ctx)
-    with current.api() as api:
-        data = api.get(f"/v1/organisations/{_org(api, org)}/budget")
-    render(current.output, data, _budget_view)
+    _budget(ctx, org, lambda api, path: api.get(path))
 
 
 @budget_app.command("remove")

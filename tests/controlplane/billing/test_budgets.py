@@ -4,6 +4,7 @@ a month through the webhook outbox (driven by the beat run with a controlled clo
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -12,12 +13,16 @@ from sqlalchemy import select
 from controlplane.billing import budgets, schedule
 from controlplane.billing.billing import Billing
 from controlplane.errors import BudgetExceeded, InvalidInput, NotFound, PermissionDenied
+from controlplane.metering.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Statement, WebhookDelivery
 from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import QuotaRequestCreate
+from controlplane.webhooks.delivery import DeliveryRules, WebhookDeliverer
+from controlplane.webhooks.targets import TargetPolicy
 from tests import factories
 from tests.support.billing import march_price_change
+from tests.support.webhooks import Receiver
 
 
 @pytest.fixture
@@ -118,3 +123,25 @@ def test_alerts_at_80_and_100_percent_once_a_month(sessions, billed, clock, queu
     assert len(queue.webhooks) == 3  # each sent to the deliverer after its transaction committed
     # the April run issued March: 360 h x 1 MAD, then from the 16th 384 h x 1.20 (0.30 a vCPU-hour)
     assert march.state == "issued" and march.total == "820.80" and march.number == "SAH-2026-000001"
+
+
+def test_a_budget_alert_arrives_signed_at_the_organisation_webhook(sessions, billed, clock, queue):
+    """The beat run's alerts, delivered by the webhook deliverer over real HTTP to a loopback receiver."""
+    receiver = Receiver()
+    clock._now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with receiver.serving() as server:
+        with transaction(sessions) as session:
+            org = factories.organisation(session)
+            org.alert_webhook_url, org.alert_webhook_secret = f"{server.url}/hook", "s3cret"
+            project = factories.project(session, org.id, created_at=clock.now(), granted={"vcpus": 4})
+            factories.usage_sample(session, project, clock.now(), quota={"vcpus": 4})
+            budgets.set_budget(session, billed.billing, factories.person(), org.id, "10", False, clock.now())
+        clock._now = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)  # 12 MAD of 10: both thresholds at once
+        schedule.run(sessions, billed.billing, clock, queue)
+        deliverer = WebhookDeliverer(sessions, clock, queue, TargetPolicy(["127.0.0.1/32"]), DeliveryRules())
+        assert [deliverer.deliver(delivery_id) for delivery_id, _ in queue.webhooks] == ["delivered", "delivered"]
+    bodies = []
+    for body, headers in receiver.received:
+        assert verify("s3cret", headers[TIMESTAMP_HEADER.lower()], body, headers[SIGNATURE_HEADER.lower()])
+        bodies.append(json.loads(body))
+    assert sorted(b["threshold"] for b in bodies) == [80, 100] and {b["spent"] for b in bodies} == {"12.00"}
