@@ -74,16 +74,20 @@ def list_statements(
 
 
 @router.get("/v1/statements/{statement_id}", response_model=StatementOut)
-def show_statement(statement_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> StatementOut:
-    """A draft is recomputed from the samples as it is read; issued and corrected statements are frozen."""
+def show_statement(statement_id: str, session: SessionDep, core: CoreDep, caller: CallerDep,
+                   project_id: str | None = Query(None, description="only this project's lines and totals")) -> StatementOut:
+    """A draft is recomputed from the samples as it is read; issued and corrected statements are frozen.
+    With project_id: that project's statement (its lines, its totals)."""
     statement = statements.get(session, caller, statement_id)
-    return _full(statements.view(session, _billing(core), statement, core.clock.now()))
+    return _full(statements.for_project(statements.view(session, _billing(core), statement, core.clock.now()), project_id))
 
 
 @router.get("/v1/statements/{statement_id}/csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-def statement_csv(statement_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> Response:
+def statement_csv(statement_id: str, session: SessionDep, core: CoreDep, caller: CallerDep,
+                  project_id: str | None = Query(None, description="only this project's lines and totals")) -> Response:
     statement = statements.view(session, _billing(core), statements.get(session, caller, statement_id), core.clock.now())
+    statement = statements.for_project(statement, project_id)
     return Response(exports.to_csv(statement), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_filename(statement)}.csv"'})
 
@@ -91,8 +95,10 @@ def statement_csv(statement_id: str, session: SessionDep, core: CoreDep, caller:
 @router.get("/v1/statements/{statement_id}/pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 def statement_pdf(statement_id: str, session: SessionDep, core: CoreDep, caller: CallerDep,
-                  lang: Literal["en", "fr", "ar"] = Query("en", description="language of the document")) -> Response:
+                  lang: Literal["en", "fr", "ar"] = Query("en", description="language of the document"),
+                  project_id: str | None = Query(None, description="only this project's lines and totals")) -> Response:
     statement = statements.view(session, _billing(core), statements.get(session, caller, statement_id), core.clock.now())
+    statement = statements.for_project(statement, project_id)
     organisation = session.get_one(Organisation, statement.organisation_id)
     return Response(exports.to_pdf(statement, organisation, lang), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{_filename(statement)}-{lang}.pdf"'})

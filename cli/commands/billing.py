@@ -111,11 +111,12 @@ def _statement_view(s: dict[str, Any]) -> Any:
 
 @statements_app.command()
 @handled
-def show(ctx: typer.Context, statement_id: str = typer.Argument(..., metavar="ID")) -> None:
+def show(ctx: typer.Context, statement_id: str = typer.Argument(..., metavar="ID"),
+         project: Optional[str] = typer.Option(None, "--project", help="only this project's lines and totals")) -> None:
     """One statement with its lines and each project's subtotal (a draft is computed as of now)."""
     current = state(ctx)
     with current.api() as api:
-        data = api.get(f"/v1/statements/{statement_id}")
+        data = api.get(f"/v1/statements/{statement_id}", params={"project_id": project})
     render(current.output, data, _statement_view)
 
 
@@ -127,12 +128,13 @@ def download(
     format_: Format = typer.Option(Format.pdf, "--format", help="csv (every line) or pdf"),
     lang: Language = typer.Option(Language.en, "--lang", help="language of the PDF"),
     out: Optional[Path] = typer.Option(None, "--out", help="file to write (default: NUMBER[-LANG].csv|pdf here)"),
+    project: Optional[str] = typer.Option(None, "--project", help="only this project's lines and totals"),
 ) -> None:
     """Write a statement to a file, CSV or PDF (English, French or Arabic)."""
     current = state(ctx)
     with current.api() as api:
         statement = api.get(f"/v1/statements/{statement_id}")
-        params = {"lang": lang.value} if format_ is Format.pdf else None
+        params = {"lang": lang.value if format_ is Format.pdf else None, "project_id": project}
         content = api.download(f"/v1/statements/{statement_id}/{format_.value}", params)
     name = statement["number"] or f"{statement['organisation_id']}-{statement['period']}-draft"
     target = out or Path(f"{name}-{lang.value}.pdf" if format_ is Format.pdf else f"{name}.csv")

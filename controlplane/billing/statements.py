@@ -174,6 +174,22 @@ def list_visible(session: Session, principal: Principal, *, cursor: str | None, 
     return paginate(session, statement, Statement, cursor, limit)
 
 
+def for_project(statement: Statement, project_id: str | None) -> Statement:
+    """A project's statement: a detached copy holding only that project's lines, its totals summed from
+    them (the stored statement is not touched). None: the whole statement."""
+    if project_id is None:
+        return statement
+    lines = [line for line in statement.lines if line["project_id"] == project_id]
+    if not lines:
+        raise NotFound(f"statement {statement.id} has no line for project {project_id}")
+    copy = Statement(**{column.key: getattr(statement, column.key) for column in Statement.__table__.columns})
+    copy.lines = lines
+    list_total = sum((Decimal(line["list_amount"]) for line in lines), Decimal("0.00"))
+    total = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
+    copy.list_total, copy.total, copy.discount_total = str(list_total), str(total), str(list_total - total)
+    return copy
+
+
 def project_subtotals(statement: Statement) -> list[dict[str, Any]]:
     totals: dict[str, dict[str, Any]] = {}
     for line in statement.lines:

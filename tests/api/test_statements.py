@@ -50,6 +50,15 @@ def test_statements_list_show_and_download_for_members_only(client, issuer, issu
     assert csv.text.splitlines()[0].startswith("statement_id,number,") and shown["total"] in csv.text
     pdf = client.get(f"/v1/statements/{statement_id}/pdf", params={"lang": "ar"}, headers=issuer.headers("amina"))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+    # a project's statement: its lines and totals only
+    project_id = shown["projects"][0]["project_id"]
+    one = client.get(f"/v1/statements/{statement_id}", params={"project_id": project_id}, headers=issuer.headers("amina"))
+    assert one.status_code == 200 and {line["project_id"] for line in one.json()["lines"]} == {project_id}
+    assert one.json()["total"] == shown["projects"][0]["amount"]
+    only = client.get(f"/v1/statements/{statement_id}/csv", params={"project_id": project_id}, headers=issuer.headers("amina"))
+    assert only.status_code == 200 and project_id in only.text
+    missing = client.get(f"/v1/statements/{statement_id}/pdf", params={"project_id": "prj_other"}, headers=issuer.headers("amina"))
+    assert missing.status_code == 404
     # another organisation's member sees nothing of it
     stranger = issuer.headers("youssef")
     assert client.get("/v1/statements", headers=stranger).json()["items"] == []
