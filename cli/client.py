@@ -88,11 +88,26 @@ class Api:
         except httpx.HTTPError as error:
             raise transport_error(self.base_url, error) from None
 
+    def download(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        """A document (CSV, PDF) as bytes; a problem answer raises like any other request."""
+        token = self._token
+        bearer = token.token() if token is not None else None
+        response = self._send("GET", path, {k: v for k, v in (params or {}).items() if v is not None},
+                              None, {"Accept": "*/*"}, bearer)
+        if response.status_code == 401 and token is not None and bearer is not None and token.renew(bearer):
+            response = self._send("GET", path, params or {}, None, {"Accept": "*/*"}, token.token())
+        if response.is_success:
+            return response.content
+        raise CliError.from_problem(response.status_code, decode(response))
+
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.request("DELETE", path, **kwargs)

@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 from cli import errors
 from cli.commands import admin, auth, orgs, projects, regions, requests
-from cli.commands import webhooks
+from cli.commands import billing, webhooks
 from cli.config import resolve_api_url
 from cli.context import State, state
 from cli.i18n import translate_help
@@ -98,6 +98,7 @@ webhooks.register(orgs.app)
 app.add_typer(requests.app, name="request")
 app.add_typer(projects.app, name="projects")
 app.add_typer(admin.app, name="admin")
+billing.register(app)
 
 
 def main() -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from controlplane.clock import Clock
 from controlplane.domain.regions import Catalogue, Region
 from controlplane.errors import Detail, NotFound
 from controlplane.tasks.queue import TaskQueue
+
+if TYPE_CHECKING:
+    from controlplane.billing.billing import Billing
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class Core:
     clock: Clock
     queue: TaskQueue
     policy: ApprovalPolicy
+    # Prices and budgets (controlplane.billing); None: no estimates and no budget checks (unit tests).
+    billing: "Billing | None" = None
 
     def region(self, region_id: str) -> Region:
         region = self.catalogue.get(region_id)

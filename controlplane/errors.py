@@ -166,3 +166,8 @@ class CredentialsPending(DependencyUnavailable):
 class CredentialsUnreadable(SahabError):
     code = "credentials-unreadable"
     title = "Stored credentials cannot be opened with the configured keys"
+
+
+class BudgetExceeded(Conflict):
+    code = "budget-exceeded"
+    title = "The request would take the organisation above its monthly budget"

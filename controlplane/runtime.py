@@ -105,10 +105,14 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
         from controlplane.tasks.celery_app import CeleryQueue, create_celery
 
         queue = CeleryQueue(create_celery(settings))
+    from controlplane.billing.billing import Billing
+    from controlplane.billing.prices import load_price_list
+
     core = Core(
         catalogue=catalogue, clock=clock or SystemClock(), queue=queue,
         policy=ApprovalPolicy(envelope=settings.auto_approve_envelope,
                               max_pending_requests=settings.max_pending_requests_per_organisation),
+        billing=Billing(prices=load_price_list(settings.price_list_path)),
     )
     return Runtime(settings=settings, engine=engine, sessions=sessions, catalogue=catalogue, core=core)
 

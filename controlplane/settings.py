@@ -35,6 +35,12 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+def _default_price_list() -> Path:
+    from controlplane.billing.prices import DEFAULT_PRICE_LIST
+
+    return DEFAULT_PRICE_LIST
+
+
 def _xdg(var: str, fallback: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / fallback)
 
@@ -160,6 +166,19 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     process_metrics_interval_seconds: float = Field(10.0, gt=0)
+
+    # Billing (controlplane/billing/): the versioned price list, and how often beat issues last month's
+    # statements, refreshes this month's drafts and sends budget alerts.
+    price_list_path: Path = Field(default_factory=lambda: _default_price_list())
+    statements_interval_seconds: float = Field(3600.0, gt=0)
+
+    @field_validator("price_list_path")
+    @classmethod
+    def _price_list_parses(cls, value: Path) -> Path:
+        from controlplane.billing.prices import load_price_list
+
+        load_price_list(value)  # a malformed price list stops the start, naming the place
+        return value
 
     # Running totals: how often beat recomputes each region's granted totals from the projects.
     totals_check_interval_seconds: float = Field(600.0, gt=0)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus, PlatformRole
 from controlplane.persistence.models import Membership, Organisation
-from controlplane.persistence.models import WebhookDelivery, new_id
+from controlplane.persistence.models import Project, WebhookDelivery, new_id
 
 _counter = itertools.count(1)
 
@@ -60,3 +60,42 @@ def webhook_delivery(session: Session, organisation_id: str, *, state: str = "fa
     session.add(delivery)
     session.flush()
     return delivery
+
+
+def project(session: Session, organisation_id: str, *, created_at: datetime, environment: str | None = None,
+            region: str = "rabat-1", granted: dict[str, int] | None = None, state: str = "active") -> Project:
+    """A project with the request that created it (active), written directly: billing reads only the rows."""
+    from controlplane.persistence.models import QuotaRequest
+
+    n = next(_counter)
+    row = Project(id=new_id("prj"), organisation_id=organisation_id, region_id=region, environment=environment or f"env{n}",
+                  state=state, granted=granted or {}, outputs={}, created_at=created_at, updated_at=created_at)
+    session.add(row)
+    session.flush()
+    request = QuotaRequest(id=new_id("req"), organisation_id=organisation_id, region_id=region, environment=row.environment,
+                           project_id=row.id, kind="create", amounts=granted or {}, justification="factory",
+                           state="active", created_by="factory", created_at=created_at, updated_at=created_at)
+    session.add(request)
+    session.flush()
+    row.current_request_id = request.id
+    session.flush()
+    return row
+
+
+def decommissioned(session: Session, project_row: Project, at: datetime) -> None:
+    """The project was removed from the cloud at `at` (its request's decommissioned transition)."""
+    from controlplane.persistence.models import RequestEvent
+
+    session.add(RequestEvent(request_id=project_row.current_request_id, at=at, actor="worker",
+                             from_state="decommissioning", to_state="decommissioned", reason="removed"))
+    project_row.state, project_row.updated_at, project_row.granted = "decommissioned", at, {}
+    session.flush()
+
+
+def usage_sample(session: Session, project_row: Project, at: datetime, *, used: dict[str, int] | None = None,
+                 quota: dict[str, int] | None = None) -> None:
+    from controlplane.persistence.models import UsageSample
+
+    session.add(UsageSample(project_id=project_row.id, organisation_id=project_row.organisation_id,
+                            region_id=project_row.region_id, at=at, used=used or {}, quota=quota or {}))
+    session.flush()

@@ -4,9 +4,14 @@ from fastapi import Query, status
 
 from fastapi.concurrency import run_in_threadpool
 
+from sqlalchemy.orm import Session
+
 from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
+from controlplane.billing import budgets
+from controlplane.core import Core
 from controlplane.domain.principal import Principal
+from controlplane.persistence.models import Organisation, QuotaRequest
 from controlplane.domain.states import RequestState
 from controlplane.persistence.database import transaction
 from controlplane.runtime import Runtime
@@ -33,7 +38,16 @@ def _create(runtime: Runtime, caller: Principal, data: QuotaRequestCreate) -> Qu
     # thread at once: a dependency's commit would wait for the event loop and another thread.
     with transaction(runtime.sessions) as session:
         request = service.create(session, runtime.core, caller, data)
-    return QuotaRequestOut.model_validate(request)
+        return _with_estimate(session, runtime.core, request)
+
+
+def _with_estimate(session: Session, core: Core, request: QuotaRequest) -> QuotaRequestOut:
+    out = QuotaRequestOut.model_validate(request)
+    if core.billing is not None:
+        organisation = session.get_one(Organisation, request.organisation_id)
+        out.estimated_monthly_cost = budgets.request_estimate(session, core.billing, organisation, request.amounts,
+                                                              core.clock.now())
+    return out
 
 
 @router.get("", response_model=PageOut[QuotaRequestOut])
@@ -46,8 +60,8 @@ def list_requests(
 
 
 @router.get("/{request_id}", response_model=QuotaRequestOut)
-def get_request(request_id: str, session: SessionDep, caller: CallerDep) -> QuotaRequestOut:
-    return QuotaRequestOut.model_validate(service.get(session, caller, request_id))
+def get_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
+    return _with_estimate(session, core, service.get(session, caller, request_id))
 
 
 @router.get("/{request_id}/events", response_model=list[EventOut])

@@ -12,6 +12,7 @@ from cli.context import handled, state
 from cli.i18n import N_, _, ngettext, number, plural_count
 from cli.errors import usage
 from cli.output import JSON, amounts, details, echo, print_json, render, table, when
+from cli.commands.billing import estimate_line
 from cli.wait import describe_event, follow
 
 app = typer.Typer(help="Quota requests: create, follow, cancel, retry.", no_args_is_help=True)
@@ -40,6 +41,7 @@ def _request_details(r: dict[str, Any]) -> Any:
         (N_("environment"), r["environment"]), (N_("kind"), r["kind"]), (N_("state"), r["state"]), (N_("reason"), r.get("reason")),
         (N_("project"), r.get("project_id")), (N_("amounts"), amounts(r["amounts"])), (N_("justification"), r["justification"]),
         (N_("created by"), r["created_by"]), (N_("created"), when(r["created_at"])), (N_("updated"), when(r["updated_at"])),
+        (N_("estimated cost"), estimate_line(r.get("estimated_monthly_cost"))),
         *_preview_lines(r.get("preview")),
     ])
 
@@ -83,6 +85,17 @@ def act(ctx: typer.Context, request_id: str, action: str, body: dict[str, Any] |
                                             ).format(id=r["id"], state=r["state"], reason=r.get("reason")))
 
 
+def _estimate_view(e: dict[str, Any]) -> Any:
+    whole = e["organisation"]
+    budget = "none" if e["budget"] is None else f"{e['budget']} {whole['currency']}" + (
+        " (blocks increases)" if e["block_increases"] else "")
+    verdict = "" if e["within_budget"] is None else ("within the budget" if e["within_budget"] else (
+        "ABOVE the budget: the request would be refused" if e["block_increases"] else "above the budget (alerts only)"))
+    return details([("estimated cost", estimate_line(e["request"])),
+                    ("organisation, with it", f"{whole['amount']} {whole['currency']} a month"),
+                    ("budget", budget), ("verdict", verdict), ("sent", "no (--dry-run)")])
+
+
 def default_org(api: Any) -> str:
     page = api.get("/v1/organisations", params={"limit": 2})
     items = page.get("items", [])
@@ -117,6 +130,7 @@ def create(
     wait: bool = typer.Option(False, "--wait", help="follow the request until active, failed, rejected or cancelled"),
     timeout: float = typer.Option(600.0, "--timeout", metavar="SECONDS", help="how long --wait waits"),
     idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="send as Idempotency-Key: a retry with the same key is not created twice"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the estimated monthly cost (and the budget) without sending"),
 ) -> None:
     """Ask for quota in a region for an environment (a new project, or a change to the existing one)."""
     current = state(ctx)
@@ -134,6 +148,10 @@ def create(
                                 "amounts": chosen, "justification": justification}
         if preset is not None:
             body["preset"] = preset
+        if dry_run:
+            estimate = api.post("/v1/prices/estimate", json=body)
+            render(current.output, estimate, _estimate_view)
+            return
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         created = api.post("/v1/quota-requests", json=body, headers=headers)
         if not wait:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -59,20 +59,50 @@ def sum_series(series: list[Series]) -> Series:
     return Series(points)
 
 
+MICROSECOND = timedelta(microseconds=1)
+
+
 def statistics(series: Series, end: datetime) -> dict[str, Any]:
-    """Per resource: unit-seconds integral, peak, average over the covered time, last value."""
-    stats: dict[str, dict[str, float]] = {}
+    """Per resource: the integral (exactly, in unit-microseconds, and as float unit-seconds), peak,
+    average over the covered time. Billing prices the exact integral (controlplane.billing)."""
+    stats: dict[str, dict[str, Any]] = {}
     points = [(at, values) for at, values in series.points if at < end]
     covered = (end - points[0][0]).total_seconds() if points else 0.0
     for name in RESOURCES:
-        integral, peak = 0.0, 0
+        integral, peak = 0, 0
         for index, (at, values) in enumerate(points):
             until = points[index + 1][0] if index + 1 < len(points) else end
             value = values.get(name, 0)
-            integral += value * (until - at).total_seconds()
+            integral += value * ((until - at) // MICROSECOND)
             peak = max(peak, value)
-        stats[name] = {"unit_seconds": integral, "peak": peak, "average": integral / covered if covered else 0.0}
+        seconds = integral / 1_000_000
+        stats[name] = {"unit_seconds": seconds, "unit_microseconds": integral, "peak": peak,
+                       "average": seconds / covered if covered else 0.0}
     return {"resources": stats, "covered_seconds": covered, "samples": len(points)}
+
+
+Points = dict[str, list[tuple[datetime, dict[str, int]]]]
+
+
+def load_points(session: Session, ids: list[str], start: datetime, end: datetime,
+                field: Literal["used", "quota"] = "used") -> tuple[Points, dict[str, tuple[datetime, dict[str, int]]]]:
+    """Per project: its samples' `field` in [start, end), and the last one before start (carried in)."""
+    column = UsageSample.used if field == "used" else UsageSample.quota
+    samples: Points = defaultdict(list)
+    carried: dict[str, tuple[datetime, dict[str, int]]] = {}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        rows = session.execute(select(UsageSample.project_id, UsageSample.at, column).where(
+            UsageSample.project_id.in_(chunk), UsageSample.at >= start, UsageSample.at < end,
+        ).order_by(UsageSample.project_id, UsageSample.at))
+        for project_id, at, values in rows:
+            samples[project_id].append((at, values))
+        latest_before = select(UsageSample.project_id, func.max(UsageSample.at).label("at")).where(
+            UsageSample.project_id.in_(chunk), UsageSample.at < start).group_by(UsageSample.project_id).subquery()
+        rows = session.execute(select(UsageSample.project_id, UsageSample.at, column).join(
+            latest_before, (UsageSample.project_id == latest_before.c.project_id) & (UsageSample.at == latest_before.c.at)))
+        for project_id, at, values in rows:
+            carried[project_id] = (at, values)
+    return samples, carried
 
 
 def usage_report(session: Session, principal: Principal, *, start: datetime, end: datetime, now: datetime,
@@ -82,20 +112,7 @@ def usage_report(session: Session, principal: Principal, *, start: datetime, end
     ids = list(projects)
     effective_end = min(end, now)
 
-    samples: dict[str, list[tuple[datetime, dict[str, int]]]] = defaultdict(list)
-    carried: dict[str, tuple[datetime, dict[str, int]]] = {}
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        rows = session.execute(select(UsageSample.project_id, UsageSample.at, UsageSample.used).where(
-            UsageSample.project_id.in_(chunk), UsageSample.at >= start, UsageSample.at < effective_end,
-        ).order_by(UsageSample.project_id, UsageSample.at))
-        for project_id, at, used in rows:
-            samples[project_id].append((at, used))
-        latest_before = select(UsageSample.project_id, func.max(UsageSample.at).label("at")).where(
-            UsageSample.project_id.in_(chunk), UsageSample.at < start).group_by(UsageSample.project_id).subquery()
-        rows = session.execute(select(UsageSample.project_id, UsageSample.at, UsageSample.used).join(
-            latest_before, (UsageSample.project_id == latest_before.c.project_id) & (UsageSample.at == latest_before.c.at)))
-        for project_id, at, used in rows:
-            carried[project_id] = (at, used)
+    samples, carried = load_points(session, ids, start, effective_end)
 
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for project in projects.values():

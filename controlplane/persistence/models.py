@@ -322,3 +322,65 @@ class ProjectCredentials(Base):
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
     sealed: Mapped[str] = mapped_column(Text)
     captured_at: Mapped[datetime]
+
+
+# -- billing (0012): statements, their numbering, budgets (controlplane/billing/) --------
+# Amounts are decimal strings ("123.45"): exact on both databases (SQLite has no exact numeric type).
+class Statement(Base):
+    """A monthly statement of one organisation (its lines grouped per project), or a credit note.
+    kind: statement | credit_note. state: draft (the month is running; refreshed, never numbered) |
+    issued (frozen and numbered) | corrected (a credit note cancels it; its figures are never edited)."""
+
+    __tablename__ = "statements"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM (UTC)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    currency: Mapped[str] = mapped_column(String(8))
+    price_versions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    list_total: Mapped[str] = mapped_column(String(40))
+    discount_total: Mapped[str] = mapped_column(String(40))
+    total: Mapped[str] = mapped_column(String(40))
+    # A credit note names the statement it cancels; a replacement names the statement it replaces.
+    corrects_id: Mapped[str | None] = mapped_column(ForeignKey("statements.id"))
+    replaces_id: Mapped[str | None] = mapped_column(ForeignKey("statements.id"))
+    corrected_by_id: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[datetime]
+    issued_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        Index("ix_statements_organisation_period", "organisation_id", "period"),
+        # One current statement per organisation and month: a draft, or the issued one (a corrected
+        # statement gives way to its replacement).
+        Index("uq_current_statement", "organisation_id", "period", unique=True,
+              sqlite_where=text("kind = 'statement' AND state != 'corrected'"),
+              postgresql_where=text("kind = 'statement' AND state != 'corrected'")),
+    )
+
+
+class StatementSequence(Base):
+    """The last number issued in a year: taken under this row's lock in the issuing transaction, so
+    numbers have no gaps (a rolled-back issue gives its number back) and no duplicates."""
+
+    __tablename__ = "statement_sequences"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Budget(Base):
+    """An organisation's monthly budget, in its price-list currency; alerts at 80 % and 100 % once a month."""
+
+    __tablename__ = "budgets"
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    amount: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(8))
+    block_increases: Mapped[bool] = mapped_column(default=False)
+    # The month whose alerts were sent, and the highest threshold sent in it (0, 80 or 100).
+    alerted_period: Mapped[str | None] = mapped_column(String(7))
+    alerted_threshold: Mapped[int] = mapped_column(Integer, default=0)
+    updated_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime]

@@ -92,6 +92,9 @@ class QuotaRequestOut(BaseModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    estimated_monthly_cost: dict[str, Any] | None = Field(None, description=(
+        "the project's cost for a whole month at these amounts, at today's prices and discount, every priced "
+        "resource counted as fully used (controlplane.billing); absent from lists"))
 
 
 class EventOut(BaseModel):

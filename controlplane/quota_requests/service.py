@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_independent, require_organisation, require_role, visible_organisation_ids
+from controlplane.billing import budgets
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.regions import Region
@@ -72,6 +73,9 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
                               "decision; cancel it first",
                               open_request=open_request, region_id=region.id, data_environment=data.environment))
     _check_pending_limit(session, core, organisation)
+    if core.billing is not None and exceeds(requested, current):
+        budgets.check_increase(session, core.billing, organisation, project.id if project else None,
+                               as_plain(requested), core.clock.now())
 
     now = core.clock.now()
     request = QuotaRequest(

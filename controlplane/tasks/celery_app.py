@@ -20,6 +20,7 @@ WEBHOOKS_RECONCILE = "sahab.webhooks_reconcile"
 CHECK_TOTALS = "sahab.check_totals"
 
 CAPTURE_CREDENTIALS = "sahab.capture-credentials"
+STATEMENTS = "sahab.statements"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -59,6 +60,9 @@ def create_celery(settings: Settings) -> Celery:
                       "options": {"expires": settings.metering_interval_seconds}},
             # Webhook deliveries whose task was lost (broker down at send time, worker killed mid-attempt).
             "webhooks": {"task": WEBHOOKS_RECONCILE, "schedule": 30.0, "options": {"expires": 30.0}},
+            # Last month's statements, this month's drafts, budget alerts (controlplane/billing/schedule.py).
+            "statements": {"task": STATEMENTS, "schedule": settings.statements_interval_seconds,
+                           "options": {"expires": settings.statements_interval_seconds}},
         },
     )
     return app

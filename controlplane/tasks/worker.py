@@ -22,7 +22,7 @@ from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
     CAPTURE_CREDENTIALS, CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
-from controlplane.tasks.celery_app import DELIVER_WEBHOOK, WEBHOOKS_RECONCILE
+from controlplane.tasks.celery_app import DELIVER_WEBHOOK, STATEMENTS, WEBHOOKS_RECONCILE
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
 T = TypeVar("T")
@@ -150,3 +150,15 @@ def check_totals() -> dict[str, dict[str, dict[str, int]]]:
 @app.task(name=CAPTURE_CREDENTIALS, acks_late=True, bind=True)
 def capture_credentials(self: Task, project_id: str) -> str:
     return _run(CAPTURE_CREDENTIALS, workflow(_node(self)).capture_credentials, project_id)
+
+
+@app.task(name=STATEMENTS)
+def statements() -> dict[str, object]:
+    """Issue last month's statements, refresh this month's drafts, send budget alerts (Celery beat, hourly)."""
+    from controlplane.billing import schedule
+
+    def step() -> dict[str, object]:
+        rt = runtime()
+        assert rt.core.billing is not None
+        return schedule.run(rt.sessions, rt.core.billing, rt.core.clock, rt.core.queue)
+    return _run(STATEMENTS, step)
