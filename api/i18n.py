@@ -101,6 +101,9 @@ def _value(value: Any, language: str) -> Any:
         return format_list([str(_value(item, language)) for item in value], locale=locale)
     if isinstance(value, bool) or isinstance(value, str):
         return value
+    places = _places(value)
+    if places:  # a decimal keeps the places it was written with: an amount of 5000.50 is not "5 000,5"
+        return _Number(value, format_decimal(value, format="#,##0." + "0" * places, locale=locale))
     if isinstance(value, (int, Decimal)):
         return _Number(value, format_decimal(value, locale=locale))
     if isinstance(value, datetime):
@@ -108,6 +111,14 @@ def _value(value: Any, language: str) -> Any:
     if isinstance(value, date):
         return _Number(value, format_date(value, "long", locale=locale))  # in prose: "1 janvier 1970"
     return value
+
+
+def _places(value: Any) -> int:
+    """How many decimal places a finite Decimal was written with (0 for anything else, or beyond 6)."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return 0
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and -6 <= exponent < 0 else 0
 
 
 class _Number(str):

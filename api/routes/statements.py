@@ -17,7 +17,7 @@ from controlplane.billing.schemas import (
     BudgetIn, BudgetOut, Correction, CorrectionOut, EstimateOut, StatementOut, StatementSummary,
 )
 from controlplane.core import Core
-from controlplane.errors import DependencyUnavailable
+from controlplane.errors import DependencyUnavailable, Detail
 from controlplane.persistence.models import Budget, Organisation, Statement
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.quota_requests.service import requested_amounts
@@ -28,7 +28,7 @@ router = authenticated_router(tags=["prices and statements"])
 
 def _billing(core: Core) -> Billing:
     if core.billing is None:
-        raise DependencyUnavailable("billing is not configured in this process")
+        raise DependencyUnavailable(Detail("billing is not configured in this process"))
     return core.billing
 
 

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 
 from cli.context import handled, state
+from cli.i18n import N_, _, ngettext, number
 from cli.output import details, echo, render, table, when
 
 statements_app = typer.Typer(help="Monthly statements and credit notes: list, show, download (CSV, PDF).",
@@ -42,10 +43,12 @@ def estimate_line(estimate: dict[str, Any] | None) -> str:
     """'996.96 MAD a month (prices 2026-01, 744 h)' and the programme discount, if any."""
     if not estimate:
         return ""
-    text = f"{estimate['amount']} {estimate['currency']} a month (prices {estimate['price_version']}, {estimate['hours']} h"
+    values = {"amount": estimate["amount"], "currency": estimate["currency"], "version": estimate["price_version"],
+              "hours": number(estimate["hours"])}
     if estimate.get("programme"):
-        text += f", {estimate['discount_percent']} % off with {estimate['programme']}"
-    return text + ")"
+        return _("{amount} {currency} a month (prices {version}, {hours} h, {percent} % off with {programme})").format(
+            percent=estimate["discount_percent"], programme=estimate["programme"], **values)
+    return _("{amount} {currency} a month (prices {version}, {hours} h)").format(**values)
 
 
 def prices(ctx: typer.Context) -> None:
@@ -55,11 +58,12 @@ def prices(ctx: typer.Context) -> None:
         data = api.get("/v1/prices")
     currencies = data["currencies"]
     render(current.output, data, lambda d: table(
-        ["Version", "From", "Resource", "Charged on", "Unit", f"Business ({currencies['business']})",
-         f"Agency ({currencies['agency']})"],
+        [N_("Version"), N_("From"), N_("Resource"), N_("Charged on"), N_("Unit"),
+         _("Business ({currency})").format(currency=currencies["business"]),
+         _("Agency ({currency})").format(currency=currencies["agency"])],
         [[v["version"], v["effective"], name, p["basis"], p["unit"], p["prices"]["business"], p["prices"]["agency"]]
          for v in d["versions"] for name, p in v["resources"].items()],
-        title="Prices per unit-hour"))
+        title=N_("Prices per unit-hour")))
 
 
 def _summary_rows(page: dict[str, Any]) -> list[list[Any]]:
@@ -83,27 +87,30 @@ def list_(
     with current.api() as api:
         page = api.page("/v1/statements", params, all_pages=all_pages)
     render(current.output, page, lambda p: table(
-        ["ID", "Number", "Organisation", "Month", "Kind", "State", "Total", "Issued"], _summary_rows(p), title="Statements"))
+        [N_("ID"), N_("Number"), N_("Organisation"), N_("Month"), N_("Kind"), N_("State"), N_("Total"), N_("Issued")],
+        _summary_rows(p), title=N_("Statements")))
 
 
 def _statement_view(s: dict[str, Any]) -> Any:
     cur = s["currency"]
     head = details([
-        ("id", s["id"]), ("number", s["number"] or "not numbered yet (draft)"), ("kind", s["kind"].replace("_", " ")),
-        ("state", s["state"]), ("organisation", s["organisation_id"]), ("month", s["period"]),
-        ("price versions", ", ".join(s["price_versions"])), ("cancels", s.get("corrects_id")),
-        ("replaces", s.get("replaces_id")), ("corrected by", s.get("corrected_by_id")), ("reason", s.get("reason")),
-        ("total at list prices", money(s["list_total"], cur)), ("programme discounts", money(s["discount_total"], cur)),
-        ("total", money(s["total"], cur)),
+        (N_("id"), s["id"]), (N_("number"), s["number"] or _("not numbered yet (draft)")),
+        (N_("kind"), s["kind"].replace("_", " ")), (N_("state"), s["state"]), (N_("organisation"), s["organisation_id"]),
+        (N_("month"), s["period"]), (N_("price versions"), ", ".join(s["price_versions"])),
+        (N_("cancels"), s.get("corrects_id")), (N_("replaces"), s.get("replaces_id")),
+        (N_("corrected by"), s.get("corrected_by_id")), (N_("reason"), s.get("reason")),
+        (N_("total at list prices"), money(s["list_total"], cur)),
+        (N_("programme discounts"), money(s["discount_total"], cur)), (N_("total"), money(s["total"], cur)),
     ])
-    lines = table(["Project", "Resource", "Charged on", "Prices", "Quantity", "Unit price", "Discount", "Amount"],
+    lines = table([N_("Project"), N_("Resource"), N_("Charged on"), N_("Prices"), N_("Quantity"), N_("Unit price"),
+                   N_("Discount"), N_("Amount")],
                   [[line["project_id"], line["resource"], line["basis"], line["price_version"],
                     f"{line['quantity']} {line['unit']}", line["unit_price"],
                     f"{line['discount_percent']} %" + (f" ({line['programme']})" if line.get("programme") else ""),
-                    money(line["amount"], cur)] for line in s["lines"]], title="Lines")
-    projects = table(["Project", "Region", "Env", "Amount"],
+                    money(line["amount"], cur)] for line in s["lines"]], title=N_("Lines"))
+    projects = table([N_("Project"), N_("Region"), N_("Env"), N_("Amount")],
                      [[p["project_id"], p["region_id"], p["environment"], money(p["amount"], cur)] for p in s["projects"]],
-                     title="Per project")
+                     title=N_("Per project"))
     from rich.console import Group
 
     return Group(head, lines, projects)
@@ -140,7 +147,8 @@ def download(
     target = out or Path(f"{name}-{lang.value}.pdf" if format_ is Format.pdf else f"{name}.csv")
     target.write_bytes(content)
     render(current.output, {"id": statement_id, "file": str(target), "bytes": len(content)},
-           lambda d: f"Wrote {d['file']} ({d['bytes']} bytes).")
+           lambda d: ngettext("Wrote {file} ({bytes} byte).", "Wrote {file} ({bytes} bytes).", d["bytes"]).format(
+               file=d["file"], bytes=number(d["bytes"])))
 
 
 @statements_app.command()
@@ -151,9 +159,12 @@ def correct(ctx: typer.Context, statement_id: str = typer.Argument(..., metavar=
     current = state(ctx)
     with current.api() as api:
         data = api.post(f"/v1/statements/{statement_id}/correct", json={"reason": reason})
-    render(current.output, data, lambda d: (
-        f"Credit note {d['credit_note']['number']} cancels {statement_id} ({money(d['credit_note']['total'], d['credit_note']['currency'])}); "
-        f"replacement {d['replacement']['number']}: {money(d['replacement']['total'], d['replacement']['currency'])}."))
+    render(current.output, data, lambda d: _(
+        "Credit note {credit_note} cancels {statement} ({credit_total}); replacement {replacement}: {replacement_total}."
+    ).format(credit_note=d["credit_note"]["number"], statement=statement_id,
+             credit_total=money(d["credit_note"]["total"], d["credit_note"]["currency"]),
+             replacement=d["replacement"]["number"],
+             replacement_total=money(d["replacement"]["total"], d["replacement"]["currency"])))
 
 
 def _org(api: Any, org: str | None) -> str:
@@ -165,11 +176,12 @@ def _org(api: Any, org: str | None) -> str:
 def _budget_view(b: dict[str, Any]) -> Any:
     cur = b["currency"]
     return details([
-        ("organisation", b["organisation_id"]), ("budget", money(b["amount"], cur) or "none"),
-        ("blocks increases", "yes" if b["block_increases"] else "no"), ("month", b["period"]),
-        ("spent this month", money(b["spent"], cur)), ("monthly estimate", money(b["estimate"], cur)),
-        ("alert sent", f"{b['alerted_threshold']} %" if b["alerted_threshold"] else "none yet"),
-        ("updated", f"{when(b['updated_at'])} by {b['updated_by']}" if b["updated_by"] else ""),
+        (N_("organisation"), b["organisation_id"]), (N_("budget"), money(b["amount"], cur) or _("none")),
+        (N_("blocks increases"), _("yes") if b["block_increases"] else _("no")), (N_("month"), b["period"]),
+        (N_("spent this month"), money(b["spent"], cur)), (N_("monthly estimate"), money(b["estimate"], cur)),
+        (N_("alert sent"), f"{number(b['alerted_threshold'])} %" if b["alerted_threshold"] else _("none yet")),
+        (N_("updated"), _("{time} by {subject}").format(time=when(b["updated_at"]), subject=b["updated_by"])
+         if b["updated_by"] else ""),
     ])
 
 
@@ -208,7 +220,7 @@ def remove(ctx: typer.Context, org: Optional[str] = typer.Option(None, "--org"))
     with current.api() as api:
         org_id = _org(api, org)
         api.delete(f"/v1/organisations/{org_id}/budget")
-    echo(f"Budget of {org_id} removed.")
+    echo(_("Budget of {org} removed.").format(org=org_id))
 
 
 def register(app: typer.Typer) -> None:

@@ -87,13 +87,19 @@ def act(ctx: typer.Context, request_id: str, action: str, body: dict[str, Any] |
 
 def _estimate_view(e: dict[str, Any]) -> Any:
     whole = e["organisation"]
-    budget = "none" if e["budget"] is None else f"{e['budget']} {whole['currency']}" + (
-        " (blocks increases)" if e["block_increases"] else "")
-    verdict = "" if e["within_budget"] is None else ("within the budget" if e["within_budget"] else (
-        "ABOVE the budget: the request would be refused" if e["block_increases"] else "above the budget (alerts only)"))
-    return details([("estimated cost", estimate_line(e["request"])),
-                    ("organisation, with it", f"{whole['amount']} {whole['currency']} a month"),
-                    ("budget", budget), ("verdict", verdict), ("sent", "no (--dry-run)")])
+    if e["budget"] is None:
+        budget = _("none")
+    elif e["block_increases"]:
+        budget = _("{amount} {currency} (blocks increases)").format(amount=e["budget"], currency=whole["currency"])
+    else:
+        budget = f"{e['budget']} {whole['currency']}"
+    verdict = "" if e["within_budget"] is None else (_("within the budget") if e["within_budget"] else (
+        _("ABOVE the budget: the request would be refused") if e["block_increases"]
+        else _("above the budget (alerts only)")))
+    return details([(N_("estimated cost"), estimate_line(e["request"])),
+                    (N_("organisation, with it"), _("{amount} {currency} a month").format(
+                        amount=whole["amount"], currency=whole["currency"])),
+                    (N_("budget"), budget), (N_("verdict"), verdict), (N_("sent"), _("no (--dry-run)"))])
 
 
 def default_org(api: Any) -> str:

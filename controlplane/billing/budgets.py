@@ -24,7 +24,7 @@ from controlplane.billing.compute import compute, estimate, period_of
 from controlplane.billing.discounts import Discount, in_force
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import ProjectState
-from controlplane.errors import BudgetExceeded, InvalidInput
+from controlplane.errors import BudgetExceeded, Detail, InvalidInput
 from controlplane.metering.alerts import Alert
 from controlplane.persistence.models import Budget, Organisation, Project
 
@@ -36,17 +36,20 @@ MAX_BUDGET = Decimal("1e15")
 def parse_amount(value: Any) -> Decimal:
     """A budget: a decimal number > 0 with at most 2 decimals, given as a string or a number."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidInput(f"amount must be a decimal string such as \"5000.00\", got {value!r}", parameter="amount")
+        raise InvalidInput(Detail('amount must be a decimal string such as "5000.00", got {value}', value=repr(value)),
+                           parameter="amount")
     text = str(value).strip()
     if not AMOUNT.fullmatch(text):
-        raise InvalidInput(f"amount: {value!r} is not a plain decimal number such as 5000 or 5000.50", parameter="amount")
+        raise InvalidInput(Detail("amount: {value} is not a plain decimal number such as 5000 or 5000.50", value=repr(value)),
+                           parameter="amount")
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise InvalidInput(f"amount: {value!r} is not a decimal number", parameter="amount") from None
+        raise InvalidInput(Detail("amount: {value} is not a decimal number", value=repr(value)),
+                           parameter="amount") from None
     if not amount.is_finite() or amount <= 0 or amount >= MAX_BUDGET or amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput(f"amount must be > 0, below {MAX_BUDGET:,.0f}, with at most 2 decimals; got {value!r}",
-                           parameter="amount")
+        raise InvalidInput(Detail("amount must be > 0, below {maximum:,.0f}, with at most 2 decimals; got {value}",
+                                  maximum=MAX_BUDGET, value=repr(value)), parameter="amount")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -131,10 +134,11 @@ def check_increase(session: Session, billing: Billing, organisation: Organisatio
         return
     projected = organisation_estimate(session, billing, organisation, now, replacing=(project_id, requested))
     if Decimal(projected["amount"]) > Decimal(budget.amount):
-        raise BudgetExceeded(
-            f"organisation {organisation.id}'s monthly estimate with this request, {projected['amount']} {budget.currency}, "
-            f"is above its budget of {budget.amount} {budget.currency}, which blocks increases; an admin may raise the "
-            "budget or stop it blocking (sahab budget set)",
+        raise BudgetExceeded(Detail(
+            "organisation {organisation_id}'s monthly estimate with this request, {estimate} {currency}, is above its "
+            "budget of {budget} {currency}, which blocks increases; an admin may raise the budget or stop it blocking "
+            "(sahab budget set)", organisation_id=organisation.id, estimate=Decimal(projected["amount"]),
+            budget=Decimal(budget.amount), currency=budget.currency),
             budget=budget.amount, estimate=projected["amount"], currency=budget.currency, period=period_of(now))
 
 

@@ -22,7 +22,7 @@ from controlplane.billing.billing import Billing
 from controlplane.billing.compute import Computed, compute, month_bounds, period_of
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import PlatformRole, ProjectState
-from controlplane.errors import Conflict, InvalidInput, NotFound
+from controlplane.errors import Conflict, Detail, InvalidInput, NotFound
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.models import Organisation, Project, Statement, StatementSequence, new_id
 
@@ -36,7 +36,8 @@ def check_period(period: str) -> str:
         if len(year) != 4 or len(month) != 2 or not 1 <= int(month) <= 12 or int(year) < 1970:
             raise ValueError
     except ValueError:
-        raise InvalidInput(f"month: {period!r} is not a month written YYYY-MM (e.g. 2026-11)", parameter="month") from None
+        raise InvalidInput(Detail("month: {period} is not a month written YYYY-MM (e.g. 2026-11)", period=repr(period)),
+                           parameter="month") from None
     return period
 
 
@@ -90,7 +91,8 @@ def issue(session: Session, billing: Billing, organisation: Organisation, period
     """Freeze and number the month's statement once the month is over (idempotent: an issued one is returned)."""
     _, end = month_bounds(check_period(period))
     if end > now:
-        raise Conflict(f"the month {period} is still running: its statement is a draft until {end.isoformat()}")
+        raise Conflict(Detail("the month {period} is still running: its statement is a draft until {end}",
+                              period=period, end=end.isoformat()))
     statement = _current(session, organisation.id, period, for_update=True)
     if statement is not None and statement.state == ISSUED:
         return statement
@@ -110,10 +112,11 @@ def correct(session: Session, billing: Billing, principal: Principal, statement_
     require_role(principal, PlatformRole.OPERATOR)
     original = session.scalar(select(Statement).where(Statement.id == statement_id).with_for_update())
     if original is None:
-        raise NotFound(f"statement {statement_id} not found")
+        raise NotFound(Detail("statement {statement_id} not found", statement_id=statement_id))
     if original.kind != STATEMENT or original.state != ISSUED:
-        raise Conflict(f"statement {original.id} is a {original.kind.replace('_', ' ')} in state {original.state}; "
-                       "only an issued statement can be corrected")
+        raise Conflict(Detail("statement {statement_id} is a {kind} in state {state}; only an issued statement can be "
+                              "corrected", statement_id=original.id, kind=original.kind.replace("_", " "),
+                              state=original.state))
     credit = _new(original.organisation_id, original.period, CREDIT_NOTE, ISSUED, now)
     credit.currency, credit.price_versions = original.currency, list(original.price_versions)
     credit.lines = [{**line, "quantity": str(-Decimal(line["quantity"])), "list_amount": str(-Decimal(line["list_amount"])),
@@ -138,7 +141,7 @@ def correct(session: Session, billing: Billing, principal: Principal, statement_
 def get(session: Session, principal: Principal, statement_id: str) -> Statement:
     statement = session.get(Statement, statement_id)
     if statement is None or not (principal.is_staff or statement.organisation_id in visible_organisation_ids(session, principal)):
-        raise NotFound(f"statement {statement_id} not found")
+        raise NotFound(Detail("statement {statement_id} not found", statement_id=statement_id))
     return statement
 
 
@@ -165,7 +168,7 @@ def list_visible(session: Session, principal: Principal, *, cursor: str | None, 
         # A project's statements are its organisation's: each carries the project's own lines and subtotal.
         project = session.get(Project, project_id)
         if project is None or not (principal.is_staff or project.organisation_id in visible_organisation_ids(session, principal)):
-            raise NotFound(f"project {project_id} not found")
+            raise NotFound(Detail("project {project_id} not found", project_id=project_id))
         statement = statement.where(Statement.organisation_id == project.organisation_id)
     if period is not None:
         statement = statement.where(Statement.period == check_period(period))
@@ -181,7 +184,8 @@ def for_project(statement: Statement, project_id: str | None) -> Statement:
         return statement
     lines = [line for line in statement.lines if line["project_id"] == project_id]
     if not lines:
-        raise NotFound(f"statement {statement.id} has no line for project {project_id}")
+        raise NotFound(Detail("statement {statement_id} has no line for project {project_id}",
+                              statement_id=statement.id, project_id=project_id))
     copy = Statement(**{column.key: getattr(statement, column.key) for column in Statement.__table__.columns})
     copy.lines = lines
     list_total = sum((Decimal(line["list_amount"]) for line in lines), Decimal("0.00"))
