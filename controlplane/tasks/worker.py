@@ -10,7 +10,7 @@ import socket
 from functools import lru_cache
 
 from celery import Task
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
+from celery.signals import heartbeat_sent, worker_process_init, worker_process_shutdown, worker_ready
 
 from controlplane.capacity import check_totals as check_region_totals
 from controlplane.metrics import TASK_FAILURES, serve_process_metrics
@@ -21,6 +21,7 @@ from controlplane.tasks.celery_app import (
     CAPTURE_CREDENTIALS, CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
 from controlplane.tasks.celery_app import DELIVER_WEBHOOK, WEBHOOKS_RECONCILE
+from controlplane.tasks.liveness import heartbeat_on_signal
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
 # Everything a worker writes is readable by its user only: Pulumi state and work directories on the
@@ -38,6 +39,13 @@ def runtime() -> Runtime:
 
 
 instrument_worker(get_settings(), runtime)  # task/process metrics, heartbeats, logs, traces
+
+# Liveness (SAHAB_HEARTBEAT_FILE): the main process touches the file on each Celery heartbeat (~2 s),
+# which its event loop sends; `sahab-server alive` is the probe. Connected at import, before the
+# consumer starts: Celery only sends heartbeat_sent when it had receivers at that time.
+_alive = heartbeat_on_signal(get_settings().heartbeat_file)
+heartbeat_sent.connect(_alive, weak=False)
+worker_ready.connect(_alive, weak=False)
 
 
 @lru_cache
