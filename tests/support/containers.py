@@ -117,7 +117,8 @@ def run_args(spec: ChartContainer, image: str, name: str, volume_dirs: dict[str,
     for mount in spec.container["volumeMounts"]:
         volume = volumes[mount["name"]]
         if "emptyDir" in volume:
-            args += ["--tmpfs", f"{mount['mountPath']}:rw,mode=1777"]
+            # U: owned by the container's user, as the pod's fsGroup makes an emptyDir writable to it
+            args += ["--tmpfs", f"{mount['mountPath']}:rw,U"]
         else:
             assert mount.get("readOnly"), mount
             args += ["--volume", f"{volume_dirs[mount['name']]}:{mount['mountPath']}:ro"]
