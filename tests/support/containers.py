@@ -74,11 +74,11 @@ class ChartContainer:
 
 
 def chart_containers(docs: list[dict[str, Any]], secrets: dict[str, str]) -> dict[str, ChartContainer]:
-    """Each Deployment's (first) container by component, its env resolved: `secrets` gives the value
-    of every variable the chart takes from a Secret (by variable name)."""
+    """Each Deployment's and Job's (first) container by component, its env resolved: `secrets` gives
+    the value of every variable the chart takes from a Secret (by variable name)."""
     found = {}
     for doc in docs:
-        if doc["kind"] != "Deployment":
+        if doc["kind"] not in ("Deployment", "Job"):
             continue
         component = doc["metadata"]["labels"]["app.kubernetes.io/component"]
         pod = doc["spec"]["template"]["spec"]
@@ -102,11 +102,11 @@ def _expand(arg: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m[1], m[0]), arg)
 
 
-def run_args(spec: ChartContainer, image: str, name: str, volume_dirs: dict[str, Path]) -> list[str]:
+def run_args(spec: ChartContainer, image: str, name: str, volume_dirs: dict[str, Path], detach: bool = True) -> list[str]:
     """`podman run` arguments for the chart's container: `volume_dirs` gives a host directory for each
     ConfigMap/Secret volume (mounted read-only); every emptyDir becomes a tmpfs."""
     security = {**spec.pod.get("securityContext", {}), **spec.container["securityContext"]}
-    args = ["run", "--detach", "--name", name, *LIMITS, "--network", "host",
+    args = ["run", "--detach" if detach else "--rm", "--name", name, *LIMITS, "--network", "host",
             "--user", f"{security['runAsUser']}:{security['runAsGroup']}"]
     if security.get("readOnlyRootFilesystem"):
         args += ["--read-only", "--read-only-tmpfs=false"]  # only the chart's writable paths, no extra tmpfs
