@@ -136,4 +136,7 @@ def logs(name: str) -> str:
 
 
 def remove(*names: str) -> None:
-    subprocess.run([*podman(), "rm", "--force", "--time", "20", *names], capture_output=True, timeout=120)
+    """Stop and remove the containers (names never started are ignored); a failure fails the test."""
+    result = subprocess.run([*podman(), "rm", "--force", "--ignore", "--time", "20", *names], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, f"podman rm {names}: {result.stderr}"
