@@ -80,7 +80,7 @@ def test_the_image_holds_no_build_tools_and_no_secrets(image):
 
 
 def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cli(
-        image, postgres, rabbitmq, issuer, tmp_path: Path):
+        image, postgres, rabbitmq, issuer, tmp_path: Path, monkeypatch):
     import openstack
 
     port, metrics_port = free_port(), free_port()
@@ -186,7 +186,7 @@ def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cl
                                     timeout=60)
             assert whoami.stdout.strip() == "10001"
         finally:
-            os.environ.setdefault("OS_CLIENT_CONFIG_FILE", str(_clouds_yaml()))
+            monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(_clouds_yaml()))
             connection = openstack.connect(cloud="sahab-devcloud", api_timeout=60)
             cleanup(connection, org)
             connection.close()
