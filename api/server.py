@@ -91,7 +91,22 @@ def beat() -> None:
     schedule = Path(tempfile.gettempdir()) / "sahab-beat-schedule"
     os.execvpe(sys.executable, [
         sys.executable, "-m", "celery", "-A", "controlplane.tasks.worker", "beat", "--loglevel", "INFO", "-s", str(schedule),
+        "-S", "controlplane.tasks.liveness:HeartbeatScheduler",
     ], _multiproc_env())
+
+
+@cli.command()
+def alive(max_age: float = typer.Option(120.0, help="seconds since the last heartbeat after which the process counts as stuck")) -> None:
+    """Liveness probe of a worker or beat: exit 0 when its heartbeat file (SAHAB_HEARTBEAT_FILE) is recent."""
+    from controlplane.tasks.liveness import check
+
+    path = get_settings().heartbeat_file
+    if path is None:
+        typer.echo("sahab-server alive: SAHAB_HEARTBEAT_FILE is not set: no process writes a heartbeat to check", err=True)
+        raise typer.Exit(2)
+    verdict = check(path, max_age)
+    typer.echo(verdict.reason, err=not verdict.alive)
+    raise typer.Exit(0 if verdict.alive else 1)
 
 
 @cli.command("all")

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     lease_seconds: int = 120
     # >0: each worker serves its own pod's counters on this port (one multiprocess dir per pod).
     worker_metrics_port: int = 0
+    # Set (as the chart does): workers and beat touch this file while their loop runs, and the
+    # liveness probe (`sahab-server alive`) checks its age. Empty = no heartbeat file.
+    heartbeat_file: Path | None = None
     # Fernet keys (urlsafe base64 of 32 bytes) sealing the project users' credentials in the database,
     # newest first: the first seals, every one opens (rotation). Empty = one key made once in
     # data_dir/credentials.key (mode 0600), which only processes sharing that directory can read.

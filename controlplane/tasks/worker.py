@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from celery import Task
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
+from celery.signals import heartbeat_sent, worker_process_init, worker_process_shutdown, worker_ready
 
 from controlplane.capacity import check_totals as check_region_totals
 from controlplane.metrics import TASK_FAILURES, serve_process_metrics
@@ -23,6 +23,7 @@ from controlplane.tasks.celery_app import (
     CAPTURE_CREDENTIALS, CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
 from controlplane.tasks.celery_app import DELIVER_WEBHOOK, STATEMENTS, WEBHOOKS_RECONCILE
+from controlplane.tasks.liveness import heartbeat_on_signal
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
 T = TypeVar("T")
@@ -42,6 +43,13 @@ def runtime() -> Runtime:
 
 
 instrument_worker(get_settings(), runtime)  # task/process metrics, heartbeats, logs, traces
+
+# Liveness (SAHAB_HEARTBEAT_FILE): the main process touches the file on each Celery heartbeat (~2 s),
+# which its event loop sends; `sahab-server alive` is the probe. Connected at import, before the
+# consumer starts: Celery only sends heartbeat_sent when it had receivers at that time.
+_alive = heartbeat_on_signal(get_settings().heartbeat_file)
+heartbeat_sent.connect(_alive, weak=False)
+worker_ready.connect(_alive, weak=False)
 
 
 @lru_cache

@@ -297,6 +297,17 @@ def test_probes(tools: Tools) -> None:
         assert {"name": "http", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
 
 
+def test_worker_and_beat_liveness_is_their_heartbeat_file(tools: Tools) -> None:
+    """The probe command runs `sahab-server alive` on the file the process touches (on the /tmp emptyDir)."""
+    deployments = by_kind(tools.render(PRODUCTION), "Deployment")
+    for name in ("sahab-worker", "sahab-beat"):
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        for probe in (container["livenessProbe"], container["startupProbe"]):
+            assert probe["exec"]["command"] == ["sahab-server", "alive", "--max-age", "120"]
+        assert {"name": "SAHAB_HEARTBEAT_FILE", "value": "/tmp/sahab-heartbeat"} in container["env"]
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
 def test_resources_are_unset_by_default(tools: Tools) -> None:
     docs = tools.render(MONITORING)
     for spec in pod_specs(docs).values():

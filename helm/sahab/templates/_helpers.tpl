@@ -132,6 +132,9 @@ the API and the workers must agree on database, broker, catalogue, backend and i
 {{- end }}
 - name: PROMETHEUS_MULTIPROC_DIR
   value: {{ include "sahab.metricsDir" . }}
+# Workers and beat touch it from their loop; their liveness probe (`sahab-server alive`) reads it.
+- name: SAHAB_HEARTBEAT_FILE
+  value: /tmp/sahab-heartbeat
 - name: PULUMI_SKIP_UPDATE_CHECK
   value: "true"
 - name: PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
