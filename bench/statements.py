@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert  # noqa: E402
 
+from api.i18n import translate  # noqa: E402
 from controlplane.billing import exports, statements  # noqa: E402
 from controlplane.billing.billing import Billing  # noqa: E402
 from controlplane.billing.compute import compute  # noqa: E402
@@ -57,10 +58,10 @@ def main() -> None:
             exports.to_csv(statement)
             csv_time = time.perf_counter() - began
             times = {}
-            exports.to_pdf(statement, org, "en")  # the first one loads fonts: not counted
+            exports.to_pdf(statement, org, "en", lambda text: text)  # the first one loads fonts: not counted
             for language in exports.LANGUAGES:
                 began, cpu = time.perf_counter(), time.process_time()
-                exports.to_pdf(statement, org, language)
+                exports.to_pdf(statement, org, language, lambda text: translate(text, language))
                 times[language] = (time.perf_counter() - began, time.process_time() - cpu)
     samples = args.projects * 31 * 24 * 12
     print(f"projects {args.projects}, samples {samples:,}, lines {len(computed.lines)}")

@@ -4,10 +4,12 @@ members see their organisations' statements and budget, staff see all, others ge
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import Query, Response
 
+from api import i18n
 from api.deps import CallerDep, CoreDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.access import require_organisation
@@ -100,7 +102,7 @@ def statement_pdf(statement_id: str, session: SessionDep, core: CoreDep, caller:
     statement = statements.view(session, _billing(core), statements.get(session, caller, statement_id), core.clock.now())
     statement = statements.for_project(statement, project_id)
     organisation = session.get_one(Organisation, statement.organisation_id)
-    return Response(exports.to_pdf(statement, organisation, lang), media_type="application/pdf",
+    return Response(exports.to_pdf(statement, organisation, lang, partial(i18n.translate, language=lang)), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{_filename(statement)}-{lang}.pdf"'})
 
 

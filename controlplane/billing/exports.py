@@ -1,8 +1,9 @@
 """A statement as CSV (every line, machine-readable, amounts as exact decimal strings) and as PDF
 (WeasyPrint: Pango shapes the Arabic and lays it out right to left), in English, French or Arabic.
 
-The labels below are the statement's own small catalogue; numbers, months and amounts are formatted
-by Babel for en, fr-MA and ar-MA (Latin digits, as Morocco writes them)."""
+The labels below are English msgids of the API's catalogue (api/locale), translated by the `translate`
+the API edge passes in; numbers, months and amounts are formatted by Babel for en, fr-MA and ar-MA (Latin
+digits, as Morocco writes them). The page counter stays here: it is CSS around counter() values."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import io
 from datetime import date
 from decimal import Decimal
 from html import escape
+from collections.abc import Callable
 from typing import Any, Literal
 
 from babel.dates import format_date
@@ -26,60 +28,33 @@ CSV_COLUMNS = ("statement_id", "number", "kind", "state", "organisation_id", "pe
                "region_id", "environment", "resource", "basis", "unit", "price_version", "quantity", "unit_price",
                "discount_percent", "programme", "list_amount", "amount")
 
-LABELS: dict[str, dict[str, str]] = {
-    "statement": {"en": "Statement", "fr": "Relevé mensuel", "ar": "كشف الحساب الشهري"},
-    "credit_note": {"en": "Credit note", "fr": "Avoir", "ar": "إشعار دائن"},
-    "draft": {"en": "DRAFT: the month is still running, figures will change",
-              "fr": "BROUILLON : le mois n'est pas terminé, les montants vont évoluer",
-              "ar": "مسودة: الشهر لم ينته بعد، وستتغير المبالغ"},
-    "corrected": {"en": "Corrected by credit note", "fr": "Annulé par l'avoir", "ar": "صُحّح بالإشعار الدائن"},
-    "cancels": {"en": "Cancels statement", "fr": "Annule le relevé", "ar": "يلغي الكشف"},
-    "replaces": {"en": "Replaces statement", "fr": "Remplace le relevé", "ar": "يحل محل الكشف"},
-    "number": {"en": "Number", "fr": "Numéro", "ar": "الرقم"},
-    "not_numbered": {"en": "not numbered yet", "fr": "pas encore numéroté", "ar": "لم يُرقَّم بعد"},
-    "organisation": {"en": "Organisation", "fr": "Organisation", "ar": "الجهة"},
-    "national_id": {"en": "National ID", "fr": "Identifiant national", "ar": "المعرّف الوطني"},
-    "period": {"en": "Month", "fr": "Mois", "ar": "الشهر"},
-    "issued": {"en": "Issued", "fr": "Émis le", "ar": "تاريخ الإصدار"},
-    "currency": {"en": "Currency", "fr": "Devise", "ar": "العملة"},
-    "prices": {"en": "Price list versions", "fr": "Versions de la grille tarifaire", "ar": "إصدارات لائحة الأسعار"},
-    "reason": {"en": "Reason", "fr": "Motif", "ar": "السبب"},
-    "project": {"en": "Project", "fr": "Projet", "ar": "المشروع"},
-    "resource": {"en": "Resource", "fr": "Ressource", "ar": "المورد"},
-    "basis": {"en": "Charged on", "fr": "Facturé sur", "ar": "أساس الفوترة"},
-    "version": {"en": "Prices", "fr": "Tarif", "ar": "التسعيرة"},
-    "quantity": {"en": "Quantity", "fr": "Quantité", "ar": "الكمية"},
-    "unit_price": {"en": "Unit price", "fr": "Prix unitaire", "ar": "سعر الوحدة"},
-    "discount": {"en": "Discount", "fr": "Remise", "ar": "الخصم"},
-    "amount": {"en": "Amount", "fr": "Montant", "ar": "المبلغ"},
-    "subtotal": {"en": "Project subtotal", "fr": "Sous-total du projet", "ar": "المجموع الفرعي للمشروع"},
-    "list_total": {"en": "Total at list prices", "fr": "Total au tarif", "ar": "المجموع بسعر اللائحة"},
-    "discount_total": {"en": "Programme discounts", "fr": "Remises des programmes", "ar": "خصومات البرامج"},
-    "total": {"en": "Total due", "fr": "Total dû", "ar": "المبلغ المستحق"},
-    "no_lines": {"en": "Nothing was charged this month.", "fr": "Rien n'a été facturé ce mois-ci.",
-                 "ar": "لم يُفوتر أي شيء هذا الشهر."},
-    "rounding": {"en": "Each line is rounded once, half up, to 0.01; totals add the rounded lines.",
-                 "fr": "Chaque ligne est arrondie une seule fois, au centième le plus proche (0,005 vers le haut) ; "
-                       "les totaux additionnent les lignes arrondies.",
-                 "ar": "يُقرَّب كل سطر مرة واحدة إلى أقرب 0.01 (يُرفع النصف)، والمجاميع هي حاصل جمع الأسطر المقرَّبة."},
-    "granted": {"en": "granted quota", "fr": "quota attribué", "ar": "الحصة الممنوحة"},
-    "measured": {"en": "measured use", "fr": "usage mesuré", "ar": "الاستخدام المقيس"},
+def N_(message: str) -> str:
+    """Marks a label for the API's catalogue (`i18n/update` extracts it); the API edge passes the
+    translator of the document's language to `to_html`, so the core keeps no translations of its own."""
+    return message
+
+
+LABELS: dict[str, str] = {
+    "statement": N_("Statement"), "credit_note": N_("Credit note"),
+    "draft": N_("DRAFT: the month is still running, figures will change"),
+    "corrected": N_("Corrected by credit note"), "cancels": N_("Cancels statement"),
+    "replaces": N_("Replaces statement"), "number": N_("Number"), "not_numbered": N_("not numbered yet"),
+    "organisation": N_("Organisation"), "national_id": N_("National ID"), "period": N_("Month"),
+    "issued": N_("Issued"), "currency": N_("Currency"), "prices": N_("Price list versions"), "reason": N_("Reason"),
+    "project": N_("Project"), "resource": N_("Resource"), "basis": N_("Charged on"), "version": N_("Prices"),
+    "quantity": N_("Quantity"), "unit_price": N_("Unit price"), "discount": N_("Discount"), "amount": N_("Amount"),
+    "subtotal": N_("Project subtotal"), "list_total": N_("Total at list prices"),
+    "discount_total": N_("Programme discounts"), "total": N_("Total due"),
+    "no_lines": N_("Nothing was charged this month."),
+    "rounding": N_("Each line is rounded once, half up, to 0.01; totals add the rounded lines."),
+    "granted": N_("granted quota"), "measured": N_("measured use"),
 }
-RESOURCES = {
-    "vcpus": {"en": "Virtual CPUs", "fr": "Processeurs virtuels", "ar": "المعالجات الافتراضية"},
-    "ram_mib": {"en": "Memory (RAM)", "fr": "Mémoire vive", "ar": "الذاكرة العشوائية"},
-    "volume_gib": {"en": "Block storage", "fr": "Stockage en bloc", "ar": "التخزين الكتلي"},
-    "floating_ips": {"en": "Floating IP addresses", "fr": "Adresses IP flottantes", "ar": "عناوين IP العائمة"},
-    "instances": {"en": "Instances", "fr": "Instances", "ar": "الخوادم الافتراضية"},
-}
-UNITS = {
-    # Arabic units read as words: "ساعة معالج افتراضي" (vCPU-hour) keeps the number and its unit in one direction.
-    "vCPU-hour": {"fr": "vCPU·heure", "ar": "ساعة معالج افتراضي"},
-    "GiB-hour": {"fr": "Gio·heure", "ar": "جيبيبايت·ساعة"},
-    "IP-hour": {"fr": "IP·heure", "ar": "ساعة عنوان"},
-}
-CURRENCIES = {"MAD": {"en": "MAD", "fr": "MAD", "ar": "درهم"},
-              "CU": {"en": "chargeback units", "fr": "unités de refacturation", "ar": "وحدات الفوترة الداخلية"}}
+RESOURCES = {"vcpus": N_("Virtual CPUs"), "ram_mib": N_("Memory (RAM)"), "volume_gib": N_("Block storage"),
+             "floating_ips": N_("Floating IP addresses"), "instances": N_("Instances")}
+# The default price list's units. Arabic reads them as words ("ساعة معالج افتراضي" for vCPU-hour), which
+# keeps a number and its unit in one direction; a unit of another price list is printed as it is written.
+UNITS = {"vCPU-hour": N_("vCPU-hour"), "GiB-hour": N_("GiB-hour"), "IP-hour": N_("IP-hour")}
+CURRENCIES = {"MAD": N_("MAD"), "CU": N_("chargeback units")}
 
 
 def to_csv(statement: Statement) -> str:
@@ -98,10 +73,6 @@ def to_csv(statement: Statement) -> str:
     return out.getvalue()
 
 
-def _label(key: str, language: str) -> str:
-    return LABELS[key][language]
-
-
 def _number(value: str, language: str, places: int = 2) -> str:
     pattern = "#,##0." + "0" * places if places else "#,##0"
     text = format_decimal(Decimal(value), format=pattern, locale=LOCALES[language])
@@ -115,9 +86,12 @@ def _quantity(value: str, language: str) -> str:
     return _number(value, language, places)
 
 
-def _money(value: str, currency: str, language: str) -> str:
-    name = CURRENCIES.get(currency, {}).get(language, currency)
-    return f"{_number(value, language)} {escape(name)}"
+def _money(value: str, currency: str, language: str, translate: Callable[[str], str]) -> str:
+    return f"{_number(value, language)} {escape(_currency(currency, translate))}"
+
+
+def _currency(code: str, translate: Callable[[str], str]) -> str:
+    return translate(CURRENCIES[code]) if code in CURRENCIES else code
 
 
 def _month(period: str, language: str) -> str:
@@ -152,20 +126,22 @@ table.totals tr.due td { font-weight: bold; font-size: 11pt; border-top: 1pt sol
 """
 
 
-def to_html(statement: Statement, organisation: Organisation, language: str) -> str:
+def to_html(statement: Statement, organisation: Organisation, language: str, translate: Callable[[str], str]) -> str:
+    """The statement as a page in `language`; `translate` gives a label in that language (the API's catalogue)."""
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+
     def L(key: str) -> str:
-        return str(escape(_label(key, language)))
+        return str(escape(translate(LABELS[key])))
 
     def money(value: str) -> str:
-        return _money(value, statement.currency, language)
+        return _money(value, statement.currency, language, translate)
 
-    meta = [(L("number"), escape(statement.number or _label("not_numbered", language))),
+    meta = [(L("number"), escape(statement.number or translate(LABELS["not_numbered"]))),
             (L("organisation"), f"{escape(organisation.legal_name)} ({escape(organisation.id)})"),
             (L("national_id"), escape(organisation.national_id)),
             (L("period"), escape(_month(statement.period, language))),
-            (L("currency"), escape(CURRENCIES.get(statement.currency, {}).get(language, statement.currency)))]
+            (L("currency"), escape(_currency(statement.currency, translate)))]
     if statement.issued_at:
         meta.append((L("issued"), escape(format_date(statement.issued_at.date(), "long", locale=LOCALES[language]))))
     meta.append((L("prices"), escape(", ".join(statement.price_versions) or "-")))
@@ -189,8 +165,8 @@ def to_html(statement: Statement, organisation: Organisation, language: str) -> 
         first = lines[0]
         rows = []
         for line in lines:
-            resource = RESOURCES.get(line["resource"], {}).get(language, line["resource"])
-            unit = UNITS.get(line["unit"], {}).get(language, line["unit"])
+            resource = translate(RESOURCES[line["resource"]]) if line["resource"] in RESOURCES else line["resource"]
+            unit = translate(UNITS[line["unit"]]) if line["unit"] in UNITS else line["unit"]
             discount = Decimal(line["discount_percent"])
             rows.append(
                 f"<tr><td>{escape(resource)}</td><td>{L(line['basis'])}</td><td>{escape(line['price_version'])}</td>"
@@ -222,8 +198,8 @@ def to_html(statement: Statement, organisation: Organisation, language: str) -> 
         f"<p class=note>{L('rounding')}</p></body></html>")
 
 
-def to_pdf(statement: Statement, organisation: Organisation, language: str) -> bytes:
+def to_pdf(statement: Statement, organisation: Organisation, language: str, translate: Callable[[str], str]) -> bytes:
     from weasyprint import HTML  # type: ignore[import-untyped]  # on demand: it loads Pango, which only exports need
 
-    pdf: bytes = HTML(string=to_html(statement, organisation, language)).write_pdf()
+    pdf: bytes = HTML(string=to_html(statement, organisation, language, translate)).write_pdf()
     return pdf

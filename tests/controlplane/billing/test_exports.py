@@ -10,10 +10,12 @@ import os
 import subprocess
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from api.i18n import translate
 from controlplane.billing import exports, statements
 from controlplane.billing.billing import Billing
 from controlplane.persistence.database import transaction
@@ -55,7 +57,7 @@ def test_pdf_opens_and_is_complete(issued, tmp_path, language, title, total):
     artefacts = Path(os.environ.get("SAHAB_TEST_ARTEFACTS") or tmp_path) / "statements"
     artefacts.mkdir(parents=True, exist_ok=True)
     pdf = artefacts / f"{statement.number}-{language}.pdf"
-    pdf.write_bytes(exports.to_pdf(statement, organisation, language))
+    pdf.write_bytes(exports.to_pdf(statement, organisation, language, partial(translate, language=language)))
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert "Pages:" in info
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
@@ -73,5 +75,5 @@ def test_pdf_opens_and_is_complete(issued, tmp_path, language, title, total):
 def test_a_draft_says_so(issued, sessions):
     statement, organisation, _ = issued
     statement.state, statement.number = "draft", None
-    html = exports.to_html(statement, organisation, "fr")
+    html = exports.to_html(statement, organisation, "fr", partial(translate, language="fr"))
     assert "BROUILLON" in html and "pas encore numéroté" in html
