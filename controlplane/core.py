@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controlplane.clock import Clock
 from controlplane.domain.regions import Catalogue, Region
 from controlplane.errors import NotFound
+from controlplane.programmes.catalogue import Programme, ProgrammeCatalogue
 from controlplane.tasks.queue import TaskQueue
 
 
@@ -26,6 +27,15 @@ class Core:
     clock: Clock
     queue: TaskQueue
     policy: ApprovalPolicy
+    # The programmes offered; their reserves are already merged into `catalogue`'s regions (with_reserves).
+    programmes: ProgrammeCatalogue = field(default_factory=ProgrammeCatalogue)
+
+    def programme(self, programme_id: str) -> Programme:
+        programme = self.programmes.get(programme_id)
+        if programme is None:
+            known = ", ".join(p.id for p in self.programmes.programmes) or "none"
+            raise NotFound(f"programme {programme_id} not found; known programmes: {known}")
+        return programme
 
     def region(self, region_id: str) -> Region:
         region = self.catalogue.get(region_id)

@@ -29,6 +29,7 @@ from controlplane.metrics import ADMISSION_DECISIONS
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit, savepoint
 from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent, new_id
+from controlplane.programmes.funding import Funding, funding_for
 from controlplane.quota_requests.admission import NoRoom, reserve
 from controlplane.quota_requests.lifecycle import record_created, transition
 from controlplane.quota_requests.schemas import QuotaRequestCreate
@@ -143,6 +144,19 @@ def _apply_policy(
     kind = OrganisationKind(organisation.kind)
     envelope_name = core.policy.envelope.get(kind.value)
     is_decrease = project is not None and not exceeds(requested, current)
+    funding = _funding(session, core, organisation, region, project, requested)
+    if funding.within_envelope and not is_decrease:
+        try:
+            with savepoint(session):
+                _grant(session, core, organisation, region, request, project, funding, actor=POLICY_ACTOR,
+                       reason=f"approved automatically: {funding.why}")
+        except NoRoom as refused:
+            request.reason = (f"waiting for an approver: not enough free capacity in the reserve of programme "
+                              f"{funding.programme}: {refused}")
+            _count("insufficient_programme_capacity")
+            return
+        _count("approved_by_programme")
+        return
     above_envelope = exceeds(requested, preset(envelope_name)) if envelope_name else list(Resource)
     if not is_decrease and above_envelope:
         names = ", ".join(r.value for r in above_envelope)
@@ -153,7 +167,8 @@ def _apply_policy(
     try:
         # Granted tentatively: everything is written first, and the region locked and checked last.
         with savepoint(session):
-            _grant(session, core, organisation, region, request, project, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
+            _grant(session, core, organisation, region, request, project, funding, actor=POLICY_ACTOR,
+                   reason=f"approved automatically: {why}")
     except NoRoom as refused:
         request.reason = f"waiting for an approver: not enough free capacity: {refused}"
         _count("insufficient_capacity")
@@ -169,11 +184,16 @@ def _below_usage(project: Project | None, requested: Amounts) -> str:
     return "; ".join(below)
 
 
+def _funding(session: Session, core: Core, organisation: Organisation, region: Region, project: Project | None,
+             requested: Amounts) -> Funding:
+    return funding_for(session, core.programmes, core.clock.now(), organisation.id, region.id, project, requested)
+
+
 def _grant(
     session: Session, core: Core, organisation: Organisation, region: Region, request: QuotaRequest,
-    project: Project | None, *, actor: str, reason: str | None,
+    project: Project | None, funding: Funding, *, actor: str, reason: str | None,
 ) -> None:
-    """Approve and grant, or raise NoRoom (the caller rolls back what was written)."""
+    """Approve and grant from `funding`'s pool, or raise NoRoom (the caller rolls back what was written)."""
     requested = amounts(request.amounts)
     transition(session, core.clock, request, RequestState.APPROVED, actor=actor, organisation_kind=organisation.kind, reason=reason)
     now = core.clock.now()
@@ -182,6 +202,7 @@ def _grant(
             id=new_id("prj"), organisation_id=organisation.id, region_id=request.region_id,
             environment=request.environment, state=ProjectState.PENDING.value, granted=as_plain(requested),
             current_request_id=request.id, outputs={}, created_at=now, updated_at=now,
+            programme_id=funding.programme,
         )
         session.add(project)
         request.project_id = project.id
@@ -195,7 +216,7 @@ def _grant(
         project.current_request_id = request.id
         project.updated_at = now
     session.flush()
-    reserve(session, region, organisation.kind, before, after)
+    reserve(session, region, organisation.kind, before, after, project.programme_id)
     request_id = request.id
     after_commit(session, lambda: core.queue.provision(request_id))
 
@@ -221,9 +242,11 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
+    funding = _funding(session, core, organisation, region, project, requested)
     try:
         with savepoint(session):  # a refusal leaves nothing written
-            _grant(session, core, organisation, region, request, project, actor=principal.subject, reason=reason)
+            _grant(session, core, organisation, region, request, project, funding, actor=principal.subject,
+                   reason=reason)
     except NoRoom as refused:
         _count("denied_insufficient_capacity")
         raise InsufficientCapacity(

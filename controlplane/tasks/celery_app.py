@@ -17,6 +17,7 @@ DELIVER_WEBHOOK = "sahab.deliver_webhook"
 WEBHOOKS_RECONCILE = "sahab.webhooks_reconcile"
 
 CHECK_TOTALS = "sahab.check_totals"
+PROGRAMMES = "sahab.programmes"
 
 CAPTURE_CREDENTIALS = "sahab.capture-credentials"
 
@@ -57,6 +58,9 @@ def create_celery(settings: Settings) -> Celery:
                       "options": {"expires": settings.metering_interval_seconds}},
             # Webhook deliveries whose task was lost (broker down at send time, worker killed mid-attempt).
             "webhooks": {"task": WEBHOOKS_RECONCILE, "schedule": 30.0, "options": {"expires": 30.0}},
+            # Programme expiry notices, expiries and shrinking, found in the database.
+            "programmes": {"task": PROGRAMMES, "schedule": settings.programmes_check_interval_seconds,
+                           "options": {"expires": settings.programmes_check_interval_seconds}},
         },
     )
     return app

@@ -20,7 +20,7 @@ from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
     CAPTURE_CREDENTIALS, CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
-from controlplane.tasks.celery_app import DELIVER_WEBHOOK, WEBHOOKS_RECONCILE
+from controlplane.tasks.celery_app import DELIVER_WEBHOOK, PROGRAMMES, WEBHOOKS_RECONCILE
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
 # Everything a worker writes is readable by its user only: Pulumi state and work directories on the
@@ -146,3 +146,14 @@ def check_totals() -> dict[str, dict[str, dict[str, int]]]:
 @app.task(name=CAPTURE_CREDENTIALS, acks_late=True, bind=True)
 def capture_credentials(self: Task, project_id: str) -> str:
     return _run(CAPTURE_CREDENTIALS, workflow(_node(self)).capture_credentials, project_id)
+
+
+@app.task(name=PROGRAMMES)
+def programmes() -> dict[str, int]:
+    """Programme expiry notices, expiries and shrinking (Celery beat, every SAHAB_PROGRAMMES_CHECK_INTERVAL_SECONDS)."""
+    def step() -> dict[str, int]:
+        outcome = runtime().programme_scheduler.run()
+        return {"notices": len(outcome.notices), "expired": len(outcome.expired), "continued": len(outcome.continued),
+                "shrinking": len(outcome.shrinking), "ended": len(outcome.ended), "decreases": len(outcome.decreases),
+                **{f"emails_{k}": v for k, v in outcome.emails.items()}}
+    return _run(PROGRAMMES, step)
