@@ -137,11 +137,11 @@ class ProgrammeScheduler:
                     notice.email_state, notice.email_error = EMAIL_SKIPPED, error
                 elif attempt >= self.email_attempts:
                     notice.email_state, notice.email_error = EMAIL_FAILED, error
+                    state = EMAIL_FAILED
                 else:
                     notice.email_error, notice.email_next_attempt_at = error, self.core.clock.now() + self.email_backoff
                     state = "retry"
-                if state != EMAIL_PENDING:
-                    counts[state] += 1
+                counts[state] += 1
         return counts
 
     def _send(self, message: Message) -> tuple[str, str | None]:
