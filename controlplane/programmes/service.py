@@ -9,6 +9,7 @@ their own organisation. One live enrolment (or application) per organisation at 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
@@ -114,7 +115,7 @@ def _enrol(enrolment: ProgrammeEnrolment, programme: Programme, actor: str, now:
     _decide(enrolment, EnrolmentState.ENROLLED, actor, now,
             f"{reason}; until {ends_on.isoformat()} ({programme.length_months} months)")
     enrolment.starts_at = now
-    enrolment.percent_off = programme.price.percent_off
+    enrolment.percent_off = programme.price.percent_off.quantize(Decimal("0.01"))  # as the column stores it
     enrolment.ends_at = datetime.combine(ends_on, now.timetz()).astimezone(timezone.utc)
 
 
