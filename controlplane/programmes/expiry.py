@@ -24,14 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, exceeds, preset
-from controlplane.domain.states import PlatformRole, ProjectState, RequestState
+from controlplane.domain.states import PlatformRole, ProjectState
 from controlplane.errors import SahabError
 from controlplane.mail import MailError, Mailer, Message
 from controlplane.metering.alerts import Alert
 from controlplane.persistence.database import savepoint, transaction
 from controlplane.persistence.models import Organisation, ProgrammeEnrolment, ProgrammeNotice, Project, QuotaRequest
 from controlplane.programmes.service import Choice, EnrolmentState
+from controlplane.quota_requests import service as requests
 from controlplane.quota_requests.admission import NoRoom, reserve
+from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.webhooks.service import enqueue_alerts
 
 log = logging.getLogger(__name__)
@@ -256,9 +258,6 @@ class ProgrammeScheduler:
             return f"{project.id}: decrease {ours.id} is {ours.state}" + (f" ({ours.reason})" if ours.reason else "")
         if project.state != ProjectState.ACTIVE.value:
             return f"{project.id}: {project.state}; the decrease is asked for once it is active"
-        from controlplane.quota_requests import service as requests
-        from controlplane.quota_requests.schemas import QuotaRequestCreate
-
         target = {r: min(granted[r], envelope[r]) for r in Resource}
         data = QuotaRequestCreate(
             organisation_id=organisation.id, region=project.region_id, environment=project.environment,
