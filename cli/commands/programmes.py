@@ -109,10 +109,7 @@ def show(ctx: typer.Context, programme: str = typer.Argument(..., metavar="PROGR
 def apply(ctx: typer.Context, programme: str = typer.Argument(..., metavar="PROGRAMME"),
           org: str = typer.Option(..., "--org", help="your organisation (you must be one of its admins)")) -> None:
     """Apply: enrolled at once when eligible and verified (if the programme allows it), else it waits for an approver."""
-    current = state(ctx)
-    with current.api() as api:
-        data = api.post(f"/v1/programmes/{programme}/applications", json={"organisation_id": org})
-    render(current.output, data, _enrolment_details)
+    _post(ctx, f"/v1/programmes/{programme}/applications", {"organisation_id": org})
 
 
 @app.command()
@@ -146,16 +143,14 @@ def enrolment(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metava
 def choose(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metavar="ENROLMENT"),
            choice: Choice = typer.Argument(..., help="continue: keep the grant at the normal price; shrink: to the normal envelope")) -> None:
     """At expiry (from 30 days before until the grace period ends): continue at the normal price, or shrink."""
-    current = state(ctx)
-    with current.api() as api:
-        data = api.post(f"/v1/enrolments/{enrolment_id}/choice", json={"choice": choice.value})
-    render(current.output, data, _enrolment_details)
+    _post(ctx, f"/v1/enrolments/{enrolment_id}/choice", {"choice": choice.value})
 
 
-def _decide(ctx: typer.Context, enrolment_id: str, action: str, reason: str) -> None:
+def _post(ctx: typer.Context, path: str, body: dict[str, Any]) -> None:
+    """An action on an enrolment; shows the enrolment it returns, with its reason."""
     current = state(ctx)
     with current.api() as api:
-        data = api.post(f"/v1/enrolments/{enrolment_id}/{action}", json={"reason": reason})
+        data = api.post(path, json=body)
     render(current.output, data, _enrolment_details)
 
 
@@ -164,7 +159,7 @@ def _decide(ctx: typer.Context, enrolment_id: str, action: str, reason: str) -> 
 def approve(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metavar="ENROLMENT"),
             reason: str = typer.Option(..., "--reason", help="why (kept on the enrolment)")) -> None:
     """Approvers: enrol a pending applicant."""
-    _decide(ctx, enrolment_id, "approve", reason)
+    _post(ctx, f"/v1/enrolments/{enrolment_id}/approve", {"reason": reason})
 
 
 @app.command()
@@ -172,7 +167,7 @@ def approve(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metavar=
 def reject(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metavar="ENROLMENT"),
            reason: str = typer.Option(..., "--reason", help="why (kept on the enrolment)")) -> None:
     """Approvers: refuse a pending application."""
-    _decide(ctx, enrolment_id, "reject", reason)
+    _post(ctx, f"/v1/enrolments/{enrolment_id}/reject", {"reason": reason})
 
 
 @app.command()

@@ -17,11 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_independent, require_organisation, require_role, visible_organisation_ids
+from controlplane.access import (
+    require_independent, require_organisation, require_role, require_visible, visible_organisation_ids,
+)
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import OrganisationStatus, PlatformRole
-from controlplane.errors import Conflict, InvalidTransition, NotFound
+from controlplane.errors import Conflict, InvalidTransition
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.models import ProgrammeEnrolment, Organisation, new_id
 from controlplane.programmes.catalogue import Programme
@@ -176,21 +178,11 @@ def choose(session: Session, core: Core, principal: Principal, enrolment_id: str
 
 
 def get(session: Session, principal: Principal, enrolment_id: str) -> ProgrammeEnrolment:
-    enrolment = session.get(ProgrammeEnrolment, enrolment_id)
-    if enrolment is None or not _visible(session, principal, enrolment.organisation_id):
-        raise NotFound(f"enrolment {enrolment_id} not found")
-    return enrolment
+    return require_visible(session, principal, ProgrammeEnrolment, enrolment_id, "enrolment")
 
 
 def _get_for_update(session: Session, principal: Principal, enrolment_id: str) -> ProgrammeEnrolment:
-    enrolment = session.scalar(select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update())
-    if enrolment is None or not _visible(session, principal, enrolment.organisation_id):
-        raise NotFound(f"enrolment {enrolment_id} not found")
-    return enrolment
-
-
-def _visible(session: Session, principal: Principal, organisation_id: str) -> bool:
-    return principal.is_staff or organisation_id in visible_organisation_ids(session, principal)
+    return require_visible(session, principal, ProgrammeEnrolment, enrolment_id, "enrolment", for_update=True)
 
 
 def list_visible(session: Session, principal: Principal, *, cursor: str | None, limit: int,

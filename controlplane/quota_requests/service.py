@@ -13,7 +13,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_independent, require_organisation, require_role, visible_organisation_ids
+from controlplane.access import (
+    require_independent, require_organisation, require_role, require_visible, visible_organisation_ids,
+)
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.regions import Region
@@ -22,7 +24,7 @@ from controlplane.domain.states import (
     OrganisationKind, OrganisationStatus, PlatformRole, ProjectState, RegionStatus, RequestState, check_transition,
 )
 from controlplane.errors import (
-    BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, NotFound, OrganisationNotVerified, RegionNotOpen,
+    BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, OrganisationNotVerified, RegionNotOpen,
     TooManyPendingRequests,
 )
 from controlplane.metrics import ADMISSION_DECISIONS
@@ -303,21 +305,11 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
 
 
 def get(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    request = session.get(QuotaRequest, request_id)
-    if request is None or not _visible(session, principal, request.organisation_id):
-        raise NotFound(f"quota request {request_id} not found")
-    return request
+    return require_visible(session, principal, QuotaRequest, request_id, "quota request")
 
 
 def _get_for_update(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    request = session.scalar(select(QuotaRequest).where(QuotaRequest.id == request_id).with_for_update())
-    if request is None or not _visible(session, principal, request.organisation_id):
-        raise NotFound(f"quota request {request_id} not found")
-    return request
-
-
-def _visible(session: Session, principal: Principal, organisation_id: str) -> bool:
-    return principal.is_staff or organisation_id in visible_organisation_ids(session, principal)
+    return require_visible(session, principal, QuotaRequest, request_id, "quota request", for_update=True)
 
 
 def list_visible(

@@ -25,18 +25,14 @@ UTC = controlplane.persistence.models.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('sector', sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column('employees', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('founded_on', sa.Date(), nullable=True))
-        batch_op.add_column(sa.Column('profile_verified_at', UTC, nullable=True))
-    with op.batch_alter_table('projects', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('programme_id', sa.String(length=64), nullable=True))
-    with op.batch_alter_table('region_totals', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('granted_programmes', sa.JSON(), nullable=True))
-    op.execute(sa.text("UPDATE region_totals SET granted_programmes = '{}'"))
-    with op.batch_alter_table('region_totals', schema=None) as batch_op:
-        batch_op.alter_column('granted_programmes', existing_type=sa.JSON(), nullable=False)
+    op.add_column('organisations', sa.Column('sector', sa.String(length=32), nullable=True))
+    op.add_column('organisations', sa.Column('employees', sa.Integer(), nullable=True))
+    op.add_column('organisations', sa.Column('founded_on', sa.Date(), nullable=True))
+    op.add_column('organisations', sa.Column('profile_verified_at', UTC, nullable=True))
+    op.add_column('projects', sa.Column('programme_id', sa.String(length=64), nullable=True))
+    # Every existing grant is the general pool's: the per-programme map starts empty.
+    op.add_column('region_totals', sa.Column('granted_programmes', sa.JSON(), nullable=False,
+                                             server_default=sa.text("'{}'")))
 
     op.create_table('programme_enrolments',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -89,12 +85,9 @@ def downgrade() -> None:
     for column in ('ends_at', 'state', 'organisation_id', 'programme_id'):
         op.drop_index(f'ix_programme_enrolments_{column}', table_name='programme_enrolments')
     op.drop_table('programme_enrolments')
-    with op.batch_alter_table('region_totals', schema=None) as batch_op:
-        batch_op.drop_column('granted_programmes')
-    with op.batch_alter_table('projects', schema=None) as batch_op:
-        batch_op.drop_column('programme_id')
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
-        batch_op.drop_column('profile_verified_at')
-        batch_op.drop_column('founded_on')
-        batch_op.drop_column('employees')
-        batch_op.drop_column('sector')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch copy would drop and recreate `projects` and
+    # `organisations`, which other tables' rows reference, and SQLite refuses that with foreign keys on.
+    op.drop_column('region_totals', 'granted_programmes')
+    op.drop_column('projects', 'programme_id')
+    for column in ('profile_verified_at', 'founded_on', 'employees', 'sector'):
+        op.drop_column('organisations', column)
