@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.domain.resources import Amounts, exceeds
 from controlplane.persistence.models import ProgrammeEnrolment, Project
-from controlplane.programmes.catalogue import ProgrammeCatalogue
+from controlplane.programmes.catalogue import Programme, ProgrammeCatalogue
 
 ENROLLED = "enrolled"
 
@@ -56,6 +56,6 @@ def funding_for(session: Session, programmes: ProgrammeCatalogue, now: datetime,
     return Funding(programme.id, True, _why(programme, enrolment))
 
 
-def _why(programme, enrolment) -> str:  # type: ignore[no-untyped-def]
+def _why(programme: Programme, enrolment: ProgrammeEnrolment) -> str:
     return (f"within the envelope of programme {programme.id} ({programme.name}), enrolled until "
             f"{enrolment.ends_at.date().isoformat()}, funded from its reserve")

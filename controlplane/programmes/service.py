@@ -201,16 +201,16 @@ def list_visible(session: Session, principal: Principal, *, cursor: str | None, 
 
 
 @dataclass(frozen=True)
-class Eligibility:
+class EligibilityCheck:
     programme: str
     eligible: bool
     reasons: list[str]
 
 
-def check(session: Session, core: Core, principal: Principal, programme_id: str, organisation_id: str) -> Eligibility:
+def check(session: Session, core: Core, principal: Principal, programme_id: str, organisation_id: str) -> EligibilityCheck:
     """Whether the organisation would be eligible today, and why not (its members only, and staff)."""
     programme = core.programme(programme_id)
     organisation = require_organisation(session, principal, organisation_id)
     reasons = ineligibility(programme, profile_of(organisation), core.clock.now().date())
-    return Eligibility(programme.id, not reasons, reasons)
+    return EligibilityCheck(programme.id, not reasons, reasons)
 

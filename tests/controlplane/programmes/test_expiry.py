@@ -61,6 +61,16 @@ def with_active_project(sessions, core, org: str, admin: str = "owner", preset: 
         return project.id
 
 
+def assert_in_general_pool(sessions, project_id: str, granted) -> None:
+    """The project left the programme's reserve with `granted`, and the totals say so."""
+    with transaction(sessions) as session:
+        moved = session.get_one(Project, project_id)
+        assert moved.programme_id is None and amounts(moved.granted) == granted
+        sums = lock_region(session, "rabat-1").sums
+        assert sums.business == granted and not any(sums.programme("startup-launch").values())
+    assert check_totals(sessions) == {}
+
+
 def ends_at(sessions, enrolment_id):
     with transaction(sessions) as session:
         return session.get_one(ProgrammeEnrolment, enrolment_id).ends_at
@@ -137,10 +147,7 @@ def test_continue_moves_the_grant_to_the_general_pool_at_expiry(sessions, core, 
     with transaction(sessions) as session:
         state = session.get_one(ProgrammeEnrolment, enrolment)
         assert state.state == "continued" and "continued at the normal price" in state.reason
-        assert session.get_one(Project, project).programme_id is None
-        sums = lock_region(session, "rabat-1").sums
-        assert sums.business == PRESETS["medium"] and not any(sums.programme("startup-launch").values())
-    assert check_totals(sessions) == {}
+    assert_in_general_pool(sessions, project, PRESETS["medium"])
 
 
 def test_without_a_choice_sahab_shrinks_after_the_grace_period_through_the_lifecycle(sessions, core, clock, scheduler):
@@ -177,11 +184,7 @@ def test_without_a_choice_sahab_shrinks_after_the_grace_period_through_the_lifec
     assert scheduler.run().ended == [enrolment]
     with transaction(sessions) as session:
         assert session.get_one(ProgrammeEnrolment, enrolment).state == "ended"
-        moved = session.get_one(Project, project)
-        assert moved.programme_id is None and amounts(moved.granted) == PRESETS["small"]
-        sums = lock_region(session, "rabat-1").sums
-        assert sums.business == PRESETS["small"] and not any(sums.programme("startup-launch").values())
-    assert check_totals(sessions) == {}
+    assert_in_general_pool(sessions, project, PRESETS["small"])
 
 
 def test_a_decrease_below_usage_is_rejected_as_any_and_not_asked_again(sessions, core, clock, scheduler):
