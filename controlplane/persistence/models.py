@@ -365,6 +365,14 @@ class ProgrammeEnrolment(Base):
     chosen_by: Mapped[str | None] = mapped_column(String(255))
     chosen_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+    @property
+    def end(self) -> datetime:
+        """When an enrolment that was granted ends (set with starts_at when it was enrolled)."""
+        if self.ends_at is None:
+            raise ValueError(f"enrolment {self.id} was never enrolled: it has no end")
+        return self.ends_at
+
     __table_args__ = (
         # One live enrolment (or application) per organisation at a time, whatever the programme.
         Index("uq_live_enrolment", "organisation_id", unique=True,

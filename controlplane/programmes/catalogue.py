@@ -102,7 +102,7 @@ class Price(_Strict):
 
     @property
     def percent_off(self) -> Decimal:
-        return Decimal(100) if self.free else Decimal(self.discount_percent)
+        return Decimal(100) if self.free or self.discount_percent is None else self.discount_percent
 
 
 class Programme(_Strict):

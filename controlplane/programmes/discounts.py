@@ -38,8 +38,10 @@ class ProgrammeDiscounts:
         for enrolment in session.scalars(select(ProgrammeEnrolment).where(
                 ProgrammeEnrolment.organisation_id == organisation_id, ProgrammeEnrolment.state.in_(_HELD),
                 ProgrammeEnrolment.starts_at.is_not(None)).order_by(ProgrammeEnrolment.starts_at)):
-            first, last = enrolment.starts_at.date(), enrolment.ends_at.date() - timedelta(days=1)
+            if enrolment.starts_at is None:
+                continue  # (the query asked for enrolments that began)
+            first, last = enrolment.starts_at.date(), enrolment.end.date() - timedelta(days=1)
             if last < start or first > end:
                 continue
-            found.append(Discount(max(first, start), min(last, end), Decimal(enrolment.percent_off), enrolment.programme_id))
+            found.append(Discount(max(first, start), min(last, end), Decimal(enrolment.percent_off or 0), enrolment.programme_id))
         return found

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,7 +90,7 @@ class ProgrammeScheduler:
         if enrolment is None or enrolment.state != EnrolmentState.ENROLLED.value:
             return None
         written = set(session.scalars(select(ProgrammeNotice.days_before).where(ProgrammeNotice.enrolment_id == enrolment.id)))
-        due = [d for d in NOTICE_DAYS if d not in written and enrolment.ends_at - timedelta(days=d) <= now < enrolment.ends_at]
+        due = [d for d in NOTICE_DAYS if d not in written and enrolment.end - timedelta(days=d) <= now < enrolment.end]
         if not due:
             return None
         latest = min(due)
@@ -120,7 +121,8 @@ class ProgrammeScheduler:
         for enrolment_id, days in keys:
             with transaction(self.sessions) as session:
                 notice = session.get(ProgrammeNotice, (enrolment_id, days), with_for_update=True, populate_existing=True)
-                if notice is None or notice.email_state != EMAIL_PENDING or notice.email_next_attempt_at > now:
+                due = notice.email_next_attempt_at if notice else None
+                if notice is None or notice.email_state != EMAIL_PENDING or due is None or due > now:
                     continue  # another beat claimed it
                 notice.email_attempts += 1
                 notice.email_next_attempt_at = now + self.email_lease
@@ -165,12 +167,13 @@ class ProgrammeScheduler:
                 ProgrammeEnrolment.ends_at <= now)))
         for enrolment_id in ids:
             with transaction(self.sessions) as session:
-                enrolment = session.scalar(select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update())
+                enrolment = session.execute(select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id)
+                                            .with_for_update()).scalar_one()
                 if enrolment.state == EnrolmentState.ENROLLED.value:
                     grace = self._grace(enrolment)
                     enrolment.state, enrolment.updated_at = EnrolmentState.EXPIRED.value, now
-                    enrolment.reason = (f"ended on {enrolment.ends_at.date().isoformat()}; choose continue (normal price) "
-                                        f"or shrink (normal envelope) by {(enrolment.ends_at + grace).date().isoformat()}, "
+                    enrolment.reason = (f"ended on {enrolment.end.date().isoformat()}; choose continue (normal price) "
+                                        f"or shrink (normal envelope) by {(enrolment.end + grace).date().isoformat()}, "
                                         "after which Sahab shrinks")
                     outcome.expired.append(enrolment.id)
                 if enrolment.state != EnrolmentState.EXPIRED.value:
@@ -180,7 +183,7 @@ class ProgrammeScheduler:
                         outcome.continued.append(enrolment.id)
                 elif enrolment.choice == Choice.SHRINK.value:
                     self._shrink(session, enrolment, now, f"shrink chosen by {enrolment.chosen_by}", outcome)
-                elif now >= enrolment.ends_at + self._grace(enrolment):
+                elif now >= enrolment.end + self._grace(enrolment):
                     self._shrink(session, enrolment, now, f"no choice within the grace period of "
                                  f"{self._grace(enrolment).days} days", outcome)
 
@@ -201,7 +204,7 @@ class ProgrammeScheduler:
             enrolment.updated_at = now
             return False
         enrolment.state, enrolment.updated_at = EnrolmentState.CONTINUED.value, now
-        enrolment.reason = f"continued at the normal price from {enrolment.ends_at.date().isoformat()} (chosen by {enrolment.chosen_by})"
+        enrolment.reason = f"continued at the normal price from {enrolment.end.date().isoformat()} (chosen by {enrolment.chosen_by})"
         return True
 
     def _shrink(self, session: Session, enrolment: ProgrammeEnrolment, now: datetime, why: str, outcome: Outcome) -> None:
@@ -218,7 +221,8 @@ class ProgrammeScheduler:
                 ProgrammeEnrolment.state == EnrolmentState.SHRINKING.value)))
         for enrolment_id in ids:
             with transaction(self.sessions) as session:
-                enrolment = session.scalar(select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update())
+                enrolment = session.execute(select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id)
+                                            .with_for_update()).scalar_one()
                 if enrolment.state == EnrolmentState.SHRINKING.value and enrolment.id not in outcome.shrinking:
                     self._settle_one(session, enrolment, now, outcome)
 
@@ -253,7 +257,7 @@ class ProgrammeScheduler:
         organisation lowers its usage and asks itself, as for any decrease."""
         ours = session.scalar(select(QuotaRequest).where(
             QuotaRequest.project_id == project.id, QuotaRequest.created_by == ACTOR,
-            QuotaRequest.created_at >= enrolment.ends_at).order_by(QuotaRequest.created_at.desc()).limit(1))
+            QuotaRequest.created_at >= enrolment.end).order_by(QuotaRequest.created_at.desc()).limit(1))
         if ours is not None:
             return f"{project.id}: decrease {ours.id} is {ours.state}" + (f" ({ours.reason})" if ours.reason else "")
         if project.state != ProjectState.ACTIVE.value:
@@ -262,7 +266,7 @@ class ProgrammeScheduler:
         data = QuotaRequestCreate(
             organisation_id=organisation.id, region=project.region_id, environment=project.environment,
             amounts=as_plain(target),
-            justification=f"programme {enrolment.programme_id} ended on {enrolment.ends_at.date().isoformat()}: "
+            justification=f"programme {enrolment.programme_id} ended on {enrolment.end.date().isoformat()}: "
                           f"{enrolment.reason.split('; waiting:')[0]}")
         try:
             with savepoint(session):
@@ -285,16 +289,16 @@ class ProgrammeScheduler:
         project.updated_at = self.core.clock.now()
 
 
-def notice_payload(enrolment: ProgrammeEnrolment, programme_name: str, grace_days: int, days_before: int) -> dict:
+def notice_payload(enrolment: ProgrammeEnrolment, programme_name: str, grace_days: int, days_before: int) -> dict[str, Any]:
     return {
         "type": NOTICE_TYPE, "organisation_id": enrolment.organisation_id, "enrolment_id": enrolment.id,
         "programme": enrolment.programme_id, "programme_name": programme_name, "days_before": days_before,
-        "ends_at": enrolment.ends_at.isoformat(), "choice": enrolment.choice, "grace_days": grace_days,
+        "ends_at": enrolment.end.isoformat(), "choice": enrolment.choice, "grace_days": grace_days,
         "choices": {"continue": "keep the grant at the normal price", "shrink": "shrink to the normal envelope"},
     }
 
 
-def notice_email(to: str, payload: dict) -> Message:
+def notice_email(to: str, payload: dict[str, Any]) -> Message:
     ends = payload["ends_at"][:10]
     chosen = (f"You chose: {payload['choice']}.\n" if payload["choice"] else
               f"Choose before the grace period ends ({payload['grace_days']} days after that date):\n"

@@ -48,14 +48,15 @@ def funding_for(session: Session, programmes: ProgrammeCatalogue, now: datetime,
         return GENERAL
     enrolment = active_enrolment(session, organisation_id, now, project.programme_id if project else None)
     programme = programmes.get(enrolment.programme_id) if enrolment else None
+    within = enrolment is not None and programme is not None and not exceeds(requested, programme.envelope())
+    why = _why(programme, enrolment) if within and programme and enrolment else ""
     if project is not None:  # funded by a programme: it stays so, approved at once only while enrolled
-        within = programme is not None and not exceeds(requested, programme.envelope())
-        return Funding(project.programme_id, within, _why(programme, enrolment) if within else "")
-    if programme is None or region_id not in programme.funding or exceeds(requested, programme.envelope()):
+        return Funding(project.programme_id, within, why)
+    if not within or programme is None or region_id not in programme.funding:
         return GENERAL
-    return Funding(programme.id, True, _why(programme, enrolment))
+    return Funding(programme.id, True, why)
 
 
 def _why(programme: Programme, enrolment: ProgrammeEnrolment) -> str:
     return (f"within the envelope of programme {programme.id} ({programme.name}), enrolled until "
-            f"{enrolment.ends_at.date().isoformat()}, funded from its reserve")
+            f"{enrolment.end.date().isoformat()}, funded from its reserve")

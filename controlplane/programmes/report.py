@@ -42,16 +42,16 @@ class ProgrammeReport:
 def report(session: Session, core: Core, now: datetime, programme_id: str | None = None) -> list[ProgrammeReport]:
     programmes = [core.programme(programme_id)] if programme_id else core.programmes.programmes
     reports = {p.id: ProgrammeReport(p.id, {s.value: 0 for s in EnrolmentState}) for p in programmes}
-    for programme, state, count in session.execute(
+    for programme_id_, state, count in session.execute(
             select(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state, func.count())
             .where(ProgrammeEnrolment.programme_id.in_(reports)).group_by(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state)):
-        reports[programme].enrolments[state] = count
+        reports[programme_id_].enrolments[state] = count
     used: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for programme, region_id, measured in session.execute(
+    for funded_by, region_id, measured in session.execute(
             select(Project.programme_id, Project.region_id, ProjectMetering.used)
             .join(ProjectMetering, ProjectMetering.project_id == Project.id)
             .where(Project.programme_id.in_(reports), Project.state != ProjectState.DECOMMISSIONED.value)):
-        used[(programme, region_id)].update({k: v for k, v in (measured or {}).items()})
+        used[(funded_by or "", region_id)].update({k: v for k, v in (measured or {}).items()})
     for view in read_all(session, core.catalogue):
         for programme in programmes:
             if programme.id not in view.region.programme_reserves and not view.sums.programmes.get(programme.id):
@@ -65,5 +65,5 @@ def report(session: Session, core: Core, now: datetime, programme_id: str | None
             ProgrammeEnrolment.state.in_([EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value]),
             ProgrammeEnrolment.ends_at <= now + EXPIRY_HORIZON).order_by(ProgrammeEnrolment.ends_at)):
         reports[enrolment.programme_id].expiring.append(Expiry(
-            enrolment.id, enrolment.organisation_id, enrolment.state, enrolment.ends_at, enrolment.choice))
+            enrolment.id, enrolment.organisation_id, enrolment.state, enrolment.end, enrolment.choice))
     return list(reports.values())

@@ -169,7 +169,7 @@ def choose(session: Session, core: Core, principal: Principal, enrolment_id: str
         raise InvalidTransition(f"enrolment {enrolment.id} is {enrolment.state}; a choice is made while enrolled or "
                                 "in the grace period after expiry", current=enrolment.state, target=choice.value)
     now = core.clock.now()
-    opens = enrolment.ends_at - timedelta(days=CHOICE_WINDOW_DAYS)
+    opens = enrolment.end - timedelta(days=CHOICE_WINDOW_DAYS)
     if now < opens:
         raise Conflict(f"the choice opens on {opens.date().isoformat()}, 30 days before the enrolment ends")
     enrolment.choice, enrolment.chosen_by, enrolment.chosen_at, enrolment.updated_at = choice.value, principal.subject, now, now
