@@ -132,12 +132,13 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
         queue = CeleryQueue(create_celery(settings))
     from controlplane.billing.billing import Billing
     from controlplane.billing.prices import load_price_list
+    from controlplane.programmes.discounts import ProgrammeDiscounts
 
     core = Core(
         catalogue=catalogue, clock=clock or SystemClock(), queue=queue,
         policy=ApprovalPolicy(envelope=settings.auto_approve_envelope,
                               max_pending_requests=settings.max_pending_requests_per_organisation),
-        billing=Billing(prices=load_price_list(settings.price_list_path)),
+        billing=Billing(prices=load_price_list(settings.price_list_path), discounts=ProgrammeDiscounts()),
         programmes=programmes,
     )
     return Runtime(settings=settings, engine=engine, sessions=sessions, catalogue=catalogue, core=core)
