@@ -11,7 +11,7 @@ from api import problems
 from api.guard import RequestGuard
 from api.idempotency import IdempotencyMiddleware
 from api.observability import instrument_api
-from api.routes import drift, organisations, projects, quota_requests, regions, statements, system, usage
+from api.routes import drift, organisations, projects, quota_requests, programmes, regions, statements, system, usage
 from controlplane.demo import seed_demo
 from controlplane.persistence.database import transaction
 from controlplane.runtime import Runtime, build_runtime, prepare_database
@@ -44,8 +44,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.add_middleware(IdempotencyMiddleware, retention=timedelta(hours=settings.idempotency_retention_hours))
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     instrument_api(app, runtime)  # outermost: metrics, request ids, logs and traces see the guard's answers too
-    for module in (system, regions, organisations, quota_requests, projects, usage, drift, statements):
+    for module in (system, regions, organisations, quota_requests, projects, usage, drift, statements, programmes):
         app.include_router(module.router)
+    app.include_router(programmes.enrolments)
     problems.document(app)
     if settings.uses_builtin_issuer:
         from api.issuer import create_issuer

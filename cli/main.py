@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli import errors
-from cli.commands import admin, auth, orgs, projects, regions, requests
+from cli.commands import admin, auth, orgs, programmes, projects, regions, requests
 from cli.commands import billing, webhooks
 from cli.config import resolve_api_url
 from cli.context import State, state
@@ -99,6 +99,7 @@ app.add_typer(requests.app, name="request")
 app.add_typer(projects.app, name="projects")
 app.add_typer(admin.app, name="admin")
 billing.register(app)
+app.add_typer(programmes.app, name="programmes")
 
 
 def main() -> None:

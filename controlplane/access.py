@@ -4,6 +4,8 @@ operators see everything, but never decide for an organisation they belong to.""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,8 @@ from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
 from controlplane.errors import Detail, NotFound, PermissionDenied, SeparationOfDuties
 from controlplane.persistence.models import Membership, Organisation
+
+T = TypeVar("T")
 
 
 def organisation_role(session: Session, principal: Principal, organisation_id: str) -> MemberRole | None:
@@ -29,6 +33,21 @@ def organisation_role(session: Session, principal: Principal, organisation_id: s
 def visible_organisation_ids(session: Session, principal: Principal) -> set[str]:
     stored = session.scalars(select(Membership.organisation_id).where(Membership.subject == principal.subject))
     return set(stored) | set(principal.claimed_organisations)
+
+
+def sees(session: Session, principal: Principal, organisation_id: str) -> bool:
+    """Whether the caller may see an object of this organisation: staff, or one of its members."""
+    return principal.is_staff or organisation_id in visible_organisation_ids(session, principal)
+
+
+def require_visible(session: Session, principal: Principal, model: type[T], row_id: str, what: str, *,
+                    for_update: bool = False) -> T:
+    """An organisation's row (with `organisation_id`) the caller may see, else NotFound (existence does not leak)."""
+    statement = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
+    row = session.scalar(statement.with_for_update() if for_update else statement)
+    if row is None or not sees(session, principal, row.organisation_id):  # type: ignore[attr-defined]
+        raise NotFound(f"{what} {row_id} not found")
+    return row
 
 
 def require_organisation(

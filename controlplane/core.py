@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from controlplane.clock import Clock
 from controlplane.domain.regions import Catalogue, Region
 from controlplane.errors import Detail, NotFound
+from controlplane.programmes.catalogue import Programme, ProgrammeCatalogue
 from controlplane.tasks.queue import TaskQueue
 
 if TYPE_CHECKING:
@@ -32,6 +33,16 @@ class Core:
     policy: ApprovalPolicy
     # Prices and budgets (controlplane.billing); None: no estimates and no budget checks (unit tests).
     billing: "Billing | None" = None
+    # The programmes offered; their reserves are already merged into `catalogue`'s regions (with_reserves).
+    programmes: ProgrammeCatalogue = field(default_factory=ProgrammeCatalogue)
+
+    def programme(self, programme_id: str) -> Programme:
+        programme = self.programmes.get(programme_id)
+        if programme is None:
+            known = ", ".join(p.id for p in self.programmes.programmes) or "none"
+            raise NotFound(Detail("programme {programme_id} not found; known programmes: {known}",
+                                  programme_id=programme_id, known=known))
+        return programme
 
     def region(self, region_id: str) -> Region:
         region = self.catalogue.get(region_id)

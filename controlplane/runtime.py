@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -16,8 +16,13 @@ from controlplane.capacity import read_all as read_capacity
 from controlplane.clock import Clock, SystemClock
 from controlplane.core import ApprovalPolicy, Core
 from controlplane.domain.regions import Catalogue, load_catalogue
+from controlplane.mail import Mailer, mailer_from_settings
 from controlplane.metrics import CapacityCollector, MeteringMetrics
 from controlplane.persistence.database import make_engine, make_session_factory, private_directory, transaction
+from controlplane.programmes.catalogue import load_programmes, with_reserves
+from controlplane.programmes.metrics import ProgrammeCollector
+from controlplane.programmes.report import ProgrammeReport
+from controlplane.programmes.report import report as programme_report
 from controlplane.projects.credentials import CredentialVault
 from controlplane.provisioning.protocol import Provisioner
 from controlplane.provisioning.select import provisioner_from_settings
@@ -27,6 +32,7 @@ from controlplane.tasks.queue import TaskQueue
 
 if TYPE_CHECKING:
     from controlplane.metering.collect import MeteringCollector
+    from controlplane.programmes.expiry import ProgrammeScheduler
     from controlplane.webhooks.delivery import WebhookDeliverer
     from controlplane.webhooks.targets import TargetPolicy
 
@@ -47,10 +53,27 @@ class Runtime:
             with transaction(self.sessions) as session:
                 return read_capacity(session, self.catalogue)
 
+        def programmes() -> tuple[datetime, list[ProgrammeReport]]:
+            now = self.core.clock.now()
+            with transaction(self.sessions) as session:
+                return now, programme_report(session, self.core, now)
+
         return [
             CapacityCollector(capacity),
             MeteringMetrics(self.sessions, self.catalogue, self.core.clock, per_project=self.settings.metrics_per_project),
+            ProgrammeCollector(programmes),
         ]
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        return mailer_from_settings(self.settings)
+
+    @cached_property
+    def programme_scheduler(self) -> "ProgrammeScheduler":
+        """Beat's programme step: expiry notices (webhook and e-mail), expiries, shrinking."""
+        from controlplane.programmes.expiry import ProgrammeScheduler
+
+        return ProgrammeScheduler(self.sessions, self.core, self.mailer, email_attempts=self.settings.smtp_attempts)
 
     @cached_property
     def provisioner(self) -> Provisioner:
@@ -100,19 +123,23 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
     private_directory(settings.data_dir)  # before anything creates files in it
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    catalogue = load_catalogue(settings.catalogue_path)
+    regions = load_catalogue(settings.catalogue_path)
+    programmes = load_programmes(settings.programmes_path, regions)
+    catalogue = with_reserves(regions, programmes)  # capacity arithmetic reads the programmes' reserves here
     if queue is None:
         from controlplane.tasks.celery_app import CeleryQueue, create_celery
 
         queue = CeleryQueue(create_celery(settings))
     from controlplane.billing.billing import Billing
     from controlplane.billing.prices import load_price_list
+    from controlplane.programmes.discounts import ProgrammeDiscounts
 
     core = Core(
         catalogue=catalogue, clock=clock or SystemClock(), queue=queue,
         policy=ApprovalPolicy(envelope=settings.auto_approve_envelope,
                               max_pending_requests=settings.max_pending_requests_per_organisation),
-        billing=Billing(prices=load_price_list(settings.price_list_path)),
+        billing=Billing(prices=load_price_list(settings.price_list_path), discounts=ProgrammeDiscounts()),
+        programmes=programmes,
     )
     return Runtime(settings=settings, engine=engine, sessions=sessions, catalogue=catalogue, core=core)
 

@@ -183,6 +183,20 @@ class Settings(BaseSettings):
         load_price_list(value)  # a malformed price list stops the start, naming the place
         return value
 
+    # Programmes (controlplane/programmes): the operator's catalogue (empty: none offered); how often beat sends
+    # expiry notices, carries out expiries and settles shrinking enrolments.
+    programmes_path: Path | None = None
+    programmes_check_interval_seconds: float = Field(300.0, gt=0)
+    # E-mail (expiry notices). Empty host: nothing is sent (the notices are recorded as skipped).
+    smtp_host: str = ""
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_sender: str = "sahab@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = Field("", repr=False)
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    smtp_attempts: int = Field(5, ge=1, le=20, description="tries per message before it is marked failed")
+
     # Running totals: how often beat recomputes each region's granted totals from the projects.
     totals_check_interval_seconds: float = Field(600.0, gt=0)
 

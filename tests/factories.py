@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy.orm import Session
 
@@ -18,13 +18,17 @@ _counter = itertools.count(1)
 def organisation(
     session: Session, *, kind: OrganisationKind = OrganisationKind.BUSINESS, admin: str | None = "owner",
     status: OrganisationStatus = OrganisationStatus.VERIFIED, members: tuple[str, ...] = (),
+    sector: str | None = None, employees: int | None = None, founded_on: date | None = None,
 ) -> Organisation:
+    """A profile given (sector, employees or founded_on) counts as verified when the organisation is."""
     n = next(_counter)
     now = datetime.now(timezone.utc)
     national_id = f"{n:015d}" if kind == OrganisationKind.BUSINESS else f"ADM-{n}"
     org = Organisation(
         id=f"org_test{n:06d}", kind=kind.value, legal_name=f"Test {kind.value} {n}", national_id=national_id,
         contact_email=f"contact{n}@example.org", status=status.value, created_by=admin or "factory", created_at=now,
+        sector=sector, employees=employees, founded_on=founded_on,
+        profile_verified_at=now if status == OrganisationStatus.VERIFIED else None,
     )
     session.add(org)
     session.flush()
@@ -99,3 +103,9 @@ def usage_sample(session: Session, project_row: Project, at: datetime, *, used: 
     session.add(UsageSample(project_id=project_row.id, organisation_id=project_row.organisation_id,
                             region_id=project_row.region_id, at=at, used=used or {}, quota=quota or {}))
     session.flush()
+
+
+def startup(session: Session, *, admin: str | None = "owner", **kwargs: object) -> Organisation:
+    """A verified business eligible for the demo programme startup-launch: 6 employees, founded last year."""
+    profile: dict[str, object] = {"sector": "technology", "employees": 6, "founded_on": date(2025, 6, 1), **kwargs}
+    return organisation(session, admin=admin, **profile)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.domain.states import OrganisationStatus
 from controlplane.organisations import service
-from controlplane.organisations.schemas import MemberAdd, MemberOut, OrganisationCreate, OrganisationOut
+from controlplane.organisations.schemas import MemberAdd, MemberOut, OrganisationCreate, OrganisationOut, ProfileUpdate
 from controlplane.webhooks import service as webhooks
 from controlplane.webhooks.schemas import DeliveryOut, DeliveryState, WebhookIn, WebhookOut
 
@@ -31,9 +31,19 @@ def get_organisation(organisation_id: str, session: SessionDep, caller: CallerDe
 
 
 @router.post("/{organisation_id}/verify", response_model=OrganisationOut)
-def verify_organisation(organisation_id: str, session: SessionDep, caller: CallerDep) -> OrganisationOut:
-    """Operators only: the organisation's identity was checked; it may now request quota."""
-    return OrganisationOut.model_validate(service.set_status(session, caller, organisation_id, OrganisationStatus.VERIFIED))
+def verify_organisation(organisation_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> OrganisationOut:
+    """Operators only: the organisation's identity and profile (sector, employees, founding date) were checked
+    with it; it may now request quota. Verifying again after a profile change covers the new profile."""
+    return OrganisationOut.model_validate(service.set_status(session, caller, organisation_id, OrganisationStatus.VERIFIED,
+                                                             core.clock))
+
+
+@router.patch("/{organisation_id}", response_model=OrganisationOut)
+def update_organisation_profile(organisation_id: str, data: ProfileUpdate, session: SessionDep, core: CoreDep,
+                                caller: CallerDep) -> OrganisationOut:
+    """Admins update the profile (sector, employees, founded_on). A change clears its verification until an
+    operator verifies the organisation again; programmes then wait for an approver."""
+    return OrganisationOut.model_validate(service.update_profile(session, core.clock, caller, organisation_id, data))
 
 
 @router.post("/{organisation_id}/suspend", response_model=OrganisationOut)

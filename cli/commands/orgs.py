@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -19,6 +19,9 @@ class Kind(str, Enum):
     business = "business"
 
 
+SECTOR_HELP = "agriculture, textiles, industry, services, technology, commerce, tourism, public or other"
+
+
 class Role(str, Enum):
     member = "member"
     admin = "admin"
@@ -27,7 +30,15 @@ class Role(str, Enum):
 def _org_details(org: dict[str, Any]) -> Any:
     return details([(N_("id"), org["id"]), (N_("kind"), org["kind"]), (N_("name"), org["legal_name"]),
                     (N_("national id"), org["national_id"]), (N_("email"), org["contact_email"]),
-                    (N_("status"), org["status"]), (N_("created"), when(org["created_at"]))])
+                    (N_("status"), org["status"]), (N_("created"), when(org["created_at"])),
+                    (N_("sector"), org.get(N_("sector")) or ""), (N_("employees"), "" if org.get(N_("employees")) is None else org["employees"]),
+                    (N_("founded"), org.get("founded_on") or ""),
+                    (N_("profile verified"), when(org.get("profile_verified_at")) or _("no"))])
+
+
+def _profile(sector: Optional[str], employees: Optional[int], founded: Optional[str]) -> dict[str, Any]:
+    given = {"sector": sector, "employees": employees, "founded_on": founded}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 @app.command()
@@ -38,13 +49,33 @@ def register(
     name: str = typer.Option(..., "--name", help="legal name"),
     national_id: str = typer.Option(..., "--national-id", help="ICE (15 digits) for a business, administration code for an agency"),
     email: str = typer.Option(..., "--email", help="contact e-mail"),
+    sector: Optional[str] = typer.Option(None, "--sector", help=SECTOR_HELP),
+    employees: Optional[int] = typer.Option(None, "--employees", help="number of employees"),
+    founded: Optional[str] = typer.Option(None, "--founded", help="founding date, YYYY-MM-DD"),
 ) -> None:
-    """Register an organisation; you become its admin. An operator must verify it before it can request quota."""
+    """Register an organisation; you become its admin. An operator must verify it (and its profile) before it can
+    request quota; programmes judge the profile: sector, employees, founding date."""
     current = state(ctx)
     with current.api() as api:
         org = api.post("/v1/organisations", json={"kind": kind.value, "legal_name": name, "national_id": national_id,
-                                                  "contact_email": email})
+                                                  "contact_email": email, **_profile(sector, employees, founded)})
     render(current.output, org, _org_details)
+
+
+@app.command()
+@handled
+def profile(
+    ctx: typer.Context,
+    org: str = typer.Argument(..., metavar="ORG"),
+    sector: Optional[str] = typer.Option(None, "--sector", help=SECTOR_HELP),
+    employees: Optional[int] = typer.Option(None, "--employees", help="number of employees"),
+    founded: Optional[str] = typer.Option(None, "--founded", help="founding date, YYYY-MM-DD"),
+) -> None:
+    """Update the profile (admins). A change must be verified again by an operator before programmes rely on it."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.patch(f"/v1/organisations/{org}", json=_profile(sector, employees, founded))
+    render(current.output, data, _org_details)
 
 
 @app.command("list")

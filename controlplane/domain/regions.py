@@ -31,6 +31,9 @@ class Region(BaseModel):
     agency_reserved_share: float = Field(0.0, ge=0.0, lt=1.0)
     capacity: dict[str, int]
     overcommit: dict[str, float] = Field(default_factory=dict)
+    # Capacity reserved per programme ({programme: amounts}), merged in from the programme catalogue
+    # (controlplane.programmes.catalogue.with_reserves): out of the general pool, for that programme only.
+    programme_reserves: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     @field_validator("capacity")
     @classmethod
@@ -56,12 +59,24 @@ class Region(BaseModel):
         raw = self.raw_capacity()
         return {r: math.floor(raw[r] * self.overcommit.get(r.value, 1.0)) for r in Resource}
 
+    def reserved_for(self, programme: str) -> Amounts:
+        return amounts(self.programme_reserves.get(programme))
+
+    def reserved_for_programmes(self) -> Amounts:
+        return {r: sum(reserve.get(r.value, 0) for reserve in self.programme_reserves.values()) for r in Resource}
+
+    def general_capacity(self) -> Amounts:
+        """The pool everyone outside a programme's funding shares: the capacity less the programmes' reserves."""
+        effective, reserved = self.effective_capacity(), self.reserved_for_programmes()
+        return {r: max(effective[r] - reserved[r], 0) for r in Resource}
+
     def limit_for(self, kind: OrganisationKind) -> Amounts:
-        """What organisations of this kind may hold together: businesses never use the agencies' share."""
-        effective = self.effective_capacity()
+        """What organisations of this kind may hold together in the general pool: businesses never use
+        the agencies' share of it, and no one outside a programme uses the programmes' reserves."""
+        general = self.general_capacity()
         if kind == OrganisationKind.AGENCY:
-            return effective
-        return {r: math.floor(v * (1.0 - self.agency_reserved_share)) for r, v in effective.items()}
+            return general
+        return {r: math.floor(v * (1.0 - self.agency_reserved_share)) for r, v in general.items()}
 
 
 class Catalogue(BaseModel):

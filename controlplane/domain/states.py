@@ -68,6 +68,20 @@ class OrganisationKind(StrEnum):
     BUSINESS = "business"
 
 
+class Sector(StrEnum):
+    """An organisation's sector of activity, which programmes may be open to."""
+
+    AGRICULTURE = "agriculture"
+    TEXTILES = "textiles"
+    INDUSTRY = "industry"
+    SERVICES = "services"
+    TECHNOLOGY = "technology"
+    COMMERCE = "commerce"
+    TOURISM = "tourism"
+    PUBLIC = "public"
+    OTHER = "other"
+
+
 class OrganisationStatus(StrEnum):
     PENDING_VERIFICATION = "pending_verification"
     VERIFIED = "verified"

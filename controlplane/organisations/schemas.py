@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus
+from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus, Sector
 from controlplane.errors import Detail
 
 # ICE: the 15-digit Identifiant Commun de l'Entreprise of a business.
@@ -14,9 +14,28 @@ _ICE = re.compile(r"^\d{15}$")
 _ADMIN_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 
 
-class OrganisationCreate(BaseModel):
+EMPLOYEES_MAX = 10_000_000
+
+
+class Profile(BaseModel):
+    """What programmes judge an organisation on; an operator verifies it with the organisation."""
+
     model_config = ConfigDict(extra="forbid")
 
+    sector: Sector | None = None
+    employees: int | None = Field(None, ge=0, le=EMPLOYEES_MAX, description="number of employees")
+    founded_on: date | None = Field(None, description="founding (registration) date; not in the future")
+
+
+class ProfileUpdate(Profile):
+    @model_validator(mode="after")
+    def _something(self) -> "ProfileUpdate":
+        if not self.model_fields_set:
+            raise ValueError("give at least one of sector, employees, founded_on")
+        return self
+
+
+class OrganisationCreate(Profile):
     kind: OrganisationKind
     legal_name: str = Field(min_length=2, max_length=200)
     national_id: str = Field(description="ICE for a business (15 digits), administration code for an agency")
@@ -48,6 +67,11 @@ class OrganisationOut(BaseModel):
     contact_email: str
     status: OrganisationStatus
     created_at: datetime
+    sector: Sector | None = None
+    employees: int | None = None
+    founded_on: date | None = None
+    profile_verified_at: datetime | None = Field(None, description="when an operator last verified the profile; "
+                                                 "cleared when it changes")
 
 
 class MemberAdd(BaseModel):

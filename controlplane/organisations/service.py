@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_independent, require_organisation, require_role, visible_organisation_ids
-from controlplane.clock import Clock
+from controlplane.clock import Clock, SystemClock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationStatus, PlatformRole
-from controlplane.errors import Detail, Conflict, NationalIdAlreadyVerified, NotFound
-from controlplane.organisations.schemas import MemberAdd, OrganisationCreate
+from controlplane.errors import Conflict, Detail, InvalidInput, NationalIdAlreadyVerified, NotFound
+from controlplane.organisations.schemas import MemberAdd, OrganisationCreate, Profile, ProfileUpdate
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.models import Membership, Organisation, new_id
 
@@ -24,14 +24,42 @@ from controlplane.persistence.models import Membership, Organisation, new_id
 def register(session: Session, clock: Clock, principal: Principal, data: OrganisationCreate) -> Organisation:
     # No look-up of the national ID here, on purpose: see the module's docstring.
     now = clock.now()
+    _check_profile(data, clock)
     organisation = Organisation(
         id=new_id("org"), kind=data.kind.value, legal_name=data.legal_name, national_id=data.national_id,
         contact_email=data.contact_email, status=OrganisationStatus.PENDING_VERIFICATION.value,
         created_by=principal.subject, created_at=now,
+        sector=data.sector.value if data.sector else None, employees=data.employees, founded_on=data.founded_on,
     )
     session.add(organisation)
     session.flush()  # the membership's foreign key needs the row first (no ORM relationship orders them)
     session.add(Membership(organisation_id=organisation.id, subject=principal.subject, role=MemberRole.ADMIN.value, created_at=now))
+    session.flush()
+    return organisation
+
+
+def _check_profile(data: Profile, clock: Clock) -> None:
+    if data.founded_on is not None and data.founded_on > clock.now().date():
+        raise InvalidInput(f"founded_on {data.founded_on.isoformat()} is in the future")
+
+
+def update_profile(session: Session, clock: Clock, principal: Principal, organisation_id: str,
+                   data: ProfileUpdate) -> Organisation:
+    """Admins update sector, employees or founding date. A change clears the operator's verification of
+    the profile (programmes wait for an approver until an operator verifies it again); the same values
+    leave it as it is."""
+    _check_profile(data, clock)
+    organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
+    session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
+    changes = {"sector": data.sector.value if data.sector else None, "employees": data.employees,
+               "founded_on": data.founded_on}
+    changed = False
+    for name in data.model_fields_set:
+        if getattr(organisation, name) != changes[name]:
+            setattr(organisation, name, changes[name])
+            changed = True
+    if changed:
+        organisation.profile_verified_at = None
     session.flush()
     return organisation
 
@@ -47,7 +75,8 @@ def list_visible(session: Session, principal: Principal, cursor: str | None, lim
     return paginate(session, statement, Organisation, cursor, limit)
 
 
-def set_status(session: Session, principal: Principal, organisation_id: str, status: OrganisationStatus) -> Organisation:
+def set_status(session: Session, principal: Principal, organisation_id: str, status: OrganisationStatus,
+               clock: Clock | None = None) -> Organisation:
     require_role(principal, PlatformRole.OPERATOR)
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
@@ -57,6 +86,8 @@ def set_status(session: Session, principal: Principal, organisation_id: str, sta
                                                                      organisation_id=organisation.id),
                             decider=PlatformRole.OPERATOR)
         _refuse_second_holder(session, organisation)
+        # Verifying (again) covers the profile as it is now: sector, employees, founding date.
+        organisation.profile_verified_at = (clock or SystemClock()).now()
     organisation.status = status.value
     try:
         session.flush()

@@ -4,10 +4,11 @@ the set of resources is fixed in code, and admission reads them under a region l
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -60,6 +61,12 @@ class Organisation(Base):
     # Usage alerts (80 % / 90 % of a quota) are POSTed here, signed with HMAC-SHA256 (0002).
     alert_webhook_url: Mapped[str | None] = mapped_column(String(2000))
     alert_webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    # The profile programmes are judged on, given at registration and updatable by its admins (0011);
+    # an operator's verification covers it (profile_verified_at), and an update clears it until checked again.
+    sector: Mapped[str | None] = mapped_column(String(32))
+    employees: Mapped[int | None] = mapped_column(Integer)
+    founded_on: Mapped[date | None] = mapped_column(Date)
+    profile_verified_at: Mapped[datetime | None]
     __table_args__ = (
         # A national ID belongs to one VERIFIED organisation; unverified registrations may share it,
         # so a squatter cannot lock the real owner out or learn which IDs exist (0006).
@@ -99,6 +106,8 @@ class Project(Base):
     updated_at: Mapped[datetime]
     # The last metering collection's error for this project; None once it was read (0002).
     metering_error: Mapped[str | None] = mapped_column(Text)
+    # The programme whose reserve funds this project's grant; None: the general pool (0011).
+    programme_id: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         # One live project per organisation, region and environment; a decommissioned one frees the name.
         Index(
@@ -313,6 +322,9 @@ class RegionTotals(Base):
     region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     granted: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     granted_business: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # {programme: {resource: amount}} funded from each programme's reserve; businesses' programme
+    # grants are in `granted` but not in `granted_business`, which is the general pool's (0011).
+    granted_programmes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 class ProjectCredentials(Base):
     """The project user's clouds.yaml entry, sealed (Fernet) with the newest of
@@ -384,3 +396,65 @@ class Budget(Base):
     alerted_threshold: Mapped[int] = mapped_column(Integer, default=0)
     updated_by: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[datetime]
+
+
+# -- programmes (0011) ---------------------------------------------------------
+LIVE_ENROLMENT = "state IN ('pending', 'enrolled', 'expired', 'shrinking')"
+
+
+class ProgrammeEnrolment(Base):
+    """An organisation's application to a programme, and its enrolment once accepted.
+    state: pending (an approver decides) | rejected | enrolled (starts_at..ends_at) | expired (past ends_at,
+    waiting for the choice or the grace period) | continued (funding moved to the general pool at the normal
+    price) | shrinking (decrease requests made) | ended. Every decision has its reason."""
+
+    __tablename__ = "programme_enrolments"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64), index=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    applied_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]  # when it applied
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None]
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The programme's price when it was enrolled (percent off the price list; 100: free), kept for billing.
+    percent_off: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    # At expiry: continue (normal price) | shrink (to the normal envelope); None until chosen.
+    choice: Mapped[str | None] = mapped_column(String(16))
+    chosen_by: Mapped[str | None] = mapped_column(String(255))
+    chosen_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    @property
+    def end(self) -> datetime:
+        """When an enrolment that was granted ends (set with starts_at when it was enrolled)."""
+        if self.ends_at is None:
+            raise ValueError(f"enrolment {self.id} was never enrolled: it has no end")
+        return self.ends_at
+
+    __table_args__ = (
+        # One live enrolment (or application) per organisation at a time, whatever the programme.
+        Index("uq_live_enrolment", "organisation_id", unique=True,
+              sqlite_where=text(LIVE_ENROLMENT), postgresql_where=text(LIVE_ENROLMENT)),
+    )
+
+
+class ProgrammeNotice(Base):
+    """One expiry notice (30, 7 or 1 days before), written once (its primary key), with the webhook
+    delivery it made and its e-mail's sending state: pending (due at email_next_attempt_at, also the
+    lease of an attempt in flight) | sent | failed | none (no address to send to)."""
+
+    __tablename__ = "programme_notices"
+    enrolment_id: Mapped[str] = mapped_column(ForeignKey("programme_enrolments.id"), primary_key=True)
+    days_before: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    delivery_id: Mapped[str | None] = mapped_column(String(32))
+    email_to: Mapped[str | None] = mapped_column(String(254))
+    email_state: Mapped[str] = mapped_column(String(16), index=True)
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    email_next_attempt_at: Mapped[datetime | None]
+    email_sent_at: Mapped[datetime | None]
+    email_error: Mapped[str | None] = mapped_column(Text)

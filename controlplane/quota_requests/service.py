@@ -13,7 +13,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_independent, require_organisation, require_role, visible_organisation_ids
+from controlplane.access import (
+    require_independent, require_organisation, require_role, require_visible, visible_organisation_ids,
+)
 from controlplane.billing import budgets
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
@@ -24,13 +26,14 @@ from controlplane.domain.states import (
 )
 from controlplane.errors import (
     Detail,
-    BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, NotFound, OrganisationNotVerified, RegionNotOpen,
+    BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, OrganisationNotVerified, RegionNotOpen,
     TooManyPendingRequests,
 )
 from controlplane.metrics import ADMISSION_DECISIONS
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit, savepoint
 from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent, new_id
+from controlplane.programmes.funding import Funding, funding_for
 from controlplane.quota_requests.admission import NoRoom, reserve
 from controlplane.quota_requests.lifecycle import record_created, transition
 from controlplane.quota_requests.schemas import QuotaRequestCreate
@@ -157,6 +160,19 @@ def _apply_policy(
     kind = OrganisationKind(organisation.kind)
     envelope_name = core.policy.envelope.get(kind.value)
     is_decrease = project is not None and not exceeds(requested, current)
+    funding = _funding(session, core, organisation, region, project, requested)
+    if funding.within_envelope and not is_decrease:
+        try:
+            with savepoint(session):
+                _grant(session, core, organisation, region, request, project, funding, actor=POLICY_ACTOR,
+                       reason=f"approved automatically: {funding.why}")
+        except NoRoom as refused:
+            request.reason = (f"waiting for an approver: not enough free capacity in the reserve of programme "
+                              f"{funding.programme}: {refused}")
+            _count("insufficient_programme_capacity")
+            return
+        _count("approved_by_programme")
+        return
     above_envelope = exceeds(requested, preset(envelope_name)) if envelope_name else list(Resource)
     if not is_decrease and above_envelope:
         names = ", ".join(r.value for r in above_envelope)
@@ -167,7 +183,8 @@ def _apply_policy(
     try:
         # Granted tentatively: everything is written first, and the region locked and checked last.
         with savepoint(session):
-            _grant(session, core, organisation, region, request, project, actor=POLICY_ACTOR, reason=f"approved automatically: {why}")
+            _grant(session, core, organisation, region, request, project, funding, actor=POLICY_ACTOR,
+                   reason=f"approved automatically: {why}")
     except NoRoom as refused:
         request.reason = f"waiting for an approver: not enough free capacity: {refused}"
         _count("insufficient_capacity")
@@ -183,11 +200,16 @@ def _below_usage(project: Project | None, requested: Amounts) -> str:
     return "; ".join(below)
 
 
+def _funding(session: Session, core: Core, organisation: Organisation, region: Region, project: Project | None,
+             requested: Amounts) -> Funding:
+    return funding_for(session, core.programmes, core.clock.now(), organisation.id, region.id, project, requested)
+
+
 def _grant(
     session: Session, core: Core, organisation: Organisation, region: Region, request: QuotaRequest,
-    project: Project | None, *, actor: str, reason: str | None,
+    project: Project | None, funding: Funding, *, actor: str, reason: str | None,
 ) -> None:
-    """Approve and grant, or raise NoRoom (the caller rolls back what was written)."""
+    """Approve and grant from `funding`'s pool, or raise NoRoom (the caller rolls back what was written)."""
     requested = amounts(request.amounts)
     transition(session, core.clock, request, RequestState.APPROVED, actor=actor, organisation_kind=organisation.kind, reason=reason)
     now = core.clock.now()
@@ -196,6 +218,7 @@ def _grant(
             id=new_id("prj"), organisation_id=organisation.id, region_id=request.region_id,
             environment=request.environment, state=ProjectState.PENDING.value, granted=as_plain(requested),
             current_request_id=request.id, outputs={}, created_at=now, updated_at=now,
+            programme_id=funding.programme,
         )
         session.add(project)
         request.project_id = project.id
@@ -209,7 +232,7 @@ def _grant(
         project.current_request_id = request.id
         project.updated_at = now
     session.flush()
-    reserve(session, region, organisation.kind, before, after)
+    reserve(session, region, organisation.kind, before, after, project.programme_id)
     request_id = request.id
     after_commit(session, lambda: core.queue.provision(request_id))
 
@@ -237,9 +260,11 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
+    funding = _funding(session, core, organisation, region, project, requested)
     try:
         with savepoint(session):  # a refusal leaves nothing written
-            _grant(session, core, organisation, region, request, project, actor=principal.subject, reason=reason)
+            _grant(session, core, organisation, region, request, project, funding, actor=principal.subject,
+                   reason=reason)
     except NoRoom as refused:
         _count("denied_insufficient_capacity")
         raise InsufficientCapacity(
@@ -297,21 +322,11 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
 
 
 def get(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    request = session.get(QuotaRequest, request_id)
-    if request is None or not _visible(session, principal, request.organisation_id):
-        raise NotFound(Detail("quota request {request_id} not found", request_id=request_id))
-    return request
+    return require_visible(session, principal, QuotaRequest, request_id, "quota request")
 
 
 def _get_for_update(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    request = session.scalar(select(QuotaRequest).where(QuotaRequest.id == request_id).with_for_update())
-    if request is None or not _visible(session, principal, request.organisation_id):
-        raise NotFound(Detail("quota request {request_id} not found", request_id=request_id))
-    return request
-
-
-def _visible(session: Session, principal: Principal, organisation_id: str) -> bool:
-    return principal.is_staff or organisation_id in visible_organisation_ids(session, principal)
+    return require_visible(session, principal, QuotaRequest, request_id, "quota request", for_update=True)
 
 
 def list_visible(

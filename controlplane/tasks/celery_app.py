@@ -18,6 +18,7 @@ DELIVER_WEBHOOK = "sahab.deliver_webhook"
 WEBHOOKS_RECONCILE = "sahab.webhooks_reconcile"
 
 CHECK_TOTALS = "sahab.check_totals"
+PROGRAMMES = "sahab.programmes"
 
 CAPTURE_CREDENTIALS = "sahab.capture-credentials"
 STATEMENTS = "sahab.statements"
@@ -63,6 +64,9 @@ def create_celery(settings: Settings) -> Celery:
             # Last month's statements, this month's drafts, budget alerts (controlplane/billing/schedule.py).
             "statements": {"task": STATEMENTS, "schedule": settings.statements_interval_seconds,
                            "options": {"expires": settings.statements_interval_seconds}},
+            # Programme expiry notices, expiries and shrinking, found in the database.
+            "programmes": {"task": PROGRAMMES, "schedule": settings.programmes_check_interval_seconds,
+                           "options": {"expires": settings.programmes_check_interval_seconds}},
         },
     )
     return app

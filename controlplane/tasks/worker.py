@@ -22,7 +22,7 @@ from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
     CAPTURE_CREDENTIALS, CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
 )
-from controlplane.tasks.celery_app import DELIVER_WEBHOOK, STATEMENTS, WEBHOOKS_RECONCILE
+from controlplane.tasks.celery_app import DELIVER_WEBHOOK, PROGRAMMES, STATEMENTS, WEBHOOKS_RECONCILE
 from controlplane.tasks.liveness import heartbeat_on_signal
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
@@ -170,3 +170,14 @@ def statements() -> dict[str, object]:
         assert rt.core.billing is not None
         return schedule.run(rt.sessions, rt.core.billing, rt.core.clock, rt.core.queue)
     return _run(STATEMENTS, step)
+
+
+@app.task(name=PROGRAMMES)
+def programmes() -> dict[str, int]:
+    """Programme expiry notices, expiries and shrinking (Celery beat, every SAHAB_PROGRAMMES_CHECK_INTERVAL_SECONDS)."""
+    def step() -> dict[str, int]:
+        outcome = runtime().programme_scheduler.run()
+        return {"notices": len(outcome.notices), "expired": len(outcome.expired), "continued": len(outcome.continued),
+                "shrinking": len(outcome.shrinking), "ended": len(outcome.ended), "decreases": len(outcome.decreases),
+                **{f"emails_{k}": v for k, v in outcome.emails.items()}}
+    return _run(PROGRAMMES, step)

@@ -372,7 +372,7 @@ class ProvisioningWorkflow:
             return
         kind = session.get_one(Organisation, project.organisation_id).kind
         before, project.granted = project.granted, granted
-        move(session, lock_region(session, project.region_id), kind, before, granted)
+        move(session, lock_region(session, project.region_id), kind, before, granted, project.programme_id)
 
     def _release(self, project: Project) -> None:
         project.lease_owner = None

@@ -139,17 +139,26 @@ def test_migration_fills_the_totals_from_existing_projects(database_url, core):
     sessions = make_session_factory(engine)
     from controlplane.persistence.models import RegionRow
 
+    # Rows written with the columns of revision 0002 only: the models describe the newest schema.
+    from sqlalchemy import insert
+
+    from controlplane.persistence.models import Organisation
+
     with transaction(sessions) as session:
         session.add(RegionRow(id="rabat-1", admissions=0))
-        business = factories.organisation(session).id
-        agency = factories.organisation(session, kind=OrganisationKind.AGENCY).id
         now = core.clock.now()
+        business, agency = "org_mig_business", "org_mig_agency"
+        for org, kind, national_id in ((business, "business", "000000000000991"), (agency, "agency", "ADM-MIG")):
+            session.execute(insert(Organisation).values(
+                id=org, kind=kind, legal_name=org, national_id=national_id, contact_email="m@example.org",
+                status="verified", created_by="owner", created_at=now))
         for n, (org, state, granted) in enumerate([
             (business, "active", {"vcpus": 4, "ram_mib": 100}), (agency, "pending", {"vcpus": 10}),
             (business, "decommissioned", {"vcpus": 1000}), (business, "failed", {"volume_gib": 7}),
         ]):
-            session.add(Project(id=f"prj_mig{n}", organisation_id=org, region_id="rabat-1", environment=f"e{n}",
-                                state=state, granted=granted, outputs={}, created_at=now, updated_at=now))
+            session.execute(insert(Project).values(
+                id=f"prj_mig{n}", organisation_id=org, region_id="rabat-1", environment=f"e{n}", state=state,
+                granted=granted, outputs={}, created_at=now, updated_at=now))
     upgrade(database_url)
     with transaction(sessions) as session:
         row = session.scalar(select(RegionTotals).where(RegionTotals.region_id == "rabat-1"))

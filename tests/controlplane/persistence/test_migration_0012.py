@@ -25,7 +25,7 @@ def statement(organisation_id: str, state: str) -> Statement:
 
 def test_down_and_up_and_one_current_statement(database_url, sessions):
     sessions.kw["bind"].dispose()
-    downgrade(database_url, "0007")
+    downgrade(database_url, "0011")
     engine = make_engine(database_url)
     assert not {"statements", "statement_sequences", "budgets"} & set(inspect(engine).get_table_names())
     engine.dispose()

@@ -12,7 +12,7 @@ import controlplane.persistence.models
 
 
 revision = '0012'
-down_revision = '0007'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

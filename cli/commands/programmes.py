@@ -1,0 +1,194 @@
+"""sahab programmes ..."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional
+
+import typer
+
+from cli.context import handled, state
+from cli.output import details, render, table, when
+
+app = typer.Typer(help="Programmes: apply, follow your enrolment, choose at expiry; approvers and operators decide and watch.",
+                  no_args_is_help=True)
+
+# The resources shown in short views; `-o json` gives every one.
+SHOWN = (("vcpus", "vCPU", 1), ("ram_mib", "RAM GiB", 1024), ("volume_gib", "volume GiB", 1), ("instances", "instances", 1))
+
+
+class Choice(str, Enum):
+    continue_ = "continue"
+    shrink = "shrink"
+
+
+class State(str, Enum):
+    pending = "pending"
+    rejected = "rejected"
+    enrolled = "enrolled"
+    expired = "expired"
+    continued = "continued"
+    shrinking = "shrinking"
+    ended = "ended"
+
+
+def _amounts(values: dict[str, int]) -> str:
+    return ", ".join(f"{values.get(name, 0) // scale} {label}" for name, label, scale in SHOWN)
+
+
+def _price(programme: dict[str, Any]) -> str:
+    return "free" if programme["free"] else f"{programme['discount_percent']} % off"
+
+
+def _eligibility(rules: dict[str, Any]) -> str:
+    parts = ["/".join(rules["kinds"])]
+    if rules.get("sectors"):
+        parts.append("sectors " + ", ".join(rules["sectors"]))
+    band = rules.get("employees") or {}
+    if band:
+        parts.append(f"employees {band.get('min') or 0}..{band.get('max') if band.get('max') is not None else ''}")
+    age = rules.get("age") or {}
+    if age.get("max_years"):
+        parts.append(f"founded less than {age['max_years']} years ago")
+    if age.get("min_years"):
+        parts.append(f"founded at least {age['min_years']} years ago")
+    return "; ".join(parts)
+
+
+def _enrolment_details(e: dict[str, Any]) -> Any:
+    return details([("id", e["id"]), ("programme", e["programme_id"]), ("organisation", e["organisation_id"]),
+                    ("state", e["state"]), ("reason", e["reason"]), ("applied", f"{when(e['created_at'])} by {e['applied_by']}"),
+                    ("decided", f"{when(e['decided_at'])} by {e['decided_by']}" if e["decided_at"] else ""),
+                    ("from", when(e["starts_at"])), ("until", when(e["ends_at"])),
+                    ("discount", f"{e['percent_off']} %" if e["percent_off"] is not None else ""),
+                    ("choice", f"{e['choice']} ({e['chosen_by']}, {when(e['chosen_at'])})" if e["choice"] else "")])
+
+
+@app.command("list")
+@handled
+def list_(ctx: typer.Context) -> None:
+    """The programmes on offer."""
+    current = state(ctx)
+    with current.api() as api:
+        page = api.get("/v1/programmes")
+    render(current.output, page, lambda p: table(
+        ["ID", "Name", "Price", "Grant", "Months", "Who", "Enrolment", "Regions"],
+        [[g["id"], g["name"], _price(g), _amounts(g["grant"]), g["length_months"], _eligibility(g["eligibility"]),
+          "automatic" if g["auto_enrol"] else "by an approver", ", ".join(g["funding"])] for g in p["items"]],
+        title="Programmes"))
+
+
+@app.command()
+@handled
+def show(ctx: typer.Context, programme: str = typer.Argument(..., metavar="PROGRAMME"),
+         org: Optional[str] = typer.Option(None, "--org", help="also say whether this organisation is eligible today")) -> None:
+    """One programme; with --org, whether that organisation is eligible and why not."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/programmes/{programme}")
+        if org:
+            data = {**data, "eligibility_check": api.get(f"/v1/programmes/{programme}/eligibility",
+                                                         params={"organisation_id": org})}
+
+    def build(p: dict[str, Any]) -> Any:
+        rows = [("id", p["id"]), ("name", p["name"]), ("about", p["description"]), ("who", _eligibility(p["eligibility"])),
+                ("grant", _amounts(p["grant"])), ("length", f"{p['length_months']} months"), ("price", _price(p)),
+                ("enrolment", "automatic when eligible and verified" if p["auto_enrol"] else "decided by an approver"),
+                ("grace", f"{p['grace_days']} days after expiry to choose"),
+                *[(f"reserved in {region}", _amounts(amounts)) for region, amounts in p["funding"].items()]]
+        check = p.get("eligibility_check")
+        if check:
+            rows.append((f"{check['organisation_id']}", "eligible" if check["eligible"] else "not eligible: " + "; ".join(check["reasons"])))
+        return details(rows)
+
+    render(current.output, data, build)
+
+
+@app.command()
+@handled
+def apply(ctx: typer.Context, programme: str = typer.Argument(..., metavar="PROGRAMME"),
+          org: str = typer.Option(..., "--org", help="your organisation (you must be one of its admins)")) -> None:
+    """Apply: enrolled at once when eligible and verified (if the programme allows it), else it waits for an approver."""
+    _post(ctx, f"/v1/programmes/{programme}/applications", {"organisation_id": org})
+
+
+@app.command()
+@handled
+def enrolments(ctx: typer.Context, programme: Optional[str] = typer.Option(None, "--programme"),
+               org: Optional[str] = typer.Option(None, "--org"), state_: Optional[State] = typer.Option(None, "--state"),
+               all_pages: bool = typer.Option(False, "--all", help="fetch every page")) -> None:
+    """Enrolments and applications you can see (approvers and operators: all); `--state pending` is what waits."""
+    current = state(ctx)
+    with current.api() as api:
+        page = api.page("/v1/enrolments", {"programme": programme, "organisation_id": org,
+                                           "state": state_.value if state_ else None}, all_pages=all_pages)
+    render(current.output, page, lambda p: table(
+        ["ID", "Programme", "Organisation", "State", "Until", "Choice", "Reason"],
+        [[e["id"], e["programme_id"], e["organisation_id"], e["state"], when(e["ends_at"]), e["choice"] or "", e["reason"]]
+         for e in p["items"]], title="Enrolments"))
+
+
+@app.command()
+@handled
+def enrolment(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metavar="ENROLMENT")) -> None:
+    """One enrolment, with the reason for its state."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/enrolments/{enrolment_id}")
+    render(current.output, data, _enrolment_details)
+
+
+@app.command()
+@handled
+def choose(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metavar="ENROLMENT"),
+           choice: Choice = typer.Argument(..., help="continue: keep the grant at the normal price; shrink: to the normal envelope")) -> None:
+    """At expiry (from 30 days before until the grace period ends): continue at the normal price, or shrink."""
+    _post(ctx, f"/v1/enrolments/{enrolment_id}/choice", {"choice": choice.value})
+
+
+def _post(ctx: typer.Context, path: str, body: dict[str, Any]) -> None:
+    """An action on an enrolment; shows the enrolment it returns, with its reason."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.post(path, json=body)
+    render(current.output, data, _enrolment_details)
+
+
+@app.command()
+@handled
+def approve(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metavar="ENROLMENT"),
+            reason: str = typer.Option(..., "--reason", help="why (kept on the enrolment)")) -> None:
+    """Approvers: enrol a pending applicant."""
+    _post(ctx, f"/v1/enrolments/{enrolment_id}/approve", {"reason": reason})
+
+
+@app.command()
+@handled
+def reject(ctx: typer.Context, enrolment_id: str = typer.Argument(..., metavar="ENROLMENT"),
+           reason: str = typer.Option(..., "--reason", help="why (kept on the enrolment)")) -> None:
+    """Approvers: refuse a pending application."""
+    _post(ctx, f"/v1/enrolments/{enrolment_id}/reject", {"reason": reason})
+
+
+@app.command()
+@handled
+def report(ctx: typer.Context, programme: str = typer.Argument(..., metavar="PROGRAMME")) -> None:
+    """Approvers and operators: enrolments by state, reserve / granted / used per region, expiries within 30 days."""
+    current = state(ctx)
+    with current.api() as api:
+        data = api.get(f"/v1/programmes/{programme}/report")
+
+    def build(r: dict[str, Any]) -> Any:
+        counts = ", ".join(f"{state}: {n}" for state, n in r["enrolments"].items() if n) or "none"
+        rows: list[tuple[str, Any]] = [("programme", r["programme"]), ("enrolments", counts)]
+        for region, resources in r["regions"].items():
+            for name, label, scale in SHOWN:
+                v = resources[name]
+                rows.append((f"{region} {label}", f"reserved {v['reserved'] // scale}, granted {v['granted'] // scale}, "
+                                                  f"used {v['used'] // scale}"))
+        for e in r["expiring"]:
+            rows.append((f"ends {when(e['ends_at'])}", f"{e['enrolment_id']} ({e['organisation_id']}, {e['state']}, "
+                                                       f"choice: {e['choice'] or 'none yet'})"))
+        return details(rows)
+
+    render(current.output, data, build)
