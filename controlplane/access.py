@@ -40,13 +40,14 @@ def sees(session: Session, principal: Principal, organisation_id: str) -> bool:
     return principal.is_staff or organisation_id in visible_organisation_ids(session, principal)
 
 
-def require_visible(session: Session, principal: Principal, model: type[T], row_id: str, what: str, *,
+def require_visible(session: Session, principal: Principal, model: type[T], row_id: str, not_found: Detail, *,
                     for_update: bool = False) -> T:
-    """An organisation's row (with `organisation_id`) the caller may see, else NotFound (existence does not leak)."""
+    """An organisation's row (with `organisation_id`) the caller may see, else NotFound with the caller's
+    `not_found` detail (existence does not leak)."""
     statement = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
     row = session.scalar(statement.with_for_update() if for_update else statement)
     if row is None or not sees(session, principal, row.organisation_id):  # type: ignore[attr-defined]
-        raise NotFound(f"{what} {row_id} not found")
+        raise NotFound(not_found)
     return row
 
 

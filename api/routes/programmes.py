@@ -4,7 +4,7 @@ from fastapi import status
 
 from api.deps import CallerDep, CoreDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
-from controlplane.errors import PermissionDenied
+from controlplane.errors import Detail, PermissionDenied
 from controlplane.programmes import service
 from controlplane.programmes.report import report
 from controlplane.programmes.schemas import (
@@ -49,7 +49,7 @@ def programme_report(programme_id: str, session: SessionDep, core: CoreDep, call
     """Approvers and operators: enrolments by state, reserve / granted / used per region and resource,
     and the enrolments ending within 30 days."""
     if not caller.is_staff:
-        raise PermissionDenied("programme reports are for approvers and operators")
+        raise PermissionDenied(Detail("programme reports are for approvers and operators"))
     return ReportOut.of(report(session, core, core.clock.now(), programme_id)[0])
 
 

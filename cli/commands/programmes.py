@@ -8,13 +8,15 @@ from typing import Any, Optional
 import typer
 
 from cli.context import handled, state
+from cli.i18n import N_, _, ngettext, number
 from cli.output import details, render, table, when
 
 app = typer.Typer(help="Programmes: apply, follow your enrolment, choose at expiry; approvers and operators decide and watch.",
                   no_args_is_help=True)
 
 # The resources shown in short views; `-o json` gives every one.
-SHOWN = (("vcpus", "vCPU", 1), ("ram_mib", "RAM GiB", 1024), ("volume_gib", "volume GiB", 1), ("instances", "instances", 1))
+SHOWN = (("vcpus", N_("vCPU"), 1), ("ram_mib", N_("RAM GiB"), 1024), ("volume_gib", N_("volume GiB"), 1),
+         ("instances", N_("instances"), 1))
 
 
 class Choice(str, Enum):
@@ -33,35 +35,41 @@ class State(str, Enum):
 
 
 def _amounts(values: dict[str, int]) -> str:
-    return ", ".join(f"{values.get(name, 0) // scale} {label}" for name, label, scale in SHOWN)
+    return ", ".join(f"{number(values.get(name, 0) // scale)} {_(label)}" for name, label, scale in SHOWN)
 
 
 def _price(programme: dict[str, Any]) -> str:
-    return "free" if programme["free"] else f"{programme['discount_percent']} % off"
+    return _("free") if programme["free"] else _("{percent} % off").format(percent=programme["discount_percent"])
 
 
 def _eligibility(rules: dict[str, Any]) -> str:
     parts = ["/".join(rules["kinds"])]
     if rules.get("sectors"):
-        parts.append("sectors " + ", ".join(rules["sectors"]))
+        parts.append(_("sectors {sectors}").format(sectors=", ".join(rules["sectors"])))
     band = rules.get("employees") or {}
     if band:
-        parts.append(f"employees {band.get('min') or 0}..{band.get('max') if band.get('max') is not None else ''}")
+        parts.append(_("employees {min}..{max}").format(
+            min=band.get("min") or 0, max=band.get("max") if band.get("max") is not None else ""))
     age = rules.get("age") or {}
     if age.get("max_years"):
-        parts.append(f"founded less than {age['max_years']} years ago")
+        parts.append(ngettext("founded less than {years} year ago", "founded less than {years} years ago",
+                              age["max_years"]).format(years=age["max_years"]))
     if age.get("min_years"):
-        parts.append(f"founded at least {age['min_years']} years ago")
-    return "; ".join(parts)
+        parts.append(ngettext("founded at least {years} year ago", "founded at least {years} years ago",
+                              age["min_years"]).format(years=age["min_years"]))
+    return _("; ").join(parts)
 
 
 def _enrolment_details(e: dict[str, Any]) -> Any:
-    return details([("id", e["id"]), ("programme", e["programme_id"]), ("organisation", e["organisation_id"]),
-                    ("state", e["state"]), ("reason", e["reason"]), ("applied", f"{when(e['created_at'])} by {e['applied_by']}"),
-                    ("decided", f"{when(e['decided_at'])} by {e['decided_by']}" if e["decided_at"] else ""),
-                    ("from", when(e["starts_at"])), ("until", when(e["ends_at"])),
-                    ("discount", f"{e['percent_off']} %" if e["percent_off"] is not None else ""),
-                    ("choice", f"{e['choice']} ({e['chosen_by']}, {when(e['chosen_at'])})" if e["choice"] else "")])
+    return details([
+        (N_("id"), e["id"]), (N_("programme"), e["programme_id"]), (N_("organisation"), e["organisation_id"]),
+        (N_("state"), e["state"]), (N_("reason"), e["reason"]),
+        (N_("applied"), _("{time} by {subject}").format(time=when(e["created_at"]), subject=e["applied_by"])),
+        (N_("decided"), _("{time} by {subject}").format(time=when(e["decided_at"]), subject=e["decided_by"])
+         if e["decided_at"] else ""),
+        (N_("from"), when(e["starts_at"])), (N_("until"), when(e["ends_at"])),
+        (N_("discount"), f"{e['percent_off']} %" if e["percent_off"] is not None else ""),
+        (N_("choice"), f"{e['choice']} ({e['chosen_by']}, {when(e['chosen_at'])})" if e["choice"] else "")])
 
 
 @app.command("list")
@@ -72,10 +80,10 @@ def list_(ctx: typer.Context) -> None:
     with current.api() as api:
         page = api.get("/v1/programmes")
     render(current.output, page, lambda p: table(
-        ["ID", "Name", "Price", "Grant", "Months", "Who", "Enrolment", "Regions"],
-        [[g["id"], g["name"], _price(g), _amounts(g["grant"]), g["length_months"], _eligibility(g["eligibility"]),
-          "automatic" if g["auto_enrol"] else "by an approver", ", ".join(g["funding"])] for g in p["items"]],
-        title="Programmes"))
+        [N_("ID"), N_("Name"), N_("Price"), N_("Grant"), N_("Months"), N_("Who"), N_("Enrolment"), N_("Regions")],
+        [[g["id"], g["name"], _price(g), _amounts(g["grant"]), number(g["length_months"]), _eligibility(g["eligibility"]),
+          _("automatic") if g["auto_enrol"] else _("by an approver"), ", ".join(g["funding"])] for g in p["items"]],
+        title=N_("Programmes")))
 
 
 @app.command()
@@ -91,14 +99,21 @@ def show(ctx: typer.Context, programme: str = typer.Argument(..., metavar="PROGR
                                                          params={"organisation_id": org})}
 
     def build(p: dict[str, Any]) -> Any:
-        rows = [("id", p["id"]), ("name", p["name"]), ("about", p["description"]), ("who", _eligibility(p["eligibility"])),
-                ("grant", _amounts(p["grant"])), ("length", f"{p['length_months']} months"), ("price", _price(p)),
-                ("enrolment", "automatic when eligible and verified" if p["auto_enrol"] else "decided by an approver"),
-                ("grace", f"{p['grace_days']} days after expiry to choose"),
-                *[(f"reserved in {region}", _amounts(amounts)) for region, amounts in p["funding"].items()]]
+        rows = [
+            (N_("id"), p["id"]), (N_("name"), p["name"]), (N_("about"), p["description"]),
+            (N_("who"), _eligibility(p["eligibility"])), (N_("grant"), _amounts(p["grant"])),
+            (N_("length"), ngettext("{months} month", "{months} months", p["length_months"]).format(
+                months=number(p["length_months"]))),
+            (N_("price"), _price(p)),
+            (N_("enrolment"), _("automatic when eligible and verified") if p["auto_enrol"] else _("decided by an approver")),
+            (N_("grace"), ngettext("{days} day after expiry to choose", "{days} days after expiry to choose",
+                                   p["grace_days"]).format(days=number(p["grace_days"]))),
+            *[(_("reserved in {region}").format(region=region), _amounts(amounts))
+              for region, amounts in p["funding"].items()]]
         check = p.get("eligibility_check")
         if check:
-            rows.append((f"{check['organisation_id']}", "eligible" if check["eligible"] else "not eligible: " + "; ".join(check["reasons"])))
+            rows.append((f"{check['organisation_id']}", _("eligible") if check["eligible"] else
+                         _("not eligible: {reasons}").format(reasons="; ".join(check["reasons"]))))
         return details(rows)
 
     render(current.output, data, build)
@@ -123,9 +138,9 @@ def enrolments(ctx: typer.Context, programme: Optional[str] = typer.Option(None,
         page = api.page("/v1/enrolments", {"programme": programme, "organisation_id": org,
                                            "state": state_.value if state_ else None}, all_pages=all_pages)
     render(current.output, page, lambda p: table(
-        ["ID", "Programme", "Organisation", "State", "Until", "Choice", "Reason"],
+        [N_("ID"), N_("Programme"), N_("Organisation"), N_("State"), N_("Until"), N_("Choice"), N_("Reason")],
         [[e["id"], e["programme_id"], e["organisation_id"], e["state"], when(e["ends_at"]), e["choice"] or "", e["reason"]]
-         for e in p["items"]], title="Enrolments"))
+         for e in p["items"]], title=N_("Enrolments")))
 
 
 @app.command()
@@ -179,16 +194,19 @@ def report(ctx: typer.Context, programme: str = typer.Argument(..., metavar="PRO
         data = api.get(f"/v1/programmes/{programme}/report")
 
     def build(r: dict[str, Any]) -> Any:
-        counts = ", ".join(f"{state}: {n}" for state, n in r["enrolments"].items() if n) or "none"
-        rows: list[tuple[str, Any]] = [("programme", r["programme"]), ("enrolments", counts)]
+        counts = ", ".join(f"{state}: {number(n)}" for state, n in r["enrolments"].items() if n) or _("none")
+        rows: list[tuple[str, Any]] = [(N_("programme"), r["programme"]), (N_("enrolments"), counts)]
         for region, resources in r["regions"].items():
             for name, label, scale in SHOWN:
                 v = resources[name]
-                rows.append((f"{region} {label}", f"reserved {v['reserved'] // scale}, granted {v['granted'] // scale}, "
-                                                  f"used {v['used'] // scale}"))
+                rows.append((f"{region} {_(label)}", _("reserved {reserved}, granted {granted}, used {used}").format(
+                    reserved=number(v["reserved"] // scale), granted=number(v["granted"] // scale),
+                    used=number(v["used"] // scale))))
         for e in r["expiring"]:
-            rows.append((f"ends {when(e['ends_at'])}", f"{e['enrolment_id']} ({e['organisation_id']}, {e['state']}, "
-                                                       f"choice: {e['choice'] or 'none yet'})"))
+            rows.append((_("ends {time}").format(time=when(e["ends_at"])),
+                         _("{enrolment} ({organisation}, {state}, choice: {choice})").format(
+                             enrolment=e["enrolment_id"], organisation=e["organisation_id"], state=e["state"],
+                             choice=e["choice"] or _("none yet"))))
         return details(rows)
 
     render(current.output, data, build)

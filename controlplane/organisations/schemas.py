@@ -31,7 +31,7 @@ class ProfileUpdate(Profile):
     @model_validator(mode="after")
     def _something(self) -> "ProfileUpdate":
         if not self.model_fields_set:
-            raise ValueError("give at least one of sector, employees, founded_on")
+            raise ValueError(Detail("give at least one of sector, employees, founded_on"))
         return self
 
 

@@ -40,7 +40,7 @@ def register(session: Session, clock: Clock, principal: Principal, data: Organis
 
 def _check_profile(data: Profile, clock: Clock) -> None:
     if data.founded_on is not None and data.founded_on > clock.now().date():
-        raise InvalidInput(f"founded_on {data.founded_on.isoformat()} is in the future")
+        raise InvalidInput(Detail("founded_on {founded_on} is in the future", founded_on=data.founded_on))
 
 
 def update_profile(session: Session, clock: Clock, principal: Principal, organisation_id: str,

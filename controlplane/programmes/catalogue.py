@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from controlplane.domain.regions import Catalogue
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, preset
 from controlplane.domain.states import OrganisationKind, Sector
-from controlplane.errors import InvalidInput
+from controlplane.errors import Detail, InvalidInput
 
 
 def add_months(day: date, months: int) -> date:
@@ -50,10 +50,10 @@ class Band(_Strict):
     def holds(self, value: int) -> bool:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
-    def describe(self) -> str:
+    def describe(self) -> Detail:
         if self.min is not None and self.max is not None:
-            return f"{self.min} to {self.max}"
-        return f"at least {self.min}" if self.min is not None else f"at most {self.max}"
+            return Detail("{min} to {max}", min=self.min, max=self.max)
+        return Detail("at least {min}", min=self.min) if self.min is not None else Detail("at most {max}", max=self.max)
 
 
 class AgeBand(_Strict):
@@ -145,18 +145,21 @@ def check_against(programmes: ProgrammeCatalogue, regions: Catalogue, where: str
     for programme in programmes.programmes:
         for region_id in programme.funding:
             if regions.get(region_id) is None:
-                raise InvalidInput(f"{where}: programme {programme.id} funds unknown region {region_id}")
+                raise InvalidInput(Detail("{where}: programme {programme_id} funds unknown region {region_id}",
+                                          where=where, programme_id=programme.id, region_id=region_id))
             short = [r.value for r in Resource if programme.envelope()[r] > programme.reserved(region_id)[r]]
             if short:
-                raise InvalidInput(f"{where}: programme {programme.id} reserves less than one grant in {region_id} "
-                                   f"for {', '.join(short)}")
+                raise InvalidInput(Detail("{where}: programme {programme_id} reserves less than one grant in "
+                                          "{region_id} for {resources}", where=where, programme_id=programme.id,
+                                          region_id=region_id, resources=", ".join(short)))
     for region in regions.regions:
         capacity = region.effective_capacity()
         for resource in Resource:
             total = sum(p.reserved(region.id)[resource] for p in programmes.programmes)
             if total > capacity[resource]:
-                raise InvalidInput(f"{where}: programmes reserve {total} {resource.value} in {region.id}, "
-                                   f"more than its capacity {capacity[resource]}")
+                raise InvalidInput(Detail("{where}: programmes reserve {total} {resource} in {region_id}, more than "
+                                          "its capacity {capacity}", where=where, total=total, resource=resource.value,
+                                          region_id=region.id, capacity=capacity[resource]))
 
 
 def load_programmes(path: Path | None, regions: Catalogue) -> ProgrammeCatalogue:
@@ -165,16 +168,17 @@ def load_programmes(path: Path | None, regions: Catalogue) -> ProgrammeCatalogue
     try:
         data: Any = yaml.safe_load(path.read_text())
     except OSError as error:
-        raise InvalidInput(f"cannot read programme catalogue {path}: {error.strerror}") from error
+        raise InvalidInput(Detail("cannot read programme catalogue {path}: {error_strerror}",
+                                  path=path, error_strerror=error.strerror)) from error
     except yaml.YAMLError as error:
-        raise InvalidInput(f"programme catalogue {path} is not valid YAML: {error}") from error
+        raise InvalidInput(Detail("programme catalogue {path} is not valid YAML: {error}", path=path, error=error)) from error
     try:
         catalogue = ProgrammeCatalogue.model_validate(data or {})
     except (ValidationError, InvalidInput) as error:
-        raise InvalidInput(f"programme catalogue {path} is invalid: {error}") from error
+        raise InvalidInput(Detail("programme catalogue {path} is invalid: {error}", path=path, error=error)) from error
     ids = [p.id for p in catalogue.programmes]
     if len(ids) != len(set(ids)):
-        raise InvalidInput(f"programme catalogue {path} repeats a programme id")
+        raise InvalidInput(Detail("programme catalogue {path} repeats a programme id", path=path))
     check_against(catalogue, regions, f"programme catalogue {path}")
     return catalogue
 

@@ -58,14 +58,23 @@ def profile_of(organisation: Organisation) -> Profile:
                    founded_on=organisation.founded_on)
 
 
-def unverified(organisation: Organisation) -> str | None:
+def unverified(organisation: Organisation) -> Detail | None:
     """Why the organisation's word cannot be taken yet, or None."""
     if organisation.status != OrganisationStatus.VERIFIED.value:
-        return f"organisation {organisation.id} is {organisation.status}; an operator must verify it"
+        return Detail("organisation {organisation_id} is {status}; an operator must verify it",
+                      organisation_id=organisation.id, status=organisation.status)
     if organisation.profile_verified_at is None:
-        return (f"the profile of organisation {organisation.id} (sector, employees, founding date) changed since an "
-                "operator verified it; an operator must verify it again")
+        return Detail("the profile of organisation {organisation_id} (sector, employees, founding date) changed since "
+                      "an operator verified it; an operator must verify it again", organisation_id=organisation.id)
     return None
+
+
+def _all(reasons: list[Detail]) -> Detail:
+    """Reasons one after the other, separated as the language separates clauses ("; " in English)."""
+    said = reasons[0]
+    for reason in reasons[1:]:
+        said = Detail("{reasons}; {reason}", reasons=said, reason=reason)
+    return said
 
 
 def apply(session: Session, core: Core, principal: Principal, programme_id: str, organisation_id: str) -> ProgrammeEnrolment:
@@ -77,14 +86,17 @@ def apply(session: Session, core: Core, principal: Principal, programme_id: str,
         ProgrammeEnrolment.organisation_id == organisation.id,
         ProgrammeEnrolment.state.in_([s.value for s in LIVE])))
     if live is not None:
-        raise Conflict(f"organisation {organisation.id} already has enrolment {live.id} in programme "
-                       f"{live.programme_id} ({live.state}); one at a time", enrolment_id=live.id)
+        raise Conflict(Detail("organisation {organisation_id} already has enrolment {enrolment_id} in programme "
+                              "{programme_id} ({state}); one at a time", organisation_id=organisation.id,
+                              enrolment_id=live.id, programme_id=live.programme_id, state=live.state),
+                       enrolment_id=live.id)
     held = session.scalar(select(ProgrammeEnrolment.id).where(
         ProgrammeEnrolment.organisation_id == organisation.id, ProgrammeEnrolment.programme_id == programme.id,
         ProgrammeEnrolment.state.in_([s.value for s in HELD])))
     if held is not None:
-        raise Conflict(f"organisation {organisation.id} was already enrolled in programme {programme.id} "
-                       f"({held}); a programme is granted once", enrolment_id=held)
+        raise Conflict(Detail("organisation {organisation_id} was already enrolled in programme {programme_id} "
+                              "({enrolment_id}); a programme is granted once", organisation_id=organisation.id,
+                              programme_id=programme.id, enrolment_id=held), enrolment_id=held)
     now = core.clock.now()
     enrolment = ProgrammeEnrolment(
         id=new_id("enr"), programme_id=programme.id, organisation_id=organisation.id,
@@ -102,7 +114,8 @@ def apply(session: Session, core: Core, principal: Principal, programme_id: str,
     try:
         session.flush()
     except IntegrityError as error:  # another application of the same organisation won the race
-        raise Conflict(f"organisation {organisation.id} already has a live enrolment; one at a time") from error
+        raise Conflict(Detail("organisation {organisation_id} already has a live enrolment; one at a time",
+                              organisation_id=organisation.id)) from error
     return enrolment
 
 
@@ -128,10 +141,11 @@ def approve(session: Session, core: Core, principal: Principal, enrolment_id: st
     now = core.clock.now()
     reasons = ineligibility(programme, profile_of(organisation), now.date())
     if reasons:
-        raise Conflict(f"organisation {organisation.id} is no longer eligible: {'; '.join(reasons)}; reject it instead")
+        raise Conflict(Detail("organisation {organisation_id} is no longer eligible: {reasons}; reject it instead",
+                              organisation_id=organisation.id, reasons=_all(reasons)))
     why_not = unverified(organisation)
     if why_not is not None:
-        raise Conflict(f"cannot enrol yet: {why_not}")
+        raise Conflict(Detail("cannot enrol yet: {why_not}", why_not=why_not))
     _enrol(enrolment, programme, principal.subject, now, f"approved by {principal.subject}: {reason}")
     session.flush()
     return enrolment
@@ -150,10 +164,12 @@ def _pending(session: Session, principal: Principal, enrolment_id: str, decision
     enrolment = _get_for_update(session, principal, enrolment_id)
     organisation = session.get_one(Organisation, enrolment.organisation_id)
     require_independent(session, principal, organisation,
-                        Detail("{decision} enrolment {enrolment_id}", decision=decision, enrolment_id=enrolment.id),
+                        Detail("approve enrolment {enrolment_id}", enrolment_id=enrolment.id) if decision == "approve"
+                        else Detail("reject enrolment {enrolment_id}", enrolment_id=enrolment.id),
                         decider=PlatformRole.APPROVER, filed_by=enrolment.applied_by)
     if enrolment.state != EnrolmentState.PENDING.value:
-        raise InvalidTransition(f"enrolment {enrolment.id} is {enrolment.state}; only a pending one can be decided",
+        raise InvalidTransition(Detail("enrolment {enrolment_id} is {state}; only a pending one can be decided",
+                                       enrolment_id=enrolment.id, state=enrolment.state),
                                 current=enrolment.state, target=decision)
     return enrolment, organisation
 
@@ -167,23 +183,28 @@ def choose(session: Session, core: Core, principal: Principal, enrolment_id: str
     enrolment = _get_for_update(session, principal, enrolment_id)
     require_organisation(session, principal, enrolment.organisation_id, admin=True, operator_override=False)
     if enrolment.state not in (EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value):
-        raise InvalidTransition(f"enrolment {enrolment.id} is {enrolment.state}; a choice is made while enrolled or "
-                                "in the grace period after expiry", current=enrolment.state, target=choice.value)
+        raise InvalidTransition(Detail("enrolment {enrolment_id} is {state}; a choice is made while enrolled or in "
+                                       "the grace period after expiry", enrolment_id=enrolment.id, state=enrolment.state),
+                                current=enrolment.state, target=choice.value)
     now = core.clock.now()
     opens = enrolment.end - timedelta(days=CHOICE_WINDOW_DAYS)
     if now < opens:
-        raise Conflict(f"the choice opens on {opens.date().isoformat()}, 30 days before the enrolment ends")
+        raise Conflict(Detail.counted("the choice opens on {opens}, {days} day before the enrolment ends",
+                                      "the choice opens on {opens}, {days} days before the enrolment ends",
+                                      CHOICE_WINDOW_DAYS, opens=opens.date(), days=CHOICE_WINDOW_DAYS))
     enrolment.choice, enrolment.chosen_by, enrolment.chosen_at, enrolment.updated_at = choice.value, principal.subject, now, now
     session.flush()
     return enrolment
 
 
 def get(session: Session, principal: Principal, enrolment_id: str) -> ProgrammeEnrolment:
-    return require_visible(session, principal, ProgrammeEnrolment, enrolment_id, "enrolment")
+    return require_visible(session, principal, ProgrammeEnrolment, enrolment_id,
+                           Detail("enrolment {enrolment_id} not found", enrolment_id=enrolment_id))
 
 
 def _get_for_update(session: Session, principal: Principal, enrolment_id: str) -> ProgrammeEnrolment:
-    return require_visible(session, principal, ProgrammeEnrolment, enrolment_id, "enrolment", for_update=True)
+    return require_visible(session, principal, ProgrammeEnrolment, enrolment_id,
+                           Detail("enrolment {enrolment_id} not found", enrolment_id=enrolment_id), for_update=True)
 
 
 def list_visible(session: Session, principal: Principal, *, cursor: str | None, limit: int,
@@ -205,7 +226,7 @@ def list_visible(session: Session, principal: Principal, *, cursor: str | None, 
 class EligibilityCheck:
     programme: str
     eligible: bool
-    reasons: list[str]
+    reasons: list[Detail]  # the API answers them in English (they are data there, as a stored reason is)
 
 
 def check(session: Session, core: Core, principal: Principal, programme_id: str, organisation_id: str) -> EligibilityCheck:

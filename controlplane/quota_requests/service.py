@@ -322,11 +322,13 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
 
 
 def get(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    return require_visible(session, principal, QuotaRequest, request_id, "quota request")
+    return require_visible(session, principal, QuotaRequest, request_id,
+                           Detail("quota request {request_id} not found", request_id=request_id))
 
 
 def _get_for_update(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    return require_visible(session, principal, QuotaRequest, request_id, "quota request", for_update=True)
+    return require_visible(session, principal, QuotaRequest, request_id,
+                           Detail("quota request {request_id} not found", request_id=request_id), for_update=True)
 
 
 def list_visible(

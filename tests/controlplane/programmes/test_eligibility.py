@@ -45,7 +45,7 @@ CASES = [
     ("four employees", SECTORS, Profile("business", "industry", 4, None), ["5 to 250 employees, not 4"]),
     ("agency founded long ago", AGENCIES_TOO, Profile("agency", "public", None, date(1990, 1, 1)), []),
     ("business founded this year", AGENCIES_TOO, Profile("business", None, None, date(2026, 6, 1)),
-     ["founded at least 1 years ago"]),
+     ["founded at least 1 year ago"]),
 ]
 
 
