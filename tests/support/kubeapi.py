@@ -229,8 +229,10 @@ class KubeApiServer:
                     raise RuntimeError(f"CRD {path.name} was refused ({response.status_code}): {response.text[:2000]}")
                 names.append(crd["metadata"]["name"])
         for name in names:
-            self._wait(lambda: any(c["type"] == "Established" and c["status"] == "True" for c in
-                                   self.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-                                   .json().get("status", {}).get("conditions", [])),
-                       f"CRD {name}", self.base / "kube-apiserver.log")
+            self._wait(lambda: self._established(name), f"CRD {name}", self.base / "kube-apiserver.log")
         return names
+
+    def _established(self, crd: str) -> bool:
+        # Right after creation the stored status has `conditions: null`.
+        status = self.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd).json().get("status") or {}
+        return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions") or [])
