@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     for module in (system, regions, organisations, quota_requests, projects, usage, drift):
         app.include_router(module.router)
     problems.document(app)
+    from api import portal
+
+    portal.install(app, runtime)
     if settings.uses_builtin_issuer:
         from api.issuer import create_issuer
 

@@ -1,0 +1,48 @@
+"""Names the pages show for the core's values (states, kinds, sizes, problem codes), marked for
+translation; the values themselves never change with the language."""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # noqa: N802 - marks a message for extraction; translated where it is shown
+    return message
+
+
+STATES = {
+    "submitted": N_("waiting for a decision"), "approved": N_("approved"), "rejected": N_("rejected"),
+    "cancelled": N_("cancelled"), "provisioning": N_("provisioning"), "active": N_("active"), "failed": N_("failed"),
+    "superseded": N_("superseded"), "decommissioning": N_("decommissioning"), "decommissioned": N_("decommissioned"),
+    "pending": N_("pending"), "pending_verification": N_("waiting for verification"), "verified": N_("verified"),
+    "suspended": N_("suspended"), "delivered": N_("delivered"), "open": N_("open"), "draining": N_("draining"),
+    "closed": N_("closed"),
+}
+KINDS = {"agency": N_("public agency"), "business": N_("business")}
+PRESETS = {"small": N_("Small"), "medium": N_("Medium"), "large": N_("Large")}
+DRIFT = {"quota_changed": N_("quota changed outside Sahab"), "usage_above_quota": N_("usage above quota"),
+         "project_missing": N_("project missing on the cloud")}
+# The core's problem titles, by their stable code.
+TITLES = {
+    "invalid-input": N_("The request is not valid"),
+    "unauthenticated": N_("Authentication failed"),
+    "forbidden": N_("Not allowed"),
+    "not-found": N_("Not found"),
+    "conflict": N_("Conflict with the current state"),
+    "invalid-transition": N_("The transition is not allowed from the current state"),
+    "organisation-not-verified": N_("The organisation is not verified yet"),
+    "insufficient-capacity": N_("Not enough free capacity in the region"),
+    "region-not-open": N_("The region does not accept new quota"),
+    "below-usage": N_("The requested quota is below current usage"),
+    "dependency-unavailable": N_("A service Sahab depends on is unavailable"),
+    "separation-of-duties": N_("Another approver or operator must decide"),
+    "national-id-already-verified": N_("Another organisation with this national ID is already verified"),
+    "too-many-pending-requests": N_("The organisation has too many requests waiting for a decision"),
+    "webhook-target-refused": N_("The webhook URL may not be used"),
+    "webhook-target-unresolved": N_("The webhook host does not resolve"),
+    "credentials-pending": N_("The credentials are being fetched"),
+    "credentials-unreadable": N_("Stored credentials cannot be opened with the configured keys"),
+}
+FALLBACK_TITLES = (N_("Something went wrong"), N_("The request could not be made"))
+
+
+def context() -> dict[str, object]:
+    return {"labels": STATES, "kind_names": KINDS, "preset_names": PRESETS, "drift_names": DRIFT, "titles": TITLES}
