@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -51,7 +52,9 @@ class Portal:
         if language.code not in self.environments:
             environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-            environment.install_gettext_translations(i18n.translations(language.code), newstyle=True)  # type: ignore[attr-defined]
+            translations = i18n.translations(language.code)
+            environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+            environment.filters["reason"] = partial(words.explain, translations.gettext)
             self.environments[language.code] = environment
         return self.environments[language.code]
 

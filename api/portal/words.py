@@ -3,6 +3,9 @@ translation; the values themselves never change with the language."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 
 def N_(message: str) -> str:  # noqa: N802 - marks a message for extraction; translated where it is shown
     return message
@@ -15,6 +18,12 @@ STATES = {
     "pending": N_("pending"), "pending_verification": N_("waiting for verification"), "verified": N_("verified"),
     "suspended": N_("suspended"), "delivered": N_("delivered"), "open": N_("open"), "draining": N_("draining"),
     "closed": N_("closed"),
+}
+RESOURCES = {
+    "vcpus": N_("vCPUs"), "ram_mib": N_("RAM (MiB)"), "instances": N_("Instances"), "volume_gib": N_("Volume storage (GiB)"),
+    "volumes": N_("Volumes"), "snapshots": N_("Snapshots"), "networks": N_("Networks"), "subnets": N_("Subnets"),
+    "ports": N_("Ports"), "routers": N_("Routers"), "floating_ips": N_("Floating IPs"),
+    "security_groups": N_("Security groups"), "security_group_rules": N_("Security group rules"),
 }
 KINDS = {"agency": N_("public agency"), "business": N_("business")}
 PRESETS = {"small": N_("Small"), "medium": N_("Medium"), "large": N_("Large")}
@@ -45,4 +54,34 @@ FALLBACK_TITLES = (N_("Something went wrong"), N_("The request could not be made
 
 
 def context() -> dict[str, object]:
-    return {"labels": STATES, "kind_names": KINDS, "preset_names": PRESETS, "drift_names": DRIFT, "titles": TITLES}
+    return {"labels": STATES, "resource_names": RESOURCES, "kind_names": KINDS, "preset_names": PRESETS, "drift_names": DRIFT, "titles": TITLES}
+
+
+# The reasons the core writes on requests (controlplane.quota_requests), said in the person's language;
+# anything else (an approver's own words) is shown as it was written.
+_ABOVE = re.compile(r"^waiting for an approver: above the (agency|business) envelope \([\w-]+\) for (.+)$")
+_REASONS = {
+    re.compile(r"^approved automatically: within the \w+ envelope \([\w-]+\)$"):
+        N_("Approved automatically, within what the organisation gets."),
+    re.compile(r"^approved automatically: a decrease$"): N_("Approved automatically: a decrease."),
+    re.compile(r"^waiting for an approver: not enough free capacity: .*$"):
+        N_("Waiting for an approver: the region does not have enough free capacity now."),
+    re.compile(r"^cancelled by the requester$"): N_("Cancelled by the requester."),
+    re.compile(r"^retry requested$"): N_("Retry requested."),
+}
+
+
+def explain(gettext: Callable[[str], str], reason: str | None) -> str:
+    if not reason:
+        return "—"
+    above = _ABOVE.match(reason)
+    if above:
+        names = gettext(", ").join(gettext(RESOURCES.get(name.strip(), name.strip())) for name in above.group(2).split(","))
+        message = (N_("An approver must decide: this is above what a public agency gets automatically (%(resources)s).")
+                   if above.group(1) == "agency" else
+                   N_("An approver must decide: this is above what a business gets automatically (%(resources)s)."))
+        return gettext(message) % {"resources": names}
+    for pattern, message in _REASONS.items():
+        if pattern.match(reason):
+            return gettext(message)
+    return reason
