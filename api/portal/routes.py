@@ -211,7 +211,7 @@ def request_progress(request_id: str, request: Request, after: int = 0, who: Vis
         line = environment.get_template("_event.html").module  # type: ignore[attr-defined]
         body = {"state": found.state, "state_label": who.gettext(words.STATES.get(found.state, found.state)),
                 "reason": words.explain(who.gettext, found.reason), "final": found.state not in ACTIVE_STATES,
-                "events": [{"id": e.id, "html": str(line.event(e, fmt, words.STATES))} for e in events]}
+                "events": [{"id": e.id, "html": str(line.event(e, fmt, words.STATES, words.OPERATIONS))} for e in events]}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -25,6 +25,8 @@ RESOURCES = {
     "ports": N_("Ports"), "routers": N_("Routers"), "floating_ips": N_("Floating IPs"),
     "security_groups": N_("Security groups"), "security_group_rules": N_("Security group rules"),
 }
+# What Pulumi did to a resource, as the provisioning progress reports it (ProgressEvent.operation).
+OPERATIONS = {"create": N_("created"), "update": N_("updated"), "delete": N_("deleted"), "replace": N_("replaced")}
 KINDS = {"agency": N_("public agency"), "business": N_("business")}
 PRESETS = {"small": N_("Small"), "medium": N_("Medium"), "large": N_("Large")}
 DRIFT = {"quota_changed": N_("quota changed outside Sahab"), "usage_above_quota": N_("usage above quota"),
@@ -54,7 +56,7 @@ FALLBACK_TITLES = (N_("Something went wrong"), N_("The request could not be made
 
 
 def context() -> dict[str, object]:
-    return {"labels": STATES, "resource_names": RESOURCES, "kind_names": KINDS, "preset_names": PRESETS, "drift_names": DRIFT, "titles": TITLES}
+    return {"labels": STATES, "resource_names": RESOURCES, "operations": OPERATIONS, "kind_names": KINDS, "preset_names": PRESETS, "drift_names": DRIFT, "titles": TITLES}
 
 
 # The reasons the core writes on requests (controlplane.quota_requests), said in the person's language;
@@ -68,6 +70,9 @@ _REASONS = {
         N_("Waiting for an approver: the region does not have enough free capacity now."),
     re.compile(r"^cancelled by the requester$"): N_("Cancelled by the requester."),
     re.compile(r"^retry requested$"): N_("Retry requested."),
+    re.compile(r"^provisioning started$"): N_("Provisioning started."),
+    re.compile(r"^provisioned$"): N_("Provisioned: the project is ready."),
+    re.compile(r"^resetting quotas to zero before removal$"): N_("Setting the quotas to zero before removal."),
 }
 
 

@@ -74,3 +74,47 @@ class PortalUser:
 
     def close(self) -> None:
         self.http.close()
+
+
+@contextmanager
+def sahab_all(data_dir: Path, logs: Path) -> Iterator[str]:
+    """`sahab-server all` as `./dev run` starts it (API, worker and beat on the embedded defaults: SQLite,
+    the filesystem broker, the built-in issuer with its demo accounts, the demo regions, the real Pulumi
+    provisioner on the local OpenStack named by OS_CLIENT_CONFIG_FILE). Yields the API's URL."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.api_process import ROOT, wait_ready
+    from tests.support.ports import free_port
+
+    toolchain = subprocess.run([str(ROOT / "toolchain" / "ensure-pulumi")], capture_output=True, text=True)
+    if toolchain.returncode != 0:
+        raise RuntimeError(f"the Pulumi toolchain is not available: {toolchain.stderr[-2000:]}")
+    clouds = os.environ.get("OS_CLIENT_CONFIG_FILE", "")
+    if not clouds or not Path(clouds).is_file():
+        raise RuntimeError(f"the local OpenStack is not configured (OS_CLIENT_CONFIG_FILE={clouds!r}): run "
+                           "`devcloud/sahab-devcloud up` and `eval \"$(devcloud/sahab-devcloud env)\"`")
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SAHAB_") and key != "OS_CLOUD"}
+    environment.update({
+        "PYTHONPATH": str(ROOT), "PATH": f"{toolchain.stdout.strip()}{os.pathsep}{os.environ['PATH']}",
+        "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "OS_CLIENT_CONFIG_FILE": clouds, "SAHAB_DATA_DIR": str(data_dir), "SAHAB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "SAHAB_POLL_INTERVAL": "0.5",
+    })
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log_path = logs / "sahab-all.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "api.server", "all"], env=environment, cwd=ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/healthz", process, log_path)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
