@@ -16,6 +16,7 @@ from tests.support.browser import artefacts_dir, chromium, serious_violations
 from tests.support.fakes import RecordingQueue
 from tests.support.portal import ServedSahab, served_sahab
 
+pytestmark = pytest.mark.browser
 LANGUAGES = ("en", "fr", "ar")
 MEMBER_PAGES = {"dashboard": "/portal", "new-request": "/portal/requests/new", "usage": "/portal/usage",
                 "organisations": "/portal/organisations", "organisation": "/portal/organisations/org_demo_business"}

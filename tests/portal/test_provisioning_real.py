@@ -10,11 +10,14 @@ import secrets
 from pathlib import Path
 
 import openstack
+import pytest
 import yaml
 
 from tests.support.browser import artefacts_dir, chromium
 from tests.support.openstack import admin_connection, delete_project
 from tests.support.portal import sahab_all
+
+pytestmark = [pytest.mark.browser, pytest.mark.devcloud, pytest.mark.pulumi]
 
 
 def test_a_request_provisions_for_real_and_its_credentials_download(tmp_path: Path):
