@@ -46,12 +46,12 @@ class OidcClient:
                                             issuer=self.issuer) from None
         return self._metadata
 
-    async def authorization_url(self, *, state: str, challenge: str, nonce: str) -> str:
+    async def authorization_url(self, *, state: str, challenge: str, nonce: str, locale: str = "en") -> str:
         endpoint = (await self.metadata())["authorization_endpoint"]
         query = urlencode({
             "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
             "scope": "openid profile email", "state": state, "nonce": nonce,
-            "code_challenge": challenge, "code_challenge_method": "S256",
+            "code_challenge": challenge, "code_challenge_method": "S256", "ui_locales": locale,
         })
         return f"{endpoint}?{query}"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -47,6 +48,12 @@ def signed_in(request: Request, who: Visitor = Depends(visitor)) -> Visitor:
     return remember(request, who)
 
 
+async def posted(request: Request, who: Visitor, handler: Callable[..., Response], *args: str) -> Response:
+    """A form's answer: its CSRF token checked, then `handler(request, who, *args, form)` run off the event loop."""
+    form = await form_of(request, who)
+    return await run_in_threadpool(handler, request, who, *args, form)
+
+
 # ---------------------------------------------------------------- sign-in, sign-out, language
 
 
@@ -55,7 +62,8 @@ async def signin(request: Request, next: str = "/portal") -> Response:
     portal = portal_of(request)
     verifier, challenge = pkce_pair()
     state, nonce = new_nonce(), new_nonce()
-    url = await portal.oidc.authorization_url(state=state, challenge=challenge, nonce=nonce)
+    url = await portal.oidc.authorization_url(state=state, challenge=challenge, nonce=nonce,
+                                              locale=i18n.choose(request).code)
     response = redirect(url)
     portal.sealer.set_signin(response, SignIn(state=state, verifier=verifier, nonce=nonce, next=safe_next(next),
                                               started_at=portal.runtime.core.clock.now().timestamp()))
@@ -154,8 +162,7 @@ def new_request(request: Request, who: Visitor = Depends(signed_in)) -> Response
 
 @router.post("/requests/new")
 async def create_request(request: Request, who: Visitor = Depends(signed_in)) -> Response:
-    form = await form_of(request, who)
-    return await run_in_threadpool(_create_request, request, who, form)
+    return await posted(request, who, _create_request)
 
 
 def _create_request(request: Request, who: Visitor, form: dict[str, str]) -> Response:
@@ -223,8 +230,7 @@ ACTIVE_STATES = {RequestState.SUBMITTED.value, RequestState.APPROVED.value, Requ
 
 @router.post("/requests/{request_id}/{action}")
 async def decide_request(request_id: str, action: str, request: Request, who: Visitor = Depends(signed_in)) -> Response:
-    form = await form_of(request, who)
-    return await run_in_threadpool(_decide, request, who, request_id, action, form)
+    return await posted(request, who, _decide, request_id, action)
 
 
 def _decide(request: Request, who: Visitor, request_id: str, action: str, form: dict[str, str]) -> Response:
@@ -320,8 +326,7 @@ def list_organisations(request: Request, who: Visitor = Depends(signed_in)) -> R
 
 @router.post("/organisations")
 async def register_organisation(request: Request, who: Visitor = Depends(signed_in)) -> Response:
-    form = await form_of(request, who)
-    return await run_in_threadpool(_register, request, who, form)
+    return await posted(request, who, _register)
 
 
 def _register(request: Request, who: Visitor, form: dict[str, str]) -> Response:
@@ -359,8 +364,7 @@ def show_organisation(organisation_id: str, request: Request, who: Visitor = Dep
 @router.post("/organisations/{organisation_id}/{action}")
 async def change_organisation(organisation_id: str, action: str, request: Request,
                               who: Visitor = Depends(signed_in)) -> Response:
-    form = await form_of(request, who)
-    return await run_in_threadpool(_change_organisation, request, who, organisation_id, action, form)
+    return await posted(request, who, _change_organisation, organisation_id, action)
 
 
 def _change_organisation(request: Request, who: Visitor, organisation_id: str, action: str, form: dict[str, str]) -> Response:

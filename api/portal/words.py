@@ -52,6 +52,11 @@ TITLES = {
     "credentials-pending": N_("The credentials are being fetched"),
     "credentials-unreadable": N_("Stored credentials cannot be opened with the configured keys"),
 }
+# The built-in issuer's sign-in page (api/issuer/pages.py) speaks the portal's languages too.
+SIGN_IN_PAGE = (N_("Sign in to Sahab"), N_("Sign in to let %(client)s act for you on Sahab."), N_("Username"),
+                N_("Password"), N_("Cancel"))
+WRONG_PASSWORD = N_("Wrong username or password.")
+LOCKED = N_("Too many failed attempts. Try again in %(seconds)s s.")
 FALLBACK_TITLES = (N_("Something went wrong"), N_("The request could not be made"))
 
 

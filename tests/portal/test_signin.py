@@ -70,3 +70,12 @@ def test_the_session_ends_after_its_maximum_age(database_url, tmp_path):
             assert ended.status_code == 303 and ended.headers["location"] == "/portal/signin?next=%2Fportal%2Fusage"
         finally:
             user.close()
+
+
+def test_the_issuers_sign_in_page_speaks_the_portals_language(browser_of):
+    user = browser_of(accept_language="ar-MA,ar;q=0.9")
+    page = user.http.get("/portal/signin")
+    assert "ui_locales=ar" in str(page.url)
+    assert '<html lang="ar" dir="rtl">' in page.text and "تسجيل الدخول إلى سحاب" in page.text
+    refused = user.sign_in("youssef", "wrong")
+    assert refused.status_code == 401 and "اسم المستخدم أو كلمة المرور غير صحيحة." in refused.text
