@@ -181,9 +181,9 @@ def _create_request(request: Request, who: Visitor, form: dict[str, str]) -> Res
             request_id = created.id
     except ValidationError as invalid:
         errors = field_errors(invalid, who.gettext)
-    except (InvalidInput, SahabError) as refused:
-        if isinstance(refused, NotFound):
-            raise
+    except NotFound:
+        raise  # not the person's organisation, or no such region: a page of its own, as the API's 404
+    except SahabError as refused:  # the rules of the core (capacity bounds, pending limit, not verified...)
         errors = {"form": refused}
     if errors:
         with transaction(runtime.sessions) as session:
@@ -432,6 +432,19 @@ def operations(request: Request, who: Visitor = Depends(signed_in)) -> Response:
         regions = read_all(session, runtime.core.catalogue)
         return render(request, who, "operations.html", organisations=orgs, drift=drift, regions=regions,
                       shown=RESOURCES_SHOWN)
+
+
+@router.post("/projects/{project_id}/decommission")
+async def decommission(project_id: str, request: Request, who: Visitor = Depends(signed_in)) -> Response:
+    """Organisation admins and operators, as POST /v1/projects/{id}/decommission."""
+    return await posted(request, who, _decommission, project_id)
+
+
+def _decommission(request: Request, who: Visitor, project_id: str, form: dict[str, str]) -> Response:
+    runtime = portal_of(request).runtime
+    with transaction(runtime.sessions) as session:
+        projects.decommission(session, runtime.core, who.principal, project_id, "decommissioned from the portal")
+    return redirect("/portal")
 
 
 @router.post("/projects/{project_id}/repair")

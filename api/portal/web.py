@@ -31,6 +31,13 @@ from controlplane.runtime import Runtime
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+# Pages hold people's data: never cached, never framed (clickjacking), forms only back to the portal.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; object-src 'none'; base-uri 'none'",
+}
+
+
 class SignInRequired(Exception):
     """No session, an ended one, or tokens the issuer no longer renews: back to sign-in."""
 
@@ -125,7 +132,7 @@ def render(request: Request, who: Visitor | None, template: str, status: int = 2
         request=request, who=who, principal=principal, lang=language, languages=i18n.LANGUAGES,
         fmt=i18n.Formats(language), csrf=who.session.csrf if who else "", path=request.url.path,
         here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), **words.context(), **context)
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -169,3 +169,16 @@ def test_an_operator_verifies_a_registered_organisation(browser_of, sahab):
     # An operator who is an admin of it could not verify it (separation of duties): shown, not done.
     again = youssef.post(f"/portal/organisations/{organisation_id}/verify", {}, csrf_from="/portal/organisations")
     assert again.status_code == 403
+
+
+def test_an_admin_decommissions_a_project_and_a_member_may_not(browser_of, sahab):
+    youssef, amina = browser_of("youssef"), browser_of("amina")
+    project_id = give_credentials(sahab, request_id_of(youssef.post("/portal/requests/new", SMALL)))
+    with transaction(sahab.runtime.sessions) as session:
+        session.add(Membership(organisation_id=BUSINESS, subject="amina", role=MemberRole.MEMBER.value,
+                               created_at=sahab.runtime.core.clock.now()))
+    assert amina.post(f"/portal/projects/{project_id}/decommission", {}).status_code == 403
+    done = youssef.post(f"/portal/projects/{project_id}/decommission", {})
+    assert done.status_code == 200 and str(done.url).endswith("/portal")
+    assert sahab.runtime.core.queue.decommissioned == [project_id]
+    assert "state-decommissioning" in done.text

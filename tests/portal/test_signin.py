@@ -19,6 +19,7 @@ def test_sign_in_shows_the_dashboard_and_sets_a_safe_cookie(browser_of):
     response = user.sign_in("youssef", "youssef-demo")
     assert response.status_code == 200 and str(response.url).endswith("/portal")
     assert "Youssef Benali" in response.text and "Dashboard" in response.text
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
     cookie = next(h for h in response.history[-1].headers.get_list("set-cookie") if h.startswith("sahab_portal="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/portal" in cookie
     assert "Secure" not in cookie  # plain HTTP on loopback only
