@@ -22,7 +22,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.devcloud, pytest.mark.pulumi]
 
 def test_a_request_provisions_for_real_and_its_credentials_download(tmp_path: Path):
     admin = admin_connection()
-    created_project = created_user = None
+    environment = f"portal-{secrets.token_hex(3)}"
+    # Sahab's names on the cloud for this project and its user: found by name, so that cleaning up needs
+    # nothing the test may not have reached.
+    project_name = f"sahab-org_demo_business-rabat-1-{environment}"
     with sahab_all(tmp_path / "data", tmp_path) as url, chromium() as browser:
         try:
             page = browser.new_context(base_url=url, accept_downloads=True).new_page()
@@ -32,7 +35,7 @@ def test_a_request_provisions_for_real_and_its_credentials_download(tmp_path: Pa
             page.click("button[value=approve]")
             page.wait_for_url(re.compile(r".*/portal/requests/new$"))
             page.select_option("#region", "rabat-1")
-            page.fill("#environment", f"portal-{secrets.token_hex(3)}")
+            page.fill("#environment", environment)
             page.check("#preset-small")
             page.fill("#justification", "Atlas analytics production")
             page.click("button[value=submit]")
@@ -41,14 +44,15 @@ def test_a_request_provisions_for_real_and_its_credentials_download(tmp_path: Pa
             # Progress arrives while the page stays: resources appear as Pulumi creates them.
             page.locator("#events .detail").first.wait_for(timeout=240_000)
             assert page.url == request_url
-            page.screenshot(path=str(artefacts_dir() / "en" / "request-provisioning.png"), full_page=True)
+            page.screenshot(path=str(artefacts_dir() / "en" / "request-provisioning.png"), full_page=True, timeout=120_000)
             page.locator("#request-state .state-active").wait_for(timeout=300_000)
-            page.screenshot(path=str(artefacts_dir() / "en" / "request-active.png"), full_page=True)
+            page.screenshot(path=str(artefacts_dir() / "en" / "request-active.png"), full_page=True, timeout=120_000)
             with page.expect_download() as download:
                 page.click("a[href$='clouds.yaml']")
             document = yaml.safe_load(Path(download.value.path()).read_text())
             (name, entry), = document["clouds"].items()
-            created_project, created_user = entry["auth"]["project_id"], entry["auth"]["username"]
+            created_project = entry["auth"]["project_id"]
+            assert entry["auth"]["username"] == f"{project_name}-user"
             assert name.startswith("sahab-rabat-1-portal-")
             # The credentials open the new project on the cloud.
             connection = openstack.connect(auth=entry["auth"], region_name=entry["region_name"],
@@ -57,11 +61,13 @@ def test_a_request_provisions_for_real_and_its_credentials_download(tmp_path: Pa
             assert list(connection.network.networks(project_id=created_project))
             page.click("a[hreflang=ar]")
             assert page.get_attribute("html", "dir") == "rtl"
-            page.screenshot(path=str(artefacts_dir() / "ar" / "request-active.png"), full_page=True)
+            page.screenshot(path=str(artefacts_dir() / "ar" / "request-active.png"), full_page=True, timeout=120_000)
         finally:
-            if created_project:
-                left = delete_project(admin, created_project)
-                user = admin.identity.find_user(created_user, domain_id=entry["auth"]["user_domain_id"])
-                if user is not None:
-                    admin.identity.delete_user(user)
-                assert not left, left
+            left: list[str] = []
+            project = admin.identity.find_project(project_name)
+            if project is not None:
+                left = delete_project(admin, project.id)
+            user = admin.identity.find_user(f"{project_name}-user")
+            if user is not None:
+                admin.identity.delete_user(user)
+            assert not left, left
