@@ -27,7 +27,7 @@ from api.portal.oidc import pkce_pair
 from controlplane.access import organisation_role
 from controlplane.capacity import read_all
 from controlplane.domain.resources import PRESETS, Resource
-from controlplane.domain.states import MemberRole, OrganisationStatus, RequestState
+from controlplane.domain.states import TRANSITIONS, MemberRole, OrganisationStatus, RequestState
 from controlplane.errors import AuthenticationFailed, CredentialsPending, InvalidInput, NotFound, PermissionDenied, SahabError
 from controlplane.metering import service as metering
 from controlplane.metering.reports import usage_report
@@ -202,7 +202,8 @@ def show_request(request_id: str, request: Request, who: Visitor = Depends(signe
         organisation = session.get_one(Organisation, found.organisation_id)
         role = organisation_role(session, who.principal, found.organisation_id)
         return render(request, who, "request.html", item=found, events=events, organisation=organisation,
-                      member_role=role, resources=list(Resource))
+                      member_role=role, resources=list(Resource),
+                      can_cancel=RequestState.CANCELLED in TRANSITIONS[RequestState(found.state)])
 
 
 @router.get("/requests/{request_id}/progress")

@@ -71,6 +71,7 @@ def test_a_small_request_is_approved_at_once_and_shows_its_progress(browser_of, 
     request_id = request_id_of(created)
     assert "state-approved" in created.text and "Approved automatically, within what the organisation gets." in created.text
     assert sahab.runtime.core.queue.provisioned == [request_id]
+    assert "Cancel the request" not in created.text  # approved: only a waiting request can be cancelled
     progress = youssef.http.get(f"/portal/requests/{request_id}/progress", params={"after": 0}).json()
     assert progress["state"] == "approved" and progress["events"] and not progress["final"]
 
@@ -132,6 +133,7 @@ def test_the_portal_shows_nothing_the_api_refuses(browser_of, sahab):
 def test_an_approver_approves_a_waiting_request_from_the_queue(browser_of, sahab):
     youssef, salma = browser_of("youssef"), browser_of("salma")
     request_id = request_id_of(youssef.post("/portal/requests/new", {**SMALL, "preset": "medium", "environment": "big"}))
+    assert "Cancel the request" in youssef.http.get(f"/portal/requests/{request_id}").text
     queue = salma.http.get("/portal/approvals")
     assert request_id in queue.text and "above what a business gets automatically (vCPUs, RAM (MiB)" in queue.text
     approved = salma.post(f"/portal/requests/{request_id}/approve", {"reason": "growth is planned", "next": "/portal/approvals"},

@@ -46,6 +46,9 @@ def test_a_request_provisions_for_real_and_its_credentials_download(tmp_path: Pa
             assert page.url == request_url
             page.screenshot(path=str(artefacts_dir() / "en" / "request-provisioning.png"), full_page=True, timeout=120_000)
             page.locator("#request-state .state-active").wait_for(timeout=300_000)
+            # Once final, the page reloads itself to offer what the new state allows: the credentials.
+            page.locator("a[href$='clouds.yaml']").wait_for(timeout=60_000)
+            assert not page.locator("text=Cancel the request").count()
             page.screenshot(path=str(artefacts_dir() / "en" / "request-active.png"), full_page=True, timeout=120_000)
             with page.expect_download() as download:
                 page.click("a[href$='clouds.yaml']")
