@@ -24,11 +24,11 @@ from api.portal.web import (
     PortalRoute, Visitor, form_of, new_nonce, portal_of, redirect, remember, render, safe_next, visitor,
 )
 from api.portal.oidc import pkce_pair
-from controlplane.access import organisation_role
+from controlplane.access import organisation_role, require_role
 from controlplane.capacity import read_all
 from controlplane.domain.resources import PRESETS, Resource
-from controlplane.domain.states import TRANSITIONS, MemberRole, OrganisationStatus, RequestState
-from controlplane.errors import AuthenticationFailed, CredentialsPending, InvalidInput, NotFound, PermissionDenied, SahabError
+from controlplane.domain.states import TRANSITIONS, MemberRole, OrganisationStatus, PlatformRole, RequestState
+from controlplane.errors import AuthenticationFailed, CredentialsPending, InvalidInput, NotFound, SahabError
 from controlplane.metering import service as metering
 from controlplane.metering.reports import usage_report
 from controlplane.organisations import service as organisations
@@ -413,8 +413,7 @@ def _change_organisation(request: Request, who: Visitor, organisation_id: str, a
 
 @router.get("/approvals")
 def approvals(request: Request, who: Visitor = Depends(signed_in)) -> Response:
-    if not who.principal.is_approver:
-        raise PermissionDenied("this needs the platform role 'approver'")
+    require_role(who.principal, PlatformRole.APPROVER)  # as the API's decisions need it
     runtime = portal_of(request).runtime
     with transaction(runtime.sessions) as session:
         waiting = requests.list_visible(session, who.principal, cursor=None, limit=LIST_LIMIT,
@@ -424,8 +423,7 @@ def approvals(request: Request, who: Visitor = Depends(signed_in)) -> Response:
 
 @router.get("/operations")
 def operations(request: Request, who: Visitor = Depends(signed_in)) -> Response:
-    if not who.principal.is_operator:
-        raise PermissionDenied("this needs the platform role 'operator'")
+    require_role(who.principal, PlatformRole.OPERATOR)
     runtime = portal_of(request).runtime
     with transaction(runtime.sessions) as session:
         orgs = organisations.list_visible(session, who.principal, None, LIST_LIMIT).items

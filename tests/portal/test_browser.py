@@ -46,6 +46,20 @@ def sign_in(browser, sahab: ServedSahab, username: str, **context: object):
     return page
 
 
+def file_medium_request(page, environment: str, justification: str, preview: bool = False) -> str:
+    """Files a request above a business's envelope (it waits for an approver); returns its page's path."""
+    page.goto("/portal/requests/new")
+    page.fill("#environment", environment)
+    page.check("#preset-medium")
+    page.fill("#justification", justification)
+    if preview:
+        page.click("button[value=preview]")
+        assert page.locator(".preview .warn").is_visible()
+    page.click("button[value=submit]")
+    page.wait_for_url(re.compile(r".*/portal/requests/req_\w+$"))
+    return "/portal/requests/" + page.url.rsplit("/", 1)[1]
+
+
 def check(page, name: str, language: str) -> None:
     violations = serious_violations(page)
     page.screenshot(path=str(artefacts_dir() / language / f"{name}.png"), full_page=True)
@@ -55,15 +69,7 @@ def check(page, name: str, language: str) -> None:
 def test_every_page_in_three_languages_passes_axe(browser, sahab):
     youssef, salma = sign_in(browser, sahab, "youssef"), sign_in(browser, sahab, "salma")
     # Something in every list: a request that waits for an approver, shown on the queue and its page.
-    youssef.goto("/portal/requests/new")
-    youssef.fill("#environment", "big")
-    youssef.check("#preset-medium")
-    youssef.fill("#justification", "Growth of the analytics platform")
-    youssef.click("button[value=preview]")
-    assert youssef.locator(".preview .warn").is_visible()
-    youssef.click("button[value=submit]")
-    youssef.wait_for_url(re.compile(r".*/portal/requests/req_\w+$"))
-    request_page = youssef.url.split(sahab.url, 1)[1]
+    request_page = file_medium_request(youssef, "big", "Growth of the analytics platform", preview=True)
     for language in LANGUAGES:
         for page in (youssef, salma):
             page.goto(f"/portal/lang/{language}")
@@ -98,13 +104,7 @@ def test_arabic_is_right_to_left(browser, sahab):
 
 def test_an_approver_approves_a_waiting_request(browser, sahab):
     youssef, salma = sign_in(browser, sahab, "youssef"), sign_in(browser, sahab, "salma")
-    youssef.goto("/portal/requests/new")
-    youssef.fill("#environment", "growth")
-    youssef.check("#preset-medium")
-    youssef.fill("#justification", "A bigger data platform")
-    youssef.click("button[value=submit]")
-    youssef.wait_for_url(re.compile(r".*/portal/requests/req_\w+$"))
-    request_id = youssef.url.rsplit("/", 1)[1]
+    request_id = file_medium_request(youssef, "growth", "A bigger data platform").rsplit("/", 1)[1]
     salma.goto("/portal/approvals")
     card = salma.locator("article", has_text=request_id)
     assert "above what a business gets automatically" in card.inner_text()
