@@ -43,7 +43,7 @@ class CredentialVault:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CredentialVault":
-        return cls(settings.credentials_keys or [_local_key(settings.data_dir)])
+        return cls(settings.credentials_keys or [local_key(settings.data_dir, KEY_FILE)])
 
     def seal(self, entry: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(entry, sort_keys=True).encode()).decode()
@@ -61,25 +61,25 @@ class CredentialVault:
         return self._fernet.rotate(sealed.encode()).decode()
 
 
-def _local_key(data_dir: Path) -> str:
-    """The embedded default: a key made once and kept beside the database, readable by its owner only.
+def local_key(data_dir: Path, name: str) -> str:
+    """The embedded default: a Fernet key made once and kept beside the database in `name`, readable by its owner only.
     Workers forked at once race to make it: each writes a whole key to a file of its own, and a hard
     link publishes it, so the key appears complete or not at all and the first one wins."""
-    path = data_dir / KEY_FILE
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, name = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=data_dir)  # O_EXCL, 0600
+        fd, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=data_dir)  # O_EXCL, 0600
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Fernet.generate_key().decode())
                 handle.flush()
                 os.fsync(handle.fileno())
             try:
-                os.link(name, path)
+                os.link(temporary, path)
             except FileExistsError:
                 pass  # another process published its key first: use that one
         finally:
-            os.unlink(name)
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
