@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 import yaml
 
+from cli.awsprofile import s3_section, write_profile
 from cli.config import write_private
 from cli.context import handled, state
 from cli.output import JSON, amounts, details, echo, print_json, render, table, when
@@ -61,15 +62,24 @@ def credentials(
     ctx: typer.Context,
     project_id: str = typer.Argument(..., metavar="ID"),
     write: Optional[Path] = typer.Option(None, "--write", metavar="PATH", help="write clouds.yaml here (mode 0600)"),
+    s3_profile: Optional[str] = typer.Option(
+        None, "--s3-profile", metavar="NAME",
+        help="write the project's S3 credentials as aws-cli profile NAME (~/.aws/credentials and config, mode 0600)"),
 ) -> None:
     """The project's clouds.yaml (contains a secret). Organisation admins only."""
     current = state(ctx)
     with current.api() as api:
         data = api.get(f"/v1/projects/{project_id}/credentials")
     document = yaml.safe_dump(data, sort_keys=False)
+    if s3_profile is not None:
+        credentials_file, config_file = write_profile(s3_profile, s3_section(data))
+        echo(f"Wrote profile {s3_profile} to {credentials_file} and {config_file} (mode 0600): "
+             f"aws --profile {s3_profile} s3 ls")
     if write is not None:
         write_private(write, document)
         echo(f"Wrote {write} (mode 0600).")
+    elif s3_profile is not None:
+        pass
     elif current.output == JSON:
         print_json(data)
     else:

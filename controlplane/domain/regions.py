@@ -48,6 +48,11 @@ class Region(BaseModel):
             raise ValueError("overcommit ratios must be >= 1.0")
         return value
 
+    @property
+    def has_object_storage(self) -> bool:
+        """Object storage (Swift) is offered where the catalogue gives it capacity."""
+        return int(self.capacity.get(Resource.OBJECT_GIB.value, 0)) > 0
+
     def raw_capacity(self) -> Amounts:
         return amounts(self.capacity)
 

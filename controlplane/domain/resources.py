@@ -24,6 +24,9 @@ class Resource(StrEnum):
     FLOATING_IPS = "floating_ips"
     SECURITY_GROUPS = "security_groups"
     SECURITY_GROUP_RULES = "security_group_rules"
+    # Swift account quota (account_quotas middleware, X-Account-Meta-Quota-Bytes). Swift 2.30 has no
+    # container-count quota (account_quotas enforces bytes only), so there is no `buckets` resource.
+    OBJECT_GIB = "object_gib"
 
     @property
     def service(self) -> str:
@@ -31,7 +34,8 @@ class Resource(StrEnum):
 
     @property
     def unit(self) -> str:
-        return {Resource.RAM_MIB: "mebibytes", Resource.VOLUME_GIB: "gibibytes"}.get(self, "count")
+        return {Resource.RAM_MIB: "mebibytes", Resource.VOLUME_GIB: "gibibytes",
+                Resource.OBJECT_GIB: "gibibytes"}.get(self, "count")
 
 
 _SERVICE = {
@@ -41,6 +45,7 @@ _SERVICE = {
     Resource.VOLUME_GIB: "block-storage",
     Resource.VOLUMES: "block-storage",
     Resource.SNAPSHOTS: "block-storage",
+    Resource.OBJECT_GIB: "object-store",
 }
 _SERVICE.update({r: "network" for r in Resource if r not in _SERVICE})
 

@@ -105,4 +105,5 @@ def tenant_spec(session: Session, core: Core, project: Project, request: QuotaRe
         request_id=request_id, region_id=region.id, cloud=region.cloud, openstack_region=region.openstack_region,
         domain_id=region.domain_id, environment=project.environment, quota=quota,
         external_network=region.external_network, create_network=bool(region.external_network),
+        object_storage=region.has_object_storage,
     )
