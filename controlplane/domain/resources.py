@@ -121,17 +121,17 @@ PRESETS: dict[str, Amounts] = {
     "small": amounts({
         "vcpus": 4, "ram_mib": 8192, "instances": 4, "volume_gib": 100, "volumes": 10,
         "snapshots": 10, "networks": 2, "subnets": 2, "ports": 20, "routers": 1,
-        "floating_ips": 2, "security_groups": 10, "security_group_rules": 50,
+        "floating_ips": 2, "security_groups": 10, "security_group_rules": 50, "object_gib": 10,
     }),
     "medium": amounts({
         "vcpus": 16, "ram_mib": 32768, "instances": 16, "volume_gib": 500, "volumes": 40,
         "snapshots": 40, "networks": 5, "subnets": 5, "ports": 80, "routers": 2,
-        "floating_ips": 5, "security_groups": 20, "security_group_rules": 200,
+        "floating_ips": 5, "security_groups": 20, "security_group_rules": 200, "object_gib": 100,
     }),
     "large": amounts({
         "vcpus": 64, "ram_mib": 131072, "instances": 64, "volume_gib": 2000, "volumes": 150,
         "snapshots": 150, "networks": 10, "subnets": 10, "ports": 300, "routers": 5,
-        "floating_ips": 20, "security_groups": 50, "security_group_rules": 800,
+        "floating_ips": 20, "security_groups": 50, "security_group_rules": 800, "object_gib": 500,
     }),
 }
 

@@ -12,7 +12,8 @@ from controlplane.contract import TenantSpec
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import ProjectState, RequestState
-from controlplane.errors import Conflict, NotFound
+from controlplane.domain.resources import Resource
+from controlplane.errors import Conflict, NotFound, PermissionDenied
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import Organisation, Project, QuotaRequest
@@ -60,12 +61,22 @@ def last_usage(session: Session, principal: Principal, *, organisation_id: str |
     return list(session.scalars(statement.order_by(Project.created_at, Project.id)))
 
 
-def decommission(session: Session, core: Core, principal: Principal, project_id: str, reason: str | None) -> Project:
+def decommission(session: Session, core: Core, principal: Principal, project_id: str, reason: str | None,
+                 *, force: bool = False) -> Project:
     project = get(session, principal, project_id, for_update=True)
     if not principal.is_operator:
         require_organisation(session, principal, project.organisation_id, admin=True)
+    if force and not principal.is_operator:
+        raise PermissionDenied("only an operator may force a decommission")
     if project.state != ProjectState.ACTIVE.value:
         raise Conflict(f"project {project.id} is {project.state}; only an active project can be decommissioned")
+    stored = (project.last_usage or {}).get(Resource.OBJECT_GIB.value, 0)
+    if stored and not force:
+        # Sahab empties nothing silently: the account and its objects would outlive the project.
+        raise Conflict(f"project {project.id}: its object storage account still holds data ({stored} GiB, measured "
+                       f"{project.last_usage_at:%Y-%m-%d %H:%M} UTC); delete the objects first, or an operator "
+                       "forces the decommission (the objects then stay in Swift, unreachable by the project)",
+                       in_use={Resource.OBJECT_GIB.value: stored})
     in_use = {k: v for k, v in (project.last_usage or {}).items() if k in _MUST_BE_EMPTY and v}
     if in_use:
         # Removing the network under running servers fails half-way; say so before starting.

@@ -36,8 +36,8 @@ from controlplane.quota_requests.schemas import QuotaRequestCreate
 POLICY_ACTOR = "policy"
 
 
-def requested_amounts(data: QuotaRequestCreate) -> Amounts:
-    base = as_plain(preset(data.preset)) if data.preset else {}
+def requested_amounts(data: QuotaRequestCreate, region: Region) -> Amounts:
+    base = as_plain(region.preset(data.preset)) if data.preset else {}
     return amounts({**base, **data.amounts})
 
 
@@ -48,7 +48,7 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
             f"organisation {organisation.id} is {organisation.status}; an operator must verify it before it can request quota"
         )
     region = core.region(data.region)
-    requested = requested_amounts(data)
+    requested = requested_amounts(data, region)
     project = _live_project(session, organisation.id, region.id, data.environment)
     current = amounts(project.granted) if project else amounts()
     _check_grantable(region, requested, current)
