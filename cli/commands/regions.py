@@ -89,9 +89,9 @@ def _report_table(rows: list[dict[str, Any]]) -> Any:
 
     by = rows[0]["by"] if rows else "project"
     return table(
-        [by.capitalize(), "From", "To", "Projects", "vCPU-h", "RAM GiB-h", "Volume GiB-h",
+        [by.capitalize(), "From", "To", "Projects", "vCPU-h", "RAM GiB-h", "Volume GiB-h", "Object GiB-h",
          "vCPUs peak", "vCPUs avg", "vCPUs granted"],
         [[key(r), when(r["from"]), when(r["to"]), r["projects"], r["vcpu_hours"], r["ram_gib_hours"],
-          r["volume_gib_hours"], vcpus(r, "peak"), vcpus(r, "average"), vcpus(r, "granted")] for r in rows],
+          r["volume_gib_hours"], r.get("object_gib_hours", 0), vcpus(r, "peak"), vcpus(r, "average"), vcpus(r, "granted")] for r in rows],
         title="Usage report",
     )

@@ -5,6 +5,7 @@ Swift (s3api + s3token through Keystone); Swift refuses an upload past the quota
 from __future__ import annotations
 
 import http.client
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -13,8 +14,11 @@ import openstack
 import pytest
 from botocore.config import Config
 
+from controlplane.runtime import build_runtime
+from controlplane.settings import Settings
 from tests.e2e.conftest import wait_for
-from tests.support.tenants import account_url, ask, read_quota
+from tests.support.fakes import RecordingQueue
+from tests.support.tenants import account_url, ask, read_object_quota, read_quota, set_object_quota
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.postgres, pytest.mark.rabbitmq,
               pytest.mark.timeout(1200)]
@@ -45,8 +49,10 @@ def put_declared(url: str, token: str, length: int) -> int:
         connection.close()
 
 
-def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(sahab, api, tenant, cloud):
+def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(sahab, api, tenant, cloud, issuer, postgres_url,
+                                                                     tmp_path):
     owner, org = tenant
+    operator = issuer.headers("omar", roles=("operator", "approver"), lifetime=3600)
     sahab.start_worker("w1")
     created = ask(api, owner, org, "obj", object_gib=1, vcpus=1)
     request = wait_for(api, owner, created["id"], FINAL, 600)
@@ -74,8 +80,57 @@ def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(sahab, api, 
                              identity_api_version="3", api_timeout=60, load_yaml_config=False, load_envvars=False)
     assert put_declared(f"{account_url(cloud, pid)}/{bucket}/big.bin", user.auth_token, GIB + 1) == 413
 
-    client.delete_object(Bucket=bucket, Key="hello.txt")
-    client.delete_bucket(Bucket=bucket)
+    # Metering: the account's HEAD gives usage (1 GiB: any byte rounds up) and the quota.
+    meter = metering_runtime(postgres_url, issuer, tmp_path)
+    try:
+        wait_until(lambda: int(cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"]) > 0, 30)
+        result = meter.metering.collect()
+        assert project["id"] not in result.failed, result.failed
+        usage = {row["project_id"]: row for row in api.get("/v1/usage", headers=owner).json()}
+        assert usage[project["id"]]["used"]["object_gib"] == 1, usage
+        assert any('resource="object_bytes"' in line and project["id"] in line and line.startswith("sahab_project_used")
+                   for line in api.get("/metrics").text.splitlines())
+
+        # A decrease below the measured use is refused, with the use.
+        lower = api.post("/v1/quota-requests", headers=owner, json={
+            "organisation_id": org, "region": "rabat-1", "environment": "obj", "preset": "small",
+            "amounts": {"object_gib": 0, "vcpus": 1}, "justification": "shrink"})
+        assert lower.status_code == 201, lower.text
+        assert lower.json()["state"] == "rejected" and "object_gib requested 0, in use 1" in lower.json()["reason"], lower.json()
+
+        # Drift: the quota changed behind Sahab's back is found, and repaired by re-applying the stack.
+        set_object_quota(cloud, pid, 5)
+        meter.metering.collect()
+        drift = api.get("/v1/drift", headers=operator).json()
+        mine = [d for d in drift if d["project_id"] == project["id"]]
+        assert [(d["kind"], d["resource"], d["granted"], d["quota"]) for d in mine] == [("quota_changed", "object_gib", 1, 5)], mine
+        assert api.post(f"/v1/projects/{project['id']}/repair", headers=operator).status_code == 202
+        wait_until(lambda: read_object_quota(cloud, pid) == 1, 300)
+
+        # Decommission is refused while the account holds data, and goes once it is emptied.
+        refused = api.post(f"/v1/projects/{project['id']}/decommission", headers=owner)
+        assert refused.status_code == 409 and "still holds data (1 GiB" in refused.text, refused.text
+        client.delete_object(Bucket=bucket, Key="hello.txt")
+        client.delete_bucket(Bucket=bucket)
+        wait_until(lambda: cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"] == "0", 30)
+        meter.metering.collect()
+    finally:
+        meter.engine.dispose()
     decommission = api.post(f"/v1/projects/{project['id']}/decommission", headers=owner)
     assert decommission.status_code == 200, decommission.text
-    assert wait_for(api, owner, created["id"], {"decommissioned"}, 300)["state"] == "decommissioned"
+    assert wait_for(api, owner, created["id"], {"decommissioned"}, 600)["state"] == "decommissioned"
+    assert read_object_quota(cloud, pid) == 0   # the stack's delete set it to 0; no object was removed by Sahab
+
+
+def metering_runtime(database_url: str, issuer, tmp_path):
+    """The collection, run here on the stack's database (the beat is not started in these tests)."""
+    runtime = build_runtime(Settings(database_url=database_url, data_dir=tmp_path / "meter", oidc_issuer=issuer.url,
+                                     broker_url="memory://", demo_accounts=False), queue=RecordingQueue())
+    return runtime
+
+
+def wait_until(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not true within {timeout}s"
+        time.sleep(1)
