@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from controlplane.contract import QUOTA_FIELDS
+from controlplane.contract import QUOTA_FIELDS, TenantSpec
 
 
 def read_quota(cloud: Any, project_id: str) -> dict[str, int]:
@@ -81,3 +81,11 @@ def cleanup(cloud: Any, org: str, keystone: bool = True) -> None:
         if user:
             cloud.identity.delete_user(user)
         cloud.identity.delete_project(project)
+
+
+def object_storage_spec(suffix: str, object_gib: int) -> TenantSpec:
+    """A minimal tenant in rabat-1 with object storage (no network), for the runner's own tests."""
+    quota = {name: 0 for name in QUOTA_FIELDS} | {"vcpus": 1, "object_gib": object_gib}
+    return TenantSpec(project_id=f"prj_swift{suffix}", organisation_id=f"org_swift{suffix}", organisation_name="Swift test",
+                      request_id="req_swift", region_id="rabat-1", cloud="sahab-devcloud", openstack_region="RegionOne",
+                      domain_id="default", environment="objects", quota=quota, object_storage=True)
