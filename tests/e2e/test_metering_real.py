@@ -121,8 +121,9 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         assert f'openstack_nova_limits_vcpus_used{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 1.0' in text
         assert f'openstack_cinder_limits_volume_used_gb{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 2.0' in text
         assert 'sahab_drift{kind="quota_changed",region="rabat-1"} 1.0' in text
-        object_used = f'sahab_project_used{{project="{project_id}",organisation="{org.id}",region="rabat-1",resource="object_bytes"}} '
-        assert float(text.split(object_used, 1)[1].split()[0]) == 2**30
+        (object_used,) = [line for line in text.splitlines() if line.startswith("sahab_project_used{")
+                          and f'project="{project_id}"' in line and 'resource="object_bytes"' in line]
+        assert float(object_used.rsplit(" ", 1)[1]) == 2**30
     finally:
         for path in ("metering/one", "metering"):
             admin.session.delete(f"{account_url(admin, proj.id)}/{path}", raise_exc=False)

@@ -83,7 +83,7 @@ def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(sahab, api, 
     # Metering: the account's HEAD gives usage (1 GiB: any byte rounds up) and the quota.
     meter = metering_runtime(postgres_url, issuer, tmp_path)
     try:
-        wait_until(lambda: int(cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"]) > 0, 30)
+        wait_until(lambda: int(cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"]) > 0, 120)
         result = meter.metering.collect()
         assert project["id"] not in result.failed, result.failed
         usage = {row["project_id"]: row for row in api.get("/v1/usage", headers=owner).json()}
@@ -112,7 +112,7 @@ def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(sahab, api, 
         assert refused.status_code == 409 and "still holds data (1 GiB" in refused.text, refused.text
         client.delete_object(Bucket=bucket, Key="hello.txt")
         client.delete_bucket(Bucket=bucket)
-        wait_until(lambda: cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"] == "0", 30)
+        wait_until(lambda: cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"] == "0", 120)
         meter.metering.collect()
     finally:
         meter.engine.dispose()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import group_commands
+from tests.support.processes import descendants
 from tests.support.tenants import object_storage_spec as spec_for
 from tests.support.tenants import read_object_quota, set_object_quota
 
@@ -72,11 +72,13 @@ def test_provider_creates_updates_survives_a_sigkill_and_destroys(engine_path, a
                                  env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 300
-        while not any("pulumi.dynamic" in command for command in group_commands(child.pid)):
+        while not (providers := [(pid, group) for pid, group, command in descendants(child.pid)
+                                 if "pulumi.dynamic" in command]):
             assert child.poll() is None, "the update ended before its provider ran"
             assert time.monotonic() < deadline, "the dynamic provider never started"
-            time.sleep(0.05)
-        os.killpg(child.pid, signal.SIGKILL)
+            time.sleep(0.02)
+        for group in {child.pid, *(group for _, group in providers)}:
+            os.killpg(group, signal.SIGKILL)
         child.wait()
 
         # The next apply (refresh first, as a repair does) recovers: the quota is the granted one.
