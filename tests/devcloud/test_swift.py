@@ -5,34 +5,16 @@ no object storage."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
 import uuid
-from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.support.tenants import account_url, read_object_quota, set_object_quota
+from tests.support.objects import account_url, put_declared, read_object_quota, s3_client, set_object_quota
 
 pytestmark = pytest.mark.devcloud
-
-
-def put_declared(url: str, token: str, length: int) -> int:
-    """A Swift PUT declaring `length` bytes and sending none: account_quotas decides from the header."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    try:
-        connection.putrequest("PUT", parts.path)
-        connection.putheader("X-Auth-Token", token)
-        connection.putheader("Content-Length", str(length))
-        connection.endheaders()
-        return connection.getresponse().status
-    finally:
-        connection.close()
 
 
 def test_account_quota_s3_credentials_and_413(admin):
@@ -51,10 +33,7 @@ def test_account_quota_s3_credentials_and_413(admin):
         assert read_object_quota(admin, project.id) == 1
         account = account_url(admin, project.id)
 
-        s3 = boto3.client("s3", endpoint_url=account.split("/v1/")[0], aws_access_key_id=keys["access"],
-                          aws_secret_access_key=keys["secret"], region_name="RegionOne",
-                          config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                                        response_checksum_validation="when_required"))
+        s3 = s3_client(account.split("/v1/")[0], keys["access"], keys["secret"])
         bucket = f"t-{uuid.uuid4().hex[:10]}"
         s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=bucket, Key="a", Body=b"y" * 2048)

@@ -24,7 +24,7 @@ from controlplane.settings import Settings
 from tests import factories
 from tests.devcloud.conftest import cleanup_project
 from tests.support.fakes import RecordingQueue
-from tests.support.tenants import account_url, set_object_quota
+from tests.support.objects import account_url, set_object_quota
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.timeout(600)]
 

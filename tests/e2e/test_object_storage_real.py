@@ -4,49 +4,22 @@ Swift (s3api + s3token through Keystone); Swift refuses an upload past the quota
 
 from __future__ import annotations
 
-import http.client
 import time
 import uuid
-from urllib.parse import urlsplit
 
-import boto3
 import openstack
 import pytest
-from botocore.config import Config
 
 from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
 from tests.e2e.conftest import wait_for
 from tests.support.fakes import RecordingQueue
-from tests.support.tenants import account_url, ask, read_object_quota, read_quota, set_object_quota
+from tests.support.objects import GIB, account_url, put_declared, read_object_quota, s3_client, set_object_quota
+from tests.support.tenants import ask, read_quota
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.postgres, pytest.mark.rabbitmq,
               pytest.mark.timeout(1200)]
 FINAL = {"active", "failed", "rejected", "cancelled"}
-GIB = 1024**3
-
-
-def s3_client(s3: dict):
-    # boto3 >= 1.36 adds CRC checksums (aws-chunked uploads) by default, which Swift 2.30's s3api
-    # does not understand: checksums only when an operation requires them.
-    return boto3.client(
-        "s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"],
-        region_name=s3["region"], config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                                                response_checksum_validation="when_required", retries={"max_attempts": 2}))
-
-
-def put_declared(url: str, token: str, length: int) -> int:
-    """A Swift PUT that declares `length` bytes and sends none: account_quotas answers from the header."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    try:
-        connection.putrequest("PUT", parts.path)
-        connection.putheader("X-Auth-Token", token)
-        connection.putheader("Content-Length", str(length))
-        connection.endheaders()
-        return connection.getresponse().status
-    finally:
-        connection.close()
 
 
 def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(sahab, api, tenant, cloud, issuer, postgres_url,
@@ -68,7 +41,7 @@ def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(sahab, api, 
     for leak in (str(project), sahab.log("w1", tail=None), api.get("/metrics").text):
         assert s3["secret_key"] not in leak
 
-    client = s3_client(s3)
+    client = s3_client(s3["endpoint"], s3["access_key"], s3["secret_key"], s3["region"])
     bucket = f"e2e-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=bucket)
     client.put_object(Bucket=bucket, Key="hello.txt", Body=b"x" * 4096)

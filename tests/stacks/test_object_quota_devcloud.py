@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.processes import descendants
 from tests.support.tenants import object_storage_spec as spec_for
-from tests.support.tenants import read_object_quota, set_object_quota
+from tests.support.objects import read_object_quota, set_object_quota
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]

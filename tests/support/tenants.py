@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from controlplane.contract import QUOTA_FIELDS, TenantSpec
+from tests.support.objects import read_object_quota
 
 
 def read_quota(cloud: Any, project_id: str) -> dict[str, int]:
@@ -19,31 +20,6 @@ def read_quota(cloud: Any, project_id: str) -> dict[str, int]:
     by_service = {"compute": compute, "block-storage": volume, "network": network,
                   "object-store": {"quota_gib": read_object_quota(cloud, project_id)}}
     return {name: int(by_service[service][field]) for name, (service, field) in QUOTA_FIELDS.items()}
-
-
-def account_url(cloud: Any, project_id: str) -> str | None:
-    """The project's Swift account URL in the connection's region; None where Swift is not offered."""
-    try:
-        endpoint = cloud.endpoint_for("object-store")
-    except Exception:  # no object-store endpoint in this region's catalog
-        return None
-    return f"{endpoint.rsplit('/AUTH_', 1)[0]}/AUTH_{project_id}" if endpoint else None
-
-
-def set_object_quota(cloud: Any, project_id: str, gib: int) -> None:
-    """As Swift's reseller admin (the devcloud's admin holds ResellerAdmin), behind Sahab's back."""
-    url = account_url(cloud, project_id)
-    assert url is not None, "this region has no object-store endpoint"
-    cloud.session.post(url, headers={"X-Account-Meta-Quota-Bytes": str(gib * 1024**3)}).raise_for_status()
-
-
-def read_object_quota(cloud: Any, project_id: str) -> int:
-    """The account quota in GiB (0 where the region has no Swift or no quota was ever set)."""
-    url = account_url(cloud, project_id)
-    if url is None:
-        return 0
-    quota = cloud.session.head(url).headers.get("X-Account-Meta-Quota-Bytes")
-    return int(quota) // 1024**3 if quota is not None else 0
 
 
 def verified_org(api: httpx.Client, owner: dict, operator: dict) -> str:
