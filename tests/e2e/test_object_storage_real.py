@@ -61,8 +61,9 @@ def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(sahab, api, 
         assert project["id"] not in result.failed, result.failed
         usage = {row["project_id"]: row for row in api.get("/v1/usage", headers=owner).json()}
         assert usage[project["id"]]["used"]["object_gib"] == 1, usage
-        assert any('resource="object_bytes"' in line and project["id"] in line and line.startswith("sahab_project_used")
-                   for line in api.get("/metrics").text.splitlines())
+        (region_used,) = [line for line in api.get("/metrics").text.splitlines() if line.startswith("sahab_region_used{")
+                          and 'region="rabat-1"' in line and 'resource="object_bytes"' in line]
+        assert float(region_used.rsplit(" ", 1)[1]) == GIB
 
         # A decrease below the measured use is refused, with the use.
         lower = api.post("/v1/quota-requests", headers=owner, json={
