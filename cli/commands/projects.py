@@ -93,6 +93,7 @@ def decommission(
     project_id: str = typer.Argument(..., metavar="ID"),
     yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
     reason: Optional[str] = typer.Option(None, "--reason"),
+    force: bool = typer.Option(False, "--force", help="operators: even while its object storage holds data (the data stays in Swift)"),
 ) -> None:
     """Remove the project from the cloud and release its quota."""
     current = state(ctx)
@@ -100,5 +101,6 @@ def decommission(
         echo("Not decommissioned.")
         raise typer.Exit(1)
     with current.api() as api:
-        data = api.post(f"/v1/projects/{project_id}/decommission", json={"reason": reason})
+        data = api.post(f"/v1/projects/{project_id}/decommission", json={"reason": reason},
+                        params={"force": "true"} if force else None)
     render(current.output, data, lambda p: f"Project {p['id']} is {p['state']}.")
