@@ -95,7 +95,7 @@ def preview_request(session: Session, core: Core, principal: Principal, values: 
     organisation = require_organisation(session, principal, data.organisation_id)
     region = core.region(data.region)
     kind = OrganisationKind(organisation.kind)
-    requested = requests.requested_amounts(data)
+    requested = requests.requested_amounts(data, region)
     project = session.query(Project).filter(
         Project.organisation_id == organisation.id, Project.region_id == region.id,
         Project.environment == data.environment, Project.state != ProjectState.DECOMMISSIONED.value).one_or_none()

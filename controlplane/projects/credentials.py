@@ -84,14 +84,19 @@ def local_key(data_dir: Path, name: str) -> str:
 
 
 def clouds_entry(outputs: TenantOutputs, domain_id: str) -> dict[str, Any]:
-    """The project user's clouds.yaml entry."""
-    return {
+    """The project user's clouds.yaml entry; with object storage, an `s3` section (openstacksdk
+    ignores keys it does not know) for S3 clients: endpoint, keys and the SigV4 region."""
+    entry: dict[str, Any] = {
         "auth": {
             "auth_url": outputs.auth_url, "username": outputs.user_name, "password": outputs.password,
             "project_id": outputs.openstack_project_id, "user_domain_id": domain_id,
         },
         "region_name": outputs.region, "interface": "public", "identity_api_version": 3,
     }
+    if outputs.s3_access_key and outputs.s3_secret_key:
+        entry["s3"] = {"endpoint": outputs.s3_endpoint, "access_key": outputs.s3_access_key,
+                       "secret_key": outputs.s3_secret_key, "region": outputs.region}
+    return entry
 
 
 def store(session: Session, vault: CredentialVault, clock: Clock, project_id: str, outputs: TenantOutputs,

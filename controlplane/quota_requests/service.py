@@ -41,8 +41,8 @@ from controlplane.quota_requests.schemas import QuotaRequestCreate
 POLICY_ACTOR = "policy"
 
 
-def requested_amounts(data: QuotaRequestCreate) -> Amounts:
-    base = as_plain(preset(data.preset)) if data.preset else {}
+def requested_amounts(data: QuotaRequestCreate, region: Region) -> Amounts:
+    base = as_plain(region.preset(data.preset)) if data.preset else {}
     return amounts({**base, **data.amounts})
 
 
@@ -55,7 +55,7 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
                    organisation_id=organisation.id, organisation_status=organisation.status)
         )
     region = core.region(data.region)
-    requested = requested_amounts(data)
+    requested = requested_amounts(data, region)
     project = _live_project(session, organisation.id, region.id, data.environment)
     current = amounts(project.granted) if project else amounts()
     check_grantable(region, requested, current)
