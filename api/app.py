@@ -48,6 +48,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.include_router(module.router)
     app.include_router(programmes.enrolments)
     problems.document(app)
+    from api import portal
+
+    portal.install(app, runtime)
     if settings.uses_builtin_issuer:
         from api.issuer import create_issuer
 

@@ -30,6 +30,8 @@ class TenantSpec:
     external_network: str | None = None
     create_network: bool = False
     program: str = "tenant"  # the stack program, found by name in stacks' registry
+    # The region runs Swift: the stack sets the account quota and makes S3 (EC2) credentials.
+    object_storage: bool = False
 
     @property
     def openstack_project_name(self) -> str:
@@ -57,6 +59,9 @@ QUOTA_FIELDS: dict[str, tuple[str, str]] = {
     "floating_ips": ("network", "floatingip"),
     "security_groups": ("network", "security_group"),
     "security_group_rules": ("network", "security_group_rule"),
+    # Swift: the account's X-Account-Meta-Quota-Bytes, set by the tenant stack's own dynamic provider
+    # (stacks/object_quota.py) in GiB; only in regions with object storage (TenantSpec.object_storage)
+    "object_gib": ("object-store", "quota_gib"),
 }
 
 
@@ -77,6 +82,10 @@ class TenantOutputs:
     network_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     password: str | None = field(default=None, repr=False)
+    # EC2-style credentials of the project user for S3 (regions with object storage only)
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = field(default=None, repr=False)
 
 
 def new_password() -> str:

@@ -42,7 +42,8 @@ TOTALS_REPAIRS = Counter(
 )
 
 # Exported in base units (Prometheus convention): MiB and GiB become bytes.
-_BASE_UNIT = {Resource.RAM_MIB: ("ram_bytes", 2**20), Resource.VOLUME_GIB: ("volume_bytes", 2**30)}
+_BASE_UNIT = {Resource.RAM_MIB: ("ram_bytes", 2**20), Resource.VOLUME_GIB: ("volume_bytes", 2**30),
+              Resource.OBJECT_GIB: ("object_bytes", 2**30)}
 
 
 def resource_label(resource: Resource) -> str:

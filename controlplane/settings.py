@@ -160,6 +160,14 @@ class Settings(BaseSettings):
     # Where the portal client may be sent back; empty = {public_url}/portal/callback.
     issuer_portal_redirect_uris: list[str] = []
 
+    # Portal (api/portal/): the confidential client it signs people in with (authorization code with PKCE)
+    # at the configured issuer, and its session cookies. Session keys are Fernet keys, newest first (the
+    # first seals, every one opens); empty = one key made once in data_dir/portal-session.key.
+    portal_client_id: str = "sahab-portal"
+    portal_client_secret: str = Field("sahab-portal-secret", repr=False)
+    portal_session_keys: list[str] = Field(default_factory=list, repr=False)
+    portal_session_max_seconds: int = Field(28800, ge=60, description="a portal sign-in ends this long after it began")
+
     # Observability: HTTP metrics per route (off only to measure their cost),
     # OTLP/HTTP trace export when an endpoint is set (e.g. http://collector:4318; nothing is sent
     # by default), JSON log lines carrying trace and request ids, and how often each process
@@ -232,6 +240,11 @@ class Settings(BaseSettings):
     @property
     def builtin_issuer_url(self) -> str:
         return self.public_url.rstrip("/") + "/issuer"
+
+    @property
+    def serves_loopback(self) -> bool:
+        """Plain HTTP on this machine only: cookies cannot be marked Secure there."""
+        return _is_loopback(self.public_url)
 
     @property
     def uses_builtin_issuer(self) -> bool:

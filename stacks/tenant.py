@@ -20,6 +20,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from controlplane.contract import CloudAccess, TenantOutputs, TenantSpec, quota_fields
+from stacks.object_quota import AccountQuota
 
 log = logging.getLogger(__name__)
 MEMBER_ROLE = "member"
@@ -29,6 +30,7 @@ TENANT_CIDR = "10.42.0.0/24"
 PROJECT, USER = "project", "user"
 NETWORK, SUBNET, ROUTER, ROUTER_INTERFACE = "network", "subnet", "router", "router-subnet"
 NETWORK_PARTS = (NETWORK, SUBNET, ROUTER, ROUTER_INTERFACE)
+OBJECT_QUOTA, S3_CREDENTIAL = "object-quota", "s3-credential"
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,33 @@ def tenant_program(
         **quota_fields(spec.quota, "network"), opts=on_region,
     )
 
+    s3: dict[str, pulumi.Output[str] | str] = {}
+    if spec.object_storage:
+        s3 = _object_storage(spec, project.id, user.id, on_region)
+
     network_id: pulumi.Output[str] | None = None
     if spec.create_network and spec.external_network and spec.quota.get("networks", 0) > 0:
         network_id = _default_network(spec, project.id, provider, adopt)
 
     outputs = {
         "project_id": project.id, "user_name": user.name, "password": pulumi.Output.secret(password),
-        "auth_url": auth_url, "region": spec.openstack_region, "network_id": network_id,
+        "auth_url": auth_url, "region": spec.openstack_region, "network_id": network_id, **s3,
     }
     for name, value in outputs.items():
         pulumi.export(name, value)
     return outputs
+
+
+def _object_storage(spec: TenantSpec, project_id: pulumi.Output[str], user_id: pulumi.Output[str],
+                    on_region: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str] | str]:
+    """The Swift account quota (every run sets it: the granted quota is the whole truth) and the
+    project user's EC2 credentials for S3 (Swift's s3api checks them through Keystone)."""
+    quota = AccountQuota(OBJECT_QUOTA, cloud=spec.cloud, region=spec.openstack_region, project_id=project_id,
+                 quota_gib=spec.quota.get("object_gib", 0))
+    credential = openstack.identity.Ec2CredentialV3(
+        S3_CREDENTIAL, user_id=user_id, project_id=project_id, region=spec.openstack_region, opts=on_region,
+    )
+    return {"s3_endpoint": quota.endpoint, "s3_access_key": credential.access, "s3_secret_key": pulumi.Output.secret(credential.secret)}
 
 
 def network_names(spec: TenantSpec) -> dict[str, str]:
@@ -189,6 +207,7 @@ class TenantProgram:
         return TenantOutputs(
             openstack_project_id=raw["project_id"], user_name=raw["user_name"], auth_url=raw["auth_url"],
             region=raw["region"], network_id=raw.get("network_id"), password=raw.get("password"),
+            s3_endpoint=raw.get("s3_endpoint"), s3_access_key=raw.get("s3_access_key"), s3_secret_key=raw.get("s3_secret_key"),
         )
 
 

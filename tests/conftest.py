@@ -30,7 +30,7 @@ TEMPLATE = "sahab_template"
 
 # Tests under these folders need a real part besides SQLite; `./dev test unit` leaves them out.
 _FOLDER_MARKERS = {"helm": "helm", "monitoring": "prometheus", "devcloud": "devcloud", "toolchain": "pulumi",
-                   "keycloak": "keycloak"}
+                   "keycloak": "keycloak", "image": "podman"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -206,7 +206,7 @@ def _decide_device(issuer: Issuer, session: Session, form: dict[str, str], addre
 
 
 _AUTHORIZE_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-                     "code_challenge_method")
+                     "code_challenge_method", "ui_locales")
 
 
 def _authorize(issuer: Issuer, session: Session, request: Request, form: dict[str, str], *, decide: bool) -> Response:
@@ -234,8 +234,8 @@ def _authorize(issuer: Issuer, session: Session, request: Request, form: dict[st
                           client_address(request))
     if isinstance(user, signin.Locked):
         return pages.authorize_form(params=params, client=client_name, username=username, status=429,
-                                    error=f"Too many failed attempts. Try again in {user.retry_after} s.")
+                                    error=pages.LOCKED, seconds=user.retry_after)
     if user is None:
         return pages.authorize_form(params=params, client=client_name, username=username, status=401,
-                                    error="Wrong username or password.")
+                                    error=pages.WRONG_PASSWORD)
     return server.redirect_back(oauth_request, grant, user)

@@ -6,6 +6,8 @@ from html import escape
 
 from fastapi.responses import HTMLResponse
 
+from api.portal.words import LOCKED as LOCKED, WRONG_PASSWORD as WRONG_PASSWORD  # the sign-in page's errors, translated there
+
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -23,9 +25,9 @@ input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
 """
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def _page(title: str, body: str, status: int = 200, lang: str = "en", rtl: bool = False) -> HTMLResponse:
     html = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{escape(lang)}" dir="{"rtl" if rtl else "ltr"}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)} · Sahab</title><style>{_STYLE}</style></head>"
         f"<body><h1>{escape(title)}</h1>{body}</body></html>"
@@ -58,23 +60,31 @@ def done(title: str, message: str) -> HTMLResponse:
 
 
 def authorize_form(*, params: dict[str, str], client: str, username: str = "", error: str = "",
-                   status: int = 200) -> HTMLResponse:
-    """The authorization endpoint's sign-in page; the authorization request rides along in hidden fields."""
-    error_html = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+                   status: int = 200, **values: object) -> HTMLResponse:
+    """The authorization endpoint's sign-in page; the authorization request rides along in hidden fields.
+    It speaks the first of the request's `ui_locales` (OIDC Core 3.1.2.1) that the portal's catalogues
+    know (the portal sends its own language); `error` is an English message from there, with `values`."""
+    from api.portal.i18n import LANGUAGES, translations
+
+    tags = [tag.split("-")[0].lower() for tag in params.get("ui_locales", "").split()]
+    language = next((LANGUAGES[tag] for tag in tags if tag in LANGUAGES), LANGUAGES["en"])
+    _ = translations(language.code).gettext
+    error_html = f'<p class="error" role="alert">{escape(_(error) % values)}</p>' if error else ""
     hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in params.items())
+    hint = escape(_("Sign in to let %(client)s act for you on Sahab.")) % {"client": f"<strong>{escape(client)}</strong>"}
     body = f"""{error_html}
-<p class="hint">Sign in to let <strong>{escape(client)}</strong> act for you on Sahab.</p>
+<p class="hint">{hint}</p>
 <form method="post" action="authorize">{hidden}
-  <label for="username">Username</label>
-  <input id="username" name="username" value="{escape(username)}" autocomplete="username">
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password">
+  <label for="username">{escape(_("Username"))}</label>
+  <input id="username" name="username" value="{escape(username)}" autocomplete="username" dir="ltr">
+  <label for="password">{escape(_("Password"))}</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" dir="ltr">
   <div class="buttons">
-    <button type="submit" name="action" value="approve">Sign in</button>
-    <button type="submit" name="action" value="deny" formnovalidate>Cancel</button>
+    <button type="submit" name="action" value="approve">{escape(_("Sign in"))}</button>
+    <button type="submit" name="action" value="deny" formnovalidate>{escape(_("Cancel"))}</button>
   </div>
 </form>"""
-    return _page("Sign in to Sahab", body, status)
+    return _page(_("Sign in to Sahab"), body, status, lang=language.code, rtl=language.rtl)
 
 
 def problem(title: str, message: str, status: int) -> HTMLResponse:

@@ -30,9 +30,12 @@ def get_project(project_id: str, session: SessionDep, caller: CallerDep) -> Proj
 
 
 @router.post("/{project_id}/decommission", response_model=ProjectOut)
-def decommission_project(project_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None) -> ProjectOut:
-    """Organisation admins and operators: remove the project from the cloud and release its quota."""
-    return ProjectOut.model_validate(service.decommission(session, core, caller, project_id, data.reason if data else None))
+def decommission_project(project_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None,
+                         force: bool = False) -> ProjectOut:
+    """Organisation admins and operators: remove the project from the cloud and release its quota.
+    Refused while its object storage holds data, unless an operator forces it (`?force=true`)."""
+    return ProjectOut.model_validate(service.decommission(session, core, caller, project_id, data.reason if data else None,
+                                                          force=force))
 
 
 @router.post("/{project_id}/repair", response_model=ProjectOut, status_code=202)

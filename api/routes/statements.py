@@ -52,8 +52,7 @@ def estimate(data: QuotaRequestCreate, session: SessionDep, core: CoreDep, calle
     requested amounts, the organisation with it, and whether a blocking budget would refuse it."""
     billing = _billing(core)
     organisation = require_organisation(session, caller, data.organisation_id)
-    core.region(data.region)
-    requested = as_plain(requested_amounts(data))
+    requested = as_plain(requested_amounts(data, core.region(data.region)))
     now = core.clock.now()
     project_id = budgets.live_project_id(session, organisation.id, data.region, data.environment)
     whole = budgets.organisation_estimate(session, billing, organisation, now, replacing=(project_id, requested))

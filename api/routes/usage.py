@@ -48,7 +48,7 @@ def usage(
 ) -> list[UsageOut] | list[UsageReportRow]:
     """Without `from`, `to` or `by`: granted quota and the last usage measured, per live project the
     caller may see. With any of them: a report over the period from the stored samples
-    (vCPU-hours, RAM GiB-hours, volume GiB-hours, peak and average per resource, granted)."""
+    (vCPU-hours, RAM GiB-hours, volume GiB-hours, object GiB-hours, peak and average per resource, granted)."""
     if from_ is not None or to is not None or by is not None:
         now = core.clock.now()
         end = parse_time("to", to) if to is not None else now

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 import yaml
 
+from cli.awsprofile import s3_section, write_profile
 from cli.config import write_private
 from cli.context import handled, state
 from cli.i18n import N_, _
@@ -62,15 +63,24 @@ def credentials(
     ctx: typer.Context,
     project_id: str = typer.Argument(..., metavar="ID"),
     write: Optional[Path] = typer.Option(None, "--write", metavar="PATH", help="write clouds.yaml here (mode 0600)"),
+    s3_profile: Optional[str] = typer.Option(
+        None, "--s3-profile", metavar="NAME",
+        help="write the project's S3 credentials as aws-cli profile NAME (~/.aws/credentials and config, mode 0600)"),
 ) -> None:
     """The project's clouds.yaml (contains a secret). Organisation admins only."""
     current = state(ctx)
     with current.api() as api:
         data = api.get(f"/v1/projects/{project_id}/credentials")
     document = yaml.safe_dump(data, sort_keys=False)
+    if s3_profile is not None:
+        credentials_file, config_file = write_profile(s3_profile, s3_section(data))
+        echo(f"Wrote profile {s3_profile} to {credentials_file} and {config_file} (mode 0600): "
+             f"aws --profile {s3_profile} s3 ls")
     if write is not None:
         write_private(write, document)
         echo(_("Wrote {path} (mode 0600).").format(path=write))
+    elif s3_profile is not None:
+        pass
     elif current.output == JSON:
         print_json(data)
     else:
@@ -84,6 +94,7 @@ def decommission(
     project_id: str = typer.Argument(..., metavar="ID"),
     yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
     reason: Optional[str] = typer.Option(None, "--reason"),
+    force: bool = typer.Option(False, "--force", help="operators: even while its object storage holds data (the data stays in Swift)"),
 ) -> None:
     """Remove the project from the cloud and release its quota."""
     current = state(ctx)
@@ -91,5 +102,6 @@ def decommission(
         echo(_("Not decommissioned."))
         raise typer.Exit(1)
     with current.api() as api:
-        data = api.post(f"/v1/projects/{project_id}/decommission", json={"reason": reason})
+        data = api.post(f"/v1/projects/{project_id}/decommission", json={"reason": reason},
+                        params={"force": "true"} if force else None)
     render(current.output, data, lambda p: _("Project {id} is {state}.").format(id=p["id"], state=p["state"]))

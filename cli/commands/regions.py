@@ -94,8 +94,9 @@ def _report_table(rows: list[dict[str, Any]]) -> Any:
     by = rows[0]["by"] if rows else "project"
     return table(
         [GROUP_HEADERS.get(by, by), N_("From"), N_("To"), N_("Projects"), N_("vCPU-h"), N_("RAM GiB-h"),
-         N_("Volume GiB-h"), N_("vCPUs peak"), N_("vCPUs avg"), N_("vCPUs granted")],
+         N_("Volume GiB-h"), N_("Object GiB-h"), N_("vCPUs peak"), N_("vCPUs avg"), N_("vCPUs granted")],
         [[key(r), when(r["from"]), when(r["to"]), *map(number, (r["projects"], r["vcpu_hours"], r["ram_gib_hours"],
-          r["volume_gib_hours"], vcpus(r, "peak"), vcpus(r, "average"), vcpus(r, "granted")))] for r in rows],
+          r["volume_gib_hours"], r.get("object_gib_hours", 0), vcpus(r, "peak"), vcpus(r, "average"),
+          vcpus(r, "granted")))] for r in rows],
         title=N_("Usage report"),
     )

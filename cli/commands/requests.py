@@ -132,6 +132,7 @@ def create(
     floating_ips: Optional[int] = typer.Option(None, "--floating-ips", help=RESOURCE_HELP),
     security_groups: Optional[int] = typer.Option(None, "--security-groups", help=RESOURCE_HELP),
     security_group_rules: Optional[int] = typer.Option(None, "--security-group-rules", help=RESOURCE_HELP),
+    object_gib: Optional[int] = typer.Option(None, "--object-gib", help="object storage (S3) in GiB, where the region offers it"),
     justification: str = typer.Option(..., "--justification", help="why the quota is needed"),
     wait: bool = typer.Option(False, "--wait", help="follow the request until active, failed, rejected or cancelled"),
     timeout: float = typer.Option(600.0, "--timeout", metavar="SECONDS", help="how long --wait waits"),
@@ -144,7 +145,7 @@ def create(
         "vcpus": vcpus, "ram_mib": None if ram_gib is None else ram_gib * 1024, "instances": instances,
         "volume_gib": volume_gib, "volumes": volumes, "snapshots": snapshots, "networks": networks, "subnets": subnets,
         "ports": ports, "routers": routers, "floating_ips": floating_ips, "security_groups": security_groups,
-        "security_group_rules": security_group_rules,
+        "security_group_rules": security_group_rules, "object_gib": object_gib,
     }
     chosen = {k: v for k, v in given.items() if v is not None}
     if preset is None and not chosen:

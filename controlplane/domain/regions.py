@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from controlplane.domain.resources import Amounts, Resource, amounts
+from controlplane.domain.resources import Amounts, Resource, amounts, preset
 from controlplane.domain.states import OrganisationKind, RegionStatus
 from controlplane.errors import Detail, InvalidInput
 
@@ -50,6 +50,18 @@ class Region(BaseModel):
         if any(ratio < 1.0 for ratio in value.values()):
             raise ValueError("overcommit ratios must be >= 1.0")
         return value
+
+    @property
+    def has_object_storage(self) -> bool:
+        """Object storage (Swift) is offered where the catalogue gives it capacity."""
+        return int(self.capacity.get(Resource.OBJECT_GIB.value, 0)) > 0
+
+    def preset(self, name: str) -> Amounts:
+        """A preset as this region offers it: no object storage where the region has none."""
+        values = preset(name)
+        if not self.has_object_storage:
+            values[Resource.OBJECT_GIB] = 0
+        return values
 
     def raw_capacity(self) -> Amounts:
         return amounts(self.capacity)

@@ -24,6 +24,9 @@ class Resource(StrEnum):
     FLOATING_IPS = "floating_ips"
     SECURITY_GROUPS = "security_groups"
     SECURITY_GROUP_RULES = "security_group_rules"
+    # Swift account quota (account_quotas middleware, X-Account-Meta-Quota-Bytes). Swift 2.30 has no
+    # container-count quota (account_quotas enforces bytes only), so there is no `buckets` resource.
+    OBJECT_GIB = "object_gib"
 
     @property
     def service(self) -> str:
@@ -31,7 +34,8 @@ class Resource(StrEnum):
 
     @property
     def unit(self) -> str:
-        return {Resource.RAM_MIB: "mebibytes", Resource.VOLUME_GIB: "gibibytes"}.get(self, "count")
+        return {Resource.RAM_MIB: "mebibytes", Resource.VOLUME_GIB: "gibibytes",
+                Resource.OBJECT_GIB: "gibibytes"}.get(self, "count")
 
 
 _SERVICE = {
@@ -41,6 +45,7 @@ _SERVICE = {
     Resource.VOLUME_GIB: "block-storage",
     Resource.VOLUMES: "block-storage",
     Resource.SNAPSHOTS: "block-storage",
+    Resource.OBJECT_GIB: "object-store",
 }
 _SERVICE.update({r: "network" for r in Resource if r not in _SERVICE})
 
@@ -118,17 +123,17 @@ PRESETS: dict[str, Amounts] = {
     "small": amounts({
         "vcpus": 4, "ram_mib": 8192, "instances": 4, "volume_gib": 100, "volumes": 10,
         "snapshots": 10, "networks": 2, "subnets": 2, "ports": 20, "routers": 1,
-        "floating_ips": 2, "security_groups": 10, "security_group_rules": 50,
+        "floating_ips": 2, "security_groups": 10, "security_group_rules": 50, "object_gib": 10,
     }),
     "medium": amounts({
         "vcpus": 16, "ram_mib": 32768, "instances": 16, "volume_gib": 500, "volumes": 40,
         "snapshots": 40, "networks": 5, "subnets": 5, "ports": 80, "routers": 2,
-        "floating_ips": 5, "security_groups": 20, "security_group_rules": 200,
+        "floating_ips": 5, "security_groups": 20, "security_group_rules": 200, "object_gib": 100,
     }),
     "large": amounts({
         "vcpus": 64, "ram_mib": 131072, "instances": 64, "volume_gib": 2000, "volumes": 150,
         "snapshots": 150, "networks": 10, "subnets": 10, "ports": 300, "routers": 5,
-        "floating_ips": 20, "security_groups": 50, "security_group_rules": 800,
+        "floating_ips": 20, "security_groups": 50, "security_group_rules": 800, "object_gib": 500,
     }),
 }
 

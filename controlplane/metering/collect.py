@@ -30,7 +30,9 @@ from controlplane.domain.resources import Resource
 from controlplane.domain.states import ProjectState
 from controlplane.metering.alerts import Alert, Notifier, crossings
 from controlplane.metering.drift import find_drift
-from controlplane.metering.reader import LISTINGS, BulkQuotas, CapacityReading, ReaderFactory, Usage, add_usage
+from controlplane.metering.reader import (
+    LISTINGS, BulkQuotas, CapacityReading, ObjectAccount, ReaderFactory, Usage, add_usage,
+)
 from controlplane.metering.schedule import QuotaCheckState, quota_checks_due
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import (
@@ -38,7 +40,8 @@ from controlplane.persistence.models import (
 )
 
 log = logging.getLogger(__name__)
-RESOURCE_NAMES = tuple(r.value for r in Resource)  # read per project: the enum's properties are slow
+RESOURCE_NAMES = tuple(r.value for r in Resource)
+OBJECT_GIB = Resource.OBJECT_GIB.value  # read per project: the enum's properties are slow
 
 COLLECTION_DURATION = Histogram(
     "sahab_metering_collection_duration_seconds", "Duration of metering collections.",
@@ -88,6 +91,7 @@ class _RegionFetch:
     listings: dict[str, Future[Usage]] = field(default_factory=dict)
     bulk_quotas: Future[BulkQuotas] | None = None
     quotas: dict[str, Future[dict[str, int]]] = field(default_factory=dict)    # openstack project id ->
+    objects: dict[str, Future[ObjectAccount]] = field(default_factory=dict)   # openstack project id ->
     capacity: Future[CapacityReading] | None = None
 
 
@@ -196,12 +200,19 @@ class MeteringCollector:
                 fetch.listings = {listing.name: pool.submit(reader.read_usage, listing.name) for listing in LISTINGS}
                 fetch.quotas = {t.openstack_project_id: pool.submit(reader.read_quota, t.openstack_project_id)
                                 for t in mine if t.project_id in due}
+                if region.has_object_storage:
+                    # Swift lists no accounts in bulk: one HEAD per project, every collection (it
+                    # carries quota and usage at once), in the same bounded pool and deadline.
+                    fetch.objects = {t.openstack_project_id: pool.submit(reader.read_object_account, t.openstack_project_id)
+                                     for t in mine}
             pages = len(LISTINGS) * math.ceil(len(mine) / self.page_size)
-            rounds = max(rounds, math.ceil((len(fetch.quotas) + len(LISTINGS) + pages + 3) / self.workers))
+            calls = len(fetch.quotas) + len(fetch.objects) + len(LISTINGS) + pages + 3
+            rounds = max(rounds, math.ceil(calls / self.workers))
         # Each call has its own timeout (api_timeout); this bounds the whole wait even if one does not.
         outcome = _Outcomes(self.timeout * (rounds + 1))
         everything: list[Future[Any]] = [f for fetch in fetched.values() for f in (
-            fetch.projects, fetch.bulk_quotas, fetch.capacity, *fetch.listings.values(), *fetch.quotas.values()) if f]
+            fetch.projects, fetch.bulk_quotas, fetch.capacity, *fetch.listings.values(), *fetch.quotas.values(),
+            *fetch.objects.values()) if f]
         wait(everything, timeout=outcome.deadline)
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -262,7 +273,9 @@ class MeteringCollector:
             region_usage, usage_error = usage[target.region_id]
             bulk_quotas, bulk_error = outcome(region_fetch.bulk_quotas)
             checked, check_error = outcome(region_fetch.quotas[pid]) if target.project_id in due else (None, None)
-            error = usage_error or (bulk_error and f"quotas: {bulk_error}") or (check_error and f"quotas: {check_error}")
+            account, account_error = outcome(region_fetch.objects[pid]) if pid in region_fetch.objects else (None, None)
+            error = (usage_error or (bulk_error and f"quotas: {bulk_error}") or (check_error and f"quotas: {check_error}")
+                     or (account_error and f"object storage: {account_error}"))
             if error and not missing:
                 metering_errors.append({"id": target.project_id, "metering_error": error})
                 result.failed[target.project_id] = error
@@ -281,6 +294,9 @@ class MeteringCollector:
                 continue
             quota = {**(target.quota or {}), **(checked or {}), **bulk_quotas.of(pid)}
             mine = region_usage.get(pid, {})
+            if account is not None:
+                quota[OBJECT_GIB] = account.quota_gib
+                mine = {**mine, OBJECT_GIB: account.used_gib}
             used = {name: mine.get(name, 0) for name in RESOURCE_NAMES}
             if checked is not None:
                 row["quota_checked_at"] = started_at  # a change made while it was read is newer: checked again

@@ -32,6 +32,28 @@ class CapacityReading:
     used: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ObjectAccount:
+    """One project's Swift account as its HEAD reports it (no API lists accounts in bulk)."""
+
+    quota_bytes: int   # X-Account-Meta-Quota-Bytes; -1 = none set
+    bytes: int
+    objects: int
+    containers: int
+
+    @property
+    def quota_gib(self) -> int:
+        """In Sahab's unit; a quota that is no whole number of GiB (set by hand) reads as -1 (drift)."""
+        return self.quota_bytes // GIB if self.quota_bytes >= 0 and self.quota_bytes % GIB == 0 else -1
+
+    @property
+    def used_gib(self) -> int:
+        """Rounded up: an account holding any byte uses some of its quota (and cannot be decommissioned)."""
+        return -(-self.bytes // GIB) if self.bytes else (1 if self.objects else 0)
+
+
+GIB = 1024**3
+
 Usage = dict[str, dict[str, int]]
 """OpenStack project id -> {Sahab resource: amount in use}; a project absent from it uses nothing."""
 
@@ -121,6 +143,10 @@ class CloudReader(Protocol):
 
     def read_quota(self, openstack_project_id: str) -> dict[str, int]:
         """One project's quotas that are not listed in bulk (Nova's and Cinder's), without usage."""
+        ...
+
+    def read_object_account(self, openstack_project_id: str) -> ObjectAccount:
+        """One project's Swift account (regions with object storage only): one HEAD."""
         ...
 
     def read_capacity(self) -> CapacityReading: ...
@@ -288,6 +314,22 @@ class OpenStackReader:
         compute = {name: int(absolute[field]) for field, name in NOVA_LIMITS.items()}
         block = parse_limits(self._json(connection.block_storage, f"/os-quota-sets/{pid}")["quota_set"], "block-storage")
         return {**compute, **block}
+
+    def read_object_account(self, openstack_project_id: str) -> ObjectAccount:
+        connection = self.connection
+        endpoint = connection.endpoint_for("object-store")   # the admin's own account: swap the id
+        url = f"{endpoint.rsplit('/AUTH_', 1)[0]}/AUTH_{openstack_project_id}"
+        with span("openstack.head", region=self.region.id, path="/v1/AUTH_{project}"):
+            response = connection.session.head(url, timeout=self.timeout, raise_exc=False)
+        if response.status_code == 404:   # never written to and not yet created: nothing stored
+            return ObjectAccount(quota_bytes=-1, bytes=0, objects=0, containers=0)
+        if response.status_code >= 400:
+            raise RuntimeError(f"HEAD account {openstack_project_id}: HTTP {response.status_code}")
+        headers = response.headers
+        return ObjectAccount(quota_bytes=int(headers.get("X-Account-Meta-Quota-Bytes", -1)),
+                             bytes=int(headers.get("X-Account-Bytes-Used", 0)),
+                             objects=int(headers.get("X-Account-Object-Count", 0)),
+                             containers=int(headers.get("X-Account-Container-Count", 0)))
 
     def read_project_detail(self, openstack_project_id: str) -> ProjectReading:
         """Quota and usage as each service counts them for one project: three calls, each making the

@@ -142,6 +142,7 @@ def usage_report(session: Session, principal: Principal, *, start: datetime, end
             "vcpu_hours": resources["vcpus"]["unit_hours"],
             "ram_gib_hours": round(resources["ram_mib"]["unit_hours"] / 1024, 4),
             "volume_gib_hours": resources["volume_gib"]["unit_hours"],
+            "object_gib_hours": resources["object_gib"]["unit_hours"],
             "resources": resources,
         }
         report.append(row)

@@ -26,6 +26,7 @@ class UsageReportRow(BaseModel):
     vcpu_hours: float
     ram_gib_hours: float
     volume_gib_hours: float
+    object_gib_hours: float = Field(0.0, description="Swift account usage (GiB, rounded up per sample) x hours")
     resources: dict[str, ResourceUsage]
 
     model_config = {"populate_by_name": True}

@@ -43,7 +43,7 @@ class CredentialVault:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CredentialVault":
-        return cls(settings.credentials_keys or [_local_key(settings.data_dir)])
+        return cls(settings.credentials_keys or [local_key(settings.data_dir, KEY_FILE)])
 
     def seal(self, entry: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(entry, sort_keys=True).encode()).decode()
@@ -61,37 +61,42 @@ class CredentialVault:
         return self._fernet.rotate(sealed.encode()).decode()
 
 
-def _local_key(data_dir: Path) -> str:
-    """The embedded default: a key made once and kept beside the database, readable by its owner only.
+def local_key(data_dir: Path, name: str) -> str:
+    """The embedded default: a Fernet key made once and kept beside the database in `name`, readable by its owner only.
     Workers forked at once race to make it: each writes a whole key to a file of its own, and a hard
     link publishes it, so the key appears complete or not at all and the first one wins."""
-    path = data_dir / KEY_FILE
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, name = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=data_dir)  # O_EXCL, 0600
+        fd, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=data_dir)  # O_EXCL, 0600
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Fernet.generate_key().decode())
                 handle.flush()
                 os.fsync(handle.fileno())
             try:
-                os.link(name, path)
+                os.link(temporary, path)
             except FileExistsError:
                 pass  # another process published its key first: use that one
         finally:
-            os.unlink(name)
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
 def clouds_entry(outputs: TenantOutputs, domain_id: str) -> dict[str, Any]:
-    """The project user's clouds.yaml entry."""
-    return {
+    """The project user's clouds.yaml entry; with object storage, an `s3` section (openstacksdk
+    ignores keys it does not know) for S3 clients: endpoint, keys and the SigV4 region."""
+    entry: dict[str, Any] = {
         "auth": {
             "auth_url": outputs.auth_url, "username": outputs.user_name, "password": outputs.password,
             "project_id": outputs.openstack_project_id, "user_domain_id": domain_id,
         },
         "region_name": outputs.region, "interface": "public", "identity_api_version": 3,
     }
+    if outputs.s3_access_key and outputs.s3_secret_key:
+        entry["s3"] = {"endpoint": outputs.s3_endpoint, "access_key": outputs.s3_access_key,
+                       "secret_key": outputs.s3_secret_key, "region": outputs.region}
+    return entry
 
 
 def store(session: Session, vault: CredentialVault, clock: Clock, project_id: str, outputs: TenantOutputs,

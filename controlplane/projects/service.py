@@ -12,7 +12,8 @@ from controlplane.contract import TenantSpec
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import ProjectState, RequestState
-from controlplane.errors import Detail, Conflict, NotFound
+from controlplane.domain.resources import Resource
+from controlplane.errors import Conflict, Detail, NotFound, PermissionDenied
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import Organisation, Project, QuotaRequest
@@ -60,13 +61,24 @@ def last_usage(session: Session, principal: Principal, *, organisation_id: str |
     return list(session.scalars(statement.order_by(Project.created_at, Project.id)))
 
 
-def decommission(session: Session, core: Core, principal: Principal, project_id: str, reason: str | None) -> Project:
+def decommission(session: Session, core: Core, principal: Principal, project_id: str, reason: str | None,
+                 *, force: bool = False) -> Project:
     project = get(session, principal, project_id, for_update=True)
     if not principal.is_operator:
         require_organisation(session, principal, project.organisation_id, admin=True)
+    if force and not principal.is_operator:
+        raise PermissionDenied("only an operator may force a decommission")
     if project.state != ProjectState.ACTIVE.value:
         raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be decommissioned",
                               project_id=project.id, project_state=project.state))
+    stored = (project.last_usage or {}).get(Resource.OBJECT_GIB.value, 0)
+    if stored and not force:
+        # Sahab empties nothing silently: the account and its objects would outlive the project.
+        raise Conflict(Detail("project {project_id}: its object storage account still holds data ({stored} GiB, "
+                              "measured {measured_at}); delete the objects first, or an operator forces the "
+                              "decommission (the objects then stay in Swift, unreachable by the project)",
+                              project_id=project.id, stored=stored, measured_at=project.last_usage_at),
+                       in_use={Resource.OBJECT_GIB.value: stored})
     in_use = {k: v for k, v in (project.last_usage or {}).items() if k in _MUST_BE_EMPTY and v}
     if in_use:
         # Removing the network under running servers fails half-way; say so before starting.
@@ -108,4 +120,5 @@ def tenant_spec(session: Session, core: Core, project: Project, request: QuotaRe
         request_id=request_id, region_id=region.id, cloud=region.cloud, openstack_region=region.openstack_region,
         domain_id=region.domain_id, environment=project.environment, quota=quota,
         external_network=region.external_network, create_network=bool(region.external_network),
+        object_storage=region.has_object_storage,
     )

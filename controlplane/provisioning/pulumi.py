@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import shutil
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -40,6 +41,15 @@ from controlplane.settings import Settings
 log = logging.getLogger(__name__)
 _ENV = {"PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
 T = TypeVar("T")
+
+
+def _dynamic_provider_env() -> dict[str, str]:
+    """Python dynamic providers (stacks/object_quota.py) run in a process the engine starts through
+    `pulumi-resource-pulumi-python` (stacks/bin): found first on the PATH, it runs this Python."""
+    import stacks
+
+    bin_dir = Path(stacks.__file__).resolve().parent / "bin"
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "SAHAB_DYNAMIC_PYTHON": sys.executable}
 
 
 class PulumiProvisioner:
@@ -200,7 +210,7 @@ class PulumiProvisioner:
         work.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.backend_url.startswith("file://"):
             Path(self.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True, mode=0o700)
-        env = {**_ENV, "PULUMI_CONFIG_PASSPHRASE": self._passphrase()}
+        env = {**_ENV, "PULUMI_CONFIG_PASSPHRASE": self._passphrase(), **_dynamic_provider_env()}
         if self.clouds_file:
             env["OS_CLIENT_CONFIG_FILE"] = self.clouds_file
         workspace = auto.LocalWorkspace(

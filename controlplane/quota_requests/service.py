@@ -41,8 +41,8 @@ from controlplane.quota_requests.schemas import QuotaRequestCreate
 POLICY_ACTOR = "policy"
 
 
-def requested_amounts(data: QuotaRequestCreate) -> Amounts:
-    base = as_plain(preset(data.preset)) if data.preset else {}
+def requested_amounts(data: QuotaRequestCreate, region: Region) -> Amounts:
+    base = as_plain(region.preset(data.preset)) if data.preset else {}
     return amounts({**base, **data.amounts})
 
 
@@ -55,10 +55,10 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
                    organisation_id=organisation.id, organisation_status=organisation.status)
         )
     region = core.region(data.region)
-    requested = requested_amounts(data)
+    requested = requested_amounts(data, region)
     project = _live_project(session, organisation.id, region.id, data.environment)
     current = amounts(project.granted) if project else amounts()
-    _check_grantable(region, requested, current)
+    check_grantable(region, requested, current)
     _check_region_accepts(region, requested, current)
     if project is not None:
         if project.state != ProjectState.ACTIVE.value:
@@ -104,7 +104,7 @@ def quota_changes(current: Amounts, requested: Amounts) -> dict[str, dict[str, i
     return {r.value: {"from": current[r], "to": requested[r]} for r in Resource if current[r] != requested[r]}
 
 
-def _check_grantable(region: Region, requested: Amounts, current: Amounts) -> None:
+def check_grantable(region: Region, requested: Amounts, current: Amounts) -> None:
     """No more than the region's whole capacity (raw times overcommit), which it could never grant
     even empty; what is free now, and the agencies' share, are admission's to judge. Only increases
     are checked, so a project granted more before the catalogue shrank can still shrink."""
@@ -173,8 +173,8 @@ def _apply_policy(
             return
         _count("approved_by_programme")
         return
-    above_envelope = exceeds(requested, preset(envelope_name)) if envelope_name else list(Resource)
-    if not is_decrease and above_envelope:
+    above_envelope = needs_approver(core, kind, requested, current if project is not None else None)
+    if above_envelope:
         names = ", ".join(r.value for r in above_envelope)
         request.reason = f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}"
         _count("needs_approval")
@@ -190,6 +190,15 @@ def _apply_policy(
         _count("insufficient_capacity")
         return
     _count("approved_automatically")
+
+
+def needs_approver(core: Core, kind: OrganisationKind, requested: Amounts, current: Amounts | None) -> list[Resource]:
+    """The resources that take the request above its organisation kind's envelope: none means the policy
+    approves it at once when capacity allows (so does a decrease of an existing grant, `current`)."""
+    if current is not None and not exceeds(requested, current):
+        return []
+    envelope_name = core.policy.envelope.get(kind.value)
+    return exceeds(requested, preset(envelope_name)) if envelope_name else list(Resource)
 
 
 def _below_usage(project: Project | None, requested: Amounts) -> str:

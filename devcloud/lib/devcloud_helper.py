@@ -4,6 +4,8 @@
   devcloud_helper.py register  STATE [--region R]   service project/users/roles, services, endpoints
   devcloud_helper.py ready     STATE [--region R] [--timeout S]   wait until every service answers
   devcloud_helper.py fixtures  STATE [--region R]   flavors, image 'tiny', external network 'public'
+  devcloud_helper.py swift-rings SWIFT_DIR            account/container/object rings
+  devcloud_helper.py register-swift STATE         object-store endpoint, swift user, ResellerAdmin
 
 RegionTwo (optional) has its own placement/nova/cinder/neutron on ports +10000 and service
 names prefixed 'r2-' in $STATE/run; keystone and glance are shared.
@@ -105,6 +107,60 @@ def register(state, region=REGION):
     log('registered %d services in %s' % (len(SERVICES), region))
 
 
+SWIFT_URL = 'http://%s:8890/v1/AUTH_%%(project_id)s' % HOST
+RESELLER_ADMIN = 'ResellerAdmin'
+
+
+def register_swift(state):
+    """Swift (RegionOne only): the swift service user (admin + service in project service, for
+    authtoken), the object-store service and its endpoints, and the ResellerAdmin role for admin
+    in project admin, the identity Sahab's region cloud uses: it may set any account's quota."""
+    conn = connect()
+    for _ in range(90):
+        try:
+            conn.authorize()
+            break
+        except Exception:  # keystone still starting
+            time.sleep(1)
+            conn = connect()
+    idn = conn.identity
+    default = idn.find_domain('default') or idn.find_domain('Default')
+    service_project = idn.find_project('service', domain_id=default.id)
+    user = idn.find_user('swift', domain_id=default.id)
+    if not user:
+        user = idn.create_user(name='swift', password='secret', domain_id=default.id,
+                               default_project_id=service_project.id)
+    for rname in ('admin', 'service'):
+        idn.assign_project_role_to_user(service_project, user, idn.find_role(rname))
+    reseller = idn.find_role(RESELLER_ADMIN) or idn.create_role(name=RESELLER_ADMIN)
+    admin = idn.find_user('admin', domain_id=default.id)
+    idn.assign_project_role_to_user(idn.find_project('admin', domain_id=default.id), admin, reseller)
+    svc = next((s for s in idn.services() if s.type == 'object-store'), None) or \
+        idn.create_service(name='swift', type='object-store', is_enabled=True)
+    have = {e.interface for e in idn.endpoints(service_id=svc.id, region_id=REGION)}
+    for iface in ('public', 'internal', 'admin'):
+        if iface not in have:
+            idn.create_endpoint(service_id=svc.id, interface=iface, url=SWIFT_URL, region_id=REGION)
+    log('registered object-store in %s, role %s for admin' % (REGION, RESELLER_ADMIN))
+
+
+SWIFT_RING_PORTS = {'account': 6202, 'container': 6201, 'object': 6200}
+
+
+def swift_rings(swift_dir):
+    """One device d1 on loopback, one replica, 2**8 partitions: the three rings (in one process,
+    instead of nine swift-ring-builder runs)."""
+    from swift.common.ring import RingBuilder
+    for kind, port in SWIFT_RING_PORTS.items():
+        builder = RingBuilder(8, 1, 1)
+        builder.add_dev({'region': 1, 'zone': 1, 'ip': '127.0.0.1', 'port': port, 'device': 'd1',
+                         'weight': 100})
+        builder.rebalance()
+        builder.save(os.path.join(swift_dir, kind + '.builder'))
+        builder.get_ring().save(os.path.join(swift_dir, kind + '.ring.gz'))
+    log('rings: account, container, object (1 device, 1 replica)')
+
+
 def _proc_start_utc(state, name):
     """UTC datetime at which the process in $STATE/run/<name>.pid started, or None."""
     try:
@@ -180,6 +236,12 @@ def _checks(conn, state, pre=''):
                 'service %s' % (('state=%s updated_at=%s' % (s[0]['state'], s[0]['updated_at'])) if s else 'not registered')
     except Exception as exc:
         yield pre + 'cinder-api', False, str(exc)[:200]
+    if not pre:   # Swift runs in RegionOne only
+        try:
+            conn.object_store.get_account_metadata()   # proxy, keystone auth, account server
+            yield 'swift-proxy', True, ''
+        except Exception as exc:
+            yield 'swift-proxy', False, str(exc)[:200]
     try:
         list(conn.network.networks())
         yield pre + 'neutron-server', conn.network.find_extension('router') is not None, \
@@ -255,6 +317,12 @@ def main(argv):
         raise SystemExit('unknown region %s' % region)
     if cmd == 'register':
         register(state, region)
+        return 0
+    if cmd == 'swift-rings':
+        swift_rings(state)
+        return 0
+    if cmd == 'register-swift':
+        register_swift(state)
         return 0
     if cmd == 'ready':
         timeout = float(argv[argv.index('--timeout') + 1]) if '--timeout' in argv else 300

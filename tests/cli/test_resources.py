@@ -115,6 +115,8 @@ def test_projects_credentials_usage_and_decommission(cli: Cli, tmp_path: Path) -
 
     declined = cli("projects", "decommission", project["id"], user="amina", input="n\n")
     assert declined.exit_code == 1
+    forced = cli("projects", "decommission", project["id"], "--yes", "--force", user="amina")
+    assert forced.exit_code == 4 and "only an operator may force" in forced.stderr
     done = cli.json("projects", "decommission", project["id"], "--yes", user="amina")
     assert done["state"] == "decommissioning"
     again = cli("projects", "decommission", project["id"], "--yes", user="amina")

@@ -19,9 +19,9 @@ from openstack import exceptions
 pytestmark = pytest.mark.devcloud
 
 # TCP ports of the devcloud (see devcloud/sahab-devcloud, PORTS)
-DEVCLOUD_PORTS = {5433, 4369, 5672, 25672, 5000, 8778, 9292, 8774, 8776, 9696,
+DEVCLOUD_PORTS = {5433, 4369, 5672, 25672, 5000, 8778, 9292, 8774, 8776, 9696, 8890, 6200, 6201, 6202,
                   18778, 18774, 18776, 19696}  # (the last four: optional RegionTwo)
-API_PORTS = {5433, 5672, 5000, 8778, 9292, 8774, 8776, 9696}
+API_PORTS = {5433, 5672, 5000, 8778, 9292, 8774, 8776, 9696, 8890, 6200, 6201, 6202}
 
 NOVA_FIELDS = {"cores": 7, "ram": 3072, "instances": 5}
 CINDER_FIELDS = {"gigabytes": 23, "volumes": 6, "snapshots": 4}

@@ -24,6 +24,7 @@ from controlplane.settings import Settings
 from tests import factories
 from tests.devcloud.conftest import cleanup_project
 from tests.support.fakes import RecordingQueue
+from tests.support.objects import account_url, set_object_quota
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.timeout(600)]
 
@@ -35,6 +36,7 @@ def set_quota(admin, project_id: str, quota: dict[str, int]) -> None:
     sdk = {"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
            "floatingip": "floating_ips", "security_group": "security_groups", "security_group_rule": "security_group_rules"}
     admin.network.update_quota(project_id, **{sdk[k]: v for k, v in quota_fields(quota, "network").items()})
+    set_object_quota(admin, project_id, quota["object_gib"])
 
 
 def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issuer, tmp_path):
@@ -75,6 +77,11 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         volume = conn.block_storage.create_volume(name=f"{name}-vol", size=2)
         conn.block_storage.wait_for_status(volume, status="available", failures=["error"], wait=60)
 
+        # One small object in the project's Swift account (admin is its reseller admin): 1 GiB used, rounded up.
+        account = account_url(admin, proj.id)
+        admin.session.put(f"{account}/metering", headers={"Content-Length": "0"}).raise_for_status()
+        admin.session.put(f"{account}/metering/one", data=b"x" * 1000).raise_for_status()
+
         started = datetime.now(timezone.utc)
         result = runtime.metering.collect()
         print(f"\nreal collection: {result.projects} project(s), {result.seconds:.2f}s (incl. first authentication)")
@@ -87,6 +94,7 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         assert (used["vcpus"], used["ram_mib"], used["instances"]) == (1, tiny.ram, 1)
         assert (used["volume_gib"], used["volumes"]) == (2, 1)
         assert used["networks"] == 1 and used["subnets"] == 1 and used["ports"] >= 1
+        assert used["object_gib"] == 1 and metering.quota["object_gib"] == granted["object_gib"]
         assert metering.quota == granted and metering.drift == [] and stored.metering_error is None
         assert capacity["vcpus"] > 0 and capacity["ram_mib"] > 0
 
@@ -105,6 +113,7 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         assert row["samples"] == 2 and row["resources"]["vcpus"]["peak"] == 1
         assert 0 < row["vcpu_hours"] <= (datetime.now(timezone.utc) - started).total_seconds() / 3600
         assert row["volume_gib_hours"] == pytest.approx(2 * row["vcpu_hours"], abs=2e-4)  # both rounded to 4 places
+        assert row["object_gib_hours"] == pytest.approx(row["vcpu_hours"], abs=2e-4)
 
         registry = CollectorRegistry()
         registry.register(MeteringMetrics(runtime.sessions, runtime.catalogue, runtime.core.clock, per_project=True))
@@ -112,7 +121,12 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         assert f'openstack_nova_limits_vcpus_used{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 1.0' in text
         assert f'openstack_cinder_limits_volume_used_gb{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 2.0' in text
         assert 'sahab_drift{kind="quota_changed",region="rabat-1"} 1.0' in text
+        (object_used,) = [line for line in text.splitlines() if line.startswith("sahab_project_used{")
+                          and f'project="{project_id}"' in line and 'resource="object_bytes"' in line]
+        assert float(object_used.rsplit(" ", 1)[1]) == 2**30
     finally:
+        for path in ("metering/one", "metering"):
+            admin.session.delete(f"{account_url(admin, proj.id)}/{path}", raise_exc=False)
         errors = cleanup_project(admin, proj, conn)
         runtime.engine.dispose()
         assert not errors, errors

@@ -87,11 +87,15 @@ def test_resource_graph_has_deterministic_names(mocks):
 
 
 def test_every_quota_field_is_set_from_the_grant(mocks):
-    resources = run(mocks, spec())
-    service_resource = {"compute": "compute-quota", "block-storage": "volume-quota", "network": "network-quota"}
+    resources = run(mocks, spec(object_storage=True))
+    service_resource = {"compute": "compute-quota", "block-storage": "volume-quota", "network": "network-quota",
+                        "object-store": "object-quota"}
     camel = lambda field: "".join(p if i == 0 else p.title() for i, p in enumerate(field.split("_")))  # noqa: E731
     for name, (service, field) in QUOTA_FIELDS.items():
         inputs = resources[service_resource[service]][1]
+        if service == "object-store":  # the dynamic provider's own inputs (snake case)
+            assert (inputs[field], inputs["project_id"], inputs["region"]) == (QUOTA[name], "project-id", "RegionOne")
+            continue
         assert inputs[camel(field)] == QUOTA[name], (name, field)
         assert inputs["projectId"] == "project-id"
         assert inputs["region"] == "RegionOne"
@@ -173,3 +177,19 @@ def test_outputs_carry_the_password_and_an_incomplete_stack_has_none():
     assert outputs.openstack_project_id == "p1" and outputs.password == "s3cret"
     assert "s3cret" not in repr(outputs)
     assert PROGRAM.outputs({}) is None
+
+
+def test_object_storage_adds_the_account_quota_and_s3_credentials(mocks):
+    resources = run(mocks, spec(object_storage=True, quota={**QUOTA, "object_gib": 7}))
+    typ, inputs, _ = resources["object-quota"]
+    assert typ == "pulumi-python:dynamic:Resource"
+    assert (inputs["cloud"], inputs["region"], inputs["project_id"], inputs["quota_gib"]) == (
+        "sahab-devcloud", "RegionOne", "project-id", 7)
+    typ, inputs, _ = resources["s3-credential"]
+    assert typ == "openstack:identity/ec2CredentialV3:Ec2CredentialV3"
+    assert (inputs["userId"], inputs["projectId"]) == ("user-id", "project-id")
+
+
+def test_no_object_storage_where_the_region_has_none(mocks):
+    resources = run(mocks, spec(object_storage=False))
+    assert "object-quota" not in resources and "s3-credential" not in resources

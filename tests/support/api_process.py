@@ -38,7 +38,7 @@ def sahab_api(database_url: str, issuer_url: str, *, workers: int = 2, catalogue
         process = subprocess.Popen([sys.executable, "-m", "api.server", "api", "--workers", str(workers)],
                                    env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(f"http://127.0.0.1:{port}/healthz", process, log_path)
+            wait_ready(f"http://127.0.0.1:{port}/healthz", process, log_path)
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
@@ -48,7 +48,7 @@ def sahab_api(database_url: str, issuer_url: str, *, workers: int = 2, catalogue
                 process.kill()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     wait_for_port(int(url.split(":")[2].split("/")[0]), timeout, "sahab-server api", f"see {log}")
     while time.monotonic() < deadline:

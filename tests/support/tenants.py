@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from controlplane.contract import QUOTA_FIELDS
+from controlplane.contract import QUOTA_FIELDS, TenantSpec
+from tests.support.objects import read_object_quota
 
 
 def read_quota(cloud: Any, project_id: str) -> dict[str, int]:
@@ -16,7 +17,8 @@ def read_quota(cloud: Any, project_id: str) -> dict[str, int]:
     compute = cloud.compute.get(f"/os-quota-sets/{project_id}", microversion="2.1").json()["quota_set"]
     volume = cloud.block_storage.get(f"/os-quota-sets/{project_id}").json()["quota_set"]
     network = cloud.network.get(f"/quotas/{project_id}").json()["quota"]
-    by_service = {"compute": compute, "block-storage": volume, "network": network}
+    by_service = {"compute": compute, "block-storage": volume, "network": network,
+                  "object-store": {"quota_gib": read_object_quota(cloud, project_id)}}
     return {name: int(by_service[service][field]) for name, (service, field) in QUOTA_FIELDS.items()}
 
 
@@ -55,3 +57,11 @@ def cleanup(cloud: Any, org: str, keystone: bool = True) -> None:
         if user:
             cloud.identity.delete_user(user)
         cloud.identity.delete_project(project)
+
+
+def object_storage_spec(suffix: str, object_gib: int) -> TenantSpec:
+    """A minimal tenant in rabat-1 with object storage (no network), for the runner's own tests."""
+    quota = {name: 0 for name in QUOTA_FIELDS} | {"vcpus": 1, "object_gib": object_gib}
+    return TenantSpec(project_id=f"prj_swift{suffix}", organisation_id=f"org_swift{suffix}", organisation_name="Swift test",
+                      request_id="req_swift", region_id="rabat-1", cloud="sahab-devcloud", openstack_region="RegionOne",
+                      domain_id="default", environment="objects", quota=quota, object_storage=True)

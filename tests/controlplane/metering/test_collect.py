@@ -191,3 +191,39 @@ def test_usage_of_projects_sahab_does_not_hold_is_ignored_and_names_are_kept(ses
         metering = session.get_one(ProjectMetering, project.id)
         assert metering.openstack_project_name == "sahab-o-rabat-1-prod"
         assert metering.used == {**{name: 0 for name in granted(project)}, "instances": 1}
+
+
+def test_object_storage_is_read_from_the_account_for_usage_drift_and_alerts(sessions, collector, clouds, active_project,
+                                                                           notifier):
+    from controlplane.persistence.models import Organisation
+
+    project = active_project()
+    quota = granted(project)  # small: object_gib 10 in rabat-1, which offers object storage
+    assert quota["object_gib"] == 10
+    cloud = clouds["rabat-1"]
+    with transaction(sessions) as session:
+        organisation = session.get_one(Organisation, project.organisation_id)
+        organisation.alert_webhook_url, organisation.alert_webhook_secret = "https://hooks.example/x", "s3cret"
+    cloud.set(project.openstack_project_id, quota, {"object_gib": 8})
+    result = collector.collect()
+    assert result.failed == {} and f"objects:{project.openstack_project_id}" in cloud.calls
+    with transaction(sessions) as session:
+        assert session.get_one(Project, project.id).last_usage["object_gib"] == 8
+        assert session.get_one(ProjectMetering, project.id).drift == []
+    assert [(a.payload["resource"], a.payload["threshold"]) for a, _ in notifier.sent] == [("object_gib", 80)]
+
+    cloud.set(project.openstack_project_id, {**quota, "object_gib": 5}, {"object_gib": 8})  # changed behind Sahab
+    collector.collect()
+    with transaction(sessions) as session:
+        drift = session.get_one(ProjectMetering, project.id).drift
+    assert [(d["kind"], d["resource"], d["quota"]) for d in drift] == [
+        ("quota_changed", "object_gib", 5), ("usage_above_quota", "object_gib", 5)]
+
+    cloud.fail[f"objects:{project.openstack_project_id}"] = RuntimeError("swift said 503")
+    assert "object storage: RuntimeError: swift said 503" in collector.collect().failed[project.id]
+
+
+def test_regions_without_object_storage_are_not_asked_for_accounts(sessions, core, collector, clouds):
+    assert not core.region("casablanca-1").has_object_storage and core.region("rabat-1").has_object_storage
+    collector.collect()
+    assert not [c for c in clouds["casablanca-1"].calls if c.startswith("objects:")]

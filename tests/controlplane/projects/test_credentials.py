@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import stat
 
@@ -50,7 +51,7 @@ def test_workers_forked_at_once_agree_on_one_whole_embedded_key(tmp_path):
     """Each process of a fresh worker pool makes the key at once: none may read it half-written."""
     context = multiprocessing.get_context("fork")
     with context.Pool(8) as pool:
-        keys = pool.map(credentials._local_key, [tmp_path / "data"] * 64)
+        keys = pool.map(functools.partial(credentials.local_key, name=credentials.KEY_FILE), [tmp_path / "data"] * 64)
     assert len(set(keys)) == 1
     Fernet(keys[0].encode())  # a whole key
     assert [p.name for p in (tmp_path / "data").iterdir()] == [credentials.KEY_FILE]  # no file of a loser is left

@@ -176,6 +176,26 @@ def test_decommission_is_refused_while_servers_or_volumes_remain(sessions, core,
     assert states(sessions, request.id) == ("active", "active")
 
 
+def test_decommission_is_refused_while_the_object_store_holds_data_unless_an_operator_forces_it(sessions, core, workflow, clock):
+    from controlplane.errors import Conflict, PermissionDenied
+
+    request = approved_request(sessions, core)
+    workflow.provision(request.id)
+    with transaction(sessions) as session:
+        project = session.get_one(Project, request.project_id)
+        project.last_usage, project.last_usage_at = {"object_gib": 3}, clock.now()
+    with pytest.raises(Conflict, match=r"object storage account still holds data \(3 GiB"):
+        with transaction(sessions) as session:
+            projects.decommission(session, core, factories.person(), request.project_id, None)
+    with pytest.raises(PermissionDenied, match="only an operator"):
+        with transaction(sessions) as session:
+            projects.decommission(session, core, factories.person(), request.project_id, None, force=True)
+    assert states(sessions, request.id) == ("active", "active")
+    with transaction(sessions) as session:
+        projects.decommission(session, core, factories.operator(), request.project_id, "forced", force=True)
+    assert states(sessions, request.id)[0] == "decommissioning"
+
+
 def test_the_lease_is_renewed_while_a_long_apply_runs(sessions, core, provisioner, clock):
     import time as wall
 
