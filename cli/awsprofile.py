@@ -17,6 +17,7 @@ from typing import Any
 
 from cli.config import write_private
 from cli.errors import usage
+from cli.i18n import _
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -33,14 +34,16 @@ def s3_section(document: dict[str, Any]) -> dict[str, Any]:
     clouds = document.get("clouds") or {}
     sections = [entry["s3"] for entry in clouds.values() if isinstance(entry, dict) and entry.get("s3")]
     if not sections:
-        raise usage("this project has no object storage (no S3 credentials): ask for object_gib in a region that offers it")
+        raise usage(_("this project has no object storage (no S3 credentials): ask for object_gib in a region that "
+                       "offers it"))
     section: dict[str, Any] = sections[0]
     return section
 
 
 def write_profile(name: str, s3: dict[str, Any]) -> tuple[Path, Path]:
     if not _PROFILE_NAME.match(name):
-        raise usage(f"--s3-profile: {name!r} is not a profile name (letters, digits, '.', '_', '-', at most 64)")
+        raise usage(_("--s3-profile: {name} is not a profile name (letters, digits, '.', '_', '-', at most 64)").format(
+            name=repr(name)))
     credentials, config = aws_files()
     _update(credentials, name, {"aws_access_key_id": s3["access_key"], "aws_secret_access_key": s3["secret_key"]})
     _update(config, name if name == "default" else f"profile {name}", {

@@ -74,8 +74,8 @@ def credentials(
     document = yaml.safe_dump(data, sort_keys=False)
     if s3_profile is not None:
         credentials_file, config_file = write_profile(s3_profile, s3_section(data))
-        echo(f"Wrote profile {s3_profile} to {credentials_file} and {config_file} (mode 0600): "
-             f"aws --profile {s3_profile} s3 ls")
+        echo(_("Wrote profile {profile} to {credentials} and {config} (mode 0600): aws --profile {profile} s3 ls").format(
+            profile=s3_profile, credentials=credentials_file, config=config_file))
     if write is not None:
         write_private(write, document)
         echo(_("Wrote {path} (mode 0600).").format(path=write))

@@ -50,7 +50,8 @@ LABELS: dict[str, str] = {
     "granted": N_("granted quota"), "measured": N_("measured use"),
 }
 RESOURCES = {"vcpus": N_("Virtual CPUs"), "ram_mib": N_("Memory (RAM)"), "volume_gib": N_("Block storage"),
-             "floating_ips": N_("Floating IP addresses"), "instances": N_("Instances")}
+             "floating_ips": N_("Floating IP addresses"), "instances": N_("Instances"),
+             "object_gib": N_("Object storage")}
 # The default price list's units. Arabic reads them as words ("ساعة معالج افتراضي" for vCPU-hour), which
 # keeps a number and its unit in one direction; a unit of another price list is printed as it is written.
 UNITS = {"vCPU-hour": N_("vCPU-hour"), "GiB-hour": N_("GiB-hour"), "IP-hour": N_("IP-hour")}

@@ -67,7 +67,7 @@ def decommission(session: Session, core: Core, principal: Principal, project_id:
     if not principal.is_operator:
         require_organisation(session, principal, project.organisation_id, admin=True)
     if force and not principal.is_operator:
-        raise PermissionDenied("only an operator may force a decommission")
+        raise PermissionDenied(Detail("only an operator may force a decommission"))
     if project.state != ProjectState.ACTIVE.value:
         raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be decommissioned",
                               project_id=project.id, project_state=project.state))
