@@ -119,6 +119,17 @@ def test_a_startup_joins_the_free_programme_pays_nothing_then_pays_the_listed_pr
         workflow = ProvisioningWorkflow(runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w")
         assert workflow.provision(request["id"]) == "active"
         project = request["project_id"]
+        # /v1/regions: the programme's reserve beside the general pool (rabat-1: 64 vCPUs x 4 overcommit = 256,
+        # 2 x medium = 32 reserved, so 224 in the general pool, nothing granted from it).
+        regions = {r["id"]: r for r in client.get("/v1/regions", headers=founder).json()}
+        vcpus = regions["rabat-1"]["resources"]["vcpus"]
+        assert (vcpus["capacity"], vcpus["reserved_programmes"], vcpus["general"], vcpus["granted"], vcpus["free"]) == (
+            256, 32, 224, 16, 224)
+        assert regions["rabat-1"]["programmes"]["startup-launch"]["vcpus"] == {"reserved": 32, "granted": 16, "free": 16}
+        assert regions["rabat-1"]["programmes"]["startup-launch"]["object_gib"] == {"reserved": 200, "granted": 100, "free": 100}
+        # casablanca-1 has no object storage: its reserve (1 x medium) holds none
+        assert "object_gib" not in regions["casablanca-1"]["programmes"]["digital-transition"]
+        assert regions["casablanca-1"]["programmes"]["digital-transition"]["vcpus"]["reserved"] == 16
 
         # 4. Usage samples, as the metering collection writes them: one reading holds until the next.
         with transaction(runtime.sessions) as session:
