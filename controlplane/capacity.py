@@ -243,10 +243,31 @@ def programme_room(region: Region, sums: Sums, programme: str, resource: Resourc
 
 
 @dataclass(frozen=True)
+class ReserveCapacity:
+    """One resource of one programme's reserve in one region."""
+
+    reserved: int
+    granted: int
+    free: int
+
+
+@dataclass(frozen=True)
 class RegionCapacity:
     region: Region
     resources: dict[Resource, ResourceCapacity]
     sums: Sums = field(default_factory=Sums)
+
+    def reserves(self) -> dict[str, dict[Resource, ReserveCapacity]]:
+        """Each programme's reserve in this region, beside the general pool (`resources`): the resources it
+        reserves or has granted, with what is free of it (`programme_room`, the figure admission uses)."""
+        found: dict[str, dict[Resource, ReserveCapacity]] = {}
+        for programme in sorted(self.region.programme_reserves):
+            reserved, granted = self.region.reserved_for(programme), self.sums.programme(programme)
+            found[programme] = {
+                resource: ReserveCapacity(reserved[resource], granted[resource],
+                                          programme_room(self.region, self.sums, programme, resource))
+                for resource in Resource if reserved[resource] or granted[resource]}
+        return found
 
 
 def region_capacity(region: Region, sums: Sums) -> RegionCapacity:

@@ -19,12 +19,12 @@ enrolments = authenticated_router(prefix="/v1/enrolments", tags=["programmes"])
 @router.get("", response_model=PageOut[ProgrammeOut])
 def list_programmes(core: CoreDep) -> PageOut[ProgrammeOut]:
     """The programmes the operator offers (one page: the catalogue is small)."""
-    return PageOut(items=[ProgrammeOut.of(p) for p in core.programmes.programmes], next_cursor=None)
+    return PageOut(items=[ProgrammeOut.of(p, core.catalogue) for p in core.programmes.programmes], next_cursor=None)
 
 
 @router.get("/{programme_id}", response_model=ProgrammeOut)
 def get_programme(programme_id: str, core: CoreDep) -> ProgrammeOut:
-    return ProgrammeOut.of(core.programme(programme_id))
+    return ProgrammeOut.of(core.programme(programme_id), core.catalogue)
 
 
 @router.get("/{programme_id}/eligibility", response_model=EligibilityOut)

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 
 from cli.context import handled, state
-from cli.i18n import N_, number
+from cli.i18n import N_, _, number
 from cli.output import amounts, render, table, when
 
 MAIN_RESOURCES = ("vcpus", "ram_mib", "instances", "volume_gib")
@@ -38,10 +38,21 @@ def _free(region: dict[str, Any], resource: str) -> str:
     return number(free)
 
 
+def _reserves(region: dict[str, Any]) -> str:
+    """Each programme's reserve, beside the general pool's free capacity: its vCPUs free of those reserved."""
+    return "\n".join(
+        _("{programme}: {free} of {reserved} vCPUs free").format(
+            programme=programme, free=number(reserve.get("vcpus", {}).get("free", 0)),
+            reserved=number(reserve.get("vcpus", {}).get("reserved", 0)))
+        for programme, reserve in sorted((region.get("programmes") or {}).items())) or "-"
+
+
 def _regions_table(data: list[dict[str, Any]]) -> Any:
+    """The free columns are the general pool's; the programmes' reserves are kept out of it."""
     return table(
-        [N_("ID"), N_("Name"), N_("Status"), N_("Free vCPUs"), N_("Free RAM"), N_("Free instances"), N_("Free volume")],
-        [[r["id"], r["name"], r["status"], *(_free(r, res) for res in MAIN_RESOURCES)] for r in data],
+        [N_("ID"), N_("Name"), N_("Status"), N_("Free vCPUs"), N_("Free RAM"), N_("Free instances"), N_("Free volume"),
+         N_("Programme reserves")],
+        [[r["id"], r["name"], r["status"], *(_free(r, res) for res in MAIN_RESOURCES), _reserves(r)] for r in data],
         title=N_("Regions"),
     )
 

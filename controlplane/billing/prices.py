@@ -94,7 +94,8 @@ def parse_price_list(data: Any, source: str = "price list") -> PriceList:
     versions: list[PriceVersion] = []
     for index, entry in enumerate(data["versions"]):
         where = f"{source}: versions[{index}]"
-        if not isinstance(entry, dict) or not entry.get("version") or not isinstance(entry.get("effective"), date):
+        effective = _day(entry.get("effective")) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not entry.get("version") or effective is None:
             raise PriceListError(f"{where}: needs `version` (a name) and `effective` (a date, YYYY-MM-DD)")
         resources: dict[str, ResourcePrice] = {}
         for name, spec in (entry.get("resources") or {}).items():
@@ -108,7 +109,7 @@ def parse_price_list(data: Any, source: str = "price list") -> PriceList:
                 raise PriceListError(f"{at}: per must be a whole number >= 1")
             resources[name] = ResourcePrice(name, spec["basis"], str(spec.get("unit") or f"{name}-hour"), per,
                                             {kind: _price(f"{at}.{kind}", spec.get(kind)) for kind in kinds})
-        versions.append(PriceVersion(str(entry["version"]), entry["effective"], resources))
+        versions.append(PriceVersion(str(entry["version"]), effective, resources))
     versions.sort(key=lambda v: v.effective)
     for earlier, later in zip(versions, versions[1:]):
         if earlier.effective == later.effective:
@@ -116,6 +117,16 @@ def parse_price_list(data: Any, source: str = "price list") -> PriceList:
     if len({v.version for v in versions}) != len(versions):
         raise PriceListError(f"{source}: version names must be unique")
     return PriceList({k: currencies[k] for k in kinds}, tuple(versions))
+
+
+def _day(value: object) -> date | None:
+    """A YAML date, or the same date quoted (Helm's toYaml quotes every date it renders)."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        return None
 
 
 def load_price_list(path: Path = DEFAULT_PRICE_LIST) -> PriceList:

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from controlplane.domain.regions import Catalogue
+from controlplane.domain.regions import Catalogue, Region
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, preset
 from controlplane.domain.states import OrganisationKind, Sector
 from controlplane.errors import Detail, InvalidInput
@@ -84,9 +84,12 @@ class Amounted(_Strict):
         self.resolve()  # unknown presets and resources are refused at load
         return self
 
-    def resolve(self) -> Amounts:
+    def resolve(self, region: Region | None = None) -> Amounts:
+        """The amounts; a preset in a region as that region offers it (no object storage where it has none),
+        as a request's preset is there."""
         if self.preset is not None:
-            return {r: v * self.count for r, v in preset(self.preset).items()}
+            offered = region.preset(self.preset) if region is not None else preset(self.preset)
+            return {r: v * self.count for r, v in offered.items()}
         return amounts(self.amounts)
 
 
@@ -117,12 +120,13 @@ class Programme(_Strict):
     auto_enrol: bool = Field(True, description="an eligible, verified applicant is enrolled at once; else an approver decides")
     grace_days: int = Field(14, ge=0, description="after expiry, days to choose before Sahab shrinks the grant")
 
-    def envelope(self) -> Amounts:
-        return self.grant.resolve()
+    def envelope(self, region: Region | None = None) -> Amounts:
+        """The grant; in a region, as that region offers it."""
+        return self.grant.resolve(region)
 
-    def reserved(self, region_id: str) -> Amounts:
-        funded = self.funding.get(region_id)
-        return funded.resolve() if funded else amounts()
+    def reserved(self, region: Region) -> Amounts:
+        funded = self.funding.get(region.id)
+        return funded.resolve(region) if funded else amounts()
 
     def ends_on(self, start: date) -> date:
         return add_months(start, self.length_months)
@@ -134,9 +138,9 @@ class ProgrammeCatalogue(BaseModel):
     def get(self, programme_id: str) -> Programme | None:
         return next((p for p in self.programmes if p.id == programme_id), None)
 
-    def reserves(self, region_id: str) -> dict[str, dict[str, int]]:
+    def reserves(self, region: Region) -> dict[str, dict[str, int]]:
         """{programme: amounts} reserved in one region: what Region.programme_reserves holds."""
-        return {p.id: as_plain(p.reserved(region_id)) for p in self.programmes if region_id in p.funding}
+        return {p.id: as_plain(p.reserved(region)) for p in self.programmes if region.id in p.funding}
 
 
 def check_against(programmes: ProgrammeCatalogue, regions: Catalogue, where: str) -> None:
@@ -144,10 +148,12 @@ def check_against(programmes: ProgrammeCatalogue, regions: Catalogue, where: str
     the programme's grant at least once (else no enrolled request could ever be funded)."""
     for programme in programmes.programmes:
         for region_id in programme.funding:
-            if regions.get(region_id) is None:
+            region = regions.get(region_id)
+            if region is None:
                 raise InvalidInput(Detail("{where}: programme {programme_id} funds unknown region {region_id}",
                                           where=where, programme_id=programme.id, region_id=region_id))
-            short = [r.value for r in Resource if programme.envelope()[r] > programme.reserved(region_id)[r]]
+            grant, reserve = programme.envelope(region), programme.reserved(region)
+            short = [r.value for r in Resource if grant[r] > reserve[r]]
             if short:
                 raise InvalidInput(Detail("{where}: programme {programme_id} reserves less than one grant in "
                                           "{region_id} for {resources}", where=where, programme_id=programme.id,
@@ -155,7 +161,7 @@ def check_against(programmes: ProgrammeCatalogue, regions: Catalogue, where: str
     for region in regions.regions:
         capacity = region.effective_capacity()
         for resource in Resource:
-            total = sum(p.reserved(region.id)[resource] for p in programmes.programmes)
+            total = sum(p.reserved(region)[resource] for p in programmes.programmes)
             if total > capacity[resource]:
                 raise InvalidInput(Detail("{where}: programmes reserve {total} {resource} in {region_id}, more than "
                                           "its capacity {capacity}", where=where, total=total, resource=resource.value,
@@ -185,7 +191,7 @@ def load_programmes(path: Path | None, regions: Catalogue) -> ProgrammeCatalogue
 
 def with_reserves(regions: Catalogue, programmes: ProgrammeCatalogue) -> Catalogue:
     """The region catalogue with each region's programme reserves, which capacity arithmetic reads."""
-    return Catalogue(regions=[region.model_copy(update={"programme_reserves": programmes.reserves(region.id)})
+    return Catalogue(regions=[region.model_copy(update={"programme_reserves": programmes.reserves(region)})
                               for region in regions.regions])
 
 

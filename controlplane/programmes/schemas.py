@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlplane.domain.regions import Catalogue
 from controlplane.domain.resources import as_plain
 from controlplane.programmes.catalogue import Eligibility, Programme
 from controlplane.programmes.report import ProgrammeReport
@@ -26,12 +27,14 @@ class ProgrammeOut(BaseModel):
     grace_days: int
 
     @classmethod
-    def of(cls, programme: Programme) -> "ProgrammeOut":
+    def of(cls, programme: Programme, regions: Catalogue) -> "ProgrammeOut":
+        """`regions`: the catalogue, where each region's reserve is as that region offers it."""
         return cls(id=programme.id, name=programme.name, description=programme.description,
                    eligibility=programme.eligibility, grant=as_plain(programme.envelope()),
                    length_months=programme.length_months, free=programme.price.free,
                    discount_percent=programme.price.percent_off,
-                   funding={region: as_plain(programme.reserved(region)) for region in programme.funding},
+                   funding={region.id: as_plain(region.reserved_for(programme.id))
+                            for region in regions.regions if programme.id in region.programme_reserves},
                    auto_enrol=programme.auto_enrol, grace_days=programme.grace_days)
 
 

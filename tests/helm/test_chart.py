@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from controlplane.billing.prices import load_price_list
 from controlplane.domain.regions import load_catalogue
+from controlplane.programmes.catalogue import load_programmes
 from controlplane.settings import Settings
 from tests.helm.conftest import CHART, CI_VALUES, ROOT, Tools, by_kind, pod_specs
 
@@ -22,8 +24,9 @@ PRODUCTION = CHART / "ci" / "production-values.yaml"
 EMBEDDED = CHART / "ci" / "minimal-embedded-values.yaml"
 MONITORING = CHART / "ci" / "ingress-monitoring-values.yaml"
 CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+PROGRAMMES = CHART / "ci" / "programmes-values.yaml"
 SECRET_SETTINGS = {"SAHAB_DATABASE_URL", "SAHAB_BROKER_URL", "SAHAB_PULUMI_BACKEND_URL", "SAHAB_PULUMI_PASSPHRASE",
-                   "SAHAB_OIDC_ISSUER", "SAHAB_OIDC_AUDIENCE"}
+                   "SAHAB_OIDC_ISSUER", "SAHAB_OIDC_AUDIENCE", "SAHAB_SMTP_PASSWORD"}
 ids = [p.name.removesuffix("-values.yaml") for p in CI_VALUES]
 
 
@@ -254,6 +257,72 @@ def test_catalogue_configmap_is_a_valid_catalogue(tools: Tools, tmp_path: Path) 
         old = by_kind(docs, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"]["checksum/catalogue"]
         new = by_kind(changed, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"]["checksum/catalogue"]
         assert old != new
+
+
+# ---------------------------------------------------------------- programmes, prices, e-mail (issue 15)
+
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container["env"]}
+
+
+def test_programmes_and_price_list_are_mounted_read_only_and_load(tools: Tools, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ConfigMap's programmes.yaml and prices.yaml load with Sahab's own loaders (against the rendered
+    regions), at the paths the env names, on the read-only catalogue mount; and the settings start."""
+    docs = tools.render(PROGRAMMES)
+    data = by_kind(docs, "ConfigMap")["sahab-catalogue"]["data"]
+    for name in ("regions.yaml", "programmes.yaml", "prices.yaml"):
+        (tmp_path / name).write_text(data[name])
+    programmes = load_programmes(tmp_path / "programmes.yaml", load_catalogue(tmp_path / "regions.yaml"))
+    assert [p.id for p in programmes.programmes] == ["startup-launch", "digital-transition"]
+    prices = load_price_list(tmp_path / "prices.yaml")
+    assert [v.version for v in prices.versions] == ["2026-01", "2027-01"]
+    assert str(prices.versions[1].resources["vcpus"].prices["business"]) == "0.27"  # exact, never a float
+    [container] = pod_specs(docs)["sahab"]["containers"]
+    env, mount = _env(container), next(m for m in container["volumeMounts"] if m["name"] == "catalogue")
+    assert mount["readOnly"] and env["SAHAB_PROGRAMMES_PATH"]["value"] == mount["mountPath"] + "/programmes.yaml"
+    assert env["SAHAB_PRICE_LIST_PATH"]["value"] == mount["mountPath"] + "/prices.yaml"
+    for name, e in env.items():
+        if name.startswith("SAHAB_SMTP_") and "value" in e:
+            monkeypatch.setenv(name, e["value"])
+    monkeypatch.setenv("SAHAB_PROGRAMMES_PATH", str(tmp_path / "programmes.yaml"))
+    monkeypatch.setenv("SAHAB_PRICE_LIST_PATH", str(tmp_path / "prices.yaml"))
+    settings = Settings()
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_starttls,
+            settings.smtp_username, settings.smtp_attempts) == ("smtp.example.ma", 587, "sahab@cloud.example.ma", True, "sahab", 5)
+    # Pods roll when a programme or a price changes.
+    changed = tools.render(PROGRAMMES, sets=("programmes[0].grace_days=30",))
+    old = by_kind(docs, "Deployment")["sahab"]["spec"]["template"]["metadata"]["annotations"]["checksum/catalogue"]
+    assert by_kind(changed, "Deployment")["sahab"]["spec"]["template"]["metadata"]["annotations"]["checksum/catalogue"] != old
+
+
+def test_smtp_password_comes_from_a_secret(tools: Tools) -> None:
+    for name, spec in pod_specs(tools.render(PROGRAMMES)).items():
+        env = _env(spec["containers"][0])
+        assert env["SAHAB_SMTP_PASSWORD"] == {"name": "SAHAB_SMTP_PASSWORD", "valueFrom": {
+            "secretKeyRef": {"name": "sahab-smtp", "key": "password"}}}, name
+    for extra in ((), ("--skip-schema-validation",)):
+        result = tools.template(PROGRAMMES, sets=("smtp.username=",), check=False, extra=extra)
+        assert result.returncode != 0 and "secrets.smtpPassword needs smtp.host and smtp.username" in result.stderr, result.stderr
+
+
+def test_without_programmes_prices_or_smtp_nothing_is_set(tools: Tools) -> None:
+    """The defaults: no programme, the image's own price list, no e-mail."""
+    docs = tools.render(PRODUCTION)
+    assert set(by_kind(docs, "ConfigMap")["sahab-catalogue"]["data"]) == {"regions.yaml"}
+    env = _env(pod_specs(docs)["sahab-api"]["containers"][0])
+    assert not {n for n in env if n.startswith(("SAHAB_PROGRAMMES", "SAHAB_PRICE", "SAHAB_SMTP"))}
+
+
+@pytest.mark.parametrize("bad", [
+    "programmes[0].colour=red", "programmes[0].price.discount_percent=0", "programmes[0].grant.preset=huge",
+    "programmes[0].eligibility.sectors[0]=mining", "priceList.versions[0].resources.vcpus.business=1",
+    "priceList.versions[0].effective=yesterday", "smtp.port=0", "smtp.password=hunter2",
+])
+def test_the_schema_refuses_bad_programmes_prices_and_smtp(tools: Tools, bad: str) -> None:
+    result = tools.template(PROGRAMMES, sets=(bad,), check=False)
+    assert result.returncode != 0, bad
+    assert any(place in result.stderr for place in ("/programmes/0", "/priceList/versions/0", "/smtp")), (bad, result.stderr)
 
 
 # ---------------------------------------------------------------- workloads

@@ -35,10 +35,12 @@ class WorkerQueue:
     runtime: Runtime | None = None
     live: InMemoryProvisioner = field(default_factory=InMemoryProvisioner)
     threads: list[threading.Thread] = field(default_factory=list)
+    every_environment_live: bool = False  # else only environments named live* reach the in-memory cloud
 
     def _workflow(self, environment: str) -> ProvisioningWorkflow:
         assert self.runtime is not None
-        provisioner = self.live if environment.startswith("live") else UnavailableProvisioner()
+        live = self.every_environment_live or environment.startswith("live")
+        provisioner = self.live if live else UnavailableProvisioner()
         return ProvisioningWorkflow(self.runtime.sessions, self.runtime.core, provisioner, worker_id="test-worker",
                                     vault=self.runtime.vault)
 

@@ -63,6 +63,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if and (eq .Values.provisioner "pulumi") (not $s.cloudsYaml.name) }}
 {{- fail "provisioner=pulumi needs secrets.cloudsYaml.name: an existing Secret holding clouds.yaml (or set provisioner=unavailable)" }}
 {{- end }}
+{{- if and $s.smtpPassword.name (not (and .Values.smtp.host .Values.smtp.username)) }}
+{{- fail "secrets.smtpPassword needs smtp.host and smtp.username" }}
+{{- end }}
 {{- if not .Values.regions }}
 {{- fail "regions is empty: give the region catalogue (see values.yaml)" }}
 {{- end }}
@@ -99,6 +102,35 @@ the API and the workers must agree on database, broker, catalogue, backend and i
   value: {{ include "sahab.dataDir" . }}
 - name: SAHAB_CATALOGUE_PATH
   value: {{ include "sahab.catalogueDir" . }}/regions.yaml
+{{- if .Values.programmes }}
+- name: SAHAB_PROGRAMMES_PATH
+  value: {{ include "sahab.catalogueDir" . }}/programmes.yaml
+{{- end }}
+{{- if .Values.priceList }}
+- name: SAHAB_PRICE_LIST_PATH
+  value: {{ include "sahab.catalogueDir" . }}/prices.yaml
+{{- end }}
+{{- with .Values.smtp }}
+{{- if .host }}
+- name: SAHAB_SMTP_HOST
+  value: {{ .host | quote }}
+- name: SAHAB_SMTP_PORT
+  value: {{ .port | quote }}
+- name: SAHAB_SMTP_SENDER
+  value: {{ .sender | quote }}
+- name: SAHAB_SMTP_STARTTLS
+  value: {{ .starttls | quote }}
+- name: SAHAB_SMTP_USERNAME
+  value: {{ .username | quote }}
+- name: SAHAB_SMTP_TIMEOUT_SECONDS
+  value: {{ .timeoutSeconds | quote }}
+- name: SAHAB_SMTP_ATTEMPTS
+  value: {{ .attempts | quote }}
+{{- end }}
+{{- end }}
+{{- if $s.smtpPassword.name }}
+{{ include "sahab.secretEnv" (list "SAHAB_SMTP_PASSWORD" $s.smtpPassword.name $s.smtpPassword.key) }}
+{{- end }}
 - name: SAHAB_PROVISIONER
   value: {{ .Values.provisioner | quote }}
 - name: SAHAB_OIDC_ROLES_CLAIM

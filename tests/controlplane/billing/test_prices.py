@@ -54,3 +54,17 @@ def test_settings_refuse_a_broken_price_list(tmp_path):
     broken.write_text("currencies: {business: MAD}\nversions: []\n")
     with pytest.raises(ValueError, match="non-empty list `versions`"):
         Settings(price_list_path=broken, data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("effective,accepted", [
+    ("2026-01-01", True),  # quoted, as Helm's toYaml renders every date (helm/sahab priceList)
+    ("2026-13-01", False), ("January 2026", False), ("20260101", False), (20260101, False), (None, False),
+])
+def test_the_effective_day_is_a_date_or_a_quoted_iso_date(effective, accepted):
+    data = listing()
+    data["versions"][0]["effective"] = effective  # type: ignore[index]
+    if accepted:
+        assert parse_price_list(data).versions[0].effective == date(2026, 1, 1)
+    else:
+        with pytest.raises(PriceListError, match="`effective` \\(a date, YYYY-MM-DD\\)"):
+            parse_price_list(data)

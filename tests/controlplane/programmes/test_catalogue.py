@@ -18,6 +18,18 @@ from datetime import date
 REGIONS = load_catalogue(DEMO_CATALOGUE)
 
 
+def test_a_preset_reserve_holds_no_object_storage_where_the_region_offers_none(tmp_path):
+    """casablanca-1 has no Swift: a medium reserve there is medium without object_gib, as a medium request
+    there is; explicit object storage amounts there are more than its capacity."""
+    region = with_reserves(REGIONS, load_programmes(DEMO_PROGRAMMES, REGIONS)).get("casablanca-1")
+    reserved = region.reserved_for("digital-transition")
+    assert reserved[Resource.OBJECT_GIB] == 0 and reserved[Resource.VCPUS] == PRESETS["medium"][Resource.VCPUS]
+    assert reserved == region.preset("medium")
+    with pytest.raises(InvalidInput, match="reserve 10 object_gib in casablanca-1, more than its capacity 0"):
+        load_programmes(write(tmp_path, grant={"amounts": {"vcpus": 1}},
+                              funding={"casablanca-1": {"amounts": {"vcpus": 1, "object_gib": 10}}}), REGIONS)
+
+
 def write(tmp_path, **override):
     programme = {"id": "p-one", "name": "One", "eligibility": {"kinds": ["business"]}, "grant": {"preset": "small"},
                  "length_months": 6, "price": {"discount_percent": 25}, "funding": {"rabat-1": {"preset": "small"}},
