@@ -7,7 +7,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -172,8 +172,9 @@ def usage_over_time(session: Session, principal: Principal, *, start: datetime, 
                     step: timedelta | None = None, organisation_id: str | None = None,
                     region: str | None = None) -> list[dict[str, Any]]:
     """The usage of every project the principal may see, summed, in consecutive buckets of `step`
-    (bucket_size by default) from `start`: per bucket the resource-hours, peak and average, by the
-    same samples and arithmetic as usage_report. Buckets after `now` are left out."""
+    (bucket_size by default), cut at whole steps since the epoch (hours, UTC days): per bucket the
+    resource-hours, peak and average, by the same samples and arithmetic as usage_report. Nothing
+    after `now`."""
     step = step or bucket_size(start, end)
     projects, samples, carried = _visible_points(session, principal, start, end, now, organisation_id, region)
     total = sum_series([project_series(carried.get(pid), samples.get(pid, []), start) for pid in projects])
@@ -181,7 +182,7 @@ def usage_over_time(session: Session, principal: Principal, *, start: datetime, 
     buckets = []
     at = start
     while at < min(end, now):
-        until = min(at + step, end, now)
+        until = min(_next_boundary(at, step), end, now)
         stats = statistics(between(total, times, at, until), until)
         resources = {name: {"peak": s["peak"], "average": round(s["average"], 4),
                             "unit_hours": round(s["unit_seconds"] / 3600, 4)} for name, s in stats["resources"].items()}
@@ -193,5 +194,14 @@ def usage_over_time(session: Session, principal: Principal, *, start: datetime, 
             "object_gib_hours": resources["object_gib"]["unit_hours"],
             "resources": resources,
         })
-        at += step
+        at = until
     return buckets
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _next_boundary(at: datetime, step: timedelta) -> datetime:
+    """The next whole step (hour, UTC day) after `at`: buckets line up with the clock and the calendar
+    whatever time the period starts at; the first and last may be partial."""
+    return at + (step - (at - EPOCH) % step)

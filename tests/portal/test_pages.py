@@ -209,7 +209,7 @@ def test_usage_over_time_as_a_table_and_a_csv(browser_of, sahab):
     period = {"from": "2026-11-01", "to": "2026-11-05"}
     page = youssef.http.get("/portal/usage", params=period)
     assert page.status_code == 200 and "Utilisation au fil du temps, par jour" in page.text
-    assert 'id="usage-chart"' in page.text and 'id="series-table"' in page.text
+    assert page.text.count('<canvas id="usage-chart-') == 4 and 'id="series-table"' in page.text
     table = page.text[page.text.index('id="series-table"'):page.text.index('id="totals-h"')]
     assert table.count('<tr><th scope="row">') == 4  # four days, without JavaScript
     assert "48,0" in table and "96,0" in table  # vCPU-hours of days 1 and 2, in French figures

@@ -85,11 +85,11 @@ def test_usage_over_time_splits_the_same_integral_into_buckets(sessions, core, c
         buckets = usage_over_time(session, factories.approver(), start=h(0.5), end=h(10), now=clock.now())
         total = usage_report(session, factories.approver(), start=h(0.5), end=h(10), now=clock.now(), by="region")
         hidden = usage_over_time(session, factories.person("stranger"), start=h(0.5), end=h(10), now=clock.now())
-    # hourly from 0.5h, stopping at now (3h): [0.5,1.5) [1.5,2.5) [2.5,3)
-    assert [(b["from"], b["to"]) for b in buckets] == [(h(0.5), h(1.5)), (h(1.5), h(2.5)), (h(2.5), h(3))]
-    assert [b["vcpu_hours"] for b in buckets] == [0.5 * 3 + 0.5 * 5, 0.5 * 5 + 0.5 * 2, 0.5 * 2]
-    assert [b["resources"]["vcpus"]["peak"] for b in buckets] == [5, 5, 2]
-    assert buckets[1]["resources"]["vcpus"]["average"] == 3.5
+    # hourly, cut at whole hours, stopping at now (3h): [0.5,1) [1,2) [2,3)
+    assert [(b["from"], b["to"]) for b in buckets] == [(h(0.5), h(1)), (h(1), h(2)), (h(2), h(3))]
+    assert [b["vcpu_hours"] for b in buckets] == [0.5 * 3, 5, 2]
+    assert [b["resources"]["vcpus"]["peak"] for b in buckets] == [3, 5, 2]
+    assert buckets[1]["resources"]["vcpus"]["average"] == 5
     assert sum(b["vcpu_hours"] for b in buckets) == total[0]["vcpu_hours"]
     assert sum(b["ram_gib_hours"] for b in buckets) == total[0]["ram_gib_hours"]
     assert all(b["vcpu_hours"] == 0 for b in hidden)  # a stranger sees buckets of nothing
