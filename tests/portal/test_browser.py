@@ -199,3 +199,20 @@ def test_the_usage_chart_is_drawn_over_time(browser, sahab):
         assert rows == drawn["points"]  # the same series as a table, for reading without JavaScript
         check(page, "usage-chart", language)
         page.context.close()
+
+
+def test_the_device_page_of_sahab_login_follows_the_language(browser, sahab):
+    for language in LANGUAGES:
+        # bypass_csp: the issuer's pages forbid every script, axe-core's too.
+        context = browser.new_context(base_url=sahab.url, extra_http_headers={"Accept-Language": f"{language},en;q=0.5"},
+                                      bypass_csp=True)
+        page = context.new_page()
+        page.goto("/issuer/device?user_code=BCDF-GHJK")
+        assert page.get_attribute("html", "lang") == language
+        assert page.get_attribute("html", "dir") == ("rtl" if language == "ar" else "ltr")
+        page.fill("#username", "amina")
+        page.fill("#password", "wrong")
+        page.click("button[value=approve]")  # an unknown code: refused, in the same language
+        assert page.locator(".error").is_visible() and page.get_attribute("html", "lang") == language
+        check(page, "device", language)
+        context.close()
