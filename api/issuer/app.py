@@ -143,16 +143,19 @@ def create_issuer(settings: Settings, *, clock: Clock | None = None, sessions: s
         return await oauth_endpoint(request, lambda r: server.create_endpoint_response("revocation", r))
 
     @app.get("/device", response_class=HTMLResponse)
-    def device_page(user_code: str = "") -> HTMLResponse:
-        return pages.device_form(user_code=user_code[:32])
+    def device_page(request: Request, user_code: str = "", ui_locales: str = "") -> HTMLResponse:
+        language = pages.language_of(ui_locales[:64], request.headers.get("accept-language", ""))
+        return pages.device_form(language=language, user_code=user_code[:32])
 
     @app.post("/device", response_class=HTMLResponse)
     async def device_decide(request: Request) -> Response:
         try:
             form = await read_form(request)
         except FormError as error:
-            return pages.device_form(error=error.description, status=error.status)
-        return await issuer.run(lambda session: _decide_device(issuer, session, form, client_address(request)))
+            language = pages.language_of("", request.headers.get("accept-language", ""))
+            return pages.device_form(language=language, error=error.description, status=error.status)
+        language = pages.language_of(form.get("ui_locales", ""), request.headers.get("accept-language", ""))
+        return await issuer.run(lambda session: _decide_device(issuer, session, form, client_address(request), language))
 
     @app.get("/authorize", response_class=HTMLResponse)
     async def authorize_page(request: Request) -> Response:
@@ -173,36 +176,38 @@ def create_issuer(settings: Settings, *, clock: Clock | None = None, sessions: s
     return app
 
 
-def _decide_device(issuer: Issuer, session: Session, form: dict[str, str], address: str) -> HTMLResponse:
+def _decide_device(issuer: Issuer, session: Session, form: dict[str, str], address: str,
+                   language: pages.Language) -> HTMLResponse:
     """The device page's POST: approve or deny a pending device sign-in, both only with the user's credentials."""
     now = issuer.clock.now()
     user_code, username = form.get("user_code", "").strip(), form.get("username", "").strip()
     password, action = form.get("password", ""), form.get("action", "approve")
 
-    def again(error: str, status: int) -> HTMLResponse:
-        return pages.device_form(user_code=user_code, username=username, error=error, status=status)
+    def again(error: str, status: int, **values: object) -> HTMLResponse:
+        return pages.device_form(language=language, user_code=user_code, username=username, error=error,
+                                 status=status, **values)
 
     if not user_code:
-        return again("Enter the code shown by the CLI.", 400)
+        return again(pages.DEVICE_ERRORS["no-code"], 400)
     if action not in {"approve", "deny"}:
-        return again("Unknown action.", 400)
+        return again(pages.DEVICE_ERRORS["unknown-action"], 400)
     wait = signin.address_locked(session, now, address)
     if wait is not None:
-        return again(f"Too many failed attempts. Try again in {wait} s.", 429)
+        return again(pages.LOCKED, 429, seconds=wait)
     grant = store.pending_by_user_code(session, now, user_code)
     if grant is None:
         signin.count_failure(session, now, issuer.settings, address)  # codes cannot be guessed freely either
-        return again("This code is unknown, expired or already used. Start the sign-in again from the CLI.", 400)
+        return again(pages.DEVICE_ERRORS["unknown-code"], 400)
     user = signin.sign_in(session, now, issuer.settings, issuer.accounts, username, password, address)
     if isinstance(user, signin.Locked):
-        return again(f"Too many failed attempts. Try again in {user.retry_after} s.", 429)
+        return again(pages.LOCKED, 429, seconds=user.retry_after)
     if user is None:
-        return again("Wrong username or password.", 401)
+        return again(pages.WRONG_PASSWORD, 401)
     if not store.decide_device_grant(session, now, grant, user.subject, approve=action == "approve"):
-        return again("This code expired or was used meanwhile. Start the sign-in again.", 400)
+        return again(pages.DEVICE_ERRORS["used-meanwhile"], 400)
     if action == "deny":
-        return pages.done("Sign-in refused", "The device was not signed in. You can close this page.")
-    return pages.done("Device signed in", f"Signed in as {user.name}. Return to your terminal; you can close this page.")
+        return pages.done(language, "refused")
+    return pages.done(language, "signed-in", name=user.name)
 
 
 _AUTHORIZE_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",

@@ -6,7 +6,10 @@ from html import escape
 
 from fastapi.responses import HTMLResponse
 
-from api.portal.words import LOCKED as LOCKED, WRONG_PASSWORD as WRONG_PASSWORD  # the sign-in page's errors, translated there
+from api.portal.i18n import LANGUAGES, Language as Language, from_accept_language, translations
+from api.portal.words import (  # the pages' words, translated in the portal's catalogues
+    DEVICE_DONE as DEVICE_DONE, DEVICE_ERRORS as DEVICE_ERRORS, LOCKED as LOCKED, WRONG_PASSWORD as WRONG_PASSWORD,
+)
 
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -35,28 +38,47 @@ def _page(title: str, body: str, status: int = 200, lang: str = "en", rtl: bool 
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
-def device_form(*, user_code: str = "", username: str = "", error: str = "", status: int = 200) -> HTMLResponse:
-    error_html = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+def language_of(ui_locales: str = "", accept_language: str = "") -> Language:
+    """The first of `ui_locales` (OIDC Core 3.1.2.1) the portal's catalogues know, else the best match
+    of Accept-Language, else English: the sign-in and device pages speak as the portal does."""
+    tags = [tag.split("-")[0].lower() for tag in ui_locales.split()]
+    chosen = next((LANGUAGES[tag] for tag in tags if tag in LANGUAGES), None)
+    return chosen or from_accept_language(accept_language)
+
+
+def device_form(*, language: Language, user_code: str = "", username: str = "", error: str = "", status: int = 200,
+                **values: object) -> HTMLResponse:
+    """The device page of `sahab login`; `error` is an English message of words.py, with `values`. The
+    language rides along in a hidden field, so the answer to the form speaks it too."""
+    _ = translations(language.code).gettext
+    error_html = f'<p class="error" role="alert">{escape(_(error) % values if values else _(error))}</p>' if error else ""
+    hint = escape(_("Enter the code shown by %(command)s, then sign in to approve it.")) % {
+        "command": '<code dir="ltr">sahab login</code>'}
     body = f"""{error_html}
-<p class="hint">Enter the code shown by <code>sahab login</code>, then sign in to approve it.</p>
+<p class="hint">{hint}</p>
 <form method="post" action="device">
-  <label for="user_code">Code</label>
+  <input type="hidden" name="ui_locales" value="{escape(language.code)}">
+  <label for="user_code">{escape(_("Code"))}</label>
   <input id="user_code" name="user_code" value="{escape(user_code)}" placeholder="ABCD-EFGH"
-         autocomplete="off" autocapitalize="characters" required>
-  <label for="username">Username</label>
-  <input id="username" name="username" value="{escape(username)}" autocomplete="username">
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password">
+         autocomplete="off" autocapitalize="characters" required dir="ltr">
+  <label for="username">{escape(_("Username"))}</label>
+  <input id="username" name="username" value="{escape(username)}" autocomplete="username" dir="ltr">
+  <label for="password">{escape(_("Password"))}</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" dir="ltr">
   <div class="buttons">
-    <button type="submit" name="action" value="approve">Approve</button>
-    <button type="submit" name="action" value="deny" formnovalidate>Deny</button>
+    <button type="submit" name="action" value="approve">{escape(_("Approve"))}</button>
+    <button type="submit" name="action" value="deny" formnovalidate>{escape(_("Deny"))}</button>
   </div>
 </form>"""
-    return _page("Sign in a device", body, status)
+    return _page(_("Sign in a device"), body, status, lang=language.code, rtl=language.rtl)
 
 
-def done(title: str, message: str) -> HTMLResponse:
-    return _page(title, f"<p>{escape(message)}</p>")
+def done(language: Language, outcome: str, **values: object) -> HTMLResponse:
+    """The device page's last word: DEVICE_DONE[outcome], translated."""
+    _ = translations(language.code).gettext
+    title, message = DEVICE_DONE[outcome]
+    return _page(_(title), f"<p>{escape(_(message) % values if values else _(message))}</p>",
+                 lang=language.code, rtl=language.rtl)
 
 
 def authorize_form(*, params: dict[str, str], client: str, username: str = "", error: str = "",
@@ -64,10 +86,7 @@ def authorize_form(*, params: dict[str, str], client: str, username: str = "", e
     """The authorization endpoint's sign-in page; the authorization request rides along in hidden fields.
     It speaks the first of the request's `ui_locales` (OIDC Core 3.1.2.1) that the portal's catalogues
     know (the portal sends its own language); `error` is an English message from there, with `values`."""
-    from api.portal.i18n import LANGUAGES, translations
-
-    tags = [tag.split("-")[0].lower() for tag in params.get("ui_locales", "").split()]
-    language = next((LANGUAGES[tag] for tag in tags if tag in LANGUAGES), LANGUAGES["en"])
+    language = language_of(params.get("ui_locales", ""))
     _ = translations(language.code).gettext
     error_html = f'<p class="error" role="alert">{escape(_(error) % values)}</p>' if error else ""
     hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in params.items())

@@ -100,7 +100,8 @@ def preview_request(session: Session, core: Core, principal: Principal, values: 
         Project.organisation_id == organisation.id, Project.region_id == region.id,
         Project.environment == data.environment, Project.state != ProjectState.DECOMMISSIONED.value).one_or_none()
     current = amounts(project.granted) if project else None
-    above = requests.needs_approver(core, kind, requested, current)
+    decision = requests.policy_decision(session, core, organisation, region, project, requested, current or amounts())
+    programme = core.programmes.get(decision.funding.programme) if decision.by_programme and decision.funding.programme else None
     view = next(v for v in read_all(session, core.catalogue) if v.region.id == region.id)
     held = current or amounts()
     rows, short = [], []
@@ -116,7 +117,8 @@ def preview_request(session: Session, core: Core, principal: Principal, values: 
         within = True
     except InvalidInput:
         within = False
-    return {"organisation": organisation, "kind": kind, "requested": as_plain(requested), "above": above,
+    return {"organisation": organisation, "kind": kind, "requested": as_plain(requested), "above": decision.above_envelope,
+            "programme": programme,
             "short": short, "rows": rows, "change": project is not None, "verified": organisation.status == "verified",
             "within_capacity": within}
 

@@ -104,5 +104,9 @@ class Formats:
             return "—"
         return dates.format_datetime(value, format="medium", locale=self.locale, tzinfo=dates.get_timezone("Africa/Casablanca"))
 
+    def datetime_short(self, value: _DateTime) -> str:
+        """A day and an hour, for the points of an hourly chart."""
+        return dates.format_datetime(value, format="short", locale=self.locale, tzinfo=dates.get_timezone("Africa/Casablanca"))
+
     def date(self, value: "_DateTime | None") -> str:
         return "—" if value is None else dates.format_date(value, format="medium", locale=self.locale)

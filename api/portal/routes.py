@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from api.portal import i18n, words
+from api.portal.words import N_
 from api.portal.forms import (
     RESOURCES_SHOWN, field_errors, preview_request, request_form, usage_period,
 )
@@ -30,7 +32,7 @@ from controlplane.domain.resources import PRESETS, Resource
 from controlplane.domain.states import TRANSITIONS, MemberRole, OrganisationStatus, PlatformRole, RequestState
 from controlplane.errors import AuthenticationFailed, CredentialsPending, InvalidInput, NotFound, SahabError
 from controlplane.metering import service as metering
-from controlplane.metering.reports import usage_report
+from controlplane.metering.reports import bucket_size, usage_over_time, usage_report
 from controlplane.organisations import service as organisations
 from controlplane.organisations.schemas import MemberAdd, OrganisationCreate
 from controlplane.persistence.database import transaction
@@ -285,33 +287,72 @@ def _usage_rows(request: Request, who: Visitor, query: dict[str, str]) -> tuple[
     return period, rows
 
 
+def _usage_buckets(request: Request, who: Visitor, period: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same period over time (hours or days), from the integration the totals come from."""
+    runtime = portal_of(request).runtime
+    with transaction(runtime.sessions) as session:
+        return usage_over_time(session, who.principal, start=period["start"], end=period["end"],
+                               now=runtime.core.clock.now())
+
+
+# What the chart and the series table show per bucket: (field, label).
+SERIES = (("vcpu_hours", N_("vCPU-hours")), ("ram_gib_hours", N_("RAM GiB-hours")),
+          ("volume_gib_hours", N_("Volume GiB-hours")), ("object_gib_hours", N_("Object GiB-hours")))
+PEAKS = ("vcpus", "ram_mib", "volume_gib", "object_gib")
+
+
 @router.get("/usage")
 def usage(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     query = dict(request.query_params)
     try:
         period, rows = _usage_rows(request, who, query)
     except InvalidInput as invalid:
-        return render(request, who, "usage.html", status=422, period=None, rows=[], error=str(invalid.detail), query=query)
-    return render(request, who, "usage.html", period=period, rows=rows, error=None, query=query)
+        return render(request, who, "usage.html", status=422, period=None, rows=[], buckets=[], error=str(invalid.detail),
+                      query=query)
+    buckets = _usage_buckets(request, who, period)
+    hourly = bucket_size(period["start"], period["end"]) < timedelta(days=1)
+    fmt = i18n.Formats(who.language)
+    points = [fmt.datetime_short(b["from"]) if hourly else fmt.date(b["from"]) for b in buckets]
+    series_json = [{"label": who.gettext(label), "data": [b[name] for b in buckets]} for name, label in SERIES]
+    return render(request, who, "usage.html", period=period, rows=rows, buckets=buckets, points=points, hourly=hourly,
+                  series=SERIES, series_json=series_json, peaks=PEAKS, error=None, query=query)
+
+
+def _csv_response(header: list[str], lines: list[list[Any]], name: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(lines)
+    return Response(out.getvalue(), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 @router.get("/usage.csv")
 def usage_csv(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     period, rows = _usage_rows(request, who, dict(request.query_params))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["from", "to", "by", "organisation_id", "region_id", "project_id", "environment", "projects",
-                     "vcpu_hours", "ram_gib_hours", "volume_gib_hours", "vcpus_peak", "vcpus_average",
-                     "ram_mib_peak", "ram_mib_average", "volume_gib_peak", "volume_gib_average"])
-    for row in rows:
-        resources = row["resources"]
-        writer.writerow([row["from"].isoformat(), row["to"].isoformat(), row["by"], row["organisation_id"] or "",
-                         row["region_id"] or "", row["project_id"] or "", row["environment"] or "", row["projects"],
-                         row["vcpu_hours"], row["ram_gib_hours"], row["volume_gib_hours"],
-                         *(resources[r][k] for r in ("vcpus", "ram_mib", "volume_gib") for k in ("peak", "average"))])
-    name = f"sahab-usage-{period['start'].date()}-{period['end'].date()}.csv"
-    return Response(out.getvalue(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    header = ["from", "to", "by", "organisation_id", "region_id", "project_id", "environment", "projects",
+              "vcpu_hours", "ram_gib_hours", "volume_gib_hours", "vcpus_peak", "vcpus_average",
+              "ram_mib_peak", "ram_mib_average", "volume_gib_peak", "volume_gib_average",
+              "object_gib_hours", "object_gib_peak", "object_gib_average"]
+    lines = [[row["from"].isoformat(), row["to"].isoformat(), row["by"], row["organisation_id"] or "",
+              row["region_id"] or "", row["project_id"] or "", row["environment"] or "", row["projects"],
+              row["vcpu_hours"], row["ram_gib_hours"], row["volume_gib_hours"],
+              *(row["resources"][r][k] for r in ("vcpus", "ram_mib", "volume_gib") for k in ("peak", "average")),
+              row["object_gib_hours"], row["resources"]["object_gib"]["peak"], row["resources"]["object_gib"]["average"]]
+             for row in rows]
+    return _csv_response(header, lines, f"sahab-usage-{period['start'].date()}-{period['end'].date()}.csv")
+
+
+@router.get("/usage-over-time.csv")
+def usage_over_time_csv(request: Request, who: Visitor = Depends(signed_in)) -> Response:
+    """The chart's series: one line per hour or day of the period, everything the person may see summed."""
+    period = usage_period(dict(request.query_params), portal_of(request).runtime.core.clock.now(), who.gettext)
+    buckets = _usage_buckets(request, who, period)
+    header = ["from", "to", *(name for name, _ in SERIES), *(f"{r}_{k}" for r in PEAKS for k in ("peak", "average"))]
+    lines = [[b["from"].isoformat(), b["to"].isoformat(), *(b[name] for name, _ in SERIES),
+              *(b["resources"][r][k] for r in PEAKS for k in ("peak", "average"))] for b in buckets]
+    return _csv_response(header, lines,
+                         f"sahab-usage-over-time-{period['start'].date()}-{period['end'].date()}.csv")
 
 
 # ---------------------------------------------------------------- organisations

@@ -24,6 +24,7 @@ RESOURCES = {
     "volumes": N_("Volumes"), "snapshots": N_("Snapshots"), "networks": N_("Networks"), "subnets": N_("Subnets"),
     "ports": N_("Ports"), "routers": N_("Routers"), "floating_ips": N_("Floating IPs"),
     "security_groups": N_("Security groups"), "security_group_rules": N_("Security group rules"),
+    "object_gib": N_("Object storage (GiB)"),
 }
 # What Pulumi did to a resource, as the provisioning progress reports it (ProgressEvent.operation).
 OPERATIONS = {"create": N_("created"), "update": N_("updated"), "delete": N_("deleted"), "replace": N_("replaced")}
@@ -55,6 +56,19 @@ TITLES = {
 # The built-in issuer's sign-in page (api/issuer/pages.py) speaks the portal's languages too.
 SIGN_IN_PAGE = (N_("Sign in to Sahab"), N_("Sign in to let %(client)s act for you on Sahab."), N_("Username"),
                 N_("Password"), N_("Cancel"))
+# The built-in issuer's device page (sahab login) too: its words and its answers (api/issuer/app.py).
+DEVICE_PAGE = (N_("Sign in a device"), N_("Enter the code shown by %(command)s, then sign in to approve it."),
+               N_("Code"), N_("Approve"), N_("Deny"))
+DEVICE_ERRORS = {
+    "no-code": N_("Enter the code shown by the CLI."),
+    "unknown-action": N_("Unknown action."),
+    "unknown-code": N_("This code is unknown, expired or already used. Start the sign-in again from the CLI."),
+    "used-meanwhile": N_("This code expired or was used meanwhile. Start the sign-in again."),
+}
+DEVICE_DONE = {
+    "refused": (N_("Sign-in refused"), N_("The device was not signed in. You can close this page.")),
+    "signed-in": (N_("Device signed in"), N_("Signed in as %(name)s. Return to your terminal; you can close this page.")),
+}
 WRONG_PASSWORD = N_("Wrong username or password.")
 LOCKED = N_("Too many failed attempts. Try again in %(seconds)s s.")
 FALLBACK_TITLES = (N_("Something went wrong"), N_("The request could not be made"))
@@ -70,6 +84,10 @@ _ABOVE = re.compile(r"^waiting for an approver: above the (agency|business) enve
 _REASONS = {
     re.compile(r"^approved automatically: within the \w+ envelope \([\w-]+\)$"):
         N_("Approved automatically, within what the organisation gets."),
+    re.compile(r"^approved automatically: within the envelope of programme .*$"):
+        N_("Approved automatically, within the envelope of the organisation's programme, from its reserve."),
+    re.compile(r"^waiting for an approver: not enough free capacity in the reserve of programme .*$"):
+        N_("Waiting for an approver: the programme's reserve in the region does not have enough room now."),
     re.compile(r"^approved automatically: a decrease$"): N_("Approved automatically: a decrease."),
     re.compile(r"^waiting for an approver: not enough free capacity: .*$"):
         N_("Waiting for an approver: the region does not have enough free capacity now."),

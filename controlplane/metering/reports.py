@@ -4,9 +4,10 @@ organisation; a group's peak is the peak of the group's summed usage, not a sum 
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -105,14 +106,19 @@ def load_points(session: Session, ids: list[str], start: datetime, end: datetime
     return samples, carried
 
 
-def usage_report(session: Session, principal: Principal, *, start: datetime, end: datetime, now: datetime,
-                 by: GroupBy = "project", organisation_id: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+def _visible_points(session: Session, principal: Principal, start: datetime, end: datetime, now: datetime,
+                    organisation_id: str | None, region: str | None) -> tuple[dict[str, Project], Points, dict[str, tuple[datetime, dict[str, int]]]]:
+    """The projects the principal may see that existed before `end`, with their samples in the period."""
     statement = visible(session, principal, organisation_id=organisation_id, region=region)
     projects = {p.id: p for p in session.scalars(statement.where(Project.created_at < end))}
-    ids = list(projects)
-    effective_end = min(end, now)
+    samples, carried = load_points(session, list(projects), start, min(end, now))
+    return projects, samples, carried
 
-    samples, carried = load_points(session, ids, start, effective_end)
+
+def usage_report(session: Session, principal: Principal, *, start: datetime, end: datetime, now: datetime,
+                 by: GroupBy = "project", organisation_id: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+    projects, samples, carried = _visible_points(session, principal, start, end, now, organisation_id, region)
+    effective_end = min(end, now)
 
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for project in projects.values():
@@ -147,3 +153,55 @@ def usage_report(session: Session, principal: Principal, *, start: datetime, end
         }
         report.append(row)
     return report
+
+
+def bucket_size(start: datetime, end: datetime) -> timedelta:
+    """Hours for a period of up to two days, days for anything longer (at most 366 points a year)."""
+    return timedelta(hours=1) if end - start <= timedelta(days=2) else timedelta(days=1)
+
+
+def between(series: Series, times: list[datetime], start: datetime, end: datetime) -> Series:
+    """The step function on [start, end): from `start` with the value that held then (if any).
+    `times` are the series' point times, for bisecting (each bucket costs its own points only)."""
+    first, last = bisect_right(times, start), bisect_left(times, end)
+    held = [(start, series.points[first - 1][1])] if first else []
+    return Series(held + series.points[first:last])
+
+
+def usage_over_time(session: Session, principal: Principal, *, start: datetime, end: datetime, now: datetime,
+                    step: timedelta | None = None, organisation_id: str | None = None,
+                    region: str | None = None) -> list[dict[str, Any]]:
+    """The usage of every project the principal may see, summed, in consecutive buckets of `step`
+    (bucket_size by default), cut at whole steps since the epoch (hours, UTC days): per bucket the
+    resource-hours, peak and average, by the same samples and arithmetic as usage_report. Nothing
+    after `now`."""
+    step = step or bucket_size(start, end)
+    projects, samples, carried = _visible_points(session, principal, start, end, now, organisation_id, region)
+    total = sum_series([project_series(carried.get(pid), samples.get(pid, []), start) for pid in projects])
+    times = [at for at, _ in total.points]
+    buckets = []
+    at = start
+    while at < min(end, now):
+        until = min(_next_boundary(at, step), end, now)
+        stats = statistics(between(total, times, at, until), until)
+        resources = {name: {"peak": s["peak"], "average": round(s["average"], 4),
+                            "unit_hours": round(s["unit_seconds"] / 3600, 4)} for name, s in stats["resources"].items()}
+        buckets.append({
+            "from": at, "to": until,
+            "vcpu_hours": resources["vcpus"]["unit_hours"],
+            "ram_gib_hours": round(resources["ram_mib"]["unit_hours"] / 1024, 4),
+            "volume_gib_hours": resources["volume_gib"]["unit_hours"],
+            "object_gib_hours": resources["object_gib"]["unit_hours"],
+            "resources": resources,
+        })
+        at = until
+    return buckets
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _next_boundary(at: datetime, step: timedelta) -> datetime:
+    """The next whole step (hour, UTC day) after `at`: buckets line up with the clock and the calendar
+    whatever time the period starts at; the first and last may be partial."""
+    return at + (step - (at - EPOCH) % step)

@@ -10,6 +10,8 @@ Approvers never decide on their own organisation's requests (access.require_inde
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -157,39 +159,61 @@ def _apply_policy(
                    organisation_kind=organisation.kind, reason=f"{BelowUsage.title}: {below}", detail={"usage": project.last_usage if project else None})
         _count("rejected_below_usage")
         return
+    decision = policy_decision(session, core, organisation, region, project, requested, current)
+    if decision.needs_approver:
+        request.reason = decision.reason
+        _count("needs_approval")
+        return
+    try:
+        # Granted tentatively: everything is written first, and the region locked and checked last.
+        with savepoint(session):
+            _grant(session, core, organisation, region, request, project, decision.funding, actor=POLICY_ACTOR,
+                   reason=decision.reason)
+    except NoRoom as refused:
+        if decision.by_programme:
+            request.reason = (f"waiting for an approver: not enough free capacity in the reserve of programme "
+                              f"{decision.funding.programme}: {refused}")
+            _count("insufficient_programme_capacity")
+        else:
+            request.reason = f"waiting for an approver: not enough free capacity: {refused}"
+            _count("insufficient_capacity")
+        return
+    _count("approved_by_programme" if decision.by_programme else "approved_automatically")
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """What the approval policy makes of a request, before admission checks the free capacity: the
+    one rule that create() applies and the portal's preview shows."""
+
+    funding: Funding  # whose reserve the grant would come from
+    by_programme: bool  # approved at once within an enrolled programme's envelope
+    above_envelope: list[Resource]  # not by programme: what takes it above its kind's envelope
+    reason: str  # what the request's reason will say
+
+    @property
+    def needs_approver(self) -> bool:
+        return bool(self.above_envelope)
+
+
+def policy_decision(session: Session, core: Core, organisation: Organisation, region: Region, project: Project | None,
+                    requested: Amounts, current: Amounts) -> PolicyDecision:
+    """Programme funding first (an enrolled organisation within its programme's envelope is approved at
+    once from the programme's reserve), then the organisation kind's envelope; a decrease of a live
+    project's grant is approved at once."""
     kind = OrganisationKind(organisation.kind)
     envelope_name = core.policy.envelope.get(kind.value)
     is_decrease = project is not None and not exceeds(requested, current)
     funding = _funding(session, core, organisation, region, project, requested)
     if funding.within_envelope and not is_decrease:
-        try:
-            with savepoint(session):
-                _grant(session, core, organisation, region, request, project, funding, actor=POLICY_ACTOR,
-                       reason=f"approved automatically: {funding.why}")
-        except NoRoom as refused:
-            request.reason = (f"waiting for an approver: not enough free capacity in the reserve of programme "
-                              f"{funding.programme}: {refused}")
-            _count("insufficient_programme_capacity")
-            return
-        _count("approved_by_programme")
-        return
-    above_envelope = needs_approver(core, kind, requested, current if project is not None else None)
-    if above_envelope:
-        names = ", ".join(r.value for r in above_envelope)
-        request.reason = f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}"
-        _count("needs_approval")
-        return
+        return PolicyDecision(funding, True, [], f"approved automatically: {funding.why}")
+    above = needs_approver(core, kind, requested, current if project is not None else None)
+    if above:
+        names = ", ".join(r.value for r in above)
+        return PolicyDecision(funding, False, above,
+                              f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}")
     why = "a decrease" if is_decrease else f"within the {kind.value} envelope ({envelope_name})"
-    try:
-        # Granted tentatively: everything is written first, and the region locked and checked last.
-        with savepoint(session):
-            _grant(session, core, organisation, region, request, project, funding, actor=POLICY_ACTOR,
-                   reason=f"approved automatically: {why}")
-    except NoRoom as refused:
-        request.reason = f"waiting for an approver: not enough free capacity: {refused}"
-        _count("insufficient_capacity")
-        return
-    _count("approved_automatically")
+    return PolicyDecision(funding, False, [], f"approved automatically: {why}")
 
 
 def needs_approver(core: Core, kind: OrganisationKind, requested: Amounts, current: Amounts | None) -> list[Resource]:

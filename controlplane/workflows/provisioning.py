@@ -126,7 +126,7 @@ class ProvisioningWorkflow:
         with transaction(self.sessions) as session:
             # Request before project, in the order provisioning claims them.
             session.scalar(select(QuotaRequest).where(QuotaRequest.id == claim.request_id).with_for_update())
-            project = self._locked_project(session, claim.project_id)
+            project = self._locked_claimed_project(session, claim.project_id)
             outcome = record(session, project)
             self._release(project)
         return outcome
@@ -143,7 +143,7 @@ class ProvisioningWorkflow:
                 return "missing"
             if request.state not in (RequestState.APPROVED.value, RequestState.PROVISIONING.value):
                 return f"nothing to do: {request.state}"
-            return self._locked_project(session, request.project_id), request
+            return self._locked_claimed_project(session, request.project_id), request
 
         def begin(session: Session, project: Project, request: QuotaRequest) -> TenantSpec:
             if request.state == RequestState.APPROVED.value:
@@ -314,7 +314,11 @@ class ProvisioningWorkflow:
         return {"provision": to_provision, "decommission": to_decommission}
 
     # -- helpers -------------------------------------------------------------
-    def _locked_project(self, session: Session, project_id: str | None) -> Project:
+    def _locked_project(self, session: Session, project_id: str | None) -> Project | None:
+        return session.scalar(select(Project).where(Project.id == project_id).with_for_update())
+
+    def _locked_claimed_project(self, session: Session, project_id: str | None) -> Project:
+        """The project of a claimed request: it exists (admission created it with the request)."""
         return session.scalars(select(Project).where(Project.id == project_id).with_for_update()).one()
 
     def _ready(self, request: QuotaRequest | None, project: Project) -> bool:

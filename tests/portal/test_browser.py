@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from controlplane.domain.resources import as_plain
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import QuotaRequest
-from tests.support.browser import artefacts_dir, chromium, serious_violations
+from tests import factories
+from tests.support.browser import artefacts_dir, chromium, focused, serious_violations, tab_to
 from tests.support.fakes import RecordingQueue
 from tests.support.portal import ServedSahab, served_sahab
 
@@ -121,6 +124,8 @@ def test_the_portal_is_usable_on_a_phone_and_by_keyboard(browser, sahab):
     page = sign_in(browser, sahab, "youssef", viewport={"width": 390, "height": 844}, is_mobile=True)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.screenshot(path=str(artefacts_dir() / "en" / "dashboard-phone.png"), full_page=True)
+    page.goto("/portal/usage")  # the charts stack, the wide tables scroll inside their own box
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.goto("/portal/requests/new")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.keyboard.press("Tab")  # the first stop is the skip link, visibly focused
@@ -128,3 +133,90 @@ def test_the_portal_is_usable_on_a_phone_and_by_keyboard(browser, sahab):
     assert focused == "skip"
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_a_request_is_filed_and_approved_with_the_keyboard_only(browser, sahab):
+    youssef, salma = sign_in(browser, sahab, "youssef"), sign_in(browser, sahab, "salma")
+    tab_to(youssef, "a[href='/portal/requests/new']")
+    youssef.keyboard.press("Enter")
+    youssef.wait_for_url(re.compile(r".*/portal/requests/new$"))
+    tab_to(youssef, "#environment")
+    youssef.keyboard.type("keys")
+    tab_to(youssef, "#preset-small")  # the group's checked radio; the arrows choose within it
+    youssef.keyboard.press("ArrowDown")
+    assert youssef.is_checked("#preset-medium")
+    tab_to(youssef, "#environment", backwards=True)
+    assert youssef.input_value("#environment") == "keys"
+    tab_to(youssef, "#justification")
+    youssef.keyboard.type("Typed without a mouse")
+    tab_to(youssef, "button[value=preview]")
+    youssef.keyboard.press("Enter")
+    youssef.wait_for_selector(".preview .warn")  # medium waits for an approver
+    tab_to(youssef, "button[value=submit]")
+    youssef.keyboard.press("Space")
+    youssef.wait_for_url(re.compile(r".*/portal/requests/req_\w+$"))
+    request_id = youssef.url.rsplit("/", 1)[1]
+
+    tab_to(salma, "a[href='/portal/approvals']")
+    salma.keyboard.press("Enter")
+    salma.wait_for_url(re.compile(r".*/portal/approvals$"))
+    tab_to(salma, f"#approve-reason-{request_id}")
+    salma.keyboard.type("planned growth")
+    salma.keyboard.press("Tab")
+    assert focused(salma)["text"] == "Approve" and focused(salma)["visible"]
+    with salma.expect_navigation():
+        salma.keyboard.press("Enter")
+    assert salma.url.endswith("/portal/approvals") and request_id not in salma.locator("main").inner_text()
+    with transaction(sahab.runtime.sessions) as session:
+        request = session.get_one(QuotaRequest, request_id)
+        assert request.state == "approved" and request.justification == "Typed without a mouse"
+        medium = as_plain(sahab.runtime.core.region("rabat-1").preset("medium"))
+        assert request.environment == "keys" and request.amounts == medium  # the size chosen with the arrows
+
+
+def test_the_usage_chart_is_drawn_over_time(browser, sahab):
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    with transaction(sahab.runtime.sessions) as session:
+        project = factories.project(session, "org_demo_business", created_at=now - timedelta(days=20), environment="charted",
+                                    granted={"vcpus": 8, "ram_mib": 16384, "volume_gib": 200})
+        for days, vcpus in ((14, 2), (10, 6), (6, 4), (3, 8)):
+            factories.usage_sample(session, project, now - timedelta(days=days),
+                                   used={"vcpus": vcpus, "ram_mib": 2048 * vcpus, "volume_gib": 20 * vcpus, "object_gib": 5})
+    for language in LANGUAGES:
+        page = sign_in(browser, sahab, "youssef")
+        page.goto(f"/portal/lang/{language}?next=/portal/usage")
+        page.wait_for_selector("#usage-chart-object_gib_hours[data-drawn=true]")
+        drawn = page.evaluate("""() => [...document.querySelectorAll('canvas[data-series]')].map(c => {
+            const chart = Chart.getChart(c);
+            const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let inked = 0; for (let i = 3; i < pixels.length; i += 4) { if (pixels[i] > 0) { inked++; } }
+            return {type: chart.config.type, datasets: chart.data.datasets.length, points: chart.data.labels.length,
+                    width: c.width, height: c.height, inked: inked}; })""")
+        assert len(drawn) == 4, drawn  # vCPU-, RAM GiB-, volume GiB- and object GiB-hours, each on its own scale
+        for chart in drawn:
+            assert chart["type"] == "line" and chart["datasets"] == 1 and chart["points"] >= 30, chart
+            assert chart["width"] > 300 and chart["inked"] > 1000, chart
+        drawn = drawn[0]
+        rows = page.locator("#series-table tbody tr").count()
+        assert rows == drawn["points"]  # the same series as a table, for reading without JavaScript
+        check(page, "usage-chart", language)
+        page.set_viewport_size({"width": 390, "height": 844})  # on a phone the charts stack and nothing overflows
+        page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        page.context.close()
+
+
+def test_the_device_page_of_sahab_login_follows_the_language(browser, sahab):
+    for language in LANGUAGES:
+        # bypass_csp: the issuer's pages forbid every script, axe-core's too.
+        context = browser.new_context(base_url=sahab.url, extra_http_headers={"Accept-Language": f"{language},en;q=0.5"},
+                                      bypass_csp=True)
+        page = context.new_page()
+        page.goto("/issuer/device?user_code=BCDF-GHJK")
+        assert page.get_attribute("html", "lang") == language
+        assert page.get_attribute("html", "dir") == ("rtl" if language == "ar" else "ltr")
+        page.fill("#username", "amina")
+        page.fill("#password", "wrong")
+        page.click("button[value=approve]")  # an unknown code: refused, in the same language
+        assert page.locator(".error").is_visible() and page.get_attribute("html", "lang") == language
+        check(page, "device", language)
+        context.close()

@@ -4,6 +4,8 @@ operator see and may do, in each language; nothing the API would refuse the same
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -12,10 +14,15 @@ import yaml
 from controlplane.contract import TenantOutputs
 from controlplane.domain.states import MemberRole
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Membership, QuotaRequest
+from controlplane.persistence.models import Membership, Project, QuotaRequest
+from controlplane.programmes import service as programmes
 from controlplane.projects import credentials
+from tests import factories
 from tests.api.helpers import make_active
+from controlplane.programmes.catalogue import DEMO_PROGRAMMES
+from tests.support.fakes import RecordingQueue
 from tests.support.issuer_flows import device_tokens
+from tests.support.portal import PortalUser, ServedSahab, served_sahab
 
 BUSINESS, AGENCY = "org_demo_business", "org_demo_agency"
 SMALL = {"organisation_id": BUSINESS, "region": "rabat-1", "environment": "prod", "preset": "small",
@@ -74,6 +81,37 @@ def test_a_small_request_is_approved_at_once_and_shows_its_progress(browser_of, 
     assert "Cancel the request" not in created.text  # approved: only a waiting request can be cancelled
     progress = youssef.http.get(f"/portal/requests/{request_id}/progress", params={"after": 0}).json()
     assert progress["state"] == "approved" and progress["events"] and not progress["final"]
+
+
+@pytest.fixture
+def with_programmes(database_url, tmp_path) -> Iterator[ServedSahab]:
+    """Sahab offering the demo's startup-launch programme (a medium grant, funded in rabat-1)."""
+    catalogue = yaml.safe_load(DEMO_PROGRAMMES.read_text())
+    path = tmp_path / "programmes.yaml"
+    path.write_text(yaml.safe_dump({"programmes": [p for p in catalogue["programmes"] if p["id"] == "startup-launch"]}))
+    with served_sahab(database_url, tmp_path / "data", queue=RecordingQueue(), programmes_path=path) as served:
+        yield served
+
+
+def test_the_preview_counts_an_enrolled_programmes_envelope(with_programmes):
+    sahab = with_programmes
+    youssef = PortalUser(sahab)
+    assert str(youssef.sign_in("youssef", "youssef-demo").url).endswith("/portal")
+    with transaction(sahab.runtime.sessions) as session:
+        startup = factories.startup(session, admin="youssef").id
+        programmes.apply(session, sahab.runtime.core, factories.person("youssef"), "startup-launch", startup)
+    # Medium is above a business's envelope, but within the programme's: approved at once, from its reserve.
+    medium = {**SMALL, "organisation_id": startup, "preset": "medium", "action": "preview"}
+    preview = youssef.post("/portal/requests/new", medium)
+    assert preview.status_code == 200, preview.text[:800]
+    assert "Approved automatically within the envelope of programme" in preview.text
+    assert "An approver must decide" not in preview.text
+    created = youssef.post("/portal/requests/new", {**medium, "action": "submit"})
+    assert "state-approved" in created.text and "within the envelope of the organisation&#39;s programme" in created.text
+    # Above the programme's grant, the kind's envelope applies again, as create() decides.
+    large = youssef.post("/portal/requests/new", {**medium, "preset": "large", "environment": "big"})
+    assert "An approver must decide: this is above what a business gets automatically" in large.text
+    youssef.close()
 
 
 def test_validation_errors_are_shown_inline_in_the_persons_language(browser_of, sahab):
@@ -156,6 +194,37 @@ def test_usage_downloads_as_csv_and_refuses_a_bad_period(browser_of):
     assert csv.text.splitlines()[0].startswith("from,to,by,organisation_id")
     wrong = youssef.http.get("/portal/usage", params={"from": "2026-12-01", "to": "2026-11-01"})
     assert wrong.status_code == 422 and "must come before" in wrong.text
+
+
+def test_usage_over_time_as_a_table_and_a_csv(browser_of, sahab):
+    youssef = browser_of("youssef", accept_language="fr-MA")
+    project_id = give_credentials(sahab, request_id_of(youssef.post("/portal/requests/new", SMALL)))
+    with transaction(sahab.runtime.sessions) as session:
+        project = session.get_one(Project, project_id)
+        start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        project.created_at = start - timedelta(days=1)
+        for hours, vcpus, gib in ((0, 2, 10), (24, 4, 10), (48, 0, 0)):  # 2 vCPUs on day 1, 4 on day 2, none after
+            factories.usage_sample(session, project, start + timedelta(hours=hours),
+                                   used={"vcpus": vcpus, "ram_mib": 1024 * vcpus, "volume_gib": gib, "object_gib": 1})
+    period = {"from": "2026-11-01", "to": "2026-11-05"}
+    page = youssef.http.get("/portal/usage", params=period)
+    assert page.status_code == 200 and "Utilisation au fil du temps, par jour" in page.text
+    assert page.text.count('<canvas id="usage-chart-') == 4 and 'id="series-table"' in page.text
+    table = page.text[page.text.index('id="series-table"'):page.text.index('id="totals-h"')]
+    assert table.count('<tr><th scope="row">') == 4  # four days, without JavaScript
+    assert "48,0" in table and "96,0" in table  # vCPU-hours of days 1 and 2, in French figures
+    series = youssef.http.get("/portal/usage-over-time.csv", params=period)
+    assert series.status_code == 200 and series.headers["content-type"].startswith("text/csv")
+    lines = series.text.splitlines()
+    assert lines[0].startswith("from,to,vcpu_hours,ram_gib_hours,volume_gib_hours,object_gib_hours,vcpus_peak")
+    assert [line.split(",")[2] for line in lines[1:]] == ["48.0", "96.0", "0.0", "0.0"]
+    assert [line.split(",")[5] for line in lines[1:]] == ["24.0"] * 4  # object GiB-hours: 1 GiB all along
+    # Hours for a short period; the days' sum is the totals' figure.
+    hourly = youssef.http.get("/portal/usage-over-time.csv", params={"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"})
+    assert len(hourly.text.splitlines()) == 1 + 24
+    totals = youssef.http.get("/portal/usage.csv", params=period).text.splitlines()
+    assert totals[1].split(",")[8] == "144.0"
+    assert youssef.http.get("/portal/usage-over-time.csv", params={"from": "2026-12-01", "to": "2026-11-01"}).status_code == 422
 
 
 def test_an_operator_verifies_a_registered_organisation(browser_of, sahab):

@@ -49,3 +49,30 @@ def serious_violations(page: Any) -> list[dict[str, Any]]:
     return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
              "nodes": [n["target"] for n in v["nodes"]][:5]}
             for v in result["violations"] if v["impact"] in SERIOUS]
+
+
+FOCUSED = """() => { const e = document.activeElement;
+  if (!e || e === document.body) { return null; }
+  const s = getComputedStyle(e);
+  const outlined = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
+  return {tag: e.tagName.toLowerCase(), id: e.id, text: (e.innerText || e.value || '').slice(0, 40),
+          focusVisible: e.matches(':focus-visible'), visible: outlined || s.boxShadow !== 'none'}; }"""
+
+
+def focused(page: Any) -> dict[str, Any] | None:
+    """The focused element, and whether the focus shows (a keyboard focus ring of 2px or more)."""
+    result: dict[str, Any] | None = page.evaluate(FOCUSED)
+    return result
+
+
+def tab_to(page: Any, selector: str, *, backwards: bool = False, limit: int = 80) -> None:
+    """Press Tab (Shift+Tab backwards) until `selector` has the focus, asserting at every stop that the
+    focused element shows its focus; fails when `selector` is not reached by the keyboard."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        element = focused(page)
+        assert element is not None, f"the focus left the page on the way to {selector}"
+        assert element["focusVisible"] and element["visible"], f"focus not visible on {element}"
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} was not reached with {'Shift+Tab' if backwards else 'Tab'} in {limit} presses")

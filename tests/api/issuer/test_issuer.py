@@ -238,6 +238,27 @@ def test_device_page_escapes_input(issuer):
     assert page.headers["x-frame-options"] == "DENY"
 
 
+def test_device_page_speaks_the_persons_language(issuer):
+    started = start_device(issuer)
+    arabic = issuer.http.get("/device", params={"user_code": started["user_code"]},
+                             headers={"Accept-Language": "ar-MA,ar;q=0.9,fr;q=0.5"})
+    assert '<html lang="ar" dir="rtl">' in arabic.text and "تسجيل دخول جهاز" in arabic.text
+    assert '<code dir="ltr">sahab login</code>' in arabic.text and 'name="ui_locales" value="ar"' in arabic.text
+    # ui_locales (OIDC) wins over the header, and the answer to the form keeps the page's language.
+    french = issuer.http.get("/device", params={"ui_locales": "fr-MA"}, headers={"Accept-Language": "ar"})
+    assert '<html lang="fr" dir="ltr">' in french.text and "Connecter un appareil" in french.text
+    wrong = issuer.http.post("/device", data={"user_code": started["user_code"], "username": "amina",
+                                              "password": "nope", "action": "approve", "ui_locales": "fr"})
+    assert wrong.status_code == 401 and "Identifiant ou mot de passe incorrect" in wrong.text
+    unknown = issuer.http.post("/device", data={"user_code": "BBBB-BBBB", "ui_locales": "ar"})
+    assert unknown.status_code == 400 and 'dir="rtl"' in unknown.text and "هذا الرمز غير معروف" in unknown.text
+    done = issuer.http.post("/device", data={"user_code": started["user_code"], "username": "amina",
+                                             "password": "amina-demo", "action": "approve"},
+                            headers={"Accept-Language": "fr"})
+    assert done.status_code == 200 and "Connecté en tant que Amina El Idrissi" in done.text
+    assert "Sign in a device" in issuer.http.get("/device").text  # English without a preference
+
+
 # ---------------------------------------------------------------- signing key
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from controlplane.metering.reports import Series, statistics, sum_series, usage_report
+from controlplane.metering.reports import Series, bucket_size, statistics, sum_series, usage_over_time, usage_report
 from controlplane.persistence.database import transaction
 from tests import factories
 
@@ -70,3 +70,31 @@ def test_report_keeps_visibility(sessions, core, collector, clouds, active_proje
     clock.advance(hours=1)
     with transaction(sessions) as session:
         assert usage_report(session, factories.person("stranger"), start=h(-1), end=h(5), now=clock.now()) == []
+
+
+def test_usage_over_time_splits_the_same_integral_into_buckets(sessions, core, collector, clouds, active_project, clock):
+    clock._now = h(0)
+    one, two = active_project("one"), active_project("two")
+    cloud = clouds["rabat-1"]
+    for vcpus in (1, 3, 0):
+        cloud.set(one.openstack_project_id, dict(one.granted), {"vcpus": vcpus, "ram_mib": 1024})
+        cloud.set(two.openstack_project_id, dict(two.granted), {"vcpus": 2, "ram_mib": 1024})
+        collector.collect()
+        clock.advance(hours=1)
+    with transaction(sessions) as session:
+        buckets = usage_over_time(session, factories.approver(), start=h(0.5), end=h(10), now=clock.now())
+        total = usage_report(session, factories.approver(), start=h(0.5), end=h(10), now=clock.now(), by="region")
+        hidden = usage_over_time(session, factories.person("stranger"), start=h(0.5), end=h(10), now=clock.now())
+    # hourly, cut at whole hours, stopping at now (3h): [0.5,1) [1,2) [2,3)
+    assert [(b["from"], b["to"]) for b in buckets] == [(h(0.5), h(1)), (h(1), h(2)), (h(2), h(3))]
+    assert [b["vcpu_hours"] for b in buckets] == [0.5 * 3, 5, 2]
+    assert [b["resources"]["vcpus"]["peak"] for b in buckets] == [3, 5, 2]
+    assert buckets[1]["resources"]["vcpus"]["average"] == 5
+    assert sum(b["vcpu_hours"] for b in buckets) == total[0]["vcpu_hours"]
+    assert sum(b["ram_gib_hours"] for b in buckets) == total[0]["ram_gib_hours"]
+    assert all(b["vcpu_hours"] == 0 for b in hidden)  # a stranger sees buckets of nothing
+
+
+def test_bucket_size_is_hours_for_short_periods_and_days_otherwise():
+    assert bucket_size(h(0), h(48)) == timedelta(hours=1)
+    assert bucket_size(h(0), h(49)) == timedelta(days=1)
