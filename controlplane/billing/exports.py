@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from html import escape
-from collections.abc import Callable
 from typing import Any, Literal
 
 from babel.dates import format_date
