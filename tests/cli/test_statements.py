@@ -33,23 +33,24 @@ def test_prices_are_shown(cli):
 
 
 def test_dry_run_shows_the_estimate_and_a_blocking_budget_refuses(cli):
-    request = ("request", "create", "--region", "rabat-1", "--env", "budgeted", "--preset", "small",
+    # --org everywhere: other tests of the session may have made youssef a member of more organisations
+    request = ("request", "create", "--org", ORG, "--region", "rabat-1", "--env", "budgeted", "--preset", "small",
                "--justification", "how much")
     try:
         dry = cli(*request, "--dry-run", user="youssef")
         assert dry.exit_code == 0, dry.output
         assert "MAD a month" in dry.stdout and "--dry-run" in dry.stdout
         assert "budgeted" not in cli("request", "list", "--all", user="youssef").stdout  # nothing was sent
-        assert cli("budget", "set", "100", "--block", user="youssef").exit_code == 0
-        shown = cli.json("budget", "show", user="youssef")
+        assert cli("budget", "set", "100", "--block", "--org", ORG, user="youssef").exit_code == 0
+        shown = cli.json("budget", "show", "--org", ORG, user="youssef")
         assert shown["amount"] == "100.00" and shown["block_increases"] is True
         assert "ABOVE the budget" in cli(*request, "--dry-run", user="youssef").stdout
         refused = cli(*request, user="youssef")
         assert refused.exit_code == 6 and "budget of 100.00 MAD" in refused.stderr
-        assert cli("budget", "set", "1.234", user="youssef").exit_code == 7
+        assert cli("budget", "set", "1.234", "--org", ORG, user="youssef").exit_code == 7
         assert cli("budget", "show", "--org", ORG, user="amina").exit_code == 5  # another organisation's
     finally:
-        cli("budget", "remove", user="youssef")
+        cli("budget", "remove", "--org", ORG, user="youssef")
 
 
 def test_statements_list_show_and_download(cli, last_month_statement, tmp_path):
