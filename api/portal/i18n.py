@@ -8,16 +8,16 @@ Accept-Language, else English."""
 from __future__ import annotations
 
 import gettext
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale, dates, numbers
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from starlette.requests import Request
+
+from api.i18n import negotiate
+from cli.i18n import catalogue
 
 LANG_COOKIE = "sahab_lang"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -48,34 +48,14 @@ def choose(request: Request) -> Language:
 
 
 def from_accept_language(header: str) -> Language:
-    weighted: list[tuple[float, int, str]] = []
-    for position, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        weighted.append((-quality, position, tag.strip().lower().split("-")[0]))
-    for quality, _, code in sorted(weighted):
-        if quality < 0 and code in LANGUAGES:
-            return LANGUAGES[code]
-    return DEFAULT
+    """The API's negotiation (api.i18n.negotiate), so the portal and the problems agree on one rule."""
+    return LANGUAGES[negotiate(header)]
 
 
 @lru_cache(maxsize=None)
 def translations(code: str) -> gettext.NullTranslations:
-    """The language's catalogue, compiled from its .po (no .mo is kept in the tree)."""
-    path = LOCALE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if code == DEFAULT.code or not path.exists():
-        return gettext.NullTranslations()
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=code)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog, use_fuzzy=False)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    """The language's portal catalogue, compiled once per process from its .po (no .mo is kept in the tree)."""
+    return catalogue(LOCALE_DIR, DOMAIN, code)
 
 
 _DateTime = datetime  # the class below has a method named datetime
