@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
@@ -35,13 +35,24 @@ def visible_organisation_ids(session: Session, principal: Principal) -> set[str]
     return set(stored) | set(principal.claimed_organisations)
 
 
+def visible_to(principal: Principal, organisation_id: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """The one visibility rule, as a WHERE clause over a row's organisation column: staff see every
+    organisation; anyone else sees those they are a stored member of or that their token claims. Every
+    repository filters with this, so the rule is written once."""
+    if principal.is_staff:
+        return true()
+    stored = select(Membership.organisation_id).where(Membership.subject == principal.subject)
+    return or_(organisation_id.in_(stored), organisation_id.in_(sorted(principal.claimed_organisations)))
+
+
 def sees(session: Session, principal: Principal, organisation_id: str) -> bool:
     """Whether the caller may see an object of this organisation: staff, or one of its members."""
     return principal.is_staff or organisation_id in visible_organisation_ids(session, principal)
 
 
-def require_visible(session: Session, principal: Principal, model: type[T], row_id: str, not_found: Detail, *,
-                    for_update: bool = False) -> T:
+def require_visible(
+    session: Session, principal: Principal, model: type[T], row_id: str, not_found: Detail, *, for_update: bool = False
+) -> T:
     """An organisation's row (with `organisation_id`) the caller may see, else NotFound with the caller's
     `not_found` detail (existence does not leak)."""
     statement = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
@@ -52,15 +63,21 @@ def require_visible(session: Session, principal: Principal, model: type[T], row_
 
 
 def require_organisation(
-    session: Session, principal: Principal, organisation_id: str, *, admin: bool = False, operator_override: bool = True,
+    session: Session,
+    principal: Principal,
+    organisation_id: str,
+    *,
+    admin: bool = False,
+    operator_override: bool = True,
 ) -> Organisation:
     organisation = session.get(Organisation, organisation_id)
     role = organisation_role(session, principal, organisation_id) if organisation else None
     if organisation is None or (role is None and not principal.is_staff):
         raise NotFound(Detail("organisation {organisation_id} not found", organisation_id=organisation_id))
     if admin and role is not MemberRole.ADMIN and not (operator_override and principal.is_operator):
-        raise PermissionDenied(Detail("only an admin of organisation {organisation_id} may do this",
-                                      organisation_id=organisation_id))
+        raise PermissionDenied(
+            Detail("only an admin of organisation {organisation_id} may do this", organisation_id=organisation_id)
+        )
     return organisation
 
 
@@ -69,13 +86,20 @@ def require_role(principal: Principal, role: PlatformRole) -> None:
         raise PermissionDenied(Detail("this needs the platform role {role_value!r}", role_value=role.value))
 
 
-_WHO_DECIDES = {PlatformRole.APPROVER: Detail("another approver must decide"),
-                PlatformRole.OPERATOR: Detail("another operator must decide")}
+_WHO_DECIDES = {
+    PlatformRole.APPROVER: Detail("another approver must decide"),
+    PlatformRole.OPERATOR: Detail("another operator must decide"),
+}
 
 
 def require_independent(
-    session: Session, principal: Principal, organisation: Organisation, decision: Detail, *,
-    decider: PlatformRole, filed_by: str | None = None,
+    session: Session,
+    principal: Principal,
+    organisation: Organisation,
+    decision: Detail,
+    *,
+    decider: PlatformRole,
+    filed_by: str | None = None,
 ) -> None:
     """Separation of duties: staff never decide for an organisation they are a member of (stored or
     claimed in the token) or registered, nor on a request they filed (`filed_by`) even if they have
@@ -89,6 +113,11 @@ def require_independent(
         ties.append(Detail("filed this request"))
     if ties:
         raise SeparationOfDuties(
-            Detail("{subject} may not {decision}: they {ties}; {who_decides}",
-                   subject=principal.subject, decision=decision, ties=ties, who_decides=_WHO_DECIDES[decider])
+            Detail(
+                "{subject} may not {decision}: they {ties}; {who_decides}",
+                subject=principal.subject,
+                decision=decision,
+                ties=ties,
+                who_decides=_WHO_DECIDES[decider],
+            )
         )
