@@ -11,14 +11,16 @@ from api import problems
 from api.guard import RequestGuard
 from api.idempotency import IdempotencyMiddleware
 from api.observability import instrument_api
-from api.routes import drift, organisations, projects, quota_requests, programmes, regions, statements, system, usage
+from api.routes import drift, organisations, programmes, projects, quota_requests, regions, statements, system, usage
 from controlplane.demo import seed_demo
 from controlplane.persistence.database import transaction
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None, verifier: object | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, verifier: object | None = None
+) -> FastAPI:
     settings = settings or (runtime.settings if runtime else get_settings())
     runtime = runtime or build_runtime(settings)
     prepare_database(runtime)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
-from controlplane.errors import Detail, AuthenticationFailed
+from controlplane.errors import AuthenticationFailed, Detail
 from controlplane.runtime import Runtime
 
 

@@ -55,8 +55,13 @@ class RequestGuard:
                 raise PayloadTooLarge(declared)
             body = await read_body(receive, self.max_body_bytes)
         except PayloadTooLarge:
-            too_large = PayloadTooLarge(Detail("the request body is larger than {max_body_bytes} bytes (max_body_bytes)",
-                                               max_body_bytes=self.max_body_bytes), max_body_bytes=self.max_body_bytes)
+            too_large = PayloadTooLarge(
+                Detail(
+                    "the request body is larger than {max_body_bytes} bytes (max_body_bytes)",
+                    max_body_bytes=self.max_body_bytes,
+                ),
+                max_body_bytes=self.max_body_bytes,
+            )
             await problem_for(too_large, path, language)(scope, receive, send)
             return
         except ClientDisconnect:
@@ -66,8 +71,11 @@ class RequestGuard:
     def _needs_token(self, scope: Scope) -> bool:
         """True when the route the request reaches depends on `authenticate` (every /v1 router)."""
         if self._authenticated is None:
-            self._authenticated = [(route.path_regex, route.methods) for route in api_routes(scope["app"])
-                                   if calls(route.dependant, authenticate)]
+            self._authenticated = [
+                (route.path_regex, route.methods)
+                for route in api_routes(scope["app"])
+                if calls(route.dependant, authenticate)
+            ]
         path, method = scope["path"], scope["method"]
         return any(method in methods and regex.match(path) for regex, methods in self._authenticated)
 

@@ -14,7 +14,7 @@ import gettext
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def negotiate(accept_language: str | None) -> str:
     return negotiate_locale(preferred, list(LOCALES), sep="-") or DEFAULT
 
 
-@lru_cache(maxsize=None)
+@cache
 def locale_of(language: str) -> Locale:
     return Locale.parse(LOCALES.get(language, DEFAULT))
 
@@ -126,7 +126,7 @@ class _Number(str):
 
     raw: Any
 
-    def __new__(cls, raw: Any, shown: str) -> "_Number":
+    def __new__(cls, raw: Any, shown: str) -> _Number:
         text = super().__new__(cls, shown)
         text.raw = raw
         return text

@@ -37,7 +37,12 @@ from api.i18n import negotiate
 from api.problems import problem_for
 from controlplane.domain.principal import Principal
 from controlplane.errors import (
-    DependencyUnavailable, Detail, IdempotencyKeyReused, IdempotencyRequestInProgress, InvalidInput, SahabError,
+    DependencyUnavailable,
+    Detail,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+    InvalidInput,
+    SahabError,
 )
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord
@@ -106,7 +111,9 @@ class IdempotencyMiddleware:
                 await _release_soon(runtime, caller, key)
             else:
                 content_type = Headers(raw=answer["headers"]).get("content-type")
-                await run_in_threadpool(_store, runtime, caller, key, answer["status"], bytes(answer["body"]), content_type)
+                await run_in_threadpool(
+                    _store, runtime, caller, key, answer["status"], bytes(answer["body"]), content_type
+                )
 
     def _claim(self, runtime: Any, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
         now = runtime.core.clock.now()
@@ -126,25 +133,36 @@ def purge(session: Session, before: datetime) -> int:
 def _claim(session: Session, now: datetime, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
     # One statement in the usual case (a new key). A concurrent duplicate's insert makes this one
     # wait for it to end, and then find its record below.
-    claimed = session.execute(_insert(session).values(caller=caller, key=key, fingerprint=fingerprint, created_at=now)
-                              .on_conflict_do_nothing().returning(IdempotencyRecord.key)).first()
+    claimed = session.execute(
+        _insert(session)
+        .values(caller=caller, key=key, fingerprint=fingerprint, created_at=now)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.key)
+    ).first()
     if claimed is not None:
         return None
     record = session.get(IdempotencyRecord, (caller, key), with_for_update=True)
     if record is None:  # its request ended in 5xx and released the key meanwhile
-        return IdempotencyRequestInProgress(Detail("a request with {header} {key!r} is still in progress; retry later",
-                                                   header=HEADER, key=key))
+        return IdempotencyRequestInProgress(
+            Detail("a request with {header} {key!r} is still in progress; retry later", header=HEADER, key=key)
+        )
     if record.fingerprint != fingerprint:
-        return IdempotencyKeyReused(Detail("{header} {key!r} was already used with a different request",
-                                           header=HEADER, key=key))
+        return IdempotencyKeyReused(
+            Detail("{header} {key!r} was already used with a different request", header=HEADER, key=key)
+        )
     if record.status_code is None:
         if record.created_at < now - STALE_CLAIM:
             record.created_at = now
             return None
-        return IdempotencyRequestInProgress(Detail("a request with {header} {key!r} is still in progress; retry later",
-                                                   header=HEADER, key=key))
-    return Response(content=record.response_body or "", status_code=record.status_code,
-                    media_type=record.response_type, headers={"Idempotent-Replayed": "true"})
+        return IdempotencyRequestInProgress(
+            Detail("a request with {header} {key!r} is still in progress; retry later", header=HEADER, key=key)
+        )
+    return Response(
+        content=record.response_body or "",
+        status_code=record.status_code,
+        media_type=record.response_type,
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 def _insert(session: Session) -> Any:
@@ -155,8 +173,11 @@ def _insert(session: Session) -> Any:
 
 def _store(runtime: Any, caller: str, key: str, status: int, body: bytes, content_type: str | None) -> None:
     with transaction(runtime.sessions) as session:
-        session.execute(update(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
-                        .values(status_code=status, response_body=body.decode(), response_type=content_type))
+        session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+            .values(status_code=status, response_body=body.decode(), response_type=content_type)
+        )
 
 
 _releasing: set[asyncio.Task[None]] = set()

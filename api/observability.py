@@ -25,12 +25,15 @@ from controlplane.observability.queues import QueueCollector
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10)
 
 HTTP_REQUESTS = Counter(
-    "sahab_http_requests_total", "HTTP requests by route template, method and status class (2xx, 4xx, 5xx).",
+    "sahab_http_requests_total",
+    "HTTP requests by route template, method and status class (2xx, 4xx, 5xx).",
     ["handler", "method", "status"],
 )
 HTTP_DURATION = Histogram(
-    "sahab_http_request_duration_seconds", "HTTP request duration by route template, method and status class.",
-    ["handler", "method", "status"], buckets=HTTP_BUCKETS,
+    "sahab_http_request_duration_seconds",
+    "HTTP request duration by route template, method and status class.",
+    ["handler", "method", "status"],
+    buckets=HTTP_BUCKETS,
 )
 
 access_log = logging.getLogger("sahab.access")
@@ -90,9 +93,18 @@ class RequestIdMiddleware:
     def _access_line(self, scope: dict[str, Any], status: int, started: float) -> None:
         if self.access_lines:
             route = scope.get("route")
-            access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={
-                "method": scope["method"], "route": getattr(route, "path", None), "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "route": getattr(route, "path", None),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
 
 
 def instrument_api(app: FastAPI, runtime: Any) -> None:
@@ -104,8 +116,9 @@ def instrument_api(app: FastAPI, runtime: Any) -> None:
         runtime.collectors.append(collector)
     process.start_sampling("api", settings.process_metrics_interval_seconds)
     if settings.http_metrics:
-        Instrumentator(should_group_status_codes=True, should_group_untemplated=True,
-                       excluded_handlers=["^/metrics$"]).add(_record).instrument(app)
+        Instrumentator(
+            should_group_status_codes=True, should_group_untemplated=True, excluded_handlers=["^/metrics$"]
+        ).add(_record).instrument(app)
         app.add_middleware(RequestIdMiddleware, access_lines=settings.log_format == "json")
     if tracing.configure(settings, "sahab-api"):
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

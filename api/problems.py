@@ -68,11 +68,23 @@ def status_for(error: errors.SahabError) -> int:
 RETRY_AFTER_SECONDS = 2
 
 
-def problem(status: int, code: str, title: str, detail: str, instance: str | None = None, *,
-            language: str = i18n.DEFAULT, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    *,
+    language: str = i18n.DEFAULT,
+    **extra: Any,
+) -> JSONResponse:
     """The problem in `language`: its title and detail translated, everything else as it is."""
-    body = {"type": TYPE_PREFIX + code, "title": i18n.translate(title, language), "status": status,
-            "detail": i18n.say(detail, language)}
+    body = {
+        "type": TYPE_PREFIX + code,
+        "title": i18n.translate(title, language),
+        "status": status,
+        "detail": i18n.say(detail, language),
+    }
     if instance:
         body["instance"] = instance
     body.update(extra)
@@ -113,7 +125,11 @@ def document(app: FastAPI) -> None:
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+        }
         for route in api_routes(app):
             if not route.include_in_schema:
                 continue
@@ -127,8 +143,10 @@ def document(app: FastAPI) -> None:
                     operation["security"] = [{"bearer": []}]
                 responses = operation.setdefault("responses", {})
                 for status in sorted(statuses):
-                    responses[str(status)] = {"description": _MEANING[status], "content": {
-                        MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+                    responses[str(status)] = {
+                        "description": _MEANING[status],
+                        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                    }
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -157,40 +175,65 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         language = language_of(request)
         issues = [
-            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": validation_message(e, language),
-             "type": e.get("type", "")}
+            {
+                "location": ".".join(str(p) for p in e.get("loc", ())),
+                "message": validation_message(e, language),
+                "type": e.get("type", ""),
+            }
             for e in error.errors()
         ]
         detail = "; ".join(f"{i['location']}: {i['message']}" for i in issues)
-        return problem(422, "invalid-input", errors.InvalidInput.title, detail, request.url.path, language=language,
-                       errors=issues)
+        return problem(
+            422, "invalid-input", errors.InvalidInput.title, detail, request.url.path, language=language, errors=issues
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, f"http-{error.status_code}")
-        return problem(error.status_code, code, str(error.detail), str(error.detail), request.url.path,
-                       language=language_of(request))
+        return problem(
+            error.status_code,
+            code,
+            str(error.detail),
+            str(error.detail),
+            request.url.path,
+            language=language_of(request),
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:
         log.info("integrity error on %s: %s", request.url.path, error.orig)
-        return problem(409, errors.Conflict.code, errors.Conflict.title,
-                       errors.Detail("a concurrent change conflicts with this request; read the current state and retry"),
-                       request.url.path, language=language_of(request))
+        return problem(
+            409,
+            errors.Conflict.code,
+            errors.Conflict.title,
+            errors.Detail("a concurrent change conflicts with this request; read the current state and retry"),
+            request.url.path,
+            language=language_of(request),
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, error: OperationalError) -> JSONResponse:
         log.warning("database error on %s: %s", request.url.path, error.orig)
-        return problem(503, errors.DependencyUnavailable.code, errors.DependencyUnavailable.title,
-                       errors.Detail("the database is unavailable; retry later"), request.url.path,
-                       language=language_of(request))
+        return problem(
+            503,
+            errors.DependencyUnavailable.code,
+            errors.DependencyUnavailable.title,
+            errors.Detail("the database is unavailable; retry later"),
+            request.url.path,
+            language=language_of(request),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "internal-error", errors.SahabError.title,
-                       errors.Detail("an unexpected error occurred; it has been logged"), request.url.path,
-                       language=language_of(request))
+        return problem(
+            500,
+            "internal-error",
+            errors.SahabError.title,
+            errors.Detail("an unexpected error occurred; it has been logged"),
+            request.url.path,
+            language=language_of(request),
+        )
 
 
 # Pydantic's messages for the checks Sahab's schemas use, as templates over the error's `ctx`. English
@@ -221,10 +264,18 @@ VALIDATION_MESSAGES = {
 
 # Those whose wording depends on a number of the `ctx` (Arabic has six forms, French three).
 COUNTED_VALIDATION_MESSAGES = {
-    "string_too_short": ("min_length", counted("String should have at least {min_length} character",
-                                               "String should have at least {min_length} characters")),
-    "string_too_long": ("max_length", counted("String should have at most {max_length} character",
-                                              "String should have at most {max_length} characters")),
+    "string_too_short": (
+        "min_length",
+        counted(
+            "String should have at least {min_length} character", "String should have at least {min_length} characters"
+        ),
+    ),
+    "string_too_long": (
+        "max_length",
+        counted(
+            "String should have at most {max_length} character", "String should have at most {max_length} characters"
+        ),
+    ),
 }
 
 

@@ -52,11 +52,24 @@ def api(
     settings = get_settings()
     url = urlparse(settings.public_url)
     # The access line is Sahab's own (sahab.access: route template, status, duration, request id).
-    os.execvpe(sys.executable, [
-        sys.executable, "-m", "uvicorn", "api.main:app", "--host", host or url.hostname or "127.0.0.1",
-        "--port", str(port or url.port or 8080), "--workers", str(workers), "--no-access-log",
-        *uvicorn_log_options(settings.log_format, settings.log_level),
-    ], _multiproc_env())
+    os.execvpe(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            host or url.hostname or "127.0.0.1",
+            "--port",
+            str(port or url.port or 8080),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            *uvicorn_log_options(settings.log_format, settings.log_level),
+        ],
+        _multiproc_env(),
+    )
 
 
 def uvicorn_log_options(log_format: str, level: str) -> list[str]:
@@ -72,37 +85,77 @@ def uvicorn_log_options(log_format: str, level: str) -> list[str]:
 @cli.command()
 def worker(
     concurrency: int = typer.Option(2, help="tasks run at once"),
-    name: str = typer.Option("worker@%h", help="Celery node name; a restarted worker with the same name resumes its own work at once"),
-    metrics_port: int = typer.Option(0, help="serve this worker's metrics on a port (when its metrics directory is its own, as in a pod)"),
+    name: str = typer.Option(
+        "worker@%h", help="Celery node name; a restarted worker with the same name resumes its own work at once"
+    ),
+    metrics_port: int = typer.Option(
+        0, help="serve this worker's metrics on a port (when its metrics directory is its own, as in a pod)"
+    ),
 ) -> None:
     """Run a Celery worker for provisioning tasks."""
     env = _multiproc_env()
     if metrics_port:
         env["SAHAB_WORKER_METRICS_PORT"] = str(metrics_port)
-    os.execvpe(sys.executable, [
-        sys.executable, "-m", "celery", "-A", "controlplane.tasks.worker", "worker",
-        "--concurrency", str(concurrency), "--loglevel", "INFO", "-Q", "sahab", "-n", name,
-    ], env)
+    os.execvpe(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "controlplane.tasks.worker",
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "-Q",
+            "sahab",
+            "-n",
+            name,
+        ],
+        env,
+    )
 
 
 @cli.command()
 def beat() -> None:
     """Run the periodic scheduler (one replica): reconciliation of lost work."""
     schedule = Path(tempfile.gettempdir()) / "sahab-beat-schedule"
-    os.execvpe(sys.executable, [
-        sys.executable, "-m", "celery", "-A", "controlplane.tasks.worker", "beat", "--loglevel", "INFO", "-s", str(schedule),
-        "-S", "controlplane.tasks.liveness:HeartbeatScheduler",
-    ], _multiproc_env())
+    os.execvpe(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "controlplane.tasks.worker",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "-s",
+            str(schedule),
+            "-S",
+            "controlplane.tasks.liveness:HeartbeatScheduler",
+        ],
+        _multiproc_env(),
+    )
 
 
 @cli.command()
-def alive(max_age: float = typer.Option(120.0, help="seconds since the last heartbeat after which the process counts as stuck")) -> None:
+def alive(
+    max_age: float = typer.Option(
+        120.0, help="seconds since the last heartbeat after which the process counts as stuck"
+    ),
+) -> None:
     """Liveness probe of a worker or beat: exit 0 when its heartbeat file (SAHAB_HEARTBEAT_FILE) is recent."""
     from controlplane.tasks.liveness import check
 
     path = get_settings().heartbeat_file
     if path is None:
-        typer.echo("sahab-server alive: SAHAB_HEARTBEAT_FILE is not set: no process writes a heartbeat to check", err=True)
+        typer.echo(
+            "sahab-server alive: SAHAB_HEARTBEAT_FILE is not set: no process writes a heartbeat to check", err=True
+        )
         raise typer.Exit(2)
     verdict = check(path, max_age)
     typer.echo(verdict.reason, err=not verdict.alive)

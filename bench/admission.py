@@ -58,8 +58,25 @@ end
 def wrk(base_url: str, token: str, seconds: int, directory: Path) -> dict[str, float]:
     script = directory / f"wrk-{uuid.uuid4().hex[:6]}.lua"
     script.write_text(WRK_SCRIPT.format(run=uuid.uuid4().hex[:4], org=support.BENCH_ORG, token=token))
-    out = subprocess.run(["wrk", "-t", str(min(2, CLIENTS)), "-c", str(CLIENTS), "-d", f"{seconds}s", "--timeout", "5s", "-s", str(script),
-                          f"{base_url}/v1/quota-requests"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(min(2, CLIENTS)),
+            "-c",
+            str(CLIENTS),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            f"{base_url}/v1/quota-requests",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
@@ -83,8 +100,10 @@ def measure(sizes: list[int], workers: int, seconds: int, broker: str) -> None:
     rows = []
     with support.postgres() as server, support.issuer() as issuer:
         token = support.bench_token(issuer)
-        print(f"machine: {support.machine_note()}; {workers} uvicorn workers each; {CLIENTS} clients (wrk); "
-              f"{seconds} s per measurement after a 3 s warm-up")
+        print(
+            f"machine: {support.machine_note()}; {workers} uvicorn workers each; {CLIENTS} clients (wrk); "
+            f"{seconds} s per measurement after a 3 s warm-up"
+        )
         for size in sizes:
             url = support.fresh_database(server, catalogue)
             loaded = support.load_projects(url, size)
@@ -97,16 +116,20 @@ def measure(sizes: list[int], workers: int, seconds: int, broker: str) -> None:
                 bare = wrk(base, token, seconds, work)
             matched = check_totals_match(url)
             rows.append((size, sahab, bare, matched))
-            print(f"{size:>7} projects: Sahab {sahab['rps']:7.1f} req/s p50 {sahab['p50_us'] / 1000:6.1f} ms "
-                  f"p99 {sahab['p99_us'] / 1000:6.1f} ms (non-2xx {sahab['non_2xx']}, socket errors {sahab['socket_errors']}) | "
-                  f"bare {bare['rps']:7.1f} req/s p99 {bare['p99_us'] / 1000:5.1f} ms | "
-                  f"ratio {sahab['rps'] / bare['rps']:.1%} | totals match: {matched}")
+            print(
+                f"{size:>7} projects: Sahab {sahab['rps']:7.1f} req/s p50 {sahab['p50_us'] / 1000:6.1f} ms "
+                f"p99 {sahab['p99_us'] / 1000:6.1f} ms (non-2xx {sahab['non_2xx']}, socket errors {sahab['socket_errors']}) | "
+                f"bare {bare['rps']:7.1f} req/s p99 {bare['p99_us'] / 1000:5.1f} ms | "
+                f"ratio {sahab['rps'] / bare['rps']:.1%} | totals match: {matched}"
+            )
             server.drop_database(url)
     print()
     print(f"{'projects':>8} {'Sahab/bare':>11} {'p99 ms':>7} {'vs 0 projects':>14}")
     base_rps = rows[0][1]["rps"]
     for size, sahab, bare, _ in rows:
-        print(f"{size:>8} {sahab['rps'] / bare['rps']:>11.1%} {sahab['p99_us'] / 1000:>7.1f} {sahab['rps'] / base_rps - 1:>+14.1%}")
+        print(
+            f"{size:>8} {sahab['rps'] / bare['rps']:>11.1%} {sahab['p99_us'] / 1000:>7.1f} {sahab['rps'] / base_rps - 1:>+14.1%}"
+        )
     print("targets: Sahab/bare >= 25 %; p99 < 100 ms; throughput at 100,000 projects within 20 % of at 0")
 
 
@@ -131,18 +154,33 @@ def profile(count: int, size: int) -> None:
     with support.postgres() as server, support.issuer() as issuer:
         url = support.fresh_database(server, catalogue)
         support.load_projects(url, size)
-        settings = Settings(database_url=url, oidc_issuer=issuer.url, catalogue_path=catalogue, data_dir=work,
-                            demo_accounts=False, broker_url="memory://")
+        settings = Settings(
+            database_url=url,
+            oidc_issuer=issuer.url,
+            catalogue_path=catalogue,
+            data_dir=work,
+            demo_accounts=False,
+            broker_url="memory://",
+        )
         headers = {"Authorization": f"Bearer {support.bench_token(issuer)}"}
         app = create_app(settings)
 
         async def run() -> None:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sahab") as client:
+
                 async def post(n: int) -> None:
                     env = f"p{n}"
-                    response = await client.post("/v1/quota-requests", headers={**headers, "Idempotency-Key": env}, json={
-                        "organisation_id": support.BENCH_ORG, "region": "rabat-1", "environment": env, "preset": "small",
-                        "justification": "profiled request"})
+                    response = await client.post(
+                        "/v1/quota-requests",
+                        headers={**headers, "Idempotency-Key": env},
+                        json={
+                            "organisation_id": support.BENCH_ORG,
+                            "region": "rabat-1",
+                            "environment": env,
+                            "preset": "small",
+                            "justification": "profiled request",
+                        },
+                    )
                     assert response.status_code == 201, response.text
 
                 for n in range(20):
@@ -155,8 +193,10 @@ def profile(count: int, size: int) -> None:
                 elapsed = time.perf_counter() - started
                 profiler.stop()
                 print(profiler.output_text(unicode=True, color=False, show_all=False))
-                print(f"{count} requests one after another in {elapsed:.2f} s: {elapsed / count * 1000:.1f} ms each "
-                      f"(with the profiler's overhead), {size} projects loaded")
+                print(
+                    f"{count} requests one after another in {elapsed:.2f} s: {elapsed / count * 1000:.1f} ms each "
+                    f"(with the profiler's overhead), {size} projects loaded"
+                )
 
         asyncio.run(run())
 

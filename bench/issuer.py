@@ -17,7 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,7 +37,7 @@ LOOKUPS = {
     "user code (unique index)": "SELECT user_code FROM issuer_device_grants WHERE user_code = 'BCDFGHJK'",
     "device code (primary key)": "SELECT * FROM issuer_device_grants WHERE device_code_hash = 'x'",
     "purge (expires_at index)": "SELECT device_code_hash FROM issuer_device_grants WHERE expires_at < '2000-01-01' "
-                                "ORDER BY expires_at LIMIT 100",
+    "ORDER BY expires_at LIMIT 100",
 }
 
 
@@ -53,13 +53,24 @@ def starts(http: httpx.Client, count: int) -> list[float]:
 
 def load_pending(url: str, count: int) -> None:
     engine = make_engine(url)
-    expires = datetime.now(timezone.utc) + timedelta(minutes=10)
+    expires = datetime.now(UTC) + timedelta(minutes=10)
     with engine.begin() as connection:
         for offset in range(0, count, 10_000):
-            connection.execute(insert(IssuerDeviceGrant), [
-                {"device_code_hash": f"{i:064x}", "user_code": f"Q{i:07d}", "client_id": "sahab-cli", "scope": "openid",
-                 "expires_at": expires, "interval": 2, "status": "pending"}
-                for i in range(offset, min(offset + 10_000, count))])
+            connection.execute(
+                insert(IssuerDeviceGrant),
+                [
+                    {
+                        "device_code_hash": f"{i:064x}",
+                        "user_code": f"Q{i:07d}",
+                        "client_id": "sahab-cli",
+                        "scope": "openid",
+                        "expires_at": expires,
+                        "interval": 2,
+                        "status": "pending",
+                    }
+                    for i in range(offset, min(offset + 10_000, count))
+                ],
+            )
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE issuer_device_grants"))
         explain = "EXPLAIN" if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
@@ -80,9 +91,16 @@ def measure(name: str, make_url, data_dir: Path, pending: int, count: int) -> No
     with BackgroundServer() as one, BackgroundServer() as two:
         clients = {}
         for (label, url), server in zip(urls.items(), (one, two), strict=True):
-            settings = Settings(public_url=server.url, database_url=url, data_dir=data_dir, broker_url="memory://",
-                                oidc_issuer="", demo_accounts=True, issuer_device_starts_per_address=10**9,
-                                issuer_device_starts_per_client=10**9)
+            settings = Settings(
+                public_url=server.url,
+                database_url=url,
+                data_dir=data_dir,
+                broker_url="memory://",
+                oidc_issuer="",
+                demo_accounts=True,
+                issuer_device_starts_per_address=10**9,
+                issuer_device_starts_per_client=10**9,
+            )
             parent = FastAPI()
             parent.mount("/issuer", create_issuer(settings, sessions=make_session_factory(make_engine(url))))
             server.start(parent)
@@ -97,9 +115,11 @@ def measure(name: str, make_url, data_dir: Path, pending: int, count: int) -> No
     empty, full = times["empty"], times["full"]
     med_empty, med_full = statistics.median(empty), statistics.median(full)
     p99 = lambda xs: statistics.quantiles(xs, n=100)[98]  # noqa: E731
-    print(f"{name}: start with ~0 pending: median {med_empty:.2f} ms, p99 {p99(empty):.2f} ms; "
-          f"with {pending:,} pending: median {med_full:.2f} ms, p99 {p99(full):.2f} ms; "
-          f"ratio of medians {med_full / med_empty:.2f}")
+    print(
+        f"{name}: start with ~0 pending: median {med_empty:.2f} ms, p99 {p99(empty):.2f} ms; "
+        f"with {pending:,} pending: median {med_full:.2f} ms, p99 {p99(full):.2f} ms; "
+        f"ratio of medians {med_full / med_empty:.2f}"
+    )
 
 
 def main() -> None:

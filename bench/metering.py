@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,15 @@ from controlplane.runtime import build_runtime, prepare_database  # noqa: E402
 from controlplane.settings import Settings  # noqa: E402
 
 CLOUD = "sahab-devcloud"
-SDK_NETWORK = {"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
-               "floatingip": "floating_ips", "security_group": "security_groups",
-               "security_group_rule": "security_group_rules"}
+SDK_NETWORK = {
+    "network": "networks",
+    "subnet": "subnets",
+    "port": "ports",
+    "router": "routers",
+    "floatingip": "floating_ips",
+    "security_group": "security_groups",
+    "security_group_rule": "security_group_rules",
+}
 
 
 class NoQueue:
@@ -76,8 +82,10 @@ def ensure_projects(admin: Any, prefix: str, count: int, quota: dict[str, int]) 
         started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             found.update(pool.map(make, missing))
-        print(f"created {len(missing)} Keystone projects (with quotas) in {time.monotonic() - started:.1f}s; "
-              f"{count - len(missing)} reused")
+        print(
+            f"created {len(missing)} Keystone projects (with quotas) in {time.monotonic() - started:.1f}s; "
+            f"{count - len(missing)} reused"
+        )
     else:
         print(f"reusing {count} Keystone projects named {prefix}-*")
     return [found[name] for name in names]
@@ -101,13 +109,18 @@ def cleanup(admin: Any, prefix: str) -> None:
 def spread_checks(runtime: Any, ids: list[str], now: datetime) -> None:
     """Quota checks as after an hour of 5-minute collections: ages spread evenly over the hour."""
     with transaction(runtime.sessions) as session:
-        session.execute(update(ProjectMetering), [
-            {"project_id": pid, "quota_checked_at": now - timedelta(seconds=300 * (i % 12) + 1)}
-            for i, pid in enumerate(ids)])
+        session.execute(
+            update(ProjectMetering),
+            [
+                {"project_id": pid, "quota_checked_at": now - timedelta(seconds=300 * (i % 12) + 1)}
+                for i, pid in enumerate(ids)
+            ],
+        )
 
 
 def detail_reads(reader: OpenStackReader, openstack_ids: list[str], workers: int) -> tuple[float, int]:
     """Seconds for the old per-project reads, and how many failed (a shared cloud has bad moments)."""
+
     def read(openstack_id: str) -> bool:
         try:
             reader.read_project_detail(openstack_id)
@@ -126,8 +139,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--prefix", default="sahab-bench-meter")
-    parser.add_argument("--detail-max", type=int, default=100,
-                        help="run the old per-project detail reads for sizes up to this (1,000 of them take minutes)")
+    parser.add_argument(
+        "--detail-max",
+        type=int,
+        default=100,
+        help="run the old per-project detail reads for sizes up to this (1,000 of them take minutes)",
+    )
     parser.add_argument("--cleanup", action="store_true", help="delete the benchmark's Keystone projects and exit")
     args = parser.parse_args()
     import openstack
@@ -144,30 +161,59 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sahab-bench-"))
     url = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(url)
-    runtime = build_runtime(Settings(database_url=url, data_dir=tmp, broker_url="memory://", demo_accounts=False,
-                                     metering_workers=args.workers), queue=NoQueue())
+    runtime = build_runtime(
+        Settings(
+            database_url=url, data_dir=tmp, broker_url="memory://", demo_accounts=False, metering_workers=args.workers
+        ),
+        queue=NoQueue(),
+    )
     prepare_database(runtime)
-    long_ago = datetime.now(timezone.utc) - timedelta(days=1)
+    long_ago = datetime.now(UTC) - timedelta(days=1)
     ids = [f"prj_bench{i:06d}" for i in range(len(openstack_ids))]
     with transaction(runtime.sessions) as session:
-        session.add(Organisation(id="org_bench", kind="business", legal_name="Bench", national_id="bench",
-                                 contact_email="b@example.org", status="verified", created_by="bench", created_at=long_ago))
+        session.add(
+            Organisation(
+                id="org_bench",
+                kind="business",
+                legal_name="Bench",
+                national_id="bench",
+                contact_email="b@example.org",
+                status="verified",
+                created_by="bench",
+                created_at=long_ago,
+            )
+        )
         session.flush()
         session.add(Membership(organisation_id="org_bench", subject="bench", role="admin", created_at=long_ago))
-        session.add_all(Project(id=pid, organisation_id="org_bench", region_id="rabat-1", environment=f"b{i}",
-                                state=ProjectState.PENDING.value, granted=granted, openstack_project_id=os_id,
-                                outputs={}, created_at=long_ago, updated_at=long_ago)
-                        for i, (pid, os_id) in enumerate(zip(ids, openstack_ids)))
+        session.add_all(
+            Project(
+                id=pid,
+                organisation_id="org_bench",
+                region_id="rabat-1",
+                environment=f"b{i}",
+                state=ProjectState.PENDING.value,
+                granted=granted,
+                openstack_project_id=os_id,
+                outputs={},
+                created_at=long_ago,
+                updated_at=long_ago,
+            )
+            for i, (pid, os_id) in enumerate(zip(ids, openstack_ids, strict=True))
+        )
     collector = runtime.metering
     region = runtime.catalogue.get("rabat-1")
     reference = OpenStackReader(region, timeout=60)
     listed = {listing.name: sum(sum(1 for _ in page) for page in reference._pages(listing)) for listing in LISTINGS}
-    print("objects in the region's listings (the whole shared devcloud): "
-          + ", ".join(f"{name} {count}" for name, count in listed.items()))
+    print(
+        "objects in the region's listings (the whole shared devcloud): "
+        + ", ".join(f"{name} {count}" for name, count in listed.items())
+    )
     warm = collector.collect()  # authenticates each region's connection once
     print(f"warm-up (0 projects; authentication, listings, Placement for 2 regions): {warm.seconds:.2f}s")
-    print(f"\n{'projects':>8} | {'steady s':>8} {'ms/proj':>7} {'checks':>6} | {'first s':>7} {'checks':>6} | "
-          f"{'detail s':>8} {'ms/proj':>7} | {'detail/steady':>13}   (workers={args.workers})")
+    print(
+        f"\n{'projects':>8} | {'steady s':>8} {'ms/proj':>7} {'checks':>6} | {'first s':>7} {'checks':>6} | "
+        f"{'detail s':>8} {'ms/proj':>7} | {'detail/steady':>13}   (workers={args.workers})"
+    )
     steady_results = []
     for size in sizes:
         with transaction(runtime.sessions) as session:
@@ -176,25 +222,36 @@ def main() -> None:
             session.execute(update(ProjectMetering).values(quota_checked_at=None))
         first = collector.collect()
         with transaction(runtime.sessions) as session:
-            measured = list(session.scalars(select(ProjectMetering.project_id).where(ProjectMetering.project_id.in_(ids[:size]))))
-        spread_checks(runtime, measured, datetime.now(timezone.utc))
+            measured = list(
+                session.scalars(select(ProjectMetering.project_id).where(ProjectMetering.project_id.in_(ids[:size])))
+            )
+        spread_checks(runtime, measured, datetime.now(UTC))
         steady = collector.collect()
         failed = len(first.failed) + len(steady.failed)
-        detail, detail_failed = detail_reads(reference, openstack_ids[:size], args.workers) \
-            if size <= args.detail_max else (None, 0)
+        detail, detail_failed = (
+            detail_reads(reference, openstack_ids[:size], args.workers) if size <= args.detail_max else (None, 0)
+        )
         failed += detail_failed
         steady_results.append((size, steady.seconds))
-        detail_text = f"{detail:>8.2f} {1000 * detail / size:>7.1f} | {detail / steady.seconds:>12.1f}x" if detail else \
-            f"{'-':>8} {'-':>7} | {'-':>13}"
-        print(f"{size:>8} | {steady.seconds:>8.2f} {1000 * steady.seconds / size:>7.1f} {steady.quota_checks:>6} | "
-              f"{first.seconds:>7.2f} {first.quota_checks:>6} | {detail_text}"
-              + (f"   FAILED {failed}" if failed else ""), flush=True)
+        detail_text = (
+            f"{detail:>8.2f} {1000 * detail / size:>7.1f} | {detail / steady.seconds:>12.1f}x"
+            if detail
+            else f"{'-':>8} {'-':>7} | {'-':>13}"
+        )
+        print(
+            f"{size:>8} | {steady.seconds:>8.2f} {1000 * steady.seconds / size:>7.1f} {steady.quota_checks:>6} | "
+            f"{first.seconds:>7.2f} {first.quota_checks:>6} | {detail_text}"
+            + (f"   FAILED {failed}" if failed else ""),
+            flush=True,
+        )
         print(f"{'':>8}   steps (steady): " + ", ".join(f"{k} {v:.2f}s" for k, v in steady.timings.items()))
     if len(steady_results) > 1:
         (s0, t0), (s1, t1) = steady_results[0], steady_results[-1]
         print(f"growth (steady): x{s1 / s0:.0f} projects -> x{t1 / t0:.1f} time")
-    print(f"\nthe Keystone projects are kept for the next run; delete them with: bench/metering.py --cleanup "
-          f"--prefix {args.prefix}")
+    print(
+        f"\nthe Keystone projects are kept for the next run; delete them with: bench/metering.py --cleanup "
+        f"--prefix {args.prefix}"
+    )
     reference.close()
     runtime.engine.dispose()
     admin.close()

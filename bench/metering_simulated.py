@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -58,26 +58,49 @@ def capture(path: Path) -> None:
     project = admin.identity.create_project(name=name, domain_id="default", description="sahab metering capture")
     try:
         user = admin.identity.find_user("admin", domain_id="default", ignore_missing=False)
-        admin.identity.assign_project_role_to_user(project, user, admin.identity.find_role("admin", ignore_missing=False))
+        admin.identity.assign_project_role_to_user(
+            project, user, admin.identity.find_role("admin", ignore_missing=False)
+        )
         admin.compute.update_quota_set(project.id, cores=8, ram=16384, instances=8)
         admin.block_storage.update_quota_set(project.id, gigabytes=100, volumes=10, snapshots=10)
-        admin.network.update_quota(project.id, networks=4, subnets=4, ports=40, routers=2, floating_ips=4,
-                                   security_groups=10, security_group_rules=100)
-        conn = openstack.connect(cloud=CLOUD, project_id=project.id, project_name="", project_domain_name="",
-                                 api_timeout=60)
+        admin.network.update_quota(
+            project.id,
+            networks=4,
+            subnets=4,
+            ports=40,
+            routers=2,
+            floating_ips=4,
+            security_groups=10,
+            security_group_rules=100,
+        )
+        conn = openstack.connect(
+            cloud=CLOUD, project_id=project.id, project_name="", project_domain_name="", api_timeout=60
+        )
         network = conn.network.create_network(name=f"{name}-net")
         subnet = conn.network.create_subnet(network_id=network.id, ip_version=4, cidr="10.93.0.0/24")
         group = conn.network.create_security_group(name=f"{name}-sg")
-        conn.network.create_security_group_rule(security_group_id=group.id, direction="ingress", protocol="tcp",
-                                                port_range_min=443, port_range_max=443, ethertype="IPv4")
+        conn.network.create_security_group_rule(
+            security_group_id=group.id,
+            direction="ingress",
+            protocol="tcp",
+            port_range_min=443,
+            port_range_max=443,
+            ethertype="IPv4",
+        )
         public = admin.network.find_network("public", ignore_missing=False)
         router = conn.network.create_router(name=f"{name}-router", external_gateway_info={"network_id": public.id})
         conn.network.add_interface_to_router(router, subnet_id=subnet.id)
         conn.network.create_ip(floating_network_id=public.id)
         image = admin.image.find_image("tiny", ignore_missing=False)
-        servers = [conn.compute.create_server(name=f"{name}-vm{i}", image_id=image.id, networks=[{"uuid": network.id}],
-                                              flavor_id=admin.compute.find_flavor(flavor, ignore_missing=False).id)
-                   for i, flavor in enumerate(("m1.tiny", "m1.small"))]
+        servers = [
+            conn.compute.create_server(
+                name=f"{name}-vm{i}",
+                image_id=image.id,
+                networks=[{"uuid": network.id}],
+                flavor_id=admin.compute.find_flavor(flavor, ignore_missing=False).id,
+            )
+            for i, flavor in enumerate(("m1.tiny", "m1.small"))
+        ]
         for server in servers:
             conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=180)
         volume = conn.block_storage.create_volume(name=f"{name}-vol", size=2)
@@ -89,10 +112,19 @@ def capture(path: Path) -> None:
         exchanges: list[dict[str, Any]] = []
 
         def record(response: Any, *args: Any, **kwargs: Any) -> None:
-            exchanges.append({"method": response.request.method, "url": response.request.url,
-                              "status": response.status_code, "body": response.text,
-                              "headers": {k: v for k, v in response.headers.items()
-                                          if k.lower() in ("content-type", "x-subject-token", "openstack-api-version")}})
+            exchanges.append(
+                {
+                    "method": response.request.method,
+                    "url": response.request.url,
+                    "status": response.status_code,
+                    "body": response.text,
+                    "headers": {
+                        k: v
+                        for k, v in response.headers.items()
+                        if k.lower() in ("content-type", "x-subject-token", "openstack-api-version")
+                    },
+                }
+            )
 
         region = load_catalogue(DEMO_CATALOGUE).get("rabat-1")
         recording = openstack.connect(cloud=region.cloud, region_name=region.openstack_region, api_timeout=60)
@@ -110,9 +142,17 @@ def capture(path: Path) -> None:
         reader.read_capacity()
         recording.close()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"project_id": project.id, "project_name": name,
-                                    "captured_at": datetime.now(timezone.utc).isoformat(),
-                                    "exchanges": [only_captured_project(e, project.id) for e in exchanges]}, indent=1))
+        path.write_text(
+            json.dumps(
+                {
+                    "project_id": project.id,
+                    "project_name": name,
+                    "captured_at": datetime.now(UTC).isoformat(),
+                    "exchanges": [only_captured_project(e, project.id) for e in exchanges],
+                },
+                indent=1,
+            )
+        )
         print(f"captured {len(exchanges)} answers of the local OpenStack into {path}")
     finally:
         remove_project(admin, project.id)
@@ -128,9 +168,18 @@ def only_captured_project(exchange: dict[str, Any], project_id: str) -> dict[str
     lists += ["projects"] if path.endswith("/v3/projects") else ["quotas"] if path.endswith("/quotas") else []
     if lists:
         body = json.loads(exchange["body"])
-        owners = ("id", "project_id", "tenant_id", "os-vol-tenant-attr:tenant_id", "os-extended-snapshot-attributes:project_id")
-        body[lists[0]] = [item for item in body[lists[0]]
-                          if any(item.get(key) == project_id for key in owners[0 if lists == ["projects"] else 1:])]
+        owners = (
+            "id",
+            "project_id",
+            "tenant_id",
+            "os-vol-tenant-attr:tenant_id",
+            "os-extended-snapshot-attributes:project_id",
+        )
+        body[lists[0]] = [
+            item
+            for item in body[lists[0]]
+            if any(item.get(key) == project_id for key in owners[0 if lists == ["projects"] else 1 :])
+        ]
         exchange["body"] = json.dumps(body)
     return exchange
 
@@ -184,14 +233,15 @@ class Simulated:
             return text
 
         self.replay: dict[tuple[str, str], dict[str, Any]] = {}
-        self.listings: dict[str, tuple[Any, list[str]]] = {}   # "/p8774/v2.1/servers/detail" -> (listing, templates)
-        self.quota_sets: dict[str, str] = {}                    # path prefix -> body with @@PID@@
+        self.listings: dict[str, tuple[Any, list[str]]] = {}  # "/p8774/v2.1/servers/detail" -> (listing, templates)
+        self.quota_sets: dict[str, str] = {}  # path prefix -> body with @@PID@@
         for exchange in data["exchanges"]:
             url = urlsplit(exchange["url"])
             path = f"/p{url.port}{url.path}".rstrip("/")
             body = exchange["body"]
-            listing = next((entry for entry in LISTINGS if url.path.endswith(entry.path)
-                            and exchange["method"] == "GET"), None)
+            listing = next(
+                (entry for entry in LISTINGS if url.path.endswith(entry.path) and exchange["method"] == "GET"), None
+            )
             if listing is not None:
                 items = [i for i in json.loads(body)[listing.key] if _project_of(listing, i) == template]
                 known = self.listings.setdefault(path, (listing, []))[1]
@@ -206,14 +256,17 @@ class Simulated:
                 self.projects_path = path
                 continue
             if url.path.endswith("/quotas") and "quotas" in body:
-                entry = next(q for q in json.loads(body)["quotas"] if template in (q.get("project_id"), q.get("tenant_id")))
+                entry = next(
+                    q for q in json.loads(body)["quotas"] if template in (q.get("project_id"), q.get("tenant_id"))
+                )
                 self.network_quota = json.dumps(entry).replace(template, "@@PID@@")
                 self.network_quotas_path = path
                 continue
             if exchange["method"] == "POST" and url.path.endswith("/auth/tokens"):
                 token = json.loads(body)
-                token["token"]["expires_at"] = (datetime.now(timezone.utc) + timedelta(days=1)).strftime(
-                    "%Y-%m-%dT%H:%M:%S.000000Z")
+                token["token"]["expires_at"] = (datetime.now(UTC) + timedelta(days=1)).strftime(
+                    "%Y-%m-%dT%H:%M:%S.000000Z"
+                )
                 body = json.dumps(token)
             self.replay[(exchange["method"], path)] = {**exchange, "body": rewrite(body).encode()}
 
@@ -232,8 +285,12 @@ class Simulated:
         start = int(query["marker"][0].rsplit("-", 1)[1], 16) + 1 if "marker" in query else 0
         total = self.projects * len(templates)
         end = min(start + limit, total)
-        items = ",".join(templates[k % len(templates)].replace("@@PID@@", self.project_id(k // len(templates)))
-                         .replace("@@OID@@", self.object_id(kind, k)) for k in range(start, end))
+        items = ",".join(
+            templates[k % len(templates)]
+            .replace("@@PID@@", self.project_id(k // len(templates)))
+            .replace("@@OID@@", self.object_id(kind, k))
+            for k in range(start, end)
+        )
         links = f', "{listing.key}_links": [{{"rel": "next", "href": "x"}}]' if end - start == limit else ""
         return f'{{"{listing.key}": [{items}]{links}}}'.encode()
 
@@ -314,64 +371,128 @@ def run(args: argparse.Namespace) -> None:
 
     data = json.loads(args.capture.read_text())
     tmp = Path(tempfile.mkdtemp(prefix="sahab-bench-sim-"))
-    server = subprocess.Popen([sys.executable, __file__, "serve", "--capture", str(args.capture),
-                               "--projects", str(args.projects)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "serve", "--capture", str(args.capture), "--projects", str(args.projects)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     ready = server.stdout.readline().split() if server.stdout else []
     if ready[:1] != ["ready"]:
         server.kill()
         raise SystemExit("the simulated cloud did not start")
     port = int(ready[1])
-    clouds = {"clouds": {CLOUD: {"auth": {"auth_url": f"http://127.0.0.1:{port}/p5000/v3", "username": "admin",
-                                          "password": "secret", "project_name": "admin", "user_domain_name": "Default",
-                                          "project_domain_name": "Default"},
-                                 "region_name": "RegionOne", "identity_api_version": 3}}}
+    clouds = {
+        "clouds": {
+            CLOUD: {
+                "auth": {
+                    "auth_url": f"http://127.0.0.1:{port}/p5000/v3",
+                    "username": "admin",
+                    "password": "secret",
+                    "project_name": "admin",
+                    "user_domain_name": "Default",
+                    "project_domain_name": "Default",
+                },
+                "region_name": "RegionOne",
+                "identity_api_version": 3,
+            }
+        }
+    }
     (tmp / "clouds.yaml").write_text(yaml.safe_dump(clouds))
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(tmp / "clouds.yaml")
     demo = yaml.safe_load(DEMO_CATALOGUE.read_text())
-    (tmp / "catalogue.yaml").write_text(yaml.safe_dump({"regions": [r for r in demo["regions"] if r["id"] == "rabat-1"]}))
+    (tmp / "catalogue.yaml").write_text(
+        yaml.safe_dump({"regions": [r for r in demo["regions"] if r["id"] == "rabat-1"]})
+    )
     try:
         url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
         upgrade(url)
-        runtime = build_runtime(Settings(database_url=url, data_dir=tmp, broker_url="memory://", demo_accounts=False,
-                                         catalogue_path=tmp / "catalogue.yaml", metering_workers=args.workers,
-                                         metering_timeout_seconds=120))
+        runtime = build_runtime(
+            Settings(
+                database_url=url,
+                data_dir=tmp,
+                broker_url="memory://",
+                demo_accounts=False,
+                catalogue_path=tmp / "catalogue.yaml",
+                metering_workers=args.workers,
+                metering_timeout_seconds=120,
+            )
+        )
         prepare_database(runtime)
         collector = runtime.metering
         warm = collector.collect()  # no projects yet: authenticates and builds the connection once
         print(f"warm-up (authentication, version discovery, Placement): {warm.seconds:.2f}s")
         started = time.monotonic()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         long_ago = now - timedelta(days=1)
         granted = as_plain(PRESETS["small"])
         with transaction(runtime.sessions) as session:
-            session.add(Organisation(id="org_bench", kind="business", legal_name="Bench", national_id="bench",
-                                     contact_email="b@example.org", status="verified", created_by="bench",
-                                     created_at=long_ago))
+            session.add(
+                Organisation(
+                    id="org_bench",
+                    kind="business",
+                    legal_name="Bench",
+                    national_id="bench",
+                    contact_email="b@example.org",
+                    status="verified",
+                    created_by="bench",
+                    created_at=long_ago,
+                )
+            )
             session.flush()
             for chunk in range(0, args.projects, 10000):
                 ids = range(chunk, min(chunk + 10000, args.projects))
-                session.execute(insert(Project), [{
-                    "id": f"prj_sim{i:08d}", "organisation_id": "org_bench", "region_id": "rabat-1",
-                    "environment": f"e{i}", "state": ProjectState.ACTIVE.value, "granted": granted,
-                    "openstack_project_id": Simulated.project_id(i), "outputs": {}, "created_at": long_ago,
-                    "updated_at": long_ago} for i in ids])
+                session.execute(
+                    insert(Project),
+                    [
+                        {
+                            "id": f"prj_sim{i:08d}",
+                            "organisation_id": "org_bench",
+                            "region_id": "rabat-1",
+                            "environment": f"e{i}",
+                            "state": ProjectState.ACTIVE.value,
+                            "granted": granted,
+                            "openstack_project_id": Simulated.project_id(i),
+                            "outputs": {},
+                            "created_at": long_ago,
+                            "updated_at": long_ago,
+                        }
+                        for i in ids
+                    ],
+                )
                 # Checked within the last hour, evenly: this collection checks the twelfth due now.
-                session.execute(insert(ProjectMetering), [{
-                    "project_id": f"prj_sim{i:08d}", "notified": {}, "quota": granted, "used": None, "drift": [],
-                    "quota_checked_at": now - timedelta(seconds=300 * (i % 12) + 1),
-                    "openstack_project_name": f"sim-{i}"} for i in ids])
-        print(f"loaded {args.projects} projects with SQL in {time.monotonic() - started:.1f}s "
-              f"(capture of {data['captured_at'][:19]}, {len(data['exchanges'])} answers)")
+                session.execute(
+                    insert(ProjectMetering),
+                    [
+                        {
+                            "project_id": f"prj_sim{i:08d}",
+                            "notified": {},
+                            "quota": granted,
+                            "used": None,
+                            "drift": [],
+                            "quota_checked_at": now - timedelta(seconds=300 * (i % 12) + 1),
+                            "openstack_project_name": f"sim-{i}",
+                        }
+                        for i in ids
+                    ],
+                )
+        print(
+            f"loaded {args.projects} projects with SQL in {time.monotonic() - started:.1f}s "
+            f"(capture of {data['captured_at'][:19]}, {len(data['exchanges'])} answers)"
+        )
         for label in (f"collection {n + 1}" for n in range(args.collections)):
             server_cpu, cpu, wall = cpu_seconds(server.pid), time.process_time(), time.monotonic()
             result = collector.collect()
             cpu, wall = time.process_time() - cpu, time.monotonic() - wall
             server_cpu = cpu_seconds(server.pid) - server_cpu
-            print(f"{label}: {result.projects} projects, {result.read} read, {result.quota_checks} quota checks, "
-                  f"{len(result.failed)} failed, {len(result.regions_failed)} regions failed")
-            print(f"  collector: wall {wall:.1f}s, CPU {cpu:.1f}s ({1e6 * cpu / args.projects:.0f} µs per project); "
-                  f"simulated cloud CPU {server_cpu:.1f}s; steps: "
-                  + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
+            print(
+                f"{label}: {result.projects} projects, {result.read} read, {result.quota_checks} quota checks, "
+                f"{len(result.failed)} failed, {len(result.regions_failed)} regions failed"
+            )
+            print(
+                f"  collector: wall {wall:.1f}s, CPU {cpu:.1f}s ({1e6 * cpu / args.projects:.0f} µs per project); "
+                f"simulated cloud CPU {server_cpu:.1f}s; steps: "
+                + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+            )
             if result.failed:
                 print("  e.g.", next(iter(result.failed.values()))[:300])
         runtime.engine.dispose()

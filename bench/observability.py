@@ -47,8 +47,14 @@ class Variant:
         tmp = Path(tempfile.mkdtemp(prefix=f"sahab-bench-{name}-"))
         url = f"sqlite:///{tmp / 'bench.db'}"
         upgrade(url)
-        settings = Settings(database_url=url, data_dir=tmp, oidc_issuer=issuer.url, broker_url="memory://",
-                            demo_accounts=False, http_metrics=http_metrics)
+        settings = Settings(
+            database_url=url,
+            data_dir=tmp,
+            oidc_issuer=issuer.url,
+            broker_url="memory://",
+            demo_accounts=False,
+            http_metrics=http_metrics,
+        )
         self.name = name
         self.runtime = build_runtime(settings, queue=RecordingQueue())
         self.app = create_app(runtime=self.runtime, verifier=TokenVerifier.from_settings(settings))
@@ -63,9 +69,17 @@ class Variant:
             for _ in range(requests):
                 org = self.orgs[self.next]
                 self.next += 1
-                response = await client.post("/v1/quota-requests", headers=self.headers, json={
-                    "organisation_id": org, "region": "rabat-1" if self.next % 2 else "casablanca-1",
-                    "environment": "prod", "preset": "small", "justification": "bench"})
+                response = await client.post(
+                    "/v1/quota-requests",
+                    headers=self.headers,
+                    json={
+                        "organisation_id": org,
+                        "region": "rabat-1" if self.next % 2 else "casablanca-1",
+                        "environment": "prod",
+                        "preset": "small",
+                        "justification": "bench",
+                    },
+                )
                 assert response.status_code == 201, response.text
                 assert (await client.get("/v1/regions", headers=self.headers)).status_code == 200
             return (time.perf_counter() - started) / (2 * requests)
@@ -102,16 +116,22 @@ def main() -> None:
         health = asyncio.run(pairs(off, on, args.rounds, "health", 10 * args.requests))
     fixed = statistics.median(b - a for a, b in health)
     admission_ms = statistics.median(a for a, _ in admission) * 1000
-    for title, results in ((f"admission ({args.requests} POST /v1/quota-requests + {args.requests} GET /v1/regions a round)", admission),
-                           (f"GET /healthz ({10 * args.requests} a round)", health)):
+    for title, results in (
+        (f"admission ({args.requests} POST /v1/quota-requests + {args.requests} GET /v1/regions a round)", admission),
+        (f"GET /healthz ({10 * args.requests} a round)", health),
+    ):
         ratio = statistics.median(b / a for a, b in results)
         a_ms = statistics.median(a for a, _ in results) * 1000
         b_ms = statistics.median(b for _, b in results) * 1000
         print(f"{title}, {args.rounds} pairs of rounds, per request:")
-        print(f"  instrumentation off {a_ms:.3f} ms, on {b_ms:.3f} ms; added: {(ratio - 1) * 100:+.1f} % "
-              f"(median of per-pair on/off ratios; target < 5 % on admission)")
-    print(f"fixed cost per request (median per-pair difference on /healthz): {fixed * 1000:.3f} ms = "
-          f"{fixed * 1000 / admission_ms * 100:.1f} % of an admission request ({admission_ms:.2f} ms without instrumentation)")
+        print(
+            f"  instrumentation off {a_ms:.3f} ms, on {b_ms:.3f} ms; added: {(ratio - 1) * 100:+.1f} % "
+            f"(median of per-pair on/off ratios; target < 5 % on admission)"
+        )
+    print(
+        f"fixed cost per request (median per-pair difference on /healthz): {fixed * 1000:.3f} ms = "
+        f"{fixed * 1000 / admission_ms * 100:.1f} % of an admission request ({admission_ms:.2f} ms without instrumentation)"
+    )
 
 
 if __name__ == "__main__":

@@ -51,9 +51,17 @@ QUOTA = as_plain(PRESETS["small"])
 
 def spec(tag: str) -> TenantSpec:
     return TenantSpec(
-        project_id=f"prj_bench{tag}", organisation_id=f"org_bench{tag}", organisation_name="Bench",
-        request_id="req_bench", region_id=REGION.id, cloud=REGION.cloud, openstack_region=REGION.openstack_region,
-        domain_id=REGION.domain_id, environment="bench", quota=QUOTA, external_network=REGION.external_network,
+        project_id=f"prj_bench{tag}",
+        organisation_id=f"org_bench{tag}",
+        organisation_name="Bench",
+        request_id="req_bench",
+        region_id=REGION.id,
+        cloud=REGION.cloud,
+        openstack_region=REGION.openstack_region,
+        domain_id=REGION.domain_id,
+        environment="bench",
+        quota=QUOTA,
+        external_network=REGION.external_network,
         create_network=True,
     )
 
@@ -67,23 +75,35 @@ def with_sdk(tag: str) -> float:
     s = spec(tag)
     started = time.monotonic()
     conn = admin()
-    project = conn.identity.create_project(name=s.openstack_project_name, domain_id=s.domain_id,
-                                           tags=[f"sahab-project={s.project_id}"])
-    user = conn.identity.create_user(name=s.user_name, domain_id=s.domain_id, default_project_id=project.id,
-                                     password=new_password())
+    project = conn.identity.create_project(
+        name=s.openstack_project_name, domain_id=s.domain_id, tags=[f"sahab-project={s.project_id}"]
+    )
+    user = conn.identity.create_user(
+        name=s.user_name, domain_id=s.domain_id, default_project_id=project.id, password=new_password()
+    )
     role = conn.identity.find_role("member")
     conn.identity.assign_project_role_to_user(project, user, role)
-    conn.compute.put(f"/os-quota-sets/{project.id}", json={"quota_set": quota_fields(s.quota, "compute")},
-                     microversion="2.1").raise_for_status()
-    conn.block_storage.put(f"/os-quota-sets/{project.id}",
-                           json={"quota_set": quota_fields(s.quota, "block-storage")}).raise_for_status()
+    conn.compute.put(
+        f"/os-quota-sets/{project.id}", json={"quota_set": quota_fields(s.quota, "compute")}, microversion="2.1"
+    ).raise_for_status()
+    conn.block_storage.put(
+        f"/os-quota-sets/{project.id}", json={"quota_set": quota_fields(s.quota, "block-storage")}
+    ).raise_for_status()
     conn.network.update_quota(project.id, **quota_fields(s.quota, "network"))
     network = conn.network.create_network(name=f"{s.openstack_project_name}-net", project_id=project.id)
-    subnet = conn.network.create_subnet(name=f"{s.openstack_project_name}-subnet", network_id=network.id,
-                                        project_id=project.id, cidr="10.42.0.0/24", ip_version=4)
+    subnet = conn.network.create_subnet(
+        name=f"{s.openstack_project_name}-subnet",
+        network_id=network.id,
+        project_id=project.id,
+        cidr="10.42.0.0/24",
+        ip_version=4,
+    )
     external = conn.network.find_network(s.external_network)
-    router = conn.network.create_router(name=f"{s.openstack_project_name}-router", project_id=project.id,
-                                        external_gateway_info={"network_id": external.id})
+    router = conn.network.create_router(
+        name=f"{s.openstack_project_name}-router",
+        project_id=project.id,
+        external_gateway_info={"network_id": external.id},
+    )
     conn.network.add_interface_to_router(router, subnet_id=subnet.id)
     elapsed = time.monotonic() - started
     cleanup(conn, s.organisation_id)
@@ -104,14 +124,22 @@ def with_bare_up(tag: str) -> float:
     password = new_password()
     started = time.monotonic()
     opts = auto.LocalWorkspaceOptions(
-        work_dir=str(work), pulumi_home=str(work / "home"), secrets_provider="passphrase",
-        env_vars={"PULUMI_CONFIG_PASSPHRASE": "bench", "PULUMI_SKIP_UPDATE_CHECK": "true",
-                  "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"},
-        project_settings=auto.ProjectSettings(name="sahab-tenants", runtime="python",
-                                              backend=auto.ProjectBackend(url=f"file://{work / 'state'}")),
+        work_dir=str(work),
+        pulumi_home=str(work / "home"),
+        secrets_provider="passphrase",
+        env_vars={
+            "PULUMI_CONFIG_PASSPHRASE": "bench",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        },
+        project_settings=auto.ProjectSettings(
+            name="sahab-tenants", runtime="python", backend=auto.ProjectBackend(url=f"file://{work / 'state'}")
+        ),
     )
     program = lambda: tenant_program(s, auth_url, password)  # noqa: E731
-    stack = auto.create_or_select_stack(stack_name=s.project_id, project_name="sahab-tenants", program=program, opts=opts)
+    stack = auto.create_or_select_stack(
+        stack_name=s.project_id, project_name="sahab-tenants", program=program, opts=opts
+    )
     stack.up(program=program, color="never", on_event=lambda _e: None)
     elapsed = time.monotonic() - started
     stack.destroy(program=program, color="never")
@@ -125,21 +153,34 @@ class Sahab:
     def __init__(self, broker_url: str, database_url: str | None, data_dir: Path) -> None:
         self.port = free_port()
         self.data_dir = data_dir
-        self.env = {**os.environ, "SAHAB_DATA_DIR": str(data_dir), "SAHAB_BROKER_URL": broker_url,
-                    "SAHAB_PUBLIC_URL": f"http://127.0.0.1:{self.port}", "SAHAB_DEMO_ACCOUNTS": "true",
-                    "SAHAB_OIDC_ISSUER": "", "SAHAB_PROVISIONER": "pulumi", "PYTHONPATH": str(ROOT)}
+        self.env = {
+            **os.environ,
+            "SAHAB_DATA_DIR": str(data_dir),
+            "SAHAB_BROKER_URL": broker_url,
+            "SAHAB_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+            "SAHAB_DEMO_ACCOUNTS": "true",
+            "SAHAB_OIDC_ISSUER": "",
+            "SAHAB_PROVISIONER": "pulumi",
+            "PYTHONPATH": str(ROOT),
+        }
         if database_url:
             self.env["SAHAB_DATABASE_URL"] = database_url
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def __enter__(self) -> "Sahab":
+    def __enter__(self) -> Sahab:
         server = [sys.executable, "-m", "api.server"]
         subprocess.run(server + ["migrate"], env=self.env, check=True, capture_output=True)
         for name in ("api", "worker"):
             log = open(self.data_dir / f"{name}.log", "wb")
-            self.processes.append(subprocess.Popen(server + ([name] if name == "api" else [name, "--concurrency", "1"]),
-                                                   env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                   start_new_session=True))
+            self.processes.append(
+                subprocess.Popen(
+                    server + ([name] if name == "api" else [name, "--concurrency", "1"]),
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         wait_for_port(self.port, 60, "Sahab API", f"see {self.data_dir / 'api.log'}")
         deadline = time.monotonic() + 120
         while b" ready." not in (self.data_dir / "worker.log").read_bytes():
@@ -147,8 +188,11 @@ class Sahab:
                 raise RuntimeError(f"the worker did not start: {self.data_dir / 'worker.log'}")
             time.sleep(0.2)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
-        token = self.http.post("/issuer/token", data={"grant_type": "client_credentials"},
-                               auth=("agency-automation", "agency-automation-secret")).json()["access_token"]
+        token = self.http.post(
+            "/issuer/token",
+            data={"grant_type": "client_credentials"},
+            auth=("agency-automation", "agency-automation-secret"),
+        ).json()["access_token"]
         self.headers = {"Authorization": f"Bearer {token}"}
         return self
 
@@ -172,9 +216,17 @@ class Sahab:
 
     def provision(self, tag: str) -> float:
         started = time.monotonic()
-        created = self.http.post("/v1/quota-requests", headers=self.headers, json={
-            "organisation_id": "org_demo_agency", "region": REGION.id, "environment": f"bench{tag}",
-            "preset": "small", "justification": "benchmark"})
+        created = self.http.post(
+            "/v1/quota-requests",
+            headers=self.headers,
+            json={
+                "organisation_id": "org_demo_agency",
+                "region": REGION.id,
+                "environment": f"bench{tag}",
+                "preset": "small",
+                "justification": "benchmark",
+            },
+        )
         created.raise_for_status()
         request = self.wait(created.json()["id"], {"active", "failed"})
         elapsed = time.monotonic() - started
@@ -208,7 +260,7 @@ def main() -> None:
                 sahabs[broker] = Sahab(rabbit.url, postgres.create_database(), data).__enter__()
         methods: dict[str, Callable[[str], float]] = {"sdk": with_sdk, "bare up": with_bare_up}
         methods.update({f"sahab ({broker})": sahab.provision for broker, sahab in sahabs.items()})
-        for label, method in methods.items():  # warm-up, not counted: imports, plugin caches, first tokens
+        for method in methods.values():  # warm-up, not counted: imports, plugin caches, first tokens
             method(uuid.uuid4().hex[:8])
         for round_ in range(1, args.rounds + 1):
             line = []

@@ -10,7 +10,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,23 +37,34 @@ def main() -> None:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
         sessions = make_session_factory(make_engine(url))
-        start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+        start = datetime(2026, 3, 1, tzinfo=UTC)
         with transaction(sessions) as session:
             ensure_regions(session, ["rabat-1"])
             org = factories.organisation(session)
-            for n in range(args.projects):
+            for _ in range(args.projects):
                 project = factories.project(session, org.id, created_at=start - timedelta(days=1), granted={"vcpus": 4})
-                session.execute(insert(UsageSample), [
-                    {"project_id": project.id, "organisation_id": org.id, "region_id": "rabat-1",
-                     "at": start + timedelta(minutes=5 * i), "used": {"volume_gib": 10 + i % 50, "vcpus": i % 4},
-                     "quota": {"vcpus": 4, "ram_mib": 8192, "volume_gib": 100}} for i in range(31 * 24 * 12)])
+                session.execute(
+                    insert(UsageSample),
+                    [
+                        {
+                            "project_id": project.id,
+                            "organisation_id": org.id,
+                            "region_id": "rabat-1",
+                            "at": start + timedelta(minutes=5 * i),
+                            "used": {"volume_gib": 10 + i % 50, "vcpus": i % 4},
+                            "quota": {"vcpus": 4, "ram_mib": 8192, "volume_gib": 100},
+                        }
+                        for i in range(31 * 24 * 12)
+                    ],
+                )
         billing = Billing(march_price_change(), FakeDiscounts({org.id: [fifty_percent(until=date(2026, 3, 11))]}))
         with transaction(sessions) as session:
             began, cpu = time.perf_counter(), time.process_time()
-            computed = compute(session, org, "2026-03", datetime(2026, 4, 1, 1, tzinfo=timezone.utc), billing.prices,
-                               billing.discounts)
+            computed = compute(
+                session, org, "2026-03", datetime(2026, 4, 1, 1, tzinfo=UTC), billing.prices, billing.discounts
+            )
             computing, computing_cpu = time.perf_counter() - began, time.process_time() - cpu
-            statement = statements.issue(session, billing, org, "2026-03", datetime(2026, 4, 1, 1, tzinfo=timezone.utc))
+            statement = statements.issue(session, billing, org, "2026-03", datetime(2026, 4, 1, 1, tzinfo=UTC))
             began = time.perf_counter()
             exports.to_csv(statement)
             csv_time = time.perf_counter() - began
@@ -61,12 +72,17 @@ def main() -> None:
             exports.to_pdf(statement, org, "en", lambda text: text)  # the first one loads fonts: not counted
             for language in exports.LANGUAGES:
                 began, cpu = time.perf_counter(), time.process_time()
-                exports.to_pdf(statement, org, language, lambda text: translate(text, language))
+                exports.to_pdf(statement, org, language, lambda text, language=language: translate(text, language))
                 times[language] = (time.perf_counter() - began, time.process_time() - cpu)
     samples = args.projects * 31 * 24 * 12
     print(f"projects {args.projects}, samples {samples:,}, lines {len(computed.lines)}")
-    print(f"compute: wall {computing:.2f} s, CPU {computing_cpu:.2f} s ({computing_cpu / samples * 1e6:.1f} µs CPU per sample)")
-    print(f"csv {csv_time * 1000:.1f} ms; " + ", ".join(f"pdf {k}: wall {w:.2f} s, CPU {c:.2f} s" for k, (w, c) in times.items()))
+    print(
+        f"compute: wall {computing:.2f} s, CPU {computing_cpu:.2f} s ({computing_cpu / samples * 1e6:.1f} µs CPU per sample)"
+    )
+    print(
+        f"csv {csv_time * 1000:.1f} ms; "
+        + ", ".join(f"pdf {k}: wall {w:.2f} s, CPU {c:.2f} s" for k, (w, c) in times.items())
+    )
 
 
 if __name__ == "__main__":

@@ -63,39 +63,50 @@ def load_projects(url: str, count: int, region: str = "rabat-1", *, metering: bo
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(
             "INSERT INTO organisations (id, kind, legal_name, national_id, contact_email, status, created_by, created_at) "
-            "VALUES (%s, 'business', 'Bench SARL', 'BENCH-0', 'bench@example.org', 'verified', 'bench', now())", (BENCH_ORG,))
+            "VALUES (%s, 'business', 'Bench SARL', 'BENCH-0', 'bench@example.org', 'verified', 'bench', now())",
+            (BENCH_ORG,),
+        )
         if count:
             connection.execute(
                 "INSERT INTO organisations (id, kind, legal_name, national_id, contact_email, status, created_by, created_at) "
                 "SELECT 'org_load' || g, CASE WHEN g %% 2 = 0 THEN 'business' ELSE 'agency' END, 'Load ' || g, 'LOAD-' || g, "
-                "'load' || g || '@example.org', 'verified', 'bench', now() FROM generate_series(1, %s) g", (orgs,))
+                "'load' || g || '@example.org', 'verified', 'bench', now() FROM generate_series(1, %s) g",
+                (orgs,),
+            )
             connection.execute(
                 "INSERT INTO projects (id, organisation_id, region_id, environment, state, granted, current_request_id, "
                 "openstack_project_id, outputs, created_at, updated_at) "
                 "SELECT 'prj_load' || g, 'org_load' || ((g - 1) / %s + 1), %s, 'env' || g, 'active', %s::json, "
                 "'req_load' || g, 'os-load-' || g, '{}', now(), now() FROM generate_series(1, %s) g",
-                (PROJECTS_PER_ORG, region, granted, count))
+                (PROJECTS_PER_ORG, region, granted, count),
+            )
             connection.execute(
                 "INSERT INTO quota_requests (id, organisation_id, region_id, environment, project_id, kind, amounts, "
                 "justification, state, created_by, created_at, updated_at) "
                 "SELECT 'req_load' || g, 'org_load' || ((g - 1) / %s + 1), %s, 'env' || g, 'prj_load' || g, 'create', "
                 "%s::json, 'loaded', 'active', 'bench', now(), now() FROM generate_series(1, %s) g",
-                (PROJECTS_PER_ORG, region, granted, count))
+                (PROJECTS_PER_ORG, region, granted, count),
+            )
             connection.execute(
                 "INSERT INTO request_events (request_id, at, actor, from_state, to_state, reason) "
                 "SELECT 'req_load' || g, now(), 'bench', s.f, s.t, 'loaded' FROM generate_series(1, %s) g, "
-                "(VALUES (NULL, 'submitted'), ('provisioning', 'active')) AS s(f, t)", (count,))
+                "(VALUES (NULL, 'submitted'), ('provisioning', 'active')) AS s(f, t)",
+                (count,),
+            )
             if metering:
                 connection.execute(
                     "INSERT INTO project_metering (project_id, measured_at, quota, used, missing, drift, notified) "
-                    "SELECT 'prj_load' || g, now(), %s::json, '{\"vcpus\": 2, \"ram_mib\": 2048, \"volume_gib\": 10}', "
-                    "false, '[]', '{}' FROM generate_series(1, %s) g", (granted, count))
+                    'SELECT \'prj_load\' || g, now(), %s::json, \'{"vcpus": 2, "ram_mib": 2048, "volume_gib": 10}\', '
+                    "false, '[]', '{}' FROM generate_series(1, %s) g",
+                    (granted, count),
+                )
         connection.execute("ANALYZE")
     engine = make_engine(url)
     with transaction(make_session_factory(engine)) as session:
         sums = recompute(session, region)
         session.query(RegionTotals).filter(RegionTotals.region_id == region).update(
-            {"granted": sums.all_plain(), "granted_business": sums.business_plain()})
+            {"granted": sums.all_plain(), "granted_business": sums.business_plain()}
+        )
     engine.dispose()
     return time.monotonic() - started
 
@@ -122,20 +133,50 @@ def bench_token(running: TestIssuer) -> str:
 
 
 @contextmanager
-def sahab_api(url: str, issuer_url: str, catalogue: Path, workers: int, *, per_project: bool = False,
-              broker_url: str = "memory://") -> Iterator[str]:
+def sahab_api(
+    url: str,
+    issuer_url: str,
+    catalogue: Path,
+    workers: int,
+    *,
+    per_project: bool = False,
+    broker_url: str = "memory://",
+) -> Iterator[str]:
     """`sahab-server api --workers N` as a real process; yields its base URL."""
-    with api_process.sahab_api(url, issuer_url, workers=workers, catalogue=catalogue, broker_url=broker_url,
-                               metrics_per_project="true" if per_project else "false") as base:
+    with api_process.sahab_api(
+        url,
+        issuer_url,
+        workers=workers,
+        catalogue=catalogue,
+        broker_url=broker_url,
+        metrics_per_project="true" if per_project else "false",
+    ) as base:
         yield base
 
 
 @contextmanager
 def bare_api(workers: int) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "bench"),
-                                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
-                                "--log-level", "warning"], cwd=ROOT)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/docs", 60)
         yield f"http://127.0.0.1:{port}"

@@ -59,12 +59,14 @@ def measure(projects: int, per_project_projects: int, calls: int) -> None:
                         median, p90, size = timed(client, path, headers, calls)
                         label = f"{path} ({'per-project series on' if per_project else 'per-project off'})"
                         rows.append((count, label, median, p90, size, target))
-                        print(f"{count:>7} projects (loaded in {loaded:.1f} s) {label:<40} median {median:8.1f} ms  "
-                              f"p90 {p90:8.1f} ms  {size / 1024:8.0f} KiB  target < {target} ms")
+                        print(
+                            f"{count:>7} projects (loaded in {loaded:.1f} s) {label:<40} median {median:8.1f} ms  "
+                            f"p90 {p90:8.1f} ms  {size / 1024:8.0f} KiB  target < {target} ms"
+                        )
             server.drop_database(url)
     print()
     zero = {label: median for count, label, median, _, _, _ in rows if count == 0}
-    for count, label, median, p90, _, target in rows:
+    for count, label, median, _p90, _, target in rows:
         versus = f"{median / zero[label]:.2f}x the time at 0 projects" if count and label in zero else ""
         verdict = "meets" if median < target else "MISSES"
         print(f"{count:>7} {label:<40} {median:8.1f} ms  {verdict} < {target} ms  {versus}")

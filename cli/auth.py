@@ -30,8 +30,11 @@ def discover(api_url: str) -> dict[str, Any]:
     with Api(api_url) as api:
         meta = api.get("/v1/meta", auth=False)
     if not isinstance(meta, dict) or not meta.get("issuer"):
-        raise CliError(N_("Identity provider discovery failed"),
-                       f"GET {api_url}/v1/meta names no issuer; is {api_url} a Sahab API?", exit_code=errors.UNAVAILABLE)
+        raise CliError(
+            N_("Identity provider discovery failed"),
+            f"GET {api_url}/v1/meta names no issuer; is {api_url} a Sahab API?",
+            exit_code=errors.UNAVAILABLE,
+        )
     return {"meta": meta, "oidc": issuer_metadata(str(meta["issuer"]))}
 
 
@@ -43,12 +46,18 @@ def issuer_metadata(issuer: str) -> dict[str, Any]:
     except httpx.HTTPError as error:
         raise transport_error(issuer, error) from None
     if not response.is_success:
-        raise CliError(N_("Identity provider discovery failed"), f"GET {url} answered {response.status_code}",
-                       exit_code=errors.UNAVAILABLE)
+        raise CliError(
+            N_("Identity provider discovery failed"),
+            f"GET {url} answered {response.status_code}",
+            exit_code=errors.UNAVAILABLE,
+        )
     document = decode(response)
     if not isinstance(document, dict):
-        raise CliError(N_("Identity provider discovery failed"), f"GET {url} did not answer a JSON object",
-                       exit_code=errors.UNAVAILABLE)
+        raise CliError(
+            N_("Identity provider discovery failed"),
+            f"GET {url} did not answer a JSON object",
+            exit_code=errors.UNAVAILABLE,
+        )
     return document
 
 
@@ -72,15 +81,22 @@ def _oauth_error(response: httpx.Response) -> tuple[str, str]:
     return "", str(body)[:200]
 
 
-def _credentials_from(token: dict[str, Any], grant: str, api_url: str, client_id: str | None,
-                      issuer: str | None) -> config.Credentials:
+def _credentials_from(
+    token: dict[str, Any], grant: str, api_url: str, client_id: str | None, issuer: str | None
+) -> config.Credentials:
     claims = decode_claims(token["access_token"])
     expires_at = claims.get("exp") or (time.time() + float(token.get("expires_in", 3600)))
     refresh_lifetime = token.get("refresh_expires_in")  # Keycloak's; 0 means "does not expire"
     return config.Credentials(
-        access_token=token["access_token"], expires_at=float(expires_at), grant=grant, api_url=api_url,
-        client_id=client_id, issuer=issuer, refresh_token=token.get("refresh_token") or None,
-        refresh_expires_at=time.time() + float(refresh_lifetime) if refresh_lifetime else None)
+        access_token=token["access_token"],
+        expires_at=float(expires_at),
+        grant=grant,
+        api_url=api_url,
+        client_id=client_id,
+        issuer=issuer,
+        refresh_token=token.get("refresh_token") or None,
+        refresh_expires_at=time.time() + float(refresh_lifetime) if refresh_lifetime else None,
+    )
 
 
 def client_credentials(api_url: str, client_id: str, client_secret: str) -> config.Credentials:
@@ -92,16 +108,23 @@ def client_credentials(api_url: str, client_id: str, client_secret: str) -> conf
     return _credentials_from(response.json(), "client_credentials", api_url, client_id, found["meta"].get("issuer"))
 
 
-def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: Callable[[], Any],
-                 sleep: Callable[[float], None] = time.sleep) -> config.Credentials:
+def device_login(
+    api_url: str,
+    show: Callable[[dict[str, Any]], None],
+    waiting: Callable[[], Any],
+    sleep: Callable[[float], None] = time.sleep,
+) -> config.Credentials:
     """RFC 8628: start a grant, show the code, poll the token endpoint honouring interval and slow_down."""
     found = discover(api_url)
     client_id = found["meta"].get("cli_client_id") or "sahab-cli"
     oidc = found["oidc"]
     start_url = oidc.get("device_authorization_endpoint")
     if not start_url:
-        raise CliError(N_("Login failed"), _("the identity provider offers no device authorization endpoint"),
-                       exit_code=errors.NOT_AUTHENTICATED)
+        raise CliError(
+            N_("Login failed"),
+            _("the identity provider offers no device authorization endpoint"),
+            exit_code=errors.NOT_AUTHENTICATED,
+        )
     response = _post_form(start_url, {"client_id": client_id, "scope": "openid profile email"})
     if not response.is_success:
         raise CliError(N_("Login failed"), _reason(response), exit_code=errors.NOT_AUTHENTICATED)
@@ -112,10 +135,14 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
     with waiting():
         while time.monotonic() < deadline:
             sleep(interval)
-            response = _post_form(oidc["token_endpoint"], {
-                "grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
+            response = _post_form(
+                oidc["token_endpoint"],
+                {"grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id},
+            )
             if response.is_success:
-                return _credentials_from(response.json(), "device_code", api_url, client_id, found["meta"].get("issuer"))
+                return _credentials_from(
+                    response.json(), "device_code", api_url, client_id, found["meta"].get("issuer")
+                )
             code, _description = _oauth_error(response)
             if code == "authorization_pending":
                 continue
@@ -125,8 +152,11 @@ def device_login(api_url: str, show: Callable[[dict[str, Any]], None], waiting: 
                 interval = max(float(suggested or 0), interval + SLOW_DOWN_STEP)
                 continue
             raise CliError(N_("Login failed"), _reason(response), exit_code=errors.NOT_AUTHENTICATED)
-    raise CliError(N_("Login failed"), _("the device code expired before the sign-in was approved; run `sahab login` again"),
-                   exit_code=errors.NOT_AUTHENTICATED)
+    raise CliError(
+        N_("Login failed"),
+        _("the device code expired before the sign-in was approved; run `sahab login` again"),
+        exit_code=errors.NOT_AUTHENTICATED,
+    )
 
 
 def env_client() -> tuple[str, str] | None:
@@ -161,8 +191,13 @@ def current_token(api_url: str) -> str:
     stored = config.load_credentials()
     env = env_client()
     if env is not None:
-        if (stored and stored.grant == "client_credentials" and stored.client_id == env[0]
-                and config.same_api(stored.api_url, api_url) and not stored.expired()):
+        if (
+            stored
+            and stored.grant == "client_credentials"
+            and stored.client_id == env[0]
+            and config.same_api(stored.api_url, api_url)
+            and not stored.expired()
+        ):
             return stored.access_token
         fresh = client_credentials(api_url, *env)
         config.save_credentials(fresh)
@@ -175,8 +210,10 @@ def current_token(api_url: str) -> str:
     if stored.refreshable():
         return refresh(stored).access_token
     if stored.grant == "client_credentials":
-        said = _("the stored token expired; client credentials: set SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET or run "
-                 "`sahab login`")
+        said = _(
+            "the stored token expired; client credentials: set SAHAB_CLIENT_ID and SAHAB_CLIENT_SECRET or run "
+            "`sahab login`"
+        )
     elif stored.refresh_token:
         said = _("the stored token expired, and so did the session it could be renewed by; run `sahab login`")
     else:
@@ -188,9 +225,11 @@ def ensure_issued_for(stored: config.Credentials, api_url: str) -> None:
     """Refuse to send a token to an API other than the one it was obtained for."""
     if not config.same_api(stored.api_url, api_url):
         raise errors.not_authenticated(
-            _("the stored token was issued for {issued_for}, not {api}, and is sent to no other API; run "
-              "`sahab login --api {api}` to sign in there").format(issued_for=stored.api_url or _("another API"),
-                                                                 api=api_url))
+            _(
+                "the stored token was issued for {issued_for}, not {api}, and is sent to no other API; run "
+                "`sahab login --api {api}` to sign in there"
+            ).format(issued_for=stored.api_url or _("another API"), api=api_url)
+        )
 
 
 def refresh(stored: config.Credentials, *, refused: str | None = None) -> config.Credentials:
@@ -214,13 +253,17 @@ def refresh(stored: config.Credentials, *, refused: str | None = None) -> config
 def _redeem(stored: config.Credentials) -> config.Credentials:
     assert stored.refresh_token and stored.issuer
     endpoint = issuer_metadata(stored.issuer)["token_endpoint"]
-    response = _post_form(endpoint, _as_public_client(stored, grant_type="refresh_token",
-                                                      refresh_token=stored.refresh_token))
+    response = _post_form(
+        endpoint, _as_public_client(stored, grant_type="refresh_token", refresh_token=stored.refresh_token)
+    )
     if not response.is_success:
         if response.status_code < 500:
-            raise errors.not_authenticated(_("the session ended ({reason}); run `sahab login`").format(
-                reason=_reason(response)))
-        raise CliError(N_("Token refresh failed"), f"{endpoint} answered {response.status_code}", exit_code=errors.UNAVAILABLE)
+            raise errors.not_authenticated(
+                _("the session ended ({reason}); run `sahab login`").format(reason=_reason(response))
+            )
+        raise CliError(
+            N_("Token refresh failed"), f"{endpoint} answered {response.status_code}", exit_code=errors.UNAVAILABLE
+        )
     renewed = _credentials_from(response.json(), stored.grant, stored.api_url, stored.client_id, stored.issuer)
     if renewed.refresh_token is None:  # the issuer does not rotate: the old refresh token stays valid
         renewed.refresh_token, renewed.refresh_expires_at = stored.refresh_token, stored.refresh_expires_at
@@ -235,11 +278,16 @@ def revoke(stored: config.Credentials) -> str | None:
     endpoint = issuer_metadata(stored.issuer).get("revocation_endpoint")
     if not endpoint:
         return None
-    response = _post_form(endpoint, _as_public_client(stored, token=stored.refresh_token, token_type_hint="refresh_token"))
+    response = _post_form(
+        endpoint, _as_public_client(stored, token=stored.refresh_token, token_type_hint="refresh_token")
+    )
     if not response.is_success:
         reason = _reason(response)
-        raise CliError(N_("Revocation failed"), f"{endpoint} answered {response.status_code}" + (f" ({reason})" if reason else ""),
-                       exit_code=errors.EXIT_CODE_BY_STATUS.get(response.status_code, errors.UNEXPECTED))
+        raise CliError(
+            N_("Revocation failed"),
+            f"{endpoint} answered {response.status_code}" + (f" ({reason})" if reason else ""),
+            exit_code=errors.EXIT_CODE_BY_STATUS.get(response.status_code, errors.UNEXPECTED),
+        )
     return str(endpoint)
 
 
@@ -255,6 +303,9 @@ def decode_claims(token: str) -> dict[str, Any]:
         payload += "=" * (-len(payload) % 4)
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (IndexError, ValueError):
-        raise CliError(N_("Not authenticated"), _("the stored token is not a JWT; run `sahab login`"),
-                       exit_code=errors.NOT_AUTHENTICATED) from None
+        raise CliError(
+            N_("Not authenticated"),
+            _("the stored token is not a JWT; run `sahab login`"),
+            exit_code=errors.NOT_AUTHENTICATED,
+        ) from None
     return claims if isinstance(claims, dict) else {}

@@ -12,7 +12,6 @@ from cli.errors import CliError
 from cli.i18n import _, language
 
 
-
 class TokenSource(Protocol):
     def token(self) -> str:
         """The access token to send."""
@@ -30,8 +29,11 @@ def _timeout() -> float:
 
 def transport_error(url: str, error: httpx.HTTPError) -> CliError:
     if isinstance(error, httpx.TimeoutException):
-        return CliError(_("Timed out"), _("no answer from {url} in time ({error})").format(url=url, error=type(error).__name__),
-                        exit_code=errors.UNAVAILABLE)
+        return CliError(
+            _("Timed out"),
+            _("no answer from {url} in time ({error})").format(url=url, error=type(error).__name__),
+            exit_code=errors.UNAVAILABLE,
+        )
     if isinstance(error, httpx.ConnectError):
         return CliError(_("Cannot connect"), f"{url}: {error}", exit_code=errors.UNAVAILABLE)
     return CliError(_("Connection failed"), f"{url}: {error}", exit_code=errors.UNAVAILABLE)
@@ -50,22 +52,36 @@ class Api:
     def __init__(self, base_url: str, token: TokenSource | None = None, timeout: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout or _timeout(),
-                                  headers={"User-Agent": "sahab-cli/0.1", "Accept": "application/json",
-                                           # Problem titles and details come back in the user's language.
-                                           "Accept-Language": language()})
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout or _timeout(),
+            headers={
+                "User-Agent": "sahab-cli/0.1",
+                "Accept": "application/json",
+                # Problem titles and details come back in the user's language.
+                "Accept-Language": language(),
+            },
+        )
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "Api":
+    def __enter__(self) -> Api:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
-                headers: dict[str, str] | None = None, auth: bool = True) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+    ) -> Any:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         sent = dict(headers or {})
         token = self._token if auth else None
@@ -79,8 +95,9 @@ class Api:
             return body
         raise CliError.from_problem(response.status_code, body)
 
-    def _send(self, method: str, path: str, params: dict[str, Any], json: Any, headers: dict[str, str],
-              bearer: str | None) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, params: dict[str, Any], json: Any, headers: dict[str, str], bearer: str | None
+    ) -> httpx.Response:
         if bearer is not None:
             headers = {**headers, "Authorization": f"Bearer {bearer}"}
         try:
@@ -92,8 +109,9 @@ class Api:
         """A document (CSV, PDF) as bytes; a problem answer raises like any other request."""
         token = self._token
         bearer = token.token() if token is not None else None
-        response = self._send("GET", path, {k: v for k, v in (params or {}).items() if v is not None},
-                              None, {"Accept": "*/*"}, bearer)
+        response = self._send(
+            "GET", path, {k: v for k, v in (params or {}).items() if v is not None}, None, {"Accept": "*/*"}, bearer
+        )
         if response.status_code == 401 and token is not None and bearer is not None and token.renew(bearer):
             response = self._send("GET", path, params or {}, None, {"Accept": "*/*"}, token.token())
         if response.is_success:
@@ -108,6 +126,7 @@ class Api:
 
     def put(self, path: str, **kwargs: Any) -> Any:
         return self.request("PUT", path, **kwargs)
+
     def patch(self, path: str, **kwargs: Any) -> Any:
         return self.request("PATCH", path, **kwargs)
 

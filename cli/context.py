@@ -60,7 +60,12 @@ def handled(function: F) -> F:
         except Exception as error:  # noqa: BLE001 - the promise is: no traceback
             if os.environ.get("SAHAB_DEBUG"):
                 raise
-            raise fail(CliError(_("Unexpected error"), _("{error} (SAHAB_DEBUG=1 shows details)").format(
-                error=f"{type(error).__name__}: {error}"), exit_code=errors.UNEXPECTED)) from None
+            raise fail(
+                CliError(
+                    _("Unexpected error"),
+                    _("{error} (SAHAB_DEBUG=1 shows details)").format(error=f"{type(error).__name__}: {error}"),
+                    exit_code=errors.UNEXPECTED,
+                )
+            ) from None
 
     return wrapper  # type: ignore[return-value]

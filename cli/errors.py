@@ -55,15 +55,25 @@ EXIT_CODE_BY_PROBLEM: dict[str, int] = {
     "internal-error": UNEXPECTED,
 }
 # For codes the CLI does not know yet (a newer API), the HTTP status decides.
-EXIT_CODE_BY_STATUS = {400: INVALID_INPUT, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT,
-                       413: INVALID_INPUT, 422: INVALID_INPUT, 429: UNAVAILABLE, 502: UNAVAILABLE, 503: UNAVAILABLE,
-                       504: UNAVAILABLE}
+EXIT_CODE_BY_STATUS = {
+    400: INVALID_INPUT,
+    401: NOT_AUTHENTICATED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    409: CONFLICT,
+    413: INVALID_INPUT,
+    422: INVALID_INPUT,
+    429: UNAVAILABLE,
+    502: UNAVAILABLE,
+    503: UNAVAILABLE,
+    504: UNAVAILABLE,
+}
 
 
 def problem_code(type_: Any) -> str | None:
     """<code> of a "urn:sahab:problem:<code>" type, None for any other type."""
     text = str(type_ or "")
-    return text[len(PROBLEM_PREFIX):] if text.startswith(PROBLEM_PREFIX) else None
+    return text[len(PROBLEM_PREFIX) :] if text.startswith(PROBLEM_PREFIX) else None
 
 
 def exit_code_for(code: str | None, status: int | None = None) -> int:
@@ -76,8 +86,16 @@ def exit_code_for(code: str | None, status: int | None = None) -> int:
 class CliError(Exception):
     """An expected failure: printed as `Error: <title>: <detail>` without a traceback."""
 
-    def __init__(self, title: str, detail: str = "", *, exit_code: int = UNEXPECTED, code: str | None = None,
-                 status: int | None = None, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        detail: str = "",
+        *,
+        exit_code: int = UNEXPECTED,
+        code: str | None = None,
+        status: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{title}: {detail}" if detail else title)
         self.title = title
         self.detail = detail
@@ -87,9 +105,11 @@ class CliError(Exception):
         self.extra = extra or {}
 
     @classmethod
-    def from_problem(cls, status: int, body: Any) -> "CliError":
+    def from_problem(cls, status: int, body: Any) -> CliError:
         if not isinstance(body, dict):
-            return cls(f"HTTP {status}", str(body)[:500], exit_code=EXIT_CODE_BY_STATUS.get(status, UNEXPECTED), status=status)
+            return cls(
+                f"HTTP {status}", str(body)[:500], exit_code=EXIT_CODE_BY_STATUS.get(status, UNEXPECTED), status=status
+            )
         code = problem_code(body.get("type"))
         title = str(body.get("title") or f"HTTP {status}")
         detail = str(body.get("detail") or "")
@@ -99,19 +119,32 @@ class CliError(Exception):
     def lines(self) -> list[str]:
         """What is printed on stderr, in the user's language (the API already sent its text in it)."""
         title, detail = _(self.title), _(self.detail)
-        out = [_("Error: {title}: {detail}").format(title=title, detail=detail) if detail and detail != title
-               else _("Error: {title}").format(title=title)]
+        out = [
+            _("Error: {title}: {detail}").format(title=title, detail=detail)
+            if detail and detail != title
+            else _("Error: {title}").format(title=title)
+        ]
         for shortfall in self.extra.get("shortfalls") or []:
             if isinstance(shortfall, dict):
-                out.append("  " + _("shortfall: {resource}: requested {requested}, free {free} ({scope})").format(
-                    resource=shortfall.get("resource"), requested=number(shortfall.get("requested")),
-                    free=number(shortfall.get("free")), scope=shortfall.get("scope", "region")))
+                out.append(
+                    "  "
+                    + _("shortfall: {resource}: requested {requested}, free {free} ({scope})").format(
+                        resource=shortfall.get("resource"),
+                        requested=number(shortfall.get("requested")),
+                        free=number(shortfall.get("free")),
+                        scope=shortfall.get("scope", "region"),
+                    )
+                )
         for issue in self.extra.get("errors") or []:
             if isinstance(issue, dict):
                 out.append(f"  {issue.get('location') or '-'}: {issue.get('message')}")
         if self.code == "invalid-transition" and self.extra.get("current"):
-            out.append("  " + _("current state: {current}; wanted: {target}").format(
-                current=self.extra.get("current"), target=self.extra.get("target")))
+            out.append(
+                "  "
+                + _("current state: {current}; wanted: {target}").format(
+                    current=self.extra.get("current"), target=self.extra.get("target")
+                )
+            )
         return out
 
 

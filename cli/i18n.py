@@ -15,7 +15,7 @@ import io
 import os
 from collections.abc import Iterator
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def _translations(code: str) -> gettext.NullTranslations:
     return catalogue(LOCALE_DIR, DOMAIN, code)
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(locale_dir: Path, domain: str, language: str) -> gettext.NullTranslations:
     """`<locale_dir>/<language>/LC_MESSAGES/<domain>.po` compiled in memory (fuzzy entries left out);
     English, the source language, is the msgids themselves. The API loads its own catalogue with this

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
 from cli import errors
-from cli.commands import admin, auth, orgs, programmes, projects, regions, requests
-from cli.commands import billing, webhooks
+from cli.commands import admin, auth, billing, orgs, programmes, projects, regions, requests, webhooks
 from cli.config import resolve_api_url
 from cli.context import State, state
 from cli.i18n import translate_help
@@ -26,12 +25,12 @@ OUTPUT_HELP = "table for people, json (the API's JSON) for scripts, csv for spre
 API_HELP = "API base URL (default: $SAHAB_API_URL, config.json, http://127.0.0.1:8080)"
 
 
-def _set_output(ctx: typer.Context, value: Optional[OutputMode]) -> None:
+def _set_output(ctx: typer.Context, value: OutputMode | None) -> None:
     if value is not None:
         state(ctx).output = value.value
 
 
-def _set_api(ctx: typer.Context, value: Optional[str]) -> None:
+def _set_api(ctx: typer.Context, value: str | None) -> None:
     if value is not None:
         state(ctx).api_url = resolve_api_url(value)
 
@@ -40,10 +39,12 @@ def _global_options() -> list[Any]:
     """--output and --api as options of a subcommand, built by Typer from this signature."""
 
     def carrier(
-        output: Optional[OutputMode] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_set_output,
-                                                    expose_value=False),
-        api: Optional[str] = typer.Option(None, "--api", metavar="URL", help=API_HELP, callback=_set_api,
-                                          expose_value=False),
+        output: OutputMode | None = typer.Option(
+            None, "--output", "-o", help=OUTPUT_HELP, callback=_set_output, expose_value=False
+        ),
+        api: str | None = typer.Option(
+            None, "--api", metavar="URL", help=API_HELP, callback=_set_api, expose_value=False
+        ),
     ) -> None:
         """Carries the options only."""
 
@@ -86,7 +87,7 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     output: OutputMode = typer.Option(OutputMode.table, "--output", "-o", help=OUTPUT_HELP),
-    api: Optional[str] = typer.Option(None, "--api", metavar="URL", help=API_HELP),
+    api: str | None = typer.Option(None, "--api", metavar="URL", help=API_HELP),
 ) -> None:
     ctx.obj = State(api_url=resolve_api_url(api), output=output.value)
 

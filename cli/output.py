@@ -104,5 +104,5 @@ def write_csv(rendered: Table) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([str(column.header) for column in rendered.columns])
     cells = [list(column.cells) for column in rendered.columns]
-    for row in zip(*cells):
+    for row in zip(*cells, strict=True):
         writer.writerow([str(cell) for cell in row])

@@ -41,8 +41,11 @@ def follow(api: Api, request: dict[str, Any], timeout: float, *, to_stderr: bool
     deadline = time.monotonic() + timeout
     last_event, said = 0, set()
     out = console(stderr=to_stderr)
-    status = out.status(_("request {id}: {state}").format(id=request_id, state=request["state"])) if out.is_terminal \
+    status = (
+        out.status(_("request {id}: {state}").format(id=request_id, state=request["state"]))
+        if out.is_terminal
         else nullcontext()
+    )
     with status as spinner:
         while True:
             request = api.get(f"/v1/quota-requests/{request_id}")
@@ -51,30 +54,49 @@ def follow(api: Api, request: dict[str, Any], timeout: float, *, to_stderr: bool
                 last_event = max(last_event, int(event["id"]))
             state, reason = request["state"], request.get("reason")
             if spinner is not None:
-                spinner.update(_("request {id}: {state}").format(id=request_id, state=state)
-                               + (f" ({reason})" if reason else ""))
+                spinner.update(
+                    _("request {id}: {state}").format(id=request_id, state=state) + (f" ({reason})" if reason else "")
+                )
             if state in SUCCESS:
-                echo(_("Request {id} is {state}; project {project}.").format(
-                    id=request_id, state=state, project=request.get("project_id")), stderr=to_stderr)
+                echo(
+                    _("Request {id} is {state}; project {project}.").format(
+                        id=request_id, state=state, project=request.get("project_id")
+                    ),
+                    stderr=to_stderr,
+                )
                 return errors.OK, request
             if state in ENDED_BADLY:
-                echo((_("Request {id} ended {state}: {reason}") if reason else _("Request {id} ended {state}.")).format(
-                    id=request_id, state=state, reason=reason), stderr=to_stderr)
+                echo(
+                    (_("Request {id} ended {state}: {reason}") if reason else _("Request {id} ended {state}.")).format(
+                        id=request_id, state=state, reason=reason
+                    ),
+                    stderr=to_stderr,
+                )
                 return errors.WAIT_ENDED_BADLY, request
             if reason and (state, reason) not in said:
                 said.add((state, reason))
-                echo(_("Request {id} is {state}: {reason}").format(id=request_id, state=state, reason=reason),
-                     stderr=to_stderr)
+                echo(
+                    _("Request {id} is {state}: {reason}").format(id=request_id, state=state, reason=reason),
+                    stderr=to_stderr,
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 # English says "s" for any number; Arabic and French choose their plural form by the count.
                 if reason:
-                    timed_out = ngettext("Timed out after {seconds} s: request {id} is still {state} ({reason}).",
-                                    "Timed out after {seconds} s: request {id} is still {state} ({reason}).",
-                                    plural_count(timeout))
+                    timed_out = ngettext(
+                        "Timed out after {seconds} s: request {id} is still {state} ({reason}).",
+                        "Timed out after {seconds} s: request {id} is still {state} ({reason}).",
+                        plural_count(timeout),
+                    )
                 else:
-                    timed_out = ngettext("Timed out after {seconds} s: request {id} is still {state}.",
-                                    "Timed out after {seconds} s: request {id} is still {state}.", plural_count(timeout))
-                echo(timed_out.format(seconds=number(timeout), id=request_id, state=state, reason=reason), stderr=to_stderr)
+                    timed_out = ngettext(
+                        "Timed out after {seconds} s: request {id} is still {state}.",
+                        "Timed out after {seconds} s: request {id} is still {state}.",
+                        plural_count(timeout),
+                    )
+                echo(
+                    timed_out.format(seconds=number(timeout), id=request_id, state=state, reason=reason),
+                    stderr=to_stderr,
+                )
                 return errors.WAIT_TIMED_OUT, request
             time.sleep(min(interval, remaining))

@@ -51,13 +51,21 @@ class Sums:
     programmes: dict[str, Amounts] = field(default_factory=dict)
 
     @classmethod
-    def from_plain(cls, granted: Mapping[str, int] | None, business: Mapping[str, int] | None,
-                   programmes: Mapping[str, Mapping[str, int]] | None = None) -> "Sums":
-        return cls(_complete(granted), _complete(business),
-                   {programme: _complete(held) for programme, held in (programmes or {}).items()})
+    def from_plain(
+        cls,
+        granted: Mapping[str, int] | None,
+        business: Mapping[str, int] | None,
+        programmes: Mapping[str, Mapping[str, int]] | None = None,
+    ) -> Sums:
+        return cls(
+            _complete(granted),
+            _complete(business),
+            {programme: _complete(held) for programme, held in (programmes or {}).items()},
+        )
 
-    def add(self, granted: Mapping[Resource, int], organisation_kind: str, sign: int = 1,
-            programme: str | None = None) -> None:
+    def add(
+        self, granted: Mapping[Resource, int], organisation_kind: str, sign: int = 1, programme: str | None = None
+    ) -> None:
         """`programme`: the grant is funded from that programme's reserve, not the general pool."""
         held = self.programmes.setdefault(programme, amounts()) if programme else None
         for resource, value in granted.items():
@@ -80,12 +88,18 @@ class Sums:
         return {r.value: self.business[r] for r in Resource}
 
     def programmes_plain(self) -> dict[str, dict[str, int]]:
-        return {programme: {r.value: held[r] for r in Resource}
-                for programme, held in sorted(self.programmes.items()) if any(held.values())}
+        return {
+            programme: {r.value: held[r] for r in Resource}
+            for programme, held in sorted(self.programmes.items())
+            if any(held.values())
+        }
 
     def columns(self) -> dict[str, dict[str, Any]]:
-        return {"granted": self.all_plain(), "granted_business": self.business_plain(),
-                "granted_programmes": self.programmes_plain()}
+        return {
+            "granted": self.all_plain(),
+            "granted_business": self.business_plain(),
+            "granted_programmes": self.programmes_plain(),
+        }
 
 
 def _complete(plain: Mapping[str, int] | None) -> Amounts:
@@ -128,9 +142,16 @@ def lock_region(session: Session, region_id: str) -> LockedRegion:
     return LockedRegion(region_id, Sums.from_plain(*row))  # type: ignore[arg-type]  # the _TOTALS columns, in order
 
 
-def move(session: Session, locked: LockedRegion, organisation_kind: str,
-         before: Mapping[str, int], after: Mapping[str, int], programme: str | None = None,
-         *, to_programme: str | None | object = SAME_FUNDING) -> None:
+def move(
+    session: Session,
+    locked: LockedRegion,
+    organisation_kind: str,
+    before: Mapping[str, int],
+    after: Mapping[str, int],
+    programme: str | None = None,
+    *,
+    to_programme: str | None | object = SAME_FUNDING,
+) -> None:
     """Move the locked region's totals by a live project's change of grant from `before` to
     `after` (`{}` for a new or a decommissioned project), in the transaction that writes the
     project's new grant. `programme` is the project's funding (None: the general pool); a project
@@ -140,8 +161,10 @@ def move(session: Session, locked: LockedRegion, organisation_kind: str,
     assert target is None or isinstance(target, str)
     locked.sums.add(amounts(before), organisation_kind, sign=-1, programme=programme)
     locked.sums.add(amounts(after), organisation_kind, programme=target)
-    session.execute(update(RegionTotals).where(RegionTotals.region_id == locked.region_id)
-                    .values(**locked.sums.columns()), execution_options={"synchronize_session": False})
+    session.execute(
+        update(RegionTotals).where(RegionTotals.region_id == locked.region_id).values(**locked.sums.columns()),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def recompute(session: Session, region_id: str) -> Sums:
@@ -162,8 +185,12 @@ def check_totals(sessions: sessionmaker[Session]) -> dict[str, dict[str, dict[st
     is confirmed (or was a commit between the two reads), repaired, counted and logged.
     Returns {region: {resource: {"stored": n, "actual": m}}} for what was repaired."""
     with transaction(sessions) as session:
-        stored = {row[0]: Sums.from_plain(*row[1:]) for row in session.execute(select(RegionTotals.region_id, *_TOTALS))}
-        suspects = [region_id for region_id, sums in stored.items() if _differences(sums, recompute(session, region_id))]
+        stored = {
+            row[0]: Sums.from_plain(*row[1:]) for row in session.execute(select(RegionTotals.region_id, *_TOTALS))
+        }
+        suspects = [
+            region_id for region_id, sums in stored.items() if _differences(sums, recompute(session, region_id))
+        ]
     for region_id in stored:
         TOTALS_REPAIRS.labels(region_id)  # the series exists (at 0) before anything is ever repaired
     repaired = {}
@@ -174,8 +201,12 @@ def check_totals(sessions: sessionmaker[Session]) -> dict[str, dict[str, dict[st
             differences = _differences(locked.sums, actual)
             if not differences:
                 continue
-            log.error("region %s: running totals differed from the projects and were repaired "
-                      "(this is a bug: some change to a grant did not move the totals): %s", region_id, differences)
+            log.error(
+                "region %s: running totals differed from the projects and were repaired "
+                "(this is a bug: some change to a grant did not move the totals): %s",
+                region_id,
+                differences,
+            )
             session.execute(update(RegionTotals).where(RegionTotals.region_id == region_id).values(**actual.columns()))
             after_commit(session, partial(_count_repair, region_id))
             repaired[region_id] = differences
@@ -185,8 +216,10 @@ def check_totals(sessions: sessionmaker[Session]) -> dict[str, dict[str, dict[st
 def _differences(stored: Sums, actual: Sums) -> dict[str, dict[str, int]]:
     found = {}
     scopes = [("all", stored.all, actual.all), ("business", stored.business, actual.business)]
-    scopes += [(f"programme {p}", stored.programme(p), actual.programme(p))
-               for p in sorted(set(stored.programmes) | set(actual.programmes))]
+    scopes += [
+        (f"programme {p}", stored.programme(p), actual.programme(p))
+        for p in sorted(set(stored.programmes) | set(actual.programmes))
+    ]
     for scope, have, want in scopes:
         for resource in Resource:
             if have[resource] != want[resource]:
@@ -264,9 +297,12 @@ class RegionCapacity:
         for programme in sorted(self.region.programme_reserves):
             reserved, granted = self.region.reserved_for(programme), self.sums.programme(programme)
             found[programme] = {
-                resource: ReserveCapacity(reserved[resource], granted[resource],
-                                          programme_room(self.region, self.sums, programme, resource))
-                for resource in Resource if reserved[resource] or granted[resource]}
+                resource: ReserveCapacity(
+                    reserved[resource], granted[resource], programme_room(self.region, self.sums, programme, resource)
+                )
+                for resource in Resource
+                if reserved[resource] or granted[resource]
+            }
         return found
 
 
@@ -274,14 +310,23 @@ def region_capacity(region: Region, sums: Sums) -> RegionCapacity:
     raw, effective = region.raw_capacity(), region.effective_capacity()
     business_limit = region.limit_for(OrganisationKind.BUSINESS)
     reserved, in_programmes = region.reserved_for_programmes(), sums.in_programmes()
-    return RegionCapacity(region, {
-        resource: ResourceCapacity(
-            raw_capacity=raw[resource], overcommit=region.overcommit.get(resource.value, 1.0),
-            capacity=effective[resource], business_limit=business_limit[resource],
-            granted=sums.all[resource], granted_business=sums.business[resource],
-            reserved_programmes=reserved[resource], granted_programmes=in_programmes[resource],
-        ) for resource in Resource
-    }, sums)
+    return RegionCapacity(
+        region,
+        {
+            resource: ResourceCapacity(
+                raw_capacity=raw[resource],
+                overcommit=region.overcommit.get(resource.value, 1.0),
+                capacity=effective[resource],
+                business_limit=business_limit[resource],
+                granted=sums.all[resource],
+                granted_business=sums.business[resource],
+                reserved_programmes=reserved[resource],
+                granted_programmes=in_programmes[resource],
+            )
+            for resource in Resource
+        },
+        sums,
+    )
 
 
 def read_all(session: Session, catalogue: Catalogue) -> list[RegionCapacity]:

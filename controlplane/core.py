@@ -32,7 +32,7 @@ class Core:
     queue: TaskQueue
     policy: ApprovalPolicy
     # Prices and budgets (controlplane.billing); None: no estimates and no budget checks (unit tests).
-    billing: "Billing | None" = None
+    billing: Billing | None = None
     # The programmes offered; their reserves are already merged into `catalogue`'s regions (with_reserves).
     programmes: ProgrammeCatalogue = field(default_factory=ProgrammeCatalogue)
 
@@ -40,14 +40,20 @@ class Core:
         programme = self.programmes.get(programme_id)
         if programme is None:
             known = ", ".join(p.id for p in self.programmes.programmes) or "none"
-            raise NotFound(Detail("programme {programme_id} not found; known programmes: {known}",
-                                  programme_id=programme_id, known=known))
+            raise NotFound(
+                Detail(
+                    "programme {programme_id} not found; known programmes: {known}",
+                    programme_id=programme_id,
+                    known=known,
+                )
+            )
         return programme
 
     def region(self, region_id: str) -> Region:
         region = self.catalogue.get(region_id)
         if region is None:
             known = ", ".join(r.id for r in self.catalogue.regions)
-            raise NotFound(Detail("region {region_id} not found; known regions: {known}",
-                                  region_id=region_id, known=known))
+            raise NotFound(
+                Detail("region {region_id} not found; known regions: {known}", region_id=region_id, known=known)
+            )
         return region

@@ -10,8 +10,22 @@ from controlplane.domain.states import MemberRole, OrganisationKind, Organisatio
 from controlplane.persistence.models import Membership, Organisation
 
 DEMO_ORGANISATIONS = [
-    ("org_demo_agency", OrganisationKind.AGENCY, "Ministry of Digital Transition (demo)", "MTN-DIG-01", "cloud@digital.gov.example", "amina"),
-    ("org_demo_business", OrganisationKind.BUSINESS, "Atlas Analytics SARL (demo)", "001525478000089", "ops@atlas-analytics.example", "youssef"),
+    (
+        "org_demo_agency",
+        OrganisationKind.AGENCY,
+        "Ministry of Digital Transition (demo)",
+        "MTN-DIG-01",
+        "cloud@digital.gov.example",
+        "amina",
+    ),
+    (
+        "org_demo_business",
+        OrganisationKind.BUSINESS,
+        "Atlas Analytics SARL (demo)",
+        "001525478000089",
+        "ops@atlas-analytics.example",
+        "youssef",
+    ),
 ]
 
 
@@ -26,10 +40,18 @@ def seed_demo(session: Session, clock: Clock) -> None:
     now = clock.now()
     for org_id, kind, name, national_id, email, admin in DEMO_ORGANISATIONS:
         if session.get(Organisation, org_id) is None:
-            session.add(Organisation(
-                id=org_id, kind=kind.value, legal_name=name, national_id=national_id, contact_email=email,
-                status=OrganisationStatus.VERIFIED.value, created_by="demo-seed", created_at=now,
-            ))
+            session.add(
+                Organisation(
+                    id=org_id,
+                    kind=kind.value,
+                    legal_name=name,
+                    national_id=national_id,
+                    contact_email=email,
+                    status=OrganisationStatus.VERIFIED.value,
+                    created_by="demo-seed",
+                    created_at=now,
+                )
+            )
             session.flush()
         if session.get(Membership, (org_id, admin)) is None:
             session.add(Membership(organisation_id=org_id, subject=admin, role=MemberRole.ADMIN.value, created_at=now))

@@ -20,15 +20,17 @@ class Detail(str):
     plural: str | None = None  # a counted detail: the English plural, chosen by `count`
     quantity: int = 0  # not `count`: str has a method of that name
 
-    def __new__(cls, template: str, **params: Any) -> "Detail":
-        shown = {name: " and ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-                 for name, value in params.items()}
+    def __new__(cls, template: str, **params: Any) -> Detail:
+        shown = {
+            name: " and ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            for name, value in params.items()
+        }
         text = super().__new__(cls, template.format(**shown) if params else template)
         text.template, text.params = template, params
         return text
 
     @classmethod
-    def counted(cls, singular: str, plural: str, count: int, **params: Any) -> "Detail":
+    def counted(cls, singular: str, plural: str, count: int, **params: Any) -> Detail:
         """A detail whose wording depends on a number (Arabic has six forms, French three)."""
         text = cls(singular if count == 1 else plural, **params)
         text.template, text.plural, text.quantity = singular, plural, count
@@ -157,6 +159,7 @@ class WebhookTargetUnresolved(WebhookTargetRefused):
 
     code = "webhook-target-unresolved"
     title = "The webhook host does not resolve"
+
 
 class CredentialsPending(DependencyUnavailable):
     code = "credentials-pending"

@@ -43,15 +43,27 @@ class NullMailer:
 class SmtpMailer:
     delivers = True
 
-    def __init__(self, host: str, port: int, sender: str, *, starttls: bool = False, username: str = "",
-                 password: str = "", timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        *,
+        starttls: bool = False,
+        username: str = "",
+        password: str = "",
+        timeout: float = 10.0,
+    ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.starttls, self.username, self.password, self.timeout = starttls, username, password, timeout
 
     def send(self, message: Message) -> None:
         email = EmailMessage()
         email["From"], email["To"], email["Subject"] = self.sender, message.to, message.subject
-        email["Date"], email["Message-ID"] = formatdate(localtime=False), make_msgid(domain=self.sender.partition("@")[2] or None)
+        email["Date"], email["Message-ID"] = (
+            formatdate(localtime=False),
+            make_msgid(domain=self.sender.partition("@")[2] or None),
+        )
         email.set_content(message.body)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
@@ -69,6 +81,12 @@ class SmtpMailer:
 def mailer_from_settings(settings: Settings) -> Mailer:
     if not settings.smtp_host:
         return NullMailer()
-    return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender, starttls=settings.smtp_starttls,
-                      username=settings.smtp_username, password=settings.smtp_password,
-                      timeout=settings.smtp_timeout_seconds)
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_sender,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        timeout=settings.smtp_timeout_seconds,
+    )

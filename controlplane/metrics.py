@@ -31,7 +31,9 @@ ADMISSION_DECISIONS = Counter(
     "sahab_admission_decisions_total", "Admission and approval-policy decisions.", ["outcome"]
 )
 PROVISIONING_DURATION = Histogram(
-    "sahab_provisioning_duration_seconds", "Duration of provisioning operations.", ["operation", "outcome"],
+    "sahab_provisioning_duration_seconds",
+    "Duration of provisioning operations.",
+    ["operation", "outcome"],
     buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600),
 )
 TASK_FAILURES = Counter("sahab_task_failures_total", "Worker tasks that ended in an error.", ["task"])
@@ -42,8 +44,11 @@ TOTALS_REPAIRS = Counter(
 )
 
 # Exported in base units (Prometheus convention): MiB and GiB become bytes.
-_BASE_UNIT = {Resource.RAM_MIB: ("ram_bytes", 2**20), Resource.VOLUME_GIB: ("volume_bytes", 2**30),
-              Resource.OBJECT_GIB: ("object_bytes", 2**30)}
+_BASE_UNIT = {
+    Resource.RAM_MIB: ("ram_bytes", 2**20),
+    Resource.VOLUME_GIB: ("volume_bytes", 2**30),
+    Resource.OBJECT_GIB: ("object_bytes", 2**30),
+}
 
 
 def resource_label(resource: Resource) -> str:
@@ -58,14 +63,18 @@ class CapacityCollector(Collector):
     """capacity / granted / free per region and resource: the regions' read model (the same one
     GET /v1/regions serves) turned into gauges."""
 
-    def __init__(self, read: Callable[[], list["RegionCapacity"]]) -> None:
+    def __init__(self, read: Callable[[], list[RegionCapacity]]) -> None:
         self._read = read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         labels = ["region", "resource"]
-        capacity = GaugeMetricFamily("sahab_region_capacity", "Grantable capacity: raw capacity times overcommit.", labels=labels)
+        capacity = GaugeMetricFamily(
+            "sahab_region_capacity", "Grantable capacity: raw capacity times overcommit.", labels=labels
+        )
         raw = GaugeMetricFamily("sahab_region_raw_capacity", "Raw capacity from the region catalogue.", labels=labels)
-        granted = GaugeMetricFamily("sahab_region_granted", "Quota granted to projects (approved to active).", labels=labels)
+        granted = GaugeMetricFamily(
+            "sahab_region_granted", "Quota granted to projects (approved to active).", labels=labels
+        )
         free = GaugeMetricFamily("sahab_region_free", "Capacity not yet granted.", labels=labels)
         for view in self._read():
             for resource, amounts in view.resources.items():
@@ -136,8 +145,12 @@ _EXPORTER_LIMITS = {
 }
 # Neutron: openstack_neutron_quota_<field>{tenant, type="limit"|"used"}
 _EXPORTER_NEUTRON = {
-    Resource.NETWORKS: "network", Resource.SUBNETS: "subnet", Resource.PORTS: "port", Resource.ROUTERS: "router",
-    Resource.FLOATING_IPS: "floatingip", Resource.SECURITY_GROUPS: "security_group",
+    Resource.NETWORKS: "network",
+    Resource.SUBNETS: "subnet",
+    Resource.PORTS: "port",
+    Resource.ROUTERS: "router",
+    Resource.FLOATING_IPS: "floatingip",
+    Resource.SECURITY_GROUPS: "security_group",
     Resource.SECURITY_GROUP_RULES: "security_group_rule",
 }
 # Names promtool's linter flags that are kept on purpose (openstack-exporter compatibility).
@@ -145,6 +158,7 @@ EXPORTER_COMPATIBLE_NAMES = frozenset(
     [f"{stem}_{suffix}" for stem, a, b in _EXPORTER_LIMITS.values() for suffix in (a, b)]
     + [f"openstack_neutron_quota_{field}" for field in _EXPORTER_NEUTRON.values()]
 )
+
 
 def _per_collection(rows: list[Any]) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str], int], dict[str, int]]:
     """Usage totals, drift counts and read errors per region over the active projects' rows."""
@@ -183,40 +197,95 @@ class MeteringMetrics(Collector):
 
         now = self._clock.now()
         labels = ["region", "resource"]
-        used = GaugeMetricFamily("sahab_region_used", "Usage measured on the cloud, summed over the region's active projects.", labels=labels)
+        used = GaugeMetricFamily(
+            "sahab_region_used", "Usage measured on the cloud, summed over the region's active projects.", labels=labels
+        )
         unused = GaugeMetricFamily("sahab_region_unused", "Grantable capacity minus measured usage.", labels=labels)
-        placement = GaugeMetricFamily("sahab_region_placement_capacity", "Capacity from Placement inventories: (total - reserved) x allocation ratio.", labels=labels)
+        placement = GaugeMetricFamily(
+            "sahab_region_placement_capacity",
+            "Capacity from Placement inventories: (total - reserved) x allocation ratio.",
+            labels=labels,
+        )
         placement_used = GaugeMetricFamily("sahab_region_placement_used", "Usage from Placement.", labels=labels)
-        drift = GaugeMetricFamily("sahab_drift", "Inconsistencies found by the last collection (granted vs cloud quota vs usage).", labels=["region", "kind"])
-        errors = GaugeMetricFamily("sahab_metering_project_errors", "Active projects whose last read failed.", labels=["region"])
+        drift = GaugeMetricFamily(
+            "sahab_drift",
+            "Inconsistencies found by the last collection (granted vs cloud quota vs usage).",
+            labels=["region", "kind"],
+        )
+        errors = GaugeMetricFamily(
+            "sahab_metering_project_errors", "Active projects whose last read failed.", labels=["region"]
+        )
         requests = GaugeMetricFamily("sahab_requests", "Quota requests by state (non-final states).", labels=["state"])
-        oldest = GaugeMetricFamily("sahab_request_oldest_age_seconds", "Age of the oldest request in each non-final state, since its last change.", labels=["state"])
-        last_run = GaugeMetricFamily("sahab_metering_last_run_timestamp_seconds", "When the last metering collection finished.")
-        last_duration = GaugeMetricFamily("sahab_metering_last_run_duration_seconds", "Duration of the last metering collection.")
-        last_failures = GaugeMetricFamily("sahab_metering_last_run_failures", "Projects and regions the last collection could not read.")
+        oldest = GaugeMetricFamily(
+            "sahab_request_oldest_age_seconds",
+            "Age of the oldest request in each non-final state, since its last change.",
+            labels=["state"],
+        )
+        last_run = GaugeMetricFamily(
+            "sahab_metering_last_run_timestamp_seconds", "When the last metering collection finished."
+        )
+        last_duration = GaugeMetricFamily(
+            "sahab_metering_last_run_duration_seconds", "Duration of the last metering collection."
+        )
+        last_failures = GaugeMetricFamily(
+            "sahab_metering_last_run_failures", "Projects and regions the last collection could not read."
+        )
         age = GaugeMetricFamily("sahab_metering_data_age_seconds", "Age of the newest stored usage reading.")
-        families = [used, unused, placement, placement_used, drift, errors, requests, oldest, last_run, last_duration, last_failures, age]
+        families = [
+            used,
+            unused,
+            placement,
+            placement_used,
+            drift,
+            errors,
+            requests,
+            oldest,
+            last_run,
+            last_duration,
+            last_failures,
+            age,
+        ]
 
         with transaction(self._sessions) as session:
             regions = {r.region_id: r for r in session.scalars(select(RegionMetering))}
             # The states still waiting, by name: the index on state finds the few such rows.
             waiting = [s.value for s in RequestState if s not in TERMINAL_STATES and s is not RequestState.ACTIVE]
-            by_state = list(session.execute(select(QuotaRequest.state, func.count(), func.min(QuotaRequest.updated_at))
-                                            .where(QuotaRequest.state.in_(waiting)).group_by(QuotaRequest.state)))
+            by_state = list(
+                session.execute(
+                    select(QuotaRequest.state, func.count(), func.min(QuotaRequest.updated_at))
+                    .where(QuotaRequest.state.in_(waiting))
+                    .group_by(QuotaRequest.state)
+                )
+            )
             run = session.scalar(select(MeteringRun).order_by(MeteringRun.id.desc()).limit(1))
             # Usage, drift and read errors change only when a collection runs (and records its run):
             # summed over every active project once per collection, not at every scrape.
             cached = self._per_collection
             rows: list[Any] = []
             if self.per_project or cached is None or cached[0] != (run.id if run else None):
-                active = (select(Project.id, Project.region_id, Project.organisation_id, Project.environment,
-                                 Project.openstack_project_id, Project.granted, Project.metering_error,
-                                 ProjectMetering.quota, ProjectMetering.used, ProjectMetering.drift,
-                                 ProjectMetering.openstack_project_name)
-                          .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
-                          .where(Project.state == ProjectState.ACTIVE.value))
+                active = (
+                    select(
+                        Project.id,
+                        Project.region_id,
+                        Project.organisation_id,
+                        Project.environment,
+                        Project.openstack_project_id,
+                        Project.granted,
+                        Project.metering_error,
+                        ProjectMetering.quota,
+                        ProjectMetering.used,
+                        ProjectMetering.drift,
+                        ProjectMetering.openstack_project_name,
+                    )
+                    .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
+                    .where(Project.state == ProjectState.ACTIVE.value)
+                )
                 rows = list(session.execute(active))
-                cached = (run.id if run else None, _per_collection(rows), session.scalar(select(func.max(ProjectMetering.measured_at))))
+                cached = (
+                    run.id if run else None,
+                    _per_collection(rows),
+                    session.scalar(select(func.max(ProjectMetering.measured_at))),
+                )
                 self._per_collection = cached
         totals, drift_counts, error_counts = cached[1]
         newest = cached[2]
@@ -234,8 +303,9 @@ class MeteringMetrics(Collector):
                 for name, value in stored.capacity.items():
                     resource = Resource(name)
                     placement.add_metric([region.id, resource_label(resource)], in_base_units(resource, value))
-                    placement_used.add_metric([region.id, resource_label(resource)],
-                                              in_base_units(resource, (stored.used or {}).get(name, 0)))
+                    placement_used.add_metric(
+                        [region.id, resource_label(resource)], in_base_units(resource, (stored.used or {}).get(name, 0))
+                    )
             for kind in KINDS:
                 drift.add_metric([region.id, kind], drift_counts.get((region.id, kind), 0))
             errors.add_metric([region.id], error_counts.get(region.id, 0))
@@ -258,13 +328,32 @@ class MeteringMetrics(Collector):
         for stem, max_suffix, used_suffix in _EXPORTER_LIMITS.values():
             for suffix in (max_suffix, used_suffix):
                 name = f"{stem}_{suffix}"
-                limits[name] = GaugeMetricFamily(name, f"{name} (openstack-exporter compatible; from Sahab's last collection)", labels=tenant)
-        neutron = {field: GaugeMetricFamily(f"openstack_neutron_quota_{field}", f"quota_{field} (openstack-exporter compatible)",
-                                            labels=["tenant", "tenant_id", "region", "project", "type"])
-                   for field in _EXPORTER_NEUTRON.values()}
-        quota = GaugeMetricFamily("sahab_project_quota", "Quota seen on the cloud per project (base units).", labels=["project", "organisation", "region", "resource"])
-        usage = GaugeMetricFamily("sahab_project_used", "Usage per project (base units).", labels=["project", "organisation", "region", "resource"])
-        granted = GaugeMetricFamily("sahab_project_granted", "Quota granted by Sahab per project (base units).", labels=["project", "organisation", "region", "resource"])
+                limits[name] = GaugeMetricFamily(
+                    name, f"{name} (openstack-exporter compatible; from Sahab's last collection)", labels=tenant
+                )
+        neutron = {
+            field: GaugeMetricFamily(
+                f"openstack_neutron_quota_{field}",
+                f"quota_{field} (openstack-exporter compatible)",
+                labels=["tenant", "tenant_id", "region", "project", "type"],
+            )
+            for field in _EXPORTER_NEUTRON.values()
+        }
+        quota = GaugeMetricFamily(
+            "sahab_project_quota",
+            "Quota seen on the cloud per project (base units).",
+            labels=["project", "organisation", "region", "resource"],
+        )
+        usage = GaugeMetricFamily(
+            "sahab_project_used",
+            "Usage per project (base units).",
+            labels=["project", "organisation", "region", "resource"],
+        )
+        granted = GaugeMetricFamily(
+            "sahab_project_granted",
+            "Quota granted by Sahab per project (base units).",
+            labels=["project", "organisation", "region", "resource"],
+        )
         for row in rows:
             # openstack-exporter's `tenant` is the Keystone project's name, as the collection read it.
             ident = [row.openstack_project_name or "", row.openstack_project_id or "", row.region_id, row.id]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -34,10 +34,13 @@ MAX_CURSOR_LENGTH = 256
 def _decode(cursor: str) -> tuple[datetime, str]:
     """The position a cursor names; InvalidInput for anything this module did not make."""
     if len(cursor) > MAX_CURSOR_LENGTH:
-        raise InvalidInput(Detail("invalid cursor: longer than {max_length} characters; pass next_cursor as it was "
-                                  "given",
-                                  max_length=MAX_CURSOR_LENGTH),
-                           parameter="cursor")
+        raise InvalidInput(
+            Detail(
+                "invalid cursor: longer than {max_length} characters; pass next_cursor as it was given",
+                max_length=MAX_CURSOR_LENGTH,
+            ),
+            parameter="cursor",
+        )
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded))
@@ -46,21 +49,27 @@ def _decode(cursor: str) -> tuple[datetime, str]:
             raise TypeError("not a pair of strings")
         position = datetime.fromisoformat(created_at)
         if position.tzinfo is not None:
-            position = position.astimezone(timezone.utc)
+            position = position.astimezone(UTC)
     except (ValueError, TypeError, OverflowError, RecursionError) as error:
-        raise InvalidInput(Detail("invalid cursor {cursor!r}: pass next_cursor as it was given",
-                                  cursor=cursor), parameter="cursor") from error
+        raise InvalidInput(
+            Detail("invalid cursor {cursor!r}: pass next_cursor as it was given", cursor=cursor), parameter="cursor"
+        ) from error
     if position.tzinfo is None:
-        raise InvalidInput(Detail("invalid cursor {cursor!r}: its time has no offset; pass next_cursor as it was given",
-                                  cursor=cursor),
-                           parameter="cursor")
+        raise InvalidInput(
+            Detail(
+                "invalid cursor {cursor!r}: its time has no offset; pass next_cursor as it was given", cursor=cursor
+            ),
+            parameter="cursor",
+        )
     return position, row_id
 
 
 def check_limit(limit: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
-        raise InvalidInput(Detail("limit must be between 1 and {maximum} (page_size_max), got {limit}",
-                                  maximum=maximum, limit=limit), parameter="limit")
+        raise InvalidInput(
+            Detail("limit must be between 1 and {maximum} (page_size_max), got {limit}", maximum=maximum, limit=limit),
+            parameter="limit",
+        )
     return limit
 
 

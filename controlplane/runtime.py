@@ -60,7 +60,9 @@ class Runtime:
 
         return [
             CapacityCollector(capacity),
-            MeteringMetrics(self.sessions, self.catalogue, self.core.clock, per_project=self.settings.metrics_per_project),
+            MeteringMetrics(
+                self.sessions, self.catalogue, self.core.clock, per_project=self.settings.metrics_per_project
+            ),
             ProgrammeCollector(programmes),
         ]
 
@@ -69,7 +71,7 @@ class Runtime:
         return mailer_from_settings(self.settings)
 
     @cached_property
-    def programme_scheduler(self) -> "ProgrammeScheduler":
+    def programme_scheduler(self) -> ProgrammeScheduler:
         """Beat's programme step: expiry notices (webhook and e-mail), expiries, shrinking."""
         from controlplane.programmes.expiry import ProgrammeScheduler
 
@@ -85,16 +87,19 @@ class Runtime:
         return CredentialVault.from_settings(self.settings)
 
     @cached_property
-    def metering(self) -> "MeteringCollector":
+    def metering(self) -> MeteringCollector:
         """The collection, reading each region's cloud through one reused openstacksdk connection."""
         from controlplane.metering.collect import MeteringCollector
         from controlplane.metering.reader import CachedReaders
         from controlplane.webhooks.service import WebhookOutbox
 
         return MeteringCollector(
-            self.sessions, self.catalogue, self.core.clock,
+            self.sessions,
+            self.catalogue,
+            self.core.clock,
             CachedReaders(self.settings.metering_timeout_seconds, page_size=self.settings.metering_page_size),
-            workers=self.settings.metering_workers, timeout=self.settings.metering_timeout_seconds,
+            workers=self.settings.metering_workers,
+            timeout=self.settings.metering_timeout_seconds,
             notifier=WebhookOutbox(self.core.queue),
             retention=timedelta(days=self.settings.metering_retention_days),
             interval=timedelta(seconds=self.settings.metering_interval_seconds),
@@ -103,20 +108,29 @@ class Runtime:
         )
 
     @cached_property
-    def webhook_targets(self) -> "TargetPolicy":
+    def webhook_targets(self) -> TargetPolicy:
         from controlplane.webhooks.targets import TargetPolicy
 
         return TargetPolicy(self.settings.alert_webhook_allowed_targets)
 
     @cached_property
-    def webhooks(self) -> "WebhookDeliverer":
+    def webhooks(self) -> WebhookDeliverer:
         from controlplane.webhooks.delivery import DeliveryRules, WebhookDeliverer
 
         s = self.settings
-        return WebhookDeliverer(self.sessions, self.core.clock, self.core.queue, self.webhook_targets, DeliveryRules(
-            deadline_seconds=s.alert_webhook_timeout_seconds, max_response_bytes=s.alert_webhook_max_response_bytes,
-            attempts=s.alert_webhook_attempts, backoff_seconds=s.alert_webhook_backoff_seconds,
-            retention=timedelta(days=s.alert_webhook_retention_days)))
+        return WebhookDeliverer(
+            self.sessions,
+            self.core.clock,
+            self.core.queue,
+            self.webhook_targets,
+            DeliveryRules(
+                deadline_seconds=s.alert_webhook_timeout_seconds,
+                max_response_bytes=s.alert_webhook_max_response_bytes,
+                attempts=s.alert_webhook_attempts,
+                backoff_seconds=s.alert_webhook_backoff_seconds,
+                retention=timedelta(days=s.alert_webhook_retention_days),
+            ),
+        )
 
 
 def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clock | None = None) -> Runtime:
@@ -135,9 +149,12 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
     from controlplane.programmes.discounts import ProgrammeDiscounts
 
     core = Core(
-        catalogue=catalogue, clock=clock or SystemClock(), queue=queue,
-        policy=ApprovalPolicy(envelope=settings.auto_approve_envelope,
-                              max_pending_requests=settings.max_pending_requests_per_organisation),
+        catalogue=catalogue,
+        clock=clock or SystemClock(),
+        queue=queue,
+        policy=ApprovalPolicy(
+            envelope=settings.auto_approve_envelope, max_pending_requests=settings.max_pending_requests_per_organisation
+        ),
         billing=Billing(prices=load_price_list(settings.price_list_path), discounts=ProgrammeDiscounts()),
         programmes=programmes,
     )

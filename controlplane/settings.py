@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     metering_timeout_seconds: float = Field(30.0, gt=0, description="per project (and per region) read")
     metering_retention_days: int = Field(400, ge=1, description="usage samples older than this are deleted")
     metering_quota_check_seconds: float = Field(
-        3600.0, gt=0, description="each project's Nova and Cinder quotas are read at least this often (for drift)")
+        3600.0, gt=0, description="each project's Nova and Cinder quotas are read at least this often (for drift)"
+    )
     metering_page_size: int = Field(1000, ge=1, le=10000, description="items per page of the all-project listings")
     # Per-project quota/usage series on /metrics (openstack-exporter names); off by default (cardinality).
     metrics_per_project: bool = False
@@ -147,16 +148,24 @@ class Settings(BaseSettings):
 
     # Built-in issuer (api/issuer/): limits shared by every API process (kept in the database).
     issuer_rate_window_seconds: int = Field(60, ge=1, description="window of the device-start limits")
-    issuer_device_starts_per_client: int = Field(3000, ge=1, description="device sign-ins started per client per window (a backstop)")
-    issuer_device_starts_per_address: int = Field(20, ge=1, description="device sign-ins started per address per window")
+    issuer_device_starts_per_client: int = Field(
+        3000, ge=1, description="device sign-ins started per client per window (a backstop)"
+    )
+    issuer_device_starts_per_address: int = Field(
+        20, ge=1, description="device sign-ins started per address per window"
+    )
     issuer_login_window_seconds: int = Field(900, ge=1, description="window in which wrong passwords are counted")
     issuer_login_failures_per_account: int = Field(5, ge=1, description="wrong passwords before an account is locked")
     issuer_login_failures_per_address: int = Field(20, ge=1, description="wrong passwords before an address is locked")
     issuer_lockout_seconds: int = Field(60, ge=1, description="first lockout; each further one doubles it")
     issuer_lockout_max_seconds: int = Field(3600, ge=1)
-    issuer_access_token_seconds: int = Field(3600, ge=5, description="lifetime of the access tokens the built-in issuer signs")
+    issuer_access_token_seconds: int = Field(
+        3600, ge=5, description="lifetime of the access tokens the built-in issuer signs"
+    )
     issuer_refresh_token_seconds: int = Field(43200, ge=60, description="a refresh token unused this long expires")
-    issuer_session_max_seconds: int = Field(604800, ge=60, description="a sign-in's refresh tokens end this long after it")
+    issuer_session_max_seconds: int = Field(
+        604800, ge=60, description="a sign-in's refresh tokens end this long after it"
+    )
     # Where the portal client may be sent back; empty = {public_url}/portal/callback.
     issuer_portal_redirect_uris: list[str] = []
 
@@ -208,9 +217,8 @@ class Settings(BaseSettings):
     # Running totals: how often beat recomputes each region's granted totals from the projects.
     totals_check_interval_seconds: float = Field(600.0, gt=0)
 
-
     @model_validator(mode="after")
-    def _embedded_defaults(self) -> "Settings":
+    def _embedded_defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'sahab.db'}"
         if not self.broker_url:
@@ -221,7 +229,9 @@ class Settings(BaseSettings):
         if insecure:
             raise ValueError(f"oidc_algorithms may list asymmetric algorithms only, not {sorted(insecure)}")
         if self.page_size_default > self.page_size_max:
-            raise ValueError(f"page_size_default ({self.page_size_default}) exceeds page_size_max ({self.page_size_max})")
+            raise ValueError(
+                f"page_size_default ({self.page_size_default}) exceeds page_size_max ({self.page_size_max})"
+            )
         self._refuse_public_demo_accounts()
         return self
 
@@ -235,7 +245,8 @@ class Settings(BaseSettings):
         raise ValueError(
             f"refusing to serve the demo accounts on the public URL {self.public_url}: their passwords and secrets are "
             "published (README), so anyone could get an approver and operator token. Set SAHAB_OIDC_ISSUER to your "
-            "identity provider, or SAHAB_DEMO_ACCOUNTS=false; SAHAB_DEMO_ACCOUNTS=true serves them on purpose")
+            "identity provider, or SAHAB_DEMO_ACCOUNTS=false; SAHAB_DEMO_ACCOUNTS=true serves them on purpose"
+        )
 
     @property
     def builtin_issuer_url(self) -> str:
@@ -255,7 +266,9 @@ class Settings(BaseSettings):
         return self.data_dir / "broker"
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def]
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):  # type: ignore[no-untyped-def]
         return (init_settings, env_settings, _YamlFileSource(settings_cls), file_secret_settings)
 
 

@@ -7,6 +7,7 @@ that process exits, and writes the peak to a JSON file.
     .venv/bin/pytest -s tests/e2e/test_provisioning_real.py::test_request_to_active_change_credentials_and_decommission &
     python3 helm/measure-worker-memory.py $! /tmp/worker-memory.json
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,13 @@ def main() -> None:
     while os.path.exists(f"/proc/{watch}"):
         table = processes()
         mine = descendants(table, {watch})
-        workers = {p for p in mine if " worker " in table[p][1] and "celery" in table[p][1]
-                   and " worker " not in table.get(table[p][0], (0, ""))[1]}
+        workers = {
+            p
+            for p in mine
+            if " worker " in table[p][1]
+            and "celery" in table[p][1]
+            and " worker " not in table.get(table[p][0], (0, ""))[1]
+        }
         tree = descendants(table, workers)
         if tree:
             samples += 1
@@ -73,8 +79,10 @@ def main() -> None:
                 peak.update(rss_kib=rss, pss_kib=pss, processes=sorted(measured, key=lambda m: -m[1]))
         time.sleep(0.2)
     json.dump({"samples": samples, "peak": peak}, open(out, "w"), indent=1)
-    print(f"peak worker tree: {peak['rss_kib'] / 1024:.0f} MiB RSS, {peak['pss_kib'] / 1024:.0f} MiB PSS "
-          f"({len(peak['processes'])} processes, {samples} samples)")
+    print(
+        f"peak worker tree: {peak['rss_kib'] / 1024:.0f} MiB RSS, {peak['pss_kib'] / 1024:.0f} MiB PSS "
+        f"({len(peak['processes'])} processes, {samples} samples)"
+    )
 
 
 if __name__ == "__main__":

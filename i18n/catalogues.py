@@ -19,7 +19,7 @@ import io
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +46,27 @@ class Domain:
 
 DOMAINS = {
     "api": Domain(
-        "api", "api/locale",
-        (("api/portal/**", "ignore"), ("api/issuer/**", "ignore"), ("api/**.py", "i18n.catalogues:extract_sahab"),
-         ("controlplane/**.py", "i18n.catalogues:extract_sahab")),
+        "api",
+        "api/locale",
+        (
+            ("api/portal/**", "ignore"),
+            ("api/issuer/**", "ignore"),
+            ("api/**.py", "i18n.catalogues:extract_sahab"),
+            ("controlplane/**.py", "i18n.catalogues:extract_sahab"),
+        ),
         {"Detail": None, "N_": None, "counted": (1, 2)},  # Detail.counted and api.i18n.counted
     ),
     "cli": Domain(
-        "cli", "cli/locale",
+        "cli",
+        "cli/locale",
         (("cli/main.py", "i18n.catalogues:extract_cli"), ("cli/**.py", "python")),
         {"_": None, "N_": None, "ngettext": (1, 2)},
         (("cli/main.py", (("help_of", "cli.main:app"),)),),
     ),
     # As api/portal/babel.cfg says (pybabel's default keywords and N_).
     "portal": Domain(
-        "portal", "api/portal/locale",
+        "portal",
+        "api/portal/locale",
         (("api/portal/**.py", "python"), ("api/portal/**/templates/**.html", "jinja2.ext:babel_extract")),
         {**DEFAULT_KEYWORDS, "N_": None},
         (("api/portal/**/templates/**.html", (("extensions", "jinja2.ext.i18n"),)),),
@@ -75,8 +82,13 @@ def extract_sahab(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) 
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.ClassDef):
             continue
-        constants = {target.id: statement.value for statement in node.body if isinstance(statement, ast.Assign)
-                     for target in statement.targets if isinstance(target, ast.Name)}
+        constants = {
+            target.id: statement.value
+            for statement in node.body
+            if isinstance(statement, ast.Assign)
+            for target in statement.targets
+            if isinstance(target, ast.Name)
+        }
         title, code = constants.get("title"), constants.get("code")
         if all(isinstance(value, ast.Constant) and isinstance(value.value, str) for value in (title, code)):
             yield title.lineno, "N_", title.value, []  # as if marked N_("...")
@@ -104,14 +116,19 @@ def extracted(domain: Domain) -> Catalog:
     return _extracted(domain.name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _extracted(name: str) -> Catalog:
     domain = DOMAINS[name]
     catalog = Catalog(domain=domain.name, project="Sahab", fuzzy=False)
     for path, lineno, message, comments, context in extract_from_dir(
-            str(ROOT), method_map=list(domain.mapping), keywords=domain.keywords, comment_tags=("i18n:",),
-            options_map={pattern: dict(options) for pattern, options in domain.options},
-            strip_comment_tags=True, directory_filter=_searched):
+        str(ROOT),
+        method_map=list(domain.mapping),
+        keywords=domain.keywords,
+        comment_tags=("i18n:",),
+        options_map={pattern: dict(options) for pattern, options in domain.options},
+        strip_comment_tags=True,
+        directory_filter=_searched,
+    ):
         catalog.add(message, None, [(path, lineno)], auto_comments=comments, context=context)
     return catalog
 
@@ -122,8 +139,11 @@ def _searched(dirpath: str) -> bool:
 
 def po_files() -> list[Path]:
     """Every catalogue in the repository, whoever wrote it."""
-    return sorted(path for path in ROOT.glob("**/locale/*/LC_MESSAGES/*.po")
-                  if not set(path.relative_to(ROOT).parts) & IGNORED_PARTS)
+    return sorted(
+        path
+        for path in ROOT.glob("**/locale/*/LC_MESSAGES/*.po")
+        if not set(path.relative_to(ROOT).parts) & IGNORED_PARTS
+    )
 
 
 def read(path: Path) -> Catalog:
@@ -154,8 +174,11 @@ def rendered(domain: Domain, language: str, template: Catalog | None = None) -> 
     """The catalogue as `update` writes it: the existing translations merged with the source's messages."""
     template = template if template is not None else extracted(domain)
     path = catalogue_path(domain, language)
-    catalog = read(path) if path.exists() else Catalog(locale=Locale.parse(language), domain=domain.name,
-                                                        project="Sahab", fuzzy=False)
+    catalog = (
+        read(path)
+        if path.exists()
+        else Catalog(locale=Locale.parse(language), domain=domain.name, project="Sahab", fuzzy=False)
+    )
     created, revised = catalog.creation_date, catalog.revision_date
     catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
     catalog.obsolete.clear()
@@ -163,12 +186,13 @@ def rendered(domain: Domain, language: str, template: Catalog | None = None) -> 
     catalog.creation_date, catalog.revision_date = created, revised
     catalog.project, catalog.version, catalog.msgid_bugs_address = "Sahab", "0.1.0", ""
     catalog.last_translator = catalog.language_team = "Sahab"
-    catalog.header_comment = (f"# {Locale.parse(language).english_name} messages of Sahab ({domain.name}).\n"
-                              "# English is the source language; update with i18n/update (README, Languages).")
+    catalog.header_comment = (
+        f"# {Locale.parse(language).english_name} messages of Sahab ({domain.name}).\n"
+        "# English is the source language; update with i18n/update (README, Languages)."
+    )
     target = io.BytesIO()
     # No source locations: they would change with every moved line and hide real changes.
-    write_po(target, catalog, width=100, no_location=True, omit_header=False, sort_output=True,
-             include_previous=False)
+    write_po(target, catalog, width=100, no_location=True, omit_header=False, sort_output=True, include_previous=False)
     return target.getvalue()
 
 
@@ -189,11 +213,16 @@ def check(path: Path) -> list[str]:
     catalog = read(path)
     expected = Locale.parse(path.parent.parent.name)
     if catalog.plural_forms != Catalog(locale=expected).plural_forms:
-        problems.append(f"{path}: Plural-Forms is {catalog.plural_forms!r}, Babel's for {expected} is "
-                        f"{Catalog(locale=expected).plural_forms!r}")
-    source = {message.id if isinstance(message.id, str) else message.id[0] for message in extracted(domain) if message.id}
-    present = {message.id if isinstance(message.id, str) else message.id[0]: message for message in catalog
-               if message.id}
+        problems.append(
+            f"{path}: Plural-Forms is {catalog.plural_forms!r}, Babel's for {expected} is "
+            f"{Catalog(locale=expected).plural_forms!r}"
+        )
+    source = {
+        message.id if isinstance(message.id, str) else message.id[0] for message in extracted(domain) if message.id
+    }
+    present = {
+        message.id if isinstance(message.id, str) else message.id[0]: message for message in catalog if message.id
+    }
     for missing in sorted(source - set(present)):
         problems.append(f"{path}: missing {missing!r} (run i18n/update, then translate)")
     for stale in sorted(set(present) - source):
@@ -210,9 +239,13 @@ def check(path: Path) -> list[str]:
             problems.append(f"{path}: {key!r} has {len(strings)} plural forms, {catalog.num_plurals} expected")
         wanted = set().union(*(placeholders(text) for text in ids))
         for text in strings:
-            if placeholders(text) - wanted or (not isinstance(message.id, (list, tuple)) and placeholders(text) != wanted):
-                problems.append(f"{path}: placeholders of {key!r} are {sorted(wanted)}, the translation has "
-                                f"{sorted(placeholders(text))}: {text!r}")
+            if placeholders(text) - wanted or (
+                not isinstance(message.id, (list, tuple)) and placeholders(text) != wanted
+            ):
+                problems.append(
+                    f"{path}: placeholders of {key!r} are {sorted(wanted)}, the translation has "
+                    f"{sorted(placeholders(text))}: {text!r}"
+                )
     if catalog.obsolete:
         problems.append(f"{path}: {len(catalog.obsolete)} obsolete entries (#~): run i18n/update")
     return problems

@@ -36,7 +36,9 @@ def set_quota(cloud: str, region: str, project_id: str, quota_gib: int) -> str:
     conn, url = _account(cloud, region, project_id)
     response = conn.session.post(url, headers={QUOTA_HEADER: str(int(quota_gib) * GIB)}, raise_exc=False)
     if response.status_code not in (201, 202, 204):
-        raise RuntimeError(f"setting the object quota of {project_id} failed: HTTP {response.status_code} {response.text[:200]}")
+        raise RuntimeError(
+            f"setting the object quota of {project_id} failed: HTTP {response.status_code} {response.text[:200]}"
+        )
     return url.split("/v1/", 1)[0]
 
 
@@ -67,8 +69,11 @@ class AccountQuotaProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in ("project_id", "quota_gib", "cloud", "region") if olds.get(k) != news.get(k)]
-        return DiffResult(changes=bool(changed), replaces=["project_id"] if "project_id" in changed else [],
-                          delete_before_replace=False)
+        return DiffResult(
+            changes=bool(changed),
+            replaces=["project_id"] if "project_id" in changed else [],
+            delete_before_replace=False,
+        )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         endpoint = set_quota(news["cloud"], news["region"], news["project_id"], news["quota_gib"])
@@ -97,8 +102,19 @@ class AccountQuota(Resource):
     quota_gib: pulumi.Output[int]
     endpoint: pulumi.Output[str]
 
-    def __init__(self, name: str, *, cloud: str, region: str, project_id: pulumi.Input[str],
-                 quota_gib: pulumi.Input[int], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(AccountQuotaProvider(), name,
-                         {"cloud": cloud, "region": region, "project_id": project_id, "quota_gib": quota_gib,
-                          "endpoint": None}, opts)
+    def __init__(
+        self,
+        name: str,
+        *,
+        cloud: str,
+        region: str,
+        project_id: pulumi.Input[str],
+        quota_gib: pulumi.Input[int],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            AccountQuotaProvider(),
+            name,
+            {"cloud": cloud, "region": region, "project_id": project_id, "quota_gib": quota_gib, "endpoint": None},
+            opts,
+        )

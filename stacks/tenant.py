@@ -46,7 +46,10 @@ class Adopt:
 
 
 def tenant_program(
-    spec: TenantSpec, auth_url: str, password: pulumi.Input[str], adopt: Adopt = Adopt(),
+    spec: TenantSpec,
+    auth_url: str,
+    password: pulumi.Input[str],
+    adopt: Adopt = Adopt(),
 ) -> dict[str, pulumi.Output[str] | str | None]:
     provider = openstack.Provider("region", cloud=spec.cloud, region=spec.openstack_region)
     on_region = pulumi.ResourceOptions(provider=provider)
@@ -60,8 +63,11 @@ def tenant_program(
         description=f"Sahab project {spec.project_id} of {spec.organisation_name} ({spec.environment})",
         domain_id=spec.domain_id,
         enabled=True,
-        tags=[f"sahab-organisation={spec.organisation_id}", f"sahab-project={spec.project_id}",
-              f"sahab-request={spec.request_id}"],
+        tags=[
+            f"sahab-organisation={spec.organisation_id}",
+            f"sahab-project={spec.project_id}",
+            f"sahab-request={spec.request_id}",
+        ],
         opts=adopting(adopt.project_id),
     )
     user = openstack.identity.User(
@@ -77,21 +83,34 @@ def tenant_program(
     )
     member = openstack.identity.get_role_output(name=MEMBER_ROLE, opts=pulumi.InvokeOptions(provider=provider))
     openstack.identity.RoleAssignment(
-        "user-member", project_id=project.id, user_id=user.id, role_id=member.id, opts=on_region,
+        "user-member",
+        project_id=project.id,
+        user_id=user.id,
+        role_id=member.id,
+        opts=on_region,
     )
 
     # Every managed field is set explicitly: the granted quota is the whole truth.
     openstack.compute.QuotaSetV2(
-        "compute-quota", project_id=project.id, region=spec.openstack_region,
-        **quota_fields(spec.quota, "compute"), opts=on_region,
+        "compute-quota",
+        project_id=project.id,
+        region=spec.openstack_region,
+        **quota_fields(spec.quota, "compute"),
+        opts=on_region,
     )
     openstack.blockstorage.QuoteSetV3(
-        "volume-quota", project_id=project.id, region=spec.openstack_region,
-        **quota_fields(spec.quota, "block-storage"), opts=on_region,
+        "volume-quota",
+        project_id=project.id,
+        region=spec.openstack_region,
+        **quota_fields(spec.quota, "block-storage"),
+        opts=on_region,
     )
     openstack.networking.QuotaV2(
-        "network-quota", project_id=project.id, region=spec.openstack_region,
-        **quota_fields(spec.quota, "network"), opts=on_region,
+        "network-quota",
+        project_id=project.id,
+        region=spec.openstack_region,
+        **quota_fields(spec.quota, "network"),
+        opts=on_region,
     )
 
     s3: dict[str, pulumi.Output[str] | str] = {}
@@ -103,24 +122,43 @@ def tenant_program(
         network_id = _default_network(spec, project.id, provider, adopt)
 
     outputs = {
-        "project_id": project.id, "user_name": user.name, "password": pulumi.Output.secret(password),
-        "auth_url": auth_url, "region": spec.openstack_region, "network_id": network_id, **s3,
+        "project_id": project.id,
+        "user_name": user.name,
+        "password": pulumi.Output.secret(password),
+        "auth_url": auth_url,
+        "region": spec.openstack_region,
+        "network_id": network_id,
+        **s3,
     }
     for name, value in outputs.items():
         pulumi.export(name, value)
     return outputs
 
 
-def _object_storage(spec: TenantSpec, project_id: pulumi.Output[str], user_id: pulumi.Output[str],
-                    on_region: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str] | str]:
+def _object_storage(
+    spec: TenantSpec, project_id: pulumi.Output[str], user_id: pulumi.Output[str], on_region: pulumi.ResourceOptions
+) -> dict[str, pulumi.Output[str] | str]:
     """The Swift account quota (every run sets it: the granted quota is the whole truth) and the
     project user's EC2 credentials for S3 (Swift's s3api checks them through Keystone)."""
-    quota = AccountQuota(OBJECT_QUOTA, cloud=spec.cloud, region=spec.openstack_region, project_id=project_id,
-                 quota_gib=spec.quota.get("object_gib", 0))
-    credential = openstack.identity.Ec2CredentialV3(
-        S3_CREDENTIAL, user_id=user_id, project_id=project_id, region=spec.openstack_region, opts=on_region,
+    quota = AccountQuota(
+        OBJECT_QUOTA,
+        cloud=spec.cloud,
+        region=spec.openstack_region,
+        project_id=project_id,
+        quota_gib=spec.quota.get("object_gib", 0),
     )
-    return {"s3_endpoint": quota.endpoint, "s3_access_key": credential.access, "s3_secret_key": pulumi.Output.secret(credential.secret)}
+    credential = openstack.identity.Ec2CredentialV3(
+        S3_CREDENTIAL,
+        user_id=user_id,
+        project_id=project_id,
+        region=spec.openstack_region,
+        opts=on_region,
+    )
+    return {
+        "s3_endpoint": quota.endpoint,
+        "s3_access_key": credential.access,
+        "s3_secret_key": pulumi.Output.secret(credential.secret),
+    }
 
 
 def network_names(spec: TenantSpec) -> dict[str, str]:
@@ -129,27 +167,41 @@ def network_names(spec: TenantSpec) -> dict[str, str]:
     return {NETWORK: f"{name}-net", SUBNET: f"{name}-subnet", ROUTER: f"{name}-router"}
 
 
-def _default_network(spec: TenantSpec, project_id: pulumi.Output[str], provider: openstack.Provider, adopt: Adopt) -> pulumi.Output[str]:
+def _default_network(
+    spec: TenantSpec, project_id: pulumi.Output[str], provider: openstack.Provider, adopt: Adopt
+) -> pulumi.Output[str]:
     """A private network and subnet routed to the region's external network."""
 
     def opts(object_id: str | None) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(provider=provider, import_=object_id)
 
     names = network_names(spec)
-    network = openstack.networking.Network(NETWORK, name=names[NETWORK], tenant_id=project_id,
-                                           opts=opts(adopt.network_id))
-    subnet = openstack.networking.Subnet(
-        SUBNET, name=names[SUBNET], network_id=network.id, tenant_id=project_id, cidr=TENANT_CIDR,
-        ip_version=4, dns_nameservers=[], opts=opts(adopt.subnet_id),
+    network = openstack.networking.Network(
+        NETWORK, name=names[NETWORK], tenant_id=project_id, opts=opts(adopt.network_id)
     )
-    external = openstack.networking.get_network_output(name=spec.external_network,
-                                                       opts=pulumi.InvokeOptions(provider=provider))
+    subnet = openstack.networking.Subnet(
+        SUBNET,
+        name=names[SUBNET],
+        network_id=network.id,
+        tenant_id=project_id,
+        cidr=TENANT_CIDR,
+        ip_version=4,
+        dns_nameservers=[],
+        opts=opts(adopt.subnet_id),
+    )
+    external = openstack.networking.get_network_output(
+        name=spec.external_network, opts=pulumi.InvokeOptions(provider=provider)
+    )
     router = openstack.networking.Router(
-        ROUTER, name=names[ROUTER], tenant_id=project_id, external_network_id=external.id,
+        ROUTER,
+        name=names[ROUTER],
+        tenant_id=project_id,
+        external_network_id=external.id,
         opts=opts(adopt.router_id),
     )
-    openstack.networking.RouterInterface(ROUTER_INTERFACE, router_id=router.id, subnet_id=subnet.id,
-                                         opts=opts(adopt.router_interface_port_id))
+    openstack.networking.RouterInterface(
+        ROUTER_INTERFACE, router_id=router.id, subnet_id=subnet.id, opts=opts(adopt.router_interface_port_id)
+    )
     return network.id
 
 
@@ -176,8 +228,12 @@ def find_lost_objects(spec: TenantSpec, in_state: Mapping[str, str | None], conn
             port = next(iter(conn.network.ports(device_id=router_id, fixed_ips=f"subnet_id={subnet_id}")), None)
             found[ROUTER_INTERFACE] = port.id if port else None
     return Adopt(
-        project_id=found.get(PROJECT), user_id=found.get(USER), network_id=found.get(NETWORK),
-        subnet_id=found.get(SUBNET), router_id=found.get(ROUTER), router_interface_port_id=found.get(ROUTER_INTERFACE),
+        project_id=found.get(PROJECT),
+        user_id=found.get(USER),
+        network_id=found.get(NETWORK),
+        subnet_id=found.get(SUBNET),
+        router_id=found.get(ROUTER),
+        router_interface_port_id=found.get(ROUTER_INTERFACE),
     )
 
 
@@ -205,9 +261,15 @@ class TenantProgram:
         if "project_id" not in raw:
             return None
         return TenantOutputs(
-            openstack_project_id=raw["project_id"], user_name=raw["user_name"], auth_url=raw["auth_url"],
-            region=raw["region"], network_id=raw.get("network_id"), password=raw.get("password"),
-            s3_endpoint=raw.get("s3_endpoint"), s3_access_key=raw.get("s3_access_key"), s3_secret_key=raw.get("s3_secret_key"),
+            openstack_project_id=raw["project_id"],
+            user_name=raw["user_name"],
+            auth_url=raw["auth_url"],
+            region=raw["region"],
+            network_id=raw.get("network_id"),
+            password=raw.get("password"),
+            s3_endpoint=raw.get("s3_endpoint"),
+            s3_access_key=raw.get("s3_access_key"),
+            s3_secret_key=raw.get("s3_secret_key"),
         )
 
 

@@ -29,8 +29,14 @@ from tests.support.rabbitmq import RabbitServer  # noqa: E402
 TEMPLATE = "sahab_template"
 
 # Tests under these folders need a real part besides SQLite; `./dev test unit` leaves them out.
-_FOLDER_MARKERS = {"helm": "helm", "monitoring": "prometheus", "devcloud": "devcloud", "toolchain": "pulumi",
-                   "keycloak": "keycloak", "image": "podman"}
+_FOLDER_MARKERS = {
+    "helm": "helm",
+    "monitoring": "prometheus",
+    "devcloud": "devcloud",
+    "toolchain": "pulumi",
+    "keycloak": "keycloak",
+    "image": "podman",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -100,8 +106,13 @@ def issuer() -> Iterator[TestIssuer]:
 
 @pytest.fixture
 def settings(database_url: str, issuer: TestIssuer, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", oidc_issuer=issuer.url,
-                    broker_url="memory://", demo_accounts=False)
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        oidc_issuer=issuer.url,
+        broker_url="memory://",
+        demo_accounts=False,
+    )
 
 
 @pytest.fixture

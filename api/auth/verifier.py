@@ -45,7 +45,7 @@ from api.auth._jose import BadSignatureError, DecodeError, JoseError, JsonWebKey
 from controlplane.clock import Clock, SystemClock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
-from controlplane.errors import Detail, AuthenticationFailed, DependencyUnavailable
+from controlplane.errors import AuthenticationFailed, DependencyUnavailable, Detail
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class TokenVerifier:
     @classmethod
     def from_settings(
         cls, settings: Any, clock: Clock | None = None, *, local_builtin_keys: bool = True, **overrides: Any
-    ) -> "TokenVerifier":
+    ) -> TokenVerifier:
         """A verifier for the configured issuer.
 
         With the built-in issuer (settings.uses_builtin_issuer) and local_builtin_keys, its
@@ -173,8 +173,11 @@ class TokenVerifier:
             raise AuthenticationFailed(Detail("token header has no algorithm (alg)"))
         if alg not in self.algorithms:
             raise AuthenticationFailed(
-                Detail("token algorithm {alg} is not allowed (allowed: {allowed})",
-                       alg=alg, allowed=', '.join(sorted(self.algorithms)))
+                Detail(
+                    "token algorithm {alg} is not allowed (allowed: {allowed})",
+                    alg=alg,
+                    allowed=", ".join(sorted(self.algorithms)),
+                )
             )
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
@@ -182,8 +185,9 @@ class TokenVerifier:
         key = self._key_for(kid)
         key_alg = key.as_dict().get("alg") if hasattr(key, "as_dict") else None
         if key_alg and key_alg != alg:
-            raise AuthenticationFailed(Detail("token algorithm {alg} does not match the key's algorithm {key_alg}",
-                                              alg=alg, key_alg=key_alg))
+            raise AuthenticationFailed(
+                Detail("token algorithm {alg} does not match the key's algorithm {key_alg}", alg=alg, key_alg=key_alg)
+            )
 
         try:
             claims = JsonWebToken([alg]).decode(token, key)
@@ -192,8 +196,9 @@ class TokenVerifier:
         except DecodeError as exc:
             raise AuthenticationFailed(Detail("malformed token: {reason}", reason=str(exc.error).lower())) from None
         except JoseError as exc:
-            raise AuthenticationFailed(Detail("signature verification failed: {exc_error}",
-                                              exc_error=exc.error)) from None
+            raise AuthenticationFailed(
+                Detail("signature verification failed: {exc_error}", exc_error=exc.error)
+            ) from None
         except (ValueError, TypeError) as exc:
             raise AuthenticationFailed(Detail("signature verification failed: {exc}", exc=exc)) from None
         claims = self._check_claims(dict(claims))
@@ -207,8 +212,9 @@ class TokenVerifier:
         if not isinstance(token, str) or not token:
             raise AuthenticationFailed(Detail("malformed token: empty"))
         if len(token) > MAX_TOKEN_BYTES:
-            raise AuthenticationFailed(Detail("malformed token: longer than {max_bytes} bytes",
-                                              max_bytes=MAX_TOKEN_BYTES))
+            raise AuthenticationFailed(
+                Detail("malformed token: longer than {max_bytes} bytes", max_bytes=MAX_TOKEN_BYTES)
+            )
         parts = token.split(".")
         if len(parts) != 3:
             raise AuthenticationFailed(Detail("malformed token: expected a signed JWT (three dot-separated parts)"))
@@ -226,12 +232,13 @@ class TokenVerifier:
         if kind in ACCESS_TOKEN_TYPES:
             return
         if self.require_at_jwt:
-            raise AuthenticationFailed(Detail("token type {typ!r} is not an access token: the header must say typ "
-                                              "at+jwt (RFC 9068)",
-                                              typ=typ))
+            raise AuthenticationFailed(
+                Detail("token type {typ!r} is not an access token: the header must say typ at+jwt (RFC 9068)", typ=typ)
+            )
         if typ is not None and kind not in UNTYPED:
-            raise AuthenticationFailed(Detail("token type {typ!r} is not an access token (expected at+jwt, RFC 9068)",
-                                              typ=typ))
+            raise AuthenticationFailed(
+                Detail("token type {typ!r} is not an access token (expected at+jwt, RFC 9068)", typ=typ)
+            )
 
     def _refuse_id_token(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """An untyped token that carries what only ID tokens carry was meant for a client, not for Sahab."""
@@ -241,21 +248,27 @@ class TokenVerifier:
         if claims.get("typ") == "ID":
             evidence.append("typ=ID")
         if evidence:
-            raise AuthenticationFailed(Detail("an ID token is not an access token (it carries {evidence}); send the "
-                                              "access token from the token response",
-                                              evidence=', '.join(evidence)))
+            raise AuthenticationFailed(
+                Detail(
+                    "an ID token is not an access token (it carries {evidence}); send the "
+                    "access token from the token response",
+                    evidence=", ".join(evidence),
+                )
+            )
 
     def _check_claims(self, claims: dict[str, Any]) -> dict[str, Any]:
         now = self._clock.now().timestamp()
         iss = claims.get("iss")
         if iss != self.issuer:
-            raise AuthenticationFailed(Detail("token issuer {iss!r} is not the configured issuer {issuer!r}",
-                                              iss=iss, issuer=self.issuer))
+            raise AuthenticationFailed(
+                Detail("token issuer {iss!r} is not the configured issuer {issuer!r}", iss=iss, issuer=self.issuer)
+            )
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
         if self.audience not in audiences:
-            raise AuthenticationFailed(Detail("token audience {aud!r} does not include {audience!r}",
-                                              aud=aud, audience=self.audience))
+            raise AuthenticationFailed(
+                Detail("token audience {aud!r} does not include {audience!r}", aud=aud, audience=self.audience)
+            )
         exp = claims.get("exp")
         if exp is None:
             raise AuthenticationFailed(Detail("token has no expiry (exp)"))
@@ -273,8 +286,9 @@ class TokenVerifier:
         if not isinstance(sub, str) or not sub:
             raise AuthenticationFailed(Detail("token has no subject (sub)"))
         if len(sub) > MAX_SUBJECT:
-            raise AuthenticationFailed(Detail("token subject (sub) is longer than {max_length} characters",
-                                              max_length=MAX_SUBJECT))
+            raise AuthenticationFailed(
+                Detail("token subject (sub) is longer than {max_length} characters", max_length=MAX_SUBJECT)
+            )
         return claims
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
@@ -319,7 +333,9 @@ class TokenVerifier:
         except DependencyUnavailable:
             if self._fetched_at is None or now - self._fetched_at >= self.jwks_cache_seconds + self.jwks_stale_seconds:
                 raise
-            log.warning("serving the issuer's keys fetched %.0f s ago while it cannot be reached", now - self._fetched_at)
+            log.warning(
+                "serving the issuer's keys fetched %.0f s ago while it cannot be reached", now - self._fetched_at
+            )
 
     def _refresh(self, now: float) -> None:
         if self._failed_at is not None and now - self._failed_at < FAILURE_BACKOFF:
@@ -344,8 +360,9 @@ class TokenVerifier:
         document = self._get_json(url, "discovery document")
         jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
-            raise DependencyUnavailable(Detail("issuer unreachable: {url} has no usable jwks_uri",
-                                               url=url), issuer=self.issuer)
+            raise DependencyUnavailable(
+                Detail("issuer unreachable: {url} has no usable jwks_uri", url=url), issuer=self.issuer
+            )
         return jwks_uri
 
     def _get_json(self, url: str, what: str) -> Any:
@@ -353,20 +370,31 @@ class TokenVerifier:
             response = self._http.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
             raise DependencyUnavailable(
-                Detail("issuer unreachable: cannot fetch the {what} from {url}: {error_type}: {exc}",
-                       what=what, url=url, error_type=exc.__class__.__name__, exc=exc),
+                Detail(
+                    "issuer unreachable: cannot fetch the {what} from {url}: {error_type}: {exc}",
+                    what=what,
+                    url=url,
+                    error_type=exc.__class__.__name__,
+                    exc=exc,
+                ),
                 issuer=self.issuer,
             ) from None
         if response.status_code != 200:
             raise DependencyUnavailable(
-                Detail("issuer unreachable: the {what} at {url} answered HTTP {response_status_code}",
-                       what=what, url=url, response_status_code=response.status_code), issuer=self.issuer
+                Detail(
+                    "issuer unreachable: the {what} at {url} answered HTTP {response_status_code}",
+                    what=what,
+                    url=url,
+                    response_status_code=response.status_code,
+                ),
+                issuer=self.issuer,
             )
         try:
             return response.json()
         except ValueError:
-            raise DependencyUnavailable(Detail("issuer unreachable: the {what} at {url} is not JSON",
-                                               what=what, url=url), issuer=self.issuer) from None
+            raise DependencyUnavailable(
+                Detail("issuer unreachable: the {what} at {url} is not JSON", what=what, url=url), issuer=self.issuer
+            ) from None
 
     def _parse_jwks(self, document: Any) -> tuple[dict[str, Any], list[Any]]:
         entries = document.get("keys") if isinstance(document, dict) else None

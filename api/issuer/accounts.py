@@ -27,6 +27,7 @@ SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 PORTAL_CLIENT_ID = "sahab-portal"
 PORTAL_SECRET = "sahab-portal-secret"
 
+
 @dataclass(frozen=True)
 class DemoUser:
     """A person who signs in through the device flow with a username and a password."""
@@ -157,17 +158,25 @@ class Accounts:
     clients: dict[str, Client] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Accounts":
+    def from_settings(cls, settings: Any) -> Accounts:
         if not settings.demo_accounts:
             return cls()
         portal_uris = tuple(settings.issuer_portal_redirect_uris) or (
-            settings.public_url.rstrip("/") + "/portal/callback",)
+            settings.public_url.rstrip("/") + "/portal/callback",
+        )
         clients = [
             Client(settings.cli_client_id, frozenset({DEVICE_CODE, REFRESH_TOKEN}), frozenset({"none"})),
-            Client(PORTAL_CLIENT_ID, frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN}), SECRET_METHODS,
-                   secret=PORTAL_SECRET, redirect_uris=portal_uris),
-            *(Client(c.client_id, frozenset({CLIENT_CREDENTIALS}), SECRET_METHODS, secret=c.secret, identity=c)
-              for c in DEMO_CLIENTS),
+            Client(
+                PORTAL_CLIENT_ID,
+                frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN}),
+                SECRET_METHODS,
+                secret=PORTAL_SECRET,
+                redirect_uris=portal_uris,
+            ),
+            *(
+                Client(c.client_id, frozenset({CLIENT_CREDENTIALS}), SECRET_METHODS, secret=c.secret, identity=c)
+                for c in DEMO_CLIENTS
+            ),
         ]
         return cls(users={u.username: u for u in DEMO_USERS}, clients={c.client_id: c for c in clients})
 

@@ -56,7 +56,9 @@ class Issuer:
         private = self.key.as_dict(is_private=True)
         self.kid: str = private["kid"]
         self.alg: str = private.get("alg", DEFAULT_ALG)
-        self.server = IssuerServer(settings, clock, self.accounts, TokenFactory(settings, clock, self.key, self.kid, self.alg))
+        self.server = IssuerServer(
+            settings, clock, self.accounts, TokenFactory(settings, clock, self.key, self.kid, self.alg)
+        )
         self.server.register_client_auth_method("none", grants.authenticate_public_client)
         self.server.register_grant(grants.DeviceCode)
         self.server.register_grant(grants.ClientCredentials)
@@ -82,8 +84,20 @@ class Issuer:
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "scopes_supported": SCOPES_SUPPORTED,
             "claims_supported": [
-                "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "name", "email", "preferred_username",
-                "client_id", "scope", self.settings.oidc_roles_claim, self.settings.oidc_orgs_claim,
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "nbf",
+                "jti",
+                "name",
+                "email",
+                "preferred_username",
+                "client_id",
+                "scope",
+                self.settings.oidc_roles_claim,
+                self.settings.oidc_orgs_claim,
             ],
         }
 
@@ -99,17 +113,22 @@ class Issuer:
 
     def oauth_request(self, request: Request, form: dict[str, str], session: Session) -> IssuerRequest:
         endpoint = request.url.path.rsplit("/", 1)[-1]
-        return IssuerRequest(request.method, f"{self.url}/{endpoint}", request.headers, form, session,
-                             client_address(request))
+        return IssuerRequest(
+            request.method, f"{self.url}/{endpoint}", request.headers, form, session, client_address(request)
+        )
 
 
-def create_issuer(settings: Settings, *, clock: Clock | None = None, sessions: sessionmaker[Session] | None = None) -> FastAPI:
+def create_issuer(
+    settings: Settings, *, clock: Clock | None = None, sessions: sessionmaker[Session] | None = None
+) -> FastAPI:
     """The issuer as an ASGI sub-application, to be mounted at /issuer on the main API.
 
     `sessions` is the API's session factory (the issuer's tables are in its database);
     without it the issuer opens its own engine on settings.database_url.
     """
-    issuer = Issuer(settings, clock or SystemClock(), sessions or make_session_factory(make_engine(settings.database_url)))
+    issuer = Issuer(
+        settings, clock or SystemClock(), sessions or make_session_factory(make_engine(settings.database_url))
+    )
     app = FastAPI(title="Sahab built-in issuer", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.issuer = issuer
     server = issuer.server
@@ -155,7 +174,9 @@ def create_issuer(settings: Settings, *, clock: Clock | None = None, sessions: s
             language = pages.language_of("", request.headers.get("accept-language", ""))
             return pages.device_form(language=language, error=error.description, status=error.status)
         language = pages.language_of(form.get("ui_locales", ""), request.headers.get("accept-language", ""))
-        return await issuer.run(lambda session: _decide_device(issuer, session, form, client_address(request), language))
+        return await issuer.run(
+            lambda session: _decide_device(issuer, session, form, client_address(request), language)
+        )
 
     @app.get("/authorize", response_class=HTMLResponse)
     async def authorize_page(request: Request) -> Response:
@@ -176,16 +197,18 @@ def create_issuer(settings: Settings, *, clock: Clock | None = None, sessions: s
     return app
 
 
-def _decide_device(issuer: Issuer, session: Session, form: dict[str, str], address: str,
-                   language: pages.Language) -> HTMLResponse:
+def _decide_device(
+    issuer: Issuer, session: Session, form: dict[str, str], address: str, language: pages.Language
+) -> HTMLResponse:
     """The device page's POST: approve or deny a pending device sign-in, both only with the user's credentials."""
     now = issuer.clock.now()
     user_code, username = form.get("user_code", "").strip(), form.get("username", "").strip()
     password, action = form.get("password", ""), form.get("action", "approve")
 
     def again(error: str, status: int, **values: object) -> HTMLResponse:
-        return pages.device_form(language=language, user_code=user_code, username=username, error=error,
-                                 status=status, **values)
+        return pages.device_form(
+            language=language, user_code=user_code, username=username, error=error, status=status, **values
+        )
 
     if not user_code:
         return again(pages.DEVICE_ERRORS["no-code"], 400)
@@ -210,8 +233,16 @@ def _decide_device(issuer: Issuer, session: Session, form: dict[str, str], addre
     return pages.done(language, "signed-in", name=user.name)
 
 
-_AUTHORIZE_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-                     "code_challenge_method", "ui_locales")
+_AUTHORIZE_FIELDS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "ui_locales",
+)
 
 
 def _authorize(issuer: Issuer, session: Session, request: Request, form: dict[str, str], *, decide: bool) -> Response:
@@ -235,12 +266,20 @@ def _authorize(issuer: Issuer, session: Session, request: Request, form: dict[st
     if form.get("action") == "deny":
         return server.redirect_back(oauth_request, grant, None)
     username, password = form.get("username", "").strip(), form.get("password", "")
-    user = signin.sign_in(session, issuer.clock.now(), issuer.settings, issuer.accounts, username, password,
-                          client_address(request))
+    user = signin.sign_in(
+        session, issuer.clock.now(), issuer.settings, issuer.accounts, username, password, client_address(request)
+    )
     if isinstance(user, signin.Locked):
-        return pages.authorize_form(params=params, client=client_name, username=username, status=429,
-                                    error=pages.LOCKED, seconds=user.retry_after)
+        return pages.authorize_form(
+            params=params,
+            client=client_name,
+            username=username,
+            status=429,
+            error=pages.LOCKED,
+            seconds=user.retry_after,
+        )
     if user is None:
-        return pages.authorize_form(params=params, client=client_name, username=username, status=401,
-                                    error=pages.WRONG_PASSWORD)
+        return pages.authorize_form(
+            params=params, client=client_name, username=username, status=401, error=pages.WRONG_PASSWORD
+        )
     return server.redirect_back(oauth_request, grant, user)

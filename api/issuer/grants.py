@@ -92,19 +92,27 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
             raise InvalidRequestError("client_id is required (form-encoded)")
         client = self.authenticate_client(request)
         if not client.check_grant_type(DeviceCodeGrant.GRANT_TYPE):
-            raise InvalidClientError(status_code=401, description=f"client {client.client_id!r} does not use the device flow")
+            raise InvalidClientError(
+                status_code=401, description=f"client {client.client_id!r} does not use the device flow"
+            )
         self.server.validate_requested_scope(request.payload.scope)
         settings, now, session = self.server.settings, self.server.clock.now(), request.session
         window = settings.issuer_rate_window_seconds
         for key, limit, who in (
             (f"device:address:{request.address}", settings.issuer_device_starts_per_address, "from your address"),
-            (f"device:client:{client.client_id}", settings.issuer_device_starts_per_client, f"by client {client.client_id}"),
+            (
+                f"device:client:{client.client_id}",
+                settings.issuer_device_starts_per_client,
+                f"by client {client.client_id}",
+            ),
         ):
             wait = throttle.hit(session, now, key, throttle.Limit(limit, window))
             if wait is not None:
                 raise TooManyRequests(f"too many sign-ins started {who}; try again in {wait} s", wait)
         store.purge_expired(session, now)
-        grant = store.start_device_grant(session, now, client.client_id, client.get_allowed_scope(request.payload.scope))
+        grant = store.start_device_grant(
+            session, now, client.client_id, client.get_allowed_scope(request.payload.scope)
+        )
         verification_uri = f"{settings.builtin_issuer_url}/device"
         body = {
             "device_code": grant.device_code,
@@ -197,9 +205,14 @@ class AuthorizationCode(grants.AuthorizationCodeGrant):
         data = request.payload.data
         store.purge_expired(request.session, self.server.clock.now())
         store.save_authorization_code(
-            request.session, self.server.clock.now(), code, client_id=request.client.client_id,
+            request.session,
+            self.server.clock.now(),
+            code,
+            client_id=request.client.client_id,
             redirect_uri=request.payload.redirect_uri or request.client.get_default_redirect_uri(),
-            scope=request.scope, subject=request.user.subject, code_challenge=data["code_challenge"],
+            scope=request.scope,
+            subject=request.user.subject,
+            code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
         )
 

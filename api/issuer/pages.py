@@ -6,9 +6,19 @@ from html import escape
 
 from fastapi.responses import HTMLResponse
 
-from api.portal.i18n import LANGUAGES, Language as Language, from_accept_language, translations
+from api.portal.i18n import LANGUAGES, from_accept_language, translations
+from api.portal.i18n import Language as Language
 from api.portal.words import (  # the pages' words, translated in the portal's catalogues
-    DEVICE_DONE as DEVICE_DONE, DEVICE_ERRORS as DEVICE_ERRORS, LOCKED as LOCKED, WRONG_PASSWORD as WRONG_PASSWORD,
+    DEVICE_DONE as DEVICE_DONE,
+)
+from api.portal.words import (
+    DEVICE_ERRORS as DEVICE_ERRORS,
+)
+from api.portal.words import (
+    LOCKED as LOCKED,
+)
+from api.portal.words import (
+    WRONG_PASSWORD as WRONG_PASSWORD,
 )
 
 _HEADERS = {
@@ -46,14 +56,18 @@ def language_of(ui_locales: str = "", accept_language: str = "") -> Language:
     return chosen or from_accept_language(accept_language)
 
 
-def device_form(*, language: Language, user_code: str = "", username: str = "", error: str = "", status: int = 200,
-                **values: object) -> HTMLResponse:
+def device_form(
+    *, language: Language, user_code: str = "", username: str = "", error: str = "", status: int = 200, **values: object
+) -> HTMLResponse:
     """The device page of `sahab login`; `error` is an English message of words.py, with `values`. The
     language rides along in a hidden field, so the answer to the form speaks it too."""
     _ = translations(language.code).gettext
-    error_html = f'<p class="error" role="alert">{escape(_(error) % values if values else _(error))}</p>' if error else ""
+    error_html = (
+        f'<p class="error" role="alert">{escape(_(error) % values if values else _(error))}</p>' if error else ""
+    )
     hint = escape(_("Enter the code shown by %(command)s, then sign in to approve it.")) % {
-        "command": '<code dir="ltr">sahab login</code>'}
+        "command": '<code dir="ltr">sahab login</code>'
+    }
     body = f"""{error_html}
 <p class="hint">{hint}</p>
 <form method="post" action="device">
@@ -77,12 +91,17 @@ def done(language: Language, outcome: str, **values: object) -> HTMLResponse:
     """The device page's last word: DEVICE_DONE[outcome], translated."""
     _ = translations(language.code).gettext
     title, message = DEVICE_DONE[outcome]
-    return _page(_(title), f"<p>{escape(_(message) % values if values else _(message))}</p>",
-                 lang=language.code, rtl=language.rtl)
+    return _page(
+        _(title),
+        f"<p>{escape(_(message) % values if values else _(message))}</p>",
+        lang=language.code,
+        rtl=language.rtl,
+    )
 
 
-def authorize_form(*, params: dict[str, str], client: str, username: str = "", error: str = "",
-                   status: int = 200, **values: object) -> HTMLResponse:
+def authorize_form(
+    *, params: dict[str, str], client: str, username: str = "", error: str = "", status: int = 200, **values: object
+) -> HTMLResponse:
     """The authorization endpoint's sign-in page; the authorization request rides along in hidden fields.
     It speaks the first of the request's `ui_locales` (OIDC Core 3.1.2.1) that the portal's catalogues
     know (the portal sends its own language); `error` is an English message from there, with `values`."""
@@ -90,7 +109,9 @@ def authorize_form(*, params: dict[str, str], client: str, username: str = "", e
     _ = translations(language.code).gettext
     error_html = f'<p class="error" role="alert">{escape(_(error) % values)}</p>' if error else ""
     hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in params.items())
-    hint = escape(_("Sign in to let %(client)s act for you on Sahab.")) % {"client": f"<strong>{escape(client)}</strong>"}
+    hint = escape(_("Sign in to let %(client)s act for you on Sahab.")) % {
+        "client": f"<strong>{escape(client)}</strong>"
+    }
     body = f"""{error_html}
 <p class="hint">{hint}</p>
 <form method="post" action="authorize">{hidden}

@@ -31,9 +31,20 @@ from controlplane.settings import Settings
 MAX_FORM_BYTES = 16 * 1024  # every field of every grant fits many times over
 # Field bounds: anything longer is refused before it reaches a grant or the database.
 FIELD_LIMITS = {
-    "client_id": 64, "scope": 200, "device_code": 128, "user_code": 32, "username": 64, "password": 256,
-    "code": 128, "code_verifier": 128, "code_challenge": 128, "redirect_uri": 2000, "state": 512,
-    "refresh_token": 128, "token": 4096, "client_secret": 256,
+    "client_id": 64,
+    "scope": 200,
+    "device_code": 128,
+    "user_code": 32,
+    "username": 64,
+    "password": 256,
+    "code": 128,
+    "code_verifier": 128,
+    "code_challenge": 128,
+    "redirect_uri": 2000,
+    "state": 512,
+    "refresh_token": 128,
+    "token": 4096,
+    "client_secret": 256,
 }
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access", "sahab"]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -96,8 +107,9 @@ def client_address(request: Request) -> str:
 class IssuerRequest(OAuth2Request):
     """An OAuth2Request over an already read, bounded form, carrying the database session of its transaction."""
 
-    def __init__(self, method: str, uri: str, headers: Mapping[str, str], form: dict[str, str],
-                 session: Session, address: str) -> None:
+    def __init__(
+        self, method: str, uri: str, headers: Mapping[str, str], form: dict[str, str], session: Session, address: str
+    ) -> None:
         # authlib refuses plain-http URIs other than loopback. Transport is decided by the operator's
         # public URL (TLS usually ends at a proxy before this process), not by the hop that reached us.
         super().__init__(method, "https://issuer.invalid/", headers=headers)
@@ -127,11 +139,23 @@ class TokenFactory:
     kid: str
     alg: str
 
-    def __call__(self, *, grant_type: str, client: Client, user: DemoUser | None = None, scope: str | None = None,
-                 expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+    def __call__(
+        self,
+        *,
+        grant_type: str,
+        client: Client,
+        user: DemoUser | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
         scope = scope or client.get_allowed_scope(None)
-        token = {"access_token": self.access_token(client, user, scope), "token_type": "Bearer",
-                 "expires_in": self.settings.issuer_access_token_seconds, "scope": scope}
+        token = {
+            "access_token": self.access_token(client, user, scope),
+            "token_type": "Bearer",
+            "expires_in": self.settings.issuer_access_token_seconds,
+            "scope": scope,
+        }
         if include_refresh_token and user is not None:
             token["refresh_token"] = secrets.token_urlsafe(32)
         return token
@@ -189,8 +213,13 @@ class IssuerServer(AuthorizationServer):
         store.purge_expired(request.session, self.clock.now())
         now = self.clock.now()
         saved = store.save_refresh_token(
-            request.session, now, token["refresh_token"], client_id=request.client.client_id,
-            subject=request.user.subject, scope=token["scope"], lifetime=self.settings.issuer_refresh_token_seconds,
+            request.session,
+            now,
+            token["refresh_token"],
+            client_id=request.client.client_id,
+            subject=request.user.subject,
+            scope=token["scope"],
+            lifetime=self.settings.issuer_refresh_token_seconds,
             family_id=previous.family_id if previous is not None else None,
             family_expires_at=previous.family_expires_at if previous is not None else None,
             session_max=self.settings.issuer_session_max_seconds,
@@ -228,5 +257,6 @@ class IssuerServer(AuthorizationServer):
 
 def oauth_error(error: str, description: str, status: int = 400, headers: dict[str, str] | None = None) -> JSONResponse:
     """An RFC 6749 5.2 error response for what is refused before authlib sees the request."""
-    return JSONResponse({"error": error, "error_description": description}, status_code=status,
-                        headers={**NO_STORE, **(headers or {})})
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=status, headers={**NO_STORE, **(headers or {})}
+    )

@@ -30,8 +30,9 @@ def _keys(username: str, address: str) -> tuple[str, str]:
     return f"login:account:{username.lower()}", f"login:address:{address}"
 
 
-def sign_in(session: Session, now: datetime, settings: Settings, accounts: Accounts,
-            username: str, password: str, address: str) -> DemoUser | Locked | None:
+def sign_in(
+    session: Session, now: datetime, settings: Settings, accounts: Accounts, username: str, password: str, address: str
+) -> DemoUser | Locked | None:
     """The user, Locked while the account or address is locked, or None for wrong credentials."""
     account_key, address_key = _keys(username, address)
     waits = [w for w in (throttle.locked_for(session, now, k) for k in (account_key, address_key)) if w is not None]
@@ -42,18 +43,33 @@ def sign_in(session: Session, now: datetime, settings: Settings, accounts: Accou
         throttle.forgive(session, account_key)
         return user
     window = settings.issuer_login_window_seconds
-    for key, count in ((account_key, settings.issuer_login_failures_per_account),
-                       (address_key, settings.issuer_login_failures_per_address)):
-        throttle.fail(session, now, key, throttle.Lockout(
-            throttle.Limit(count, window), settings.issuer_lockout_seconds, settings.issuer_lockout_max_seconds))
+    for key, count in (
+        (account_key, settings.issuer_login_failures_per_account),
+        (address_key, settings.issuer_login_failures_per_address),
+    ):
+        throttle.fail(
+            session,
+            now,
+            key,
+            throttle.Lockout(
+                throttle.Limit(count, window), settings.issuer_lockout_seconds, settings.issuer_lockout_max_seconds
+            ),
+        )
     return None
 
 
 def count_failure(session: Session, now: datetime, settings: Settings, address: str) -> None:
     """A guess that named no pending sign-in (an unknown user code) counts against its address."""
-    throttle.fail(session, now, _keys("", address)[1], throttle.Lockout(
-        throttle.Limit(settings.issuer_login_failures_per_address, settings.issuer_login_window_seconds),
-        settings.issuer_lockout_seconds, settings.issuer_lockout_max_seconds))
+    throttle.fail(
+        session,
+        now,
+        _keys("", address)[1],
+        throttle.Lockout(
+            throttle.Limit(settings.issuer_login_failures_per_address, settings.issuer_login_window_seconds),
+            settings.issuer_lockout_seconds,
+            settings.issuer_lockout_max_seconds,
+        ),
+    )
 
 
 def address_locked(session: Session, now: datetime, address: str) -> int | None:

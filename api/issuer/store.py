@@ -78,11 +78,19 @@ def start_device_grant(session: Session, now: datetime, client_id: str, scope: s
         if session.scalar(select(IssuerDeviceGrant.user_code).where(IssuerDeviceGrant.user_code == user_code)) is None:
             break
     device_code = secrets.token_urlsafe(32)
-    session.add(IssuerDeviceGrant(
-        device_code_hash=digest(device_code), user_code=user_code, client_id=client_id, scope=scope,
-        expires_at=now + timedelta(seconds=DEVICE_CODE_SECONDS), interval=INTERVAL, last_poll_at=None,
-        status=DeviceStatus.PENDING.value, subject=None,
-    ))
+    session.add(
+        IssuerDeviceGrant(
+            device_code_hash=digest(device_code),
+            user_code=user_code,
+            client_id=client_id,
+            scope=scope,
+            expires_at=now + timedelta(seconds=DEVICE_CODE_SECONDS),
+            interval=INTERVAL,
+            last_poll_at=None,
+            status=DeviceStatus.PENDING.value,
+            subject=None,
+        )
+    )
     session.flush()
     return NewDeviceGrant(device_code, format_user_code(user_code), INTERVAL, DEVICE_CODE_SECONDS)
 
@@ -105,13 +113,19 @@ def pending_by_user_code(session: Session, now: datetime, user_code: str) -> Iss
 def decide_device_grant(session: Session, now: datetime, grant: IssuerDeviceGrant, subject: str, approve: bool) -> bool:
     """Approve or deny for `subject`; False when the grant stopped being pending meanwhile (another process)."""
     status = DeviceStatus.APPROVED if approve else DeviceStatus.DENIED
-    affected = _affected(session, (
-        update(IssuerDeviceGrant)
-        .where(IssuerDeviceGrant.device_code_hash == grant.device_code_hash,
-               IssuerDeviceGrant.status == DeviceStatus.PENDING.value, IssuerDeviceGrant.expires_at > now)
-        .values(status=status.value, subject=subject)
-        .execution_options(synchronize_session=False)
-    ))
+    affected = _affected(
+        session,
+        (
+            update(IssuerDeviceGrant)
+            .where(
+                IssuerDeviceGrant.device_code_hash == grant.device_code_hash,
+                IssuerDeviceGrant.status == DeviceStatus.PENDING.value,
+                IssuerDeviceGrant.expires_at > now,
+            )
+            .values(status=status.value, subject=subject)
+            .execution_options(synchronize_session=False)
+        ),
+    )
     return affected == 1
 
 
@@ -127,39 +141,66 @@ def record_poll(session: Session, now: datetime, grant: IssuerDeviceGrant) -> bo
 
 def spend_device_grant(session: Session, grant: IssuerDeviceGrant, status: DeviceStatus) -> bool:
     """Delete a decided grant; True for the one caller that did (a device code yields one answer, once)."""
-    affected = _affected(session, (
-        delete(IssuerDeviceGrant)
-        .where(IssuerDeviceGrant.device_code_hash == grant.device_code_hash, IssuerDeviceGrant.status == status.value)
-        .execution_options(synchronize_session=False)
-    ))
+    affected = _affected(
+        session,
+        (
+            delete(IssuerDeviceGrant)
+            .where(
+                IssuerDeviceGrant.device_code_hash == grant.device_code_hash, IssuerDeviceGrant.status == status.value
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
     return affected == 1
 
 
 # ---------------------------------------------------------------- authorization codes
 
 
-def save_authorization_code(session: Session, now: datetime, code: str, *, client_id: str, redirect_uri: str,
-                            scope: str, subject: str, code_challenge: str, code_challenge_method: str) -> None:
-    session.add(IssuerAuthorizationCode(
-        code_hash=digest(code), client_id=client_id, redirect_uri=redirect_uri, scope=scope, subject=subject,
-        code_challenge=code_challenge, code_challenge_method=code_challenge_method,
-        expires_at=now + timedelta(seconds=AUTHORIZATION_CODE_SECONDS),
-    ))
+def save_authorization_code(
+    session: Session,
+    now: datetime,
+    code: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    subject: str,
+    code_challenge: str,
+    code_challenge_method: str,
+) -> None:
+    session.add(
+        IssuerAuthorizationCode(
+            code_hash=digest(code),
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            subject=subject,
+            code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method,
+            expires_at=now + timedelta(seconds=AUTHORIZATION_CODE_SECONDS),
+        )
+    )
     session.flush()
 
 
-def spend_authorization_code(session: Session, now: datetime, code: str, client_id: str) -> IssuerAuthorizationCode | None:
+def spend_authorization_code(
+    session: Session, now: datetime, code: str, client_id: str
+) -> IssuerAuthorizationCode | None:
     """The code, for the first caller only and before it expires. A code used again is a stolen or replayed
     one: the refresh tokens the first use got are revoked (RFC 6749 4.1.2)."""
     row = session.get(IssuerAuthorizationCode, digest(code))
     if row is None or row.client_id != client_id:
         return None
-    affected = _affected(session, (
-        update(IssuerAuthorizationCode)
-        .where(IssuerAuthorizationCode.code_hash == row.code_hash, IssuerAuthorizationCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ))
+    affected = _affected(
+        session,
+        (
+            update(IssuerAuthorizationCode)
+            .where(IssuerAuthorizationCode.code_hash == row.code_hash, IssuerAuthorizationCode.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
     if affected != 1:
         session.refresh(row)
         if row.family_id is not None:
@@ -171,23 +212,42 @@ def spend_authorization_code(session: Session, now: datetime, code: str, client_
 def link_code_to_family(session: Session, code_hash: str, family_id: str) -> None:
     """Remember which sign-in a code started, so that its reuse can end it."""
     session.execute(
-        update(IssuerAuthorizationCode).where(IssuerAuthorizationCode.code_hash == code_hash)
-        .values(family_id=family_id).execution_options(synchronize_session=False)
+        update(IssuerAuthorizationCode)
+        .where(IssuerAuthorizationCode.code_hash == code_hash)
+        .values(family_id=family_id)
+        .execution_options(synchronize_session=False)
     )
 
 
 # ---------------------------------------------------------------- refresh tokens
 
 
-def save_refresh_token(session: Session, now: datetime, token: str, *, client_id: str, subject: str, scope: str,
-                       lifetime: int, family_id: str | None = None, family_expires_at: datetime | None = None,
-                       session_max: int = 0) -> IssuerRefreshToken:
+def save_refresh_token(
+    session: Session,
+    now: datetime,
+    token: str,
+    *,
+    client_id: str,
+    subject: str,
+    scope: str,
+    lifetime: int,
+    family_id: str | None = None,
+    family_expires_at: datetime | None = None,
+    session_max: int = 0,
+) -> IssuerRefreshToken:
     """Store a refresh token; without family_id it starts a new family (a new sign-in) ending session_max later."""
     family_end = family_expires_at or now + timedelta(seconds=session_max)
     row = IssuerRefreshToken(
-        token_hash=digest(token), family_id=family_id or secrets.token_hex(16), client_id=client_id,
-        subject=subject, scope=scope, issued_at=now, expires_at=min(now + timedelta(seconds=lifetime), family_end),
-        family_expires_at=family_end, rotated_at=None, revoked_at=None,
+        token_hash=digest(token),
+        family_id=family_id or secrets.token_hex(16),
+        client_id=client_id,
+        subject=subject,
+        scope=scope,
+        issued_at=now,
+        expires_at=min(now + timedelta(seconds=lifetime), family_end),
+        family_expires_at=family_end,
+        rotated_at=None,
+        revoked_at=None,
     )
     session.add(row)
     session.flush()
@@ -200,14 +260,20 @@ def refresh_token(session: Session, token: str) -> IssuerRefreshToken | None:
 
 def rotate_refresh_token(session: Session, now: datetime, row: IssuerRefreshToken) -> bool:
     """Mark a live token used; False when it was already used or revoked (by this or another process)."""
-    affected = _affected(session, (
-        update(IssuerRefreshToken)
-        .where(IssuerRefreshToken.token_hash == row.token_hash, IssuerRefreshToken.rotated_at.is_(None),
-               IssuerRefreshToken.revoked_at.is_(None))
-        # Kept until the family ends, so that its reuse is still recognised (and revokes the family).
-        .values(rotated_at=now, expires_at=IssuerRefreshToken.family_expires_at)
-        .execution_options(synchronize_session=False)
-    ))
+    affected = _affected(
+        session,
+        (
+            update(IssuerRefreshToken)
+            .where(
+                IssuerRefreshToken.token_hash == row.token_hash,
+                IssuerRefreshToken.rotated_at.is_(None),
+                IssuerRefreshToken.revoked_at.is_(None),
+            )
+            # Kept until the family ends, so that its reuse is still recognised (and revokes the family).
+            .values(rotated_at=now, expires_at=IssuerRefreshToken.family_expires_at)
+            .execution_options(synchronize_session=False)
+        ),
+    )
     return affected == 1
 
 

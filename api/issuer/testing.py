@@ -50,7 +50,7 @@ class BackgroundServer:
             self._thread.join(timeout=10)
         self._socket.close()
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

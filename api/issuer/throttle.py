@@ -47,7 +47,10 @@ def _row(session: Session, key: str, now: datetime) -> IssuerThrottle:
         .on_conflict_do_nothing(index_elements=["key"])
     )
     row = session.scalars(
-        select(IssuerThrottle).where(IssuerThrottle.key == key).with_for_update().execution_options(populate_existing=True)
+        select(IssuerThrottle)
+        .where(IssuerThrottle.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
     return row
 

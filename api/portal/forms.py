@@ -38,7 +38,9 @@ FIELD_MESSAGES = {
     "justification": N_("Explain what the quota is for, in 3 to 2000 characters."),
     "kind": N_("Choose agency or business."),
     "legal_name": N_("Enter the legal name, 2 to 200 characters."),
-    "national_id": N_("A business gives its ICE (15 digits); an agency its administration code (capitals, digits, dashes)."),
+    "national_id": N_(
+        "A business gives its ICE (15 digits); an agency its administration code (capitals, digits, dashes)."
+    ),
     "contact_email": N_("Enter a valid e-mail address."),
 }
 AMOUNT_MESSAGE = N_("A whole number from 0 up.")
@@ -48,8 +50,10 @@ def request_form(form: dict[str, str], _: Translate) -> tuple[dict[str, Any], di
     """(values for QuotaRequestCreate, errors by field)."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
-        "organisation_id": form.get("organisation_id", "").strip(), "region": form.get("region", "").strip(),
-        "environment": form.get("environment", "").strip(), "justification": form.get("justification", "").strip(),
+        "organisation_id": form.get("organisation_id", "").strip(),
+        "region": form.get("region", "").strip(),
+        "environment": form.get("environment", "").strip(),
+        "justification": form.get("justification", "").strip(),
     }
     for name in ("organisation_id", "region"):
         if not values[name]:
@@ -96,12 +100,23 @@ def preview_request(session: Session, core: Core, principal: Principal, values: 
     region = core.region(data.region)
     kind = OrganisationKind(organisation.kind)
     requested = requests.requested_amounts(data, region)
-    project = session.query(Project).filter(
-        Project.organisation_id == organisation.id, Project.region_id == region.id,
-        Project.environment == data.environment, Project.state != ProjectState.DECOMMISSIONED.value).one_or_none()
+    project = (
+        session.query(Project)
+        .filter(
+            Project.organisation_id == organisation.id,
+            Project.region_id == region.id,
+            Project.environment == data.environment,
+            Project.state != ProjectState.DECOMMISSIONED.value,
+        )
+        .one_or_none()
+    )
     current = amounts(project.granted) if project else None
     decision = requests.policy_decision(session, core, organisation, region, project, requested, current or amounts())
-    programme = core.programmes.get(decision.funding.programme) if decision.by_programme and decision.funding.programme else None
+    programme = (
+        core.programmes.get(decision.funding.programme)
+        if decision.by_programme and decision.funding.programme
+        else None
+    )
     view = next(v for v in read_all(session, core.catalogue) if v.region.id == region.id)
     held = current or amounts()
     rows, short = [], []
@@ -117,10 +132,18 @@ def preview_request(session: Session, core: Core, principal: Principal, values: 
         within = True
     except InvalidInput:
         within = False
-    return {"organisation": organisation, "kind": kind, "requested": as_plain(requested), "above": decision.above_envelope,
-            "programme": programme,
-            "short": short, "rows": rows, "change": project is not None, "verified": organisation.status == "verified",
-            "within_capacity": within}
+    return {
+        "organisation": organisation,
+        "kind": kind,
+        "requested": as_plain(requested),
+        "above": decision.above_envelope,
+        "programme": programme,
+        "short": short,
+        "rows": rows,
+        "change": project is not None,
+        "verified": organisation.status == "verified",
+        "within_capacity": within,
+    }
 
 
 def usage_period(query: dict[str, str], now: datetime, _: Translate) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gettext
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel import Locale, dates, numbers
@@ -52,7 +52,7 @@ def from_accept_language(header: str) -> Language:
     return LANGUAGES[negotiate(header)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(code: str) -> gettext.NullTranslations:
     """The language's portal catalogue, compiled once per process from its .po (no .mo is kept in the tree)."""
     return catalogue(LOCALE_DIR, DOMAIN, code)
@@ -70,8 +70,11 @@ class Formats:
     def number(self, value: float | int | None, digits: int = 0) -> str:
         if value is None:
             return "—"
-        return numbers.format_decimal(value, format=None if digits == 0 and isinstance(value, int) else
-                                      f"#,##0.{'0' * digits}" if digits else "#,##0", locale=self.locale)
+        return numbers.format_decimal(
+            value,
+            format=None if digits == 0 and isinstance(value, int) else f"#,##0.{'0' * digits}" if digits else "#,##0",
+            locale=self.locale,
+        )
 
     def percent(self, value: float) -> str:
         return numbers.format_percent(value, locale=self.locale)
@@ -82,11 +85,15 @@ class Formats:
     def datetime(self, value: datetime | None) -> str:
         if value is None:
             return "—"
-        return dates.format_datetime(value, format="medium", locale=self.locale, tzinfo=dates.get_timezone("Africa/Casablanca"))
+        return dates.format_datetime(
+            value, format="medium", locale=self.locale, tzinfo=dates.get_timezone("Africa/Casablanca")
+        )
 
     def datetime_short(self, value: _DateTime) -> str:
         """A day and an hour, for the points of an hourly chart."""
-        return dates.format_datetime(value, format="short", locale=self.locale, tzinfo=dates.get_timezone("Africa/Casablanca"))
+        return dates.format_datetime(
+            value, format="short", locale=self.locale, tzinfo=dates.get_timezone("Africa/Casablanca")
+        )
 
-    def date(self, value: "_DateTime | None") -> str:
+    def date(self, value: _DateTime | None) -> str:
         return "—" if value is None else dates.format_date(value, format="medium", locale=self.locale)

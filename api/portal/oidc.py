@@ -42,22 +42,37 @@ class OidcClient:
                 response.raise_for_status()
                 self._metadata = dict(response.json())
             except (httpx.HTTPError, ValueError) as error:
-                raise DependencyUnavailable(f"the identity provider's discovery document {url} could not be read: {error}",
-                                            issuer=self.issuer) from None
+                raise DependencyUnavailable(
+                    f"the identity provider's discovery document {url} could not be read: {error}", issuer=self.issuer
+                ) from None
         return self._metadata
 
     async def authorization_url(self, *, state: str, challenge: str, nonce: str, locale: str = "en") -> str:
         endpoint = (await self.metadata())["authorization_endpoint"]
-        query = urlencode({
-            "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
-            "scope": "openid profile email", "state": state, "nonce": nonce,
-            "code_challenge": challenge, "code_challenge_method": "S256", "ui_locales": locale,
-        })
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.client_id,
+                "redirect_uri": self.redirect_uri,
+                "scope": "openid profile email",
+                "state": state,
+                "nonce": nonce,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "ui_locales": locale,
+            }
+        )
         return f"{endpoint}?{query}"
 
     async def exchange(self, code: str, verifier: str) -> dict[str, Any]:
-        return await self._token({"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri,
-                                  "code_verifier": verifier})
+        return await self._token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self.redirect_uri,
+                "code_verifier": verifier,
+            }
+        )
 
     async def refresh(self, refresh_token: str) -> dict[str, Any]:
         return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
@@ -69,8 +84,11 @@ class OidcClient:
             return
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT) as http:
-                await http.post(endpoint, data={"token": refresh_token, "token_type_hint": "refresh_token"},
-                                auth=(self.client_id, self._secret))
+                await http.post(
+                    endpoint,
+                    data={"token": refresh_token, "token_type_hint": "refresh_token"},
+                    auth=(self.client_id, self._secret),
+                )
         except httpx.HTTPError:
             pass
 
@@ -80,11 +98,14 @@ class OidcClient:
             async with httpx.AsyncClient(timeout=TIMEOUT) as http:
                 response = await http.post(endpoint, data=form, auth=(self.client_id, self._secret))
         except httpx.HTTPError as error:
-            raise DependencyUnavailable(f"the identity provider's token endpoint could not be reached: {error}",
-                                        issuer=self.issuer) from None
+            raise DependencyUnavailable(
+                f"the identity provider's token endpoint could not be reached: {error}", issuer=self.issuer
+            ) from None
         if response.status_code >= 500:
             raise DependencyUnavailable(f"the identity provider answered {response.status_code}", issuer=self.issuer)
         body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
         if response.status_code != 200 or "access_token" not in body:
-            raise AuthenticationFailed(f"the identity provider refused the sign-in: {body.get('error', response.status_code)}")
+            raise AuthenticationFailed(
+                f"the identity provider refused the sign-in: {body.get('error', response.status_code)}"
+            )
         return dict(body)

@@ -17,15 +17,28 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from api.portal import i18n, words
-from api.portal.words import N_
 from api.portal.forms import (
-    RESOURCES_SHOWN, field_errors, preview_request, request_form, usage_period,
-)
-from api.portal.sessions import SESSION_COOKIE, SIGNIN_COOKIE, PortalSession, SignIn, new_csrf
-from api.portal.web import (
-    PortalRoute, Visitor, form_of, new_nonce, portal_of, redirect, remember, render, safe_next, visitor,
+    RESOURCES_SHOWN,
+    field_errors,
+    preview_request,
+    request_form,
+    usage_period,
 )
 from api.portal.oidc import pkce_pair
+from api.portal.sessions import SESSION_COOKIE, SIGNIN_COOKIE, PortalSession, SignIn, new_csrf
+from api.portal.web import (
+    PortalRoute,
+    Visitor,
+    form_of,
+    new_nonce,
+    portal_of,
+    redirect,
+    remember,
+    render,
+    safe_next,
+    visitor,
+)
+from api.portal.words import N_
 from controlplane.access import organisation_role, require_role
 from controlplane.capacity import read_all
 from controlplane.domain.resources import PRESETS, Resource
@@ -37,7 +50,8 @@ from controlplane.organisations import service as organisations
 from controlplane.organisations.schemas import MemberAdd, OrganisationCreate
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation
-from controlplane.projects import credentials, service as projects
+from controlplane.projects import credentials
+from controlplane.projects import service as projects
 from controlplane.quota_requests import service as requests
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.webhooks import service as webhooks
@@ -64,11 +78,20 @@ async def signin(request: Request, next: str = "/portal") -> Response:
     portal = portal_of(request)
     verifier, challenge = pkce_pair()
     state, nonce = new_nonce(), new_nonce()
-    url = await portal.oidc.authorization_url(state=state, challenge=challenge, nonce=nonce,
-                                              locale=i18n.choose(request).code)
+    url = await portal.oidc.authorization_url(
+        state=state, challenge=challenge, nonce=nonce, locale=i18n.choose(request).code
+    )
     response = redirect(url)
-    portal.sealer.set_signin(response, SignIn(state=state, verifier=verifier, nonce=nonce, next=safe_next(next),
-                                              started_at=portal.runtime.core.clock.now().timestamp()))
+    portal.sealer.set_signin(
+        response,
+        SignIn(
+            state=state,
+            verifier=verifier,
+            nonce=nonce,
+            next=safe_next(next),
+            started_at=portal.runtime.core.clock.now().timestamp(),
+        ),
+    )
     return response
 
 
@@ -86,9 +109,14 @@ async def callback(request: Request, state: str = "", code: str = "", error: str
     except AuthenticationFailed:
         return render(request, None, "error.html", status=401, kind="signin-refused")
     now = portal.runtime.core.clock.now()
-    session = PortalSession(subject=principal.subject, name=principal.label, access_token=tokens["access_token"],
-                            refresh_token=tokens.get("refresh_token"),
-                            ends_at=now.timestamp() + portal.runtime.settings.portal_session_max_seconds, csrf=new_csrf())
+    session = PortalSession(
+        subject=principal.subject,
+        name=principal.label,
+        access_token=tokens["access_token"],
+        refresh_token=tokens.get("refresh_token"),
+        ends_at=now.timestamp() + portal.runtime.settings.portal_session_max_seconds,
+        csrf=new_csrf(),
+    )
     response = redirect(pending.next)
     portal.sealer.set_session(response, session, now)
     portal.sealer.clear(response, SIGNIN_COOKIE)
@@ -134,11 +162,23 @@ def dashboard(request: Request, who: Visitor = Depends(signed_in)) -> Response:
         live = projects.last_usage(session, principal)
         regions = read_all(session, runtime.core.catalogue)
         recent = requests.list_visible(session, principal, cursor=None, limit=LIST_LIMIT).items
-        alerts = [d for org_id in sorted(admin_of)
-                  for d in webhooks.list_deliveries(session, principal, org_id, None, LIST_LIMIT).items]
-        return render(request, who, "dashboard.html", organisations=orgs, admin_of=admin_of, projects=live,
-                      regions=regions, requests=list(reversed(recent))[:20], alerts=list(reversed(alerts))[:20],
-                      shown=RESOURCES_SHOWN)
+        alerts = [
+            d
+            for org_id in sorted(admin_of)
+            for d in webhooks.list_deliveries(session, principal, org_id, None, LIST_LIMIT).items
+        ]
+        return render(
+            request,
+            who,
+            "dashboard.html",
+            organisations=orgs,
+            admin_of=admin_of,
+            projects=live,
+            regions=regions,
+            requests=list(reversed(recent))[:20],
+            alerts=list(reversed(alerts))[:20],
+            shown=RESOURCES_SHOWN,
+        )
 
 
 # ---------------------------------------------------------------- requests
@@ -146,10 +186,19 @@ def dashboard(request: Request, who: Visitor = Depends(signed_in)) -> Response:
 
 def _request_page_data(session: Any, runtime: Any, who: Visitor) -> dict[str, Any]:
     principal = who.principal
-    orgs = [o for o in organisations.list_visible(session, principal, None, LIST_LIMIT).items
-            if organisation_role(session, principal, o.id) is not None]
-    return {"organisations": orgs, "regions": read_all(session, runtime.core.catalogue), "presets": PRESETS,
-            "envelope": runtime.core.policy.envelope, "resources": list(Resource), "shown": RESOURCES_SHOWN}
+    orgs = [
+        o
+        for o in organisations.list_visible(session, principal, None, LIST_LIMIT).items
+        if organisation_role(session, principal, o.id) is not None
+    ]
+    return {
+        "organisations": orgs,
+        "regions": read_all(session, runtime.core.catalogue),
+        "presets": PRESETS,
+        "envelope": runtime.core.policy.envelope,
+        "resources": list(Resource),
+        "shown": RESOURCES_SHOWN,
+    }
 
 
 @router.get("/requests/new")
@@ -157,8 +206,12 @@ def new_request(request: Request, who: Visitor = Depends(signed_in)) -> Response
     runtime = portal_of(request).runtime
     with transaction(runtime.sessions) as session:
         data = _request_page_data(session, runtime, who)
-        values = {"preset": "small", "organisation_id": data["organisations"][0].id if data["organisations"] else "",
-                  "region": runtime.core.catalogue.regions[0].id, "environment": "prod"}
+        values = {
+            "preset": "small",
+            "organisation_id": data["organisations"][0].id if data["organisations"] else "",
+            "region": runtime.core.catalogue.regions[0].id,
+            "environment": "prod",
+        }
         return render(request, who, "request_new.html", values=values, errors={}, preview=None, **data)
 
 
@@ -174,8 +227,16 @@ def _create_request(request: Request, who: Visitor, form: dict[str, str]) -> Res
         with transaction(runtime.sessions) as session:
             data = _request_page_data(session, runtime, who)
             preview = None if errors else preview_request(session, runtime.core, who.principal, values)
-            return render(request, who, "request_new.html", status=422 if errors else 200, values=form,
-                          errors=errors, preview=preview, **data)
+            return render(
+                request,
+                who,
+                "request_new.html",
+                status=422 if errors else 200,
+                values=form,
+                errors=errors,
+                preview=preview,
+                **data,
+            )
     try:
         data_in = QuotaRequestCreate(**values)
         with transaction(runtime.sessions) as session:
@@ -190,8 +251,16 @@ def _create_request(request: Request, who: Visitor, form: dict[str, str]) -> Res
     if errors:
         with transaction(runtime.sessions) as session:
             data = _request_page_data(session, runtime, who)
-            return render(request, who, "request_new.html", status=422 if "form" not in errors else 409,
-                          values=form, errors=errors, preview=None, **data)
+            return render(
+                request,
+                who,
+                "request_new.html",
+                status=422 if "form" not in errors else 409,
+                values=form,
+                errors=errors,
+                preview=None,
+                **data,
+            )
     return redirect(f"/portal/requests/{request_id}")
 
 
@@ -203,9 +272,17 @@ def show_request(request_id: str, request: Request, who: Visitor = Depends(signe
         events = requests.events(session, who.principal, request_id)
         organisation = session.get_one(Organisation, found.organisation_id)
         role = organisation_role(session, who.principal, found.organisation_id)
-        return render(request, who, "request.html", item=found, events=events, organisation=organisation,
-                      member_role=role, resources=list(Resource),
-                      can_cancel=RequestState.CANCELLED in TRANSITIONS[RequestState(found.state)])
+        return render(
+            request,
+            who,
+            "request.html",
+            item=found,
+            events=events,
+            organisation=organisation,
+            member_role=role,
+            resources=list(Resource),
+            can_cancel=RequestState.CANCELLED in TRANSITIONS[RequestState(found.state)],
+        )
 
 
 @router.get("/requests/{request_id}/progress")
@@ -219,16 +296,22 @@ def request_progress(request_id: str, request: Request, after: int = 0, who: Vis
         events = requests.events(session, who.principal, request_id, max(after, 0))
         environment = portal_of(request).environment(who.language)
         line: Any = environment.get_template("_event.html").module
-        body = {"state": found.state, "state_label": who.gettext(words.STATES.get(found.state, found.state)),
-                "reason": words.explain(who.gettext, found.reason), "final": found.state not in ACTIVE_STATES,
-                "events": [{"id": e.id, "html": str(line.event(e, fmt, words.STATES, words.OPERATIONS))} for e in events]}
+        body = {
+            "state": found.state,
+            "state_label": who.gettext(words.STATES.get(found.state, found.state)),
+            "reason": words.explain(who.gettext, found.reason),
+            "final": found.state not in ACTIVE_STATES,
+            "events": [{"id": e.id, "html": str(line.event(e, fmt, words.STATES, words.OPERATIONS))} for e in events],
+        }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-ACTIVE_STATES = {RequestState.SUBMITTED.value, RequestState.APPROVED.value, RequestState.PROVISIONING.value,
-                 RequestState.DECOMMISSIONING.value}
-
-
+ACTIVE_STATES = {
+    RequestState.SUBMITTED.value,
+    RequestState.APPROVED.value,
+    RequestState.PROVISIONING.value,
+    RequestState.DECOMMISSIONING.value,
+}
 
 
 @router.post("/requests/{request_id}/{action}")
@@ -268,11 +351,19 @@ def download_credentials(project_id: str, request: Request, who: Visitor = Depen
         entry = credentials.read(session, runtime.vault, project.id)
         if entry is None:
             runtime.core.queue.capture_credentials(project.id)
-            raise CredentialsPending(f"the credentials of project {project.id} are being fetched; retry in a few seconds",
-                                     retry_after_seconds=5)
+            raise CredentialsPending(
+                f"the credentials of project {project.id} are being fetched; retry in a few seconds",
+                retry_after_seconds=5,
+            )
         document = {"clouds": {f"sahab-{project.region_id}-{project.environment}": entry}}
-    return Response(yaml.safe_dump(document, sort_keys=False), media_type="application/yaml", headers={
-        "Content-Disposition": f'attachment; filename="clouds-{project_id}.yaml"', "Cache-Control": "no-store"})
+    return Response(
+        yaml.safe_dump(document, sort_keys=False),
+        media_type="application/yaml",
+        headers={
+            "Content-Disposition": f'attachment; filename="clouds-{project_id}.yaml"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # ---------------------------------------------------------------- usage
@@ -282,8 +373,14 @@ def _usage_rows(request: Request, who: Visitor, query: dict[str, str]) -> tuple[
     runtime = portal_of(request).runtime
     period = usage_period(query, runtime.core.clock.now(), who.gettext)
     with transaction(runtime.sessions) as session:
-        rows = usage_report(session, who.principal, start=period["start"], end=period["end"],
-                            now=runtime.core.clock.now(), by=period["by"])
+        rows = usage_report(
+            session,
+            who.principal,
+            start=period["start"],
+            end=period["end"],
+            now=runtime.core.clock.now(),
+            by=period["by"],
+        )
     return period, rows
 
 
@@ -291,13 +388,18 @@ def _usage_buckets(request: Request, who: Visitor, period: dict[str, Any]) -> li
     """The same period over time (hours or days), from the integration the totals come from."""
     runtime = portal_of(request).runtime
     with transaction(runtime.sessions) as session:
-        return usage_over_time(session, who.principal, start=period["start"], end=period["end"],
-                               now=runtime.core.clock.now())
+        return usage_over_time(
+            session, who.principal, start=period["start"], end=period["end"], now=runtime.core.clock.now()
+        )
 
 
 # What the chart and the series table show per bucket: (field, label).
-SERIES = (("vcpu_hours", N_("vCPU-hours")), ("ram_gib_hours", N_("RAM GiB-hours")),
-          ("volume_gib_hours", N_("Volume GiB-hours")), ("object_gib_hours", N_("Object GiB-hours")))
+SERIES = (
+    ("vcpu_hours", N_("vCPU-hours")),
+    ("ram_gib_hours", N_("RAM GiB-hours")),
+    ("volume_gib_hours", N_("Volume GiB-hours")),
+    ("object_gib_hours", N_("Object GiB-hours")),
+)
 PEAKS = ("vcpus", "ram_mib", "volume_gib", "object_gib")
 
 
@@ -307,15 +409,37 @@ def usage(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     try:
         period, rows = _usage_rows(request, who, query)
     except InvalidInput as invalid:
-        return render(request, who, "usage.html", status=422, period=None, rows=[], buckets=[], error=str(invalid.detail),
-                      query=query)
+        return render(
+            request,
+            who,
+            "usage.html",
+            status=422,
+            period=None,
+            rows=[],
+            buckets=[],
+            error=str(invalid.detail),
+            query=query,
+        )
     buckets = _usage_buckets(request, who, period)
     hourly = bucket_size(period["start"], period["end"]) < timedelta(days=1)
     fmt = i18n.Formats(who.language)
     points = [fmt.datetime_short(b["from"]) if hourly else fmt.date(b["from"]) for b in buckets]
     series_json = [{"label": who.gettext(label), "data": [b[name] for b in buckets]} for name, label in SERIES]
-    return render(request, who, "usage.html", period=period, rows=rows, buckets=buckets, points=points, hourly=hourly,
-                  series=SERIES, series_json=series_json, peaks=PEAKS, error=None, query=query)
+    return render(
+        request,
+        who,
+        "usage.html",
+        period=period,
+        rows=rows,
+        buckets=buckets,
+        points=points,
+        hourly=hourly,
+        series=SERIES,
+        series_json=series_json,
+        peaks=PEAKS,
+        error=None,
+        query=query,
+    )
 
 
 def _csv_response(header: list[str], lines: list[list[Any]], name: str) -> Response:
@@ -323,23 +447,58 @@ def _csv_response(header: list[str], lines: list[list[Any]], name: str) -> Respo
     writer = csv.writer(out)
     writer.writerow(header)
     writer.writerows(lines)
-    return Response(out.getvalue(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/usage.csv")
 def usage_csv(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     period, rows = _usage_rows(request, who, dict(request.query_params))
-    header = ["from", "to", "by", "organisation_id", "region_id", "project_id", "environment", "projects",
-              "vcpu_hours", "ram_gib_hours", "volume_gib_hours", "vcpus_peak", "vcpus_average",
-              "ram_mib_peak", "ram_mib_average", "volume_gib_peak", "volume_gib_average",
-              "object_gib_hours", "object_gib_peak", "object_gib_average"]
-    lines = [[row["from"].isoformat(), row["to"].isoformat(), row["by"], row["organisation_id"] or "",
-              row["region_id"] or "", row["project_id"] or "", row["environment"] or "", row["projects"],
-              row["vcpu_hours"], row["ram_gib_hours"], row["volume_gib_hours"],
-              *(row["resources"][r][k] for r in ("vcpus", "ram_mib", "volume_gib") for k in ("peak", "average")),
-              row["object_gib_hours"], row["resources"]["object_gib"]["peak"], row["resources"]["object_gib"]["average"]]
-             for row in rows]
+    header = [
+        "from",
+        "to",
+        "by",
+        "organisation_id",
+        "region_id",
+        "project_id",
+        "environment",
+        "projects",
+        "vcpu_hours",
+        "ram_gib_hours",
+        "volume_gib_hours",
+        "vcpus_peak",
+        "vcpus_average",
+        "ram_mib_peak",
+        "ram_mib_average",
+        "volume_gib_peak",
+        "volume_gib_average",
+        "object_gib_hours",
+        "object_gib_peak",
+        "object_gib_average",
+    ]
+    lines = [
+        [
+            row["from"].isoformat(),
+            row["to"].isoformat(),
+            row["by"],
+            row["organisation_id"] or "",
+            row["region_id"] or "",
+            row["project_id"] or "",
+            row["environment"] or "",
+            row["projects"],
+            row["vcpu_hours"],
+            row["ram_gib_hours"],
+            row["volume_gib_hours"],
+            *(row["resources"][r][k] for r in ("vcpus", "ram_mib", "volume_gib") for k in ("peak", "average")),
+            row["object_gib_hours"],
+            row["resources"]["object_gib"]["peak"],
+            row["resources"]["object_gib"]["average"],
+        ]
+        for row in rows
+    ]
     return _csv_response(header, lines, f"sahab-usage-{period['start'].date()}-{period['end'].date()}.csv")
 
 
@@ -349,10 +508,16 @@ def usage_over_time_csv(request: Request, who: Visitor = Depends(signed_in)) -> 
     period = usage_period(dict(request.query_params), portal_of(request).runtime.core.clock.now(), who.gettext)
     buckets = _usage_buckets(request, who, period)
     header = ["from", "to", *(name for name, _ in SERIES), *(f"{r}_{k}" for r in PEAKS for k in ("peak", "average"))]
-    lines = [[b["from"].isoformat(), b["to"].isoformat(), *(b[name] for name, _ in SERIES),
-              *(b["resources"][r][k] for r in PEAKS for k in ("peak", "average"))] for b in buckets]
-    return _csv_response(header, lines,
-                         f"sahab-usage-over-time-{period['start'].date()}-{period['end'].date()}.csv")
+    lines = [
+        [
+            b["from"].isoformat(),
+            b["to"].isoformat(),
+            *(b[name] for name, _ in SERIES),
+            *(b["resources"][r][k] for r in PEAKS for k in ("peak", "average")),
+        ]
+        for b in buckets
+    ]
+    return _csv_response(header, lines, f"sahab-usage-over-time-{period['start'].date()}-{period['end'].date()}.csv")
 
 
 # ---------------------------------------------------------------- organisations
@@ -374,14 +539,24 @@ async def register_organisation(request: Request, who: Visitor = Depends(signed_
 def _register(request: Request, who: Visitor, form: dict[str, str]) -> Response:
     runtime = portal_of(request).runtime
     try:
-        data = OrganisationCreate(kind=form.get("kind", ""), legal_name=form.get("legal_name", "").strip(),
-                                  national_id=form.get("national_id", "").strip(),
-                                  contact_email=form.get("contact_email", "").strip())
+        data = OrganisationCreate(
+            kind=form.get("kind", ""),
+            legal_name=form.get("legal_name", "").strip(),
+            national_id=form.get("national_id", "").strip(),
+            contact_email=form.get("contact_email", "").strip(),
+        )
     except ValidationError as invalid:
         with transaction(runtime.sessions) as session:
             orgs = organisations.list_visible(session, who.principal, None, LIST_LIMIT).items
-            return render(request, who, "organisations.html", status=422, organisations=orgs, values=form,
-                          errors=field_errors(invalid, who.gettext))
+            return render(
+                request,
+                who,
+                "organisations.html",
+                status=422,
+                organisations=orgs,
+                values=form,
+                errors=field_errors(invalid, who.gettext),
+            )
     with transaction(runtime.sessions) as session:
         created = organisations.register(session, runtime.core.clock, who.principal, data)
         organisation_id = created.id
@@ -389,27 +564,44 @@ def _register(request: Request, who: Visitor, form: dict[str, str]) -> Response:
 
 
 @router.get("/organisations/{organisation_id}")
-def show_organisation(organisation_id: str, request: Request, who: Visitor = Depends(signed_in),
-                      secret: str = "") -> Response:
+def show_organisation(
+    organisation_id: str, request: Request, who: Visitor = Depends(signed_in), secret: str = ""
+) -> Response:
     runtime = portal_of(request).runtime
     with transaction(runtime.sessions) as session:
         organisation = organisations.get(session, who.principal, organisation_id)
         members = organisations.list_members(session, who.principal, organisation_id)
         is_admin = organisation_role(session, who.principal, organisation_id) is MemberRole.ADMIN
         webhook = webhooks.get_webhook(session, who.principal, organisation_id) if is_admin else None
-        deliveries = (webhooks.list_deliveries(session, who.principal, organisation_id, None, LIST_LIMIT).items
-                      if is_admin else [])
-        return render(request, who, "organisation.html", organisation=organisation, members=members, is_admin=is_admin,
-                      webhook=webhook, deliveries=list(reversed(deliveries)), errors={}, new_secret=None)
+        deliveries = (
+            webhooks.list_deliveries(session, who.principal, organisation_id, None, LIST_LIMIT).items
+            if is_admin
+            else []
+        )
+        return render(
+            request,
+            who,
+            "organisation.html",
+            organisation=organisation,
+            members=members,
+            is_admin=is_admin,
+            webhook=webhook,
+            deliveries=list(reversed(deliveries)),
+            errors={},
+            new_secret=None,
+        )
 
 
 @router.post("/organisations/{organisation_id}/{action}")
-async def change_organisation(organisation_id: str, action: str, request: Request,
-                              who: Visitor = Depends(signed_in)) -> Response:
+async def change_organisation(
+    organisation_id: str, action: str, request: Request, who: Visitor = Depends(signed_in)
+) -> Response:
     return await posted(request, who, _change_organisation, organisation_id, action)
 
 
-def _change_organisation(request: Request, who: Visitor, organisation_id: str, action: str, form: dict[str, str]) -> Response:
+def _change_organisation(
+    request: Request, who: Visitor, organisation_id: str, action: str, form: dict[str, str]
+) -> Response:
     runtime = portal_of(request).runtime
     back = f"/portal/organisations/{organisation_id}"
     with transaction(runtime.sessions) as session:
@@ -434,8 +626,18 @@ def _change_organisation(request: Request, who: Visitor, organisation_id: str, a
             members = organisations.list_members(session, who.principal, organisation_id)
             deliveries = webhooks.list_deliveries(session, who.principal, organisation_id, None, LIST_LIMIT).items
             # The secret is shown once, on this answer only, as the API shows it once.
-            return render(request, who, "organisation.html", organisation=organisation, members=members, is_admin=True,
-                          webhook=result, deliveries=list(reversed(deliveries)), errors={}, new_secret=result["secret"])
+            return render(
+                request,
+                who,
+                "organisation.html",
+                organisation=organisation,
+                members=members,
+                is_admin=True,
+                webhook=result,
+                deliveries=list(reversed(deliveries)),
+                errors={},
+                new_secret=result["secret"],
+            )
         elif action == "webhook-delete":
             webhooks.set_webhook(session, runtime.webhook_targets, who.principal, organisation_id, None)
         elif action == "verify":
@@ -457,8 +659,9 @@ def approvals(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     require_role(who.principal, PlatformRole.APPROVER)  # as the API's decisions need it
     runtime = portal_of(request).runtime
     with transaction(runtime.sessions) as session:
-        waiting = requests.list_visible(session, who.principal, cursor=None, limit=LIST_LIMIT,
-                                        state=RequestState.SUBMITTED).items
+        waiting = requests.list_visible(
+            session, who.principal, cursor=None, limit=LIST_LIMIT, state=RequestState.SUBMITTED
+        ).items
         return render(request, who, "approvals.html", waiting=waiting, resources=list(Resource))
 
 
@@ -470,8 +673,9 @@ def operations(request: Request, who: Visitor = Depends(signed_in)) -> Response:
         orgs = organisations.list_visible(session, who.principal, None, LIST_LIMIT).items
         drift = metering.list_drift(session, who.principal)
         regions = read_all(session, runtime.core.catalogue)
-        return render(request, who, "operations.html", organisations=orgs, drift=drift, regions=regions,
-                      shown=RESOURCES_SHOWN)
+        return render(
+            request, who, "operations.html", organisations=orgs, drift=drift, regions=regions, shown=RESOURCES_SHOWN
+        )
 
 
 @router.post("/projects/{project_id}/decommission")

@@ -41,7 +41,7 @@ class PortalSession:
     def ended(self, now: datetime) -> bool:
         return now.timestamp() >= self.ends_at
 
-    def with_tokens(self, access_token: str, refresh_token: str | None) -> "PortalSession":
+    def with_tokens(self, access_token: str, refresh_token: str | None) -> PortalSession:
         return replace(self, access_token=access_token, refresh_token=refresh_token or self.refresh_token)
 
     def csrf_matches(self, offered: str) -> bool:
@@ -69,7 +69,7 @@ class CookieSealer:
         self.secure = secure
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "CookieSealer":
+    def from_settings(cls, settings: Settings) -> CookieSealer:
         keys = settings.portal_session_keys or [local_key(settings.data_dir, KEY_FILE)]
         return cls(keys, secure=not settings.serves_loopback)
 

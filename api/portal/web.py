@@ -33,7 +33,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 # Pages hold people's data: never cached, never framed (clickjacking), forms only back to the portal.
 PAGE_HEADERS = {
-    "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
     "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; object-src 'none'; base-uri 'none'",
 }
 
@@ -57,8 +59,13 @@ class Portal:
 
     def environment(self, language: i18n.Language) -> Environment:
         if language.code not in self.environments:
-            environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+            environment = Environment(
+                loader=FileSystemLoader(TEMPLATES),
+                autoescape=select_autoescape(["html"]),
+                extensions=["jinja2.ext.i18n"],
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
             translations = i18n.translations(language.code)
             environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
             environment.filters["reason"] = partial(words.explain, translations.gettext)
@@ -129,10 +136,23 @@ def render(request: Request, who: Visitor | None, template: str, status: int = 2
     language = who.language if who else i18n.choose(request)
     portal = portal_of(request)
     principal = who.principal if who else None
-    body = portal.environment(language).get_template(template).render(
-        request=request, who=who, principal=principal, lang=language, languages=i18n.LANGUAGES,
-        fmt=i18n.Formats(language), csrf=who.session.csrf if who else "", path=request.url.path,
-        here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), **words.context(), **context)
+    body = (
+        portal.environment(language)
+        .get_template(template)
+        .render(
+            request=request,
+            who=who,
+            principal=principal,
+            lang=language,
+            languages=i18n.LANGUAGES,
+            fmt=i18n.Formats(language),
+            csrf=who.session.csrf if who else "",
+            path=request.url.path,
+            here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+            **words.context(),
+            **context,
+        )
+    )
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
@@ -168,8 +188,14 @@ class PortalRoute(APIRoute):
             except CsrfRefused:
                 return render(request, None, "error.html", status=403, kind="csrf")
             except SahabError as error:
-                return render(request, _visitor_if_any(request), "error.html", status=error_status(error),
-                              kind="error", error=error)
+                return render(
+                    request,
+                    _visitor_if_any(request),
+                    "error.html",
+                    status=error_status(error),
+                    kind="error",
+                    error=error,
+                )
             renewed = getattr(request.state, "renewed_session", None)
             if renewed is not None:
                 portal_of(request).sealer.set_session(response, renewed, portal_of(request).runtime.core.clock.now())

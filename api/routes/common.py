@@ -23,13 +23,21 @@ def authenticated_router(**kwargs: object) -> APIRouter:
 
 def page_limit(
     request: Request,
-    limit: Annotated[int | None, Query(ge=1, description="page size (default page_size_default, at most page_size_max: 50 and 200 unless the operator changed them)")] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="page size (default page_size_default, at most page_size_max: 50 and 200 unless the operator changed them)",
+        ),
+    ] = None,
 ) -> int:
     """The page size: the operator's default when the caller names none, refused past the maximum."""
     settings = request.app.state.runtime.settings
     return settings.page_size_default if limit is None else check_limit(limit, settings.page_size_max)
 
 
-Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, description="opaque cursor from the previous page's next_cursor")]
+Cursor = Annotated[
+    str | None, Query(max_length=MAX_CURSOR_LENGTH, description="opaque cursor from the previous page's next_cursor")
+]
 # A dependency: a default written after `limit: Limit` in a route is not used; the settings decide.
 Limit = Annotated[int, Depends(page_limit)]

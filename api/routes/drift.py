@@ -11,7 +11,12 @@ router = authenticated_router(tags=["metering"])
 
 
 @router.get("/v1/drift", response_model=list[DriftOut])
-def drift(session: SessionDep, caller: CallerDep, organisation_id: str | None = None, region: str | None = None) -> list[DriftOut]:
+def drift(
+    session: SessionDep, caller: CallerDep, organisation_id: str | None = None, region: str | None = None
+) -> list[DriftOut]:
     """Quota changed outside Sahab, usage above quota, project missing on the cloud. Staff see every
     organisation; members see their organisations' projects only."""
-    return [DriftOut.model_validate(item) for item in service.list_drift(session, caller, organisation_id=organisation_id, region=region)]
+    return [
+        DriftOut.model_validate(item)
+        for item in service.list_drift(session, caller, organisation_id=organisation_id, region=region)
+    ]

@@ -8,7 +8,13 @@ from controlplane.errors import Detail, PermissionDenied
 from controlplane.programmes import service
 from controlplane.programmes.report import report
 from controlplane.programmes.schemas import (
-    ApplicationIn, ChoiceIn, DecisionIn, EligibilityOut, EnrolmentOut, ProgrammeOut, ReportOut,
+    ApplicationIn,
+    ChoiceIn,
+    DecisionIn,
+    EligibilityOut,
+    EnrolmentOut,
+    ProgrammeOut,
+    ReportOut,
 )
 from controlplane.programmes.service import EnrolmentState
 
@@ -28,16 +34,20 @@ def get_programme(programme_id: str, core: CoreDep) -> ProgrammeOut:
 
 
 @router.get("/{programme_id}/eligibility", response_model=EligibilityOut)
-def check_eligibility(programme_id: str, organisation_id: str, session: SessionDep, core: CoreDep,
-                      caller: CallerDep) -> EligibilityOut:
+def check_eligibility(
+    programme_id: str, organisation_id: str, session: SessionDep, core: CoreDep, caller: CallerDep
+) -> EligibilityOut:
     """Whether one of your organisations is eligible today, with every reason it is not."""
     result = service.check(session, core, caller, programme_id, organisation_id)
-    return EligibilityOut(programme=result.programme, organisation_id=organisation_id, eligible=result.eligible,
-                          reasons=result.reasons)
+    return EligibilityOut(
+        programme=result.programme, organisation_id=organisation_id, eligible=result.eligible, reasons=result.reasons
+    )
 
 
 @router.post("/{programme_id}/applications", status_code=status.HTTP_201_CREATED, response_model=EnrolmentOut)
-def apply(programme_id: str, data: ApplicationIn, session: SessionDep, core: CoreDep, caller: CallerDep) -> EnrolmentOut:
+def apply(
+    programme_id: str, data: ApplicationIn, session: SessionDep, core: CoreDep, caller: CallerDep
+) -> EnrolmentOut:
     """An organisation's admin applies. Ineligible: rejected at once with every reason. Eligible, with the
     organisation and its profile verified: enrolled at once when the programme allows it. Otherwise it waits
     for an approver, with the reason."""
@@ -54,12 +64,25 @@ def programme_report(programme_id: str, session: SessionDep, core: CoreDep, call
 
 
 @enrolments.get("", response_model=PageOut[EnrolmentOut])
-def list_enrolments(session: SessionDep, caller: CallerDep, limit: Limit, cursor: Cursor = None,
-                    programme: str | None = None, organisation_id: str | None = None,
-                    state: EnrolmentState | None = None) -> PageOut[EnrolmentOut]:
+def list_enrolments(
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Limit,
+    cursor: Cursor = None,
+    programme: str | None = None,
+    organisation_id: str | None = None,
+    state: EnrolmentState | None = None,
+) -> PageOut[EnrolmentOut]:
     """Your organisations' enrolments and applications (approvers and operators: everyone's), oldest first."""
-    page = service.list_visible(session, caller, cursor=cursor, limit=limit, programme_id=programme,
-                                organisation_id=organisation_id, state=state)
+    page = service.list_visible(
+        session,
+        caller,
+        cursor=cursor,
+        limit=limit,
+        programme_id=programme,
+        organisation_id=organisation_id,
+        state=state,
+    )
     return PageOut(items=[EnrolmentOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor)
 
 
@@ -69,13 +92,17 @@ def get_enrolment(enrolment_id: str, session: SessionDep, caller: CallerDep) -> 
 
 
 @enrolments.post("/{enrolment_id}/approve", response_model=EnrolmentOut)
-def approve_enrolment(enrolment_id: str, data: DecisionIn, session: SessionDep, core: CoreDep, caller: CallerDep) -> EnrolmentOut:
+def approve_enrolment(
+    enrolment_id: str, data: DecisionIn, session: SessionDep, core: CoreDep, caller: CallerDep
+) -> EnrolmentOut:
     """Approvers: enrol a pending applicant (still eligible, organisation and profile verified)."""
     return EnrolmentOut.model_validate(service.approve(session, core, caller, enrolment_id, data.reason))
 
 
 @enrolments.post("/{enrolment_id}/reject", response_model=EnrolmentOut)
-def reject_enrolment(enrolment_id: str, data: DecisionIn, session: SessionDep, core: CoreDep, caller: CallerDep) -> EnrolmentOut:
+def reject_enrolment(
+    enrolment_id: str, data: DecisionIn, session: SessionDep, core: CoreDep, caller: CallerDep
+) -> EnrolmentOut:
     return EnrolmentOut.model_validate(service.reject(session, core, caller, enrolment_id, data.reason))
 
 

@@ -7,7 +7,7 @@ from fastapi import Response
 from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.domain.states import ProjectState
-from controlplane.errors import Detail, CredentialsPending
+from controlplane.errors import CredentialsPending, Detail
 from controlplane.projects import credentials, service
 from controlplane.projects.schemas import ProjectOut
 from controlplane.quota_requests.schemas import Decision
@@ -17,10 +17,17 @@ router = authenticated_router(prefix="/v1/projects", tags=["projects"])
 
 @router.get("", response_model=PageOut[ProjectOut])
 def list_projects(
-    session: SessionDep, caller: CallerDep, limit: Limit, cursor: Cursor = None,
-    organisation_id: str | None = None, region: str | None = None, state: ProjectState | None = None,
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Limit,
+    cursor: Cursor = None,
+    organisation_id: str | None = None,
+    region: str | None = None,
+    state: ProjectState | None = None,
 ) -> PageOut[ProjectOut]:
-    page = service.list_visible(session, caller, cursor=cursor, limit=limit, organisation_id=organisation_id, region=region, state=state)
+    page = service.list_visible(
+        session, caller, cursor=cursor, limit=limit, organisation_id=organisation_id, region=region, state=state
+    )
     return PageOut(items=[ProjectOut.model_validate(p) for p in page.items], next_cursor=page.next_cursor)
 
 
@@ -30,12 +37,19 @@ def get_project(project_id: str, session: SessionDep, caller: CallerDep) -> Proj
 
 
 @router.post("/{project_id}/decommission", response_model=ProjectOut)
-def decommission_project(project_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None,
-                         force: bool = False) -> ProjectOut:
+def decommission_project(
+    project_id: str,
+    session: SessionDep,
+    core: CoreDep,
+    caller: CallerDep,
+    data: Decision | None = None,
+    force: bool = False,
+) -> ProjectOut:
     """Organisation admins and operators: remove the project from the cloud and release its quota.
     Refused while its object storage holds data, unless an operator forces it (`?force=true`)."""
-    return ProjectOut.model_validate(service.decommission(session, core, caller, project_id, data.reason if data else None,
-                                                          force=force))
+    return ProjectOut.model_validate(
+        service.decommission(session, core, caller, project_id, data.reason if data else None, force=force)
+    )
 
 
 @router.post("/{project_id}/repair", response_model=ProjectOut, status_code=202)
@@ -47,8 +61,9 @@ def repair_project(project_id: str, session: SessionDep, core: CoreDep, caller: 
 
 
 @router.get("/{project_id}/credentials")
-def project_credentials(project_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, caller: CallerDep,
-                        response: Response) -> dict[str, Any]:
+def project_credentials(
+    project_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, caller: CallerDep, response: Response
+) -> dict[str, Any]:
     """A clouds.yaml document for the project user. Organisation admins only; contains a secret.
     Read from the database, where the worker sealed it when provisioning ended."""
     project = service.require_credentials_access(session, caller, project_id)
@@ -58,9 +73,12 @@ def project_credentials(project_id: str, session: SessionDep, core: CoreDep, run
         # after commit: this request writes nothing, and the error below rolls back.
         core.queue.capture_credentials(project.id)
         raise CredentialsPending(
-            Detail("the credentials of project {project_id} are being fetched from its stack by a worker; retry in a "
-                   "few seconds",
-                   project_id=project.id),
-            retry_after_seconds=5)
+            Detail(
+                "the credentials of project {project_id} are being fetched from its stack by a worker; retry in a "
+                "few seconds",
+                project_id=project.id,
+            ),
+            retry_after_seconds=5,
+        )
     response.headers["Cache-Control"] = "no-store"
     return {"clouds": {f"sahab-{project.region_id}-{project.environment}": entry}}

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 from fastapi import Query, status
-
 from fastapi.concurrency import run_in_threadpool
-
 from sqlalchemy.orm import Session
 
 from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
@@ -11,12 +9,12 @@ from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.billing import budgets
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
-from controlplane.persistence.models import Organisation, QuotaRequest
 from controlplane.domain.states import RequestState
 from controlplane.persistence.database import transaction
-from controlplane.runtime import Runtime
+from controlplane.persistence.models import Organisation, QuotaRequest
 from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import Decision, EventOut, QuotaRequestCreate, QuotaRequestOut, RejectDecision
+from controlplane.runtime import Runtime
 
 # Event ids are a 32-bit integer column on PostgreSQL: a larger `after` cannot even be bound there.
 MAX_EVENT_ID = 2**31 - 1
@@ -45,17 +43,25 @@ def _with_estimate(session: Session, core: Core, request: QuotaRequest) -> Quota
     out = QuotaRequestOut.model_validate(request)
     if core.billing is not None:
         organisation = session.get_one(Organisation, request.organisation_id)
-        out.estimated_monthly_cost = budgets.request_estimate(session, core.billing, organisation, request.amounts,
-                                                              core.clock.now())
+        out.estimated_monthly_cost = budgets.request_estimate(
+            session, core.billing, organisation, request.amounts, core.clock.now()
+        )
     return out
 
 
 @router.get("", response_model=PageOut[QuotaRequestOut])
 def list_requests(
-    session: SessionDep, caller: CallerDep, limit: Limit, cursor: Cursor = None,
-    state: RequestState | None = None, organisation_id: str | None = None, region: str | None = None,
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Limit,
+    cursor: Cursor = None,
+    state: RequestState | None = None,
+    organisation_id: str | None = None,
+    region: str | None = None,
 ) -> PageOut[QuotaRequestOut]:
-    page = service.list_visible(session, caller, cursor=cursor, limit=limit, state=state, organisation_id=organisation_id, region=region)
+    page = service.list_visible(
+        session, caller, cursor=cursor, limit=limit, state=state, organisation_id=organisation_id, region=region
+    )
     return PageOut(items=[QuotaRequestOut.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
 
 
@@ -65,25 +71,40 @@ def get_request(request_id: str, session: SessionDep, core: CoreDep, caller: Cal
 
 
 @router.get("/{request_id}/events", response_model=list[EventOut])
-def list_events(request_id: str, session: SessionDep, caller: CallerDep, after: int = Query(0, ge=0, le=MAX_EVENT_ID, description="only events with a larger id")) -> list[EventOut]:
+def list_events(
+    request_id: str,
+    session: SessionDep,
+    caller: CallerDep,
+    after: int = Query(0, ge=0, le=MAX_EVENT_ID, description="only events with a larger id"),
+) -> list[EventOut]:
     """Every transition (actor, time, from, to, reason) and progress step, oldest first."""
     return [EventOut.model_validate(e) for e in service.events(session, caller, request_id, after)]
 
 
 @router.post("/{request_id}/approve", response_model=QuotaRequestOut)
-def approve_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None) -> QuotaRequestOut:
+def approve_request(
+    request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None
+) -> QuotaRequestOut:
     """Approvers only. Refused with 409 insufficient-capacity when the region cannot hold it."""
-    return QuotaRequestOut.model_validate(service.approve(session, core, caller, request_id, data.reason if data else None))
+    return QuotaRequestOut.model_validate(
+        service.approve(session, core, caller, request_id, data.reason if data else None)
+    )
 
 
 @router.post("/{request_id}/reject", response_model=QuotaRequestOut)
-def reject_request(request_id: str, data: RejectDecision, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
+def reject_request(
+    request_id: str, data: RejectDecision, session: SessionDep, core: CoreDep, caller: CallerDep
+) -> QuotaRequestOut:
     return QuotaRequestOut.model_validate(service.reject(session, core, caller, request_id, data.reason))
 
 
 @router.post("/{request_id}/cancel", response_model=QuotaRequestOut)
-def cancel_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None) -> QuotaRequestOut:
-    return QuotaRequestOut.model_validate(service.cancel(session, core, caller, request_id, data.reason if data else None))
+def cancel_request(
+    request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None
+) -> QuotaRequestOut:
+    return QuotaRequestOut.model_validate(
+        service.cancel(session, core, caller, request_id, data.reason if data else None)
+    )
 
 
 @router.post("/{request_id}/retry", response_model=QuotaRequestOut)

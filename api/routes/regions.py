@@ -33,7 +33,8 @@ class RegionOut(BaseModel):
     agency_reserved_share: float
     resources: dict[str, ResourceCapacity]
     programmes: dict[str, dict[str, ReserveCapacity]] = Field(
-        description="each programme's reserve here, per resource it reserves: kept out of the general pool")
+        description="each programme's reserve here, per resource it reserves: kept out of the general pool"
+    )
 
 
 @router.get("", response_model=list[RegionOut])
@@ -42,19 +43,30 @@ def list_regions(session: SessionDep, core: CoreDep) -> list[RegionOut]:
     general pool per resource, and beside it each programme's reserve."""
     return [
         RegionOut(
-            id=view.region.id, name=view.region.name, status=view.region.status.value,
+            id=view.region.id,
+            name=view.region.name,
+            status=view.region.status.value,
             agency_reserved_share=view.region.agency_reserved_share,
             resources={
                 resource.value: ResourceCapacity(
-                    raw_capacity=r.raw_capacity, overcommit=r.overcommit, capacity=r.capacity,
-                    reserved_programmes=r.reserved_programmes, general=r.general,
-                    granted=r.granted, free=r.free, free_for_businesses=r.free_for_businesses,
-                ) for resource, r in view.resources.items()
+                    raw_capacity=r.raw_capacity,
+                    overcommit=r.overcommit,
+                    capacity=r.capacity,
+                    reserved_programmes=r.reserved_programmes,
+                    general=r.general,
+                    granted=r.granted,
+                    free=r.free,
+                    free_for_businesses=r.free_for_businesses,
+                )
+                for resource, r in view.resources.items()
             },
             programmes={
-                programme: {resource.value: ReserveCapacity(reserved=c.reserved, granted=c.granted, free=c.free)
-                            for resource, c in reserve.items()}
+                programme: {
+                    resource.value: ReserveCapacity(reserved=c.reserved, granted=c.granted, free=c.free)
+                    for resource, c in reserve.items()
+                }
                 for programme, reserve in view.reserves().items()
             },
-        ) for view in read_all(session, core.catalogue)
+        )
+        for view in read_all(session, core.catalogue)
     ]

@@ -39,8 +39,15 @@ async def readyz(request: Request) -> Any:
     if not await _is_operator(request):
         failures = {name: "unavailable" for name in failures}
     checks = {name: failures.get(name, "ok") for name in ("database", "broker")}
-    return problem(503, "not-ready", N_("Not ready"), "; ".join(f"{k}: {v}" for k, v in failures.items()), "/readyz",
-                   language=language_of(request), checks=checks)
+    return problem(
+        503,
+        "not-ready",
+        N_("Not ready"),
+        "; ".join(f"{k}: {v}" for k, v in failures.items()),
+        "/readyz",
+        language=language_of(request),
+        checks=checks,
+    )
 
 
 async def _is_operator(request: Request) -> bool:
@@ -74,7 +81,9 @@ def meta(request: Request) -> dict[str, Any]:
     """What a client needs before it has a token: the issuer, audience and the CLI's client id."""
     settings = request.app.state.runtime.settings
     return {
-        "issuer": settings.oidc_issuer, "audience": settings.oidc_audience,
-        "cli_client_id": settings.cli_client_id, "builtin_issuer": settings.uses_builtin_issuer,
+        "issuer": settings.oidc_issuer,
+        "audience": settings.oidc_audience,
+        "cli_client_id": settings.cli_client_id,
+        "builtin_issuer": settings.uses_builtin_issuer,
         "provisioner": settings.provisioner,
     }

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from fastapi import Query
@@ -19,29 +19,48 @@ MAX_PERIOD = timedelta(days=366)
 
 
 # Reports cover times Sahab can have measured; the bounds keep period arithmetic within datetime's range.
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def parse_time(name: str, value: str) -> datetime:
     """ISO 8601 date or date-time between EARLIEST and LATEST; a value without an offset is UTC."""
     try:
         parsed = datetime.fromisoformat(value.strip())
-        parsed = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise InvalidInput(Detail("{name}: {value!r} is not an ISO 8601 date or date-time between {earliest} and "
-                                  "{latest} (e.g. 2026-11-01 or 2026-11-01T00:00:00Z)",
-                                  name=name, value=value, earliest=EARLIEST.date(), latest=LATEST.date()), parameter=name) from None
+        raise InvalidInput(
+            Detail(
+                "{name}: {value!r} is not an ISO 8601 date or date-time between {earliest} and "
+                "{latest} (e.g. 2026-11-01 or 2026-11-01T00:00:00Z)",
+                name=name,
+                value=value,
+                earliest=EARLIEST.date(),
+                latest=LATEST.date(),
+            ),
+            parameter=name,
+        ) from None
     if not EARLIEST <= parsed < LATEST:
-        raise InvalidInput(Detail("{name}: {value!r} is outside {earliest} to {latest}",
-                                  name=name, value=value, earliest=EARLIEST.date(), latest=LATEST.date()), parameter=name)
+        raise InvalidInput(
+            Detail(
+                "{name}: {value!r} is outside {earliest} to {latest}",
+                name=name,
+                value=value,
+                earliest=EARLIEST.date(),
+                latest=LATEST.date(),
+            ),
+            parameter=name,
+        )
     return parsed
 
 
 @router.get("", response_model=list[UsageOut] | list[UsageReportRow], response_model_by_alias=True)
 def usage(
-    session: SessionDep, caller: CallerDep, core: CoreDep,
-    organisation_id: str | None = None, region: str | None = None,
+    session: SessionDep,
+    caller: CallerDep,
+    core: CoreDep,
+    organisation_id: str | None = None,
+    region: str | None = None,
     from_: str | None = Query(None, alias="from", description="ISO 8601 start of the period (default: `to` - 30 days)"),
     to: str | None = Query(None, description="ISO 8601 end of the period (default: now)"),
     by: Literal["project", "region", "organisation"] | None = Query(None, description="group the period report"),
@@ -54,16 +73,39 @@ def usage(
         end = parse_time("to", to) if to is not None else now
         start = parse_time("from", from_) if from_ is not None else end - DEFAULT_PERIOD
         if start >= end:
-            raise InvalidInput(Detail("from ({start}) must be before to ({end})",
-                                      start=start.isoformat(), end=end.isoformat()), parameter="from")
+            raise InvalidInput(
+                Detail("from ({start}) must be before to ({end})", start=start.isoformat(), end=end.isoformat()),
+                parameter="from",
+            )
         if end - start > MAX_PERIOD:
-            raise InvalidInput(Detail("the period may be at most {max_days} days, got {days}",
-                                      max_days=MAX_PERIOD.days, days=(end - start).days), parameter="to")
-        rows = usage_report(session, caller, start=start, end=end, now=now, by=by or "project",
-                            organisation_id=organisation_id, region=region)
+            raise InvalidInput(
+                Detail(
+                    "the period may be at most {max_days} days, got {days}",
+                    max_days=MAX_PERIOD.days,
+                    days=(end - start).days,
+                ),
+                parameter="to",
+            )
+        rows = usage_report(
+            session,
+            caller,
+            start=start,
+            end=end,
+            now=now,
+            by=by or "project",
+            organisation_id=organisation_id,
+            region=region,
+        )
         return [UsageReportRow.model_validate(row) for row in rows]
     return [
-        UsageOut(project_id=p.id, organisation_id=p.organisation_id, region_id=p.region_id, environment=p.environment,
-                 granted=p.granted, used=p.last_usage, measured_at=p.last_usage_at)
+        UsageOut(
+            project_id=p.id,
+            organisation_id=p.organisation_id,
+            region_id=p.region_id,
+            environment=p.environment,
+            granted=p.granted,
+            used=p.last_usage,
+            measured_at=p.last_usage_at,
+        )
         for p in projects.last_usage(session, caller, organisation_id=organisation_id, region=region)
     ]

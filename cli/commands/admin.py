@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from cli.commands.requests import RequestState, act, requests_table
@@ -25,21 +23,31 @@ def requests(
     current = state(ctx)
     with current.api() as api:
         page = api.page("/v1/quota-requests", {"state": state_.value}, all_pages=all_pages)
-    render(current.output, page, lambda p: requests_table(p, title=_("Requests in state {state}").format(state=state_.value)))
+    render(
+        current.output,
+        page,
+        lambda p: requests_table(p, title=_("Requests in state {state}").format(state=state_.value)),
+    )
 
 
 @app.command()
 @handled
-def approve(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID"),
-            reason: Optional[str] = typer.Option(None, "--reason")) -> None:
+def approve(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., metavar="ID"),
+    reason: str | None = typer.Option(None, "--reason"),
+) -> None:
     """Approve a submitted request (refused when the region lacks capacity)."""
     act(ctx, request_id, "approve", {"reason": reason})
 
 
 @app.command()
 @handled
-def reject(ctx: typer.Context, request_id: str = typer.Argument(..., metavar="ID"),
-           reason: str = typer.Option(..., "--reason", help="told to the requester")) -> None:
+def reject(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., metavar="ID"),
+    reason: str = typer.Option(..., "--reason", help="told to the requester"),
+) -> None:
     """Reject a submitted request."""
     act(ctx, request_id, "reject", {"reason": reason}, with_reason=True)
 

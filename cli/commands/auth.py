@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 import typer
 
 from cli import auth as flows
 from cli import config
 from cli.context import handled, state
-from cli.i18n import N_, _, moment
 from cli.errors import CliError, not_authenticated, usage
+from cli.i18n import N_, _, moment
 from cli.output import JSON, console, details, echo, print_json
 
 
@@ -25,9 +25,13 @@ def register(app: typer.Typer) -> None:
 @handled
 def login(
     ctx: typer.Context,
-    api: Optional[str] = typer.Option(None, "--api", metavar="URL", help="API base URL; remembered in config.json"),
-    client_id: Optional[str] = typer.Option(None, "--client-id", envvar="SAHAB_CLIENT_ID", help="client credentials grant (automation)"),
-    client_secret: Optional[str] = typer.Option(None, "--client-secret", envvar="SAHAB_CLIENT_SECRET", help="the client's secret"),
+    api: str | None = typer.Option(None, "--api", metavar="URL", help="API base URL; remembered in config.json"),
+    client_id: str | None = typer.Option(
+        None, "--client-id", envvar="SAHAB_CLIENT_ID", help="client credentials grant (automation)"
+    ),
+    client_secret: str | None = typer.Option(
+        None, "--client-secret", envvar="SAHAB_CLIENT_SECRET", help="the client's secret"
+    ),
 ) -> None:
     """Sign in: the device flow in a browser, or client credentials with --client-id/--client-secret."""
     current = state(ctx)
@@ -49,8 +53,15 @@ def login(
         said = _("Logged in to {api} as {who} ({subject}); token valid until {expires}; renewed by its refresh token.")
     else:
         said = _("Logged in to {api} as {who} ({subject}); token valid until {expires}.")
-    echo(said.format(api=current.api_url, who=who, subject=claims.get("sub"), expires=_time(credentials.expires_at),
-                     until=_time(credentials.refresh_expires_at) if credentials.refresh_expires_at else ""))
+    echo(
+        said.format(
+            api=current.api_url,
+            who=who,
+            subject=claims.get("sub"),
+            expires=_time(credentials.expires_at),
+            until=_time(credentials.refresh_expires_at) if credentials.refresh_expires_at else "",
+        )
+    )
 
 
 def _show_code(grant: dict[str, Any]) -> None:
@@ -81,8 +92,12 @@ def logout() -> None:
     elif revoked_at:
         echo(_("Logged out; the session was revoked at {time}.").format(time=revoked_at))
     elif stored is not None and stored.refresh_token:
-        echo(_("Logged out; the identity provider offers no revocation, so the session ends when its refresh token "
-               "expires."))
+        echo(
+            _(
+                "Logged out; the identity provider offers no revocation, so the session ends when its refresh token "
+                "expires."
+            )
+        )
     else:
         echo(_("Logged out."))
 
@@ -100,18 +115,22 @@ def whoami(ctx: typer.Context) -> None:
     if current.output == JSON:
         print_json(claims)
     else:
-        console().print(details([
-            (N_("subject"), claims.get("sub")),
-            (N_("name"), claims.get("name")),
-            (N_("email"), claims.get("email")),
-            (N_("roles"), ", ".join(claims.get("sahab_roles") or []) or "-"),
-            (N_("organisations"), ", ".join(claims.get("sahab_orgs") or []) or "-"),
-            (N_("issuer"), claims.get("iss")),
-            (N_("obtained by"), stored.grant),
-            (N_("api"), stored.api_url),
-            (N_("session"), _session(stored)),
-            (N_("expires"), _time(stored.expires_at) + (_(" (expired)") if stored.expired(margin=0) else "")),
-        ]))
+        console().print(
+            details(
+                [
+                    (N_("subject"), claims.get("sub")),
+                    (N_("name"), claims.get("name")),
+                    (N_("email"), claims.get("email")),
+                    (N_("roles"), ", ".join(claims.get("sahab_roles") or []) or "-"),
+                    (N_("organisations"), ", ".join(claims.get("sahab_orgs") or []) or "-"),
+                    (N_("issuer"), claims.get("iss")),
+                    (N_("obtained by"), stored.grant),
+                    (N_("api"), stored.api_url),
+                    (N_("session"), _session(stored)),
+                    (N_("expires"), _time(stored.expires_at) + (_(" (expired)") if stored.expired(margin=0) else "")),
+                ]
+            )
+        )
     if stored.expired(margin=0):
         raise CliError(N_("Not authenticated"), _("the stored token expired; run `sahab login`"), exit_code=3)
 
@@ -125,4 +144,4 @@ def _session(stored: config.Credentials) -> str:
 
 
 def _time(epoch: float) -> str:
-    return moment(datetime.fromtimestamp(epoch, timezone.utc)) + " UTC"
+    return moment(datetime.fromtimestamp(epoch, UTC)) + " UTC"

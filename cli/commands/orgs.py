@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -28,15 +28,24 @@ class Role(str, Enum):
 
 
 def _org_details(org: dict[str, Any]) -> Any:
-    return details([(N_("id"), org["id"]), (N_("kind"), org["kind"]), (N_("name"), org["legal_name"]),
-                    (N_("national id"), org["national_id"]), (N_("email"), org["contact_email"]),
-                    (N_("status"), org["status"]), (N_("created"), when(org["created_at"])),
-                    (N_("sector"), org.get(N_("sector")) or ""), (N_("employees"), "" if org.get(N_("employees")) is None else org["employees"]),
-                    (N_("founded"), org.get("founded_on") or ""),
-                    (N_("profile verified"), when(org.get("profile_verified_at")) or _("no"))])
+    return details(
+        [
+            (N_("id"), org["id"]),
+            (N_("kind"), org["kind"]),
+            (N_("name"), org["legal_name"]),
+            (N_("national id"), org["national_id"]),
+            (N_("email"), org["contact_email"]),
+            (N_("status"), org["status"]),
+            (N_("created"), when(org["created_at"])),
+            (N_("sector"), org.get(N_("sector")) or ""),
+            (N_("employees"), "" if org.get(N_("employees")) is None else org["employees"]),
+            (N_("founded"), org.get("founded_on") or ""),
+            (N_("profile verified"), when(org.get("profile_verified_at")) or _("no")),
+        ]
+    )
 
 
-def _profile(sector: Optional[str], employees: Optional[int], founded: Optional[str]) -> dict[str, Any]:
+def _profile(sector: str | None, employees: int | None, founded: str | None) -> dict[str, Any]:
     given = {"sector": sector, "employees": employees, "founded_on": founded}
     return {k: v for k, v in given.items() if v is not None}
 
@@ -47,18 +56,28 @@ def register(
     ctx: typer.Context,
     kind: Kind = typer.Option(..., "--kind", help="agency (public body) or business"),
     name: str = typer.Option(..., "--name", help="legal name"),
-    national_id: str = typer.Option(..., "--national-id", help="ICE (15 digits) for a business, administration code for an agency"),
+    national_id: str = typer.Option(
+        ..., "--national-id", help="ICE (15 digits) for a business, administration code for an agency"
+    ),
     email: str = typer.Option(..., "--email", help="contact e-mail"),
-    sector: Optional[str] = typer.Option(None, "--sector", help=SECTOR_HELP),
-    employees: Optional[int] = typer.Option(None, "--employees", help="number of employees"),
-    founded: Optional[str] = typer.Option(None, "--founded", help="founding date, YYYY-MM-DD"),
+    sector: str | None = typer.Option(None, "--sector", help=SECTOR_HELP),
+    employees: int | None = typer.Option(None, "--employees", help="number of employees"),
+    founded: str | None = typer.Option(None, "--founded", help="founding date, YYYY-MM-DD"),
 ) -> None:
     """Register an organisation; you become its admin. An operator must verify it (and its profile) before it can
     request quota; programmes judge the profile: sector, employees, founding date."""
     current = state(ctx)
     with current.api() as api:
-        org = api.post("/v1/organisations", json={"kind": kind.value, "legal_name": name, "national_id": national_id,
-                                                  "contact_email": email, **_profile(sector, employees, founded)})
+        org = api.post(
+            "/v1/organisations",
+            json={
+                "kind": kind.value,
+                "legal_name": name,
+                "national_id": national_id,
+                "contact_email": email,
+                **_profile(sector, employees, founded),
+            },
+        )
     render(current.output, org, _org_details)
 
 
@@ -67,9 +86,9 @@ def register(
 def profile(
     ctx: typer.Context,
     org: str = typer.Argument(..., metavar="ORG"),
-    sector: Optional[str] = typer.Option(None, "--sector", help=SECTOR_HELP),
-    employees: Optional[int] = typer.Option(None, "--employees", help="number of employees"),
-    founded: Optional[str] = typer.Option(None, "--founded", help="founding date, YYYY-MM-DD"),
+    sector: str | None = typer.Option(None, "--sector", help=SECTOR_HELP),
+    employees: int | None = typer.Option(None, "--employees", help="number of employees"),
+    founded: str | None = typer.Option(None, "--founded", help="founding date, YYYY-MM-DD"),
 ) -> None:
     """Update the profile (admins). A change must be verified again by an operator before programmes rely on it."""
     current = state(ctx)
@@ -85,10 +104,15 @@ def list_(ctx: typer.Context, all_pages: bool = typer.Option(False, "--all", hel
     current = state(ctx)
     with current.api() as api:
         page = api.page("/v1/organisations", all_pages=all_pages)
-    render(current.output, page, lambda p: table(
-        [N_("ID"), N_("Kind"), N_("Name"), N_("Status"), N_("Created")],
-        [[o["id"], o["kind"], o["legal_name"], o["status"], when(o["created_at"])] for o in p["items"]],
-        title=N_("Organisations")))
+    render(
+        current.output,
+        page,
+        lambda p: table(
+            [N_("ID"), N_("Kind"), N_("Name"), N_("Status"), N_("Created")],
+            [[o["id"], o["kind"], o["legal_name"], o["status"], when(o["created_at"])] for o in p["items"]],
+            title=N_("Organisations"),
+        ),
+    )
 
 
 @app.command()
@@ -108,8 +132,15 @@ def members(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG")) -
     current = state(ctx)
     with current.api() as api:
         data = api.get(f"/v1/organisations/{org}/members")
-    render(current.output, data, lambda rows: table(
-        [N_("Subject"), N_("Role"), N_("Since")], [[m["subject"], m["role"], when(m["created_at"])] for m in rows], title=_("Members of {org}").format(org=org)))
+    render(
+        current.output,
+        data,
+        lambda rows: table(
+            [N_("Subject"), N_("Role"), N_("Since")],
+            [[m["subject"], m["role"], when(m["created_at"])] for m in rows],
+            title=_("Members of {org}").format(org=org),
+        ),
+    )
 
 
 @app.command("add-member")
@@ -129,8 +160,11 @@ def add_member(
 
 @app.command("remove-member")
 @handled
-def remove_member(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG"),
-                  subject: str = typer.Argument(..., metavar="SUBJECT")) -> None:
+def remove_member(
+    ctx: typer.Context,
+    org: str = typer.Argument(..., metavar="ORG"),
+    subject: str = typer.Argument(..., metavar="SUBJECT"),
+) -> None:
     """Remove a member. Organisation admins only."""
     current = state(ctx)
     with current.api() as api:

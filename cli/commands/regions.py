@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -40,18 +40,32 @@ def _free(region: dict[str, Any], resource: str) -> str:
 
 def _reserves(region: dict[str, Any]) -> str:
     """Each programme's reserve, beside the general pool's free capacity: its vCPUs free of those reserved."""
-    return "\n".join(
-        _("{programme}: {free} of {reserved} vCPUs free").format(
-            programme=programme, free=number(reserve.get("vcpus", {}).get("free", 0)),
-            reserved=number(reserve.get("vcpus", {}).get("reserved", 0)))
-        for programme, reserve in sorted((region.get("programmes") or {}).items())) or "-"
+    return (
+        "\n".join(
+            _("{programme}: {free} of {reserved} vCPUs free").format(
+                programme=programme,
+                free=number(reserve.get("vcpus", {}).get("free", 0)),
+                reserved=number(reserve.get("vcpus", {}).get("reserved", 0)),
+            )
+            for programme, reserve in sorted((region.get("programmes") or {}).items())
+        )
+        or "-"
+    )
 
 
 def _regions_table(data: list[dict[str, Any]]) -> Any:
     """The free columns are the general pool's; the programmes' reserves are kept out of it."""
     return table(
-        [N_("ID"), N_("Name"), N_("Status"), N_("Free vCPUs"), N_("Free RAM"), N_("Free instances"), N_("Free volume"),
-         N_("Programme reserves")],
+        [
+            N_("ID"),
+            N_("Name"),
+            N_("Status"),
+            N_("Free vCPUs"),
+            N_("Free RAM"),
+            N_("Free instances"),
+            N_("Free volume"),
+            N_("Programme reserves"),
+        ],
         [[r["id"], r["name"], r["status"], *(_free(r, res) for res in MAIN_RESOURCES), _reserves(r)] for r in data],
         title=N_("Regions"),
     )
@@ -69,11 +83,13 @@ class GroupBy(str, Enum):
 @handled
 def usage(
     ctx: typer.Context,
-    org: Optional[str] = typer.Option(None, "--org", help="organisation id"),
-    region: Optional[str] = typer.Option(None, "--region", help="region id"),
-    from_: Optional[str] = typer.Option(None, "--from", metavar="ISO8601", help="start of a period report (default: --to minus 30 days)"),
-    to: Optional[str] = typer.Option(None, "--to", metavar="ISO8601", help="end of a period report (default: now)"),
-    by: Optional[GroupBy] = typer.Option(None, "--by", help="group a period report by project, region or organisation"),
+    org: str | None = typer.Option(None, "--org", help="organisation id"),
+    region: str | None = typer.Option(None, "--region", help="region id"),
+    from_: str | None = typer.Option(
+        None, "--from", metavar="ISO8601", help="start of a period report (default: --to minus 30 days)"
+    ),
+    to: str | None = typer.Option(None, "--to", metavar="ISO8601", help="end of a period report (default: now)"),
+    by: GroupBy | None = typer.Option(None, "--by", help="group a period report by project, region or organisation"),
 ) -> None:
     """Granted quota and the last measured usage of your live projects; with --from/--to/--by, usage
     over a period: vCPU-hours, RAM GiB-hours, volume GiB-hours, peak and average vs granted."""
@@ -87,12 +103,26 @@ def usage(
         return
     with current.api() as api:
         data = api.get("/v1/usage", params=params)
-    render(current.output, data, lambda rows: table(
-        [N_("Project"), N_("Organisation"), N_("Region"), N_("Env"), N_("Granted"), N_("Used"), N_("Measured")],
-        [[u["project_id"], u["organisation_id"], u["region_id"], u["environment"], amounts(u["granted"], MAIN_RESOURCES),
-          amounts(u.get("used"), MAIN_RESOURCES) or "-", when(u.get("measured_at")) or "-"] for u in rows],
-        title=N_("Usage"),
-    ))
+    render(
+        current.output,
+        data,
+        lambda rows: table(
+            [N_("Project"), N_("Organisation"), N_("Region"), N_("Env"), N_("Granted"), N_("Used"), N_("Measured")],
+            [
+                [
+                    u["project_id"],
+                    u["organisation_id"],
+                    u["region_id"],
+                    u["environment"],
+                    amounts(u["granted"], MAIN_RESOURCES),
+                    amounts(u.get("used"), MAIN_RESOURCES) or "-",
+                    when(u.get("measured_at")) or "-",
+                ]
+                for u in rows
+            ],
+            title=N_("Usage"),
+        ),
+    )
 
 
 def _report_table(rows: list[dict[str, Any]]) -> Any:
@@ -104,10 +134,39 @@ def _report_table(rows: list[dict[str, Any]]) -> Any:
 
     by = rows[0]["by"] if rows else "project"
     return table(
-        [GROUP_HEADERS.get(by, by), N_("From"), N_("To"), N_("Projects"), N_("vCPU-h"), N_("RAM GiB-h"),
-         N_("Volume GiB-h"), N_("Object GiB-h"), N_("vCPUs peak"), N_("vCPUs avg"), N_("vCPUs granted")],
-        [[key(r), when(r["from"]), when(r["to"]), *map(number, (r["projects"], r["vcpu_hours"], r["ram_gib_hours"],
-          r["volume_gib_hours"], r.get("object_gib_hours", 0), vcpus(r, "peak"), vcpus(r, "average"),
-          vcpus(r, "granted")))] for r in rows],
+        [
+            GROUP_HEADERS.get(by, by),
+            N_("From"),
+            N_("To"),
+            N_("Projects"),
+            N_("vCPU-h"),
+            N_("RAM GiB-h"),
+            N_("Volume GiB-h"),
+            N_("Object GiB-h"),
+            N_("vCPUs peak"),
+            N_("vCPUs avg"),
+            N_("vCPUs granted"),
+        ],
+        [
+            [
+                key(r),
+                when(r["from"]),
+                when(r["to"]),
+                *map(
+                    number,
+                    (
+                        r["projects"],
+                        r["vcpu_hours"],
+                        r["ram_gib_hours"],
+                        r["volume_gib_hours"],
+                        r.get("object_gib_hours", 0),
+                        vcpus(r, "peak"),
+                        vcpus(r, "average"),
+                        vcpus(r, "granted"),
+                    ),
+                ),
+            ]
+            for r in rows
+        ],
         title=N_("Usage report"),
     )

@@ -37,28 +37,58 @@ def _problem(delivery: dict[str, Any]) -> str:
 def deliveries(
     ctx: typer.Context,
     org: str = typer.Argument(..., metavar="ORG"),
-    state_: DeliveryState | None = typer.Option(None, "--state", help="only deliveries in this state (failed: every attempt failed)"),
+    state_: DeliveryState | None = typer.Option(
+        None, "--state", help="only deliveries in this state (failed: every attempt failed)"
+    ),
     all_pages: bool = typer.Option(False, "--all", help="fetch every page"),
 ) -> None:
     """Usage alerts sent to the organisation's webhook, oldest first (organisation admins)."""
     current = state(ctx)
     with current.api() as api:
         page = api.page(_path(org), {"state": state_.value} if state_ else None, all_pages=all_pages)
-    render(current.output, page, lambda p: table(
-        [N_("ID"), N_("State"), N_("Attempts"), N_("Alert"), N_("Last status"), N_("Last error"), N_("Created")],
-        [[d["id"], d["state"], d["attempts"], _alert(d), d["last_status"] or "", _problem(d), when(d["created_at"])]
-         for d in p["items"]],
-        title=_("Webhook deliveries of {org}").format(org=org)))
+    render(
+        current.output,
+        page,
+        lambda p: table(
+            [N_("ID"), N_("State"), N_("Attempts"), N_("Alert"), N_("Last status"), N_("Last error"), N_("Created")],
+            [
+                [
+                    d["id"],
+                    d["state"],
+                    d["attempts"],
+                    _alert(d),
+                    d["last_status"] or "",
+                    _problem(d),
+                    when(d["created_at"]),
+                ]
+                for d in p["items"]
+            ],
+            title=_("Webhook deliveries of {org}").format(org=org),
+        ),
+    )
 
 
-def resend(ctx: typer.Context, org: str = typer.Argument(..., metavar="ORG"),
-           delivery: str = typer.Argument(..., metavar="DELIVERY")) -> None:
+def resend(
+    ctx: typer.Context,
+    org: str = typer.Argument(..., metavar="ORG"),
+    delivery: str = typer.Argument(..., metavar="DELIVERY"),
+) -> None:
     """Send a failed or cancelled delivery again, with all its attempts, to the webhook as it is now."""
     current = state(ctx)
     with current.api() as api:
         data = api.post(f"{_path(org)}/{delivery}/resend")
-    render(current.output, data, lambda d: details([(N_("id"), d["id"]), (N_("state"), d["state"]), (N_("alert"), _alert(d)),
-                                                    (N_("created"), when(d["created_at"]))]))
+    render(
+        current.output,
+        data,
+        lambda d: details(
+            [
+                (N_("id"), d["id"]),
+                (N_("state"), d["state"]),
+                (N_("alert"), _alert(d)),
+                (N_("created"), when(d["created_at"])),
+            ]
+        ),
+    )
 
 
 def register(orgs: typer.Typer) -> None:

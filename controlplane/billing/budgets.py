@@ -36,36 +36,62 @@ MAX_BUDGET = Decimal("1e15")
 def parse_amount(value: Any) -> Decimal:
     """A budget: a decimal number > 0 with at most 2 decimals, given as a string or a number."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidInput(Detail('amount must be a decimal string such as "5000.00", got {value}', value=repr(value)),
-                           parameter="amount")
+        raise InvalidInput(
+            Detail('amount must be a decimal string such as "5000.00", got {value}', value=repr(value)),
+            parameter="amount",
+        )
     text = str(value).strip()
     if not AMOUNT.fullmatch(text):
-        raise InvalidInput(Detail("amount: {value} is not a plain decimal number such as 5000 or 5000.50", value=repr(value)),
-                           parameter="amount")
+        raise InvalidInput(
+            Detail("amount: {value} is not a plain decimal number such as 5000 or 5000.50", value=repr(value)),
+            parameter="amount",
+        )
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise InvalidInput(Detail("amount: {value} is not a decimal number", value=repr(value)),
-                           parameter="amount") from None
+        raise InvalidInput(
+            Detail("amount: {value} is not a decimal number", value=repr(value)), parameter="amount"
+        ) from None
     if not amount.is_finite() or amount <= 0 or amount >= MAX_BUDGET or amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput(Detail("amount must be > 0, below {maximum:,.0f}, with at most 2 decimals; got {value}",
-                                  maximum=MAX_BUDGET, value=repr(value)), parameter="amount")
+        raise InvalidInput(
+            Detail(
+                "amount must be > 0, below {maximum:,.0f}, with at most 2 decimals; got {value}",
+                maximum=MAX_BUDGET,
+                value=repr(value),
+            ),
+            parameter="amount",
+        )
     return amount.quantize(Decimal("0.01"))
 
 
-def _out(budget: Budget | None, organisation: Organisation, billing: Billing, session: Session, now: datetime) -> dict[str, Any]:
+def _out(
+    budget: Budget | None, organisation: Organisation, billing: Billing, session: Session, now: datetime
+) -> dict[str, Any]:
     spent = compute(session, organisation, period_of(now), now, billing.prices, billing.discounts).total
     projected = organisation_estimate(session, billing, organisation, now)
-    return {"organisation_id": organisation.id, "amount": budget.amount if budget else None,
-            "currency": billing.prices.currency(organisation.kind),
-            "block_increases": budget.block_increases if budget else False, "period": period_of(now),
-            "spent": str(spent), "estimate": projected["amount"],
-            "alerted_threshold": budget.alerted_threshold if budget and budget.alerted_period == period_of(now) else 0,
-            "updated_by": budget.updated_by if budget else None, "updated_at": budget.updated_at if budget else None}
+    return {
+        "organisation_id": organisation.id,
+        "amount": budget.amount if budget else None,
+        "currency": billing.prices.currency(organisation.kind),
+        "block_increases": budget.block_increases if budget else False,
+        "period": period_of(now),
+        "spent": str(spent),
+        "estimate": projected["amount"],
+        "alerted_threshold": budget.alerted_threshold if budget and budget.alerted_period == period_of(now) else 0,
+        "updated_by": budget.updated_by if budget else None,
+        "updated_at": budget.updated_at if budget else None,
+    }
 
 
-def set_budget(session: Session, billing: Billing, principal: Principal, organisation_id: str, amount: Any,
-               block_increases: bool, now: datetime) -> dict[str, Any]:
+def set_budget(
+    session: Session,
+    billing: Billing,
+    principal: Principal,
+    organisation_id: str,
+    amount: Any,
+    block_increases: bool,
+    now: datetime,
+) -> dict[str, Any]:
     value = parse_amount(amount)
     organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
     budget = session.get(Budget, organisation.id, with_for_update=True)
@@ -80,7 +106,9 @@ def set_budget(session: Session, billing: Billing, principal: Principal, organis
     return _out(budget, organisation, billing, session, now)
 
 
-def get_budget(session: Session, billing: Billing, principal: Principal, organisation_id: str, now: datetime) -> dict[str, Any]:
+def get_budget(
+    session: Session, billing: Billing, principal: Principal, organisation_id: str, now: datetime
+) -> dict[str, Any]:
     organisation = require_organisation(session, principal, organisation_id)
     return _out(session.get(Budget, organisation.id), organisation, billing, session, now)
 
@@ -98,48 +126,85 @@ def _discount_today(session: Session, billing: Billing, organisation: Organisati
     return in_force(billing.discounts.discounts(session, organisation.id, today, today + timedelta(days=1)), today)
 
 
-def request_estimate(session: Session, billing: Billing, organisation: Organisation, amounts: dict[str, int],
-                     now: datetime) -> dict[str, Any]:
+def request_estimate(
+    session: Session, billing: Billing, organisation: Organisation, amounts: dict[str, int], now: datetime
+) -> dict[str, Any]:
     """The monthly cost of one project holding `amounts` (shown on every request, before and after it is sent)."""
     discount = _discount_today(session, billing, organisation, now)
     return estimate(billing.prices, organisation.kind, amounts, now, discount)
 
 
-def organisation_estimate(session: Session, billing: Billing, organisation: Organisation, now: datetime,
-                          replacing: tuple[str | None, dict[str, int]] | None = None) -> dict[str, Any]:
+def organisation_estimate(
+    session: Session,
+    billing: Billing,
+    organisation: Organisation,
+    now: datetime,
+    replacing: tuple[str | None, dict[str, int]] | None = None,
+) -> dict[str, Any]:
     """The monthly cost of every live project of the organisation; `replacing` = (project id or None for a
     new project, amounts) puts a request's amounts in place of that project's grant."""
     discount = _discount_today(session, billing, organisation, now)
-    grants = {p.id: dict(p.granted or {}) for p in session.scalars(select(Project).where(
-        Project.organisation_id == organisation.id, Project.state != ProjectState.DECOMMISSIONED.value))}
+    grants = {
+        p.id: dict(p.granted or {})
+        for p in session.scalars(
+            select(Project).where(
+                Project.organisation_id == organisation.id, Project.state != ProjectState.DECOMMISSIONED.value
+            )
+        )
+    }
     if replacing is not None:
         grants[replacing[0] or "new"] = replacing[1]
-    total = sum((Decimal(estimate(billing.prices, organisation.kind, amounts, now, discount)["amount"])
-                 for amounts in grants.values()), Decimal("0.00"))
+    total = sum(
+        (
+            Decimal(estimate(billing.prices, organisation.kind, amounts, now, discount)["amount"])
+            for amounts in grants.values()
+        ),
+        Decimal("0.00"),
+    )
     return {"amount": str(total), "currency": billing.prices.currency(organisation.kind)}
 
 
 def live_project_id(session: Session, organisation_id: str, region_id: str, environment: str) -> str | None:
     """The project a request for this region and environment would change (None: it would create one)."""
-    return session.scalar(select(Project.id).where(
-        Project.organisation_id == organisation_id, Project.region_id == region_id, Project.environment == environment,
-        Project.state != ProjectState.DECOMMISSIONED.value))
+    return session.scalar(
+        select(Project.id).where(
+            Project.organisation_id == organisation_id,
+            Project.region_id == region_id,
+            Project.environment == environment,
+            Project.state != ProjectState.DECOMMISSIONED.value,
+        )
+    )
 
 
-def check_increase(session: Session, billing: Billing, organisation: Organisation, project_id: str | None,
-                   requested: dict[str, int], now: datetime) -> None:
+def check_increase(
+    session: Session,
+    billing: Billing,
+    organisation: Organisation,
+    project_id: str | None,
+    requested: dict[str, int],
+    now: datetime,
+) -> None:
     """Refuse an increase that takes the organisation's monthly estimate above a blocking budget."""
     budget = session.get(Budget, organisation.id)
     if budget is None or not budget.block_increases:
         return
     projected = organisation_estimate(session, billing, organisation, now, replacing=(project_id, requested))
     if Decimal(projected["amount"]) > Decimal(budget.amount):
-        raise BudgetExceeded(Detail(
-            "organisation {organisation_id}'s monthly estimate with this request, {estimate} {currency}, is above its "
-            "budget of {budget} {currency}, which blocks increases; an admin may raise the budget or stop it blocking "
-            "(sahab budget set)", organisation_id=organisation.id, estimate=Decimal(projected["amount"]),
-            budget=Decimal(budget.amount), currency=budget.currency),
-            budget=budget.amount, estimate=projected["amount"], currency=budget.currency, period=period_of(now))
+        raise BudgetExceeded(
+            Detail(
+                "organisation {organisation_id}'s monthly estimate with this request, {estimate} {currency}, is above its "
+                "budget of {budget} {currency}, which blocks increases; an admin may raise the budget or stop it blocking "
+                "(sahab budget set)",
+                organisation_id=organisation.id,
+                estimate=Decimal(projected["amount"]),
+                budget=Decimal(budget.amount),
+                currency=budget.currency,
+            ),
+            budget=budget.amount,
+            estimate=projected["amount"],
+            currency=budget.currency,
+            period=period_of(now),
+        )
 
 
 def due_alerts(session: Session, billing: Billing, now: datetime) -> list[Alert]:
@@ -156,10 +221,21 @@ def due_alerts(session: Session, billing: Billing, now: datetime) -> list[Alert]
         amount = Decimal(budget.amount)
         for threshold in THRESHOLDS:
             if threshold > budget.alerted_threshold and spent * 100 >= amount * threshold:
-                alerts.append(Alert(organisation.id, {
-                    "type": "sahab.budget.threshold", "organisation_id": organisation.id, "period": period,
-                    "threshold": threshold, "budget": budget.amount, "spent": str(spent), "currency": budget.currency,
-                    "at": now.isoformat()}))
+                alerts.append(
+                    Alert(
+                        organisation.id,
+                        {
+                            "type": "sahab.budget.threshold",
+                            "organisation_id": organisation.id,
+                            "period": period,
+                            "threshold": threshold,
+                            "budget": budget.amount,
+                            "spent": str(spent),
+                            "currency": budget.currency,
+                            "at": now.isoformat(),
+                        },
+                    )
+                )
                 budget.alerted_threshold = threshold
     session.flush()
     return alerts

@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -48,8 +48,8 @@ def round_half_up(value: Fraction, step: Fraction = CENT) -> Decimal:
 def month_bounds(period: str) -> tuple[datetime, datetime]:
     """'2026-03' -> [2026-03-01T00:00Z, 2026-04-01T00:00Z)."""
     year, month = (int(part) for part in period.split("-"))
-    start = datetime(year, month, 1, tzinfo=timezone.utc)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     return start, end
 
 
@@ -87,16 +87,21 @@ def decommissioned_at(session: Session, project_ids: list[str]) -> dict[str, dat
     """When each decommissioned project was removed from the cloud (its request's last transition)."""
     if not project_ids:
         return {}
-    rows = session.execute(select(QuotaRequest.project_id, func.max(RequestEvent.at)).join(
-        RequestEvent, RequestEvent.request_id == QuotaRequest.id).where(
-        QuotaRequest.project_id.in_(project_ids), RequestEvent.to_state == RequestState.DECOMMISSIONED.value,
-    ).group_by(QuotaRequest.project_id))
+    rows = session.execute(
+        select(QuotaRequest.project_id, func.max(RequestEvent.at))
+        .join(RequestEvent, RequestEvent.request_id == QuotaRequest.id)
+        .where(
+            QuotaRequest.project_id.in_(project_ids),
+            RequestEvent.to_state == RequestState.DECOMMISSIONED.value,
+        )
+        .group_by(QuotaRequest.project_id)
+    )
     return {project_id: at for project_id, at in rows if project_id is not None}
 
 
 def _cuts(start: datetime, stop: datetime, prices: PriceList, discounts: list[Discount]) -> list[datetime]:
     def midnight(day: date) -> datetime:
-        return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
     moments = {start, stop}
     moments.update(v.effective_at for v in prices.versions)
@@ -124,33 +129,50 @@ class _Readings:
         return project_series(holding, self.points[first:last], a)
 
 
-def _readings(points: list[tuple[datetime, dict[str, int]]], carried: tuple[datetime, dict[str, int]] | None) -> _Readings:
+def _readings(
+    points: list[tuple[datetime, dict[str, int]]], carried: tuple[datetime, dict[str, int]] | None
+) -> _Readings:
     clean = [(at, _non_negative(values)) for at, values in points]
     return _Readings(clean, [at for at, _ in clean], (carried[0], _non_negative(carried[1])) if carried else None)
 
 
-def compute(session: Session, organisation: Organisation, period: str, now: datetime, prices: PriceList,
-            discount_source: DiscountSource) -> Computed:
+def compute(
+    session: Session,
+    organisation: Organisation,
+    period: str,
+    now: datetime,
+    prices: PriceList,
+    discount_source: DiscountSource,
+) -> Computed:
     start, end = month_bounds(period)
     stop = min(end, now)
     result = Computed(organisation.id, period, prices.currency(organisation.kind))
     if stop <= start:
         return result
-    projects = list(session.scalars(select(Project).where(
-        Project.organisation_id == organisation.id, Project.created_at < stop).order_by(Project.id)))
+    projects = list(
+        session.scalars(
+            select(Project)
+            .where(Project.organisation_id == organisation.id, Project.created_at < stop)
+            .order_by(Project.id)
+        )
+    )
     removed = decommissioned_at(session, [p.id for p in projects if p.state == ProjectState.DECOMMISSIONED.value])
     ids = [p.id for p in projects]
-    series_by_basis = {"measured": load_points(session, ids, start, stop, "used"),
-                       "granted": load_points(session, ids, start, stop, "quota")}
+    series_by_basis = {
+        "measured": load_points(session, ids, start, stop, "used"),
+        "granted": load_points(session, ids, start, stop, "quota"),
+    }
     discounts = discount_source.discounts(session, organisation.id, start.date(), end.date())
     cuts = _cuts(start, stop, prices, discounts)
 
     quantities: dict[tuple[str, str, str, Decimal, str | None], Fraction] = defaultdict(Fraction)
     for project in projects:
         project_stop = min(stop, removed.get(project.id, stop))
-        readings = {basis: _readings(samples.get(project.id, []), carried.get(project.id))
-                    for basis, (samples, carried) in series_by_basis.items()}
-        for a, b in zip(cuts, cuts[1:]):
+        readings = {
+            basis: _readings(samples.get(project.id, []), carried.get(project.id))
+            for basis, (samples, carried) in series_by_basis.items()
+        }
+        for a, b in zip(cuts, cuts[1:], strict=False):
             b = min(b, project_stop)
             if b <= a:
                 continue
@@ -163,26 +185,42 @@ def compute(session: Session, organisation: Organisation, period: str, now: date
                 micro = integrals[price.basis].get(name, {}).get("unit_microseconds", 0)
                 if not micro:
                     continue
-                key = (project.id, name, version.version, discount.percent if discount else Decimal(0),
-                       discount.programme if discount else None)
+                key = (
+                    project.id,
+                    name,
+                    version.version,
+                    discount.percent if discount else Decimal(0),
+                    discount.programme if discount else None,
+                )
                 quantities[key] += Fraction(micro, MICROSECONDS_PER_HOUR * price.per)
 
     by_project = {p.id: p for p in projects}
     versions_used: list[str] = []
     for (project_id, name, version_name, percent, programme), quantity in sorted(
-            quantities.items(), key=lambda item: (item[0][0], item[0][1], prices.version(item[0][2]).effective, item[0][3])):
+        quantities.items(), key=lambda item: (item[0][0], item[0][1], prices.version(item[0][2]).effective, item[0][3])
+    ):
         price = prices.version(version_name).resources[name]
         unit_price = price.prices[organisation.kind]
         gross = quantity * Fraction(unit_price)
         net = gross * (100 - Fraction(percent)) / 100
         project = by_project[project_id]
-        result.lines.append({
-            "project_id": project_id, "region_id": project.region_id, "environment": project.environment,
-            "resource": name, "basis": price.basis, "unit": price.unit, "price_version": version_name,
-            "quantity": str(round_half_up(quantity, Fraction(1, 10**6))), "unit_price": str(unit_price),
-            "discount_percent": str(percent), "programme": programme,
-            "list_amount": str(round_half_up(gross)), "amount": str(round_half_up(net)),
-        })
+        result.lines.append(
+            {
+                "project_id": project_id,
+                "region_id": project.region_id,
+                "environment": project.environment,
+                "resource": name,
+                "basis": price.basis,
+                "unit": price.unit,
+                "price_version": version_name,
+                "quantity": str(round_half_up(quantity, Fraction(1, 10**6))),
+                "unit_price": str(unit_price),
+                "discount_percent": str(percent),
+                "programme": programme,
+                "list_amount": str(round_half_up(gross)),
+                "amount": str(round_half_up(net)),
+            }
+        )
         if version_name not in versions_used:
             versions_used.append(version_name)
     result.price_versions = sorted(versions_used, key=lambda v: prices.version(v).effective)
@@ -194,8 +232,9 @@ def hours_in_month(moment: datetime) -> int:
     return int((end - start).total_seconds()) // 3600
 
 
-def estimate(prices: PriceList, kind: str, amounts: dict[str, int], moment: datetime,
-             discount: Discount | None) -> dict[str, Any]:
+def estimate(
+    prices: PriceList, kind: str, amounts: dict[str, int], moment: datetime, discount: Discount | None
+) -> dict[str, Any]:
     """What holding `amounts` for the whole month of `moment` costs at the prices in force then: every
     priced resource as if fully used (an upper bound for measured ones), the discount in force applied.
     Rounded like a statement: once per resource line."""
@@ -203,7 +242,7 @@ def estimate(prices: PriceList, kind: str, amounts: dict[str, int], moment: date
     hours = hours_in_month(moment)
     total = Decimal("0.00")
     lines = []
-    for name, price in (version.resources.items() if version else ()):
+    for name, price in version.resources.items() if version else ():
         amount = int(amounts.get(name, 0))
         if amount <= 0:
             continue
@@ -211,6 +250,12 @@ def estimate(prices: PriceList, kind: str, amounts: dict[str, int], moment: date
         net = round_half_up(gross * (100 - Fraction(discount.percent if discount else 0)) / 100)
         total += net
         lines.append({"resource": name, "quantity": amount, "unit": price.unit, "amount": str(net)})
-    return {"amount": str(total), "currency": prices.currency(kind), "price_version": version.version if version else None,
-            "hours": hours, "discount_percent": str(discount.percent) if discount else "0",
-            "programme": discount.programme if discount else None, "lines": lines}
+    return {
+        "amount": str(total),
+        "currency": prices.currency(kind),
+        "price_version": version.version if version else None,
+        "hours": hours,
+        "discount_percent": str(discount.percent) if discount else "0",
+        "programme": discount.programme if discount else None,
+        "lines": lines,
+    }

@@ -24,9 +24,29 @@ Language = Literal["en", "fr", "ar"]
 LANGUAGES: tuple[str, ...] = ("en", "fr", "ar")
 LOCALES = {"en": "en", "fr": "fr_MA", "ar": "ar_MA"}
 
-CSV_COLUMNS = ("statement_id", "number", "kind", "state", "organisation_id", "period", "currency", "project_id",
-               "region_id", "environment", "resource", "basis", "unit", "price_version", "quantity", "unit_price",
-               "discount_percent", "programme", "list_amount", "amount")
+CSV_COLUMNS = (
+    "statement_id",
+    "number",
+    "kind",
+    "state",
+    "organisation_id",
+    "period",
+    "currency",
+    "project_id",
+    "region_id",
+    "environment",
+    "resource",
+    "basis",
+    "unit",
+    "price_version",
+    "quantity",
+    "unit_price",
+    "discount_percent",
+    "programme",
+    "list_amount",
+    "amount",
+)
+
 
 def N_(message: str) -> str:
     """Marks a label for the API's catalogue (`i18n/update` extracts it); the API edge passes the
@@ -35,23 +55,46 @@ def N_(message: str) -> str:
 
 
 LABELS: dict[str, str] = {
-    "statement": N_("Statement"), "credit_note": N_("Credit note"),
+    "statement": N_("Statement"),
+    "credit_note": N_("Credit note"),
     "draft": N_("DRAFT: the month is still running, figures will change"),
-    "corrected": N_("Corrected by credit note"), "cancels": N_("Cancels statement"),
-    "replaces": N_("Replaces statement"), "number": N_("Number"), "not_numbered": N_("not numbered yet"),
-    "organisation": N_("Organisation"), "national_id": N_("National ID"), "period": N_("Month"),
-    "issued": N_("Issued"), "currency": N_("Currency"), "prices": N_("Price list versions"), "reason": N_("Reason"),
-    "project": N_("Project"), "resource": N_("Resource"), "basis": N_("Charged on"), "version": N_("Prices"),
-    "quantity": N_("Quantity"), "unit_price": N_("Unit price"), "discount": N_("Discount"), "amount": N_("Amount"),
-    "subtotal": N_("Project subtotal"), "list_total": N_("Total at list prices"),
-    "discount_total": N_("Programme discounts"), "total": N_("Total due"),
+    "corrected": N_("Corrected by credit note"),
+    "cancels": N_("Cancels statement"),
+    "replaces": N_("Replaces statement"),
+    "number": N_("Number"),
+    "not_numbered": N_("not numbered yet"),
+    "organisation": N_("Organisation"),
+    "national_id": N_("National ID"),
+    "period": N_("Month"),
+    "issued": N_("Issued"),
+    "currency": N_("Currency"),
+    "prices": N_("Price list versions"),
+    "reason": N_("Reason"),
+    "project": N_("Project"),
+    "resource": N_("Resource"),
+    "basis": N_("Charged on"),
+    "version": N_("Prices"),
+    "quantity": N_("Quantity"),
+    "unit_price": N_("Unit price"),
+    "discount": N_("Discount"),
+    "amount": N_("Amount"),
+    "subtotal": N_("Project subtotal"),
+    "list_total": N_("Total at list prices"),
+    "discount_total": N_("Programme discounts"),
+    "total": N_("Total due"),
     "no_lines": N_("Nothing was charged this month."),
     "rounding": N_("Each line is rounded once, half up, to 0.01; totals add the rounded lines."),
-    "granted": N_("granted quota"), "measured": N_("measured use"),
+    "granted": N_("granted quota"),
+    "measured": N_("measured use"),
 }
-RESOURCES = {"vcpus": N_("Virtual CPUs"), "ram_mib": N_("Memory (RAM)"), "volume_gib": N_("Block storage"),
-             "floating_ips": N_("Floating IP addresses"), "instances": N_("Instances"),
-             "object_gib": N_("Object storage")}
+RESOURCES = {
+    "vcpus": N_("Virtual CPUs"),
+    "ram_mib": N_("Memory (RAM)"),
+    "volume_gib": N_("Block storage"),
+    "floating_ips": N_("Floating IP addresses"),
+    "instances": N_("Instances"),
+    "object_gib": N_("Object storage"),
+}
 # The default price list's units. Arabic reads them as words ("ساعة معالج افتراضي" for vCPU-hour), which
 # keeps a number and its unit in one direction; a unit of another price list is printed as it is written.
 UNITS = {"vCPU-hour": N_("vCPU-hour"), "GiB-hour": N_("GiB-hour"), "IP-hour": N_("IP-hour")}
@@ -62,9 +105,15 @@ def to_csv(statement: Statement) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    head = {"statement_id": statement.id, "number": statement.number or "", "kind": statement.kind,
-            "state": statement.state, "organisation_id": statement.organisation_id, "period": statement.period,
-            "currency": statement.currency}
+    head = {
+        "statement_id": statement.id,
+        "number": statement.number or "",
+        "kind": statement.kind,
+        "state": statement.state,
+        "organisation_id": statement.organisation_id,
+        "period": statement.period,
+        "currency": statement.currency,
+    }
     for line in statement.lines:
         row = {**head, **line}
         writer.writerow(["" if row.get(column) is None else row[column] for column in CSV_COLUMNS])
@@ -101,8 +150,11 @@ def _month(period: str, language: str) -> str:
 
 
 # Words between the numbers keep "page 1 of 2" in order in a right-to-left page too.
-PAGE_COUNTER = {"en": '"Page " counter(page) " of " counter(pages)', "fr": '"Page " counter(page) " sur " counter(pages)',
-                "ar": '"الصفحة " counter(page) " من " counter(pages)'}
+PAGE_COUNTER = {
+    "en": '"Page " counter(page) " of " counter(pages)',
+    "fr": '"Page " counter(page) " sur " counter(pages)',
+    "ar": '"الصفحة " counter(page) " من " counter(pages)',
+}
 
 STYLE = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm;
@@ -138,11 +190,13 @@ def to_html(statement: Statement, organisation: Organisation, language: str, tra
     def money(value: str) -> str:
         return _money(value, statement.currency, language, translate)
 
-    meta = [(L("number"), escape(statement.number or translate(LABELS["not_numbered"]))),
-            (L("organisation"), f"{escape(organisation.legal_name)} ({escape(organisation.id)})"),
-            (L("national_id"), escape(organisation.national_id)),
-            (L("period"), escape(_month(statement.period, language))),
-            (L("currency"), escape(_currency(statement.currency, translate)))]
+    meta = [
+        (L("number"), escape(statement.number or translate(LABELS["not_numbered"]))),
+        (L("organisation"), f"{escape(organisation.legal_name)} ({escape(organisation.id)})"),
+        (L("national_id"), escape(organisation.national_id)),
+        (L("period"), escape(_month(statement.period, language))),
+        (L("currency"), escape(_currency(statement.currency, translate))),
+    ]
     if statement.issued_at:
         meta.append((L("issued"), escape(format_date(statement.issued_at.date(), "long", locale=LOCALES[language]))))
     meta.append((L("prices"), escape(", ".join(statement.price_versions) or "-")))
@@ -175,14 +229,16 @@ def to_html(statement: Statement, organisation: Organisation, language: str, tra
                 f"<td class=n>{_number(line['unit_price'], language, 4)}</td>"
                 f"<td class=n>{_number(str(discount), language, 0) + ' %' if discount else ''}"
                 f"{' (' + escape(line['programme']) + ')' if line.get('programme') else ''}</td>"
-                f"<td class=n>{money(line['amount'])}</td></tr>")
+                f"<td class=n>{money(line['amount'])}</td></tr>"
+            )
         subtotal = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
         sections.append(
             f"<h2>{L('project')} {escape(project_id)} · {escape(first['region_id'])} / {escape(first['environment'])}</h2>"
             f"<table class=lines><thead><tr><th>{L('resource')}</th><th>{L('basis')}</th><th>{L('version')}</th>"
             f"<th class=n>{L('quantity')}</th><th class=n>{L('unit_price')}</th><th class=n>{L('discount')}</th>"
             f"<th class=n>{L('amount')}</th></tr></thead><tbody>{''.join(rows)}"
-            f"<tr class=sub><td colspan=6>{L('subtotal')}</td><td class=n>{money(str(subtotal))}</td></tr></tbody></table>")
+            f"<tr class=sub><td colspan=6>{L('subtotal')}</td><td class=n>{money(str(subtotal))}</td></tr></tbody></table>"
+        )
     if not sections:
         sections.append(f"<p>{L('no_lines')}</p>")
     direction = "rtl" if language == "ar" else "ltr"
@@ -191,12 +247,15 @@ def to_html(statement: Statement, organisation: Organisation, language: str, tra
         f"<style>{STYLE.replace('PAGE_COUNTER', PAGE_COUNTER[language])}</style></head><body>"
         f"<div class=brand>Sahab</div><h1>{L(statement.kind)}</h1>"
         + "".join(f"<div class=banner>{banner}</div>" for banner in banners)
-        + "<table class=meta>" + "".join(f"<tr><td class=k>{k}</td><td>{v}</td></tr>" for k, v in meta) + "</table>"
+        + "<table class=meta>"
+        + "".join(f"<tr><td class=k>{k}</td><td>{v}</td></tr>" for k, v in meta)
+        + "</table>"
         + "".join(sections)
         + f"<table class=totals><tr><td>{L('list_total')}</td><td class=n>{money(statement.list_total)}</td></tr>"
         f"<tr><td>{L('discount_total')}</td><td class=n>{money(statement.discount_total)}</td></tr>"
         f"<tr class=due><td>{L('total')}</td><td class=n>{money(statement.total)}</td></tr></table>"
-        f"<p class=note>{L('rounding')}</p></body></html>")
+        f"<p class=note>{L('rounding')}</p></body></html>"
+    )
 
 
 def to_pdf(statement: Statement, organisation: Organisation, language: str, translate: Callable[[str], str]) -> bytes:

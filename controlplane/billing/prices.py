@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
@@ -23,8 +23,8 @@ class ResourcePrice:
     resource: str
     basis: Basis
     unit: str
-    per: int                       # resource units per priced unit (1024 MiB per GiB)
-    prices: dict[str, Decimal]     # organisation kind -> price of one priced unit-hour
+    per: int  # resource units per priced unit (1024 MiB per GiB)
+    prices: dict[str, Decimal]  # organisation kind -> price of one priced unit-hour
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,12 @@ class PriceVersion:
 
     @property
     def effective_at(self) -> datetime:
-        return datetime.combine(self.effective, time(), tzinfo=timezone.utc)
+        return datetime.combine(self.effective, time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class PriceList:
-    currencies: dict[str, str]     # organisation kind -> currency code
+    currencies: dict[str, str]  # organisation kind -> currency code
     versions: tuple[PriceVersion, ...]  # oldest first
 
     def at(self, moment: datetime) -> PriceVersion | None:
@@ -58,11 +58,25 @@ class PriceList:
         return self.currencies[kind]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"currencies": self.currencies, "versions": [{
-            "version": v.version, "effective": v.effective.isoformat(),
-            "resources": {name: {"basis": p.basis, "unit": p.unit, "per": p.per,
-                                 "prices": {kind: str(amount) for kind, amount in p.prices.items()}}
-                          for name, p in v.resources.items()}} for v in self.versions]}
+        return {
+            "currencies": self.currencies,
+            "versions": [
+                {
+                    "version": v.version,
+                    "effective": v.effective.isoformat(),
+                    "resources": {
+                        name: {
+                            "basis": p.basis,
+                            "unit": p.unit,
+                            "per": p.per,
+                            "prices": {kind: str(amount) for kind, amount in p.prices.items()},
+                        }
+                        for name, p in v.resources.items()
+                    },
+                }
+                for v in self.versions
+            ],
+        }
 
 
 class PriceListError(ValueError):
@@ -72,7 +86,7 @@ class PriceListError(ValueError):
 def _price(where: str, value: Any) -> Decimal:
     # Prices are written as strings so that YAML never reads them as binary floats.
     if not isinstance(value, str):
-        raise PriceListError(f"{where}: write the price as a quoted decimal string, e.g. \"0.25\"")
+        raise PriceListError(f'{where}: write the price as a quoted decimal string, e.g. "0.25"')
     try:
         price = Decimal(value)
     except InvalidOperation:
@@ -107,13 +121,20 @@ def parse_price_list(data: Any, source: str = "price list") -> PriceList:
             per = spec.get("per", 1)
             if isinstance(per, bool) or not isinstance(per, int) or per < 1:
                 raise PriceListError(f"{at}: per must be a whole number >= 1")
-            resources[name] = ResourcePrice(name, spec["basis"], str(spec.get("unit") or f"{name}-hour"), per,
-                                            {kind: _price(f"{at}.{kind}", spec.get(kind)) for kind in kinds})
+            resources[name] = ResourcePrice(
+                name,
+                spec["basis"],
+                str(spec.get("unit") or f"{name}-hour"),
+                per,
+                {kind: _price(f"{at}.{kind}", spec.get(kind)) for kind in kinds},
+            )
         versions.append(PriceVersion(str(entry["version"]), effective, resources))
     versions.sort(key=lambda v: v.effective)
-    for earlier, later in zip(versions, versions[1:]):
+    for earlier, later in zip(versions, versions[1:], strict=False):
         if earlier.effective == later.effective:
-            raise PriceListError(f"{source}: versions {earlier.version} and {later.version} take effect on the same day")
+            raise PriceListError(
+                f"{source}: versions {earlier.version} and {later.version} take effect on the same day"
+            )
     if len({v.version for v in versions}) != len(versions):
         raise PriceListError(f"{source}: version names must be unique")
     return PriceList({k: currencies[k] for k in kinds}, tuple(versions))

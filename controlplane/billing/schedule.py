@@ -43,8 +43,11 @@ def run(sessions: sessionmaker[Session], billing: Billing, clock: Clock, queue: 
             log.exception("statement of %s for %s not issued; the next run tries again", organisation_id, period)
             failed.append(organisation_id)
     with transaction(sessions) as session:
-        live = sorted(session.scalars(select(Project.organisation_id).where(
-            Project.state != ProjectState.DECOMMISSIONED.value).distinct()))
+        live = sorted(
+            session.scalars(
+                select(Project.organisation_id).where(Project.state != ProjectState.DECOMMISSIONED.value).distinct()
+            )
+        )
     for organisation_id in live:
         with transaction(sessions) as session:
             statements.refresh_draft(session, billing, session.get_one(Organisation, organisation_id), now)

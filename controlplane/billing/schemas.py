@@ -73,8 +73,10 @@ class BudgetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Any: the domain (budgets.parse_amount) decides, so that 0.1 + 0.2 never arrives as a binary float.
-    amount: Any = Field(description="monthly budget in the organisation's currency, a decimal string, e.g. \"5000.00\"",
-                        json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"})
+    amount: Any = Field(
+        description='monthly budget in the organisation\'s currency, a decimal string, e.g. "5000.00"',
+        json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"},
+    )
     block_increases: bool = Field(False, description="refuse increase requests whose monthly estimate exceeds it")
 
 

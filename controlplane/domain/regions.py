@@ -102,11 +102,13 @@ def load_catalogue(path: Path) -> Catalogue:
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as error:
-        raise InvalidInput(Detail("cannot read region catalogue {path}: {error_strerror}",
-                                  path=path, error_strerror=error.strerror)) from error
+        raise InvalidInput(
+            Detail("cannot read region catalogue {path}: {error_strerror}", path=path, error_strerror=error.strerror)
+        ) from error
     except yaml.YAMLError as error:
-        raise InvalidInput(Detail("region catalogue {path} is not valid YAML: {error}",
-                                  path=path, error=error)) from error
+        raise InvalidInput(
+            Detail("region catalogue {path} is not valid YAML: {error}", path=path, error=error)
+        ) from error
     try:
         catalogue = Catalogue.model_validate(data)
     except ValidationError as error:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Mapping
 
 from controlplane.errors import Detail, InvalidInput
 
@@ -34,8 +34,9 @@ class Resource(StrEnum):
 
     @property
     def unit(self) -> str:
-        return {Resource.RAM_MIB: "mebibytes", Resource.VOLUME_GIB: "gibibytes",
-                Resource.OBJECT_GIB: "gibibytes"}.get(self, "count")
+        return {Resource.RAM_MIB: "mebibytes", Resource.VOLUME_GIB: "gibibytes", Resource.OBJECT_GIB: "gibibytes"}.get(
+            self, "count"
+        )
 
 
 _SERVICE = {
@@ -66,8 +67,11 @@ def some_amounts(values: Mapping[str, object]) -> Amounts:
     unknown = sorted(set(values) - {r.value for r in Resource})
     if unknown:
         raise InvalidInput(
-            Detail("unknown resource(s): {unknown}; known: {known}",
-                   unknown=', '.join(unknown), known=', '.join(r.value for r in Resource))
+            Detail(
+                "unknown resource(s): {unknown}; known: {known}",
+                unknown=", ".join(unknown),
+                known=", ".join(r.value for r in Resource),
+            )
         )
     result: Amounts = {}
     for name, value in values.items():
@@ -77,8 +81,9 @@ def some_amounts(values: Mapping[str, object]) -> Amounts:
             raise InvalidInput(Detail("{name}: amounts must be >= 0, got {value}", name=name, value=value))
         if value > AMOUNT_MAX:
             # The value itself is not echoed: it may be thousands of digits long.
-            raise InvalidInput(Detail("{name}: amounts must be <= {maximum}, got a larger number",
-                                      name=name, maximum=AMOUNT_MAX))
+            raise InvalidInput(
+                Detail("{name}: amounts must be <= {maximum}, got a larger number", name=name, maximum=AMOUNT_MAX)
+            )
         result[Resource(name)] = value
     return result
 
@@ -120,21 +125,60 @@ def exceeds(left: Amounts, right: Amounts) -> list[Resource]:
 
 
 PRESETS: dict[str, Amounts] = {
-    "small": amounts({
-        "vcpus": 4, "ram_mib": 8192, "instances": 4, "volume_gib": 100, "volumes": 10,
-        "snapshots": 10, "networks": 2, "subnets": 2, "ports": 20, "routers": 1,
-        "floating_ips": 2, "security_groups": 10, "security_group_rules": 50, "object_gib": 10,
-    }),
-    "medium": amounts({
-        "vcpus": 16, "ram_mib": 32768, "instances": 16, "volume_gib": 500, "volumes": 40,
-        "snapshots": 40, "networks": 5, "subnets": 5, "ports": 80, "routers": 2,
-        "floating_ips": 5, "security_groups": 20, "security_group_rules": 200, "object_gib": 100,
-    }),
-    "large": amounts({
-        "vcpus": 64, "ram_mib": 131072, "instances": 64, "volume_gib": 2000, "volumes": 150,
-        "snapshots": 150, "networks": 10, "subnets": 10, "ports": 300, "routers": 5,
-        "floating_ips": 20, "security_groups": 50, "security_group_rules": 800, "object_gib": 500,
-    }),
+    "small": amounts(
+        {
+            "vcpus": 4,
+            "ram_mib": 8192,
+            "instances": 4,
+            "volume_gib": 100,
+            "volumes": 10,
+            "snapshots": 10,
+            "networks": 2,
+            "subnets": 2,
+            "ports": 20,
+            "routers": 1,
+            "floating_ips": 2,
+            "security_groups": 10,
+            "security_group_rules": 50,
+            "object_gib": 10,
+        }
+    ),
+    "medium": amounts(
+        {
+            "vcpus": 16,
+            "ram_mib": 32768,
+            "instances": 16,
+            "volume_gib": 500,
+            "volumes": 40,
+            "snapshots": 40,
+            "networks": 5,
+            "subnets": 5,
+            "ports": 80,
+            "routers": 2,
+            "floating_ips": 5,
+            "security_groups": 20,
+            "security_group_rules": 200,
+            "object_gib": 100,
+        }
+    ),
+    "large": amounts(
+        {
+            "vcpus": 64,
+            "ram_mib": 131072,
+            "instances": 64,
+            "volume_gib": 2000,
+            "volumes": 150,
+            "snapshots": 150,
+            "networks": 10,
+            "subnets": 10,
+            "ports": 300,
+            "routers": 5,
+            "floating_ips": 20,
+            "security_groups": 50,
+            "security_group_rules": 800,
+            "object_gib": 500,
+        }
+    ),
 }
 
 
@@ -142,5 +186,6 @@ def preset(name: str) -> Amounts:
     try:
         return dict(PRESETS[name])
     except KeyError:
-        raise InvalidInput(Detail("unknown preset {name!r}; known: {known}",
-                                  name=name, known=', '.join(PRESETS))) from None
+        raise InvalidInput(
+            Detail("unknown preset {name!r}; known: {known}", name=name, known=", ".join(PRESETS))
+        ) from None

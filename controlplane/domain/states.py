@@ -45,8 +45,12 @@ def check_transition(current: RequestState, target: RequestState) -> None:
     if target not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or Detail("none (final state)")
         raise InvalidTransition(
-            Detail("cannot go from {current} to {target}; allowed from {current}: {allowed}",
-                   current=current, target=target, allowed=allowed),
+            Detail(
+                "cannot go from {current} to {target}; allowed from {current}: {allowed}",
+                current=current,
+                target=target,
+                allowed=allowed,
+            ),
             current=current.value,
             target=target.value,
         )

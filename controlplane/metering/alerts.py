@@ -31,7 +31,9 @@ def level(used: int, quota: int) -> int:
     return max((t for t in THRESHOLDS if percent >= t), default=0)
 
 
-def crossings(notified: dict[str, int], quota: dict[str, int], used: dict[str, int]) -> tuple[dict[str, int], list[tuple[str, int]]]:
+def crossings(
+    notified: dict[str, int], quota: dict[str, int], used: dict[str, int]
+) -> tuple[dict[str, int], list[tuple[str, int]]]:
     """(new notified map, [(resource, threshold) to announce])."""
     updated, announce = dict(notified), []
     for resource, limit in quota.items():

@@ -31,12 +31,23 @@ from controlplane.domain.states import ProjectState
 from controlplane.metering.alerts import Alert, Notifier, crossings
 from controlplane.metering.drift import find_drift
 from controlplane.metering.reader import (
-    LISTINGS, BulkQuotas, CapacityReading, ObjectAccount, ReaderFactory, Usage, add_usage,
+    LISTINGS,
+    BulkQuotas,
+    CapacityReading,
+    ObjectAccount,
+    ReaderFactory,
+    Usage,
+    add_usage,
 )
 from controlplane.metering.schedule import QuotaCheckState, quota_checks_due
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import (
-    MeteringRun, Organisation, Project, ProjectMetering, RegionMetering, UsageSample,
+    MeteringRun,
+    Organisation,
+    Project,
+    ProjectMetering,
+    RegionMetering,
+    UsageSample,
 )
 
 log = logging.getLogger(__name__)
@@ -44,11 +55,14 @@ RESOURCE_NAMES = tuple(r.value for r in Resource)
 OBJECT_GIB = Resource.OBJECT_GIB.value  # read per project: the enum's properties are slow
 
 COLLECTION_DURATION = Histogram(
-    "sahab_metering_collection_duration_seconds", "Duration of metering collections.",
+    "sahab_metering_collection_duration_seconds",
+    "Duration of metering collections.",
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
 )
 COLLECTION_FAILURES = Counter(
-    "sahab_metering_failures_total", "Projects or regions a metering collection could not read.", ["region", "scope"],
+    "sahab_metering_failures_total",
+    "Projects or regions a metering collection could not read.",
+    ["region", "scope"],
 )
 
 
@@ -56,7 +70,7 @@ COLLECTION_FAILURES = Counter(
 class CollectionResult:
     projects: int = 0
     read: int = 0
-    failed: dict[str, str] = field(default_factory=dict)    # project id -> error
+    failed: dict[str, str] = field(default_factory=dict)  # project id -> error
     regions_failed: dict[str, str] = field(default_factory=dict)
     drifts: int = 0
     alerts: int = 0
@@ -90,8 +104,8 @@ class _RegionFetch:
     projects: Future[dict[str, str]] | None = None
     listings: dict[str, Future[Usage]] = field(default_factory=dict)
     bulk_quotas: Future[BulkQuotas] | None = None
-    quotas: dict[str, Future[dict[str, int]]] = field(default_factory=dict)    # openstack project id ->
-    objects: dict[str, Future[ObjectAccount]] = field(default_factory=dict)   # openstack project id ->
+    quotas: dict[str, Future[dict[str, int]]] = field(default_factory=dict)  # openstack project id ->
+    objects: dict[str, Future[ObjectAccount]] = field(default_factory=dict)  # openstack project id ->
     capacity: Future[CapacityReading] | None = None
 
 
@@ -125,10 +139,21 @@ class _Outcomes:
 
 
 class MeteringCollector:
-    def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue, clock: Clock, readers: ReaderFactory,
-                 *, workers: int = 8, timeout: float = 30.0, notifier: Notifier | None = None,
-                 retention: timedelta | None = None, interval: timedelta = timedelta(minutes=5),
-                 quota_check_period: timedelta = timedelta(hours=1), page_size: int = 1000) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        catalogue: Catalogue,
+        clock: Clock,
+        readers: ReaderFactory,
+        *,
+        workers: int = 8,
+        timeout: float = 30.0,
+        notifier: Notifier | None = None,
+        retention: timedelta | None = None,
+        interval: timedelta = timedelta(minutes=5),
+        quota_check_period: timedelta = timedelta(hours=1),
+        page_size: int = 1000,
+    ) -> None:
         self.sessions = sessions
         self.catalogue = catalogue
         self.clock = clock
@@ -146,7 +171,10 @@ class MeteringCollector:
         targets = self._targets()
         due = quota_checks_due(
             (QuotaCheckState(t.project_id, t.updated_at, t.quota_checked_at) for t in targets),
-            started_at, period=self.quota_check_period, interval=self.interval)
+            started_at,
+            period=self.quota_check_period,
+            interval=self.interval,
+        )
         result = CollectionResult(projects=len(targets), quota_checks=len(due))
         mark = time.monotonic()
         fetched, outcome = self._fetch(targets, due)
@@ -159,24 +187,49 @@ class MeteringCollector:
             result.alerts = self._notify(session, readings)
             result.timings["notify"] = time.monotonic() - mark
             result.seconds = time.monotonic() - started
-            session.add(MeteringRun(started_at=started_at, finished_at=self.clock.now(), duration_seconds=result.seconds,
-                                    projects=result.projects, failures=len(result.failed) + len(result.regions_failed),
-                                    drifts=result.drifts))
+            session.add(
+                MeteringRun(
+                    started_at=started_at,
+                    finished_at=self.clock.now(),
+                    duration_seconds=result.seconds,
+                    projects=result.projects,
+                    failures=len(result.failed) + len(result.regions_failed),
+                    drifts=result.drifts,
+                )
+            )
         COLLECTION_DURATION.observe(result.seconds)
-        log.info("metering: %d projects, %d read, %d quota checks, %d failed, %d regions failed, %d drift(s), %.2fs",
-                 result.projects, result.read, result.quota_checks, len(result.failed), len(result.regions_failed),
-                 result.drifts, result.seconds)
+        log.info(
+            "metering: %d projects, %d read, %d quota checks, %d failed, %d regions failed, %d drift(s), %.2fs",
+            result.projects,
+            result.read,
+            result.quota_checks,
+            len(result.failed),
+            len(result.regions_failed),
+            result.drifts,
+            result.seconds,
+        )
         return result
 
     def _targets(self) -> list[_Target]:
         with transaction(self.sessions) as session:
             rows = session.execute(
-                select(Project.id, Project.organisation_id, Project.region_id, Project.environment,
-                       Project.openstack_project_id, Project.granted, Project.updated_at,
-                       ProjectMetering.project_id.is_not(None), ProjectMetering.quota, ProjectMetering.quota_checked_at,
-                       ProjectMetering.notified, ProjectMetering.openstack_project_name)
+                select(
+                    Project.id,
+                    Project.organisation_id,
+                    Project.region_id,
+                    Project.environment,
+                    Project.openstack_project_id,
+                    Project.granted,
+                    Project.updated_at,
+                    ProjectMetering.project_id.is_not(None),
+                    ProjectMetering.quota,
+                    ProjectMetering.quota_checked_at,
+                    ProjectMetering.notified,
+                    ProjectMetering.openstack_project_name,
+                )
                 .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
-                .where(Project.state == ProjectState.ACTIVE.value, Project.openstack_project_id.is_not(None)))
+                .where(Project.state == ProjectState.ACTIVE.value, Project.openstack_project_id.is_not(None))
+            )
             return [_Target(*row) for row in rows]  # type: ignore[arg-type, call-arg]
 
     # -- fetch ---------------------------------------------------------------
@@ -198,29 +251,52 @@ class MeteringCollector:
                 fetch.projects = pool.submit(reader.projects, region.domain_id)
                 fetch.bulk_quotas = pool.submit(reader.read_bulk_quotas)
                 fetch.listings = {listing.name: pool.submit(reader.read_usage, listing.name) for listing in LISTINGS}
-                fetch.quotas = {t.openstack_project_id: pool.submit(reader.read_quota, t.openstack_project_id)
-                                for t in mine if t.project_id in due}
+                fetch.quotas = {
+                    t.openstack_project_id: pool.submit(reader.read_quota, t.openstack_project_id)
+                    for t in mine
+                    if t.project_id in due
+                }
                 if region.has_object_storage:
                     # Swift lists no accounts in bulk: one HEAD per project, every collection (it
                     # carries quota and usage at once), in the same bounded pool and deadline.
-                    fetch.objects = {t.openstack_project_id: pool.submit(reader.read_object_account, t.openstack_project_id)
-                                     for t in mine}
+                    fetch.objects = {
+                        t.openstack_project_id: pool.submit(reader.read_object_account, t.openstack_project_id)
+                        for t in mine
+                    }
             pages = len(LISTINGS) * math.ceil(len(mine) / self.page_size)
             calls = len(fetch.quotas) + len(fetch.objects) + len(LISTINGS) + pages + 3
             rounds = max(rounds, math.ceil(calls / self.workers))
         # Each call has its own timeout (api_timeout); this bounds the whole wait even if one does not.
         outcome = _Outcomes(self.timeout * (rounds + 1))
-        everything: list[Future[Any]] = [f for fetch in fetched.values() for f in (
-            fetch.projects, fetch.bulk_quotas, fetch.capacity, *fetch.listings.values(), *fetch.quotas.values(),
-            *fetch.objects.values()) if f]
+        everything: list[Future[Any]] = [
+            f
+            for fetch in fetched.values()
+            for f in (
+                fetch.projects,
+                fetch.bulk_quotas,
+                fetch.capacity,
+                *fetch.listings.values(),
+                *fetch.quotas.values(),
+                *fetch.objects.values(),
+            )
+            if f
+        ]
         wait(everything, timeout=outcome.deadline)
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
         return fetched, outcome
 
     # -- store ---------------------------------------------------------------
-    def _store(self, session: Session, targets: list[_Target], due: set[str], fetched: dict[str, _RegionFetch],
-               outcome: _Outcomes, started_at: datetime, result: CollectionResult) -> list[Reading]:
+    def _store(
+        self,
+        session: Session,
+        targets: list[_Target],
+        due: set[str],
+        fetched: dict[str, _RegionFetch],
+        outcome: _Outcomes,
+        started_at: datetime,
+        result: CollectionResult,
+    ) -> list[Reading]:
         now = self.clock.now()
         for region in self.catalogue.regions:
             capacity, error = outcome(fetched[region.id].capacity)
@@ -231,7 +307,12 @@ class MeteringCollector:
                 result.regions_failed[region.id] = error
                 COLLECTION_FAILURES.labels(region.id, "capacity").inc()
             else:
-                stored.capacity, stored.used, stored.measured_at, stored.error = capacity.capacity, capacity.used, now, None
+                stored.capacity, stored.used, stored.measured_at, stored.error = (
+                    capacity.capacity,
+                    capacity.used,
+                    now,
+                    None,
+                )
 
         usage: dict[str, tuple[Usage, str | None]] = {}
         for region_id, fetch in fetched.items():
@@ -266,25 +347,36 @@ class MeteringCollector:
             names, names_error = outcome(region_fetch.projects)
             if names_error and target.region_id not in logged:
                 logged.add(target.region_id)
-                log.info("region %s: project list unavailable (%s); missing projects not detected",
-                         target.region_id, names_error)
+                log.info(
+                    "region %s: project list unavailable (%s); missing projects not detected",
+                    target.region_id,
+                    names_error,
+                )
             pid = target.openstack_project_id
             missing = names is not None and pid not in names
             region_usage, usage_error = usage[target.region_id]
             bulk_quotas, bulk_error = outcome(region_fetch.bulk_quotas)
             checked, check_error = outcome(region_fetch.quotas[pid]) if target.project_id in due else (None, None)
             account, account_error = outcome(region_fetch.objects[pid]) if pid in region_fetch.objects else (None, None)
-            error = (usage_error or (bulk_error and f"quotas: {bulk_error}") or (check_error and f"quotas: {check_error}")
-                     or (account_error and f"object storage: {account_error}"))
+            error = (
+                usage_error
+                or (bulk_error and f"quotas: {bulk_error}")
+                or (check_error and f"quotas: {check_error}")
+                or (account_error and f"object storage: {account_error}")
+            )
             if error and not missing:
                 metering_errors.append({"id": target.project_id, "metering_error": error})
                 result.failed[target.project_id] = error
                 COLLECTION_FAILURES.labels(target.region_id, "project").inc()
                 continue
             row: dict[str, Any] = {
-                "project_id": target.project_id, "measured_at": now, "missing": missing,
+                "project_id": target.project_id,
+                "measured_at": now,
+                "missing": missing,
                 "openstack_project_name": names.get(pid) if names is not None else target.openstack_project_name,
-                "quota_checked_at": target.quota_checked_at, "quota": None, "used": None,
+                "quota_checked_at": target.quota_checked_at,
+                "quota": None,
+                "used": None,
             }
             (metering_updates if target.has_metering else metering_inserts).append(row)
             if missing:
@@ -304,10 +396,19 @@ class MeteringCollector:
             row["drift"] = find_drift(target.granted, quota, used, missing=False)
             result.drifts += len(row["drift"])
             result.read += 1
-            project_usage.append({"id": target.project_id, "last_usage": used, "last_usage_at": now,
-                                  "metering_error": None})
-            samples.append({"project_id": target.project_id, "organisation_id": target.organisation_id,
-                            "region_id": target.region_id, "at": now, "used": used, "quota": quota})
+            project_usage.append(
+                {"id": target.project_id, "last_usage": used, "last_usage_at": now, "metering_error": None}
+            )
+            samples.append(
+                {
+                    "project_id": target.project_id,
+                    "organisation_id": target.organisation_id,
+                    "region_id": target.region_id,
+                    "at": now,
+                    "used": used,
+                    "quota": quota,
+                }
+            )
             readings.append(Reading(target, quota, used))
         if metering_inserts:
             session.execute(insert(ProjectMetering), [{**row, "notified": {}} for row in metering_inserts])
@@ -326,8 +427,14 @@ class MeteringCollector:
         """Thresholds crossed since the last announcement: remember the levels, and hand one alert
         per crossing to the notifier, which stores its delivery in this transaction."""
         now = self.clock.now()
-        webhooks = {o.id: o for o in session.scalars(select(Organisation).where(
-            Organisation.alert_webhook_url.is_not(None), Organisation.alert_webhook_secret.is_not(None)))}
+        webhooks = {
+            o.id: o
+            for o in session.scalars(
+                select(Organisation).where(
+                    Organisation.alert_webhook_url.is_not(None), Organisation.alert_webhook_secret.is_not(None)
+                )
+            )
+        }
         alerts: list[Alert] = []
         levels: list[dict[str, Any]] = []
         for reading in readings:
@@ -339,12 +446,23 @@ class MeteringCollector:
             if not announce or organisation is None:
                 continue
             for resource, threshold in announce:
-                alerts.append(Alert(organisation.id, {
-                    "type": "sahab.usage.threshold", "organisation_id": organisation.id,
-                    "project_id": target.project_id, "region_id": target.region_id,
-                    "environment": target.environment, "resource": resource, "threshold": threshold,
-                    "used": reading.used.get(resource, 0), "quota": reading.quota[resource], "at": now.isoformat(),
-                }))
+                alerts.append(
+                    Alert(
+                        organisation.id,
+                        {
+                            "type": "sahab.usage.threshold",
+                            "organisation_id": organisation.id,
+                            "project_id": target.project_id,
+                            "region_id": target.region_id,
+                            "environment": target.environment,
+                            "resource": resource,
+                            "threshold": threshold,
+                            "used": reading.used.get(resource, 0),
+                            "quota": reading.quota[resource],
+                            "at": now.isoformat(),
+                        },
+                    )
+                )
         if levels:
             session.execute(update(ProjectMetering), levels)
         if self.notifier is not None and alerts:

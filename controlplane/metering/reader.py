@@ -36,7 +36,7 @@ class CapacityReading:
 class ObjectAccount:
     """One project's Swift account as its HEAD reports it (no API lists accounts in bulk)."""
 
-    quota_bytes: int   # X-Account-Meta-Quota-Bytes; -1 = none set
+    quota_bytes: int  # X-Account-Meta-Quota-Bytes; -1 = none set
     bytes: int
     objects: int
     containers: int
@@ -75,13 +75,13 @@ class Listing:
     """One all-project listing and what each of its items counts towards its project's usage."""
 
     name: str
-    proxy: str                          # openstacksdk service proxy
+    proxy: str  # openstacksdk service proxy
     path: str
-    key: str                            # the list in the body; its links are under f"{key}_links"
+    key: str  # the list in the body; its links are under f"{key}_links"
     params: tuple[tuple[str, str], ...]
     microversion: str | None
-    resources: frozenset[str]           # what it counts
-    count: Callable[[dict[str, Any]], tuple[str, dict[str, int]]]   # item -> (project id, amounts)
+    resources: frozenset[str]  # what it counts
+    count: Callable[[dict[str, Any]], tuple[str, dict[str, int]]]  # item -> (project id, amounts)
 
 
 def _one(resource: str, project_key: str = "project_id") -> Callable[[dict[str, Any]], tuple[str, dict[str, int]]]:
@@ -109,18 +109,57 @@ _ID_AND_PROJECT = (("fields", "id"), ("fields", "project_id"))
 # volumes and snapshots in any status until they are deleted; Neutron counts the objects whose
 # project_id is the project (router gateway and floating IP ports belong to no project).
 LISTINGS: tuple[Listing, ...] = (
-    Listing("servers", "compute", "/servers/detail", "servers", _ALL, "2.47",
-            frozenset({"instances", "vcpus", "ram_mib"}), _server),
-    Listing("volumes", "block_storage", "/volumes/detail", "volumes", _ALL, None,
-            frozenset({"volumes", "volume_gib"}), _volume),
-    Listing("snapshots", "block_storage", "/snapshots/detail", "snapshots", _ALL, None,
-            frozenset({"snapshots", "volume_gib"}), _snapshot),
-    *(Listing(path, "network", f"/{path}", path.replace("-", "_"), _ID_AND_PROJECT, None, frozenset({resource}),
-              _one(resource)) for path, resource in (
-        ("networks", "networks"), ("subnets", "subnets"), ("ports", "ports"), ("routers", "routers"),
-        ("floatingips", "floating_ips"), ("security-groups", "security_groups"),
-        ("security-group-rules", "security_group_rules"),
-    )),
+    Listing(
+        "servers",
+        "compute",
+        "/servers/detail",
+        "servers",
+        _ALL,
+        "2.47",
+        frozenset({"instances", "vcpus", "ram_mib"}),
+        _server,
+    ),
+    Listing(
+        "volumes",
+        "block_storage",
+        "/volumes/detail",
+        "volumes",
+        _ALL,
+        None,
+        frozenset({"volumes", "volume_gib"}),
+        _volume,
+    ),
+    Listing(
+        "snapshots",
+        "block_storage",
+        "/snapshots/detail",
+        "snapshots",
+        _ALL,
+        None,
+        frozenset({"snapshots", "volume_gib"}),
+        _snapshot,
+    ),
+    *(
+        Listing(
+            path,
+            "network",
+            f"/{path}",
+            path.replace("-", "_"),
+            _ID_AND_PROJECT,
+            None,
+            frozenset({resource}),
+            _one(resource),
+        )
+        for path, resource in (
+            ("networks", "networks"),
+            ("subnets", "subnets"),
+            ("ports", "ports"),
+            ("routers", "routers"),
+            ("floatingips", "floating_ips"),
+            ("security-groups", "security_groups"),
+            ("security-group-rules", "security_group_rules"),
+        )
+    ),
 )
 LISTINGS_BY_NAME = {listing.name: listing for listing in LISTINGS}
 
@@ -232,8 +271,9 @@ class OpenStackReader:
             if self._connection is None:
                 import openstack
 
-                connection = openstack.connect(cloud=self.region.cloud, region_name=self.region.openstack_region,
-                                               api_timeout=self.timeout)
+                connection = openstack.connect(
+                    cloud=self.region.cloud, region_name=self.region.openstack_region, api_timeout=self.timeout
+                )
                 connection.authorize()
                 # Build the service proxies once, before several threads use them.
                 for proxy in ("identity", "compute", "block_storage", "network", "placement"):
@@ -302,8 +342,11 @@ class OpenStackReader:
         default = self._json(network, f"/quotas/{self.connection.current_project_id}/default")["quota"]
         listed = self._json(network, "/quotas")["quotas"]
         return BulkQuotas(
-            by_project={entry.get("project_id") or entry["tenant_id"]: parse_limits(entry, "network") for entry in listed},
-            default=parse_limits(default, "network"))
+            by_project={
+                entry.get("project_id") or entry["tenant_id"]: parse_limits(entry, "network") for entry in listed
+            },
+            default=parse_limits(default, "network"),
+        )
 
     def read_quota(self, openstack_project_id: str) -> dict[str, int]:
         connection, pid = self.connection, openstack_project_id
@@ -312,24 +355,28 @@ class OpenStackReader:
         # under load). Missing projects are found from Keystone's list anyway.
         absolute = self._json(connection.compute, "/limits", params={"tenant_id": pid})["limits"]["absolute"]
         compute = {name: int(absolute[field]) for field, name in NOVA_LIMITS.items()}
-        block = parse_limits(self._json(connection.block_storage, f"/os-quota-sets/{pid}")["quota_set"], "block-storage")
+        block = parse_limits(
+            self._json(connection.block_storage, f"/os-quota-sets/{pid}")["quota_set"], "block-storage"
+        )
         return {**compute, **block}
 
     def read_object_account(self, openstack_project_id: str) -> ObjectAccount:
         connection = self.connection
-        endpoint = connection.endpoint_for("object-store")   # the admin's own account: swap the id
+        endpoint = connection.endpoint_for("object-store")  # the admin's own account: swap the id
         url = f"{endpoint.rsplit('/AUTH_', 1)[0]}/AUTH_{openstack_project_id}"
         with span("openstack.head", region=self.region.id, path="/v1/AUTH_{project}"):
             response = connection.session.head(url, timeout=self.timeout, raise_exc=False)
-        if response.status_code == 404:   # never written to and not yet created: nothing stored
+        if response.status_code == 404:  # never written to and not yet created: nothing stored
             return ObjectAccount(quota_bytes=-1, bytes=0, objects=0, containers=0)
         if response.status_code >= 400:
             raise RuntimeError(f"HEAD account {openstack_project_id}: HTTP {response.status_code}")
         headers = response.headers
-        return ObjectAccount(quota_bytes=int(headers.get("X-Account-Meta-Quota-Bytes", -1)),
-                             bytes=int(headers.get("X-Account-Bytes-Used", 0)),
-                             objects=int(headers.get("X-Account-Object-Count", 0)),
-                             containers=int(headers.get("X-Account-Container-Count", 0)))
+        return ObjectAccount(
+            quota_bytes=int(headers.get("X-Account-Meta-Quota-Bytes", -1)),
+            bytes=int(headers.get("X-Account-Bytes-Used", 0)),
+            objects=int(headers.get("X-Account-Object-Count", 0)),
+            containers=int(headers.get("X-Account-Container-Count", 0)),
+        )
 
     def read_project_detail(self, openstack_project_id: str) -> ProjectReading:
         """Quota and usage as each service counts them for one project: three calls, each making the
@@ -360,7 +407,9 @@ class OpenStackReader:
             for resource_class, name in PLACEMENT_CLASSES.items():
                 inventory = inventories.get(resource_class)
                 if inventory:
-                    usable = (inventory["total"] - inventory.get("reserved", 0)) * inventory.get("allocation_ratio", 1.0)
+                    usable = (inventory["total"] - inventory.get("reserved", 0)) * inventory.get(
+                        "allocation_ratio", 1.0
+                    )
                     capacity[name] = capacity.get(name, 0) + int(usable)
                     used[name] = used.get(name, 0) + int(usages.get(resource_class, 0))
         return CapacityReading(capacity=capacity, used=used)
@@ -379,7 +428,9 @@ class CachedReaders:
         with self._lock:
             reader = self._readers.get(region.id)
             if reader is None:
-                reader = self._readers[region.id] = OpenStackReader(region, timeout=self.timeout, page_size=self.page_size)
+                reader = self._readers[region.id] = OpenStackReader(
+                    region, timeout=self.timeout, page_size=self.page_size
+                )
             return reader
 
     def close(self) -> None:

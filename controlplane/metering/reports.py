@@ -7,7 +7,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -30,8 +30,9 @@ class Series:
     points: list[tuple[datetime, dict[str, int]]]
 
 
-def project_series(carried: tuple[datetime, dict[str, int]] | None, samples: list[tuple[datetime, dict[str, int]]],
-                   start: datetime) -> Series:
+def project_series(
+    carried: tuple[datetime, dict[str, int]] | None, samples: list[tuple[datetime, dict[str, int]]], start: datetime
+) -> Series:
     points = []
     if carried is not None:
         points.append((start, carried[1]))
@@ -77,37 +78,63 @@ def statistics(series: Series, end: datetime) -> dict[str, Any]:
             integral += value * ((until - at) // MICROSECOND)
             peak = max(peak, value)
         seconds = integral / 1_000_000
-        stats[name] = {"unit_seconds": seconds, "unit_microseconds": integral, "peak": peak,
-                       "average": seconds / covered if covered else 0.0}
+        stats[name] = {
+            "unit_seconds": seconds,
+            "unit_microseconds": integral,
+            "peak": peak,
+            "average": seconds / covered if covered else 0.0,
+        }
     return {"resources": stats, "covered_seconds": covered, "samples": len(points)}
 
 
 Points = dict[str, list[tuple[datetime, dict[str, int]]]]
 
 
-def load_points(session: Session, ids: list[str], start: datetime, end: datetime,
-                field: Literal["used", "quota"] = "used") -> tuple[Points, dict[str, tuple[datetime, dict[str, int]]]]:
+def load_points(
+    session: Session, ids: list[str], start: datetime, end: datetime, field: Literal["used", "quota"] = "used"
+) -> tuple[Points, dict[str, tuple[datetime, dict[str, int]]]]:
     """Per project: its samples' `field` in [start, end), and the last one before start (carried in)."""
     column = UsageSample.used if field == "used" else UsageSample.quota
     samples: Points = defaultdict(list)
     carried: dict[str, tuple[datetime, dict[str, int]]] = {}
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        rows = session.execute(select(UsageSample.project_id, UsageSample.at, column).where(
-            UsageSample.project_id.in_(chunk), UsageSample.at >= start, UsageSample.at < end,
-        ).order_by(UsageSample.project_id, UsageSample.at))
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        rows = session.execute(
+            select(UsageSample.project_id, UsageSample.at, column)
+            .where(
+                UsageSample.project_id.in_(chunk),
+                UsageSample.at >= start,
+                UsageSample.at < end,
+            )
+            .order_by(UsageSample.project_id, UsageSample.at)
+        )
         for project_id, at, values in rows:
             samples[project_id].append((at, values))
-        latest_before = select(UsageSample.project_id, func.max(UsageSample.at).label("at")).where(
-            UsageSample.project_id.in_(chunk), UsageSample.at < start).group_by(UsageSample.project_id).subquery()
-        rows = session.execute(select(UsageSample.project_id, UsageSample.at, column).join(
-            latest_before, (UsageSample.project_id == latest_before.c.project_id) & (UsageSample.at == latest_before.c.at)))
+        latest_before = (
+            select(UsageSample.project_id, func.max(UsageSample.at).label("at"))
+            .where(UsageSample.project_id.in_(chunk), UsageSample.at < start)
+            .group_by(UsageSample.project_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(UsageSample.project_id, UsageSample.at, column).join(
+                latest_before,
+                (UsageSample.project_id == latest_before.c.project_id) & (UsageSample.at == latest_before.c.at),
+            )
+        )
         for project_id, at, values in rows:
             carried[project_id] = (at, values)
     return samples, carried
 
 
-def _visible_points(session: Session, principal: Principal, start: datetime, end: datetime, now: datetime,
-                    organisation_id: str | None, region: str | None) -> tuple[dict[str, Project], Points, dict[str, tuple[datetime, dict[str, int]]]]:
+def _visible_points(
+    session: Session,
+    principal: Principal,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    organisation_id: str | None,
+    region: str | None,
+) -> tuple[dict[str, Project], Points, dict[str, tuple[datetime, dict[str, int]]]]:
     """The projects the principal may see that existed before `end`, with their samples in the period."""
     statement = visible(session, principal, organisation_id=organisation_id, region=region)
     projects = {p.id: p for p in session.scalars(statement.where(Project.created_at < end))}
@@ -115,30 +142,54 @@ def _visible_points(session: Session, principal: Principal, start: datetime, end
     return projects, samples, carried
 
 
-def usage_report(session: Session, principal: Principal, *, start: datetime, end: datetime, now: datetime,
-                 by: GroupBy = "project", organisation_id: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+def usage_report(
+    session: Session,
+    principal: Principal,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    by: GroupBy = "project",
+    organisation_id: str | None = None,
+    region: str | None = None,
+) -> list[dict[str, Any]]:
     projects, samples, carried = _visible_points(session, principal, start, end, now, organisation_id, region)
     effective_end = min(end, now)
 
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for project in projects.values():
-        if project.id not in samples and project.id not in carried and project.state == ProjectState.DECOMMISSIONED.value:
+        if (
+            project.id not in samples
+            and project.id not in carried
+            and project.state == ProjectState.DECOMMISSIONED.value
+        ):
             continue  # gone before the period and never measured in it
-        key: tuple[str, ...] = {"project": (project.id,), "region": (project.region_id,),
-               "organisation": (project.organisation_id,)}[by]
+        key: tuple[str, ...] = {
+            "project": (project.id,),
+            "region": (project.region_id,),
+            "organisation": (project.organisation_id,),
+        }[by]
         groups[key].append(project.id)
 
     report = []
-    for key, members in sorted(groups.items()):
+    for _key, members in sorted(groups.items()):
         series = [project_series(carried.get(pid), samples.get(pid, []), start) for pid in members]
         stats = statistics(series[0] if len(series) == 1 else sum_series(series), effective_end)
         granted = {name: sum(int((projects[pid].granted or {}).get(name, 0)) for pid in members) for name in RESOURCES}
-        resources = {name: {"granted": granted[name], "peak": s["peak"], "average": round(s["average"], 4),
-                            "unit_hours": round(s["unit_seconds"] / 3600, 4)}
-                     for name, s in stats["resources"].items()}
+        resources = {
+            name: {
+                "granted": granted[name],
+                "peak": s["peak"],
+                "average": round(s["average"], 4),
+                "unit_hours": round(s["unit_seconds"] / 3600, 4),
+            }
+            for name, s in stats["resources"].items()
+        }
         first = projects[members[0]]
         row: dict[str, Any] = {
-            "by": by, "from": start, "to": end,
+            "by": by,
+            "from": start,
+            "to": end,
             "project_id": first.id if by == "project" else None,
             "organisation_id": first.organisation_id if by in ("project", "organisation") else None,
             "region_id": first.region_id if by in ("project", "region") else None,
@@ -168,9 +219,17 @@ def between(series: Series, times: list[datetime], start: datetime, end: datetim
     return Series(held + series.points[first:last])
 
 
-def usage_over_time(session: Session, principal: Principal, *, start: datetime, end: datetime, now: datetime,
-                    step: timedelta | None = None, organisation_id: str | None = None,
-                    region: str | None = None) -> list[dict[str, Any]]:
+def usage_over_time(
+    session: Session,
+    principal: Principal,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    step: timedelta | None = None,
+    organisation_id: str | None = None,
+    region: str | None = None,
+) -> list[dict[str, Any]]:
     """The usage of every project the principal may see, summed, in consecutive buckets of `step`
     (bucket_size by default), cut at whole steps since the epoch (hours, UTC days): per bucket the
     resource-hours, peak and average, by the same samples and arithmetic as usage_report. Nothing
@@ -184,21 +243,30 @@ def usage_over_time(session: Session, principal: Principal, *, start: datetime, 
     while at < min(end, now):
         until = min(_next_boundary(at, step), end, now)
         stats = statistics(between(total, times, at, until), until)
-        resources = {name: {"peak": s["peak"], "average": round(s["average"], 4),
-                            "unit_hours": round(s["unit_seconds"] / 3600, 4)} for name, s in stats["resources"].items()}
-        buckets.append({
-            "from": at, "to": until,
-            "vcpu_hours": resources["vcpus"]["unit_hours"],
-            "ram_gib_hours": round(resources["ram_mib"]["unit_hours"] / 1024, 4),
-            "volume_gib_hours": resources["volume_gib"]["unit_hours"],
-            "object_gib_hours": resources["object_gib"]["unit_hours"],
-            "resources": resources,
-        })
+        resources = {
+            name: {
+                "peak": s["peak"],
+                "average": round(s["average"], 4),
+                "unit_hours": round(s["unit_seconds"] / 3600, 4),
+            }
+            for name, s in stats["resources"].items()
+        }
+        buckets.append(
+            {
+                "from": at,
+                "to": until,
+                "vcpu_hours": resources["vcpus"]["unit_hours"],
+                "ram_gib_hours": round(resources["ram_mib"]["unit_hours"] / 1024, 4),
+                "volume_gib_hours": resources["volume_gib"]["unit_hours"],
+                "object_gib_hours": resources["object_gib"]["unit_hours"],
+                "resources": resources,
+            }
+        )
         at = until
     return buckets
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _next_boundary(at: datetime, step: timedelta) -> datetime:

@@ -20,8 +20,9 @@ class QuotaCheckState:
     quota_checked_at: datetime | None
 
 
-def quota_checks_due(projects: Iterable[QuotaCheckState], now: datetime, *, period: timedelta,
-                     interval: timedelta) -> set[str]:
+def quota_checks_due(
+    projects: Iterable[QuotaCheckState], now: datetime, *, period: timedelta, interval: timedelta
+) -> set[str]:
     """The projects to check now: every project never checked or changed by Sahab since its check, or
     whose check would be older than `period` at the next collection (`interval` from now); then the
     longest unchecked ones up to this collection's even share, len(projects) * interval / period."""

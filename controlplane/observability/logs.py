@@ -9,7 +9,7 @@ import json
 import logging
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,13 @@ _PATTERNS = [
     # Authorization: Bearer <token>, Basic <credentials>
     (re.compile(r"(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+", re.I), rf"\g<keep>{MASK}"),
     # key=value and "key": "value" where the key names a secret
-    (re.compile(r"(?P<keep>\b[\w-]*(?:pass(?:word|phrase)?|secret|token|api[_-]?key)[\w-]*\b[\"']?\s*[=:]\s*[\"']?)[^\s\"',;&}]+", re.I),
-     rf"\g<keep>{MASK}"),
+    (
+        re.compile(
+            r"(?P<keep>\b[\w-]*(?:pass(?:word|phrase)?|secret|token|api[_-]?key)[\w-]*\b[\"']?\s*[=:]\s*[\"']?)[^\s\"',;&}]+",
+            re.I,
+        ),
+        rf"\g<keep>{MASK}",
+    ),
     # JSON Web Tokens wherever they appear
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
 ]
@@ -62,7 +67,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),

@@ -15,15 +15,26 @@ from prometheus_client import Gauge
 from prometheus_client.process_collector import ProcessCollector
 
 _LABELS = ["role"]
-CPU = Gauge("sahab_process_cpu_seconds", "CPU time (user + system) this process has used.", _LABELS, multiprocess_mode="liveall")
-MEMORY = Gauge("sahab_process_resident_memory_bytes", "Resident memory of this process.", _LABELS, multiprocess_mode="liveall")
-OPEN_FDS = Gauge("sahab_process_open_fds", "Open file descriptors of this process.", _LABELS, multiprocess_mode="liveall")
+CPU = Gauge(
+    "sahab_process_cpu_seconds", "CPU time (user + system) this process has used.", _LABELS, multiprocess_mode="liveall"
+)
+MEMORY = Gauge(
+    "sahab_process_resident_memory_bytes", "Resident memory of this process.", _LABELS, multiprocess_mode="liveall"
+)
+OPEN_FDS = Gauge(
+    "sahab_process_open_fds", "Open file descriptors of this process.", _LABELS, multiprocess_mode="liveall"
+)
 MAX_FDS = Gauge("sahab_process_max_fds", "File descriptor limit of this process.", _LABELS, multiprocess_mode="liveall")
-STARTED = Gauge("sahab_process_start_time_seconds", "When this process started (Unix time).", _LABELS, multiprocess_mode="liveall")
+STARTED = Gauge(
+    "sahab_process_start_time_seconds", "When this process started (Unix time).", _LABELS, multiprocess_mode="liveall"
+)
 
 _SOURCES = {
-    "process_cpu_seconds": CPU, "process_resident_memory_bytes": MEMORY, "process_open_fds": OPEN_FDS,
-    "process_max_fds": MAX_FDS, "process_start_time_seconds": STARTED,
+    "process_cpu_seconds": CPU,
+    "process_resident_memory_bytes": MEMORY,
+    "process_open_fds": OPEN_FDS,
+    "process_max_fds": MAX_FDS,
+    "process_start_time_seconds": STARTED,
 }
 
 _started_in: dict[int, threading.Event] = {}

@@ -47,8 +47,16 @@ def stamp_publish_times() -> None:
 
 
 class QueueCollector(Collector):
-    def __init__(self, broker_url: str, transport_options: dict[str, Any], queue: str = "sahab", *,
-                 management_url: str = "", timeout: float = 2.0, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        broker_url: str,
+        transport_options: dict[str, Any],
+        queue: str = "sahab",
+        *,
+        management_url: str = "",
+        timeout: float = 2.0,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.broker_url = broker_url
         self.transport_options = transport_options
         self.queue = queue
@@ -57,22 +65,33 @@ class QueueCollector(Collector):
         self._wall = wall
 
     @classmethod
-    def for_celery(cls, app: Any, management_url: str = "") -> "QueueCollector | None":
+    def for_celery(cls, app: Any, management_url: str = "") -> QueueCollector | None:
         """None for the in-process memory transport: another process cannot see its queue."""
         url = app.conf.broker_url or ""
         if url.startswith("memory://"):
             return None
-        return cls(url, dict(app.conf.broker_transport_options or {}), app.conf.task_default_queue or "celery",
-                   management_url=management_url)
+        return cls(
+            url,
+            dict(app.conf.broker_transport_options or {}),
+            app.conf.task_default_queue or "celery",
+            management_url=management_url,
+        )
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily("sahab_broker_up", "1 when the broker answered the last queue read at scrape time.")
-        depth = GaugeMetricFamily("sahab_queue_messages", "Task messages waiting in the queue (not yet taken by a worker).",
-                                  labels=["queue"])
-        consumers = GaugeMetricFamily("sahab_queue_consumers", "Consumers (worker connections) on the queue, where the broker counts them.",
-                                      labels=["queue"])
-        age = GaugeMetricFamily("sahab_queue_oldest_message_age_seconds",
-                                "Age of the oldest waiting message (0 when the queue is empty).", labels=["queue"])
+        depth = GaugeMetricFamily(
+            "sahab_queue_messages", "Task messages waiting in the queue (not yet taken by a worker).", labels=["queue"]
+        )
+        consumers = GaugeMetricFamily(
+            "sahab_queue_consumers",
+            "Consumers (worker connections) on the queue, where the broker counts them.",
+            labels=["queue"],
+        )
+        age = GaugeMetricFamily(
+            "sahab_queue_oldest_message_age_seconds",
+            "Age of the oldest waiting message (0 when the queue is empty).",
+            labels=["queue"],
+        )
         try:
             count, consumer_count = self._declare_passive()
         except Exception as error:  # an unreachable broker is a value (broker_up 0), not a failed scrape
@@ -96,7 +115,9 @@ class QueueCollector(Collector):
     def _declare_passive(self) -> tuple[int, int]:
         from kombu import Connection  # type: ignore[attr-defined]
 
-        with Connection(self.broker_url, transport_options=self.transport_options, connect_timeout=self.timeout) as connection:  # type: ignore[no-untyped-call]
+        with Connection(
+            self.broker_url, transport_options=self.transport_options, connect_timeout=self.timeout
+        ) as connection:  # type: ignore[no-untyped-call]
             connection.ensure_connection(max_retries=1, timeout=self.timeout)
             try:
                 _, count, consumer_count = connection.default_channel.queue_declare(queue=self.queue, passive=True)
@@ -134,15 +155,21 @@ class QueueCollector(Collector):
         base = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path.rstrip('/')}"
         auth = (parts.username or "", parts.password or "") if parts.username else None
         try:
-            response = httpx.get(f"{base}/api/queues/{quote(vhost, safe='')}/{quote(self.queue, safe='')}", auth=auth,
-                                 timeout=self.timeout)
+            response = httpx.get(
+                f"{base}/api/queues/{quote(vhost, safe='')}/{quote(self.queue, safe='')}",
+                auth=auth,
+                timeout=self.timeout,
+            )
             if response.status_code == 404:  # not declared yet
                 return 0.0
             response.raise_for_status()
             queue = response.json()
         except Exception as error:  # the age is then missing from the scrape; depth is still there
-            log.warning("cannot read the oldest message of queue %s from RabbitMQ's management API: %s",
-                        self.queue, type(error).__name__)
+            log.warning(
+                "cannot read the oldest message of queue %s from RabbitMQ's management API: %s",
+                self.queue,
+                type(error).__name__,
+            )
             return None
         head = queue.get("head_message_timestamp")
         if isinstance(head, (int, float)):

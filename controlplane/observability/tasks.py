@@ -16,15 +16,20 @@ from prometheus_client import Counter, Gauge, Histogram
 TASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
 TASK_DURATION = Histogram(
-    "sahab_task_duration_seconds", "Duration of Celery tasks by task name and outcome (success, failure, retry).",
-    ["task", "outcome"], buckets=TASK_BUCKETS,
+    "sahab_task_duration_seconds",
+    "Duration of Celery tasks by task name and outcome (success, failure, retry).",
+    ["task", "outcome"],
+    buckets=TASK_BUCKETS,
 )
 TASK_RETRIES = Counter("sahab_task_retries_total", "Celery tasks that asked to be retried.", ["task"])
 TASK_REDELIVERIES = Counter(
-    "sahab_task_redeliveries_total", "Task messages the broker delivered again (a worker died holding them).", ["task"])
+    "sahab_task_redeliveries_total", "Task messages the broker delivered again (a worker died holding them).", ["task"]
+)
 WORKER_HEARTBEAT = Gauge(
-    "sahab_worker_last_heartbeat_timestamp_seconds", "When each Celery worker last sent its heartbeat (Unix time).",
-    ["worker"], multiprocess_mode="max",
+    "sahab_worker_last_heartbeat_timestamp_seconds",
+    "When each Celery worker last sent its heartbeat (Unix time).",
+    ["worker"],
+    multiprocess_mode="max",
 )
 
 _OUTCOMES = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry", "REJECTED": "failure", "IGNORED": "success"}

@@ -14,8 +14,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from controlplane.settings import Settings
@@ -78,11 +77,11 @@ def instrument_engine(engine: Any) -> None:
     if _provider is None or getattr(engine, "_sahab_traced", False):
         return
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-
     from opentelemetry.metrics import get_meter
 
     usage = get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
-        "db.client.connections.usage", unit="connections")
+        "db.client.connections.usage", unit="connections"
+    )
     tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy")
     EngineTracer(tracer, engine, usage)  # type: ignore[no-untyped-call]
     engine._sahab_traced = True

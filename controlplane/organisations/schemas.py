@@ -29,7 +29,7 @@ class Profile(BaseModel):
 
 class ProfileUpdate(Profile):
     @model_validator(mode="after")
-    def _something(self) -> "ProfileUpdate":
+    def _something(self) -> ProfileUpdate:
         if not self.model_fields_set:
             raise ValueError(Detail("give at least one of sector, employees, founded_on"))
         return self
@@ -49,7 +49,7 @@ class OrganisationCreate(Profile):
         return value.lower()
 
     @model_validator(mode="after")
-    def _national_id_matches_kind(self) -> "OrganisationCreate":
+    def _national_id_matches_kind(self) -> OrganisationCreate:
         if self.kind == OrganisationKind.BUSINESS and not _ICE.match(self.national_id):
             raise ValueError(Detail("a business's national_id is its ICE: exactly 15 digits"))
         if self.kind == OrganisationKind.AGENCY and not _ADMIN_CODE.match(self.national_id):
@@ -70,8 +70,9 @@ class OrganisationOut(BaseModel):
     sector: Sector | None = None
     employees: int | None = None
     founded_on: date | None = None
-    profile_verified_at: datetime | None = Field(None, description="when an operator last verified the profile; "
-                                                 "cleared when it changes")
+    profile_verified_at: datetime | None = Field(
+        None, description="when an operator last verified the profile; cleared when it changes"
+    )
 
 
 class MemberAdd(BaseModel):

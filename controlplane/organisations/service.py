@@ -26,14 +26,25 @@ def register(session: Session, clock: Clock, principal: Principal, data: Organis
     now = clock.now()
     _check_profile(data, clock)
     organisation = Organisation(
-        id=new_id("org"), kind=data.kind.value, legal_name=data.legal_name, national_id=data.national_id,
-        contact_email=data.contact_email, status=OrganisationStatus.PENDING_VERIFICATION.value,
-        created_by=principal.subject, created_at=now,
-        sector=data.sector.value if data.sector else None, employees=data.employees, founded_on=data.founded_on,
+        id=new_id("org"),
+        kind=data.kind.value,
+        legal_name=data.legal_name,
+        national_id=data.national_id,
+        contact_email=data.contact_email,
+        status=OrganisationStatus.PENDING_VERIFICATION.value,
+        created_by=principal.subject,
+        created_at=now,
+        sector=data.sector.value if data.sector else None,
+        employees=data.employees,
+        founded_on=data.founded_on,
     )
     session.add(organisation)
     session.flush()  # the membership's foreign key needs the row first (no ORM relationship orders them)
-    session.add(Membership(organisation_id=organisation.id, subject=principal.subject, role=MemberRole.ADMIN.value, created_at=now))
+    session.add(
+        Membership(
+            organisation_id=organisation.id, subject=principal.subject, role=MemberRole.ADMIN.value, created_at=now
+        )
+    )
     session.flush()
     return organisation
 
@@ -43,16 +54,20 @@ def _check_profile(data: Profile, clock: Clock) -> None:
         raise InvalidInput(Detail("founded_on {founded_on} is in the future", founded_on=data.founded_on))
 
 
-def update_profile(session: Session, clock: Clock, principal: Principal, organisation_id: str,
-                   data: ProfileUpdate) -> Organisation:
+def update_profile(
+    session: Session, clock: Clock, principal: Principal, organisation_id: str, data: ProfileUpdate
+) -> Organisation:
     """Admins update sector, employees or founding date. A change clears the operator's verification of
     the profile (programmes wait for an approver until an operator verifies it again); the same values
     leave it as it is."""
     _check_profile(data, clock)
     organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
     session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
-    changes = {"sector": data.sector.value if data.sector else None, "employees": data.employees,
-               "founded_on": data.founded_on}
+    changes = {
+        "sector": data.sector.value if data.sector else None,
+        "employees": data.employees,
+        "founded_on": data.founded_on,
+    }
     changed = False
     for name in data.model_fields_set:
         if getattr(organisation, name) != changes[name]:
@@ -75,16 +90,21 @@ def list_visible(session: Session, principal: Principal, cursor: str | None, lim
     return paginate(session, statement, Organisation, cursor, limit)
 
 
-def set_status(session: Session, principal: Principal, organisation_id: str, status: OrganisationStatus,
-               clock: Clock | None = None) -> Organisation:
+def set_status(
+    session: Session, principal: Principal, organisation_id: str, status: OrganisationStatus, clock: Clock | None = None
+) -> Organisation:
     require_role(principal, PlatformRole.OPERATOR)
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
         raise NotFound(Detail("organisation {organisation_id} not found", organisation_id=organisation_id))
     if status is OrganisationStatus.VERIFIED:
-        require_independent(session, principal, organisation, Detail("verify organisation {organisation_id}",
-                                                                     organisation_id=organisation.id),
-                            decider=PlatformRole.OPERATOR)
+        require_independent(
+            session,
+            principal,
+            organisation,
+            Detail("verify organisation {organisation_id}", organisation_id=organisation.id),
+            decider=PlatformRole.OPERATOR,
+        )
         _refuse_second_holder(session, organisation)
         # Verifying (again) covers the profile as it is now: sector, employees, founding date.
         organisation.profile_verified_at = (clock or SystemClock()).now()
@@ -97,10 +117,14 @@ def set_status(session: Session, principal: Principal, organisation_id: str, sta
 
 
 def _refuse_second_holder(session: Session, organisation: Organisation) -> None:
-    holder = session.scalar(select(Organisation.id).where(
-        Organisation.kind == organisation.kind, Organisation.national_id == organisation.national_id,
-        Organisation.status == OrganisationStatus.VERIFIED.value, Organisation.id != organisation.id,
-    ))
+    holder = session.scalar(
+        select(Organisation.id).where(
+            Organisation.kind == organisation.kind,
+            Organisation.national_id == organisation.national_id,
+            Organisation.status == OrganisationStatus.VERIFIED.value,
+            Organisation.id != organisation.id,
+        )
+    )
     if holder:
         raise _already_verified(organisation, holder)
 
@@ -109,25 +133,38 @@ def _already_verified(organisation: Organisation, holder: str | None) -> Nationa
     # Only operators get here, and they see every organisation: naming the holder leaks nothing.
     who = f"organisation {holder}" if holder else "another organisation"
     return NationalIdAlreadyVerified(
-        Detail("{who} is already verified with {organisation_kind} national id {organisation_national_id}; suspend it "
-               "first if {organisation_id} is the real holder",
-               who=who, organisation_kind=organisation.kind, organisation_national_id=organisation.national_id, organisation_id=organisation.id),
+        Detail(
+            "{who} is already verified with {organisation_kind} national id {organisation_national_id}; suspend it "
+            "first if {organisation_id} is the real holder",
+            who=who,
+            organisation_kind=organisation.kind,
+            organisation_national_id=organisation.national_id,
+            organisation_id=organisation.id,
+        ),
         holder=holder,
     )
 
 
 def list_members(session: Session, principal: Principal, organisation_id: str) -> list[Membership]:
     require_organisation(session, principal, organisation_id)
-    return list(session.scalars(
-        select(Membership).where(Membership.organisation_id == organisation_id).order_by(Membership.created_at, Membership.subject)
-    ))
+    return list(
+        session.scalars(
+            select(Membership)
+            .where(Membership.organisation_id == organisation_id)
+            .order_by(Membership.created_at, Membership.subject)
+        )
+    )
 
 
-def add_member(session: Session, clock: Clock, principal: Principal, organisation_id: str, data: MemberAdd) -> Membership:
+def add_member(
+    session: Session, clock: Clock, principal: Principal, organisation_id: str, data: MemberAdd
+) -> Membership:
     require_organisation(session, principal, organisation_id, admin=True)
     member = session.get(Membership, (organisation_id, data.subject))
     if member is None:
-        member = Membership(organisation_id=organisation_id, subject=data.subject, role=data.role.value, created_at=clock.now())
+        member = Membership(
+            organisation_id=organisation_id, subject=data.subject, role=data.role.value, created_at=clock.now()
+        )
         session.add(member)
     else:
         _keep_an_admin(session, organisation_id, leaving=member, new_role=data.role)
@@ -140,8 +177,13 @@ def remove_member(session: Session, principal: Principal, organisation_id: str, 
     require_organisation(session, principal, organisation_id, admin=True)
     member = session.get(Membership, (organisation_id, subject))
     if member is None:
-        raise NotFound(Detail("{subject} is not a member of organisation {organisation_id}",
-                              subject=subject, organisation_id=organisation_id))
+        raise NotFound(
+            Detail(
+                "{subject} is not a member of organisation {organisation_id}",
+                subject=subject,
+                organisation_id=organisation_id,
+            )
+        )
     _keep_an_admin(session, organisation_id, leaving=member, new_role=None)
     session.delete(member)
     session.flush()
@@ -151,11 +193,15 @@ def _keep_an_admin(session: Session, organisation_id: str, leaving: Membership, 
     if leaving.role != MemberRole.ADMIN.value or new_role is MemberRole.ADMIN:
         return
     admins = session.scalar(
-        select(func.count()).select_from(Membership).where(
-            Membership.organisation_id == organisation_id, Membership.role == MemberRole.ADMIN.value
-        )
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.organisation_id == organisation_id, Membership.role == MemberRole.ADMIN.value)
     )
     if (admins or 0) <= 1:
-        raise Conflict(Detail("{leaving_subject} is the last admin of organisation {organisation_id}; add another "
-                              "admin first",
-                              leaving_subject=leaving.subject, organisation_id=organisation_id))
+        raise Conflict(
+            Detail(
+                "{leaving_subject} is the last admin of organisation {organisation_id}; add another admin first",
+                leaving_subject=leaving.subject,
+                organisation_id=organisation_id,
+            )
+        )

@@ -101,7 +101,9 @@ def _run_after_commit(session: Session) -> None:
         except Exception:
             # The change is committed: failing the caller now would report an error for work that
             # was done. The work itself is in the database, where the reconciler finds it.
-            log.exception("an action after commit failed (e.g. the broker is down); the reconciler will pick the work up")
+            log.exception(
+                "an action after commit failed (e.g. the broker is down); the reconciler will pick the work up"
+            )
 
 
 @contextmanager

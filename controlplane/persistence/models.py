@@ -4,7 +4,7 @@ the set of resources is fixed in code, and admission reads them under a region l
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,10 +25,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        from datetime import timezone
 
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -71,8 +70,12 @@ class Organisation(Base):
         # A national ID belongs to one VERIFIED organisation; unverified registrations may share it,
         # so a squatter cannot lock the real owner out or learn which IDs exist (0006).
         Index(
-            "uq_verified_organisation_identity", "kind", "national_id", unique=True,
-            sqlite_where=text("status = 'verified'"), postgresql_where=text("status = 'verified'"),
+            "uq_verified_organisation_identity",
+            "kind",
+            "national_id",
+            unique=True,
+            sqlite_where=text("status = 'verified'"),
+            postgresql_where=text("status = 'verified'"),
         ),
     )
 
@@ -111,8 +114,13 @@ class Project(Base):
     __table_args__ = (
         # One live project per organisation, region and environment; a decommissioned one frees the name.
         Index(
-            "uq_live_project", "organisation_id", "region_id", "environment", unique=True,
-            sqlite_where=text("state != 'decommissioned'"), postgresql_where=text("state != 'decommissioned'"),
+            "uq_live_project",
+            "organisation_id",
+            "region_id",
+            "environment",
+            unique=True,
+            sqlite_where=text("state != 'decommissioned'"),
+            postgresql_where=text("state != 'decommissioned'"),
         ),
     )
 
@@ -249,6 +257,7 @@ class WebhookDelivery(Base):
 # Idempotency records are purged by age (api/idempotency.py): one indexed DELETE.
 Index("ix_idempotency_records_created_at", IdempotencyRecord.created_at)
 
+
 # -- built-in issuer (api/issuer/, migration 0004) ------------------------------
 # Secrets (device codes, authorization codes, refresh tokens) are stored as SHA-256 digests:
 # a copy of the database does not sign anyone in.
@@ -311,6 +320,7 @@ class IssuerThrottle(Base):
     locked_until: Mapped[datetime | None]
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
+
 # -- running totals --------------------------------------------------
 class RegionTotals(Base):
     """What is granted in a region, kept beside the grants so that admission, /v1/regions and
@@ -325,6 +335,7 @@ class RegionTotals(Base):
     # {programme: {resource: amount}} funded from each programme's reserve; businesses' programme
     # grants are in `granted` but not in `granted_business`, which is the general pool's (0011).
     granted_programmes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
 
 class ProjectCredentials(Base):
     """The project user's clouds.yaml entry, sealed (Fernet) with the newest of
@@ -368,9 +379,14 @@ class Statement(Base):
         Index("ix_statements_organisation_period", "organisation_id", "period"),
         # One current statement per organisation and month: a draft, or the issued one (a corrected
         # statement gives way to its replacement).
-        Index("uq_current_statement", "organisation_id", "period", unique=True,
-              sqlite_where=text("kind = 'statement' AND state != 'corrected'"),
-              postgresql_where=text("kind = 'statement' AND state != 'corrected'")),
+        Index(
+            "uq_current_statement",
+            "organisation_id",
+            "period",
+            unique=True,
+            sqlite_where=text("kind = 'statement' AND state != 'corrected'"),
+            postgresql_where=text("kind = 'statement' AND state != 'corrected'"),
+        ),
     )
 
 
@@ -437,8 +453,13 @@ class ProgrammeEnrolment(Base):
 
     __table_args__ = (
         # One live enrolment (or application) per organisation at a time, whatever the programme.
-        Index("uq_live_enrolment", "organisation_id", unique=True,
-              sqlite_where=text(LIVE_ENROLMENT), postgresql_where=text(LIVE_ENROLMENT)),
+        Index(
+            "uq_live_enrolment",
+            "organisation_id",
+            unique=True,
+            sqlite_where=text(LIVE_ENROLMENT),
+            postgresql_where=text(LIVE_ENROLMENT),
+        ),
     )
 
 

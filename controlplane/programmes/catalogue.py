@@ -42,7 +42,7 @@ class Band(_Strict):
     max: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Band":
+    def _ordered(self) -> Band:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
         return self
@@ -78,7 +78,7 @@ class Amounted(_Strict):
     amounts: dict[str, int] | None = None
 
     @model_validator(mode="after")
-    def _one_of(self) -> "Amounted":
+    def _one_of(self) -> Amounted:
         if (self.preset is None) == (self.amounts is None):
             raise ValueError("give either preset (with an optional count) or amounts")
         self.resolve()  # unknown presets and resources are refused at load
@@ -98,7 +98,7 @@ class Price(_Strict):
     discount_percent: Decimal | None = Field(None, gt=0, le=100)
 
     @model_validator(mode="after")
-    def _one_of(self) -> "Price":
+    def _one_of(self) -> Price:
         if self.free == (self.discount_percent is not None):
             raise ValueError("price is either free: true or a discount_percent")
         return self
@@ -117,7 +117,9 @@ class Programme(_Strict):
     length_months: int = Field(ge=1, le=120)
     price: Price
     funding: dict[str, Amounted] = Field(min_length=1, description="region id: capacity reserved for the programme")
-    auto_enrol: bool = Field(True, description="an eligible, verified applicant is enrolled at once; else an approver decides")
+    auto_enrol: bool = Field(
+        True, description="an eligible, verified applicant is enrolled at once; else an approver decides"
+    )
     grace_days: int = Field(14, ge=0, description="after expiry, days to choose before Sahab shrinks the grant")
 
     def envelope(self, region: Region | None = None) -> Amounts:
@@ -150,22 +152,42 @@ def check_against(programmes: ProgrammeCatalogue, regions: Catalogue, where: str
         for region_id in programme.funding:
             region = regions.get(region_id)
             if region is None:
-                raise InvalidInput(Detail("{where}: programme {programme_id} funds unknown region {region_id}",
-                                          where=where, programme_id=programme.id, region_id=region_id))
+                raise InvalidInput(
+                    Detail(
+                        "{where}: programme {programme_id} funds unknown region {region_id}",
+                        where=where,
+                        programme_id=programme.id,
+                        region_id=region_id,
+                    )
+                )
             grant, reserve = programme.envelope(region), programme.reserved(region)
             short = [r.value for r in Resource if grant[r] > reserve[r]]
             if short:
-                raise InvalidInput(Detail("{where}: programme {programme_id} reserves less than one grant in "
-                                          "{region_id} for {resources}", where=where, programme_id=programme.id,
-                                          region_id=region_id, resources=", ".join(short)))
+                raise InvalidInput(
+                    Detail(
+                        "{where}: programme {programme_id} reserves less than one grant in {region_id} for {resources}",
+                        where=where,
+                        programme_id=programme.id,
+                        region_id=region_id,
+                        resources=", ".join(short),
+                    )
+                )
     for region in regions.regions:
         capacity = region.effective_capacity()
         for resource in Resource:
             total = sum(p.reserved(region)[resource] for p in programmes.programmes)
             if total > capacity[resource]:
-                raise InvalidInput(Detail("{where}: programmes reserve {total} {resource} in {region_id}, more than "
-                                          "its capacity {capacity}", where=where, total=total, resource=resource.value,
-                                          region_id=region.id, capacity=capacity[resource]))
+                raise InvalidInput(
+                    Detail(
+                        "{where}: programmes reserve {total} {resource} in {region_id}, more than "
+                        "its capacity {capacity}",
+                        where=where,
+                        total=total,
+                        resource=resource.value,
+                        region_id=region.id,
+                        capacity=capacity[resource],
+                    )
+                )
 
 
 def load_programmes(path: Path | None, regions: Catalogue) -> ProgrammeCatalogue:
@@ -174,10 +196,13 @@ def load_programmes(path: Path | None, regions: Catalogue) -> ProgrammeCatalogue
     try:
         data: Any = yaml.safe_load(path.read_text())
     except OSError as error:
-        raise InvalidInput(Detail("cannot read programme catalogue {path}: {error_strerror}",
-                                  path=path, error_strerror=error.strerror)) from error
+        raise InvalidInput(
+            Detail("cannot read programme catalogue {path}: {error_strerror}", path=path, error_strerror=error.strerror)
+        ) from error
     except yaml.YAMLError as error:
-        raise InvalidInput(Detail("programme catalogue {path} is not valid YAML: {error}", path=path, error=error)) from error
+        raise InvalidInput(
+            Detail("programme catalogue {path} is not valid YAML: {error}", path=path, error=error)
+        ) from error
     try:
         catalogue = ProgrammeCatalogue.model_validate(data or {})
     except (ValidationError, InvalidInput) as error:
@@ -191,8 +216,11 @@ def load_programmes(path: Path | None, regions: Catalogue) -> ProgrammeCatalogue
 
 def with_reserves(regions: Catalogue, programmes: ProgrammeCatalogue) -> Catalogue:
     """The region catalogue with each region's programme reserves, which capacity arithmetic reads."""
-    return Catalogue(regions=[region.model_copy(update={"programme_reserves": programmes.reserves(region)})
-                              for region in regions.regions])
+    return Catalogue(
+        regions=[
+            region.model_copy(update={"programme_reserves": programmes.reserves(region)}) for region in regions.regions
+        ]
+    )
 
 
 DEMO_PROGRAMMES = Path(__file__).resolve().parent.parent / "catalogue" / "demo-programmes.yaml"

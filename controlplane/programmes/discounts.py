@@ -17,8 +17,16 @@ from controlplane.persistence.models import ProgrammeEnrolment
 from controlplane.programmes.service import EnrolmentState
 
 # States in which an enrolment was (or is) held; a pending or rejected application never discounted anything.
-_HELD = [s.value for s in (EnrolmentState.ENROLLED, EnrolmentState.EXPIRED, EnrolmentState.CONTINUED,
-                           EnrolmentState.SHRINKING, EnrolmentState.ENDED)]
+_HELD = [
+    s.value
+    for s in (
+        EnrolmentState.ENROLLED,
+        EnrolmentState.EXPIRED,
+        EnrolmentState.CONTINUED,
+        EnrolmentState.SHRINKING,
+        EnrolmentState.ENDED,
+    )
+]
 
 
 class ProgrammeDiscounts:
@@ -29,14 +37,21 @@ class ProgrammeDiscounts:
         """The discounts overlapping the days [start, end), clipped to them, oldest first; each ends (exclusive)
         on the day its enrolment ended: from that day the organisation pays the listed price."""
         found = []
-        for enrolment in session.scalars(select(ProgrammeEnrolment).where(
-                ProgrammeEnrolment.organisation_id == organisation_id, ProgrammeEnrolment.state.in_(_HELD),
-                ProgrammeEnrolment.starts_at.is_not(None)).order_by(ProgrammeEnrolment.starts_at)):
+        for enrolment in session.scalars(
+            select(ProgrammeEnrolment)
+            .where(
+                ProgrammeEnrolment.organisation_id == organisation_id,
+                ProgrammeEnrolment.state.in_(_HELD),
+                ProgrammeEnrolment.starts_at.is_not(None),
+            )
+            .order_by(ProgrammeEnrolment.starts_at)
+        ):
             if enrolment.starts_at is None:
                 continue  # (the query asked for enrolments that began)
             first, stop = enrolment.starts_at.date(), enrolment.end.date()
             if stop <= start or first >= end:
                 continue
-            found.append(Discount(max(first, start), min(stop, end), Decimal(enrolment.percent_off or 0),
-                                  enrolment.programme_id))
+            found.append(
+                Discount(max(first, start), min(stop, end), Decimal(enrolment.percent_off or 0), enrolment.programme_id)
+            )
         return found

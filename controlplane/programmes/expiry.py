@@ -27,7 +27,7 @@ from controlplane.domain.principal import Principal
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, exceeds, preset
 from controlplane.domain.states import PlatformRole, ProjectState
 from controlplane.errors import SahabError
-from controlplane.mail import MailError, Mailer, Message
+from controlplane.mail import Mailer, MailError, Message
 from controlplane.metering.alerts import Alert
 from controlplane.persistence.database import savepoint, transaction
 from controlplane.persistence.models import Organisation, ProgrammeEnrolment, ProgrammeNotice, Project, QuotaRequest
@@ -41,8 +41,16 @@ log = logging.getLogger(__name__)
 NOTICE_DAYS = (30, 7, 1)
 ACTOR = "sahab:programmes"
 # Sahab itself files the decrease at expiry: a staff principal sees the organisation, as an operator would.
-SAHAB = Principal(subject=ACTOR, issuer="sahab", name="Sahab programmes", platform_roles=frozenset({PlatformRole.OPERATOR}))
-EMAIL_PENDING, EMAIL_SENT, EMAIL_FAILED, EMAIL_SKIPPED, SUPERSEDED = "pending", "sent", "failed", "skipped", "superseded"
+SAHAB = Principal(
+    subject=ACTOR, issuer="sahab", name="Sahab programmes", platform_roles=frozenset({PlatformRole.OPERATOR})
+)
+EMAIL_PENDING, EMAIL_SENT, EMAIL_FAILED, EMAIL_SKIPPED, SUPERSEDED = (
+    "pending",
+    "sent",
+    "failed",
+    "skipped",
+    "superseded",
+)
 NOTICE_TYPE = "sahab.programme.expiry_notice"
 
 
@@ -58,9 +66,16 @@ class Outcome:
 
 
 class ProgrammeScheduler:
-    def __init__(self, sessions: sessionmaker[Session], core: Core, mailer: Mailer, *,
-                 email_attempts: int = 5, email_lease: timedelta = timedelta(minutes=2),
-                 email_backoff: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        core: Core,
+        mailer: Mailer,
+        *,
+        email_attempts: int = 5,
+        email_lease: timedelta = timedelta(minutes=2),
+        email_backoff: timedelta = timedelta(minutes=5),
+    ) -> None:
         self.sessions, self.core, self.mailer = sessions, core, mailer
         self.email_attempts, self.email_lease, self.email_backoff = email_attempts, email_lease, email_backoff
 
@@ -76,9 +91,15 @@ class ProgrammeScheduler:
     def notify(self, outcome: Outcome) -> None:
         now = self.core.clock.now()
         with transaction(self.sessions) as session:
-            due = list(session.scalars(select(ProgrammeEnrolment.id).where(
-                ProgrammeEnrolment.state == EnrolmentState.ENROLLED.value,
-                ProgrammeEnrolment.ends_at > now, ProgrammeEnrolment.ends_at <= now + timedelta(days=max(NOTICE_DAYS)))))
+            due = list(
+                session.scalars(
+                    select(ProgrammeEnrolment.id).where(
+                        ProgrammeEnrolment.state == EnrolmentState.ENROLLED.value,
+                        ProgrammeEnrolment.ends_at > now,
+                        ProgrammeEnrolment.ends_at <= now + timedelta(days=max(NOTICE_DAYS)),
+                    )
+                )
+            )
         for enrolment_id in due:
             with transaction(self.sessions) as session:
                 sent = self._notify_one(session, enrolment_id, now)
@@ -86,28 +107,52 @@ class ProgrammeScheduler:
                 outcome.notices.append((enrolment_id, sent))
 
     def _notify_one(self, session: Session, enrolment_id: str, now: datetime) -> int | None:
-        enrolment = session.scalar(select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update())
+        enrolment = session.scalar(
+            select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update()
+        )
         if enrolment is None or enrolment.state != EnrolmentState.ENROLLED.value:
             return None
-        written = set(session.scalars(select(ProgrammeNotice.days_before).where(ProgrammeNotice.enrolment_id == enrolment.id)))
+        written = set(
+            session.scalars(select(ProgrammeNotice.days_before).where(ProgrammeNotice.enrolment_id == enrolment.id))
+        )
         due = [d for d in NOTICE_DAYS if d not in written and enrolment.end - timedelta(days=d) <= now < enrolment.end]
         if not due:
             return None
         latest = min(due)
         for days in due:
             if days != latest:  # beat was away past it: the later notice says everything, with the right dates
-                session.add(ProgrammeNotice(enrolment_id=enrolment.id, days_before=days, created_at=now,
-                                            email_state=SUPERSEDED, email_attempts=0))
+                session.add(
+                    ProgrammeNotice(
+                        enrolment_id=enrolment.id,
+                        days_before=days,
+                        created_at=now,
+                        email_state=SUPERSEDED,
+                        email_attempts=0,
+                    )
+                )
         organisation = session.get_one(Organisation, enrolment.organisation_id)
         programme = self.core.programmes.get(enrolment.programme_id)
-        payload = notice_payload(enrolment, programme.name if programme else enrolment.programme_id,
-                                 programme.grace_days if programme else 0, latest)
+        payload = notice_payload(
+            enrolment,
+            programme.name if programme else enrolment.programme_id,
+            programme.grace_days if programme else 0,
+            latest,
+        )
         delivery_id = None
         if organisation.alert_webhook_url:
             delivery_id = enqueue_alerts(session, self.core.queue, [Alert(organisation.id, payload)], now)[0]
-        session.add(ProgrammeNotice(
-            enrolment_id=enrolment.id, days_before=latest, created_at=now, delivery_id=delivery_id,
-            email_to=organisation.contact_email, email_state=EMAIL_PENDING, email_attempts=0, email_next_attempt_at=now))
+        session.add(
+            ProgrammeNotice(
+                enrolment_id=enrolment.id,
+                days_before=latest,
+                created_at=now,
+                delivery_id=delivery_id,
+                email_to=organisation.contact_email,
+                email_state=EMAIL_PENDING,
+                email_attempts=0,
+                email_next_attempt_at=now,
+            )
+        )
         session.flush()
         return latest
 
@@ -116,11 +161,18 @@ class ProgrammeScheduler:
         now = self.core.clock.now()
         counts = {EMAIL_SENT: 0, EMAIL_FAILED: 0, "retry": 0, EMAIL_SKIPPED: 0}
         with transaction(self.sessions) as session:
-            keys = list(session.execute(select(ProgrammeNotice.enrolment_id, ProgrammeNotice.days_before).where(
-                ProgrammeNotice.email_state == EMAIL_PENDING, ProgrammeNotice.email_next_attempt_at <= now)))
+            keys = list(
+                session.execute(
+                    select(ProgrammeNotice.enrolment_id, ProgrammeNotice.days_before).where(
+                        ProgrammeNotice.email_state == EMAIL_PENDING, ProgrammeNotice.email_next_attempt_at <= now
+                    )
+                )
+            )
         for enrolment_id, days in keys:
             with transaction(self.sessions) as session:
-                notice = session.get(ProgrammeNotice, (enrolment_id, days), with_for_update=True, populate_existing=True)
+                notice = session.get(
+                    ProgrammeNotice, (enrolment_id, days), with_for_update=True, populate_existing=True
+                )
                 due = notice.email_next_attempt_at if notice else None
                 if notice is None or notice.email_state != EMAIL_PENDING or due is None or due > now:
                     continue  # another beat claimed it
@@ -128,15 +180,27 @@ class ProgrammeScheduler:
                 notice.email_next_attempt_at = now + self.email_lease
                 enrolment = session.get_one(ProgrammeEnrolment, enrolment_id)
                 programme = self.core.programmes.get(enrolment.programme_id)
-                message = notice_email(notice.email_to or "", notice_payload(
-                    enrolment, programme.name if programme else enrolment.programme_id,
-                    programme.grace_days if programme else 0, days))
+                message = notice_email(
+                    notice.email_to or "",
+                    notice_payload(
+                        enrolment,
+                        programme.name if programme else enrolment.programme_id,
+                        programme.grace_days if programme else 0,
+                        days,
+                    ),
+                )
                 attempt = notice.email_attempts
             state, error = self._send(message)
             with transaction(self.sessions) as session:
-                notice = session.get_one(ProgrammeNotice, (enrolment_id, days), with_for_update=True, populate_existing=True)
+                notice = session.get_one(
+                    ProgrammeNotice, (enrolment_id, days), with_for_update=True, populate_existing=True
+                )
                 if state == EMAIL_SENT:
-                    notice.email_state, notice.email_sent_at, notice.email_error = EMAIL_SENT, self.core.clock.now(), None
+                    notice.email_state, notice.email_sent_at, notice.email_error = (
+                        EMAIL_SENT,
+                        self.core.clock.now(),
+                        None,
+                    )
                 elif state == EMAIL_SKIPPED:
                     notice.email_state, notice.email_error = EMAIL_SKIPPED, error
                 elif attempt >= self.email_attempts:
@@ -162,19 +226,27 @@ class ProgrammeScheduler:
     def expire(self, outcome: Outcome) -> None:
         now = self.core.clock.now()
         with transaction(self.sessions) as session:
-            ids = list(session.scalars(select(ProgrammeEnrolment.id).where(
-                ProgrammeEnrolment.state.in_([EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value]),
-                ProgrammeEnrolment.ends_at <= now)))
+            ids = list(
+                session.scalars(
+                    select(ProgrammeEnrolment.id).where(
+                        ProgrammeEnrolment.state.in_([EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value]),
+                        ProgrammeEnrolment.ends_at <= now,
+                    )
+                )
+            )
         for enrolment_id in ids:
             with transaction(self.sessions) as session:
-                enrolment = session.execute(select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id)
-                                            .with_for_update()).scalar_one()
+                enrolment = session.execute(
+                    select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update()
+                ).scalar_one()
                 if enrolment.state == EnrolmentState.ENROLLED.value:
                     grace = self._grace(enrolment)
                     enrolment.state, enrolment.updated_at = EnrolmentState.EXPIRED.value, now
-                    enrolment.reason = (f"ended on {enrolment.end.date().isoformat()}; choose continue (normal price) "
-                                        f"or shrink (normal envelope) by {(enrolment.end + grace).date().isoformat()}, "
-                                        "after which Sahab shrinks")
+                    enrolment.reason = (
+                        f"ended on {enrolment.end.date().isoformat()}; choose continue (normal price) "
+                        f"or shrink (normal envelope) by {(enrolment.end + grace).date().isoformat()}, "
+                        "after which Sahab shrinks"
+                    )
                     outcome.expired.append(enrolment.id)
                 if enrolment.state != EnrolmentState.EXPIRED.value:
                     continue
@@ -184,8 +256,13 @@ class ProgrammeScheduler:
                 elif enrolment.choice == Choice.SHRINK.value:
                     self._shrink(session, enrolment, now, f"shrink chosen by {enrolment.chosen_by}", outcome)
                 elif now >= enrolment.end + self._grace(enrolment):
-                    self._shrink(session, enrolment, now, f"no choice within the grace period of "
-                                 f"{self._grace(enrolment).days} days", outcome)
+                    self._shrink(
+                        session,
+                        enrolment,
+                        now,
+                        f"no choice within the grace period of {self._grace(enrolment).days} days",
+                        outcome,
+                    )
 
     def _grace(self, enrolment: ProgrammeEnrolment) -> timedelta:
         programme = self.core.programmes.get(enrolment.programme_id)
@@ -199,15 +276,21 @@ class ProgrammeScheduler:
                 for project in self._funded(session, enrolment):
                     self._to_general(session, project, kind)
         except NoRoom as refused:
-            enrolment.reason = (f"cannot continue at the normal price: the general pool lacks room ({refused}); "
-                                "choose shrink, or wait for capacity (tried again at every check)")
+            enrolment.reason = (
+                f"cannot continue at the normal price: the general pool lacks room ({refused}); "
+                "choose shrink, or wait for capacity (tried again at every check)"
+            )
             enrolment.updated_at = now
             return False
         enrolment.state, enrolment.updated_at = EnrolmentState.CONTINUED.value, now
-        enrolment.reason = f"continued at the normal price from {enrolment.end.date().isoformat()} (chosen by {enrolment.chosen_by})"
+        enrolment.reason = (
+            f"continued at the normal price from {enrolment.end.date().isoformat()} (chosen by {enrolment.chosen_by})"
+        )
         return True
 
-    def _shrink(self, session: Session, enrolment: ProgrammeEnrolment, now: datetime, why: str, outcome: Outcome) -> None:
+    def _shrink(
+        self, session: Session, enrolment: ProgrammeEnrolment, now: datetime, why: str, outcome: Outcome
+    ) -> None:
         enrolment.state, enrolment.updated_at = EnrolmentState.SHRINKING.value, now
         enrolment.reason = f"shrinking to the normal envelope: {why}"
         outcome.shrinking.append(enrolment.id)
@@ -217,12 +300,16 @@ class ProgrammeScheduler:
     def settle(self, outcome: Outcome) -> None:
         now = self.core.clock.now()
         with transaction(self.sessions) as session:
-            ids = list(session.scalars(select(ProgrammeEnrolment.id).where(
-                ProgrammeEnrolment.state == EnrolmentState.SHRINKING.value)))
+            ids = list(
+                session.scalars(
+                    select(ProgrammeEnrolment.id).where(ProgrammeEnrolment.state == EnrolmentState.SHRINKING.value)
+                )
+            )
         for enrolment_id in ids:
             with transaction(self.sessions) as session:
-                enrolment = session.execute(select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id)
-                                            .with_for_update()).scalar_one()
+                enrolment = session.execute(
+                    select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update()
+                ).scalar_one()
                 if enrolment.state == EnrolmentState.SHRINKING.value and enrolment.id not in outcome.shrinking:
                     self._settle_one(session, enrolment, now, outcome)
 
@@ -250,24 +337,42 @@ class ProgrammeScheduler:
             outcome.ended.append(enrolment.id)
         enrolment.updated_at = now
 
-    def _decrease(self, session: Session, enrolment: ProgrammeEnrolment, organisation: Organisation, project: Project,
-                  granted: Amounts, envelope: Amounts, outcome: Outcome) -> str:
+    def _decrease(
+        self,
+        session: Session,
+        enrolment: ProgrammeEnrolment,
+        organisation: Organisation,
+        project: Project,
+        granted: Amounts,
+        envelope: Amounts,
+        outcome: Outcome,
+    ) -> str:
         """Ask once, through the normal lifecycle, for the project to shrink to the envelope (each resource to the
         lower of its grant and the envelope). A rejected decrease (usage above it) is not asked again: the
         organisation lowers its usage and asks itself, as for any decrease."""
-        ours = session.scalar(select(QuotaRequest).where(
-            QuotaRequest.project_id == project.id, QuotaRequest.created_by == ACTOR,
-            QuotaRequest.created_at >= enrolment.end).order_by(QuotaRequest.created_at.desc()).limit(1))
+        ours = session.scalar(
+            select(QuotaRequest)
+            .where(
+                QuotaRequest.project_id == project.id,
+                QuotaRequest.created_by == ACTOR,
+                QuotaRequest.created_at >= enrolment.end,
+            )
+            .order_by(QuotaRequest.created_at.desc())
+            .limit(1)
+        )
         if ours is not None:
             return f"{project.id}: decrease {ours.id} is {ours.state}" + (f" ({ours.reason})" if ours.reason else "")
         if project.state != ProjectState.ACTIVE.value:
             return f"{project.id}: {project.state}; the decrease is asked for once it is active"
         target = {r: min(granted[r], envelope[r]) for r in Resource}
         data = QuotaRequestCreate(
-            organisation_id=organisation.id, region=project.region_id, environment=project.environment,
+            organisation_id=organisation.id,
+            region=project.region_id,
+            environment=project.environment,
             amounts=as_plain(target),
             justification=f"programme {enrolment.programme_id} ended on {enrolment.end.date().isoformat()}: "
-                          f"{enrolment.reason.split('; waiting:')[0]}")
+            f"{enrolment.reason.split('; waiting:')[0]}",
+        )
         try:
             with savepoint(session):
                 request = requests.create(session, self.core, SAHAB, data)
@@ -277,35 +382,66 @@ class ProgrammeScheduler:
         return f"{project.id}: decrease {request.id} is {request.state}"
 
     def _funded(self, session: Session, enrolment: ProgrammeEnrolment) -> list[Project]:
-        return list(session.scalars(select(Project).where(
-            Project.organisation_id == enrolment.organisation_id, Project.programme_id == enrolment.programme_id,
-            Project.state != ProjectState.DECOMMISSIONED.value).order_by(Project.id).with_for_update()))
+        return list(
+            session.scalars(
+                select(Project)
+                .where(
+                    Project.organisation_id == enrolment.organisation_id,
+                    Project.programme_id == enrolment.programme_id,
+                    Project.state != ProjectState.DECOMMISSIONED.value,
+                )
+                .order_by(Project.id)
+                .with_for_update()
+            )
+        )
 
     def _to_general(self, session: Session, project: Project, kind: str) -> None:
         """Move one project's grant, as it is, from its programme's reserve to the general pool (NoRoom if it does not fit)."""
         granted = amounts(project.granted)
-        reserve(session, self.core.region(project.region_id), kind, granted, granted, project.programme_id, to_programme=None)
+        reserve(
+            session,
+            self.core.region(project.region_id),
+            kind,
+            granted,
+            granted,
+            project.programme_id,
+            to_programme=None,
+        )
         project.programme_id = None
         project.updated_at = self.core.clock.now()
 
 
-def notice_payload(enrolment: ProgrammeEnrolment, programme_name: str, grace_days: int, days_before: int) -> dict[str, Any]:
+def notice_payload(
+    enrolment: ProgrammeEnrolment, programme_name: str, grace_days: int, days_before: int
+) -> dict[str, Any]:
     return {
-        "type": NOTICE_TYPE, "organisation_id": enrolment.organisation_id, "enrolment_id": enrolment.id,
-        "programme": enrolment.programme_id, "programme_name": programme_name, "days_before": days_before,
-        "ends_at": enrolment.end.isoformat(), "choice": enrolment.choice, "grace_days": grace_days,
+        "type": NOTICE_TYPE,
+        "organisation_id": enrolment.organisation_id,
+        "enrolment_id": enrolment.id,
+        "programme": enrolment.programme_id,
+        "programme_name": programme_name,
+        "days_before": days_before,
+        "ends_at": enrolment.end.isoformat(),
+        "choice": enrolment.choice,
+        "grace_days": grace_days,
         "choices": {"continue": "keep the grant at the normal price", "shrink": "shrink to the normal envelope"},
     }
 
 
 def notice_email(to: str, payload: dict[str, Any]) -> Message:
     ends = payload["ends_at"][:10]
-    chosen = (f"You chose: {payload['choice']}.\n" if payload["choice"] else
-              f"Choose before the grace period ends ({payload['grace_days']} days after that date):\n"
-              f"  sahab programmes choose {payload['enrolment_id']} continue   # keep the grant at the normal price\n"
-              f"  sahab programmes choose {payload['enrolment_id']} shrink     # shrink to the normal envelope\n"
-              "Without a choice, Sahab shrinks the grant to the normal envelope.\n")
-    return Message(to=to, subject=f"Sahab: your enrolment in {payload['programme_name']} ends on {ends} "
-                                  f"(in {payload['days_before']} day{'s' if payload['days_before'] != 1 else ''})",
-                   body=f"Organisation {payload['organisation_id']}: enrolment {payload['enrolment_id']} in programme "
-                        f"{payload['programme_name']} ({payload['programme']}) ends on {ends}.\n\n{chosen}")
+    chosen = (
+        f"You chose: {payload['choice']}.\n"
+        if payload["choice"]
+        else f"Choose before the grace period ends ({payload['grace_days']} days after that date):\n"
+        f"  sahab programmes choose {payload['enrolment_id']} continue   # keep the grant at the normal price\n"
+        f"  sahab programmes choose {payload['enrolment_id']} shrink     # shrink to the normal envelope\n"
+        "Without a choice, Sahab shrinks the grant to the normal envelope.\n"
+    )
+    return Message(
+        to=to,
+        subject=f"Sahab: your enrolment in {payload['programme_name']} ends on {ends} "
+        f"(in {payload['days_before']} day{'s' if payload['days_before'] != 1 else ''})",
+        body=f"Organisation {payload['organisation_id']}: enrolment {payload['enrolment_id']} in programme "
+        f"{payload['programme_name']} ({payload['programme']}) ends on {ends}.\n\n{chosen}",
+    )

@@ -31,19 +31,29 @@ class Funding:
 GENERAL = Funding(None)
 
 
-def active_enrolment(session: Session, organisation_id: str, now: datetime,
-                     programme_id: str | None = None) -> ProgrammeEnrolment | None:
+def active_enrolment(
+    session: Session, organisation_id: str, now: datetime, programme_id: str | None = None
+) -> ProgrammeEnrolment | None:
     statement = select(ProgrammeEnrolment).where(
-        ProgrammeEnrolment.organisation_id == organisation_id, ProgrammeEnrolment.state == ENROLLED,
-        ProgrammeEnrolment.starts_at <= now, ProgrammeEnrolment.ends_at > now,
+        ProgrammeEnrolment.organisation_id == organisation_id,
+        ProgrammeEnrolment.state == ENROLLED,
+        ProgrammeEnrolment.starts_at <= now,
+        ProgrammeEnrolment.ends_at > now,
     )
     if programme_id is not None:
         statement = statement.where(ProgrammeEnrolment.programme_id == programme_id)
     return session.scalar(statement)
 
 
-def funding_for(session: Session, programmes: ProgrammeCatalogue, now: datetime, organisation_id: str,
-                region_id: str, project: Project | None, requested: Amounts) -> Funding:
+def funding_for(
+    session: Session,
+    programmes: ProgrammeCatalogue,
+    now: datetime,
+    organisation_id: str,
+    region_id: str,
+    project: Project | None,
+    requested: Amounts,
+) -> Funding:
     if project is not None and project.programme_id is None:
         return GENERAL
     enrolment = active_enrolment(session, organisation_id, now, project.programme_id if project else None)
@@ -58,5 +68,7 @@ def funding_for(session: Session, programmes: ProgrammeCatalogue, now: datetime,
 
 
 def _why(programme: Programme, enrolment: ProgrammeEnrolment) -> str:
-    return (f"within the envelope of programme {programme.id} ({programme.name}), enrolled until "
-            f"{enrolment.end.date().isoformat()}, funded from its reserve")
+    return (
+        f"within the envelope of programme {programme.id} ({programme.name}), enrolled until "
+        f"{enrolment.end.date().isoformat()}, funded from its reserve"
+    )

@@ -22,16 +22,29 @@ class ProgrammeCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now, reports = self._read()
-        enrolments = GaugeMetricFamily("sahab_programme_enrolments", "Enrolments (and applications) by state.",
-                                       labels=["programme", "state"])
+        enrolments = GaugeMetricFamily(
+            "sahab_programme_enrolments", "Enrolments (and applications) by state.", labels=["programme", "state"]
+        )
         at_region = ["programme", "region", "resource"]
-        reserved = GaugeMetricFamily("sahab_programme_reserved", "Capacity reserved for the programme, kept out of the general pool.", labels=at_region)
-        granted = GaugeMetricFamily("sahab_programme_granted", "Quota granted from the programme's reserve.", labels=at_region)
-        used = GaugeMetricFamily("sahab_programme_used", "Usage of programme-funded projects (last metering collection).", labels=at_region)
-        expiring = GaugeMetricFamily("sahab_programme_expiring_enrolments",
-                                     "Enrolments (enrolled, or expired and in their grace period) ending within the window.",
-                                     labels=["programme", "within"])
-        expired = GaugeMetricFamily("sahab_programme_awaiting_choice", "Expired enrolments without a choice yet.", labels=["programme"])
+        reserved = GaugeMetricFamily(
+            "sahab_programme_reserved",
+            "Capacity reserved for the programme, kept out of the general pool.",
+            labels=at_region,
+        )
+        granted = GaugeMetricFamily(
+            "sahab_programme_granted", "Quota granted from the programme's reserve.", labels=at_region
+        )
+        used = GaugeMetricFamily(
+            "sahab_programme_used", "Usage of programme-funded projects (last metering collection).", labels=at_region
+        )
+        expiring = GaugeMetricFamily(
+            "sahab_programme_expiring_enrolments",
+            "Enrolments (enrolled, or expired and in their grace period) ending within the window.",
+            labels=["programme", "within"],
+        )
+        expired = GaugeMetricFamily(
+            "sahab_programme_awaiting_choice", "Expired enrolments without a choice yet.", labels=["programme"]
+        )
         for report in reports:
             for state, count in report.enrolments.items():
                 enrolments.add_metric([report.programme, state], count)
@@ -43,9 +56,13 @@ class ProgrammeCollector(Collector):
                     granted.add_metric(label, in_base_units(resource, values["granted"]))
                     used.add_metric(label, in_base_units(resource, values["used"]))
             for window, length in WINDOWS:
-                expiring.add_metric([report.programme, window], sum(
-                    1 for e in report.expiring if e.state == "enrolled" and e.ends_at <= now + length))
-            expired.add_metric([report.programme], sum(1 for e in report.expiring if e.state == "expired" and not e.choice))
+                expiring.add_metric(
+                    [report.programme, window],
+                    sum(1 for e in report.expiring if e.state == "enrolled" and e.ends_at <= now + length),
+                )
+            expired.add_metric(
+                [report.programme], sum(1 for e in report.expiring if e.state == "expired" and not e.choice)
+            )
         yield from (enrolments, reserved, granted, used, expiring, expired)
 
     def describe(self) -> list[Any]:

@@ -43,14 +43,17 @@ def report(session: Session, core: Core, now: datetime, programme_id: str | None
     programmes = [core.programme(programme_id)] if programme_id else core.programmes.programmes
     reports = {p.id: ProgrammeReport(p.id, {s.value: 0 for s in EnrolmentState}) for p in programmes}
     for programme_id_, state, count in session.execute(
-            select(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state, func.count())
-            .where(ProgrammeEnrolment.programme_id.in_(reports)).group_by(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state)):
+        select(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state, func.count())
+        .where(ProgrammeEnrolment.programme_id.in_(reports))
+        .group_by(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state)
+    ):
         reports[programme_id_].enrolments[state] = count
     used: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for funded_by, region_id, measured in session.execute(
-            select(Project.programme_id, Project.region_id, ProjectMetering.used)
-            .join(ProjectMetering, ProjectMetering.project_id == Project.id)
-            .where(Project.programme_id.in_(reports), Project.state != ProjectState.DECOMMISSIONED.value)):
+        select(Project.programme_id, Project.region_id, ProjectMetering.used)
+        .join(ProjectMetering, ProjectMetering.project_id == Project.id)
+        .where(Project.programme_id.in_(reports), Project.state != ProjectState.DECOMMISSIONED.value)
+    ):
         used[(funded_by or "", region_id)].update({k: v for k, v in (measured or {}).items()})
     for view in read_all(session, core.catalogue):
         for programme in programmes:
@@ -58,12 +61,23 @@ def report(session: Session, core: Core, now: datetime, programme_id: str | None
                 continue
             reserved, granted = view.region.reserved_for(programme.id), view.sums.programme(programme.id)
             reports[programme.id].regions[view.region.id] = {
-                r.value: {"reserved": reserved[r], "granted": granted[r], "used": used[(programme.id, view.region.id)][r.value]}
-                for r in Resource}
-    for enrolment in session.scalars(select(ProgrammeEnrolment).where(
+                r.value: {
+                    "reserved": reserved[r],
+                    "granted": granted[r],
+                    "used": used[(programme.id, view.region.id)][r.value],
+                }
+                for r in Resource
+            }
+    for enrolment in session.scalars(
+        select(ProgrammeEnrolment)
+        .where(
             ProgrammeEnrolment.programme_id.in_(reports),
             ProgrammeEnrolment.state.in_([EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value]),
-            ProgrammeEnrolment.ends_at <= now + EXPIRY_HORIZON).order_by(ProgrammeEnrolment.ends_at)):
-        reports[enrolment.programme_id].expiring.append(Expiry(
-            enrolment.id, enrolment.organisation_id, enrolment.state, enrolment.end, enrolment.choice))
+            ProgrammeEnrolment.ends_at <= now + EXPIRY_HORIZON,
+        )
+        .order_by(ProgrammeEnrolment.ends_at)
+    ):
+        reports[enrolment.programme_id].expiring.append(
+            Expiry(enrolment.id, enrolment.organisation_id, enrolment.state, enrolment.end, enrolment.choice)
+        )
     return list(reports.values())

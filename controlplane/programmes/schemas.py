@@ -27,15 +27,25 @@ class ProgrammeOut(BaseModel):
     grace_days: int
 
     @classmethod
-    def of(cls, programme: Programme, regions: Catalogue) -> "ProgrammeOut":
+    def of(cls, programme: Programme, regions: Catalogue) -> ProgrammeOut:
         """`regions`: the catalogue, where each region's reserve is as that region offers it."""
-        return cls(id=programme.id, name=programme.name, description=programme.description,
-                   eligibility=programme.eligibility, grant=as_plain(programme.envelope()),
-                   length_months=programme.length_months, free=programme.price.free,
-                   discount_percent=programme.price.percent_off,
-                   funding={region.id: as_plain(region.reserved_for(programme.id))
-                            for region in regions.regions if programme.id in region.programme_reserves},
-                   auto_enrol=programme.auto_enrol, grace_days=programme.grace_days)
+        return cls(
+            id=programme.id,
+            name=programme.name,
+            description=programme.description,
+            eligibility=programme.eligibility,
+            grant=as_plain(programme.envelope()),
+            length_months=programme.length_months,
+            free=programme.price.free,
+            discount_percent=programme.price.percent_off,
+            funding={
+                region.id: as_plain(region.reserved_for(programme.id))
+                for region in regions.regions
+                if programme.id in region.programme_reserves
+            },
+            auto_enrol=programme.auto_enrol,
+            grace_days=programme.grace_days,
+        )
 
 
 class ApplicationIn(BaseModel):
@@ -98,11 +108,16 @@ class ReportOut(BaseModel):
     programme: str
     enrolments: dict[str, int]
     regions: dict[str, dict[str, dict[str, int]]] = Field(
-        description="region -> resource -> reserved, granted (from the reserve) and used (last collection)")
+        description="region -> resource -> reserved, granted (from the reserve) and used (last collection)"
+    )
     expiring: list[ExpiryOut] = Field(description="enrolled or in grace, ending within 30 days (or ended)")
 
     @classmethod
-    def of(cls, report: ProgrammeReport) -> "ReportOut":
-        data: dict[str, Any] = {"programme": report.programme, "enrolments": report.enrolments, "regions": report.regions,
-                                "expiring": [ExpiryOut.model_validate(e) for e in report.expiring]}
+    def of(cls, report: ProgrammeReport) -> ReportOut:
+        data: dict[str, Any] = {
+            "programme": report.programme,
+            "enrolments": report.enrolments,
+            "regions": report.regions,
+            "expiring": [ExpiryOut.model_validate(e) for e in report.expiring],
+        }
         return cls(**data)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.clock import Clock
 from controlplane.contract import TenantOutputs
-from controlplane.errors import Detail, CredentialsUnreadable
+from controlplane.errors import CredentialsUnreadable, Detail
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import ProjectCredentials
 from controlplane.settings import Settings
@@ -38,11 +38,13 @@ class CredentialVault:
         try:
             self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
         except ValueError as error:
-            raise ValueError(f"SAHAB_CREDENTIALS_KEYS: each key must be 32 url-safe base64-encoded bytes "
-                             f"(Fernet.generate_key()): {error}") from None
+            raise ValueError(
+                f"SAHAB_CREDENTIALS_KEYS: each key must be 32 url-safe base64-encoded bytes "
+                f"(Fernet.generate_key()): {error}"
+            ) from None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "CredentialVault":
+    def from_settings(cls, settings: Settings) -> CredentialVault:
         return cls(settings.credentials_keys or [local_key(settings.data_dir, KEY_FILE)])
 
     def seal(self, entry: dict[str, Any]) -> str:
@@ -53,8 +55,11 @@ class CredentialVault:
             return dict(json.loads(self._fernet.decrypt(sealed.encode())))
         except InvalidToken:
             raise CredentialsUnreadable(
-                Detail("the stored credentials were sealed with a key SAHAB_CREDENTIALS_KEYS no longer lists; put that "
-                       "key back (after the new one) and reseal")) from None
+                Detail(
+                    "the stored credentials were sealed with a key SAHAB_CREDENTIALS_KEYS no longer lists; put that "
+                    "key back (after the new one) and reseal"
+                )
+            ) from None
 
     def reseal(self, sealed: str) -> str:
         """The same secret sealed with the first key (MultiFernet.rotate)."""
@@ -88,19 +93,29 @@ def clouds_entry(outputs: TenantOutputs, domain_id: str) -> dict[str, Any]:
     ignores keys it does not know) for S3 clients: endpoint, keys and the SigV4 region."""
     entry: dict[str, Any] = {
         "auth": {
-            "auth_url": outputs.auth_url, "username": outputs.user_name, "password": outputs.password,
-            "project_id": outputs.openstack_project_id, "user_domain_id": domain_id,
+            "auth_url": outputs.auth_url,
+            "username": outputs.user_name,
+            "password": outputs.password,
+            "project_id": outputs.openstack_project_id,
+            "user_domain_id": domain_id,
         },
-        "region_name": outputs.region, "interface": "public", "identity_api_version": 3,
+        "region_name": outputs.region,
+        "interface": "public",
+        "identity_api_version": 3,
     }
     if outputs.s3_access_key and outputs.s3_secret_key:
-        entry["s3"] = {"endpoint": outputs.s3_endpoint, "access_key": outputs.s3_access_key,
-                       "secret_key": outputs.s3_secret_key, "region": outputs.region}
+        entry["s3"] = {
+            "endpoint": outputs.s3_endpoint,
+            "access_key": outputs.s3_access_key,
+            "secret_key": outputs.s3_secret_key,
+            "region": outputs.region,
+        }
     return entry
 
 
-def store(session: Session, vault: CredentialVault, clock: Clock, project_id: str, outputs: TenantOutputs,
-          domain_id: str) -> None:
+def store(
+    session: Session, vault: CredentialVault, clock: Clock, project_id: str, outputs: TenantOutputs, domain_id: str
+) -> None:
     if not outputs.password:
         return  # nothing to keep (a provisioner that reports no secret)
     sealed = vault.seal(clouds_entry(outputs, domain_id))
@@ -130,8 +145,15 @@ def reseal_all(sessions: sessionmaker[Session], vault: CredentialVault, batch: i
     done, after = 0, ""
     while True:
         with transaction(sessions) as session:
-            rows = list(session.scalars(select(ProjectCredentials).where(ProjectCredentials.project_id > after)
-                                        .order_by(ProjectCredentials.project_id).limit(batch).with_for_update()))
+            rows = list(
+                session.scalars(
+                    select(ProjectCredentials)
+                    .where(ProjectCredentials.project_id > after)
+                    .order_by(ProjectCredentials.project_id)
+                    .limit(batch)
+                    .with_for_update()
+                )
+            )
             for row in rows:
                 row.sealed = vault.reseal(row.sealed)
         if not rows:

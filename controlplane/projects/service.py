@@ -11,8 +11,8 @@ from controlplane.access import require_organisation, visible_organisation_ids
 from controlplane.contract import TenantSpec
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
-from controlplane.domain.states import ProjectState, RequestState
 from controlplane.domain.resources import Resource
+from controlplane.domain.states import ProjectState, RequestState
 from controlplane.errors import Conflict, Detail, NotFound, PermissionDenied
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
@@ -23,14 +23,20 @@ from controlplane.quota_requests.lifecycle import transition
 def get(session: Session, principal: Principal, project_id: str, *, for_update: bool = False) -> Project:
     statement = select(Project).where(Project.id == project_id)
     project = session.scalar(statement.with_for_update() if for_update else statement)
-    if project is None or not (principal.is_staff or project.organisation_id in visible_organisation_ids(session, principal)):
+    if project is None or not (
+        principal.is_staff or project.organisation_id in visible_organisation_ids(session, principal)
+    ):
         raise NotFound(Detail("project {project_id} not found", project_id=project_id))
     return project
 
 
 def visible(
-    session: Session, principal: Principal, statement: Select[Any] | None = None, *,
-    organisation_id: str | None = None, region: str | None = None,
+    session: Session,
+    principal: Principal,
+    statement: Select[Any] | None = None,
+    *,
+    organisation_id: str | None = None,
+    region: str | None = None,
 ) -> Select[Any]:
     """`statement` (default: all projects) narrowed to what the caller may see and the filters asked."""
     statement = select(Project) if statement is None else statement
@@ -44,8 +50,14 @@ def visible(
 
 
 def list_visible(
-    session: Session, principal: Principal, *, cursor: str | None, limit: int,
-    organisation_id: str | None = None, region: str | None = None, state: ProjectState | None = None,
+    session: Session,
+    principal: Principal,
+    *,
+    cursor: str | None,
+    limit: int,
+    organisation_id: str | None = None,
+    region: str | None = None,
+    state: ProjectState | None = None,
 ) -> Page[Project]:
     statement = visible(session, principal, organisation_id=organisation_id, region=region)
     if state:
@@ -53,43 +65,70 @@ def list_visible(
     return paginate(session, statement, Project, cursor, limit)
 
 
-def last_usage(session: Session, principal: Principal, *, organisation_id: str | None = None,
-               region: str | None = None) -> list[Project]:
+def last_usage(
+    session: Session, principal: Principal, *, organisation_id: str | None = None, region: str | None = None
+) -> list[Project]:
     """Live projects with their grant and the usage the last metering saw."""
     statement = visible(session, principal, organisation_id=organisation_id, region=region)
     statement = statement.where(Project.state != ProjectState.DECOMMISSIONED.value)
     return list(session.scalars(statement.order_by(Project.created_at, Project.id)))
 
 
-def decommission(session: Session, core: Core, principal: Principal, project_id: str, reason: str | None,
-                 *, force: bool = False) -> Project:
+def decommission(
+    session: Session, core: Core, principal: Principal, project_id: str, reason: str | None, *, force: bool = False
+) -> Project:
     project = get(session, principal, project_id, for_update=True)
     if not principal.is_operator:
         require_organisation(session, principal, project.organisation_id, admin=True)
     if force and not principal.is_operator:
         raise PermissionDenied(Detail("only an operator may force a decommission"))
     if project.state != ProjectState.ACTIVE.value:
-        raise Conflict(Detail("project {project_id} is {project_state}; only an active project can be decommissioned",
-                              project_id=project.id, project_state=project.state))
+        raise Conflict(
+            Detail(
+                "project {project_id} is {project_state}; only an active project can be decommissioned",
+                project_id=project.id,
+                project_state=project.state,
+            )
+        )
     stored = (project.last_usage or {}).get(Resource.OBJECT_GIB.value, 0)
     if stored and not force:
         # Sahab empties nothing silently: the account and its objects would outlive the project.
-        raise Conflict(Detail("project {project_id}: its object storage account still holds data ({stored} GiB, "
-                              "measured {measured_at}); delete the objects first, or an operator forces the "
-                              "decommission (the objects then stay in Swift, unreachable by the project)",
-                              project_id=project.id, stored=stored, measured_at=project.last_usage_at),
-                       in_use={Resource.OBJECT_GIB.value: stored})
+        raise Conflict(
+            Detail(
+                "project {project_id}: its object storage account still holds data ({stored} GiB, "
+                "measured {measured_at}); delete the objects first, or an operator forces the "
+                "decommission (the objects then stay in Swift, unreachable by the project)",
+                project_id=project.id,
+                stored=stored,
+                measured_at=project.last_usage_at,
+            ),
+            in_use={Resource.OBJECT_GIB.value: stored},
+        )
     in_use = {k: v for k, v in (project.last_usage or {}).items() if k in _MUST_BE_EMPTY and v}
     if in_use:
         # Removing the network under running servers fails half-way; say so before starting.
         listed = ", ".join(f"{v} {k}" for k, v in sorted(in_use.items()))
-        raise Conflict(Detail("project {project_id} still has {listed} (measured {project_last_usage_at:%Y-%m-%d "
-                              "%H:%M} UTC); delete them first",
-                              project_id=project.id, listed=listed, project_last_usage_at=project.last_usage_at), in_use=in_use)
+        raise Conflict(
+            Detail(
+                "project {project_id} still has {listed} (measured {project_last_usage_at:%Y-%m-%d "
+                "%H:%M} UTC); delete them first",
+                project_id=project.id,
+                listed=listed,
+                project_last_usage_at=project.last_usage_at,
+            ),
+            in_use=in_use,
+        )
     request = session.get_one(QuotaRequest, project.current_request_id)
     organisation = session.get_one(Organisation, project.organisation_id)
-    transition(session, core.clock, request, RequestState.DECOMMISSIONING, actor=principal.subject,
-               organisation_kind=organisation.kind, reason=reason or "decommission requested")
+    transition(
+        session,
+        core.clock,
+        request,
+        RequestState.DECOMMISSIONING,
+        actor=principal.subject,
+        organisation_kind=organisation.kind,
+        reason=reason or "decommission requested",
+    )
     project.state = ProjectState.DECOMMISSIONING.value
     project.updated_at = core.clock.now()
     session.flush()
@@ -105,8 +144,13 @@ def require_credentials_access(session: Session, principal: Principal, project_i
     project = get(session, principal, project_id)
     require_organisation(session, principal, project.organisation_id, admin=True, operator_override=False)
     if project.state != ProjectState.ACTIVE.value:
-        raise Conflict(Detail("project {project_id} is {project_state}; credentials exist once it is active",
-                              project_id=project.id, project_state=project.state))
+        raise Conflict(
+            Detail(
+                "project {project_id} is {project_state}; credentials exist once it is active",
+                project_id=project.id,
+                project_state=project.state,
+            )
+        )
     return project
 
 
@@ -116,9 +160,17 @@ def tenant_spec(session: Session, core: Core, project: Project, request: QuotaRe
     request_id = request.id if request else (project.current_request_id or "")
     quota = dict(request.amounts) if request is not None else dict(project.granted)
     return TenantSpec(
-        project_id=project.id, organisation_id=organisation.id, organisation_name=organisation.legal_name,
-        request_id=request_id, region_id=region.id, cloud=region.cloud, openstack_region=region.openstack_region,
-        domain_id=region.domain_id, environment=project.environment, quota=quota,
-        external_network=region.external_network, create_network=bool(region.external_network),
+        project_id=project.id,
+        organisation_id=organisation.id,
+        organisation_name=organisation.legal_name,
+        request_id=request_id,
+        region_id=region.id,
+        cloud=region.cloud,
+        openstack_region=region.openstack_region,
+        domain_id=region.domain_id,
+        environment=project.environment,
+        quota=quota,
+        external_network=region.external_network,
+        create_network=bool(region.external_network),
         object_storage=region.has_object_storage,
     )

@@ -24,8 +24,9 @@ class Provisioner(Protocol):
     def warm_up(self) -> None:
         """Pay one-off start-up costs before the first operation (a worker process calls it once)."""
 
-    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
-              refresh: bool = False) -> TenantOutputs:
+    def apply(
+        self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None, refresh: bool = False
+    ) -> TenantOutputs:
         """`refresh`: read the cloud first, so that changes made outside Sahab (drift) are undone."""
         ...
 

@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from controlplane.contract import (
-    ProgressCallback, ProgressEvent, StackProgram, TenantOutputs, TenantSpec, new_password,
+    ProgressCallback,
+    ProgressEvent,
+    StackProgram,
+    TenantOutputs,
+    TenantSpec,
+    new_password,
 )
 from controlplane.errors import Detail, ProvisionerUnavailable, ProvisioningError
 from controlplane.observability.tracing import span
@@ -65,22 +70,29 @@ class PulumiProvisioner:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "PulumiProvisioner":
-        return cls(settings.data_dir, settings.pulumi_backend_url, settings.pulumi_passphrase,
-                   os.environ.get("OS_CLIENT_CONFIG_FILE"))
+    def from_settings(cls, settings: Settings) -> PulumiProvisioner:
+        return cls(
+            settings.data_dir,
+            settings.pulumi_backend_url,
+            settings.pulumi_passphrase,
+            os.environ.get("OS_CLIENT_CONFIG_FILE"),
+        )
 
     # -- availability ----------------------------------------------------------
     def check_available(self) -> None:
         missing = [b for b in ("pulumi", "pulumi-resource-openstack") if shutil.which(b) is None]
         if missing:
             raise ProvisionerUnavailable(
-                Detail('{missing} not found on PATH; run `eval "$(toolchain/ensure-pulumi --env)"` before starting the '
-                       'worker (./dev run does)',
-                       missing=' and '.join(missing))
+                Detail(
+                    '{missing} not found on PATH; run `eval "$(toolchain/ensure-pulumi --env)"` before starting the '
+                    "worker (./dev run does)",
+                    missing=" and ".join(missing),
+                )
             )
         if self.clouds_file and not Path(self.clouds_file).is_file():
-            raise ProvisionerUnavailable(Detail("OS_CLIENT_CONFIG_FILE={clouds_file} does not exist",
-                                                clouds_file=self.clouds_file))
+            raise ProvisionerUnavailable(
+                Detail("OS_CLIENT_CONFIG_FILE={clouds_file} does not exist", clouds_file=self.clouds_file)
+            )
 
     def warm_up(self) -> None:
         """Pay the one-off costs when a worker process starts instead of in its first operation: the
@@ -96,8 +108,9 @@ class PulumiProvisioner:
             find_program(name)
 
     # -- operations --------------------------------------------------------------
-    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
-              refresh: bool = False) -> TenantOutputs:
+    def apply(
+        self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None, refresh: bool = False
+    ) -> TenantOutputs:
         program, stack, created = self._open(spec)
         cloud = self._cloud(spec)
         password = password or self._previous_password(program, stack, created) or new_password()
@@ -105,14 +118,19 @@ class PulumiProvisioner:
 
         def up() -> Any:
             adopt = None if created else self._recover(stack, spec, program, cloud)
-            return stack.up(on_event=events, color="never", program=program.build(spec, cloud, password, adopt),
-                            refresh=(refresh and not created) or None)
+            return stack.up(
+                on_event=events,
+                color="never",
+                program=program.build(spec, cloud, password, adopt),
+                refresh=(refresh and not created) or None,
+            )
 
         result = self._run(stack, up, events, "up")
         outputs = program.outputs({k: v.value for k, v in result.outputs.items()})
         if outputs is None:
-            raise ProvisioningError(Detail("stack {spec_project_id} finished without its outputs",
-                                           spec_project_id=spec.project_id))
+            raise ProvisioningError(
+                Detail("stack {spec_project_id} finished without its outputs", spec_project_id=spec.project_id)
+            )
         return outputs if outputs.password else replace(outputs, password=password)
 
     def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]:
@@ -128,8 +146,14 @@ class PulumiProvisioner:
             meta = pre.metadata
             if meta.op in ("same", "read"):
                 return
-            steps.append({"op": str(meta.op.value if hasattr(meta.op, "value") else meta.op), "type": meta.type,
-                          "name": meta.urn.rsplit("::", 1)[-1], "changed": sorted(meta.diffs or [])})
+            steps.append(
+                {
+                    "op": str(meta.op.value if hasattr(meta.op, "value") else meta.op),
+                    "type": meta.type,
+                    "name": meta.urn.rsplit("::", 1)[-1],
+                    "changed": sorted(meta.diffs or []),
+                }
+            )
 
         events = _EventRelay(lambda _e: None)
 
@@ -139,8 +163,7 @@ class PulumiProvisioner:
 
         def preview() -> Any:
             adopt = None if created else self._recover(stack, spec, program, cloud, refresh=False)
-            return stack.preview(on_event=relay, color="never",
-                                 program=program.build(spec, cloud, password, adopt))
+            return stack.preview(on_event=relay, color="never", program=program.build(spec, cloud, password, adopt))
 
         result = self._run(stack, preview, events, "preview", clear_lock=False)
         return {"summary": dict(result.change_summary), "steps": steps}
@@ -214,10 +237,14 @@ class PulumiProvisioner:
         if self.clouds_file:
             env["OS_CLIENT_CONFIG_FILE"] = self.clouds_file
         workspace = auto.LocalWorkspace(
-            work_dir=str(work), pulumi_home=str(self.root / "home"), pulumi_command=self._pulumi_command(),
-            secrets_provider="passphrase", env_vars=env,
-            project_settings=auto.ProjectSettings(name=program.project, runtime="python",
-                                                  backend=auto.ProjectBackend(url=self.backend_url)),
+            work_dir=str(work),
+            pulumi_home=str(self.root / "home"),
+            pulumi_command=self._pulumi_command(),
+            secrets_provider="passphrase",
+            env_vars=env,
+            project_settings=auto.ProjectSettings(
+                name=program.project, runtime="python", backend=auto.ProjectBackend(url=self.backend_url)
+            ),
         )
         try:
             return program, auto.Stack.create(spec.project_id, workspace), True
@@ -232,8 +259,9 @@ class PulumiProvisioner:
         previous = program.outputs({k: v.value for k, v in stack.outputs().items()})
         return previous.password if previous else None
 
-    def _recover(self, stack: Any, spec: TenantSpec, program: StackProgram, cloud: "_RegionCloud",
-                 refresh: bool = True) -> Any:
+    def _recover(
+        self, stack: Any, spec: TenantSpec, program: StackProgram, cloud: _RegionCloud, refresh: bool = True
+    ) -> Any:
         """Make an interrupted stack usable again, without a human: clear pending creates and
         let the program find what they left on the cloud."""
         deployment = stack.export_stack().deployment or {}
@@ -244,7 +272,7 @@ class PulumiProvisioner:
         in_state = {r.get("urn", "").rsplit("::", 1)[-1]: r.get("id") for r in deployment.get("resources", [])}
         return program.lost_objects(spec, in_state, cloud)
 
-    def _cloud(self, spec: TenantSpec) -> "_RegionCloud":
+    def _cloud(self, spec: TenantSpec) -> _RegionCloud:
         """The region's admin entry of clouds.yaml: the configured file, not whatever the process env says."""
         import openstack.config
 
@@ -255,7 +283,9 @@ class PulumiProvisioner:
             clouds = self._clouds
         return _RegionCloud(clouds.get_one(cloud=spec.cloud, region_name=spec.openstack_region))
 
-    def _run(self, stack: Any, operation: Callable[[], T], events: "_EventRelay", verb: str, clear_lock: bool = True) -> T:
+    def _run(
+        self, stack: Any, operation: Callable[[], T], events: _EventRelay, verb: str, clear_lock: bool = True
+    ) -> T:
         from pulumi import automation as auto
 
         try:
@@ -271,8 +301,9 @@ class PulumiProvisioner:
                     events.errors.clear()
                     return operation()
         except auto.ConcurrentUpdateError as error:
-            raise ProvisioningError(Detail("pulumi {verb}: the stack is locked by another update",
-                                           verb=verb)) from error
+            raise ProvisioningError(
+                Detail("pulumi {verb}: the stack is locked by another update", verb=verb)
+            ) from error
         except auto.CommandError as error:
             detail = "; ".join(events.errors) or str(error).strip().splitlines()[-1][:500]
             raise ProvisioningError(Detail("pulumi {verb} failed: {detail}", verb=verb, detail=detail)) from error
@@ -308,12 +339,21 @@ class _EventRelay:
             op = str(getattr(meta.op, "value", meta.op))
             name = meta.urn.rsplit("::", 1)[-1]
             if op not in ("same", "read"):
-                self.progress(ProgressEvent(f"{_PAST.get(op, op)} {meta.type.split(':')[-1]} {name}", meta.type, name, op))
+                self.progress(
+                    ProgressEvent(f"{_PAST.get(op, op)} {meta.type.split(':')[-1]} {name}", meta.type, name, op)
+                )
         diagnostic = getattr(event, "diagnostic_event", None)
         if diagnostic is not None and diagnostic.severity == "error":
             self.errors.append(diagnostic.message.strip()[:500])
 
 
-_PAST = {"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced",
-         "create-replacement": "created replacement", "delete-replaced": "deleted old", "import": "adopted",
-         "refresh": "refreshed"}
+_PAST = {
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "replace": "replaced",
+    "create-replacement": "created replacement",
+    "delete-replaced": "deleted old",
+    "import": "adopted",
+    "refresh": "refreshed",
+}

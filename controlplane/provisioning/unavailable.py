@@ -28,8 +28,9 @@ class UnavailableProvisioner:
     def _refuse(self) -> NoReturn:
         raise ProvisionerUnavailable(REASON)
 
-    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
-              refresh: bool = False) -> TenantOutputs:
+    def apply(
+        self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None, refresh: bool = False
+    ) -> TenantOutputs:
         self._refuse()
 
     def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]:

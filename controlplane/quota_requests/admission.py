@@ -44,8 +44,16 @@ class NoRoom(Exception):
         self.shortfalls = shortfalls
 
 
-def reserve(session: Session, region: Region, organisation_kind: str, before: Amounts, after: Amounts,
-            programme: str | None = None, *, to_programme: str | None | object = SAME_FUNDING) -> None:
+def reserve(
+    session: Session,
+    region: Region,
+    organisation_kind: str,
+    before: Amounts,
+    after: Amounts,
+    programme: str | None = None,
+    *,
+    to_programme: str | None | object = SAME_FUNDING,
+) -> None:
     """Lock the region, check that a project going from `before` to `after` fits, and move the
     totals; raise NoRoom with what does not fit. `programme` is the project's funding (None: the
     general pool); `to_programme`, when given, its new funding (a programme ended), into which the
@@ -54,8 +62,14 @@ def reserve(session: Session, region: Region, organisation_kind: str, before: Am
     locked = lock_region(session, region.id)
     switching = to_programme is not SAME_FUNDING and to_programme != programme
     target = to_programme if switching else programme
-    missing = shortfalls(locked, region, OrganisationKind(organisation_kind), after,
-                         current=None if switching else before, programme=target)  # type: ignore[arg-type]
+    missing = shortfalls(
+        locked,
+        region,
+        OrganisationKind(organisation_kind),
+        after,
+        current=None if switching else before,
+        programme=target,
+    )  # type: ignore[arg-type]
     if missing:
         raise NoRoom(missing)
     move(session, locked, organisation_kind, as_plain(before), as_plain(after), programme, to_programme=target)
@@ -68,12 +82,20 @@ def ensure_regions(session: Session, region_ids: list[str]) -> None:
     insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
     for region_id in region_ids:
         session.execute(insert(RegionRow).values(id=region_id, admissions=0).on_conflict_do_nothing())
-        session.execute(insert(RegionTotals).values(region_id=region_id, granted={}, granted_business={}, granted_programmes={})
-                        .on_conflict_do_nothing())
+        session.execute(
+            insert(RegionTotals)
+            .values(region_id=region_id, granted={}, granted_business={}, granted_programmes={})
+            .on_conflict_do_nothing()
+        )
 
 
 def shortfalls(
-    locked: LockedRegion, region: Region, kind: OrganisationKind, requested: Amounts, *, current: Amounts | None = None,
+    locked: LockedRegion,
+    region: Region,
+    kind: OrganisationKind,
+    requested: Amounts,
+    *,
+    current: Amounts | None = None,
     programme: str | None = None,
 ) -> list[Shortfall]:
     """What does not fit, given the region's totals read under its lock. `current` is what the

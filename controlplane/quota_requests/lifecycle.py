@@ -15,8 +15,15 @@ from controlplane.persistence.models import QuotaRequest, RequestEvent
 
 
 def transition(
-    session: Session, clock: Clock, request: QuotaRequest, target: RequestState, *,
-    actor: str, organisation_kind: str, reason: str | None = None, detail: dict[str, Any] | None = None,
+    session: Session,
+    clock: Clock,
+    request: QuotaRequest,
+    target: RequestState,
+    *,
+    actor: str,
+    organisation_kind: str,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     current = RequestState(request.state)
     check_transition(current, target)
@@ -24,22 +31,44 @@ def transition(
     request.state = target.value
     request.reason = reason
     request.updated_at = now
-    session.add(RequestEvent(
-        request_id=request.id, at=now, actor=actor, from_state=current.value, to_state=target.value,
-        reason=reason, detail=detail,
-    ))
+    session.add(
+        RequestEvent(
+            request_id=request.id,
+            at=now,
+            actor=actor,
+            from_state=current.value,
+            to_state=target.value,
+            reason=reason,
+            detail=detail,
+        )
+    )
     after_commit(session, lambda: REQUEST_TRANSITIONS.labels(target.value, organisation_kind).inc())
 
 
-def record_created(session: Session, clock: Clock, request: QuotaRequest, *, actor: str, organisation_kind: str) -> None:
-    session.add(RequestEvent(
-        request_id=request.id, at=clock.now(), actor=actor, from_state=None,
-        to_state=RequestState.SUBMITTED.value, reason=request.justification,
-        detail=None,  # the same columns as a transition's event: both are inserted in one statement
-    ))
+def record_created(
+    session: Session, clock: Clock, request: QuotaRequest, *, actor: str, organisation_kind: str
+) -> None:
+    session.add(
+        RequestEvent(
+            request_id=request.id,
+            at=clock.now(),
+            actor=actor,
+            from_state=None,
+            to_state=RequestState.SUBMITTED.value,
+            reason=request.justification,
+            detail=None,  # the same columns as a transition's event: both are inserted in one statement
+        )
+    )
     after_commit(session, lambda: REQUEST_TRANSITIONS.labels(RequestState.SUBMITTED.value, organisation_kind).inc())
 
 
-def record_progress(session: Session, clock: Clock, request_id: str, message: str, detail: dict[str, Any] | None = None, actor: str = "worker") -> None:
+def record_progress(
+    session: Session,
+    clock: Clock,
+    request_id: str,
+    message: str,
+    detail: dict[str, Any] | None = None,
+    actor: str = "worker",
+) -> None:
     """A step of a long operation that is not a transition (e.g. a resource created)."""
     session.add(RequestEvent(request_id=request_id, at=clock.now(), actor=actor, reason=message, detail=detail))

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,10 +23,14 @@ class QuotaRequestCreate(BaseModel):
     preset: str | None = Field(None, description="small, medium or large; amounts override single resources")
     # Any, not int: the domain alone decides what an amount is (pydantic would turn true or 2.0 into
     # an int first); the schema below documents its rules for clients.
-    amounts: dict[str, Any] = Field(default_factory=dict, description="resource name -> amount", json_schema_extra={
-        "propertyNames": {"enum": [r.value for r in resources.Resource]},
-        "additionalProperties": {"type": "integer", "minimum": 0, "maximum": resources.AMOUNT_MAX},
-    })
+    amounts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="resource name -> amount",
+        json_schema_extra={
+            "propertyNames": {"enum": [r.value for r in resources.Resource]},
+            "additionalProperties": {"type": "integer", "minimum": 0, "maximum": resources.AMOUNT_MAX},
+        },
+    )
     justification: str = Field(min_length=3, max_length=2000)
 
     @field_validator("environment")
@@ -50,7 +55,7 @@ class QuotaRequestCreate(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _something_requested(self) -> "QuotaRequestCreate":
+    def _something_requested(self) -> QuotaRequestCreate:
         if self.preset is None and not self.amounts:
             raise ValueError(Detail("give a preset, amounts, or both"))
         return self
@@ -92,9 +97,13 @@ class QuotaRequestOut(BaseModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
-    estimated_monthly_cost: dict[str, Any] | None = Field(None, description=(
-        "the project's cost for a whole month at these amounts, at today's prices and discount, every priced "
-        "resource counted as fully used (controlplane.billing); absent from lists"))
+    estimated_monthly_cost: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "the project's cost for a whole month at these amounts, at today's prices and discount, every priced "
+            "resource counted as fully used (controlplane.billing); absent from lists"
+        ),
+    )
 
 
 class EventOut(BaseModel):

@@ -16,7 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controlplane.access import (
-    require_independent, require_organisation, require_role, require_visible, visible_organisation_ids,
+    require_independent,
+    require_organisation,
+    require_role,
+    require_visible,
+    visible_organisation_ids,
 )
 from controlplane.billing import budgets
 from controlplane.core import Core
@@ -24,11 +28,22 @@ from controlplane.domain.principal import Principal
 from controlplane.domain.regions import Region
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, check_within, exceeds, preset
 from controlplane.domain.states import (
-    OrganisationKind, OrganisationStatus, PlatformRole, ProjectState, RegionStatus, RequestState, check_transition,
+    OrganisationKind,
+    OrganisationStatus,
+    PlatformRole,
+    ProjectState,
+    RegionStatus,
+    RequestState,
+    check_transition,
 )
 from controlplane.errors import (
+    BelowUsage,
+    Conflict,
     Detail,
-    BelowUsage, Conflict, InsufficientCapacity, InvalidTransition, OrganisationNotVerified, RegionNotOpen,
+    InsufficientCapacity,
+    InvalidTransition,
+    OrganisationNotVerified,
+    RegionNotOpen,
     TooManyPendingRequests,
 )
 from controlplane.metrics import ADMISSION_DECISIONS
@@ -52,9 +67,12 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     organisation = require_organisation(session, principal, data.organisation_id)
     if organisation.status != OrganisationStatus.VERIFIED.value:
         raise OrganisationNotVerified(
-            Detail("organisation {organisation_id} is {organisation_status}; an operator must verify it before it can "
-                   "request quota",
-                   organisation_id=organisation.id, organisation_status=organisation.status)
+            Detail(
+                "organisation {organisation_id} is {organisation_status}; an operator must verify it before it can "
+                "request quota",
+                organisation_id=organisation.id,
+                organisation_status=organisation.status,
+            )
         )
     region = core.region(data.region)
     requested = requested_amounts(data, region)
@@ -64,30 +82,54 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     _check_region_accepts(region, requested, current)
     if project is not None:
         if project.state != ProjectState.ACTIVE.value:
-            raise Conflict(Detail("project {project_id} is {project_state}; a change can be requested once it is active",
-                                  project_id=project.id, project_state=project.state))
+            raise Conflict(
+                Detail(
+                    "project {project_id} is {project_state}; a change can be requested once it is active",
+                    project_id=project.id,
+                    project_state=project.state,
+                )
+            )
         kind = "change"
     else:
         kind = "create"
-    open_request = session.scalar(select(QuotaRequest.id).where(
-        QuotaRequest.organisation_id == organisation.id, QuotaRequest.region_id == region.id,
-        QuotaRequest.environment == data.environment, QuotaRequest.state == RequestState.SUBMITTED.value,
-    ))
+    open_request = session.scalar(
+        select(QuotaRequest.id).where(
+            QuotaRequest.organisation_id == organisation.id,
+            QuotaRequest.region_id == region.id,
+            QuotaRequest.environment == data.environment,
+            QuotaRequest.state == RequestState.SUBMITTED.value,
+        )
+    )
     if open_request:
-        raise Conflict(Detail("request {open_request} for {region_id}/{data_environment} is still waiting for a "
-                              "decision; cancel it first",
-                              open_request=open_request, region_id=region.id, data_environment=data.environment))
+        raise Conflict(
+            Detail(
+                "request {open_request} for {region_id}/{data_environment} is still waiting for a "
+                "decision; cancel it first",
+                open_request=open_request,
+                region_id=region.id,
+                data_environment=data.environment,
+            )
+        )
     _check_pending_limit(session, core, organisation)
     if core.billing is not None and exceeds(requested, current):
-        budgets.check_increase(session, core.billing, organisation, project.id if project else None,
-                               as_plain(requested), core.clock.now())
+        budgets.check_increase(
+            session, core.billing, organisation, project.id if project else None, as_plain(requested), core.clock.now()
+        )
 
     now = core.clock.now()
     request = QuotaRequest(
-        id=new_id("req"), organisation_id=organisation.id, region_id=region.id, environment=data.environment,
-        project_id=project.id if project else None, kind=kind, amounts=as_plain(requested),
-        justification=data.justification, state=RequestState.SUBMITTED.value, created_by=principal.subject,
-        created_at=now, updated_at=now,
+        id=new_id("req"),
+        organisation_id=organisation.id,
+        region_id=region.id,
+        environment=data.environment,
+        project_id=project.id if project else None,
+        kind=kind,
+        amounts=as_plain(requested),
+        justification=data.justification,
+        state=RequestState.SUBMITTED.value,
+        created_by=principal.subject,
+        created_at=now,
+        updated_at=now,
     )
     if project is not None:
         request.preview = {"quota": quota_changes(current, requested)}
@@ -118,19 +160,30 @@ def _check_pending_limit(session: Session, core: Core, organisation: Organisatio
     # Serialise the count per organisation (FOR NO KEY UPDATE: rows that reference the organisation
     # still insert); on SQLite every transaction already holds the write lock.
     session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
-    waiting = session.scalar(select(func.count()).select_from(QuotaRequest).where(
-        QuotaRequest.organisation_id == organisation.id, QuotaRequest.state == RequestState.SUBMITTED.value,
-    ))
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(QuotaRequest)
+        .where(
+            QuotaRequest.organisation_id == organisation.id,
+            QuotaRequest.state == RequestState.SUBMITTED.value,
+        )
+    )
     limit = core.policy.max_pending_requests
     if (waiting or 0) >= limit:
         raise TooManyPendingRequests(
-            Detail.counted("organisation {organisation_id} already has {waiting} request waiting for a decision (at "
-                           "most "
-                           "{limit}); cancel it or wait for an approver to decide",
-                           "organisation {organisation_id} already has {waiting} requests waiting for a decision (at most "
-                           "{limit}); cancel one or wait for an approver to decide",
-                           waiting or 0, organisation_id=organisation.id, waiting=waiting, limit=limit),
-            pending=waiting, limit=limit,
+            Detail.counted(
+                "organisation {organisation_id} already has {waiting} request waiting for a decision (at "
+                "most "
+                "{limit}); cancel it or wait for an approver to decide",
+                "organisation {organisation_id} already has {waiting} requests waiting for a decision (at most "
+                "{limit}); cancel one or wait for an approver to decide",
+                waiting or 0,
+                organisation_id=organisation.id,
+                waiting=waiting,
+                limit=limit,
+            ),
+            pending=waiting,
+            limit=limit,
         )
 
 
@@ -142,21 +195,40 @@ def _check_region_accepts(region: Region, requested: Amounts, current: Amounts) 
 
 
 def _live_project(session: Session, organisation_id: str, region_id: str, environment: str) -> Project | None:
-    return session.scalar(select(Project).where(
-        Project.organisation_id == organisation_id, Project.region_id == region_id,
-        Project.environment == environment, Project.state != ProjectState.DECOMMISSIONED.value,
-    ).with_for_update())
+    return session.scalar(
+        select(Project)
+        .where(
+            Project.organisation_id == organisation_id,
+            Project.region_id == region_id,
+            Project.environment == environment,
+            Project.state != ProjectState.DECOMMISSIONED.value,
+        )
+        .with_for_update()
+    )
 
 
 def _apply_policy(
-    session: Session, core: Core, organisation: Organisation, region: Region, request: QuotaRequest,
-    project: Project | None, current: Amounts,
+    session: Session,
+    core: Core,
+    organisation: Organisation,
+    region: Region,
+    request: QuotaRequest,
+    project: Project | None,
+    current: Amounts,
 ) -> None:
     requested = amounts(request.amounts)
     below = _below_usage(project, requested)
     if below:
-        transition(session, core.clock, request, RequestState.REJECTED, actor=POLICY_ACTOR,
-                   organisation_kind=organisation.kind, reason=f"{BelowUsage.title}: {below}", detail={"usage": project.last_usage if project else None})
+        transition(
+            session,
+            core.clock,
+            request,
+            RequestState.REJECTED,
+            actor=POLICY_ACTOR,
+            organisation_kind=organisation.kind,
+            reason=f"{BelowUsage.title}: {below}",
+            detail={"usage": project.last_usage if project else None},
+        )
         _count("rejected_below_usage")
         return
     decision = policy_decision(session, core, organisation, region, project, requested, current)
@@ -167,12 +239,23 @@ def _apply_policy(
     try:
         # Granted tentatively: everything is written first, and the region locked and checked last.
         with savepoint(session):
-            _grant(session, core, organisation, region, request, project, decision.funding, actor=POLICY_ACTOR,
-                   reason=decision.reason)
+            _grant(
+                session,
+                core,
+                organisation,
+                region,
+                request,
+                project,
+                decision.funding,
+                actor=POLICY_ACTOR,
+                reason=decision.reason,
+            )
     except NoRoom as refused:
         if decision.by_programme:
-            request.reason = (f"waiting for an approver: not enough free capacity in the reserve of programme "
-                              f"{decision.funding.programme}: {refused}")
+            request.reason = (
+                f"waiting for an approver: not enough free capacity in the reserve of programme "
+                f"{decision.funding.programme}: {refused}"
+            )
             _count("insufficient_programme_capacity")
         else:
             request.reason = f"waiting for an approver: not enough free capacity: {refused}"
@@ -196,8 +279,15 @@ class PolicyDecision:
         return bool(self.above_envelope)
 
 
-def policy_decision(session: Session, core: Core, organisation: Organisation, region: Region, project: Project | None,
-                    requested: Amounts, current: Amounts) -> PolicyDecision:
+def policy_decision(
+    session: Session,
+    core: Core,
+    organisation: Organisation,
+    region: Region,
+    project: Project | None,
+    requested: Amounts,
+    current: Amounts,
+) -> PolicyDecision:
     """Programme funding first (an enrolled organisation within its programme's envelope is approved at
     once from the programme's reserve), then the organisation kind's envelope; a decrease of a live
     project's grant is approved at once."""
@@ -210,8 +300,12 @@ def policy_decision(session: Session, core: Core, organisation: Organisation, re
     above = needs_approver(core, kind, requested, current if project is not None else None)
     if above:
         names = ", ".join(r.value for r in above)
-        return PolicyDecision(funding, False, above,
-                              f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}")
+        return PolicyDecision(
+            funding,
+            False,
+            above,
+            f"waiting for an approver: above the {kind.value} envelope ({envelope_name or 'none'}) for {names}",
+        )
     why = "a decrease" if is_decrease else f"within the {kind.value} envelope ({envelope_name})"
     return PolicyDecision(funding, False, [], f"approved automatically: {why}")
 
@@ -228,29 +322,61 @@ def needs_approver(core: Core, kind: OrganisationKind, requested: Amounts, curre
 def _below_usage(project: Project | None, requested: Amounts) -> str:
     usage = (project.last_usage or {}) if project else {}
     known = {r.value for r in Resource}
-    below = [f"{name} requested {requested[Resource(name)]}, in use {used}"
-             for name, used in usage.items() if name in known and requested[Resource(name)] < used]
+    below = [
+        f"{name} requested {requested[Resource(name)]}, in use {used}"
+        for name, used in usage.items()
+        if name in known and requested[Resource(name)] < used
+    ]
     return "; ".join(below)
 
 
-def _funding(session: Session, core: Core, organisation: Organisation, region: Region, project: Project | None,
-             requested: Amounts) -> Funding:
+def _funding(
+    session: Session,
+    core: Core,
+    organisation: Organisation,
+    region: Region,
+    project: Project | None,
+    requested: Amounts,
+) -> Funding:
     return funding_for(session, core.programmes, core.clock.now(), organisation.id, region.id, project, requested)
 
 
 def _grant(
-    session: Session, core: Core, organisation: Organisation, region: Region, request: QuotaRequest,
-    project: Project | None, funding: Funding, *, actor: str, reason: str | None,
+    session: Session,
+    core: Core,
+    organisation: Organisation,
+    region: Region,
+    request: QuotaRequest,
+    project: Project | None,
+    funding: Funding,
+    *,
+    actor: str,
+    reason: str | None,
 ) -> None:
     """Approve and grant from `funding`'s pool, or raise NoRoom (the caller rolls back what was written)."""
     requested = amounts(request.amounts)
-    transition(session, core.clock, request, RequestState.APPROVED, actor=actor, organisation_kind=organisation.kind, reason=reason)
+    transition(
+        session,
+        core.clock,
+        request,
+        RequestState.APPROVED,
+        actor=actor,
+        organisation_kind=organisation.kind,
+        reason=reason,
+    )
     now = core.clock.now()
     if project is None:
         project = Project(
-            id=new_id("prj"), organisation_id=organisation.id, region_id=request.region_id,
-            environment=request.environment, state=ProjectState.PENDING.value, granted=as_plain(requested),
-            current_request_id=request.id, outputs={}, created_at=now, updated_at=now,
+            id=new_id("prj"),
+            organisation_id=organisation.id,
+            region_id=request.region_id,
+            environment=request.environment,
+            state=ProjectState.PENDING.value,
+            granted=as_plain(requested),
+            current_request_id=request.id,
+            outputs={},
+            created_at=now,
+            updated_at=now,
             programme_id=funding.programme,
         )
         session.add(project)
@@ -279,31 +405,54 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     request = _get_for_update(session, principal, request_id)
     check_transition(RequestState(request.state), RequestState.APPROVED)
     organisation = session.get_one(Organisation, request.organisation_id)
-    require_independent(session, principal, organisation, Detail("approve request {request_id}", request_id=request.id),
-                        decider=PlatformRole.APPROVER, filed_by=request.created_by)
+    require_independent(
+        session,
+        principal,
+        organisation,
+        Detail("approve request {request_id}", request_id=request.id),
+        decider=PlatformRole.APPROVER,
+        filed_by=request.created_by,
+    )
     region = core.region(request.region_id)
     # Locked before the region, as every path that changes a grant does: its grant is what the totals hold.
-    project = session.get(Project, request.project_id, with_for_update=True, populate_existing=True) if request.project_id else None
+    project = (
+        session.get(Project, request.project_id, with_for_update=True, populate_existing=True)
+        if request.project_id
+        else None
+    )
     if project is None and _live_project(session, request.organisation_id, request.region_id, request.environment):
-        raise Conflict(Detail("{request_region_id}/{request_environment} already has a live project",
-                              request_region_id=request.region_id, request_environment=request.environment))
+        raise Conflict(
+            Detail(
+                "{request_region_id}/{request_environment} already has a live project",
+                request_region_id=request.region_id,
+                request_environment=request.environment,
+            )
+        )
     if project is not None and project.state != ProjectState.ACTIVE.value:
-        raise Conflict(Detail("project {project_id} is {project_state}; it must be active to apply a change",
-                              project_id=project.id, project_state=project.state))
+        raise Conflict(
+            Detail(
+                "project {project_id} is {project_state}; it must be active to apply a change",
+                project_id=project.id,
+                project_state=project.state,
+            )
+        )
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
     funding = _funding(session, core, organisation, region, project, requested)
     try:
         with savepoint(session):  # a refusal leaves nothing written
-            _grant(session, core, organisation, region, request, project, funding, actor=principal.subject,
-                   reason=reason)
+            _grant(
+                session, core, organisation, region, request, project, funding, actor=principal.subject, reason=reason
+            )
     except NoRoom as refused:
         _count("denied_insufficient_capacity")
         raise InsufficientCapacity(
             Detail("not enough free capacity in region {region_id}: {refused}", region_id=region.id, refused=refused),
-            shortfalls=[{"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope}
-                        for s in refused.shortfalls],
+            shortfalls=[
+                {"resource": s.resource.value, "requested": s.requested, "free": s.free, "scope": s.scope}
+                for s in refused.shortfalls
+            ],
         ) from None
     _count("approved_by_approver")
     session.flush()
@@ -315,10 +464,23 @@ def reject(session: Session, core: Core, principal: Principal, request_id: str, 
     request = _get_for_update(session, principal, request_id)
     organisation = session.get_one(Organisation, request.organisation_id)
     # Rejecting is deciding too; a member who wants to withdraw a request cancels it instead.
-    require_independent(session, principal, organisation, Detail("reject request {request_id}", request_id=request.id),
-                        decider=PlatformRole.APPROVER, filed_by=request.created_by)
-    transition(session, core.clock, request, RequestState.REJECTED, actor=principal.subject,
-               organisation_kind=organisation.kind, reason=reason)
+    require_independent(
+        session,
+        principal,
+        organisation,
+        Detail("reject request {request_id}", request_id=request.id),
+        decider=PlatformRole.APPROVER,
+        filed_by=request.created_by,
+    )
+    transition(
+        session,
+        core.clock,
+        request,
+        RequestState.REJECTED,
+        actor=principal.subject,
+        organisation_kind=organisation.kind,
+        reason=reason,
+    )
     _count("rejected_by_approver")
     session.flush()
     return request
@@ -327,8 +489,15 @@ def reject(session: Session, core: Core, principal: Principal, request_id: str, 
 def cancel(session: Session, core: Core, principal: Principal, request_id: str, reason: str | None) -> QuotaRequest:
     request = _get_for_update(session, principal, request_id)
     organisation = require_organisation(session, principal, request.organisation_id)
-    transition(session, core.clock, request, RequestState.CANCELLED, actor=principal.subject,
-               organisation_kind=organisation.kind, reason=reason or "cancelled by the requester")
+    transition(
+        session,
+        core.clock,
+        request,
+        RequestState.CANCELLED,
+        actor=principal.subject,
+        organisation_kind=organisation.kind,
+        reason=reason or "cancelled by the requester",
+    )
     session.flush()
     return request
 
@@ -340,12 +509,25 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
         require_organisation(session, principal, request.organisation_id, admin=True)
     if request.state != RequestState.FAILED.value:
         # approved -> provisioning is the worker's step, not something a caller may ask for.
-        raise InvalidTransition(Detail("only a failed request can be retried; {request_id} is {request_state}",
-                                       request_id=request.id, request_state=request.state),
-                                current=request.state, target=RequestState.PROVISIONING.value)
+        raise InvalidTransition(
+            Detail(
+                "only a failed request can be retried; {request_id} is {request_state}",
+                request_id=request.id,
+                request_state=request.state,
+            ),
+            current=request.state,
+            target=RequestState.PROVISIONING.value,
+        )
     organisation = session.get_one(Organisation, request.organisation_id)
-    transition(session, core.clock, request, RequestState.PROVISIONING, actor=principal.subject,
-               organisation_kind=organisation.kind, reason="retry requested")
+    transition(
+        session,
+        core.clock,
+        request,
+        RequestState.PROVISIONING,
+        actor=principal.subject,
+        organisation_kind=organisation.kind,
+        reason="retry requested",
+    )
     project = session.get_one(Project, request.project_id)
     project.state = ProjectState.PROVISIONING.value
     project.updated_at = core.clock.now()
@@ -355,18 +537,35 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
 
 
 def get(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    return require_visible(session, principal, QuotaRequest, request_id,
-                           Detail("quota request {request_id} not found", request_id=request_id))
+    return require_visible(
+        session,
+        principal,
+        QuotaRequest,
+        request_id,
+        Detail("quota request {request_id} not found", request_id=request_id),
+    )
 
 
 def _get_for_update(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    return require_visible(session, principal, QuotaRequest, request_id,
-                           Detail("quota request {request_id} not found", request_id=request_id), for_update=True)
+    return require_visible(
+        session,
+        principal,
+        QuotaRequest,
+        request_id,
+        Detail("quota request {request_id} not found", request_id=request_id),
+        for_update=True,
+    )
 
 
 def list_visible(
-    session: Session, principal: Principal, *, cursor: str | None, limit: int,
-    state: RequestState | None = None, organisation_id: str | None = None, region: str | None = None,
+    session: Session,
+    principal: Principal,
+    *,
+    cursor: str | None,
+    limit: int,
+    state: RequestState | None = None,
+    organisation_id: str | None = None,
+    region: str | None = None,
 ) -> Page[QuotaRequest]:
     statement = select(QuotaRequest)
     if not principal.is_staff:
@@ -382,6 +581,10 @@ def list_visible(
 
 def events(session: Session, principal: Principal, request_id: str, after: int = 0) -> list[RequestEvent]:
     get(session, principal, request_id)
-    return list(session.scalars(
-        select(RequestEvent).where(RequestEvent.request_id == request_id, RequestEvent.id > after).order_by(RequestEvent.id)
-    ))
+    return list(
+        session.scalars(
+            select(RequestEvent)
+            .where(RequestEvent.request_id == request_id, RequestEvent.id > after)
+            .order_by(RequestEvent.id)
+        )
+    )

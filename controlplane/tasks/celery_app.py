@@ -37,9 +37,14 @@ def create_celery(settings: Settings) -> Celery:
         control.mkdir(parents=True, exist_ok=True)
         # The transport polls its folder; kombu's default of once a second added half a second on
         # average to every task. Listing a small folder ten times a second costs nothing measurable.
-        options = {"data_folder_in": str(queue_dir), "data_folder_out": str(queue_dir),
-                   "processed_folder": str(processed), "store_processed": False, "control_folder": str(control),
-                   "polling_interval": 0.1}
+        options = {
+            "data_folder_in": str(queue_dir),
+            "data_folder_out": str(queue_dir),
+            "processed_folder": str(processed),
+            "store_processed": False,
+            "control_folder": str(control),
+            "polling_interval": 0.1,
+        }
     app.conf.update(
         broker_transport_options=options,
         broker_connection_retry_on_startup=True,
@@ -54,19 +59,31 @@ def create_celery(settings: Settings) -> Celery:
         beat_schedule={
             "reconcile": {"task": RECONCILE, "schedule": 30.0},
             # The invariant of the running totals: recomputed from the projects, repaired if it ever differs.
-            "check-totals": {"task": CHECK_TOTALS, "schedule": settings.totals_check_interval_seconds,
-                             "options": {"expires": settings.totals_check_interval_seconds}},
+            "check-totals": {
+                "task": CHECK_TOTALS,
+                "schedule": settings.totals_check_interval_seconds,
+                "options": {"expires": settings.totals_check_interval_seconds},
+            },
             # A collection older than one interval is useless: expire it instead of piling up.
-            "meter": {"task": METER, "schedule": settings.metering_interval_seconds,
-                      "options": {"expires": settings.metering_interval_seconds}},
+            "meter": {
+                "task": METER,
+                "schedule": settings.metering_interval_seconds,
+                "options": {"expires": settings.metering_interval_seconds},
+            },
             # Webhook deliveries whose task was lost (broker down at send time, worker killed mid-attempt).
             "webhooks": {"task": WEBHOOKS_RECONCILE, "schedule": 30.0, "options": {"expires": 30.0}},
             # Last month's statements, this month's drafts, budget alerts (controlplane/billing/schedule.py).
-            "statements": {"task": STATEMENTS, "schedule": settings.statements_interval_seconds,
-                           "options": {"expires": settings.statements_interval_seconds}},
+            "statements": {
+                "task": STATEMENTS,
+                "schedule": settings.statements_interval_seconds,
+                "options": {"expires": settings.statements_interval_seconds},
+            },
             # Programme expiry notices, expiries and shrinking, found in the database.
-            "programmes": {"task": PROGRAMMES, "schedule": settings.programmes_check_interval_seconds,
-                           "options": {"expires": settings.programmes_check_interval_seconds}},
+            "programmes": {
+                "task": PROGRAMMES,
+                "schedule": settings.programmes_check_interval_seconds,
+                "options": {"expires": settings.programmes_check_interval_seconds},
+            },
         },
     )
     return app

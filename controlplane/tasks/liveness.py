@@ -50,9 +50,11 @@ def check(path: Path, max_age: float, clock: Callable[[], float] = time.time) ->
 
 def heartbeat_on_signal(path: Path | None) -> Callable[..., None]:
     """A Celery signal receiver that touches `path` (nothing when no file is configured)."""
+
     def receiver(**_: Any) -> None:
         if path is not None:
             touch(path)
+
     return receiver
 
 

@@ -20,9 +20,21 @@ from controlplane.observability.worker import instrument_worker
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
-    CAPTURE_CREDENTIALS, CHECK_TOTALS, DECOMMISSION, METER, PREVIEW, PROVISION, RECONCILE, REPAIR, CeleryQueue, create_celery,
+    CAPTURE_CREDENTIALS,
+    CHECK_TOTALS,
+    DECOMMISSION,
+    DELIVER_WEBHOOK,
+    METER,
+    PREVIEW,
+    PROGRAMMES,
+    PROVISION,
+    RECONCILE,
+    REPAIR,
+    STATEMENTS,
+    WEBHOOKS_RECONCILE,
+    CeleryQueue,
+    create_celery,
 )
-from controlplane.tasks.celery_app import DELIVER_WEBHOOK, PROGRAMMES, STATEMENTS, WEBHOOKS_RECONCILE
 from controlplane.tasks.liveness import heartbeat_on_signal
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 
@@ -58,7 +70,11 @@ def workflow(worker_id: str) -> ProvisioningWorkflow:
     the same name takes its own leases back at once; other workers wait for them to expire."""
     rt = runtime()
     return ProvisioningWorkflow(
-        rt.sessions, rt.core, rt.provisioner, worker_id=worker_id, lease_seconds=rt.settings.lease_seconds,
+        rt.sessions,
+        rt.core,
+        rt.provisioner,
+        worker_id=worker_id,
+        lease_seconds=rt.settings.lease_seconds,
         vault=rt.vault,
     )
 
@@ -126,10 +142,17 @@ def reconcile(self: Task) -> dict[str, list[str]]:
 @app.task(name=METER)
 def meter() -> dict[str, int]:
     """Metering collection (Celery beat, every SAHAB_METERING_INTERVAL_SECONDS)."""
+
     def step() -> dict[str, int]:
         result = runtime().metering.collect()
-        return {"projects": result.projects, "read": result.read, "failed": len(result.failed),
-                "regions_failed": len(result.regions_failed), "drifts": result.drifts}
+        return {
+            "projects": result.projects,
+            "read": result.read,
+            "failed": len(result.failed),
+            "regions_failed": len(result.regions_failed),
+            "drifts": result.drifts,
+        }
+
     return _run(METER, step)
 
 
@@ -148,6 +171,7 @@ def deliver_webhook(delivery_id: str) -> str:
 def webhooks_reconcile() -> int:
     """Deliveries whose task was lost are sent again (Celery beat, every 30 s)."""
     return _run(WEBHOOKS_RECONCILE, lambda: len(runtime().webhooks.reconcile()))
+
 
 @app.task(name=CHECK_TOTALS)
 def check_totals() -> dict[str, dict[str, dict[str, int]]]:
@@ -169,15 +193,24 @@ def statements() -> dict[str, object]:
         rt = runtime()
         assert rt.core.billing is not None
         return schedule.run(rt.sessions, rt.core.billing, rt.core.clock, rt.core.queue)
+
     return _run(STATEMENTS, step)
 
 
 @app.task(name=PROGRAMMES)
 def programmes() -> dict[str, int]:
     """Programme expiry notices, expiries and shrinking (Celery beat, every SAHAB_PROGRAMMES_CHECK_INTERVAL_SECONDS)."""
+
     def step() -> dict[str, int]:
         outcome = runtime().programme_scheduler.run()
-        return {"notices": len(outcome.notices), "expired": len(outcome.expired), "continued": len(outcome.continued),
-                "shrinking": len(outcome.shrinking), "ended": len(outcome.ended), "decreases": len(outcome.decreases),
-                **{f"emails_{k}": v for k, v in outcome.emails.items()}}
+        return {
+            "notices": len(outcome.notices),
+            "expired": len(outcome.expired),
+            "continued": len(outcome.continued),
+            "shrinking": len(outcome.shrinking),
+            "ended": len(outcome.ended),
+            "decreases": len(outcome.decreases),
+            **{f"emails_{k}": v for k, v in outcome.emails.items()},
+        }
+
     return _run(PROGRAMMES, step)

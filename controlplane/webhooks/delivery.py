@@ -69,8 +69,15 @@ class _Outcome:
 
 
 class WebhookDeliverer:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, queue: TaskQueue, targets: TargetPolicy,
-                 rules: DeliveryRules, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        queue: TaskQueue,
+        targets: TargetPolicy,
+        rules: DeliveryRules,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.queue = queue
@@ -92,7 +99,9 @@ class WebhookDeliverer:
             now = self.clock.now()
             if delivery is None:
                 return "skipped"
-            if delivery.state != PENDING or (delivery.next_attempt_at and delivery.next_attempt_at > now + EARLY_TOLERANCE):
+            if delivery.state != PENDING or (
+                delivery.next_attempt_at and delivery.next_attempt_at > now + EARLY_TOLERANCE
+            ):
                 return "skipped"  # done, or a duplicate of a task whose attempt is in flight or not due yet
             organisation = session.get_one(Organisation, delivery.organisation_id)
             if not organisation.alert_webhook_url or not organisation.alert_webhook_secret:
@@ -104,8 +113,13 @@ class WebhookDeliverer:
             # The lease of this attempt: past it (the worker died), reconcile sends the task again.
             delivery.next_attempt_at = now + timedelta(seconds=self.rules.deadline_seconds + 30)
             delivery.updated_at = now
-            return _Claim(delivery.id, delivery.attempts, organisation.alert_webhook_url,
-                          organisation.alert_webhook_secret, dict(delivery.payload))
+            return _Claim(
+                delivery.id,
+                delivery.attempts,
+                organisation.alert_webhook_url,
+                organisation.alert_webhook_secret,
+                dict(delivery.payload),
+            )
 
     def _attempt(self, claim: _Claim) -> _Outcome:
         started = time.monotonic()
@@ -117,23 +131,37 @@ class WebhookDeliverer:
             return _Outcome(False, False, None, f"refused: {refused.detail}")
         timestamp = int(self.clock.now().timestamp())
         body = json.dumps(claim.payload, sort_keys=True, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp),
-                   SIGNATURE_HEADER: sign(claim.secret, timestamp, body), DELIVERY_HEADER: claim.delivery_id}
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(claim.secret, timestamp, body),
+            DELIVERY_HEADER: claim.delivery_id,
+        }
         left = self.rules.deadline_seconds - (time.monotonic() - started)
         try:
             if left <= 0:
                 raise http.DeadlineExceeded("the delivery deadline passed while resolving")
-            answer = http.post(target, body, headers, deadline_seconds=left,
-                               max_response_bytes=self.rules.max_response_bytes, ssl_context=self.ssl_context)
+            answer = http.post(
+                target,
+                body,
+                headers,
+                deadline_seconds=left,
+                max_response_bytes=self.rules.max_response_bytes,
+                ssl_context=self.ssl_context,
+            )
         except httpcore.TimeoutException as timeout:
-            return _Outcome(False, True, None, f"no complete answer within {self.rules.deadline_seconds:g}s ({timeout})")
+            return _Outcome(
+                False, True, None, f"no complete answer within {self.rules.deadline_seconds:g}s ({timeout})"
+            )
         except (httpcore.NetworkError, httpcore.ProtocolError, OSError) as failed:
             return _Outcome(False, True, None, f"{type(failed).__name__}: {failed}"[:500])
         if 200 <= answer.status < 300:
             return _Outcome(True, False, answer.status, None)
         excerpt = answer.body[:200].decode("utf-8", "replace")
         more = " (answer truncated)" if answer.truncated else ""
-        return _Outcome(False, answer.status in RETRYABLE_STATUS, answer.status, f"HTTP {answer.status}: {excerpt}{more}")
+        return _Outcome(
+            False, answer.status in RETRYABLE_STATUS, answer.status, f"HTTP {answer.status}: {excerpt}{more}"
+        )
 
     def _record(self, claim: _Claim, outcome: _Outcome) -> str:
         with transaction(self.sessions) as session:
@@ -150,7 +178,12 @@ class WebhookDeliverer:
                 after_commit(session, lambda: self.queue.deliver_webhook(claim.delivery_id, delay))
             else:
                 delivery.state, delivery.next_attempt_at = FAILED, None
-                log.warning("webhook delivery %s failed after %d attempt(s): %s", claim.delivery_id, claim.attempt, outcome.error)
+                log.warning(
+                    "webhook delivery %s failed after %d attempt(s): %s",
+                    claim.delivery_id,
+                    claim.attempt,
+                    outcome.error,
+                )
             WEBHOOKS.labels(delivery.state if delivery.state != PENDING else "retry").inc()
             return delivery.state
 
@@ -159,11 +192,23 @@ class WebhookDeliverer:
         their worker died mid-attempt), and drop delivered and cancelled ones past the retention."""
         now = self.clock.now()
         with transaction(self.sessions) as session:
-            overdue = list(session.scalars(select(WebhookDelivery.id).where(
-                WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= now - self.rules.reconcile_grace,
-            ).order_by(WebhookDelivery.next_attempt_at).limit(limit)))
-            session.execute(delete(WebhookDelivery).where(
-                WebhookDelivery.state.in_((DELIVERED, CANCELLED)), WebhookDelivery.updated_at < now - self.rules.retention))
+            overdue = list(
+                session.scalars(
+                    select(WebhookDelivery.id)
+                    .where(
+                        WebhookDelivery.state == PENDING,
+                        WebhookDelivery.next_attempt_at <= now - self.rules.reconcile_grace,
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at)
+                    .limit(limit)
+                )
+            )
+            session.execute(
+                delete(WebhookDelivery).where(
+                    WebhookDelivery.state.in_((DELIVERED, CANCELLED)),
+                    WebhookDelivery.updated_at < now - self.rules.retention,
+                )
+            )
         for delivery_id in overdue:
             self.queue.deliver_webhook(delivery_id)
         if overdue:

@@ -32,8 +32,8 @@ class DeadlineExceeded(httpcore.TimeoutException):
 @dataclass(frozen=True)
 class Answer:
     status: int
-    body: bytes          # at most max_response_bytes
-    truncated: bool      # the receiver sent more; the rest was not read
+    body: bytes  # at most max_response_bytes
+    truncated: bool  # the receiver sent more; the rest was not read
 
 
 class _Deadline:
@@ -78,8 +78,9 @@ class _BoundedStream(httpcore.NetworkStream):
         self.watchdog.cancel()
         self.inner.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         wrapped = self.inner.start_tls(ssl_context, server_hostname, self.deadline.left(timeout))
         self.watchdog.cancel()
         return _BoundedStream(wrapped, self.deadline)
@@ -96,34 +97,61 @@ class _PinnedBackend(httpcore.NetworkBackend):
         self.deadline = deadline
         self.inner = httpcore.SyncBackend()
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
         if (host.lower().strip("[]").rstrip("."), port) != (self.target.host.strip("[]"), self.target.port):
             raise httpcore.ConnectError(f"refusing to connect to {host}:{port}, not the checked webhook target")
-        stream = self.inner.connect_tcp(self.target.address, port, self.deadline.left(timeout), local_address, socket_options)
+        stream = self.inner.connect_tcp(
+            self.target.address, port, self.deadline.left(timeout), local_address, socket_options
+        )
         return _BoundedStream(stream, self.deadline)
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: typing.Iterable[typing.Any] | None = None
+    ) -> httpcore.NetworkStream:
         raise httpcore.ConnectError("webhooks do not use unix sockets")
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
 
-def post(target: Target, body: bytes, headers: dict[str, str], *, deadline_seconds: float,
-         max_response_bytes: int, ssl_context: ssl.SSLContext | None = None) -> Answer:
+def post(
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    deadline_seconds: float,
+    max_response_bytes: int,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Answer:
     """POST body to the checked target; raises httpcore.TimeoutException (deadline) or another
     httpcore error (connection refused, TLS...). Redirects are not followed (an answer like any other)."""
     deadline = _Deadline(deadline_seconds)
     backend = _PinnedBackend(target, deadline)
-    timeouts = {"connect": deadline_seconds, "read": deadline_seconds, "write": deadline_seconds, "pool": deadline_seconds}
-    request_headers = [("Host", _host_header(target)), ("User-Agent", USER_AGENT), ("Connection", "close"),
-                       *headers.items()]
-    with httpcore.ConnectionPool(ssl_context=ssl_context or ssl.create_default_context(), network_backend=backend,
-                                 max_connections=1, retries=0) as pool:
-        with pool.stream("POST", target.url, headers=request_headers, content=body,
-                         extensions={"timeout": timeouts}) as response:
+    timeouts = {
+        "connect": deadline_seconds,
+        "read": deadline_seconds,
+        "write": deadline_seconds,
+        "pool": deadline_seconds,
+    }
+    request_headers = [
+        ("Host", _host_header(target)),
+        ("User-Agent", USER_AGENT),
+        ("Connection", "close"),
+        *headers.items(),
+    ]
+    with httpcore.ConnectionPool(
+        ssl_context=ssl_context or ssl.create_default_context(), network_backend=backend, max_connections=1, retries=0
+    ) as pool:
+        with pool.stream(
+            "POST", target.url, headers=request_headers, content=body, extensions={"timeout": timeouts}
+        ) as response:
             received, size, truncated = [], 0, False
             for chunk in response.iter_stream():
                 received.append(chunk)

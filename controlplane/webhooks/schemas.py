@@ -12,7 +12,8 @@ DeliveryState = Literal["pending", "delivered", "failed", "cancelled"]
 
 class WebhookIn(BaseModel):
     url: Annotated[HttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH)] = Field(
-        description="http(s) URL whose host resolves to public addresses only (unless the operator allow-lists it)")
+        description="http(s) URL whose host resolves to public addresses only (unless the operator allow-lists it)"
+    )
 
 
 class WebhookOut(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from controlplane.access import require_organisation
 from controlplane.clock import Clock
 from controlplane.domain.principal import Principal
-from controlplane.errors import Detail, Conflict, NotFound
+from controlplane.errors import Conflict, Detail, NotFound
 from controlplane.metering.alerts import Alert
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
@@ -29,8 +29,9 @@ def _admin_of(session: Session, principal: Principal, organisation_id: str) -> O
     return require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
 
 
-def set_webhook(session: Session, targets: TargetPolicy, principal: Principal, organisation_id: str,
-                url: str | None) -> dict[str, Any]:
+def set_webhook(
+    session: Session, targets: TargetPolicy, principal: Principal, organisation_id: str, url: str | None
+) -> dict[str, Any]:
     """Set (a new secret, shown once) or remove (url None) the webhook. The URL is checked before any row is
     read, so the name is not resolved while the transaction holds a lock; it is checked again at every delivery."""
     if url is not None:
@@ -41,8 +42,12 @@ def set_webhook(session: Session, targets: TargetPolicy, principal: Principal, o
         return {"organisation_id": organisation.id, "url": None, "secret": None}
     organisation.alert_webhook_url = url
     organisation.alert_webhook_secret = secrets.token_urlsafe(32)
-    return {"organisation_id": organisation.id, "url": url, "secret": organisation.alert_webhook_secret,
-            "signature": SIGNATURE_RULE}
+    return {
+        "organisation_id": organisation.id,
+        "url": url,
+        "secret": organisation.alert_webhook_secret,
+        "signature": SIGNATURE_RULE,
+    }
 
 
 def get_webhook(session: Session, principal: Principal, organisation_id: str) -> dict[str, Any]:
@@ -50,8 +55,14 @@ def get_webhook(session: Session, principal: Principal, organisation_id: str) ->
     return {"organisation_id": organisation.id, "url": organisation.alert_webhook_url, "secret": None}
 
 
-def list_deliveries(session: Session, principal: Principal, organisation_id: str, cursor: str | None, limit: int,
-                    state: str | None = None) -> Page[WebhookDelivery]:
+def list_deliveries(
+    session: Session,
+    principal: Principal,
+    organisation_id: str,
+    cursor: str | None,
+    limit: int,
+    state: str | None = None,
+) -> Page[WebhookDelivery]:
     """Oldest first, like the other lists; `state=failed` shows the ones that need a decision."""
     _admin_of(session, principal, organisation_id)
     statement = select(WebhookDelivery).where(WebhookDelivery.organisation_id == organisation_id)
@@ -60,20 +71,26 @@ def list_deliveries(session: Session, principal: Principal, organisation_id: str
     return paginate(session, statement, WebhookDelivery, cursor, limit)
 
 
-def resend(session: Session, clock: Clock, queue: TaskQueue, principal: Principal, organisation_id: str,
-           delivery_id: str) -> WebhookDelivery:
+def resend(
+    session: Session, clock: Clock, queue: TaskQueue, principal: Principal, organisation_id: str, delivery_id: str
+) -> WebhookDelivery:
     """A failed (or cancelled) delivery starts again with all its attempts, to the webhook as it is now."""
     organisation = _admin_of(session, principal, organisation_id)
     delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
     if delivery is None or delivery.organisation_id != organisation.id:
         raise NotFound(Detail("delivery {delivery_id} not found", delivery_id=delivery_id))
     if delivery.state not in (FAILED, CANCELLED):
-        raise Conflict(Detail("delivery {delivery_id} is {delivery_state}; only a failed or cancelled one can be "
-                              "re-sent",
-                              delivery_id=delivery_id, delivery_state=delivery.state))
+        raise Conflict(
+            Detail(
+                "delivery {delivery_id} is {delivery_state}; only a failed or cancelled one can be re-sent",
+                delivery_id=delivery_id,
+                delivery_state=delivery.state,
+            )
+        )
     if not organisation.alert_webhook_url:
-        raise Conflict(Detail("organisation {organisation_id} has no webhook; set one first",
-                              organisation_id=organisation.id))
+        raise Conflict(
+            Detail("organisation {organisation_id} has no webhook; set one first", organisation_id=organisation.id)
+        )
     now = clock.now()
     delivery.state, delivery.attempts, delivery.next_attempt_at, delivery.updated_at = PENDING, 0, now, now
     delivery.last_status = delivery.last_error = None
@@ -87,8 +104,16 @@ def enqueue_alerts(session: Session, queue: TaskQueue, alerts: list[Alert], now:
     A task lost on the way (broker down) is sent again by WebhookDeliverer.reconcile."""
     ids = []
     for alert in alerts:
-        delivery = WebhookDelivery(id=new_id("whd"), organisation_id=alert.organisation_id, payload=alert.payload,
-                                   state=PENDING, attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
+        delivery = WebhookDelivery(
+            id=new_id("whd"),
+            organisation_id=alert.organisation_id,
+            payload=alert.payload,
+            state=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(delivery)
         ids.append(delivery.id)
     session.flush()

@@ -50,9 +50,14 @@ def why_refused(address: IPAddress) -> str | None:
         if embedded is not None:
             reason = why_refused(embedded)
             return f"{reason} (embedded in {address})" if reason else None
-    for label, flagged in (("unspecified", address.is_unspecified), ("loopback", address.is_loopback),
-                           ("link-local", address.is_link_local), ("multicast", address.is_multicast),
-                           ("private", address.is_private), ("reserved", address.is_reserved)):
+    for label, flagged in (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+    ):
         if flagged:
             return f"{address} is {label}"
     if not address.is_global:  # e.g. shared address space 100.64.0.0/10
@@ -80,8 +85,13 @@ class TargetPolicy:
     def check_url(self, url: str) -> tuple[str, str, int]:
         """(scheme, host, port) of a well-formed absolute http(s) URL; the address is not checked here."""
         if len(url) > MAX_URL_LENGTH:
-            raise InvalidInput(Detail("url must be at most {max_length} characters, got {length}",
-                                      max_length=MAX_URL_LENGTH, length=len(url)))
+            raise InvalidInput(
+                Detail(
+                    "url must be at most {max_length} characters, got {length}",
+                    max_length=MAX_URL_LENGTH,
+                    length=len(url),
+                )
+            )
         try:
             parts = urlsplit(url)
             host, port = parts.hostname, parts.port
@@ -90,8 +100,9 @@ class TargetPolicy:
         if parts.scheme not in ("https", "http") or not host:
             raise InvalidInput(Detail("url must be an absolute http(s) URL, got {url!r}", url=url))
         if parts.username is not None or parts.password is not None:
-            raise InvalidInput(Detail("url must not carry credentials; the body is signed with the webhook secret "
-                                      "instead"))
+            raise InvalidInput(
+                Detail("url must not carry credentials; the body is signed with the webhook secret instead")
+            )
         return parts.scheme, host.lower().rstrip("."), port or (443 if parts.scheme == "https" else 80)
 
     def resolve(self, url: str, timeout: float = 5.0) -> Target:
@@ -110,10 +121,15 @@ class TargetPolicy:
                 parsed = ipaddress.ip_address(address.split("%", 1)[0])
                 reason = why_refused(parsed)
                 if reason and not any(parsed in network for network in self.networks):
-                    raise WebhookTargetRefused(Detail("webhook host {host} resolves to {reason}; only public addresses "
-                                                      "may be used unless the operator allow-lists them "
-                                                      "(SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS)",
-                                                      host=host, reason=reason))
+                    raise WebhookTargetRefused(
+                        Detail(
+                            "webhook host {host} resolves to {reason}; only public addresses "
+                            "may be used unless the operator allow-lists them "
+                            "(SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS)",
+                            host=host,
+                            reason=reason,
+                        )
+                    )
         return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])
 
     def _lookup(self, host: str, port: int, timeout: float) -> list[str]:
@@ -122,8 +138,9 @@ class TargetPolicy:
         try:
             return pool.submit(self.resolver, host, port).result(timeout=max(timeout, 0.001))
         except FutureTimeout:
-            raise WebhookTargetUnresolved(Detail("{host} did not resolve within {timeout:.1f}s",
-                                                 host=host, timeout=timeout)) from None
+            raise WebhookTargetUnresolved(
+                Detail("{host} did not resolve within {timeout:.1f}s", host=host, timeout=timeout)
+            ) from None
         except (OSError, UnicodeError) as error:
             raise WebhookTargetUnresolved(Detail("{host} does not resolve: {error}", host=host, error=error)) from None
         finally:

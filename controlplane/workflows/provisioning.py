@@ -79,8 +79,14 @@ def _message(error: Exception, prefix: str = "") -> str:
 
 class ProvisioningWorkflow:
     def __init__(
-        self, sessions: sessionmaker[Session], core: Core, provisioner: Provisioner, *,
-        worker_id: str, lease_seconds: float = 120, reconcile_grace_seconds: int = 60,
+        self,
+        sessions: sessionmaker[Session],
+        core: Core,
+        provisioner: Provisioner,
+        *,
+        worker_id: str,
+        lease_seconds: float = 120,
+        reconcile_grace_seconds: int = 60,
         vault: CredentialVault | None = None,
     ) -> None:
         """`vault` seals the project user's credentials when an operation ends (the API serves them
@@ -153,10 +159,15 @@ class ProvisioningWorkflow:
 
         def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs) -> str:
             request = session.get_one(QuotaRequest, claim.request_id)
-            previous = session.scalars(select(QuotaRequest).where(
-                QuotaRequest.project_id == project.id, QuotaRequest.state == RequestState.ACTIVE.value,
-                QuotaRequest.id != request.id,
-            ).with_for_update())
+            previous = session.scalars(
+                select(QuotaRequest)
+                .where(
+                    QuotaRequest.project_id == project.id,
+                    QuotaRequest.state == RequestState.ACTIVE.value,
+                    QuotaRequest.id != request.id,
+                )
+                .with_for_update()
+            )
             for old in previous:
                 self._transition(session, old, RequestState.SUPERSEDED, f"superseded by {request.id}")
             self._transition(session, request, RequestState.ACTIVE, "provisioned")
@@ -164,8 +175,11 @@ class ProvisioningWorkflow:
             self._regrant(session, project, dict(request.amounts))  # a change now holds its new amounts only
             project.openstack_project_id = outputs.openstack_project_id
             project.outputs = {
-                "user_name": outputs.user_name, "auth_url": outputs.auth_url, "region": outputs.region,
-                "network_id": outputs.network_id, **outputs.extra,
+                "user_name": outputs.user_name,
+                "auth_url": outputs.auth_url,
+                "region": outputs.region,
+                "network_id": outputs.network_id,
+                **outputs.extra,
             }
             project.last_error = None
             self._store_credentials(session, claim, outputs)
@@ -180,10 +194,16 @@ class ProvisioningWorkflow:
             project.last_error = message
             return "failed"
 
-        return self._operate(Operation(
-            "apply", claim, begin, lambda c, progress: self.provisioner.apply(c.spec, progress, c.password),
-            succeeded, failed,
-        ))
+        return self._operate(
+            Operation(
+                "apply",
+                claim,
+                begin,
+                lambda c, progress: self.provisioner.apply(c.spec, progress, c.password),
+                succeeded,
+                failed,
+            )
+        )
 
     # -- preview of a change, for the approver -------------------------------
     def preview(self, request_id: str) -> str:
@@ -226,15 +246,22 @@ class ProvisioningWorkflow:
             project.last_error = _message(error)  # stays decommissioning: the reconciler tries again
             return "failed"
 
-        return self._operate(Operation(
-            "destroy", claim, lambda session, project, request: tenant_spec(session, self.core, project, request),
-            lambda c, progress: self.provisioner.destroy(c.spec, progress, c.password), succeeded, failed,
-        ))
+        return self._operate(
+            Operation(
+                "destroy",
+                claim,
+                lambda session, project, request: tenant_spec(session, self.core, project, request),
+                lambda c, progress: self.provisioner.destroy(c.spec, progress, c.password),
+                succeeded,
+                failed,
+            )
+        )
 
     # -- repair of quota drift ------------------------------------------------
     def reapply(self, project_id: str) -> str:
         """Re-apply an active project's stack with the quota Sahab granted. No request state
         changes: the run is recorded as progress on the current request, a failure on the project."""
+
         def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
             project = self._locked_project(session, project_id)
             if project is None or project.state != ProjectState.ACTIVE.value or not project.current_request_id:
@@ -245,15 +272,17 @@ class ProvisioningWorkflow:
             return project, request
 
         def begin(session: Session, project: Project, request: QuotaRequest) -> TenantSpec:
-            record_progress(session, self.core.clock, request.id, "repair: re-applying the granted quota",
-                            {"operation": "repair"})
+            record_progress(
+                session, self.core.clock, request.id, "repair: re-applying the granted quota", {"operation": "repair"}
+            )
             return tenant_spec(session, self.core, project)  # the granted quota, not a request's amounts
 
         def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs) -> str:
             project.last_error = None
             self._store_credentials(session, claim, outputs)
-            record_progress(session, self.core.clock, claim.request_id, "repair: granted quota re-applied",
-                            {"operation": "repair"})
+            record_progress(
+                session, self.core.clock, claim.request_id, "repair: granted quota re-applied", {"operation": "repair"}
+            )
             return "repaired"
 
         def failed(session: Session, project: Project, claim: Claim, error: Exception) -> str:
@@ -261,16 +290,22 @@ class ProvisioningWorkflow:
             record_progress(session, self.core.clock, claim.request_id, project.last_error, {"operation": "repair"})
             return "failed"
 
-        return self._operate(Operation(
-            "repair", claim, begin,
-            # Refreshed first: the drift being repaired was made on the cloud, the state does not know it.
-            lambda c, progress: self.provisioner.apply(c.spec, progress, c.password, refresh=True),
-            succeeded, failed,
-        ))
+        return self._operate(
+            Operation(
+                "repair",
+                claim,
+                begin,
+                # Refreshed first: the drift being repaired was made on the cloud, the state does not know it.
+                lambda c, progress: self.provisioner.apply(c.spec, progress, c.password, refresh=True),
+                succeeded,
+                failed,
+            )
+        )
 
     # -- credentials of a project provisioned before they were stored ----------
     def capture_credentials(self, project_id: str) -> str:
         """Read the stack's outputs once and seal them (the API queues this on first demand)."""
+
         def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
             project = self._locked_project(session, project_id)
             if project is None or project.state != ProjectState.ACTIVE.value or not project.current_request_id:
@@ -281,32 +316,49 @@ class ProvisioningWorkflow:
 
         def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs | None) -> str:
             if outputs is None:
-                log.warning("project %s is active but its stack has no outputs; credentials cannot be captured", project.id)
+                log.warning(
+                    "project %s is active but its stack has no outputs; credentials cannot be captured", project.id
+                )
                 return "no outputs"
             self._store_credentials(session, claim, outputs)
             return "captured"
 
-        return self._operate(Operation(
-            "capture", claim, lambda session, project, request: tenant_spec(session, self.core, project),
-            lambda c, _progress: self.provisioner.outputs(c.spec), succeeded, lambda *_: "failed",
-        ))
+        return self._operate(
+            Operation(
+                "capture",
+                claim,
+                lambda session, project, request: tenant_spec(session, self.core, project),
+                lambda c, _progress: self.provisioner.outputs(c.spec),
+                succeeded,
+                lambda *_: "failed",
+            )
+        )
 
     # -- reconcile: find work in the database that no queued task carries ----
     def reconcile(self) -> dict[str, list[str]]:
         now = self.core.clock.now()
         lease_free = or_(Project.lease_until.is_(None), Project.lease_until < now)
         with transaction(self.sessions) as session:
-            to_provision = list(session.scalars(
-                select(QuotaRequest.id).join(Project, Project.id == QuotaRequest.project_id).where(
-                    QuotaRequest.state.in_([RequestState.APPROVED.value, RequestState.PROVISIONING.value]),
-                    QuotaRequest.updated_at < now - self.grace, lease_free,
+            to_provision = list(
+                session.scalars(
+                    select(QuotaRequest.id)
+                    .join(Project, Project.id == QuotaRequest.project_id)
+                    .where(
+                        QuotaRequest.state.in_([RequestState.APPROVED.value, RequestState.PROVISIONING.value]),
+                        QuotaRequest.updated_at < now - self.grace,
+                        lease_free,
+                    )
                 )
-            ))
-            to_decommission = list(session.scalars(
-                select(Project.id).where(
-                    Project.state == ProjectState.DECOMMISSIONING.value, Project.updated_at < now - self.grace, lease_free,
+            )
+            to_decommission = list(
+                session.scalars(
+                    select(Project.id).where(
+                        Project.state == ProjectState.DECOMMISSIONING.value,
+                        Project.updated_at < now - self.grace,
+                        lease_free,
+                    )
                 )
-            ))
+            )
         for request_id in to_provision:
             self.core.queue.provision(request_id)
         for project_id in to_decommission:
@@ -410,10 +462,15 @@ class ProvisioningWorkflow:
                 try:
                     with transaction(self.sessions) as session:
                         for event in events:
-                            detail = {k: v for k, v in {
-                                "resource_type": event.resource_type, "resource_name": event.resource_name,
-                                "operation": event.operation,
-                            }.items() if v}
+                            detail = {
+                                k: v
+                                for k, v in {
+                                    "resource_type": event.resource_type,
+                                    "resource_name": event.resource_name,
+                                    "operation": event.operation,
+                                }.items()
+                                if v
+                            }
                             record_progress(session, self.core.clock, request_id, event.message, detail or None)
                 except Exception:  # progress is for people; the outcome is recorded either way
                     log.warning("could not record %d progress events of %s", len(events), request_id, exc_info=True)

@@ -9,8 +9,14 @@ from tests import factories
 
 
 def create_request(client: Any, headers: dict[str, str], org_id: str, env: str = "prod", **body: Any) -> dict[str, Any]:
-    payload = {"organisation_id": org_id, "region": "rabat-1", "environment": env, "preset": "small",
-               "justification": "test workload", **body}
+    payload = {
+        "organisation_id": org_id,
+        "region": "rabat-1",
+        "environment": env,
+        "preset": "small",
+        "justification": "test workload",
+        **body,
+    }
     response = client.post("/v1/quota-requests", headers=headers, json=payload)
     assert response.status_code == 201, response.text
     return response.json()

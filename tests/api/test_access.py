@@ -24,11 +24,14 @@ def test_every_v1_route_needs_a_bearer_token(client):
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("token_problem,claims", [
-    ("expired", {"exp": 1}),
-    ("audience", {"aud": "someone-else"}),
-    ("issuer", {"iss": "http://evil.example"}),
-])
+@pytest.mark.parametrize(
+    "token_problem,claims",
+    [
+        ("expired", {"exp": 1}),
+        ("audience", {"aud": "someone-else"}),
+        ("issuer", {"iss": "http://evil.example"}),
+    ],
+)
 def test_bad_tokens_get_a_precise_401(client, issuer, token_problem, claims):
     response = client.get("/v1/regions", headers={"Authorization": f"Bearer {issuer.token('amina', **claims)}"})
     assert response.status_code == 401
@@ -61,8 +64,17 @@ def test_other_organisations_objects_answer_404_on_every_endpoint(client, issuer
         ("GET", f"/v1/quota-requests/{theirs['request']}/events", None),
         ("POST", f"/v1/quota-requests/{theirs['request']}/cancel", None),
         ("POST", f"/v1/quota-requests/{theirs['active']}/retry", None),
-        ("POST", "/v1/quota-requests", {"organisation_id": theirs["org"], "region": "rabat-1", "environment": "x",
-                                         "preset": "small", "justification": "sneaky"}),
+        (
+            "POST",
+            "/v1/quota-requests",
+            {
+                "organisation_id": theirs["org"],
+                "region": "rabat-1",
+                "environment": "x",
+                "preset": "small",
+                "justification": "sneaky",
+            },
+        ),
         ("GET", f"/v1/projects/{theirs['project']}", None),
         ("POST", f"/v1/projects/{theirs['project']}/decommission", None),
         ("GET", f"/v1/projects/{theirs['project']}/credentials", None),
@@ -77,7 +89,9 @@ def test_lists_show_only_the_callers_organisations(client, issuer, world):
     mine = world["amina"]
     headers = issuer.headers("amina")
     assert [o["id"] for o in client.get("/v1/organisations", headers=headers).json()["items"]] == [mine["org"]]
-    assert {r["organisation_id"] for r in client.get("/v1/quota-requests", headers=headers).json()["items"]} == {mine["org"]}
+    assert {r["organisation_id"] for r in client.get("/v1/quota-requests", headers=headers).json()["items"]} == {
+        mine["org"]
+    }
     assert {p["organisation_id"] for p in client.get("/v1/projects", headers=headers).json()["items"]} == {mine["org"]}
     assert {u["organisation_id"] for u in client.get("/v1/usage", headers=headers).json()} == {mine["org"]}
     filtered = client.get("/v1/quota-requests", headers=headers, params={"organisation_id": world["youssef"]["org"]})
@@ -87,7 +101,9 @@ def test_lists_show_only_the_callers_organisations(client, issuer, world):
 def test_approvers_see_everything_and_decide(client, issuer, world):
     headers = issuer.headers("salma", roles=("approver",))
     assert len(client.get("/v1/organisations", headers=headers).json()["items"]) == 2
-    response = client.post(f"/v1/quota-requests/{world['youssef']['request']}/reject", headers=headers, json={"reason": "too big"})
+    response = client.post(
+        f"/v1/quota-requests/{world['youssef']['request']}/reject", headers=headers, json={"reason": "too big"}
+    )
     assert response.status_code == 200 and response.json()["state"] == "rejected"
 
 

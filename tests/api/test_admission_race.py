@@ -35,8 +35,19 @@ def test_a_thousand_concurrent_admissions_never_over_grant(postgres_url, issuer)
         ensure_regions(session, [r.id for r in load_catalogue(DEMO_CATALOGUE).regions])
         org = factories.organisation(session, admin="racer").id
     headers = issuer.headers("racer")
-    bodies = [(headers, {"organisation_id": org, "region": "rabat-1", "environment": f"race-{n}", "preset": "small",
-                         "justification": "the last capacity"}) for n in range(RACERS)]
+    bodies = [
+        (
+            headers,
+            {
+                "organisation_id": org,
+                "region": "rabat-1",
+                "environment": f"race-{n}",
+                "preset": "small",
+                "justification": "the last capacity",
+            },
+        )
+        for n in range(RACERS)
+    ]
 
     # One organisation races alone, so the pending-requests limit must not refuse the losers first.
     with sahab_api(postgres_url, issuer.url, workers=2, max_pending_requests_per_organisation=str(RACERS)) as base:

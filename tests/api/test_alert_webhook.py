@@ -3,6 +3,8 @@ and its deliveries: listed for the organisation's admins, paginated, re-sent."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from controlplane.persistence.database import transaction
@@ -18,8 +20,11 @@ PUBLIC = "93.184.215.14"
 @pytest.fixture
 def targets(runtime) -> TargetPolicy:
     """Names resolve from a fixed table (no DNS in tests); the operator allow-lists nothing."""
-    runtime.webhook_targets = TargetPolicy(resolver=StaticResolver({
-        "hooks.example": [PUBLIC], "rebind.example": ["127.0.0.1"], "metadata.example": ["169.254.169.254"]}))
+    runtime.webhook_targets = TargetPolicy(
+        resolver=StaticResolver(
+            {"hooks.example": [PUBLIC], "rebind.example": ["127.0.0.1"], "metadata.example": ["169.254.169.254"]}
+        )
+    )
     return runtime.webhook_targets
 
 
@@ -39,9 +44,16 @@ def stored_url(runtime, org: str) -> str | None:
 
 def test_alert_webhook_is_for_organisation_admins(client, runtime, issuer, targets, org):
     org_with_admin(runtime, "youssef")
-    assert client.put(path(org), headers=issuer.headers("youssef"), json={"url": "https://hooks.example/h"}).status_code == 404
-    assert client.put(path(org), headers=issuer.headers("olga", roles=("operator",)),
-                      json={"url": "https://hooks.example/h"}).status_code == 403
+    assert (
+        client.put(path(org), headers=issuer.headers("youssef"), json={"url": "https://hooks.example/h"}).status_code
+        == 404
+    )
+    assert (
+        client.put(
+            path(org), headers=issuer.headers("olga", roles=("operator",)), json={"url": "https://hooks.example/h"}
+        ).status_code
+        == 403
+    )
     bad = client.put(path(org), headers=issuer.headers("amina"), json={"url": "not a url"})
     assert bad.status_code == 422 and "body.url" in bad.json()["detail"]
     made = client.put(path(org), headers=issuer.headers("amina"), json={"url": "https://hooks.example/sahab"})
@@ -54,12 +66,23 @@ def test_alert_webhook_is_for_organisation_admins(client, runtime, issuer, targe
     assert client.get(path(org), headers=issuer.headers("amina")).json()["url"] is None
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/hook", "http://localhost/hook", "http://[::1]/hook", "http://169.254.169.254/latest/meta-data",
-    "http://10.0.0.5/hook", "http://0.0.0.0/hook", "http://2130706433/hook", "http://0x7f.1/hook",
-    "http://0177.0.0.1/hook", "http://[::ffff:127.0.0.1]/hook", "https://rebind.example/hook",
-    "https://metadata.example/hook",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://localhost/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.5/hook",
+        "http://0.0.0.0/hook",
+        "http://2130706433/hook",
+        "http://0x7f.1/hook",
+        "http://0177.0.0.1/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "https://rebind.example/hook",
+        "https://metadata.example/hook",
+    ],
+)
 def test_internal_targets_are_refused_when_saved_and_nothing_is_stored(client, runtime, issuer, targets, org, url):
     if url == "http://localhost/hook":
         runtime.webhook_targets = TargetPolicy()  # the machine's own resolver answers for localhost
@@ -74,7 +97,9 @@ def test_internal_targets_are_refused_when_saved_and_nothing_is_stored(client, r
 
 def test_an_allow_listed_internal_receiver_may_be_saved(client, runtime, issuer, org):
     runtime.webhook_targets = TargetPolicy(["10.0.0.0/8"])
-    assert client.put(path(org), headers=issuer.headers("amina"), json={"url": "http://10.0.0.5/hook"}).status_code == 200
+    assert (
+        client.put(path(org), headers=issuer.headers("amina"), json={"url": "http://10.0.0.5/hook"}).status_code == 200
+    )
     assert stored_url(runtime, org) == "http://10.0.0.5/hook"
 
 
@@ -100,13 +125,15 @@ def test_a_url_longer_than_the_column_is_refused_and_nothing_stored(client, runt
 @pytest.fixture
 def deliveries(runtime, org):
     """Three failed deliveries and one delivered for amina's organisation, one failed for youssef's."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
     with transaction(runtime.sessions) as session:
         other = factories.organisation(session, admin="youssef").id
-        mine = [factories.webhook_delivery(session, org, state=state, at=start + timedelta(minutes=i)).id
-                for i, state in enumerate(["failed", "delivered", "failed", "failed"])]
+        mine = [
+            factories.webhook_delivery(session, org, state=state, at=start + timedelta(minutes=i)).id
+            for i, state in enumerate(["failed", "delivered", "failed", "failed"])
+        ]
         theirs = factories.webhook_delivery(session, other, at=start).id
     return {"mine": mine, "theirs": theirs, "other_org": other}
 
@@ -116,7 +143,9 @@ def test_deliveries_are_listed_for_the_organisations_admins_page_by_page(client,
     first = client.get(listing, headers=issuer.headers("amina"), params={"limit": 2})
     assert first.status_code == 200
     assert [d["id"] for d in first.json()["items"]] == deliveries["mine"][:2]
-    second = client.get(listing, headers=issuer.headers("amina"), params={"limit": 2, "cursor": first.json()["next_cursor"]})
+    second = client.get(
+        listing, headers=issuer.headers("amina"), params={"limit": 2, "cursor": first.json()["next_cursor"]}
+    )
     assert [d["id"] for d in second.json()["items"]] == deliveries["mine"][2:] and second.json()["next_cursor"] is None
     failed = client.get(listing, headers=issuer.headers("amina"), params={"state": "failed"}).json()["items"]
     assert [d["id"] for d in failed] == [deliveries["mine"][i] for i in (0, 2, 3)]
@@ -133,8 +162,12 @@ def test_a_failed_delivery_is_resent_by_an_admin_only(client, runtime, issuer, t
     assert client.post(resend, headers=issuer.headers("youssef")).status_code == 404
     other = client.post(f"{path(org)}/deliveries/{deliveries['theirs']}/resend", headers=issuer.headers("amina"))
     assert other.status_code == 404  # another organisation's delivery, named under mine
-    assert client.post(f"{path(deliveries['other_org'])}/deliveries/{failed}/resend",
-                       headers=issuer.headers("youssef")).status_code == 404
+    assert (
+        client.post(
+            f"{path(deliveries['other_org'])}/deliveries/{failed}/resend", headers=issuer.headers("youssef")
+        ).status_code
+        == 404
+    )
     assert queue.webhooks == []
     again = client.post(resend, headers=issuer.headers("amina"))
     assert again.status_code == 202

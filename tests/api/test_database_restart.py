@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -36,13 +37,22 @@ def test_postgres_restarted_under_concurrent_admissions(postgres, postgres_url, 
     token = issuer.token("fault")
 
     def ask(n: int) -> tuple[dict[str, str], dict[str, object]]:
-        return ({"Authorization": f"Bearer {token}", "Idempotency-Key": f"fault-{n}"},
-                {"organisation_id": org, "region": "rabat-1", "environment": f"f{n}", "preset": "small",
-                 "justification": "under a restart"})
+        return (
+            {"Authorization": f"Bearer {token}", "Idempotency-Key": f"fault-{n}"},
+            {
+                "organisation_id": org,
+                "region": "rabat-1",
+                "environment": f"f{n}",
+                "preset": "small",
+                "justification": "under a restart",
+            },
+        )
 
     with sahab_api(postgres_url, issuer.url, workers=2, catalogue=scaled_catalogue(tmp_path, 1000)) as base:
         answers: list = []
-        sender = threading.Thread(target=lambda: answers.extend(post_all(base, "/v1/quota-requests", [ask(n) for n in range(REQUESTS)])))
+        sender = threading.Thread(
+            target=lambda: answers.extend(post_all(base, "/v1/quota-requests", [ask(n) for n in range(REQUESTS)]))
+        )
         sender.start()
         deadline = time.monotonic() + 60
         while count_requests(sessions) < 10:  # some admissions have committed: now cut the database
@@ -70,13 +80,15 @@ def test_postgres_restarted_under_concurrent_admissions(postgres, postgres_url, 
         # Retried with the same key once the database is back, as a client does (after Retry-After, and
         # again while the key is still "in progress"): each refused request is committed once.
         retried = _retry(base, [ask(n) for n in refused])
-    for n, answer in zip(refused, retried):
+    for n, answer in zip(refused, retried, strict=True):
         if n in committed_first:  # committed although its answer was lost with the connection
             assert answer.status_code in (201, 409), answer.text
         else:
             assert answer.status_code == 201, answer.text
     with transaction(sessions) as session:
-        per_env = dict(session.execute(select(QuotaRequest.environment, func.count()).group_by(QuotaRequest.environment)).all())
+        per_env = dict(
+            session.execute(select(QuotaRequest.environment, func.count()).group_by(QuotaRequest.environment)).all()
+        )
     assert per_env == {f"f{n}": 1 for n in range(REQUESTS)}
     _check_rows(sessions, org, None)
     engine.dispose()
@@ -85,12 +97,15 @@ def test_postgres_restarted_under_concurrent_admissions(postgres, postgres_url, 
 def _retry(base: str, asks: list, attempts: int = 15) -> list:
     answers = post_all(base, "/v1/quota-requests", asks)
     for _ in range(attempts):
-        again = [n for n, a in enumerate(answers) if a.status_code == 503 or
-                 (a.status_code == 409 and a.json()["type"].endswith("idempotency-in-progress"))]
+        again = [
+            n
+            for n, a in enumerate(answers)
+            if a.status_code == 503 or (a.status_code == 409 and a.json()["type"].endswith("idempotency-in-progress"))
+        ]
         if not again:
             break
         time.sleep(2)  # the Retry-After the API asks for
-        for n, answer in zip(again, post_all(base, "/v1/quota-requests", [asks[n] for n in again])):
+        for n, answer in zip(again, post_all(base, "/v1/quota-requests", [asks[n] for n in again]), strict=True):
             answers[n] = answer
     return answers
 
@@ -99,8 +114,12 @@ def _check_rows(sessions, org: str, answers) -> set[int]:
     """Nothing half-written: each request with its events, each approval with its project and grant;
     the totals equal the sums. Returns the numbers of the requests that exist although refused."""
     with transaction(sessions) as session:
-        requests = {r.environment: r for r in session.scalars(select(QuotaRequest).where(QuotaRequest.organisation_id == org))}
-        events = dict(session.execute(select(RequestEvent.request_id, func.count()).group_by(RequestEvent.request_id)).all())
+        requests = {
+            r.environment: r for r in session.scalars(select(QuotaRequest).where(QuotaRequest.organisation_id == org))
+        }
+        events = dict(
+            session.execute(select(RequestEvent.request_id, func.count()).group_by(RequestEvent.request_id)).all()
+        )
         projects = {p.id: p for p in session.scalars(select(Project))}
         stored, actual = lock_region(session, "rabat-1").sums, recompute(session, "rabat-1")
     for request in requests.values():

@@ -17,15 +17,19 @@ def drifted(client, runtime, issuer):
     granted = client.get(f"/v1/projects/{mine_project}", headers=issuer.headers("amina")).json()["granted"]
     cloud.set(f"os-{mine_project}", {**granted, "vcpus": 1}, {"vcpus": 2})  # quota cut outside Sahab, usage above
     # their project is not on the cloud at all
-    MeteringCollector(runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5).collect()
+    MeteringCollector(
+        runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5
+    ).collect()
     return {"mine": (mine, mine_project), "theirs": (theirs, their_project)}
 
 
 def test_staff_see_all_drift_members_their_own(client, issuer, drifted):
     staff = client.get("/v1/drift", headers=issuer.headers("olga", roles=("operator",))).json()
     assert {(d["project_id"], d["kind"]) for d in staff} == {
-        (drifted["mine"][1], "quota_changed"), (drifted["mine"][1], "usage_above_quota"),
-        (drifted["theirs"][1], "project_missing")}
+        (drifted["mine"][1], "quota_changed"),
+        (drifted["mine"][1], "usage_above_quota"),
+        (drifted["theirs"][1], "project_missing"),
+    }
     mine = client.get("/v1/drift", headers=issuer.headers("amina")).json()
     assert {d["project_id"] for d in mine} == {drifted["mine"][1]}
     changed = next(d for d in mine if d["kind"] == "quota_changed")

@@ -54,22 +54,29 @@ def test_broken_json_without_a_token_is_401_not_422(client):
 
 def test_broken_json_with_a_bad_token_is_401(client, issuer):
     token = issuer.token("amina", exp=1)
-    response = client.post("/v1/organisations", content=BROKEN_JSON,
-                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    response = client.post(
+        "/v1/organisations",
+        content=BROKEN_JSON,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 401 and "expired" in response.json()["detail"]
 
 
 def test_broken_json_with_a_valid_token_is_422(client, issuer):
-    response = client.post("/v1/organisations", content=BROKEN_JSON,
-                           headers={**issuer.headers("amina"), "Content-Type": "application/json"})
+    response = client.post(
+        "/v1/organisations",
+        content=BROKEN_JSON,
+        headers={**issuer.headers("amina"), "Content-Type": "application/json"},
+    )
     assert response.status_code == 422
     assert response.json()["type"] == "urn:sahab:problem:invalid-input"
 
 
 def test_a_body_past_the_limit_is_413_by_its_content_length(guarded, runtime, issuer):
     body = b'{"legal_name": "' + b"a" * LIMIT + b'"}'
-    response = guarded.post("/v1/organisations", content=body,
-                            headers={**issuer.headers("amina"), "Content-Type": "application/json"})
+    response = guarded.post(
+        "/v1/organisations", content=body, headers={**issuer.headers("amina"), "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -90,11 +97,26 @@ def test_a_chunked_body_past_the_limit_is_413_without_being_read_whole(guarded, 
     async def send(message: dict) -> None:
         answer.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/organisations", "raw_path": b"/v1/organisations", "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"sahab"), (b"content-type", b"application/json"), (b"transfer-encoding", b"chunked"),
-                         (b"authorization", issuer.headers("amina")["Authorization"].encode())],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/organisations",
+        "raw_path": b"/v1/organisations",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"sahab"),
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+            (b"authorization", issuer.headers("amina")["Authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
     asyncio.run(guarded.app(scope, receive, send))
     assert answer[0]["status"] == 413
     assert sum(received) <= LIMIT + CHUNK  # stopped at the limit, not at 32 MiB
@@ -102,15 +124,24 @@ def test_a_chunked_body_past_the_limit_is_413_without_being_read_whole(guarded, 
 
 
 def test_a_body_within_the_limit_is_served(guarded, runtime, issuer):
-    response = guarded.post("/v1/organisations", headers=issuer.headers("amina"), json={
-        "kind": "business", "legal_name": "Atlas SARL", "national_id": "001122334455667",
-        "contact_email": "it@atlas.ma"})
+    response = guarded.post(
+        "/v1/organisations",
+        headers=issuer.headers("amina"),
+        json={
+            "kind": "business",
+            "legal_name": "Atlas SARL",
+            "national_id": "001122334455667",
+            "contact_email": "it@atlas.ma",
+        },
+    )
     assert response.status_code == 201, response.text
     assert organisations(runtime) == 1
 
 
 def test_no_token_and_a_huge_body_is_401(guarded):
-    response = guarded.post("/v1/organisations", content=b"x" * (4 * LIMIT), headers={"Content-Type": "application/json"})
+    response = guarded.post(
+        "/v1/organisations", content=b"x" * (4 * LIMIT), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 401
 
 
@@ -121,7 +152,10 @@ def test_over_real_http_a_chunked_body_is_refused_before_its_end(runtime, small_
     with ServerThread(app) as server, socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
             b"POST /v1/organisations HTTP/1.1\r\nHost: sahab\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\nAuthorization: " + issuer.headers("amina")["Authorization"].encode() + b"\r\n\r\n")
+            b"Transfer-Encoding: chunked\r\nAuthorization: "
+            + issuer.headers("amina")["Authorization"].encode()
+            + b"\r\n\r\n"
+        )
         chunk = b"%x\r\n%s\r\n" % (CHUNK, b"x" * CHUNK)
         for _ in range(2 * LIMIT // CHUNK):  # twice the limit, and never the final 0-chunk
             sock.sendall(chunk)
@@ -143,8 +177,9 @@ def test_credentials_are_served_with_no_store(client, runtime, issuer):
     org = org_with_admin(runtime, "amina")
     request = create_request(client, issuer.headers("amina"), org)
     # Provisioned by the workflow, which seals the credentials the route serves (no cloud behind it).
-    workflow = ProvisioningWorkflow(runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w",
-                                    vault=runtime.vault)
+    workflow = ProvisioningWorkflow(
+        runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w", vault=runtime.vault
+    )
     assert workflow.provision(request["id"]) == "active"
     project = request["project_id"]
     response = client.get(f"/v1/projects/{project}/credentials", headers=issuer.headers("amina"))

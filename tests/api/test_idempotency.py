@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from api.idempotency import caller_key
 from controlplane.domain.principal import Principal
@@ -12,7 +12,13 @@ from tests.api.helpers import org_with_admin
 
 
 def body(org: str, env: str = "prod") -> dict:
-    return {"organisation_id": org, "region": "rabat-1", "environment": env, "preset": "small", "justification": "idempotent"}
+    return {
+        "organisation_id": org,
+        "region": "rabat-1",
+        "environment": env,
+        "preset": "small",
+        "justification": "idempotent",
+    }
 
 
 def count_requests(runtime) -> int:
@@ -53,9 +59,14 @@ def test_a_duplicate_while_the_first_is_running_is_409(client, runtime, issuer):
     # The first request claimed the key and has not answered yet.
     fingerprint = hashlib.sha256(b"POST /v1/quota-requests\n" + raw).hexdigest()
     with transaction(runtime.sessions) as session:
-        session.add(IdempotencyRecord(caller=principal_key, key="k-3", fingerprint=fingerprint, created_at=datetime.now(timezone.utc)))
-    response = client.post("/v1/quota-requests", headers={**issuer.headers("amina"), "Idempotency-Key": "k-3",
-                                                           "Content-Type": "application/json"}, content=raw)
+        session.add(
+            IdempotencyRecord(caller=principal_key, key="k-3", fingerprint=fingerprint, created_at=datetime.now(UTC))
+        )
+    response = client.post(
+        "/v1/quota-requests",
+        headers={**issuer.headers("amina"), "Idempotency-Key": "k-3", "Content-Type": "application/json"},
+        content=raw,
+    )
     assert response.status_code == 409
     assert response.json()["type"] == "urn:sahab:problem:idempotency-in-progress"
     assert count_requests(runtime) == 0
@@ -63,8 +74,12 @@ def test_a_duplicate_while_the_first_is_running_is_409(client, runtime, issuer):
 
 def test_keys_are_scoped_to_the_caller(client, runtime, issuer):
     mine, theirs = org_with_admin(runtime, "amina"), org_with_admin(runtime, "youssef")
-    a = client.post("/v1/quota-requests", headers={**issuer.headers("amina"), "Idempotency-Key": "shared"}, json=body(mine))
-    b = client.post("/v1/quota-requests", headers={**issuer.headers("youssef"), "Idempotency-Key": "shared"}, json=body(theirs))
+    a = client.post(
+        "/v1/quota-requests", headers={**issuer.headers("amina"), "Idempotency-Key": "shared"}, json=body(mine)
+    )
+    b = client.post(
+        "/v1/quota-requests", headers={**issuer.headers("youssef"), "Idempotency-Key": "shared"}, json=body(theirs)
+    )
     assert a.status_code == b.status_code == 201 and a.json()["id"] != b.json()["id"]
 
 
@@ -81,12 +96,22 @@ def test_an_error_answer_is_replayed_too(client, runtime, issuer):
 def test_records_past_the_retention_are_purged_on_the_next_claim(client, runtime, issuer):
     from datetime import timedelta
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with transaction(runtime.sessions) as session:
-        session.add(IdempotencyRecord(caller="c" * 64, key="old", fingerprint="f", status_code=201, created_at=now - timedelta(hours=25)))
-        session.add(IdempotencyRecord(caller="c" * 64, key="young", fingerprint="f", status_code=201, created_at=now - timedelta(hours=23)))
+        session.add(
+            IdempotencyRecord(
+                caller="c" * 64, key="old", fingerprint="f", status_code=201, created_at=now - timedelta(hours=25)
+            )
+        )
+        session.add(
+            IdempotencyRecord(
+                caller="c" * 64, key="young", fingerprint="f", status_code=201, created_at=now - timedelta(hours=23)
+            )
+        )
     org = org_with_admin(runtime, "amina")
-    response = client.post("/v1/quota-requests", headers={**issuer.headers("amina"), "Idempotency-Key": "new"}, json=body(org))
+    response = client.post(
+        "/v1/quota-requests", headers={**issuer.headers("amina"), "Idempotency-Key": "new"}, json=body(org)
+    )
     assert response.status_code == 201
     with transaction(runtime.sessions) as session:
         assert sorted(r.key for r in session.query(IdempotencyRecord)) == ["new", "young"]

@@ -40,6 +40,7 @@ def _problems(client: Any, method: str, path: str, **kwargs: Any) -> dict[str, d
 
 def _same_for_machines(bodies: dict[str, dict[str, Any]]) -> None:
     """Everything but the human text is identical: type, status, instance and every extra member."""
+
     def machine(body: dict[str, Any]) -> dict[str, Any]:
         kept = {key: value for key, value in body.items() if key not in {"title", "detail"}}
         if "errors" in kept:
@@ -65,7 +66,10 @@ def test_numbers_in_a_detail_are_written_for_the_locale(client, runtime, issuer)
     bodies = _problems(client, "GET", "/v1/quota-requests", params={"limit": 5000}, headers=issuer.headers("amina"))
     assert bodies["en"]["type"] == "urn:sahab:problem:invalid-input" and bodies["en"]["parameter"] == "limit"
     assert bodies["en"]["detail"] == "limit must be between 1 and 200 (page_size_max), got 5000"
-    assert bodies["fr"]["detail"] == f"limit doit être compris entre 1 et 200 (page_size_max){NARROW_NBSP}; reçu{NBSP}: 5{NARROW_NBSP}000"
+    assert (
+        bodies["fr"]["detail"]
+        == f"limit doit être compris entre 1 et 200 (page_size_max){NARROW_NBSP}; reçu{NBSP}: 5{NARROW_NBSP}000"
+    )
     assert bodies["ar"]["detail"] == "يجب أن تكون limit بين 1 و200 (page_size_max)، والقيمة المستلمة 5.000"
     assert bodies["fr"]["title"] == "La requête n’est pas valide" and bodies["ar"]["title"] == "الطلب غير صالح"
 
@@ -74,8 +78,13 @@ def test_a_counted_detail_takes_the_plural_form_of_the_language(client, runtime,
     org = org_with_admin(runtime, "amina")
     headers = issuer.headers("amina")
     create_request(client, headers, org, env="first", preset="large")  # waits for an approver
-    body = {"organisation_id": org, "region": "rabat-1", "environment": "second", "preset": "large",
-            "justification": "test workload"}
+    body = {
+        "organisation_id": org,
+        "region": "rabat-1",
+        "environment": "second",
+        "preset": "large",
+        "justification": "test workload",
+    }
     bodies = _problems(client, "POST", "/v1/quota-requests", json=body, headers=headers)
     assert bodies["en"]["type"] == "urn:sahab:problem:too-many-pending-requests"
     assert (bodies["en"]["pending"], bodies["en"]["limit"]) == (1, 1)
@@ -89,12 +98,14 @@ def test_validation_errors_are_said_in_each_language_with_their_locations_unchan
     org = org_with_admin(runtime, "amina")
     body = {"organisation_id": org, "region": "rabat-1", "environment": "Not Valid!", "justification": "x"}
     bodies = _problems(client, "POST", "/v1/quota-requests", json=body, headers=issuer.headers("amina"))
-    messages = {language: {issue["location"]: issue["message"] for issue in body["errors"]}
-                for language, body in bodies.items()}
+    messages = {
+        language: {issue["location"]: issue["message"] for issue in body["errors"]} for language, body in bodies.items()
+    }
     assert set(messages["en"]) == {"body.environment", "body.justification"}
     # Sahab's own rule, and pydantic's, in the reader's language.
-    assert messages["fr"]["body.environment"] == ("lettres minuscules, chiffres et tirets, en commençant par une lettre, "
-                                                  "32 au plus")
+    assert messages["fr"]["body.environment"] == (
+        "lettres minuscules, chiffres et tirets, en commençant par une lettre, 32 au plus"
+    )
     assert messages["ar"]["body.environment"] == "حروف لاتينية صغيرة وأرقام وشرطات، تبدأ بحرف، و32 محرفًا على الأكثر"
     assert messages["fr"]["body.justification"] == "Le texte doit comporter au moins 3 caractères"
     assert messages["ar"]["body.justification"] == "يجب ألا يقل طول النص عن 3 أحرف"  # 3 to 10: plural
@@ -118,17 +129,32 @@ def test_a_separation_of_duties_refusal_is_said_whole_in_arabic(client, runtime,
     request = create_request(client, salma, org, preset="large")
     bodies = _problems(client, "POST", f"/v1/quota-requests/{request['id']}/approve", json={}, headers=salma)
     assert bodies["en"]["type"] == "urn:sahab:problem:separation-of-duties"
-    assert bodies["ar"]["detail"] == (f"لا يجوز لـsalma الموافقة على الطلب {request['id']}، لأنه عضو في المنظمة {org} "
-                                      f"وسجّل المنظمة {org} وقدّم هذا الطلب؛ يجب أن يبتّ في الأمر معتمِد آخر")
-    assert bodies["fr"]["detail"].startswith(f"salma ne peut pas approuver la demande {request['id']}, car cette personne "
-                                             f"est membre de l’organisation {org}")
+    assert bodies["ar"]["detail"] == (
+        f"لا يجوز لـsalma الموافقة على الطلب {request['id']}، لأنه عضو في المنظمة {org} "
+        f"وسجّل المنظمة {org} وقدّم هذا الطلب؛ يجب أن يبتّ في الأمر معتمِد آخر"
+    )
+    assert bodies["fr"]["detail"].startswith(
+        f"salma ne peut pas approuver la demande {request['id']}, car cette personne est membre de l’organisation {org}"
+    )
 
 
-@pytest.mark.parametrize(("header", "language"), [
-    (None, "en"), ("", "en"), ("de-DE", "en"), ("*", "en"), ("ar", "ar"), ("ar-MA", "ar"), ("fr-CA, ar;q=0.5", "fr"),
-    ("de, fr;q=0.5, ar;q=0.9", "ar"), ("ar;q=0, fr;q=0.1", "fr"), ("en-GB;q=0.8, fr-FR", "fr"), ("FR", "fr"),
-    ("fr;q=bogus, ar;q=0.5", "fr"),
-])
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        (None, "en"),
+        ("", "en"),
+        ("de-DE", "en"),
+        ("*", "en"),
+        ("ar", "ar"),
+        ("ar-MA", "ar"),
+        ("fr-CA, ar;q=0.5", "fr"),
+        ("de, fr;q=0.5, ar;q=0.9", "ar"),
+        ("ar;q=0, fr;q=0.1", "fr"),
+        ("en-GB;q=0.8, fr-FR", "fr"),
+        ("FR", "fr"),
+        ("fr;q=bogus, ar;q=0.5", "fr"),
+    ],
+)
 def test_the_language_is_negotiated_among_english_french_and_arabic(header, language):
     assert negotiate(header) == language
 
@@ -138,5 +164,8 @@ def test_dates_in_a_detail_are_written_for_the_locale(client, runtime, issuer):
     bodies = _problems(client, "GET", "/v1/usage", params={"from": "1900-01-01"}, headers=issuer.headers("amina"))
     assert bodies["en"]["parameter"] == "from"
     assert bodies["en"]["detail"] == "from: '1900-01-01' is outside 1970-01-01 to 9000-01-01"
-    assert bodies["fr"]["detail"] == f"from{NBSP}: '1900-01-01' est en dehors de la plage du 1 janvier 1970 au 1 janvier 9000"
+    assert (
+        bodies["fr"]["detail"]
+        == f"from{NBSP}: '1900-01-01' est en dehors de la plage du 1 janvier 1970 au 1 janvier 9000"
+    )
     assert bodies["ar"]["detail"] == "from: '1900-01-01' خارج المدى من 1 يناير 1970 إلى 1 يناير 9000"

@@ -41,9 +41,13 @@ def test_a_failing_handler_counts_as_5xx(client):
     def boom(item: str) -> None:
         raise RuntimeError("boom")
 
-    before = value(client.get("/metrics").text, "sahab_http_requests_total", handler="/test-only/boom/{item}", status="5xx")
+    before = value(
+        client.get("/metrics").text, "sahab_http_requests_total", handler="/test-only/boom/{item}", status="5xx"
+    )
     assert client.get("/test-only/boom/1").status_code == 500
-    after = value(client.get("/metrics").text, "sahab_http_requests_total", handler="/test-only/boom/{item}", status="5xx")
+    after = value(
+        client.get("/metrics").text, "sahab_http_requests_total", handler="/test-only/boom/{item}", status="5xx"
+    )
     assert after - before == 1
 
 
@@ -59,6 +63,10 @@ def test_process_metrics_of_this_process_are_exported(client):
     import os
 
     text = client.get("/metrics").text
-    mine = [labels for labels, v in samples(text, "sahab_process_resident_memory_bytes") if labels.get("pid") == str(os.getpid())]
+    mine = [
+        labels
+        for labels, v in samples(text, "sahab_process_resident_memory_bytes")
+        if labels.get("pid") == str(os.getpid())
+    ]
     assert mine and mine[0]["role"] == "api"
     assert value(text, "sahab_process_open_fds", pid=str(os.getpid())) > 0

@@ -10,16 +10,17 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
-from schemathesis.checks import not_a_server_error
-from schemathesis.generation import GenerationMode
 
 from api.app import create_app
 from api.auth.verifier import TokenVerifier
@@ -35,8 +36,13 @@ EXAMPLES_PER_OPERATION = 25
 
 @pytest.fixture
 def app(sqlite_url, issuer, tmp_path) -> Iterator[object]:
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path / "data", oidc_issuer=issuer.url,
-                        broker_url="memory://", demo_accounts=False)
+    settings = Settings(
+        database_url=sqlite_url,
+        data_dir=tmp_path / "data",
+        oidc_issuer=issuer.url,
+        broker_url="memory://",
+        demo_accounts=False,
+    )
     runtime = build_runtime(settings, queue=RecordingQueue())
     org_with_admin(runtime, "salma")  # something to find behind the lists
     yield create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings))
@@ -78,8 +84,13 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(a
     EXAMPLES_PER_OPERATION (about 1,400 requests; 40 s on the 2-core development machine)."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     headers = issuer.headers("salma", roles=("approver", "operator"))
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-              response_headers_conformance]
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+        response_headers_conformance,
+    ]
     failures: list[str] = []
     statuses: list[int] = []
     tested = 0
@@ -87,8 +98,14 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(a
         operation = result.ok()
 
         @given(case=operation.as_strategy(mode))
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                             phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case: schemathesis.Case) -> None:
             statuses.append(case.call_and_validate(headers=headers, checks=checks).status_code)
 

@@ -8,9 +8,16 @@ OPERATOR = ("operator",)
 
 
 def register(client, headers, name: str, national_id: str = ICE):
-    return client.post("/v1/organisations", headers=headers, json={
-        "kind": "business", "legal_name": name, "national_id": national_id, "contact_email": "contact@example.ma",
-    })
+    return client.post(
+        "/v1/organisations",
+        headers=headers,
+        json={
+            "kind": "business",
+            "legal_name": name,
+            "national_id": national_id,
+            "contact_email": "contact@example.ma",
+        },
+    )
 
 
 def test_a_squatted_national_id_neither_blocks_the_owner_nor_tells_anyone_it_exists(client, issuer):

@@ -61,7 +61,7 @@ def test_a_project_provisioned_before_credentials_were_stored_is_fetched_by_a_wo
     assert next(iter(served.json()["clouds"].values()))["auth"]["password"] == "the-stacks-own-password"
 
 
-API_PROCESS = textwrap.dedent('''
+API_PROCESS = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     from fastapi.testclient import TestClient
@@ -95,13 +95,19 @@ API_PROCESS = textwrap.dedent('''
             answers.append(client.get("/metrics").status_code)
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pulumi", "pulumi_openstack", "stacks"))
     print(json.dumps({"answers": answers, "loaded": loaded, "captured": queue.captured}))
-''')
+""")
 
 
 def test_the_api_process_never_imports_pulumi(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", API_PROCESS, str(tmp_path)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", API_PROCESS, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["answers"] == [200, 503, 200]

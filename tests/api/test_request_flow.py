@@ -10,10 +10,17 @@ def test_business_requests_small_preset_and_is_approved_automatically(client, ru
     with transaction(runtime.sessions) as session:
         org = factories.organisation(session, admin="youssef")
     headers = issuer.headers("youssef")
-    response = client.post("/v1/quota-requests", headers=headers, json={
-        "organisation_id": org.id, "region": "rabat-1", "environment": "prod", "preset": "small",
-        "justification": "first production workload",
-    })
+    response = client.post(
+        "/v1/quota-requests",
+        headers=headers,
+        json={
+            "organisation_id": org.id,
+            "region": "rabat-1",
+            "environment": "prod",
+            "preset": "small",
+            "justification": "first production workload",
+        },
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["state"] == "approved"

@@ -23,7 +23,9 @@ def broker_down(settings):
     port = free_port()
     down = settings.model_copy(update={"broker_url": f"amqp://guest:guest@127.0.0.1:{port}//"})
     runtime = build_runtime(down)
-    with TestClient(create_app(runtime=runtime, verifier=TokenVerifier.from_settings(down)), raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(runtime=runtime, verifier=TokenVerifier.from_settings(down)), raise_server_exceptions=False
+    ) as client:
         yield client, port
     runtime.engine.dispose()
 

@@ -39,12 +39,16 @@ def stored(runtime, model) -> int:
 
 
 @pytest.mark.parametrize("path", ["/v1/organisations", "/v1/quota-requests", "/v1/projects"])
-@pytest.mark.parametrize("cursor,why", [
-    (cursor_of(["2026-11-01T10:00:00", "org_x"]), "no offset"),
-    (cursor_of(["2026-11-01T10:00:00+00:00", 5]), "invalid cursor"),
-    (cursor_of(["9999-12-31T23:59:59-05:00", "x"]), "invalid cursor"),
-    ("not base64 at all!", "invalid cursor"),
-], ids=["naive-datetime", "number-id", "year-9999-offset", "garbage"])
+@pytest.mark.parametrize(
+    "cursor,why",
+    [
+        (cursor_of(["2026-11-01T10:00:00", "org_x"]), "no offset"),
+        (cursor_of(["2026-11-01T10:00:00+00:00", 5]), "invalid cursor"),
+        (cursor_of(["9999-12-31T23:59:59-05:00", "x"]), "invalid cursor"),
+        ("not base64 at all!", "invalid cursor"),
+    ],
+    ids=["naive-datetime", "number-id", "year-9999-offset", "garbage"],
+)
 def test_tampered_cursors_are_422(client, issuer, path, cursor, why):
     response = client.get(path, params={"cursor": cursor}, headers=issuer.headers("salma", roles=("operator",)))
     assert_problem(response, 422, why)
@@ -56,13 +60,17 @@ def test_a_deeply_nested_cursor_is_422_not_a_recursion_error(client, issuer):
         assert_problem(response, 422, "cursor")
 
 
-@pytest.mark.parametrize("query,parameter", [
-    ({"to": "0001-01-05"}, "to"),
-    ({"from": "0001-01-01", "to": "0001-01-05"}, "to"),
-    ({"to": "9999-12-31T23:00:00-05:00"}, "to"),
-    ({"from": "9999-12-31T20:00:00-10:00"}, "from"),
-    ({"to": "12026-01-01"}, "to"),
-], ids=["year-1", "year-1-both", "year-9999-offset", "from-9999-offset", "year-12026"])
+@pytest.mark.parametrize(
+    "query,parameter",
+    [
+        ({"to": "0001-01-05"}, "to"),
+        ({"from": "0001-01-01", "to": "0001-01-05"}, "to"),
+        ({"to": "9999-12-31T23:00:00-05:00"}, "to"),
+        ({"from": "9999-12-31T20:00:00-10:00"}, "from"),
+        ({"to": "12026-01-01"}, "to"),
+    ],
+    ids=["year-1", "year-1-both", "year-9999-offset", "from-9999-offset", "year-12026"],
+)
 def test_usage_periods_outside_the_calendar_are_422(client, issuer, query, parameter):
     response = client.get("/v1/usage", params=query, headers=issuer.headers("amina"))
     problem = assert_problem(response, 422, parameter)
@@ -73,9 +81,13 @@ def test_events_after_past_64_bits_is_422(client, runtime, issuer):
     org = org_with_admin(runtime, "amina")
     request = create_request(client, issuer.headers("amina"), org)
     for after in (2**31, 2**63, 10**30):
-        response = client.get(f"/v1/quota-requests/{request['id']}/events", params={"after": after}, headers=issuer.headers("amina"))
+        response = client.get(
+            f"/v1/quota-requests/{request['id']}/events", params={"after": after}, headers=issuer.headers("amina")
+        )
         assert_problem(response, 422, "after")
-    largest = client.get(f"/v1/quota-requests/{request['id']}/events", params={"after": 2**31 - 1}, headers=issuer.headers("amina"))
+    largest = client.get(
+        f"/v1/quota-requests/{request['id']}/events", params={"after": 2**31 - 1}, headers=issuer.headers("amina")
+    )
     assert largest.status_code == 200 and largest.json() == []
 
 
@@ -83,7 +95,13 @@ def test_a_240_character_subject_with_an_idempotency_key_works_and_replays(clien
     subject = "u" * 240  # with the issuer URL, longer than the 255-character key column
     org = org_with_admin(runtime, subject)
     headers = {**issuer.headers(subject), "Idempotency-Key": "k" * 255}
-    body = {"organisation_id": org, "region": "rabat-1", "environment": "prod", "preset": "small", "justification": "long subject"}
+    body = {
+        "organisation_id": org,
+        "region": "rabat-1",
+        "environment": "prod",
+        "preset": "small",
+        "justification": "long subject",
+    }
     first = client.post("/v1/quota-requests", headers=headers, json=body)
     again = client.post("/v1/quota-requests", headers=headers, json=body)
     assert first.status_code == 201, first.text
@@ -93,17 +111,33 @@ def test_a_240_character_subject_with_an_idempotency_key_works_and_replays(clien
 
 def test_a_subject_longer_than_255_characters_is_401_and_stores_nothing(client, runtime, issuer):
     headers = {**issuer.headers("u" * 256), "Idempotency-Key": "k-1"}
-    response = client.post("/v1/organisations", headers=headers, json={
-        "kind": "business", "legal_name": "Atlas", "national_id": "001122334455667", "contact_email": "it@atlas.ma"})
+    response = client.post(
+        "/v1/organisations",
+        headers=headers,
+        json={
+            "kind": "business",
+            "legal_name": "Atlas",
+            "national_id": "001122334455667",
+            "contact_email": "it@atlas.ma",
+        },
+    )
     assert_problem(response, 401, "255")
     assert stored(runtime, IdempotencyRecord) == 0
 
 
 def test_an_idempotency_key_longer_than_255_characters_is_422(client, runtime, issuer):
     org = org_with_admin(runtime, "amina")
-    response = client.post("/v1/quota-requests", headers={**issuer.headers("amina"), "Idempotency-Key": "k" * 256},
-                           json={"organisation_id": org, "region": "rabat-1", "environment": "prod", "preset": "small",
-                                 "justification": "long key"})
+    response = client.post(
+        "/v1/quota-requests",
+        headers={**issuer.headers("amina"), "Idempotency-Key": "k" * 256},
+        json={
+            "organisation_id": org,
+            "region": "rabat-1",
+            "environment": "prod",
+            "preset": "small",
+            "justification": "long key",
+        },
+    )
     assert_problem(response, 422, "Idempotency-Key")
     assert stored(runtime, IdempotencyRecord) == 0 and stored(runtime, QuotaRequest) == 0
 
@@ -115,13 +149,14 @@ def test_an_idempotency_key_longer_than_255_characters_is_422(client, runtime, i
 def paged(runtime, settings):
     """The API with page_size_default 2 and page_size_max 3."""
     runtime.settings = settings.model_copy(update={"page_size_default": 2, "page_size_max": 3})
-    with TestClient(create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings)),
-                    raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings)), raise_server_exceptions=False
+    ) as client:
         yield client
 
 
 def test_page_sizes_come_from_the_settings(paged, runtime, issuer):
-    for n in range(5):
+    for _ in range(5):
         org_with_admin(runtime, "amina")
     headers = issuer.headers("amina")
     first = paged.get("/v1/organisations", headers=headers).json()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,7 +31,9 @@ def metered(client, runtime, issuer):
     theirs, their_project = active(client, runtime, issuer, "youssef")
     for pid in (mine_project, their_project):
         cloud.set(f"os-{pid}", {"vcpus": 4}, {"vcpus": 2, "ram_mib": 2048, "volume_gib": 10})
-    MeteringCollector(runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5).collect()
+    MeteringCollector(
+        runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5
+    ).collect()
     return {"mine": (mine, mine_project), "theirs": (theirs, their_project)}
 
 
@@ -43,7 +45,7 @@ def test_plain_usage_is_unchanged_and_shows_the_last_reading(client, issuer, met
 
 def test_period_report_by_project_region_and_organisation(client, issuer, metered):
     staff = issuer.headers("salma", roles=("approver",))
-    start = (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0)
+    start = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
     params = {"from": start.isoformat()}
     by_project = client.get("/v1/usage", headers=staff, params=params).json()
     assert {r["project_id"] for r in by_project} == {metered["mine"][1], metered["theirs"][1]}
@@ -57,12 +59,15 @@ def test_period_report_by_project_region_and_organisation(client, issuer, metere
     assert [(r["organisation_id"], r["project_id"]) for r in by_org] == [(metered["mine"][0], None)]
 
 
-@pytest.mark.parametrize("params,detail", [
-    ({"from": "yesterday"}, "from: 'yesterday' is not an ISO 8601"),
-    ({"to": "2026-13-40"}, "to: '2026-13-40' is not an ISO 8601"),
-    ({"from": "2026-02-01", "to": "2026-01-01"}, "must be before to"),
-    ({"from": "2020-01-01", "to": "2026-01-01"}, "at most 366 days"),
-])
+@pytest.mark.parametrize(
+    "params,detail",
+    [
+        ({"from": "yesterday"}, "from: 'yesterday' is not an ISO 8601"),
+        ({"to": "2026-13-40"}, "to: '2026-13-40' is not an ISO 8601"),
+        ({"from": "2026-02-01", "to": "2026-01-01"}, "must be before to"),
+        ({"from": "2020-01-01", "to": "2026-01-01"}, "at most 366 days"),
+    ],
+)
 def test_bad_periods_get_a_precise_422(client, issuer, params, detail):
     response = client.get("/v1/usage", headers=issuer.headers("amina"), params=params)
     assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"

@@ -31,8 +31,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     port = free_port()
     url = f"sqlite:///{tmp / 'sahab.db'}"
     upgrade(url)
-    settings = Settings(public_url=f"http://127.0.0.1:{port}", database_url=url, data_dir=tmp,
-                        broker_url="memory://", demo_accounts=True)
+    settings = Settings(
+        public_url=f"http://127.0.0.1:{port}",
+        database_url=url,
+        data_dir=tmp,
+        broker_url="memory://",
+        demo_accounts=True,
+    )
     queue = WorkerQueue()
     runtime = build_runtime(settings, queue=queue)
     queue.runtime = runtime
@@ -60,8 +65,9 @@ def external_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exter
     upgrade(database)
     port = free_port()
     with OAuthIssuer() as issuer:
-        settings = isolated_settings(f"http://127.0.0.1:{port}", tmp, oidc_issuer=issuer.url, demo_accounts=False,
-                                     database_url=database)
+        settings = isolated_settings(
+            f"http://127.0.0.1:{port}", tmp, oidc_issuer=issuer.url, demo_accounts=False, database_url=database
+        )
         with ServerThread(create_app(settings), port=port) as server:
             yield External(url=server.url, issuer=issuer)
 

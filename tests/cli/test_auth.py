@@ -23,8 +23,9 @@ def test_device_login_with_the_console_script(served: Served, cli: Cli, tmp_path
     env = {**os.environ, "XDG_CONFIG_HOME": str(home), "SAHAB_API_URL": "http://127.0.0.1:9"}
     env.pop("SAHAB_CLIENT_ID", None)
     env.pop("SAHAB_CLIENT_SECRET", None)
-    process = subprocess.Popen([str(SAHAB), "login", "--api", served.url], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [str(SAHAB), "login", "--api", served.url], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         seen = []
         code = None
@@ -37,8 +38,10 @@ def test_device_login_with_the_console_script(served: Served, cli: Cli, tmp_path
                 break
         assert code, "".join(seen)
         assert f"{served.url}/issuer/device" in "".join(seen)
-        page = httpx.post(f"{served.url}/issuer/device",
-                          data={"user_code": code, "username": "amina", "password": "amina-demo", "action": "approve"})
+        page = httpx.post(
+            f"{served.url}/issuer/device",
+            data={"user_code": code, "username": "amina", "password": "amina-demo", "action": "approve"},
+        )
         assert page.status_code == 200
         out, err = process.communicate(timeout=30)
     finally:
@@ -52,13 +55,19 @@ def test_device_login_with_the_console_script(served: Served, cli: Cli, tmp_path
     assert json.loads((home / "sahab" / "config.json").read_text())["api_url"] == served.url
 
     # The remembered API URL and token work in-process too (no SAHAB_API_URL).
-    result = cli.runner.invoke(__import__("cli.main", fromlist=["app"]).app, ["--output", "json", "whoami"],
-                               env={"XDG_CONFIG_HOME": str(home), "SAHAB_API_URL": None})
+    result = cli.runner.invoke(
+        __import__("cli.main", fromlist=["app"]).app,
+        ["--output", "json", "whoami"],
+        env={"XDG_CONFIG_HOME": str(home), "SAHAB_API_URL": None},
+    )
     assert result.exit_code == 0, result.stderr
     claims = json.loads(result.stdout)
     assert claims["sub"] == "amina" and claims["sahab_orgs"] == ["org_demo_agency:admin"]
-    result = cli.runner.invoke(__import__("cli.main", fromlist=["app"]).app, ["--output", "json", "orgs", "list"],
-                               env={"XDG_CONFIG_HOME": str(home), "SAHAB_API_URL": None})
+    result = cli.runner.invoke(
+        __import__("cli.main", fromlist=["app"]).app,
+        ["--output", "json", "orgs", "list"],
+        env={"XDG_CONFIG_HOME": str(home), "SAHAB_API_URL": None},
+    )
     assert result.exit_code == 0, result.stderr
     assert [o["id"] for o in json.loads(result.stdout)["items"]] == ["org_demo_agency"]
 

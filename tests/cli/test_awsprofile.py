@@ -30,7 +30,10 @@ def test_profile_is_written_private_and_keeps_other_profiles(aws):
     aws.mkdir()
     (aws / "credentials").write_text("[other]\naws_access_key_id = X\naws_secret_access_key = Y\n")
     credentials, config = write_profile("atlas", S3)
-    assert read(credentials)["atlas"]["aws_secret_access_key"] == "SK" and read(credentials)["other"]["aws_access_key_id"] == "X"
+    assert (
+        read(credentials)["atlas"]["aws_secret_access_key"] == "SK"
+        and read(credentials)["other"]["aws_access_key_id"] == "X"
+    )
     section = read(config)["profile atlas"]
     assert (section["region"], section["endpoint_url"]) == ("RegionOne", "http://127.0.0.1:8890")
     assert section["s3"].split() == ["addressing_style", "=", "path"]

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,20 +27,23 @@ def environment(monkeypatch: pytest.MonkeyPatch):
     return monkeypatch
 
 
-@pytest.mark.parametrize(("variables", "language"), [
-    ({}, "en"),
-    ({"LANG": "C.UTF-8"}, "en"),
-    ({"LANG": "POSIX"}, "en"),
-    ({"LANG": "ar_MA.UTF-8"}, "ar"),
-    ({"LANG": "fr_FR.UTF-8@euro"}, "fr"),
-    ({"LANG": "de_DE.UTF-8"}, "en"),
-    ({"LANG": "ar_MA.UTF-8", "LC_MESSAGES": "fr_MA.UTF-8"}, "fr"),
-    ({"LC_MESSAGES": "fr_MA.UTF-8", "LC_ALL": "ar_MA.UTF-8"}, "ar"),
-    ({"LC_ALL": "ar_MA.UTF-8", "SAHAB_LANG": "fr"}, "fr"),
-    ({"SAHAB_LANG": "AR"}, "ar"),
-    ({"SAHAB_LANG": "fr-CA"}, "fr"),
-    ({"SAHAB_LANG": "es", "LANG": "ar_MA.UTF-8"}, "en"),
-])
+@pytest.mark.parametrize(
+    ("variables", "language"),
+    [
+        ({}, "en"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "POSIX"}, "en"),
+        ({"LANG": "ar_MA.UTF-8"}, "ar"),
+        ({"LANG": "fr_FR.UTF-8@euro"}, "fr"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),
+        ({"LANG": "ar_MA.UTF-8", "LC_MESSAGES": "fr_MA.UTF-8"}, "fr"),
+        ({"LC_MESSAGES": "fr_MA.UTF-8", "LC_ALL": "ar_MA.UTF-8"}, "ar"),
+        ({"LC_ALL": "ar_MA.UTF-8", "SAHAB_LANG": "fr"}, "fr"),
+        ({"SAHAB_LANG": "AR"}, "ar"),
+        ({"SAHAB_LANG": "fr-CA"}, "fr"),
+        ({"SAHAB_LANG": "es", "LANG": "ar_MA.UTF-8"}, "en"),
+    ],
+)
 def test_the_language_comes_from_sahab_lang_then_the_posix_locale(environment, variables, language) -> None:
     for name, value in variables.items():
         environment.setenv(name, value)
@@ -61,9 +64,17 @@ def test_arabic_has_six_plural_forms_and_french_three(environment) -> None:
     assert "2 secondes" in i18n.ngettext(singular, singular, 2).format(seconds=2, id="r", state="s")
 
 
-@pytest.mark.parametrize(("language", "value", "count"), [
-    ("ar", 1.5, 100), ("ar", 2.0, 2), ("ar", 7, 7), ("fr", 1.5, 1), ("fr", 2.5, 2), ("en", 1.5, 2),
-])
+@pytest.mark.parametrize(
+    ("language", "value", "count"),
+    [
+        ("ar", 1.5, 100),
+        ("ar", 2.0, 2),
+        ("ar", 7, 7),
+        ("fr", 1.5, 1),
+        ("fr", 2.5, 2),
+        ("en", 1.5, 2),
+    ],
+)
 def test_a_fraction_takes_the_plural_form_its_language_gives_it(environment, language, value, count) -> None:
     environment.setenv("SAHAB_LANG", language)
     chosen = i18n.plural_count(value)
@@ -72,7 +83,7 @@ def test_a_fraction_takes_the_plural_form_its_language_gives_it(environment, lan
 
 
 def test_numbers_and_times_are_written_for_the_locale(environment) -> None:
-    moment = datetime(2026, 12, 2, 4, 5, 6, tzinfo=timezone.utc)
+    moment = datetime(2026, 12, 2, 4, 5, 6, tzinfo=UTC)
     environment.setenv("SAHAB_LANG", "en")
     assert (i18n.number(1234567), i18n.moment(moment)) == ("1,234,567", "2026-12-02 04:05:06")
     environment.setenv("SAHAB_LANG", "fr")
@@ -106,11 +117,22 @@ def test_the_catalogues_are_package_data() -> None:
 def test_the_cli_shipped_alone_speaks_arabic(tmp_path: Path) -> None:
     """Only cli/ copied beside nothing of the server: its messages still come from its own catalogue."""
     shutil.copytree(CLI, tmp_path / "cli", ignore=shutil.ignore_patterns("__pycache__"))
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "SAHAB_LANG": "ar", "XDG_CONFIG_HOME": str(tmp_path / "config"),
-           "SAHAB_CLIENT_ID": "", "SAHAB_CLIENT_SECRET": ""}
-    result = subprocess.run([sys.executable, "-P", "-c", "from cli.main import main; main()", "regions",
-                             "--api", "http://127.0.0.1:1"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "SAHAB_LANG": "ar",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "SAHAB_CLIENT_ID": "",
+        "SAHAB_CLIENT_SECRET": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", "from cli.main import main; main()", "regions", "--api", "http://127.0.0.1:1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 3, result.stderr  # not logged in: before any connection is tried
     assert result.stderr.startswith("خطأ: لم تتم المصادقة: لست مسجَّل الدخول؛ نفّذ `sahab login`"), result.stderr
 

@@ -48,15 +48,30 @@ def test_regions_table_in_arabic_and_french_with_numbers_for_the_locale(cli: Cli
     # Volume: 2,000 GiB of raw capacity or more, grouped as fr-MA writes it.
     assert f"{NARROW_NBSP}000 GiB" in french.stdout or f"{NARROW_NBSP}500 GiB" in french.stdout, french.stdout
     # Scripts read JSON, which does not change with the language.
-    assert json.loads(cli("regions", "-o", "json", user="amina", SAHAB_LANG="ar").stdout) == \
-        json.loads(cli("regions", "-o", "json", user="amina").stdout)
+    assert json.loads(cli("regions", "-o", "json", user="amina", SAHAB_LANG="ar").stdout) == json.loads(
+        cli("regions", "-o", "json", user="amina").stdout
+    )
 
 
 def test_wait_speaks_french_and_arabic_with_their_plural_forms(cli: Cli) -> None:
     def wait(language: str) -> object:
-        return cli("request", "create", "--region", "rabat-1", "--env", env_name(), "--preset", "small",
-                   "--justification", "wait in another language", "--wait", "--timeout", "1.5", user="amina",
-                   SAHAB_LANG=language)
+        return cli(
+            "request",
+            "create",
+            "--region",
+            "rabat-1",
+            "--env",
+            env_name(),
+            "--preset",
+            "small",
+            "--justification",
+            "wait in another language",
+            "--wait",
+            "--timeout",
+            "1.5",
+            user="amina",
+            SAHAB_LANG=language,
+        )
 
     french = wait("fr")
     assert french.exit_code == 11, (french.stdout, french.stderr)
@@ -70,15 +85,37 @@ def test_wait_speaks_french_and_arabic_with_their_plural_forms(cli: Cli) -> None
 
 
 def test_a_usage_error_of_the_cli_itself_in_arabic(cli: Cli) -> None:
-    result = cli("request", "create", "--region", "rabat-1", "--env", env_name(), "--justification", "nothing asked",
-                 user="amina", SAHAB_LANG="ar")
+    result = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env_name(),
+        "--justification",
+        "nothing asked",
+        user="amina",
+        SAHAB_LANG="ar",
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith("خطأ: خطأ في الاستخدام: حدِّد --preset small|medium|large أو كميات الموارد")
 
 
 def test_a_validation_problem_lists_each_field_in_french(cli: Cli) -> None:
-    result = cli("request", "create", "--region", "rabat-1", "--env", "Not-Valid", "--preset", "small",
-                 "--justification", "x", user="amina", SAHAB_LANG="fr")
+    result = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        "Not-Valid",
+        "--preset",
+        "small",
+        "--justification",
+        "x",
+        user="amina",
+        SAHAB_LANG="fr",
+    )
     assert result.exit_code == 7
     assert f"Erreur{NBSP}: La requête n’est pas valide{NBSP}: " in result.stderr
     assert "  body.justification: Le texte doit comporter au moins 3 caractères" in result.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,8 @@ from api.auth.verifier import TokenVerifier
 from controlplane.billing import schedule
 from controlplane.clock import FrozenClock
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Project
 from controlplane.persistence.migrate import upgrade
+from controlplane.persistence.models import Project
 from controlplane.programmes.catalogue import DEMO_PROGRAMMES
 from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
@@ -35,8 +35,14 @@ def served_with_programmes(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tmp = tmp_path_factory.mktemp("cli-programmes")
     port, url = free_port(), f"sqlite:///{tmp_path_factory.getbasetemp() / 'cli-programmes.db'}"
     upgrade(url)
-    settings = Settings(public_url=f"http://127.0.0.1:{port}", database_url=url, data_dir=tmp, broker_url="memory://",
-                        demo_accounts=True, programmes_path=DEMO_PROGRAMMES)
+    settings = Settings(
+        public_url=f"http://127.0.0.1:{port}",
+        database_url=url,
+        data_dir=tmp,
+        broker_url="memory://",
+        demo_accounts=True,
+        programmes_path=DEMO_PROGRAMMES,
+    )
     queue = WorkerQueue()
     runtime = build_runtime(settings, queue=queue)
     queue.runtime = runtime
@@ -56,8 +62,20 @@ def cli(served_with_programmes, tmp_path: Path) -> Cli:
 
 def register(cli: Cli, name: str, *profile: str) -> dict:
     ice = f"{uuid.uuid4().int % 10**15:015d}"
-    return cli.json("orgs", "register", "--kind", "business", "--name", name, "--national-id", ice,
-                    "--email", "founders@startup.example.ma", *profile, user="youssef")
+    return cli.json(
+        "orgs",
+        "register",
+        "--kind",
+        "business",
+        "--name",
+        name,
+        "--national-id",
+        ice,
+        "--email",
+        "founders@startup.example.ma",
+        *profile,
+        user="youssef",
+    )
 
 
 def test_a_startup_joins_a_programme_and_gets_its_quota_at_once(cli: Cli) -> None:
@@ -71,8 +89,21 @@ def test_a_startup_joins_a_programme_and_gets_its_quota_at_once(cli: Cli) -> Non
     assert shown.exit_code == 0 and "eligible" in shown.stdout and "not eligible" not in shown.stdout
     enrolment = cli.json("programmes", "apply", "startup-launch", "--org", org["id"], user="youssef")
     assert enrolment["state"] == "enrolled"
-    request = cli.json("request", "create", "--org", org["id"], "--region", "rabat-1", "--env", "prod",
-                       "--preset", "medium", "--justification", "our first product", user="youssef")
+    request = cli.json(
+        "request",
+        "create",
+        "--org",
+        org["id"],
+        "--region",
+        "rabat-1",
+        "--env",
+        "prod",
+        "--preset",
+        "medium",
+        "--justification",
+        "our first product",
+        user="youssef",
+    )
     assert request["state"] == "approved" and "programme startup-launch" in request["reason"]
     report = cli("programmes", "report", "startup-launch", user="salma")
     assert report.exit_code == 0 and "enrolled: 1" in report.stdout
@@ -101,8 +132,8 @@ def test_the_approver_path_and_errors(cli: Cli) -> None:
 
 
 # -- README "A startup's first year": the same commands, with beat's steps run where the clock reaches them ------
-JOINED = datetime(2026, 2, 1, 9, tzinfo=timezone.utc)
-ENDS = datetime(2027, 2, 1, 9, tzinfo=timezone.utc)
+JOINED = datetime(2026, 2, 1, 9, tzinfo=UTC)
+ENDS = datetime(2027, 2, 1, 9, tzinfo=UTC)
 QUOTA = {"vcpus": 16, "ram_mib": 32768, "floating_ips": 5, "volume_gib": 500, "object_gib": 100}
 USED = {"vcpus": 6, "ram_mib": 12288, "volume_gib": 40, "object_gib": 20}
 
@@ -114,9 +145,17 @@ def story(tmp_path: Path) -> Iterator[tuple[Served, FrozenClock, SmtpServer]]:
     clock, port, url = FrozenClock(JOINED), free_port(), f"sqlite:///{tmp_path / 'story.db'}"
     upgrade(url)
     with smtp_server() as smtp:
-        settings = Settings(public_url=f"http://127.0.0.1:{port}", database_url=url, data_dir=tmp_path / "data",
-                            broker_url="memory://", demo_accounts=True, programmes_path=DEMO_PROGRAMMES,
-                            smtp_host=smtp.host, smtp_port=smtp.port, smtp_sender="sahab@cloud.example.ma")
+        settings = Settings(
+            public_url=f"http://127.0.0.1:{port}",
+            database_url=url,
+            data_dir=tmp_path / "data",
+            broker_url="memory://",
+            demo_accounts=True,
+            programmes_path=DEMO_PROGRAMMES,
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            smtp_sender="sahab@cloud.example.ma",
+        )
         queue = WorkerQueue(every_environment_live=True)
         runtime = build_runtime(settings, queue=queue, clock=clock)
         queue.runtime = runtime
@@ -130,8 +169,11 @@ def story(tmp_path: Path) -> Iterator[tuple[Served, FrozenClock, SmtpServer]]:
 
 def signed_in(served: Served, tmp_path: Path, moment: datetime) -> Cli:
     """`sahab login` again once the clock has moved (tokens are valid for an hour of the API's clock)."""
-    return Cli(served, {user: device_token(served.url, user) for user in ("youssef", "salma")},
-               tmp_path / moment.strftime("%Y%m%d%H"))
+    return Cli(
+        served,
+        {user: device_token(served.url, user) for user in ("youssef", "salma")},
+        tmp_path / moment.strftime("%Y%m%d%H"),
+    )
 
 
 def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Path) -> None:
@@ -142,8 +184,22 @@ def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Pa
     assert cli("admin", "verify-org", org["id"], user="salma").exit_code == 0
     enrolment = cli.json("programmes", "apply", "startup-launch", "--org", org["id"], user="youssef")
     assert enrolment["state"] == "enrolled" and datetime.fromisoformat(enrolment["ends_at"]) == ENDS
-    request = cli.json("request", "create", "--org", org["id"], "--region", "rabat-1", "--env", "prod", "--preset",
-                       "medium", "--justification", "our first product", "--wait", user="youssef")
+    request = cli.json(
+        "request",
+        "create",
+        "--org",
+        org["id"],
+        "--region",
+        "rabat-1",
+        "--env",
+        "prod",
+        "--preset",
+        "medium",
+        "--justification",
+        "our first product",
+        "--wait",
+        user="youssef",
+    )
     assert request["state"] == "active", request
     regions = cli("regions", user="youssef")
     assert regions.exit_code == 0 and "startup-launch: 16 of 32 vCPUs free" in regions.stdout, regions.stdout
@@ -152,7 +208,7 @@ def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Pa
         factories.usage_sample(session, project, JOINED + timedelta(hours=1), quota=QUOTA, used=USED)
 
     # 1 March: beat issues February's statement. 662 h from the first reading; 3368.26 MAD at list prices, all off.
-    clock._now = datetime(2026, 3, 1, 1, tzinfo=timezone.utc)
+    clock._now = datetime(2026, 3, 1, 1, tzinfo=UTC)
     schedule.run(runtime.sessions, runtime.core.billing, clock, runtime.core.queue)
     cli = signed_in(served, tmp_path, clock.now())
     [february] = cli.json("statements", "list", "--month", "2026-02", user="youssef")["items"]
@@ -161,7 +217,9 @@ def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Pa
     assert shown.exit_code == 0 and "0.00 MAD" in shown.stdout and "100.00 % (startup-launch)" in shown.stdout
     assert "3368.26 MAD" in shown.stdout, shown.stdout
     pdf = tmp_path / "february.pdf"
-    assert cli("statements", "download", february["id"], "--lang", "fr", "--out", str(pdf), user="youssef").exit_code == 0
+    assert (
+        cli("statements", "download", february["id"], "--lang", "fr", "--out", str(pdf), user="youssef").exit_code == 0
+    )
     assert pdf.read_bytes().startswith(b"%PDF")
 
     # 30 days before the end: the first notice (e-mail to the contact address); the choice opens.
@@ -183,7 +241,7 @@ def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Pa
     assert runtime.programme_scheduler.run().continued == [enrolment["id"]]
     with transaction(runtime.sessions) as session:
         factories.usage_sample(session, session.get_one(Project, request["project_id"]), ENDS, quota=QUOTA, used=USED)
-    clock._now = datetime(2027, 3, 1, 1, tzinfo=timezone.utc)
+    clock._now = datetime(2027, 3, 1, 1, tzinfo=UTC)
     schedule.run(runtime.sessions, runtime.core.billing, clock, runtime.core.queue)
     cli = signed_in(served, tmp_path, clock.now())
     assert cli.json("programmes", "enrolments", user="youssef")["items"][0]["state"] == "continued"

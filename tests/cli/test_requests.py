@@ -24,9 +24,30 @@ def test_create_with_a_preset_and_with_custom_amounts(cli: Cli) -> None:
     small = create(cli, "amina", "--env", env_name(), "--preset", "small")
     assert small["organisation_id"] == "org_demo_agency"
     assert small["state"] == "approved" and small["amounts"]["vcpus"] == 4
-    custom = create(cli, "amina", "--org", "org_demo_agency", "--env", env_name(), "--vcpus", "2", "--ram-gib", "4",
-                    "--volume-gib", "10", "--instances", "1", "--idempotency-key", "k-" + uuid.uuid4().hex)
-    assert {k: v for k, v in custom["amounts"].items() if v} == {"vcpus": 2, "ram_mib": 4096, "volume_gib": 10, "instances": 1}
+    custom = create(
+        cli,
+        "amina",
+        "--org",
+        "org_demo_agency",
+        "--env",
+        env_name(),
+        "--vcpus",
+        "2",
+        "--ram-gib",
+        "4",
+        "--volume-gib",
+        "10",
+        "--instances",
+        "1",
+        "--idempotency-key",
+        "k-" + uuid.uuid4().hex,
+    )
+    assert {k: v for k, v in custom["amounts"].items() if v} == {
+        "vcpus": 2,
+        "ram_mib": 4096,
+        "volume_gib": 10,
+        "instances": 1,
+    }
     shown = cli("request", "show", custom["id"], user="amina")
     assert shown.exit_code == 0 and custom["id"] in shown.stdout and "ram=4GiB" in shown.stdout
 
@@ -36,14 +57,41 @@ def test_idempotency_key_replays_and_refuses_reuse(cli: Cli) -> None:
     first = create(cli, "amina", "--env", env, "--preset", "small", "--idempotency-key", key)
     again = create(cli, "amina", "--env", env, "--preset", "small", "--idempotency-key", key)
     assert again["id"] == first["id"]
-    other = cli("request", "create", "--region", "rabat-1", "--env", env_name(), "--preset", "small",
-                "--justification", "other body", "--idempotency-key", key, user="amina")
+    other = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env_name(),
+        "--preset",
+        "small",
+        "--justification",
+        "other body",
+        "--idempotency-key",
+        key,
+        user="amina",
+    )
     assert other.exit_code == 7 and "Idempotency-Key" in other.stderr
 
 
 def test_wait_times_out_while_waiting_for_provisioning(cli: Cli) -> None:
-    result = cli("request", "create", "--region", "rabat-1", "--env", env_name(), "--preset", "small",
-                 "--justification", "wait for it", "--wait", "--timeout", "1.5", user="amina")
+    result = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env_name(),
+        "--preset",
+        "small",
+        "--justification",
+        "wait for it",
+        "--wait",
+        "--timeout",
+        "1.5",
+        user="amina",
+    )
     assert result.exit_code == 11, (result.stdout, result.stderr)
     assert "→ approved" in result.stdout
     assert result.stdout.count("is approved: waiting for provisioning: no provisioner is configured") == 1
@@ -51,12 +99,35 @@ def test_wait_times_out_while_waiting_for_provisioning(cli: Cli) -> None:
 
 
 def test_wait_until_active_shows_each_event(cli: Cli) -> None:
-    result = cli("request", "create", "--region", "rabat-1", "--env", env_name("live"), "--vcpus", "1",
-                 "--ram-gib", "1", "--instances", "1", "--justification", "a live one", "--wait", "--timeout", "20",
-                 user="amina")
+    result = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env_name("live"),
+        "--vcpus",
+        "1",
+        "--ram-gib",
+        "1",
+        "--instances",
+        "1",
+        "--justification",
+        "a live one",
+        "--wait",
+        "--timeout",
+        "20",
+        user="amina",
+    )
     assert result.exit_code == 0, (result.stdout, result.stderr)
-    for text in ("(new) → submitted", "submitted → approved", "approved → provisioning", "keystone project created",
-                 "provisioning → active", "is active; project prj"):
+    for text in (
+        "(new) → submitted",
+        "submitted → approved",
+        "approved → provisioning",
+        "keystone project created",
+        "provisioning → active",
+        "is active; project prj",
+    ):
         assert text in result.stdout, result.stdout
 
 
@@ -67,7 +138,9 @@ def test_wait_on_a_submitted_request_prints_the_reason_and_ends_rejected(cli: Cl
         token = cli.tokens["salma"]
         with httpx.Client(base_url=cli.served.url, headers={"Authorization": f"Bearer {token}"}) as http:
             for _ in range(100):
-                items = http.get("/v1/quota-requests", params={"state": "submitted", "organisation_id": "org_demo_business"}).json()["items"]
+                items = http.get(
+                    "/v1/quota-requests", params={"state": "submitted", "organisation_id": "org_demo_business"}
+                ).json()["items"]
                 mine = [r for r in items if r["environment"] == env]
                 if mine:
                     time.sleep(0.5)
@@ -77,8 +150,22 @@ def test_wait_on_a_submitted_request_prints_the_reason_and_ends_rejected(cli: Cl
 
     rejecter = threading.Thread(target=reject_when_submitted)
     rejecter.start()
-    result = cli("request", "create", "--region", "rabat-1", "--env", env, "--preset", "medium",
-                 "--justification", "more than the envelope", "--wait", "--timeout", "20", user="youssef")
+    result = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env,
+        "--preset",
+        "medium",
+        "--justification",
+        "more than the envelope",
+        "--wait",
+        "--timeout",
+        "20",
+        user="youssef",
+    )
     rejecter.join()
     assert result.exit_code == 10, (result.stdout, result.stderr)
     assert "is submitted: waiting for an approver" in result.stdout
@@ -131,8 +218,24 @@ def test_admin_approve_reject_and_an_illegal_transition(cli: Cli) -> None:
 def test_wait_ends_failed_then_retry_makes_it_active(cli: Cli) -> None:
     cli.served.queue.live.fail_next = "the cloud said no"
     env = env_name("live")
-    failed = cli("request", "create", "--region", "rabat-1", "--env", env, "--vcpus", "1", "--ram-gib", "1",
-                 "--justification", "fails once", "--wait", "--timeout", "20", user="amina")
+    failed = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env,
+        "--vcpus",
+        "1",
+        "--ram-gib",
+        "1",
+        "--justification",
+        "fails once",
+        "--wait",
+        "--timeout",
+        "20",
+        user="amina",
+    )
     assert failed.exit_code == 10, (failed.stdout, failed.stderr)
     assert "provisioning → failed" in failed.stdout and "the cloud said no" in failed.stdout
     request = cli.json("request", "list", "--state", "failed", "--all", user="amina")["items"]
@@ -167,13 +270,40 @@ def test_other_organisations_requests_are_not_found(cli: Cli) -> None:
     assert result.exit_code == 5
     assert result.stderr.startswith(f"Error: Not found: quota request {aminas['id']} not found")
     assert cli("request", "events", aminas["id"], user="youssef").exit_code == 5
-    assert cli("request", "create", "--org", "org_demo_agency", "--region", "rabat-1", "--env", env_name(),
-               "--preset", "small", "--justification", "not mine", user="youssef").exit_code == 5
+    assert (
+        cli(
+            "request",
+            "create",
+            "--org",
+            "org_demo_agency",
+            "--region",
+            "rabat-1",
+            "--env",
+            env_name(),
+            "--preset",
+            "small",
+            "--justification",
+            "not mine",
+            user="youssef",
+        ).exit_code
+        == 5
+    )
 
 
 def test_staff_must_name_the_organisation(cli: Cli) -> None:
-    result = cli("request", "create", "--region", "rabat-1", "--env", env_name(), "--preset", "small",
-                 "--justification", "which org?", user="salma")
+    result = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env_name(),
+        "--preset",
+        "small",
+        "--justification",
+        "which org?",
+        user="salma",
+    )
     assert result.exit_code == 2 and "--org is required" in result.stderr
 
 
@@ -189,11 +319,36 @@ def test_approving_beyond_capacity_lists_the_shortfalls(cli: Cli) -> None:
 
 def test_show_gives_the_approver_the_preview_of_a_change(cli: Cli) -> None:
     env = env_name("live")
-    first = cli("request", "create", "--region", "rabat-1", "--env", env, "--preset", "small",
-                "--justification", "start small", "--wait", "--timeout", "20", user="amina")
+    first = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env,
+        "--preset",
+        "small",
+        "--justification",
+        "start small",
+        "--wait",
+        "--timeout",
+        "20",
+        user="amina",
+    )
     assert first.exit_code == 0, first.stderr
-    change = cli.json("request", "create", "--region", "rabat-1", "--env", env, "--preset", "large",
-                      "--justification", "grow a lot", user="amina")
+    change = cli.json(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env,
+        "--preset",
+        "large",
+        "--justification",
+        "grow a lot",
+        user="amina",
+    )
     assert change["state"] == "submitted" and change["kind"] == "change"
     shown = cli("request", "show", change["id"], user="salma")
     assert shown.exit_code == 0, shown.stderr

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import stat
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Membership, Organisation
-
 from tests.support.cli import Cli, write_credentials
 from tests.support.ports import free_port
 
@@ -27,8 +26,19 @@ def test_regions_table_and_json(cli: Cli) -> None:
 
 def test_register_an_organisation(cli: Cli) -> None:
     ice = str(uuid.uuid4().int)[:15].rjust(15, "1")
-    org = cli.json("orgs", "register", "--kind", "business", "--name", "Test SARL", "--national-id", ice,
-                   "--email", "Ops@Test.example", user="youssef")
+    org = cli.json(
+        "orgs",
+        "register",
+        "--kind",
+        "business",
+        "--name",
+        "Test SARL",
+        "--national-id",
+        ice,
+        "--email",
+        "Ops@Test.example",
+        user="youssef",
+    )
     assert org["status"] == "pending_verification" and org["contact_email"] == "ops@test.example"
     assert cli.json("orgs", "show", org["id"], user="youssef")["status"] == "pending_verification"
 
@@ -37,11 +47,20 @@ def pending_organisation(cli: Cli) -> str:
     """A pending organisation with youssef as admin, written directly (cheaper than a unique ICE per test)."""
     org_id = "org_" + uuid.uuid4().hex[:20]
     runtime = cli.served.runtime
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with transaction(runtime.sessions) as session:
-        session.add(Organisation(id=org_id, kind="business", legal_name="Pending SARL", national_id=str(uuid.uuid4().int)[:15],
-                                 contact_email="p@pending.example", status="pending_verification", created_by="youssef",
-                                 created_at=now))
+        session.add(
+            Organisation(
+                id=org_id,
+                kind="business",
+                legal_name="Pending SARL",
+                national_id=str(uuid.uuid4().int)[:15],
+                contact_email="p@pending.example",
+                status="pending_verification",
+                created_by="youssef",
+                created_at=now,
+            )
+        )
         session.flush()
         session.add(Membership(organisation_id=org_id, subject="youssef", role="admin", created_at=now))
     return org_id
@@ -49,8 +68,21 @@ def pending_organisation(cli: Cli) -> str:
 
 def test_verify_an_organisation_then_request_quota(cli: Cli) -> None:
     org_id = pending_organisation(cli)
-    refused = cli("request", "create", "--org", org_id, "--region", "rabat-1", "--env", "prod", "--preset", "small",
-                  "--justification", "too early", user="youssef")
+    refused = cli(
+        "request",
+        "create",
+        "--org",
+        org_id,
+        "--region",
+        "rabat-1",
+        "--env",
+        "prod",
+        "--preset",
+        "small",
+        "--justification",
+        "too early",
+        user="youssef",
+    )
     assert refused.exit_code == 6 and "not verified" in refused.stderr
     # Verifying is for operators.
     assert cli("admin", "verify-org", org_id, user="youssef").exit_code == 4
@@ -61,8 +93,21 @@ def test_verify_an_organisation_then_request_quota(cli: Cli) -> None:
     listed = cli.json("orgs", "list", "--all", user="youssef")
     assert {"org_demo_business", org_id} <= {o["id"] for o in listed["items"]}
     assert org_id in cli("orgs", "list", user="youssef").stdout
-    created = cli.json("request", "create", "--org", org_id, "--region", "rabat-1", "--env", "prod", "--preset", "small",
-                       "--justification", "now verified", user="youssef")
+    created = cli.json(
+        "request",
+        "create",
+        "--org",
+        org_id,
+        "--region",
+        "rabat-1",
+        "--env",
+        "prod",
+        "--preset",
+        "small",
+        "--justification",
+        "now verified",
+        user="youssef",
+    )
     assert created["state"] == "approved"
 
 
@@ -79,18 +124,59 @@ def test_members(cli: Cli) -> None:
     assert cli("orgs", "add-member", "org_demo_agency", "youssef", user="youssef").exit_code == 5
 
     # Bad input from the API is 7; an unknown kind is refused by the CLI itself (2).
-    bad = cli("orgs", "register", "--kind", "business", "--name", "X SARL", "--national-id", "123",
-              "--email", "a@b.example", user="youssef")
+    bad = cli(
+        "orgs",
+        "register",
+        "--kind",
+        "business",
+        "--name",
+        "X SARL",
+        "--national-id",
+        "123",
+        "--email",
+        "a@b.example",
+        user="youssef",
+    )
     assert bad.exit_code == 7 and "ICE" in bad.stderr
-    assert cli("orgs", "register", "--kind", "club", "--name", "X", "--national-id", "1", "--email", "a@b.c",
-               user="youssef").exit_code == 2
+    assert (
+        cli(
+            "orgs",
+            "register",
+            "--kind",
+            "club",
+            "--name",
+            "X",
+            "--national-id",
+            "1",
+            "--email",
+            "a@b.c",
+            user="youssef",
+        ).exit_code
+        == 2
+    )
     assert cli("orgs", "show", "org_demo_agency", user="youssef").exit_code == 5
 
 
 def test_projects_credentials_usage_and_decommission(cli: Cli, tmp_path: Path) -> None:
     env = "live-" + uuid.uuid4().hex[:6]
-    result = cli("request", "create", "--region", "rabat-1", "--env", env, "--vcpus", "2", "--ram-gib", "2",
-                 "--justification", "a project", "--wait", "--timeout", "20", user="amina")
+    result = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env,
+        "--vcpus",
+        "2",
+        "--ram-gib",
+        "2",
+        "--justification",
+        "a project",
+        "--wait",
+        "--timeout",
+        "20",
+        user="amina",
+    )
     assert result.exit_code == 0, (result.stdout, result.stderr)
     projects = cli.json("projects", "list", "--org", "org_demo_agency", "--all", user="amina")
     project = next(p for p in projects["items"] if p["environment"] == env)

@@ -47,7 +47,9 @@ def test_an_expired_access_token_is_refreshed_without_a_prompt(cli: Cli, externa
     regions = cli.json("regions", SAHAB_API_URL=external.url)
     assert {r["id"] for r in regions} >= {"rabat-1"}
     redeemed = external.issuer.grants("refresh_token")
-    assert redeemed == [{"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": "sahab-cli"}]
+    assert redeemed == [
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": "sahab-cli"}
+    ]
     rotated = stored(home)
     assert rotated["access_token"] != first["access_token"] and rotated["expires_at"] > time.time() + 500
     assert rotated["refresh_token"] != first["refresh_token"] and rotated["api_url"] == external.url
@@ -72,10 +74,19 @@ def test_a_401_for_a_token_the_clock_thought_valid_is_refreshed_once(cli: Cli, e
     # A skewed local clock: the file says an hour left, the token expired ten minutes ago.
     config_dir = home / "sahab"
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "credentials.json").write_text(json.dumps({
-        "access_token": issuer.access_token("amina", lifetime=-600), "expires_at": time.time() + 3600,
-        "grant": "device_code", "api_url": external.url, "client_id": "sahab-cli", "issuer": issuer.url,
-        "refresh_token": issuer.refresh_token_for("amina")}))
+    (config_dir / "credentials.json").write_text(
+        json.dumps(
+            {
+                "access_token": issuer.access_token("amina", lifetime=-600),
+                "expires_at": time.time() + 3600,
+                "grant": "device_code",
+                "api_url": external.url,
+                "client_id": "sahab-cli",
+                "issuer": issuer.url,
+                "refresh_token": issuer.refresh_token_for("amina"),
+            }
+        )
+    )
     result = cli("--output", "json", "request", "list", SAHAB_API_URL=external.url)
     assert result.exit_code == 0, result.stderr
     assert len(issuer.grants("refresh_token")) == 1
@@ -101,7 +112,8 @@ def test_logout_revokes_the_refresh_token_and_deletes_the_local_tokens(cli: Cli,
     assert result.exit_code == 0, result.stderr
     assert f"revoked at {external.issuer.url}/revoke" in result.stdout
     assert external.issuer.revocations() == [
-        {"token": refresh_token, "token_type_hint": "refresh_token", "client_id": "sahab-cli"}]
+        {"token": refresh_token, "token_type_hint": "refresh_token", "client_id": "sahab-cli"}
+    ]
     assert not external.issuer.refresh_is_active(refresh_token)
     assert not (home / "sahab" / "credentials.json").exists()
     assert cli("regions", SAHAB_API_URL=external.url).exit_code == 3
@@ -128,8 +140,7 @@ def test_logout_when_revocation_fails_deletes_and_says_so(cli: Cli, external: Ex
     assert not (home / "sahab" / "credentials.json").exists()
 
 
-def test_a_refresh_another_command_already_made_is_reused(cli: Cli, external: External,
-                                                          monkeypatch: Any) -> None:
+def test_a_refresh_another_command_already_made_is_reused(cli: Cli, external: External, monkeypatch: Any) -> None:
     """Two commands finding the same expired token: the second uses the first one's pair rather than
     redeem a refresh token that was rotated away (which ends the session at an issuer that detects reuse)."""
     external.issuer.access_lifetime = 5
@@ -156,8 +167,9 @@ def test_whoami_renews_an_expired_token_and_shows_the_session(cli: Cli, external
     assert stored(home)["access_token"] != before
 
 
-def test_a_session_past_its_refresh_lifetime_asks_to_log_in_without_asking_the_issuer(cli: Cli,
-                                                                                      external: External) -> None:
+def test_a_session_past_its_refresh_lifetime_asks_to_log_in_without_asking_the_issuer(
+    cli: Cli, external: External
+) -> None:
     home = login(cli, external)
     credentials = stored(home)
     credentials.update(expires_at=time.time() - 60, refresh_expires_at=time.time() - 1)

@@ -26,10 +26,13 @@ def _server_module(name: str) -> bool:
 
 
 def test_the_running_cli_loads_no_server_package() -> None:
-    script = ("import json, sys; from cli.main import app, main; import typer.main; typer.main.get_command(app); "
-              "print(json.dumps(sorted(sys.modules)))")
-    loaded = json.loads(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
-                                       text=True).stdout)
+    script = (
+        "import json, sys; from cli.main import app, main; import typer.main; typer.main.get_command(app); "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    loaded = json.loads(
+        subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    )
     assert "cli.commands.projects" in loaded
     assert [name for name in loaded if _server_module(name)] == []
 
@@ -38,11 +41,16 @@ def test_no_module_of_the_cli_imports_a_server_package() -> None:
     found = []
     for path in sorted(CLI.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            )
             found += [f"{path.relative_to(CLI.parent)}:{node.lineno} {name}" for name in names if _server_module(name)]
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in {
-                    "__import__", "import_module"}:
+                "__import__",
+                "import_module",
+            }:
                 found.append(f"{path.relative_to(CLI.parent)}:{node.lineno} dynamic import")
     assert found == []
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,14 +17,22 @@ ORG = "org_demo_business"  # youssef's
 
 @pytest.fixture
 def last_month_statement(served) -> str:
-    start = (datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)).replace(day=1)
+    start = (datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)).replace(
+        day=1
+    )
     with transaction(served.runtime.sessions) as session:
-        project = factories.project(session, ORG, created_at=start - timedelta(days=2), state="decommissioned",
-                                    granted={"vcpus": 1})
+        project = factories.project(
+            session, ORG, created_at=start - timedelta(days=2), state="decommissioned", granted={"vcpus": 1}
+        )
         factories.usage_sample(session, project, start - timedelta(days=1), quota={"vcpus": 1})
         factories.decommissioned(session, project, start + timedelta(days=2))  # 48 h x 0.25 = 12.00 MAD
-        return statements.issue(session, served.runtime.core.billing, session.get_one(Organisation, ORG),
-                                f"{start.year:04d}-{start.month:02d}", datetime.now(timezone.utc)).id
+        return statements.issue(
+            session,
+            served.runtime.core.billing,
+            session.get_one(Organisation, ORG),
+            f"{start.year:04d}-{start.month:02d}",
+            datetime.now(UTC),
+        ).id
 
 
 def test_prices_are_shown(cli):
@@ -34,8 +42,20 @@ def test_prices_are_shown(cli):
 
 def test_dry_run_shows_the_estimate_and_a_blocking_budget_refuses(cli):
     # --org everywhere: other tests of the session may have made youssef a member of more organisations
-    request = ("request", "create", "--org", ORG, "--region", "rabat-1", "--env", "budgeted", "--preset", "small",
-               "--justification", "how much")
+    request = (
+        "request",
+        "create",
+        "--org",
+        ORG,
+        "--region",
+        "rabat-1",
+        "--env",
+        "budgeted",
+        "--preset",
+        "small",
+        "--justification",
+        "how much",
+    )
     try:
         dry = cli(*request, "--dry-run", user="youssef")
         assert dry.exit_code == 0, dry.output
@@ -63,6 +83,11 @@ def test_statements_list_show_and_download(cli, last_month_statement, tmp_path):
     written = cli("statements", "download", last_month_statement, "--lang", "ar", "--out", str(pdf), user="youssef")
     assert written.exit_code == 0 and pdf.read_bytes().startswith(b"%PDF")
     csv = tmp_path / "statement.csv"
-    assert cli("statements", "download", last_month_statement, "--format", "csv", "--out", str(csv), user="youssef").exit_code == 0
+    assert (
+        cli(
+            "statements", "download", last_month_statement, "--format", "csv", "--out", str(csv), user="youssef"
+        ).exit_code
+        == 0
+    )
     assert "12.00" in csv.read_text()
     assert cli("statements", "show", last_month_statement, user="amina").exit_code == 5

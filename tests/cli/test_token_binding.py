@@ -35,8 +35,11 @@ def other_host() -> Iterator[tuple[str, Recorder]]:
 
 def test_the_token_is_not_sent_to_another_api(cli: Cli, other_host: tuple[str, Recorder]) -> None:
     url, recorder = other_host
-    for args, env in (((["--api", url, "regions"]), {}), ((["regions", "--api", url]), {}),
-                      ((["regions"]), {"SAHAB_API_URL": url})):
+    for args, env in (
+        ((["--api", url, "regions"]), {}),
+        ((["regions", "--api", url]), {}),
+        ((["regions"]), {"SAHAB_API_URL": url}),
+    ):
         result = cli(*args, user="amina", **env)
         assert result.exit_code == 3, result.output
         said = " ".join(result.stderr.split())
@@ -51,12 +54,16 @@ def test_the_same_api_written_differently_is_the_same_api(cli: Cli) -> None:
     assert result.exit_code == 0, result.stderr
 
 
-def test_client_credentials_from_the_environment_get_a_token_for_the_api_in_use(cli: Cli,
-                                                                                other_host: tuple[str, Recorder]) -> None:
+def test_client_credentials_from_the_environment_get_a_token_for_the_api_in_use(
+    cli: Cli, other_host: tuple[str, Recorder]
+) -> None:
     """A stored client-credentials token of one API is not reused for another: the other is asked for its issuer."""
     url, recorder = other_host
     env = {"SAHAB_CLIENT_ID": "operator-automation", "SAHAB_CLIENT_SECRET": "operator-automation-secret"}
-    assert cli("login", "--client-id", env["SAHAB_CLIENT_ID"], "--client-secret", env["SAHAB_CLIENT_SECRET"]).exit_code == 0
+    assert (
+        cli("login", "--client-id", env["SAHAB_CLIENT_ID"], "--client-secret", env["SAHAB_CLIENT_SECRET"]).exit_code
+        == 0
+    )
     result = cli("--api", url, "regions", **env)
     assert result.exit_code == 8 and "names no issuer" in result.stderr
     assert [h["authorization"] for h in recorder.seen if "authorization" in h] == []

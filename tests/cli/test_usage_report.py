@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from controlplane.metering.collect import MeteringCollector
 from controlplane.persistence.database import transaction
@@ -15,8 +15,24 @@ from tests.support.metering import FakeCloud
 
 def test_usage_period_report_in_every_output(cli, served):
     env = "live-meter-" + uuid.uuid4().hex[:6]  # "live-*" environments are provisioned by the fake worker
-    created = cli("request", "create", "--region", "rabat-1", "--env", env, "--vcpus", "2", "--ram-gib", "2",
-                  "--justification", "metering", "--wait", "--timeout", "20", user="amina")
+    created = cli(
+        "request",
+        "create",
+        "--region",
+        "rabat-1",
+        "--env",
+        env,
+        "--vcpus",
+        "2",
+        "--ram-gib",
+        "2",
+        "--justification",
+        "metering",
+        "--wait",
+        "--timeout",
+        "20",
+        user="amina",
+    )
     assert created.exit_code == 0, (created.stdout, created.stderr)
     project = next(p for p in cli.json("projects", "list", "--all", user="amina")["items"] if p["environment"] == env)
     runtime = served.runtime
@@ -26,9 +42,11 @@ def test_usage_period_report_in_every_output(cli, served):
     cloud = FakeCloud()
     cloud.set(openstack_id, project["granted"], {"vcpus": 2, "ram_mib": 2048})
     # Only this project is read: others have no answer in the fake cloud and record an error.
-    MeteringCollector(runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5).collect()
+    MeteringCollector(
+        runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5
+    ).collect()
 
-    start = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = cli.json("usage", "--from", start, "--by", "project", user="amina")
     mine = next(r for r in rows if r["project_id"] == project["id"])
     assert mine["resources"]["vcpus"]["peak"] == 2 and mine["resources"]["vcpus"]["granted"] == 2

@@ -25,8 +25,9 @@ def demo_org(served):
 def test_admins_list_failed_deliveries_and_resend_one(cli, served, demo_org, monkeypatch):
     org_id = demo_org
     sent: list[str] = []  # the fake worker queue runs provisioning only: record the delivery task instead
-    monkeypatch.setattr(served.queue, "deliver_webhook", lambda delivery_id, delay_seconds=0: sent.append(delivery_id),
-                        raising=False)
+    monkeypatch.setattr(
+        served.queue, "deliver_webhook", lambda delivery_id, delay_seconds=0: sent.append(delivery_id), raising=False
+    )
     with transaction(served.runtime.sessions) as session:
         failed = factories.webhook_delivery(session, org_id, state="failed").id
         delivered = factories.webhook_delivery(session, org_id, state="delivered").id

@@ -30,5 +30,9 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def core(clock: FrozenClock, queue: RecordingQueue) -> Core:
-    return Core(catalogue=load_catalogue(DEMO_CATALOGUE), clock=clock, queue=queue,
-                policy=ApprovalPolicy(envelope={"business": "small", "agency": "medium"}))
+    return Core(
+        catalogue=load_catalogue(DEMO_CATALOGUE),
+        clock=clock,
+        queue=queue,
+        policy=ApprovalPolicy(envelope={"business": "small", "agency": "medium"}),
+    )

@@ -33,8 +33,14 @@ def workflow(sessions, core) -> ProvisioningWorkflow:
 
 def request_quota(sessions, core, org_id: str, **body) -> QuotaRequest:
     with transaction(sessions) as session:
-        return service.create(session, core, factories.person(), QuotaRequestCreate(
-            organisation_id=org_id, region="rabat-1", environment="prod", justification="totals", **body))
+        return service.create(
+            session,
+            core,
+            factories.person(),
+            QuotaRequestCreate(
+                organisation_id=org_id, region="rabat-1", environment="prod", justification="totals", **body
+            ),
+        )
 
 
 def stored(sessions, region_id: str = "rabat-1") -> tuple[dict[Resource, int], dict[Resource, int]]:
@@ -118,8 +124,17 @@ def test_invariant_check_repairs_counts_and_logs_a_difference(sessions, core, ca
 def test_regions_and_metrics_share_one_read_model(client, runtime, issuer):
     with transaction(runtime.sessions) as session:
         org = factories.organisation(session, admin="amina").id
-    created = client.post("/v1/quota-requests", headers=issuer.headers("amina"), json={
-        "organisation_id": org, "region": "rabat-1", "environment": "prod", "preset": "small", "justification": "view"})
+    created = client.post(
+        "/v1/quota-requests",
+        headers=issuer.headers("amina"),
+        json={
+            "organisation_id": org,
+            "region": "rabat-1",
+            "environment": "prod",
+            "preset": "small",
+            "justification": "view",
+        },
+    )
     assert created.status_code == 201, created.text
     regions = {r["id"]: r for r in client.get("/v1/regions", headers=issuer.headers("amina")).json()}
     metrics = client.get("/metrics").text
@@ -127,7 +142,11 @@ def test_regions_and_metrics_share_one_read_model(client, runtime, issuer):
         views = {v.region.id: v for v in read_all(session, runtime.catalogue)}
     vcpus = regions["rabat-1"]["resources"]["vcpus"]
     model = views["rabat-1"].resources[Resource.VCPUS]
-    assert (vcpus["granted"], vcpus["free"], vcpus["free_for_businesses"]) == (model.granted, model.free, model.free_for_businesses)
+    assert (vcpus["granted"], vcpus["free"], vcpus["free_for_businesses"]) == (
+        model.granted,
+        model.free,
+        model.free_for_businesses,
+    )
     assert vcpus["granted"] == SMALL[Resource.VCPUS]
     assert f'sahab_region_granted{{region="rabat-1",resource="vcpus"}} {float(model.granted)}' in metrics
     assert f'sahab_region_free{{region="rabat-1",resource="vcpus"}} {float(model.free)}' in metrics
@@ -137,28 +156,49 @@ def test_migration_fills_the_totals_from_existing_projects(database_url, core):
     downgrade(database_url, "0002")
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
-    from controlplane.persistence.models import RegionRow
-
     # Rows written with the columns of revision 0002 only: the models describe the newest schema.
     from sqlalchemy import insert
 
-    from controlplane.persistence.models import Organisation
+    from controlplane.persistence.models import Organisation, RegionRow
 
     with transaction(sessions) as session:
         session.add(RegionRow(id="rabat-1", admissions=0))
         now = core.clock.now()
         business, agency = "org_mig_business", "org_mig_agency"
         for org, kind, national_id in ((business, "business", "000000000000991"), (agency, "agency", "ADM-MIG")):
-            session.execute(insert(Organisation).values(
-                id=org, kind=kind, legal_name=org, national_id=national_id, contact_email="m@example.org",
-                status="verified", created_by="owner", created_at=now))
-        for n, (org, state, granted) in enumerate([
-            (business, "active", {"vcpus": 4, "ram_mib": 100}), (agency, "pending", {"vcpus": 10}),
-            (business, "decommissioned", {"vcpus": 1000}), (business, "failed", {"volume_gib": 7}),
-        ]):
-            session.execute(insert(Project).values(
-                id=f"prj_mig{n}", organisation_id=org, region_id="rabat-1", environment=f"e{n}", state=state,
-                granted=granted, outputs={}, created_at=now, updated_at=now))
+            session.execute(
+                insert(Organisation).values(
+                    id=org,
+                    kind=kind,
+                    legal_name=org,
+                    national_id=national_id,
+                    contact_email="m@example.org",
+                    status="verified",
+                    created_by="owner",
+                    created_at=now,
+                )
+            )
+        for n, (org, state, granted) in enumerate(
+            [
+                (business, "active", {"vcpus": 4, "ram_mib": 100}),
+                (agency, "pending", {"vcpus": 10}),
+                (business, "decommissioned", {"vcpus": 1000}),
+                (business, "failed", {"volume_gib": 7}),
+            ]
+        ):
+            session.execute(
+                insert(Project).values(
+                    id=f"prj_mig{n}",
+                    organisation_id=org,
+                    region_id="rabat-1",
+                    environment=f"e{n}",
+                    state=state,
+                    granted=granted,
+                    outputs={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
     upgrade(database_url)
     with transaction(sessions) as session:
         row = session.scalar(select(RegionTotals).where(RegionTotals.region_id == "rabat-1"))

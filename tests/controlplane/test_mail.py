@@ -13,7 +13,8 @@ from tests.support.smtp import smtp_server
 def test_a_message_reaches_a_real_smtp_server():
     with smtp_server() as server:
         SmtpMailer(server.host, server.port, "sahab@cloud.example.ma").send(
-            Message("contact@startup.ma", "Sahab: notice", "Bonjour,\nvotre programme se termine bientôt."))
+            Message("contact@startup.ma", "Sahab: notice", "Bonjour,\nvotre programme se termine bientôt.")
+        )
         [received] = server.wait_for(1)
     assert received["From"] == "sahab@cloud.example.ma" and received["To"] == "contact@startup.ma"
     assert received["Subject"] == "Sahab: notice" and received["Message-ID"]

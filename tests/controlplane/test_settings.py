@@ -64,8 +64,16 @@ def test_unknown_settings_are_refused(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- demo accounts on a public deployment
 
 
-@pytest.mark.parametrize("public_url", ["https://sahab.example.org", "http://sahab.example.org:8080", "http://10.0.0.5:8080",
-                                        "http://0.0.0.0:8080", "https://127.0.0.1:8443"])
+@pytest.mark.parametrize(
+    "public_url",
+    [
+        "https://sahab.example.org",
+        "http://sahab.example.org:8080",
+        "http://10.0.0.5:8080",
+        "http://0.0.0.0:8080",
+        "https://127.0.0.1:8443",
+    ],
+)
 def test_default_demo_accounts_are_refused_on_a_public_url(tmp_path, monkeypatch, public_url):
     monkeypatch.setenv("SAHAB_PUBLIC_URL", public_url)
     monkeypatch.setenv("SAHAB_DATA_DIR", str(tmp_path))
@@ -80,11 +88,16 @@ def test_default_demo_accounts_are_served_on_this_machine(tmp_path, monkeypatch,
     assert Settings(data_dir=tmp_path).demo_accounts
 
 
-@pytest.mark.parametrize("variables", [
-    {"SAHAB_DEMO_ACCOUNTS": "true"},  # asked for on purpose: a demonstration
-    {"SAHAB_DEMO_ACCOUNTS": "false"},
-    {"SAHAB_OIDC_ISSUER": "https://id.example.gov/realms/sahab"},  # the demo accounts only exist in the built-in issuer
-])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"SAHAB_DEMO_ACCOUNTS": "true"},  # asked for on purpose: a demonstration
+        {"SAHAB_DEMO_ACCOUNTS": "false"},
+        {
+            "SAHAB_OIDC_ISSUER": "https://id.example.gov/realms/sahab"
+        },  # the demo accounts only exist in the built-in issuer
+    ],
+)
 def test_a_public_url_starts_when_the_choice_is_explicit(tmp_path, monkeypatch, variables):
     monkeypatch.setenv("SAHAB_PUBLIC_URL", "https://sahab.example.org")
     for name, value in variables.items():
@@ -99,7 +112,9 @@ def test_the_server_refuses_to_start_and_says_why(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAHAB_")}
     env.update(SAHAB_PUBLIC_URL="https://sahab.example.org", SAHAB_DATA_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "api.server", "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "api.server", "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "refusing to serve the demo accounts on the public URL https://sahab.example.org" in result.stderr
     assert "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ The cloud is found through OS_CLIENT_CONFIG_FILE (cloud name ``sahab-devcloud``)
 is not set, the devcloud's default clouds.yaml is used.  If the cloud does not answer the
 tests FAIL (they never skip): start it with ``devcloud/sahab-devcloud up``.
 """
+
 import os
 import uuid
 from pathlib import Path
@@ -11,12 +12,11 @@ from pathlib import Path
 import pytest
 
 CLOUD_NAME = "sahab-devcloud"
-HINT = "run `devcloud/sahab-devcloud up` (then `eval \"$(devcloud/sahab-devcloud env)\"`)"
+HINT = 'run `devcloud/sahab-devcloud up` (then `eval "$(devcloud/sahab-devcloud env)"`)'
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "devcloud: needs the local OpenStack (devcloud/sahab-devcloud up)")
+    config.addinivalue_line("markers", "devcloud: needs the local OpenStack (devcloud/sahab-devcloud up)")
 
 
 def state_dir() -> Path:
@@ -50,8 +50,7 @@ def admin():
         list(conn.network.networks(name="public"))
         list(conn.image.images(limit=1))
     except Exception as exc:  # connection refused, 503, ...
-        pytest.fail(f"devcloud ({CLOUD_NAME} via {path}) is not reachable: {exc}; {HINT}",
-                    pytrace=False)
+        pytest.fail(f"devcloud ({CLOUD_NAME} via {path}) is not reachable: {exc}; {HINT}", pytrace=False)
     yield conn
     conn.close()
 
@@ -61,8 +60,10 @@ def project_connection(cloud, project_id):
     re-read the cloud named by OS_CLOUD, which `sahab-devcloud env` sets, and then reject
     RegionTwo.)"""
     import openstack
-    return openstack.connect(cloud=cloud, project_id=project_id, project_name="",
-                             project_domain_name="", api_timeout=30)
+
+    return openstack.connect(
+        cloud=cloud, project_id=project_id, project_name="", project_domain_name="", api_timeout=30
+    )
 
 
 @pytest.fixture(scope="session")
@@ -98,11 +99,12 @@ def cleanup_project(admin, proj, pconn):
     for server in list(admin.compute.servers(all_projects=True, project_id=proj.id)):
         attempt(admin.compute.wait_for_delete, server, wait=60)
     for vol in admin.block_storage.volumes(all_projects=True, project_id=proj.id):
+
         def delete_volume(vol=vol):
-            admin.block_storage.wait_for_status(
-                vol, status="available", failures=["error"], wait=60)
+            admin.block_storage.wait_for_status(vol, status="available", failures=["error"], wait=60)
             admin.block_storage.delete_volume(vol)
             admin.block_storage.wait_for_delete(vol, wait=60)
+
         attempt(delete_volume)
     net = admin.network
     for fip in net.ips(project_id=proj.id):
@@ -134,8 +136,7 @@ def project(admin):
     """A fresh project (unique name) where admin has the admin role, plus a connection scoped
     to it; everything in it is deleted afterwards."""
     name = f"sahab-devcloud-test-{uuid.uuid4().hex[:10]}"
-    proj = admin.identity.create_project(name=name, domain_id="default",
-                                         description="sahab devcloud integration test")
+    proj = admin.identity.create_project(name=name, domain_id="default", description="sahab devcloud integration test")
     pconn = None
     try:
         user = admin.identity.find_user("admin", domain_id="default", ignore_missing=False)

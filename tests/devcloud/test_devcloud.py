@@ -4,6 +4,7 @@ They exercise exactly what Sahab relies on: every quota field it manages can be 
 back, usage follows real resources (server on the fake driver, volume, network objects),
 Nova refuses over-quota requests with HTTP 403, and the cloud listens on loopback only.
 """
+
 import ipaddress
 import os
 import re
@@ -15,12 +16,29 @@ from pathlib import Path
 import pytest
 from openstack import exceptions
 
-
 pytestmark = pytest.mark.devcloud
 
 # TCP ports of the devcloud (see devcloud/sahab-devcloud, PORTS)
-DEVCLOUD_PORTS = {5433, 4369, 5672, 25672, 5000, 8778, 9292, 8774, 8776, 9696, 8890, 6200, 6201, 6202,
-                  18778, 18774, 18776, 19696}  # (the last four: optional RegionTwo)
+DEVCLOUD_PORTS = {
+    5433,
+    4369,
+    5672,
+    25672,
+    5000,
+    8778,
+    9292,
+    8774,
+    8776,
+    9696,
+    8890,
+    6200,
+    6201,
+    6202,
+    18778,
+    18774,
+    18776,
+    19696,
+}  # (the last four: optional RegionTwo)
 API_PORTS = {5433, 5672, 5000, 8778, 9292, 8774, 8776, 9696, 8890, 6200, 6201, 6202}
 
 NOVA_FIELDS = {"cores": 7, "ram": 3072, "instances": 5}
@@ -60,13 +78,11 @@ def test_quota_fields_roundtrip(admin, project):
     cinder = admin.block_storage.get_quota_set(proj.id)
     assert {k: getattr(cinder, k) for k in CINDER_FIELDS} == CINDER_FIELDS
     neutron = admin.network.get_quota(proj.id)
-    assert {k: getattr(neutron, k) for k in NEUTRON_FIELDS} == \
-        {k: v for k, (_, v) in NEUTRON_FIELDS.items()}
+    assert {k: getattr(neutron, k) for k in NEUTRON_FIELDS} == {k: v for k, (_, v) in NEUTRON_FIELDS.items()}
 
     # and raw API field names, as Sahab's drivers see them
     body = admin.network.get(f"/quotas/{proj.id}").json()["quota"]
-    assert {f: body[f] for f, _ in NEUTRON_FIELDS.values()} == \
-        {f: v for f, v in NEUTRON_FIELDS.values()}
+    assert {f: body[f] for f, _ in NEUTRON_FIELDS.values()} == {f: v for f, v in NEUTRON_FIELDS.values()}
 
     # the detail (usage) views carry the same limits, with nothing used yet
     nova_u = admin.compute.get_quota_set(proj.id, usage=True)
@@ -81,8 +97,9 @@ def test_usage_follows_resources_and_nova_refuses_over_quota(admin, project):
     proj, conn = project
     admin.compute.update_quota_set(proj.id, cores=2, ram=4096, instances=5)
     admin.block_storage.update_quota_set(proj.id, gigabytes=10, volumes=3, snapshots=3)
-    admin.network.update_quota(proj.id, networks=3, subnets=3, ports=10, routers=2,
-                               floating_ips=2, security_groups=5, security_group_rules=30)
+    admin.network.update_quota(
+        proj.id, networks=3, subnets=3, ports=10, routers=2, floating_ips=2, security_groups=5, security_group_rules=30
+    )
 
     tiny = admin.compute.find_flavor("m1.tiny", ignore_missing=False)
     medium = admin.compute.find_flavor("m1.medium", ignore_missing=False)
@@ -91,25 +108,23 @@ def test_usage_follows_resources_and_nova_refuses_over_quota(admin, project):
 
     # tenant network, router to 'public', floating IP
     net = conn.network.create_network(name=unique("net"))
-    subnet = conn.network.create_subnet(network_id=net.id, name=unique("subnet"), ip_version=4,
-                                        cidr="10.77.0.0/24")
-    router = conn.network.create_router(name=unique("router"),
-                                        external_gateway_info={"network_id": public.id})
+    subnet = conn.network.create_subnet(network_id=net.id, name=unique("subnet"), ip_version=4, cidr="10.77.0.0/24")
+    router = conn.network.create_router(name=unique("router"), external_gateway_info={"network_id": public.id})
     conn.network.add_interface_to_router(router, subnet=subnet.id)
     fip = conn.network.create_ip(floating_network_id=public.id)
     assert ipaddress.ip_address(fip.floating_ip_address) in ipaddress.ip_network("172.24.4.0/24")
 
     # server on the fake driver, with a NIC on the tenant network
-    server = conn.compute.create_server(name=unique("vm"), flavor_id=tiny.id, image_id=image.id,
-                                        networks=[{"uuid": net.id}])
+    server = conn.compute.create_server(
+        name=unique("vm"), flavor_id=tiny.id, image_id=image.id, networks=[{"uuid": net.id}]
+    )
     server = conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=120)
     port = next(iter(conn.network.ports(device_id=server.id)))
     assert port.binding_vif_type == "ovs" and port.status == "ACTIVE"
 
     # volume, attached to the server
     volume = conn.block_storage.create_volume(name=unique("vol"), size=2)
-    volume = conn.block_storage.wait_for_status(volume, status="available",
-                                                failures=["error"], wait=60)
+    volume = conn.block_storage.wait_for_status(volume, status="available", failures=["error"], wait=60)
     conn.compute.create_volume_attachment(server, volume=volume.id)
     conn.block_storage.wait_for_status(volume, status="in-use", failures=["error"], wait=60)
 
@@ -125,17 +140,20 @@ def test_usage_follows_resources_and_nova_refuses_over_quota(admin, project):
 
     # one more server would need 2 more cores: 1 used + 2 > 2
     with pytest.raises(exceptions.HttpException) as refused:
-        conn.compute.create_server(name=unique("too-big"), flavor_id=medium.id,
-                                   image_id=image.id, networks=[{"uuid": net.id}])
+        conn.compute.create_server(
+            name=unique("too-big"), flavor_id=medium.id, image_id=image.id, networks=[{"uuid": net.id}]
+        )
     assert refused.value.status_code == 403
     assert "cores" in str(refused.value).lower()
 
     # deleting the server gives the cores back
     conn.compute.delete_server(server)
     conn.compute.wait_for_delete(server, wait=60)
-    wait_for("nova cores usage back to 0",
-             lambda: admin.compute.get_quota_set(proj.id, usage=True).usage["cores"] == 0,
-             timeout=30)
+    wait_for(
+        "nova cores usage back to 0",
+        lambda: admin.compute.get_quota_set(proj.id, usage=True).usage["cores"] == 0,
+        timeout=30,
+    )
     conn.block_storage.wait_for_status(volume, status="available", failures=["error"], wait=60)
 
 
@@ -175,7 +193,7 @@ def _listening_sockets():
             hexaddr, hexport = fields[1].split(":")
             raw = bytes.fromhex(hexaddr)
             # /proc stores each 32-bit word in host (little-endian) order
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, width, 4))
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))
             out.append((ipaddress.ip_address(raw), int(hexport, 16), int(fields[9])))
     return out
 
@@ -197,8 +215,11 @@ def test_listeners_are_loopback_only(admin, devcloud_state):
     pids = _devcloud_pids(devcloud_state / "run")
     assert pids, f"no devcloud PIDs found under {devcloud_state / 'run'}"
     owned = _inodes_of(pids)
-    ours = [(addr, port, owned.get(inode)) for addr, port, inode in _listening_sockets()
-            if inode in owned or port in DEVCLOUD_PORTS]
+    ours = [
+        (addr, port, owned.get(inode))
+        for addr, port, inode in _listening_sockets()
+        if inode in owned or port in DEVCLOUD_PORTS
+    ]
     seen = {port for _, port, _ in ours}
     assert API_PORTS <= seen, f"devcloud ports not listening: {sorted(API_PORTS - seen)}"
     exposed = [(str(a), p, pid) for a, p, pid in ours if not a.is_loopback]
@@ -207,8 +228,7 @@ def test_listeners_are_loopback_only(admin, devcloud_state):
         pytest.fail(f"devcloud listeners not on loopback (addr, port, pid): {exposed}\n{ss}")
 
 
-def test_region_two_quotas_and_usage_are_independent(admin, project, clouds_yaml_path,
-                                                     connect_project):
+def test_region_two_quotas_and_usage_are_independent(admin, project, clouds_yaml_path, connect_project):
     """Optional RegionTwo (SAHAB_DEVCLOUD_REGIONS=2): same keystone project, separate quotas
     and usage per region, as Sahab's region catalogue expects."""
     import openstack
@@ -236,10 +256,10 @@ def test_region_two_quotas_and_usage_are_independent(admin, project, clouds_yaml
         conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.78.0.0/24")
         tiny = r2.compute.find_flavor("m1.tiny", ignore_missing=False)
         image = r2.image.find_image("tiny", ignore_missing=False)
-        server = conn.compute.create_server(name=unique("r2vm"), flavor_id=tiny.id,
-                                            image_id=image.id, networks=[{"uuid": net.id}])
-        server = conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"],
-                                              wait=120)
+        server = conn.compute.create_server(
+            name=unique("r2vm"), flavor_id=tiny.id, image_id=image.id, networks=[{"uuid": net.id}]
+        )
+        server = conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=120)
         volume = conn.block_storage.create_volume(name=unique("r2vol"), size=1)
         conn.block_storage.wait_for_status(volume, status="available", failures=["error"], wait=60)
 
@@ -260,7 +280,7 @@ def test_region_two_quotas_and_usage_are_independent(admin, project, clouds_yaml
             for port in conn.network.ports(network_id=net.id):
                 if port.device_owner.startswith("compute:"):
                     conn.network.delete_port(port)
-            conn.network.delete_network(net)   # deletes its subnet too
+            conn.network.delete_network(net)  # deletes its subnet too
         for sg in r2.network.security_groups(project_id=proj.id):
             r2.network.delete_security_group(sg)
         r2.compute.revert_quota_set(proj.id)

@@ -22,13 +22,17 @@ def test_account_quota_s3_credentials_and_413(admin):
 
     name = f"sahab-swift-test-{uuid.uuid4().hex[:10]}"
     project = admin.identity.create_project(name=name, domain_id="default")
-    user = admin.identity.create_user(name=name, password=f"pw-{name}", domain_id="default", default_project_id=project.id)
+    user = admin.identity.create_user(
+        name=name, password=f"pw-{name}", domain_id="default", default_project_id=project.id
+    )
     credential = None
     s3 = bucket = None
     try:
         admin.identity.assign_project_role_to_user(project, user, admin.identity.find_role("member"))
         keys = {"access": uuid.uuid4().hex, "secret": uuid.uuid4().hex}
-        credential = admin.identity.create_credential(type="ec2", user_id=user.id, project_id=project.id, blob=json.dumps(keys))
+        credential = admin.identity.create_credential(
+            type="ec2", user_id=user.id, project_id=project.id, blob=json.dumps(keys)
+        )
         set_object_quota(admin, project.id, 1)
         assert read_object_quota(admin, project.id) == 1
         account = account_url(admin, project.id)
@@ -39,22 +43,32 @@ def test_account_quota_s3_credentials_and_413(admin):
         s3.put_object(Bucket=bucket, Key="a", Body=b"y" * 2048)
         assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"y" * 2048
 
-        deadline = time.monotonic() + 30   # the container updater carries the bytes to the account
+        deadline = time.monotonic() + 30  # the container updater carries the bytes to the account
         while (head := admin.session.head(account).headers)["X-Account-Bytes-Used"] != "2048":
             assert time.monotonic() < deadline, dict(head)
             time.sleep(0.5)
         assert (head["X-Account-Object-Count"], head["X-Account-Container-Count"]) == ("1", "1")
 
-        member = openstack.connect(auth_url="http://127.0.0.1:5000/v3", username=name, password=f"pw-{name}",
-                                   project_id=project.id, user_domain_name="Default", region_name="RegionOne",
-                                   load_yaml_config=False, load_envvars=False)
+        member = openstack.connect(
+            auth_url="http://127.0.0.1:5000/v3",
+            username=name,
+            password=f"pw-{name}",
+            project_id=project.id,
+            user_domain_name="Default",
+            region_name="RegionOne",
+            load_yaml_config=False,
+            load_envvars=False,
+        )
         assert put_declared(f"{account}/{bucket}/big", member.auth_token, 1024**3) == 413
         set_object_quota(admin, project.id, 0)
-        with pytest.raises(ClientError) as too_large:   # the same refusal through s3api: S3's 400 EntityTooLarge
+        with pytest.raises(ClientError) as too_large:  # the same refusal through s3api: S3's 400 EntityTooLarge
             s3.put_object(Bucket=bucket, Key="b", Body=b"z" * 4096)
         assert too_large.value.response["Error"]["Code"] == "EntityTooLarge"
         # only a reseller admin sets quotas: the project's own user may not
-        assert member.session.post(account, headers={"X-Account-Meta-Quota-Bytes": "1"}, raise_exc=False).status_code == 403
+        assert (
+            member.session.post(account, headers={"X-Account-Meta-Quota-Bytes": "1"}, raise_exc=False).status_code
+            == 403
+        )
     finally:
         if s3 is not None and bucket is not None:
             for key in ("a", "b"):

@@ -35,7 +35,9 @@ def _clouds_yaml() -> str:
 
     path = clouds_yaml()
     if not path.is_file():
-        pytest.fail(f"the local OpenStack is not set up ({path} missing): run devcloud/sahab-devcloud up", pytrace=False)
+        pytest.fail(
+            f"the local OpenStack is not set up ({path} missing): run devcloud/sahab-devcloud up", pytrace=False
+        )
     return str(path)
 
 
@@ -50,8 +52,13 @@ class SahabStack:
 
     def _spawn(self, name: str, *args: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen([sys.executable, "-m", "api.server", *args], env=self.env,
-                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "api.server", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start_api(self) -> None:
         self._spawn("api", "api")
@@ -93,11 +100,17 @@ def sahab(postgres_url, rabbitmq, issuer, tmp_path: Path) -> Iterator[SahabStack
     env = dict(
         os.environ,
         PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        PULUMI_SKIP_UPDATE_CHECK="true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         OS_CLIENT_CONFIG_FILE=_clouds_yaml(),
-        SAHAB_DATABASE_URL=postgres_url, SAHAB_BROKER_URL=rabbitmq.url, SAHAB_OIDC_ISSUER=issuer.url,
-        SAHAB_PUBLIC_URL=f"http://127.0.0.1:{free_port()}", SAHAB_DATA_DIR=str(tmp_path / "data"),
-        SAHAB_DEMO_ACCOUNTS="false", SAHAB_PROVISIONER="pulumi", SAHAB_PULUMI_PASSPHRASE="e2e-passphrase",
+        SAHAB_DATABASE_URL=postgres_url,
+        SAHAB_BROKER_URL=rabbitmq.url,
+        SAHAB_OIDC_ISSUER=issuer.url,
+        SAHAB_PUBLIC_URL=f"http://127.0.0.1:{free_port()}",
+        SAHAB_DATA_DIR=str(tmp_path / "data"),
+        SAHAB_DEMO_ACCOUNTS="false",
+        SAHAB_PROVISIONER="pulumi",
+        SAHAB_PULUMI_PASSPHRASE="e2e-passphrase",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
     )
     (tmp_path / "metrics").mkdir()
@@ -119,7 +132,9 @@ def cloud() -> Iterator[Any]:
     connection.close()
 
 
-def wait_for(api: httpx.Client, headers: dict[str, str], request_id: str, states: set[str], timeout: float) -> dict[str, Any]:
+def wait_for(
+    api: httpx.Client, headers: dict[str, str], request_id: str, states: set[str], timeout: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     request: dict[str, Any] = {}
     while time.monotonic() < deadline:

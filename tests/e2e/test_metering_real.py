@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -33,17 +33,32 @@ def set_quota(admin, project_id: str, quota: dict[str, int]) -> None:
     admin.compute.update_quota_set(project_id, **quota_fields(quota, "compute"))
     admin.block_storage.update_quota_set(project_id, **quota_fields(quota, "block-storage"))
     # the SDK's neutron attribute names (e.g. floating_ips, not floatingip)
-    sdk = {"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
-           "floatingip": "floating_ips", "security_group": "security_groups", "security_group_rule": "security_group_rules"}
+    sdk = {
+        "network": "networks",
+        "subnet": "subnets",
+        "port": "ports",
+        "router": "routers",
+        "floatingip": "floating_ips",
+        "security_group": "security_groups",
+        "security_group_rule": "security_group_rules",
+    }
     admin.network.update_quota(project_id, **{sdk[k]: v for k, v in quota_fields(quota, "network").items()})
     set_object_quota(admin, project_id, quota["object_gib"])
 
 
 def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issuer, tmp_path):
     admin = cloud
-    runtime = build_runtime(Settings(database_url=sqlite_url, data_dir=tmp_path / "data", oidc_issuer=issuer.url,
-                                     broker_url="memory://", demo_accounts=False, metrics_per_project=True),
-                            queue=RecordingQueue())
+    runtime = build_runtime(
+        Settings(
+            database_url=sqlite_url,
+            data_dir=tmp_path / "data",
+            oidc_issuer=issuer.url,
+            broker_url="memory://",
+            demo_accounts=False,
+            metrics_per_project=True,
+        ),
+        queue=RecordingQueue(),
+    )
     prepare_database(runtime)
     granted = as_plain(PRESETS["small"])
     with transaction(runtime.sessions) as session:
@@ -59,11 +74,22 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         role = admin.identity.find_role("admin", ignore_missing=False)
         admin.identity.assign_project_role_to_user(proj, user, role)
         conn = admin.connect_as_project({"id": proj.id, "name": proj.name, "domain_id": proj.domain_id})
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with transaction(runtime.sessions) as session:
-            session.add(Project(id=f"prj_{uuid.uuid4().hex[:20]}", organisation_id=org.id, region_id="rabat-1",
-                                environment=environment, state=ProjectState.ACTIVE.value, granted=granted,
-                                openstack_project_id=proj.id, outputs={}, created_at=now, updated_at=now))
+            session.add(
+                Project(
+                    id=f"prj_{uuid.uuid4().hex[:20]}",
+                    organisation_id=org.id,
+                    region_id="rabat-1",
+                    environment=environment,
+                    state=ProjectState.ACTIVE.value,
+                    granted=granted,
+                    openstack_project_id=proj.id,
+                    outputs={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             session.flush()
             project_id = session.scalars(__import__("sqlalchemy").select(Project.id)).one()
 
@@ -71,8 +97,9 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.78.0.0/24", name=f"{name}-subnet")
         tiny = admin.compute.find_flavor("m1.tiny", ignore_missing=False)
         image = admin.image.find_image("tiny", ignore_missing=False)
-        server = conn.compute.create_server(name=f"{name}-vm", flavor_id=tiny.id, image_id=image.id,
-                                            networks=[{"uuid": net.id}])
+        server = conn.compute.create_server(
+            name=f"{name}-vm", flavor_id=tiny.id, image_id=image.id, networks=[{"uuid": net.id}]
+        )
         conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=120)
         volume = conn.block_storage.create_volume(name=f"{name}-vol", size=2)
         conn.block_storage.wait_for_status(volume, status="available", failures=["error"], wait=60)
@@ -82,7 +109,7 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         admin.session.put(f"{account}/metering", headers={"Content-Length": "0"}).raise_for_status()
         admin.session.put(f"{account}/metering/one", data=b"x" * 1000).raise_for_status()
 
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         result = runtime.metering.collect()
         print(f"\nreal collection: {result.projects} project(s), {result.seconds:.2f}s (incl. first authentication)")
         assert result.failed == {} and result.regions_failed == {} and result.read == 1
@@ -105,24 +132,43 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         print(f"second collection (connection reused): {again.seconds:.2f}s")
         with transaction(runtime.sessions) as session:
             drift = session.get_one(ProjectMetering, project_id).drift
-            rows = usage_report(session, factories.approver(), start=started, end=datetime.now(timezone.utc),
-                                now=datetime.now(timezone.utc))
-        assert drift == [{"kind": "quota_changed", "resource": "vcpus", "granted": granted["vcpus"],
-                          "quota": granted["vcpus"] + 3, "used": 1}]
+            rows = usage_report(
+                session, factories.approver(), start=started, end=datetime.now(UTC), now=datetime.now(UTC)
+            )
+        assert drift == [
+            {
+                "kind": "quota_changed",
+                "resource": "vcpus",
+                "granted": granted["vcpus"],
+                "quota": granted["vcpus"] + 3,
+                "used": 1,
+            }
+        ]
         row = next(r for r in rows if r["project_id"] == project_id)
         assert row["samples"] == 2 and row["resources"]["vcpus"]["peak"] == 1
-        assert 0 < row["vcpu_hours"] <= (datetime.now(timezone.utc) - started).total_seconds() / 3600
+        assert 0 < row["vcpu_hours"] <= (datetime.now(UTC) - started).total_seconds() / 3600
         assert row["volume_gib_hours"] == pytest.approx(2 * row["vcpu_hours"], abs=2e-4)  # both rounded to 4 places
         assert row["object_gib_hours"] == pytest.approx(row["vcpu_hours"], abs=2e-4)
 
         registry = CollectorRegistry()
         registry.register(MeteringMetrics(runtime.sessions, runtime.catalogue, runtime.core.clock, per_project=True))
         text = generate_latest(registry).decode()
-        assert f'openstack_nova_limits_vcpus_used{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 1.0' in text
-        assert f'openstack_cinder_limits_volume_used_gb{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 2.0' in text
+        assert (
+            f'openstack_nova_limits_vcpus_used{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 1.0'
+            in text
+        )
+        assert (
+            f'openstack_cinder_limits_volume_used_gb{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 2.0'
+            in text
+        )
         assert 'sahab_drift{kind="quota_changed",region="rabat-1"} 1.0' in text
-        (object_used,) = [line for line in text.splitlines() if line.startswith("sahab_project_used{")
-                          and f'project="{project_id}"' in line and 'resource="object_bytes"' in line]
+        (object_used,) = [
+            line
+            for line in text.splitlines()
+            if line.startswith("sahab_project_used{")
+            and f'project="{project_id}"' in line
+            and 'resource="object_bytes"' in line
+        ]
         assert float(object_used.rsplit(" ", 1)[1]) == 2**30
     finally:
         for path in ("metering/one", "metering"):

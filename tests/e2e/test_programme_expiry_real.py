@@ -17,12 +17,12 @@ from sqlalchemy import select
 from controlplane.capacity import check_totals, lock_region
 from controlplane.clock import FrozenClock
 from controlplane.domain.resources import PRESETS, as_plain
+from controlplane.mail import NullMailer
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import ProgrammeEnrolment, Project, QuotaRequest
 from controlplane.programmes import service as programmes
 from controlplane.programmes.catalogue import DEMO_PROGRAMMES
 from controlplane.programmes.expiry import ProgrammeScheduler
-from controlplane.mail import NullMailer
 from controlplane.quota_requests import service as requests
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.runtime import build_runtime, prepare_database
@@ -41,13 +41,22 @@ def test_sahab_shrinks_an_expired_enrolment_on_the_cloud(postgres_url, cloud, tm
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", _clouds_yaml())
     monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
     monkeypatch.setenv("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
-    settings = Settings(database_url=postgres_url, data_dir=tmp_path / "data", broker_url="memory://", demo_accounts=False,
-                        provisioner="pulumi", pulumi_passphrase="e2e-passphrase", programmes_path=DEMO_PROGRAMMES)
+    settings = Settings(
+        database_url=postgres_url,
+        data_dir=tmp_path / "data",
+        broker_url="memory://",
+        demo_accounts=False,
+        provisioner="pulumi",
+        pulumi_passphrase="e2e-passphrase",
+        programmes_path=DEMO_PROGRAMMES,
+    )
     queue, clock = RecordingQueue(), FrozenClock()
     runtime = build_runtime(settings, queue=queue, clock=clock)
     prepare_database(runtime)
     core, sessions = runtime.core, runtime.sessions
-    workflow = ProvisioningWorkflow(sessions, core, runtime.provisioner, worker_id="e2e-programmes", vault=runtime.vault)
+    workflow = ProvisioningWorkflow(
+        sessions, core, runtime.provisioner, worker_id="e2e-programmes", vault=runtime.vault
+    )
     scheduler = ProgrammeScheduler(sessions, core, NullMailer())
     with transaction(sessions) as session:
         org = factories.startup(session, admin="founder").id
@@ -56,8 +65,14 @@ def test_sahab_shrinks_an_expired_enrolment_on_the_cloud(postgres_url, cloud, tm
         enrolment_id, ends_at = enrolment.id, enrolment.ends_at
         # Amounts the local OpenStack holds easily; still above the business envelope (small) in vCPUs.
         grant = {**as_plain(PRESETS["small"]), "vcpus": 8, "ram_mib": 8192, "instances": 2}
-        request = requests.create(session, core, factories.person("founder"), QuotaRequestCreate(
-            organisation_id=org, region="rabat-1", environment="prod", amounts=grant, justification="startup"))
+        request = requests.create(
+            session,
+            core,
+            factories.person("founder"),
+            QuotaRequestCreate(
+                organisation_id=org, region="rabat-1", environment="prod", amounts=grant, justification="startup"
+            ),
+        )
         assert request.state == "approved" and "programme startup-launch" in request.reason
         first = request.id
     try:
@@ -75,8 +90,10 @@ def test_sahab_shrinks_an_expired_enrolment_on_the_cloud(postgres_url, cloud, tm
         assert queue.provisioned[-1] == decrease
         assert workflow.provision(decrease) == "active"  # the normal lifecycle, on the cloud
         # each resource down to the lower of its grant and the normal envelope (instances stay at 2)
-        shrunk = {name: min(value, PRESETS["small"][resource]) for resource, name, value in
-                  ((r, r.value, grant[r.value]) for r in PRESETS["small"])}
+        shrunk = {
+            name: min(value, PRESETS["small"][resource])
+            for resource, name, value in ((r, r.value, grant[r.value]) for r in PRESETS["small"])
+        }
         assert shrunk["vcpus"] == 4 and shrunk["instances"] == 2
         assert read_quota(cloud, openstack_id) == shrunk
 

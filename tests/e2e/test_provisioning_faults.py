@@ -23,8 +23,13 @@ from tests.e2e.conftest import ROOT, wait_for
 from tests.support.processes import group_commands
 from tests.support.tenants import ask, cleanup, read_quota
 
-pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.postgres, pytest.mark.rabbitmq,
-              pytest.mark.timeout(1800)]
+pytestmark = [
+    pytest.mark.devcloud,
+    pytest.mark.pulumi,
+    pytest.mark.postgres,
+    pytest.mark.rabbitmq,
+    pytest.mark.timeout(1800),
+]
 FINAL = {"active", "failed", "rejected", "cancelled"}
 
 
@@ -62,8 +67,11 @@ def test_a_worker_killed_during_decommission_completes_after_restart(sahab, api,
         request = provisioned(sahab, api, owner, org)
         project = api.get(f"/v1/projects/{request['project_id']}", headers=owner).json()
         api.post(f"/v1/projects/{project['id']}/decommission", headers=owner).raise_for_status()
-        until(lambda: any(p.startswith("deleted") for p in progress(api, owner, request["id"])), 300,
-              "the first object deleted")
+        until(
+            lambda: any(p.startswith("deleted") for p in progress(api, owner, request["id"])),
+            300,
+            "the first object deleted",
+        )
         sahab.kill("w1")  # mid-destroy: some objects are gone, the rest are not
         assert api.get(f"/v1/projects/{project['id']}", headers=owner).json()["state"] == "decommissioning"
 
@@ -86,15 +94,19 @@ def test_a_worker_killed_during_repair_completes_after_restart(sahab, api, tenan
         project = api.get(f"/v1/projects/{request['project_id']}", headers=owner).json()
         os_project = project["openstack_project_id"]
         # Drift made outside Sahab, that the repair must undo.
-        cloud.compute.put(f"/os-quota-sets/{os_project}", json={"quota_set": {"cores": 77}},
-                          microversion="2.1").raise_for_status()
+        cloud.compute.put(
+            f"/os-quota-sets/{os_project}", json={"quota_set": {"cores": 77}}, microversion="2.1"
+        ).raise_for_status()
         assert api.post(f"/v1/projects/{project['id']}/repair", headers=operator).status_code == 202
         until(lambda: engine_running(sahab, "w1", "up"), 120, "the engine running the repair's up")
         sahab.kill("w1")
 
         sahab.start_worker("w1")
-        until(lambda: "repair: granted quota re-applied" in progress(api, owner, request["id"]), 400,
-              f"the repair to finish after the restart: {sahab.log('w1')}")
+        until(
+            lambda: "repair: granted quota re-applied" in progress(api, owner, request["id"]),
+            400,
+            f"the repair to finish after the restart: {sahab.log('w1')}",
+        )
         assert read_quota(cloud, os_project) == request["amounts"]
         after = api.get(f"/v1/projects/{project['id']}", headers=owner).json()
         assert after["state"] == "active" and after["last_error"] is None
@@ -109,8 +121,11 @@ def test_rabbitmq_restarted_while_requests_provision_loses_nothing(sahab, api, t
     sahab.start_worker("w1", concurrency=2)
     try:
         created = [ask(api, owner, org, f"mq{i}") for i in range(3)]
-        until(lambda: any(p.startswith("created") for r in created for p in progress(api, owner, r["id"])), 300,
-              "a provisioning under way")
+        until(
+            lambda: any(p.startswith("created") for r in created for p in progress(api, owner, r["id"])),
+            300,
+            "a provisioning under way",
+        )
         rabbitmq.restart()
         finished = [wait_for(api, owner, r["id"], FINAL, 600) for r in created]
         for request in finished:
@@ -160,9 +175,14 @@ def stored_passwords(sahab: Any, project_id: str) -> set[str]:
     """Every password the stack's state holds (decrypted with the engine itself)."""
     env = {**sahab.env, "PULUMI_CONFIG_PASSPHRASE": sahab.env["SAHAB_PULUMI_PASSPHRASE"]}
     work = Path(sahab.env["SAHAB_DATA_DIR"]) / "pulumi" / "work" / project_id
-    exported = subprocess.run(["pulumi", "stack", "export", "--show-secrets", "--stack", project_id], cwd=work,
-                              env={**env, "PULUMI_HOME": str(work.parent.parent / "home")},
-                              capture_output=True, text=True, check=True)
+    exported = subprocess.run(
+        ["pulumi", "stack", "export", "--show-secrets", "--stack", project_id],
+        cwd=work,
+        env={**env, "PULUMI_HOME": str(work.parent.parent / "home")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     found: set[str] = set()
 
     def walk(value: Any, key: str = "") -> None:
@@ -182,14 +202,18 @@ def stored_passwords(sahab: Any, project_id: str) -> set[str]:
 
 
 def test_nova_stopped_mid_provisioning_fails_clearly_then_a_retry_completes_and_no_secret_leaks(
-        sahab, api, tenant, cloud):
+    sahab, api, tenant, cloud
+):
     owner, org = tenant
     sahab.start_worker("w1")
     passwords: set[str] = set()
     try:
         created = ask(api, owner, org, "prod")
-        until(lambda: "created Project project" in progress(api, owner, created["id"]), 300,
-              "the Keystone project created")
+        until(
+            lambda: "created Project project" in progress(api, owner, created["id"]),
+            300,
+            "the Keystone project created",
+        )
         nova = devcloud_service_pids("nova-api")
         try:
             for pid in nova:
@@ -217,9 +241,12 @@ def test_nova_stopped_mid_provisioning_fails_clearly_then_a_retry_completes_and_
 
         events = api.get(f"/v1/quota-requests/{created['id']}/events", headers=owner).text
         places = {
-            "events": events, "request": api.get(f"/v1/quota-requests/{created['id']}", headers=owner).text,
-            "project": api.get(f"/v1/projects/{project_id}", headers=owner).text, "metrics": api.get("/metrics").text,
-            "worker log": sahab.log("w1", tail=None), "api log": sahab.log("api", tail=None),
+            "events": events,
+            "request": api.get(f"/v1/quota-requests/{created['id']}", headers=owner).text,
+            "project": api.get(f"/v1/projects/{project_id}", headers=owner).text,
+            "metrics": api.get("/metrics").text,
+            "worker log": sahab.log("w1", tail=None),
+            "api log": sahab.log("api", tail=None),
         }
         data = Path(sahab.env["SAHAB_DATA_DIR"])
         state_files = [p for p in (data / "pulumi").rglob("*") if p.is_file() and "home" not in p.parts]
@@ -230,7 +257,9 @@ def test_nova_stopped_mid_provisioning_fails_clearly_then_a_retry_completes_and_
                 assert password not in text, f"a tenant password in {where}"
         stacks = [p for p in state_files if "stacks" in p.parts or "history" in p.parts or "backups" in p.parts]
         assert stacks, "the file backend holds the stack's state"
-        loose = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in state_files if stat.S_IMODE(p.stat().st_mode) & 0o077}
+        loose = {
+            str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in state_files if stat.S_IMODE(p.stat().st_mode) & 0o077
+        }
         assert not loose, f"state files readable by others: {loose}"
     finally:
         cleanup(cloud, org)

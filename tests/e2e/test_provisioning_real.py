@@ -12,8 +12,13 @@ from controlplane.contract import QUOTA_FIELDS
 from tests.e2e.conftest import wait_for
 from tests.support.tenants import ask, cleanup, read_quota
 
-pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.postgres, pytest.mark.rabbitmq,
-              pytest.mark.timeout(1800)]
+pytestmark = [
+    pytest.mark.devcloud,
+    pytest.mark.pulumi,
+    pytest.mark.postgres,
+    pytest.mark.rabbitmq,
+    pytest.mark.timeout(1800),
+]
 FINAL = {"active", "failed", "rejected", "cancelled"}
 
 
@@ -40,13 +45,31 @@ def test_request_to_active_change_credentials_and_decommission(sahab, api, tenan
         # The secret is in the credentials only: not in events, project outputs, logs or metrics.
         password = entry["auth"]["password"]
         assert len(password) >= 24
-        for leak in (str(events), str(project), sahab.log("w1", tail=None), sahab.log("api", tail=None), api.get("/metrics").text):
+        for leak in (
+            str(events),
+            str(project),
+            sahab.log("w1", tail=None),
+            sahab.log("api", tail=None),
+            api.get("/metrics").text,
+        ):
             assert password not in leak
-        assert api.get(f"/v1/projects/{project['id']}/credentials", headers=issuer.headers(
-            "omar", roles=("operator", "approver"))).status_code == 403
+        assert (
+            api.get(
+                f"/v1/projects/{project['id']}/credentials",
+                headers=issuer.headers("omar", roles=("operator", "approver")),
+            ).status_code
+            == 403
+        )
         # Only the returned entry: not the admin cloud of the environment.
-        tenant = openstack.connect(auth=entry["auth"], region_name=entry["region_name"], auth_type="password",
-                                   identity_api_version="3", api_timeout=60, load_yaml_config=False, load_envvars=False)
+        tenant = openstack.connect(
+            auth=entry["auth"],
+            region_name=entry["region_name"],
+            auth_type="password",
+            identity_api_version="3",
+            api_timeout=60,
+            load_yaml_config=False,
+            load_envvars=False,
+        )
         image, flavor = cloud.image.find_image("tiny"), cloud.compute.find_flavor("m1.tiny")
         nics = [{"uuid": project["outputs"]["network_id"]}]
         server = tenant.compute.create_server(name="e2e-1", image_id=image.id, flavor_id=flavor.id, networks=nics)
@@ -70,7 +93,10 @@ def test_request_to_active_change_credentials_and_decommission(sahab, api, tenan
         # Quotas were set to zero before the project went: Cinder and Neutron keep them for its id
         # (Nova refuses to answer for a project Keystone no longer has).
         gone = project["openstack_project_id"]
-        assert set(cloud.block_storage.get(f"/os-quota-sets/{gone}").json()["quota_set"][f] for f in ("gigabytes", "volumes", "snapshots")) == {0}
+        assert set(
+            cloud.block_storage.get(f"/os-quota-sets/{gone}").json()["quota_set"][f]
+            for f in ("gigabytes", "volumes", "snapshots")
+        ) == {0}
         network_quota = cloud.network.get(f"/quotas/{gone}").json()["quota"]
         assert {network_quota[f] for _, (svc, f) in QUOTA_FIELDS.items() if svc == "network"} == {0}
         assert cloud.compute.get(f"/os-quota-sets/{gone}", microversion="2.1").status_code == 400
@@ -148,7 +174,7 @@ def test_two_regions_get_separate_projects_and_quotas(sahab, api, tenant, cloud)
         # Each region's Nova holds only its own project's quota.
         assert read_quota(region_two, one["openstack_project_id"])["vcpus"] != 1
         assert region_two.network.get_network(two["outputs"]["network_id"]) is not None
-        for project, request in ((one, done[0]), (two, done[1])):
+        for project in (one, two):
             api.post(f"/v1/projects/{project['id']}/decommission", headers=owner).raise_for_status()
         for request in done:
             assert wait_for(api, owner, request["id"], {"decommissioned"}, 300)["state"] == "decommissioned"

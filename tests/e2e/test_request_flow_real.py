@@ -28,17 +28,32 @@ def stack(postgres_url, rabbitmq, issuer, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    env = dict(os.environ, SAHAB_DATABASE_URL=postgres_url, SAHAB_BROKER_URL=rabbitmq.url, SAHAB_OIDC_ISSUER=issuer.url,
-               SAHAB_PUBLIC_URL=f"http://127.0.0.1:{port}", SAHAB_DATA_DIR=str(tmp_path / "data"),
-               SAHAB_DEMO_ACCOUNTS="false", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-               # This test is about the broker path; real provisioning is tested in test_provisioning_real.py.
-               SAHAB_PROVISIONER="unavailable")
+    env = dict(
+        os.environ,
+        SAHAB_DATABASE_URL=postgres_url,
+        SAHAB_BROKER_URL=rabbitmq.url,
+        SAHAB_OIDC_ISSUER=issuer.url,
+        SAHAB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        SAHAB_DATA_DIR=str(tmp_path / "data"),
+        SAHAB_DEMO_ACCOUNTS="false",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        # This test is about the broker path; real provisioning is tested in test_provisioning_real.py.
+        SAHAB_PROVISIONER="unavailable",
+    )
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("api", "worker")}
     processes = [
-        subprocess.Popen([sys.executable, "-m", "api.server", "api", "--workers", "2"], env=env,
-                         stdout=logs["api"], stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "api.server", "worker", "--concurrency", "1"], env=env,
-                         stdout=logs["worker"], stderr=subprocess.STDOUT),
+        subprocess.Popen(
+            [sys.executable, "-m", "api.server", "api", "--workers", "2"],
+            env=env,
+            stdout=logs["api"],
+            stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "api.server", "worker", "--concurrency", "1"],
+            env=env,
+            stdout=logs["worker"],
+            stderr=subprocess.STDOUT,
+        ),
     ]
     try:
         wait_for_port(port, 60, "Sahab API", f"see {tmp_path / 'api.log'}")
@@ -61,19 +76,44 @@ def test_request_flow_on_postgres_and_rabbitmq(stack, issuer):
     owner, operator = issuer.headers("karim"), issuer.headers("olga", roles=("operator", "approver"))
     assert api.get("/readyz").json()["checks"] == {"database": "ok", "broker": "ok"}
 
-    registered = api.post("/v1/organisations", headers=owner, json={
-        "kind": "business", "legal_name": "Souss Data SARL", "national_id": "002233445566778",
-        "contact_email": "it@souss-data.example"})
+    registered = api.post(
+        "/v1/organisations",
+        headers=owner,
+        json={
+            "kind": "business",
+            "legal_name": "Souss Data SARL",
+            "national_id": "002233445566778",
+            "contact_email": "it@souss-data.example",
+        },
+    )
     assert registered.status_code == 201, registered.text
     org = registered.json()
-    refused = api.post("/v1/quota-requests", headers=owner, json={
-        "organisation_id": org["id"], "region": "rabat-1", "environment": "prod", "preset": "small", "justification": "launch"})
+    refused = api.post(
+        "/v1/quota-requests",
+        headers=owner,
+        json={
+            "organisation_id": org["id"],
+            "region": "rabat-1",
+            "environment": "prod",
+            "preset": "small",
+            "justification": "launch",
+        },
+    )
     assert refused.status_code == 409, refused.text
     assert refused.json()["type"] == "urn:sahab:problem:organisation-not-verified"
     assert api.post(f"/v1/organisations/{org['id']}/verify", headers=operator).json()["status"] == "verified"
 
-    created = api.post("/v1/quota-requests", headers={**owner, "Idempotency-Key": "e2e-1"}, json={
-        "organisation_id": org["id"], "region": "rabat-1", "environment": "prod", "preset": "small", "justification": "launch"})
+    created = api.post(
+        "/v1/quota-requests",
+        headers={**owner, "Idempotency-Key": "e2e-1"},
+        json={
+            "organisation_id": org["id"],
+            "region": "rabat-1",
+            "environment": "prod",
+            "preset": "small",
+            "justification": "launch",
+        },
+    )
     assert created.status_code == 201 and created.json()["state"] == "approved"
     request_id = created.json()["id"]
 
@@ -90,8 +130,17 @@ def test_request_flow_on_postgres_and_rabbitmq(stack, issuer):
     project = api.get(f"/v1/projects/{request['project_id']}", headers=owner).json()
     assert project["last_error"].startswith("waiting for provisioning")
 
-    big = api.post("/v1/quota-requests", headers=owner, json={
-        "organisation_id": org["id"], "region": "rabat-1", "environment": "big", "preset": "large", "justification": "more"}).json()
+    big = api.post(
+        "/v1/quota-requests",
+        headers=owner,
+        json={
+            "organisation_id": org["id"],
+            "region": "rabat-1",
+            "environment": "big",
+            "preset": "large",
+            "justification": "more",
+        },
+    ).json()
     assert big["state"] == "submitted"
     rejected = api.post(f"/v1/quota-requests/{big['id']}/reject", headers=operator, json={"reason": "not this year"})
     assert rejected.json()["state"] == "rejected"

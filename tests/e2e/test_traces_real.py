@@ -13,8 +13,13 @@ from tests.e2e.conftest import wait_for
 from tests.support.otelcol import Collector
 from tests.support.tenants import ask, cleanup
 
-pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.postgres, pytest.mark.rabbitmq,
-              pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.devcloud,
+    pytest.mark.pulumi,
+    pytest.mark.postgres,
+    pytest.mark.rabbitmq,
+    pytest.mark.timeout(900),
+]
 FINAL = {"active", "failed", "rejected", "cancelled"}
 
 
@@ -32,7 +37,9 @@ def test_the_post_and_the_workers_pulumi_up_share_one_trace(sahab, api, tenant, 
             assert request["state"] == "active", (request, sahab.log("traced"))
 
             def provisioned(spans) -> bool:  # type: ignore[no-untyped-def]
-                return any(s.name == "pulumi.up" for s in spans) and any(s.name == "POST /v1/quota-requests" for s in spans)
+                return any(s.name == "pulumi.up" for s in spans) and any(
+                    s.name == "POST /v1/quota-requests" for s in spans
+                )
 
             spans = collector.wait_for(provisioned, timeout=60)
             post = next(s for s in spans if s.name == "POST /v1/quota-requests" and s.service == "sahab-api")
@@ -40,7 +47,11 @@ def test_the_post_and_the_workers_pulumi_up_share_one_trace(sahab, api, tenant, 
             task = next(s for s in spans if s.name == "run/sahab.provision")
             publish = next(s for s in spans if s.name == "apply_async/sahab.provision")
             assert (post.service, publish.service, task.service, up.service) == (
-                "sahab-api", "sahab-api", "sahab-worker", "sahab-worker")
+                "sahab-api",
+                "sahab-api",
+                "sahab-worker",
+                "sahab-worker",
+            )
             assert up.trace_id == task.trace_id == publish.trace_id == post.trace_id
             assert task.parent_span_id == publish.span_id
             in_trace = {s.span_id: s for s in spans if s.trace_id == post.trace_id}

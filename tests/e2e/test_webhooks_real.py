@@ -43,15 +43,27 @@ def sessions(postgres_url):
 @pytest.fixture
 def worker(postgres_url, rabbitmq, issuer, tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "metrics").mkdir()
-    env = dict(os.environ, SAHAB_DATABASE_URL=postgres_url, SAHAB_BROKER_URL=rabbitmq.url, SAHAB_OIDC_ISSUER=issuer.url,
-               SAHAB_DATA_DIR=str(tmp_path / "data"), SAHAB_DEMO_ACCOUNTS="false", SAHAB_PROVISIONER="unavailable",
-               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
-               SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS=json.dumps(["127.0.0.1/32"]),
-               SAHAB_ALERT_WEBHOOK_TIMEOUT_SECONDS="1", SAHAB_ALERT_WEBHOOK_ATTEMPTS="2",
-               SAHAB_ALERT_WEBHOOK_BACKOFF_SECONDS="1")
+    env = dict(
+        os.environ,
+        SAHAB_DATABASE_URL=postgres_url,
+        SAHAB_BROKER_URL=rabbitmq.url,
+        SAHAB_OIDC_ISSUER=issuer.url,
+        SAHAB_DATA_DIR=str(tmp_path / "data"),
+        SAHAB_DEMO_ACCOUNTS="false",
+        SAHAB_PROVISIONER="unavailable",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        SAHAB_ALERT_WEBHOOK_ALLOWED_TARGETS=json.dumps(["127.0.0.1/32"]),
+        SAHAB_ALERT_WEBHOOK_TIMEOUT_SECONDS="1",
+        SAHAB_ALERT_WEBHOOK_ATTEMPTS="2",
+        SAHAB_ALERT_WEBHOOK_BACKOFF_SECONDS="1",
+    )
     log = tmp_path / "worker.log"
-    process = subprocess.Popen([sys.executable, "-m", "api.server", "worker", "--concurrency", "2"], env=env,
-                               stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.server", "worker", "--concurrency", "2"],
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         yield log
     finally:
@@ -73,19 +85,29 @@ def wait_for_state(sessions, delivery_id: str, states: set[str], timeout: float,
         if delivery.state in states:
             return delivery
         time.sleep(0.2)
-    raise AssertionError(f"delivery {delivery_id} is {delivery.state}, not {states}, after {timeout}s; "
-                         f"worker log: {log.read_text(errors='replace')[-3000:]}")
+    raise AssertionError(
+        f"delivery {delivery_id} is {delivery.state}, not {states}, after {timeout}s; "
+        f"worker log: {log.read_text(errors='replace')[-3000:]}"
+    )
 
 
-def test_a_worker_delivers_and_a_stalling_receiver_delays_no_one_else(sessions, worker, rabbitmq, postgres_url, tmp_path):
-    queue = CeleryQueue(create_celery(Settings(database_url=postgres_url, broker_url=rabbitmq.url, data_dir=tmp_path / "c")))
+def test_a_worker_delivers_and_a_stalling_receiver_delays_no_one_else(
+    sessions, worker, rabbitmq, postgres_url, tmp_path
+):
+    queue = CeleryQueue(
+        create_celery(Settings(database_url=postgres_url, broker_url=rabbitmq.url, data_dir=tmp_path / "c"))
+    )
     receiver = Receiver()
     with receiver.serving() as server, dripping_receiver() as drip:
         stalling = organisation_with_webhook(sessions, f"http://127.0.0.1:{drip.port}/hook")
         healthy = organisation_with_webhook(sessions, f"{server.url}/hook")
         with transaction(sessions) as session:
-            stalled_id, delivered_id = enqueue_alerts(session, queue, [
-                Alert(stalling, {"threshold": 80}), Alert(healthy, {"threshold": 90})], SystemClock().now())
+            stalled_id, delivered_id = enqueue_alerts(
+                session,
+                queue,
+                [Alert(stalling, {"threshold": 80}), Alert(healthy, {"threshold": 90})],
+                SystemClock().now(),
+            )
         delivered = wait_for_state(sessions, delivered_id, {"delivered", "failed"}, 60, worker)
         assert delivered.state == "delivered" and len(receiver.received) == 1
         # Two attempts of at most 1 s each, 1 s apart: failed and kept.
@@ -94,8 +116,15 @@ def test_a_worker_delivers_and_a_stalling_receiver_delays_no_one_else(sessions, 
 
 
 def test_a_task_lost_while_the_broker_was_down_is_sent_by_reconcile(sessions, worker, rabbitmq, postgres_url, tmp_path):
-    down = CeleryQueue(create_celery(Settings(database_url=postgres_url, broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//",
-                                              data_dir=tmp_path / "down")))
+    down = CeleryQueue(
+        create_celery(
+            Settings(
+                database_url=postgres_url,
+                broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//",
+                data_dir=tmp_path / "down",
+            )
+        )
+    )
     down.app.conf.broker_connection_max_retries = 1
     down.app.conf.broker_transport_options = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
     receiver = Receiver()
@@ -105,9 +134,12 @@ def test_a_task_lost_while_the_broker_was_down_is_sent_by_reconcile(sessions, wo
             [lost] = enqueue_alerts(session, down, [Alert(org, {"threshold": 80})], SystemClock().now())
         with transaction(sessions) as session:
             assert session.get_one(WebhookDelivery, lost).state == "pending"  # committed; only the task was lost
-        up = CeleryQueue(create_celery(Settings(database_url=postgres_url, broker_url=rabbitmq.url, data_dir=tmp_path / "up")))
-        reconciler = WebhookDeliverer(sessions, SystemClock(), up, TargetPolicy(),
-                                      DeliveryRules(reconcile_grace=timedelta(0)))
+        up = CeleryQueue(
+            create_celery(Settings(database_url=postgres_url, broker_url=rabbitmq.url, data_dir=tmp_path / "up"))
+        )
+        reconciler = WebhookDeliverer(
+            sessions, SystemClock(), up, TargetPolicy(), DeliveryRules(reconcile_grace=timedelta(0))
+        )
         assert reconciler.reconcile() == [lost]
         assert wait_for_state(sessions, lost, {"delivered", "failed"}, 60, worker).state == "delivered"
     assert len(receiver.received) == 1

@@ -23,8 +23,10 @@ def _ensure_tools(*args: str) -> str:
     env = {**os.environ, "PYTHON": os.environ.get("PYTHON", sys.executable)}
     result = subprocess.run([str(ROOT / "helm" / "ensure-tools"), *args], capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        pytest.fail(f"helm/ensure-tools {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}",
-                    pytrace=False)
+        pytest.fail(
+            f"helm/ensure-tools {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}",
+            pytrace=False,
+        )
     return result.stdout.strip()
 
 
@@ -48,8 +50,9 @@ class Tools:
             pytest.fail(f"helm {' '.join(args)} failed:\n{result.stderr}", pytrace=False)
         return result
 
-    def template(self, *values: Path | str, sets: tuple[str, ...] = (), check: bool = True,
-                 extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    def template(
+        self, *values: Path | str, sets: tuple[str, ...] = (), check: bool = True, extra: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
         args = ["template", "sahab", str(CHART), "--namespace", "sahab", *extra]
         for v in values:
             args += ["-f", str(v)]

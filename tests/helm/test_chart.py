@@ -25,8 +25,15 @@ EMBEDDED = CHART / "ci" / "minimal-embedded-values.yaml"
 MONITORING = CHART / "ci" / "ingress-monitoring-values.yaml"
 CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 PROGRAMMES = CHART / "ci" / "programmes-values.yaml"
-SECRET_SETTINGS = {"SAHAB_DATABASE_URL", "SAHAB_BROKER_URL", "SAHAB_PULUMI_BACKEND_URL", "SAHAB_PULUMI_PASSPHRASE",
-                   "SAHAB_OIDC_ISSUER", "SAHAB_OIDC_AUDIENCE", "SAHAB_SMTP_PASSWORD"}
+SECRET_SETTINGS = {
+    "SAHAB_DATABASE_URL",
+    "SAHAB_BROKER_URL",
+    "SAHAB_PULUMI_BACKEND_URL",
+    "SAHAB_PULUMI_PASSPHRASE",
+    "SAHAB_OIDC_ISSUER",
+    "SAHAB_OIDC_AUDIENCE",
+    "SAHAB_SMTP_PASSWORD",
+}
 ids = [p.name.removesuffix("-values.yaml") for p in CI_VALUES]
 
 
@@ -36,7 +43,12 @@ def test_the_ci_values_matrix_is_complete() -> None:
 
 def test_chart_metadata() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    assert (chart["apiVersion"], chart["name"], chart["version"], chart["appVersion"]) == ("v2", "sahab", "0.1.0", "0.1.0")
+    assert (chart["apiVersion"], chart["name"], chart["version"], chart["appVersion"]) == (
+        "v2",
+        "sahab",
+        "0.1.0",
+        "0.1.0",
+    )
 
 
 @pytest.mark.parametrize("values", CI_VALUES, ids=ids)
@@ -51,12 +63,26 @@ def test_rendered_manifests_are_valid_kubernetes(tools: Tools, values: Path, tmp
     rendered = tools.template(values).stdout
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     (tmp_path / "all.yaml").write_text(rendered)
-    result = subprocess.run([
-        tools.kubeconform, "-strict", "-summary", "-output", "json",
-        "-kubernetes-version", tools.kubernetes_version,
-        "-schema-location", str(tools.schemas) + "/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json",
-        "-skip", ",".join(sorted(CRD_KINDS)), str(tmp_path / "all.yaml"),
-    ], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            tools.kubeconform,
+            "-strict",
+            "-summary",
+            "-output",
+            "json",
+            "-kubernetes-version",
+            tools.kubernetes_version,
+            "-schema-location",
+            str(tools.schemas)
+            + "/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json",
+            "-skip",
+            ",".join(sorted(CRD_KINDS)),
+            str(tmp_path / "all.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     report = json.loads(result.stdout)
     assert result.returncode == 0, json.dumps(report["resources"], indent=1) + result.stderr
     # Every built-in resource was validated (a missing schema would be an error, never a silent skip).
@@ -68,12 +94,25 @@ def test_rendered_manifests_are_valid_kubernetes(tools: Tools, values: Path, tmp
 def test_kubeconform_really_rejects_bad_manifests(tools: Tools, tmp_path: Path) -> None:
     """The offline schemas are found and strict: unknown fields and wrong types are errors."""
     bad = tools.template(PRODUCTION).stdout.replace(
-        "automountServiceAccountToken: false", "automountServiceAccountToken: false\n      restartPolicyy: Always", 1)
+        "automountServiceAccountToken: false", "automountServiceAccountToken: false\n      restartPolicyy: Always", 1
+    )
     (tmp_path / "bad.yaml").write_text(bad)
-    result = subprocess.run([
-        tools.kubeconform, "-strict", "-summary", "-kubernetes-version", tools.kubernetes_version,
-        "-schema-location", str(tools.schemas) + "/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json",
-        str(tmp_path / "bad.yaml")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            tools.kubeconform,
+            "-strict",
+            "-summary",
+            "-kubernetes-version",
+            tools.kubernetes_version,
+            "-schema-location",
+            str(tools.schemas)
+            + "/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json",
+            str(tmp_path / "bad.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "additional properties 'restartPolicyy' not allowed" in result.stdout
 
@@ -92,7 +131,10 @@ def test_crds_are_structurally_right(tools: Tools) -> None:
     assert re.fullmatch(r"\d+[smh]", endpoint["interval"]) and re.fullmatch(r"\d+[smh]", endpoint["scrapeTimeout"])
     pod_monitor = next(iter(by_kind(docs, "PodMonitor").values()))
     worker = next(d for d in by_kind(docs, "Deployment").values() if d["metadata"]["name"].endswith("-worker"))
-    assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= worker["spec"]["template"]["metadata"]["labels"].items()
+    assert (
+        pod_monitor["spec"]["selector"]["matchLabels"].items()
+        <= worker["spec"]["template"]["metadata"]["labels"].items()
+    )
     [pod_endpoint] = pod_monitor["spec"]["podMetricsEndpoints"]
     [container] = worker["spec"]["template"]["spec"]["containers"]
     assert pod_endpoint["port"] in {p["name"] for p in container["ports"]}
@@ -116,8 +158,9 @@ def test_chart_alert_rules_match_monitoring(tools: Tools) -> None:
     only read files inside itself); the PrometheusRule carries exactly those rules."""
     ours = _rule_groups(CHART / "files" / "alerts.yaml")
     upstream = ROOT / "monitoring" / "prometheus" / "alerts.yaml"
-    assert ours == _rule_groups(upstream), \
+    assert ours == _rule_groups(upstream), (
         "helm/sahab/files/alerts.yaml differs from monitoring/prometheus/alerts.yaml: cp the latter over the former"
+    )
     rule = next(iter(by_kind(tools.render(MONITORING), "PrometheusRule").values()))
     assert rule["spec"]["groups"] == ours
 
@@ -129,34 +172,48 @@ def test_monitoring_is_off_by_default(tools: Tools) -> None:
 
 # ---------------------------------------------------------------- secrets
 
+
 @pytest.mark.parametrize("values", CI_VALUES, ids=ids)
 def test_secrets_are_references_only(tools: Tools, values: Path) -> None:
     docs = tools.render(values)
     assert "Secret" not in {d["kind"] for d in docs}, "the chart must never create a Secret"
     text = yaml.safe_dump_all(docs)
     assert not re.search(r"://[^/\s:@]+:[^@\s]+@", text), "credentials in a URL"
-    assert not re.search(r"(?i)(password|passphrase|secret_?key)\s*[:=]\s*['\"]?[^\s'\"{}]{6,}", text.replace("secretKeyRef", "")), \
-        "a literal secret value"
+    assert not re.search(
+        r"(?i)(password|passphrase|secret_?key)\s*[:=]\s*['\"]?[^\s'\"{}]{6,}", text.replace("secretKeyRef", "")
+    ), "a literal secret value"
     for name, spec in pod_specs(docs).items():
         for container in spec["containers"]:
             env = {e["name"]: e for e in container.get("env", [])}
             for setting in SECRET_SETTINGS & env.keys():
-                assert set(env[setting]) == {"name", "valueFrom"} and "secretKeyRef" in env[setting]["valueFrom"], (name, setting)
+                assert set(env[setting]) == {"name", "valueFrom"} and "secretKeyRef" in env[setting]["valueFrom"], (
+                    name,
+                    setting,
+                )
 
 
 def test_secret_refs_point_at_the_named_secrets(tools: Tools) -> None:
     docs = tools.render(PRODUCTION)
-    refs = {e["name"]: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
-            for e in pod_specs(docs)["sahab-worker"]["containers"][0]["env"] if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]}
+    refs = {
+        e["name"]: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for e in pod_specs(docs)["sahab-worker"]["containers"][0]["env"]
+        if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]
+    }
     assert refs == {
-        "SAHAB_DATABASE_URL": ("sahab-postgresql", "database-url"), "SAHAB_BROKER_URL": ("sahab-rabbitmq", "broker-url"),
-        "SAHAB_PULUMI_BACKEND_URL": ("sahab-pulumi", "backend-url"), "SAHAB_PULUMI_PASSPHRASE": ("sahab-pulumi", "passphrase"),
+        "SAHAB_DATABASE_URL": ("sahab-postgresql", "database-url"),
+        "SAHAB_BROKER_URL": ("sahab-rabbitmq", "broker-url"),
+        "SAHAB_PULUMI_BACKEND_URL": ("sahab-pulumi", "backend-url"),
+        "SAHAB_PULUMI_PASSPHRASE": ("sahab-pulumi", "passphrase"),
         "SAHAB_CREDENTIALS_KEYS": ("sahab-credentials-keys", "credentials-keys"),
-        "SAHAB_OIDC_ISSUER": ("sahab-oidc", "issuer"), "SAHAB_OIDC_AUDIENCE": ("sahab-oidc", "audience"),
+        "SAHAB_OIDC_ISSUER": ("sahab-oidc", "issuer"),
+        "SAHAB_OIDC_AUDIENCE": ("sahab-oidc", "audience"),
     }
     # The API opens what the workers sealed: both read the same keys.
-    api_refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
-                for e in pod_specs(docs)["sahab-api"]["containers"][0]["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    api_refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+        for e in pod_specs(docs)["sahab-api"]["containers"][0]["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
     assert api_refs["SAHAB_CREDENTIALS_KEYS"] == "sahab-credentials-keys"
     worker = pod_specs(docs)["sahab-worker"]
     assert worker["containers"][0]["envFrom"] == [{"secretRef": {"name": "sahab-pulumi-s3-credentials"}}]
@@ -164,12 +221,18 @@ def test_secret_refs_point_at_the_named_secrets(tools: Tools) -> None:
     assert clouds["secret"] == {"secretName": "sahab-clouds", "items": [{"key": "clouds.yaml", "path": "clouds.yaml"}]}
 
 
-@pytest.mark.parametrize("missing", ["database", "broker", "pulumiBackend", "pulumiPassphrase", "credentialsKeys", "oidc"])
+@pytest.mark.parametrize(
+    "missing", ["database", "broker", "pulumiBackend", "pulumiPassphrase", "credentialsKeys", "oidc"]
+)
 @pytest.mark.parametrize("skip_schema", [False, True], ids=["schema", "template-fail"])
 def test_production_is_refused_without_external_services(tools: Tools, missing: str, skip_schema: bool) -> None:
     """Both the values schema and a template `fail` refuse production on the embedded defaults."""
-    result = tools.template(PRODUCTION, sets=(f"secrets.{missing}.name=",), check=False,
-                            extra=("--skip-schema-validation",) if skip_schema else ())
+    result = tools.template(
+        PRODUCTION,
+        sets=(f"secrets.{missing}.name=",),
+        check=False,
+        extra=("--skip-schema-validation",) if skip_schema else (),
+    )
     assert result.returncode != 0
     expected = f"secrets.{missing}.name" if skip_schema else f"/secrets/{missing}/name"
     assert expected in result.stderr, result.stderr
@@ -203,9 +266,15 @@ def test_embedded_mode_needs_no_secret(tools: Tools) -> None:
 
 # ---------------------------------------------------------------- one configuration
 
+
 def _config(container: dict[str, Any]) -> tuple[Any, ...]:
-    return (container["image"], container["env"], container.get("envFrom"), container["volumeMounts"],
-            container["securityContext"])
+    return (
+        container["image"],
+        container["env"],
+        container.get("envFrom"),
+        container["volumeMounts"],
+        container["securityContext"],
+    )
 
 
 @pytest.mark.parametrize("values", [PRODUCTION, MONITORING], ids=["production", "ingress-monitoring"])
@@ -221,7 +290,9 @@ def test_api_workers_beat_and_migrations_share_one_configuration(tools: Tools, v
     assert [v["name"] for v in volumes["sahab-worker"]] == [v["name"] for v in volumes["sahab-api"]]
 
 
-def test_rendered_env_is_a_valid_sahab_configuration(tools: Tools, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_rendered_env_is_a_valid_sahab_configuration(
+    tools: Tools, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Every SAHAB_* variable the chart sets is a real setting (Settings forbids unknown ones)."""
     container = pod_specs(tools.render(PRODUCTION))["sahab-api"]["containers"][0]
     for e in container["env"]:
@@ -261,12 +332,14 @@ def test_catalogue_configmap_is_a_valid_catalogue(tools: Tools, tmp_path: Path) 
 
 # ---------------------------------------------------------------- programmes, prices, e-mail (issue 15)
 
+
 def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container["env"]}
 
 
-def test_programmes_and_price_list_are_mounted_read_only_and_load(tools: Tools, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_programmes_and_price_list_are_mounted_read_only_and_load(
+    tools: Tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The ConfigMap's programmes.yaml and prices.yaml load with Sahab's own loaders (against the rendered
     regions), at the paths the env names, on the read-only catalogue mount; and the settings start."""
     docs = tools.render(PROGRAMMES)
@@ -288,22 +361,35 @@ def test_programmes_and_price_list_are_mounted_read_only_and_load(tools: Tools, 
     monkeypatch.setenv("SAHAB_PROGRAMMES_PATH", str(tmp_path / "programmes.yaml"))
     monkeypatch.setenv("SAHAB_PRICE_LIST_PATH", str(tmp_path / "prices.yaml"))
     settings = Settings()
-    assert (settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_starttls,
-            settings.smtp_username, settings.smtp_attempts) == ("smtp.example.ma", 587, "sahab@cloud.example.ma", True, "sahab", 5)
+    assert (
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_sender,
+        settings.smtp_starttls,
+        settings.smtp_username,
+        settings.smtp_attempts,
+    ) == ("smtp.example.ma", 587, "sahab@cloud.example.ma", True, "sahab", 5)
     # Pods roll when a programme or a price changes.
     changed = tools.render(PROGRAMMES, sets=("programmes[0].grace_days=30",))
     old = by_kind(docs, "Deployment")["sahab"]["spec"]["template"]["metadata"]["annotations"]["checksum/catalogue"]
-    assert by_kind(changed, "Deployment")["sahab"]["spec"]["template"]["metadata"]["annotations"]["checksum/catalogue"] != old
+    assert (
+        by_kind(changed, "Deployment")["sahab"]["spec"]["template"]["metadata"]["annotations"]["checksum/catalogue"]
+        != old
+    )
 
 
 def test_smtp_password_comes_from_a_secret(tools: Tools) -> None:
     for name, spec in pod_specs(tools.render(PROGRAMMES)).items():
         env = _env(spec["containers"][0])
-        assert env["SAHAB_SMTP_PASSWORD"] == {"name": "SAHAB_SMTP_PASSWORD", "valueFrom": {
-            "secretKeyRef": {"name": "sahab-smtp", "key": "password"}}}, name
+        assert env["SAHAB_SMTP_PASSWORD"] == {
+            "name": "SAHAB_SMTP_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "sahab-smtp", "key": "password"}},
+        }, name
     for extra in ((), ("--skip-schema-validation",)):
         result = tools.template(PROGRAMMES, sets=("smtp.username=",), check=False, extra=extra)
-        assert result.returncode != 0 and "secrets.smtpPassword needs smtp.host and smtp.username" in result.stderr, result.stderr
+        assert result.returncode != 0 and "secrets.smtpPassword needs smtp.host and smtp.username" in result.stderr, (
+            result.stderr
+        )
 
 
 def test_without_programmes_prices_or_smtp_nothing_is_set(tools: Tools) -> None:
@@ -314,18 +400,30 @@ def test_without_programmes_prices_or_smtp_nothing_is_set(tools: Tools) -> None:
     assert not {n for n in env if n.startswith(("SAHAB_PROGRAMMES", "SAHAB_PRICE", "SAHAB_SMTP"))}
 
 
-@pytest.mark.parametrize("bad", [
-    "programmes[0].colour=red", "programmes[0].price.discount_percent=0", "programmes[0].grant.preset=huge",
-    "programmes[0].eligibility.sectors[0]=mining", "priceList.versions[0].resources.vcpus.business=1",
-    "priceList.versions[0].effective=yesterday", "smtp.port=0", "smtp.password=hunter2",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "programmes[0].colour=red",
+        "programmes[0].price.discount_percent=0",
+        "programmes[0].grant.preset=huge",
+        "programmes[0].eligibility.sectors[0]=mining",
+        "priceList.versions[0].resources.vcpus.business=1",
+        "priceList.versions[0].effective=yesterday",
+        "smtp.port=0",
+        "smtp.password=hunter2",
+    ],
+)
 def test_the_schema_refuses_bad_programmes_prices_and_smtp(tools: Tools, bad: str) -> None:
     result = tools.template(PROGRAMMES, sets=(bad,), check=False)
     assert result.returncode != 0, bad
-    assert any(place in result.stderr for place in ("/programmes/0", "/priceList/versions/0", "/smtp")), (bad, result.stderr)
+    assert any(place in result.stderr for place in ("/programmes/0", "/priceList/versions/0", "/smtp")), (
+        bad,
+        result.stderr,
+    )
 
 
 # ---------------------------------------------------------------- workloads
+
 
 def test_beat_is_exactly_one_replica_recreated(tools: Tools) -> None:
     beat = by_kind(tools.render(PRODUCTION, sets=("worker.replicas=7", "api.replicas=5")), "Deployment")["sahab-beat"]
@@ -334,15 +432,27 @@ def test_beat_is_exactly_one_replica_recreated(tools: Tools) -> None:
 
 
 def test_api_and_workers_scale_and_take_their_settings(tools: Tools) -> None:
-    deployments = by_kind(tools.render(PRODUCTION, sets=("worker.replicas=7", "worker.concurrency=3",
-                                                         "api.replicas=5", "api.uvicornWorkers=6")), "Deployment")
+    deployments = by_kind(
+        tools.render(
+            PRODUCTION, sets=("worker.replicas=7", "worker.concurrency=3", "api.replicas=5", "api.uvicornWorkers=6")
+        ),
+        "Deployment",
+    )
     api, worker = deployments["sahab-api"], deployments["sahab-worker"]
     assert (api["spec"]["replicas"], worker["spec"]["replicas"]) == (5, 7)
     api_args = api["spec"]["template"]["spec"]["containers"][0]["args"]
     assert api_args[api_args.index("--workers") + 1] == "6" and api_args[api_args.index("--host") + 1] == "0.0.0.0"
     assert api_args[:2] == ["sahab-server", "api"]
     assert worker["spec"]["template"]["spec"]["containers"][0]["args"] == [
-        "sahab-server", "worker", "--concurrency", "3", "--name", "$(POD_NAME)@sahab", "--metrics-port", "9108"]
+        "sahab-server",
+        "worker",
+        "--concurrency",
+        "3",
+        "--name",
+        "$(POD_NAME)@sahab",
+        "--metrics-port",
+        "9108",
+    ]
 
 
 def test_migration_job_is_a_pre_install_and_pre_upgrade_hook(tools: Tools) -> None:
@@ -406,8 +516,11 @@ def test_every_pod_is_non_root_with_a_read_only_root_filesystem(tools: Tools, va
 
 
 def test_security_context_cannot_be_loosened(tools: Tools) -> None:
-    for bad in ("securityContext.readOnlyRootFilesystem=false", "podSecurityContext.runAsNonRoot=false",
-                "securityContext.allowPrivilegeEscalation=true"):
+    for bad in (
+        "securityContext.readOnlyRootFilesystem=false",
+        "podSecurityContext.runAsNonRoot=false",
+        "securityContext.allowPrivilegeEscalation=true",
+    ):
         result = tools.template(PRODUCTION, sets=(bad,), check=False)
         assert result.returncode != 0, bad
 
@@ -451,9 +564,12 @@ def test_notes_render(tools: Tools, tmp_path: Path) -> None:
     (chart / "templates" / "_notes.tpl").write_text('{{- define "test.notes" -}}\n' + notes + "\n{{- end }}")
     (chart / "templates" / "notes.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n"
-        "  notes: {{ include \"test.notes\" . | quote }}\n")
+        '  notes: {{ include "test.notes" . | quote }}\n'
+    )
     for values in (PRODUCTION, EMBEDDED):
-        result = tools.run_helm("template", "sahab", str(chart), "-f", str(values), "--show-only", "templates/notes.yaml")
+        result = tools.run_helm(
+            "template", "sahab", str(chart), "-f", str(values), "--show-only", "templates/notes.yaml"
+        )
         text = yaml.safe_load(result.stdout)["data"]["notes"]
         assert "/readyz" in text and "sahab --api" in text
         assert ("EVALUATION ONLY" in text) == (values == EMBEDDED)
@@ -461,7 +577,9 @@ def test_notes_render(tools: Tools, tmp_path: Path) -> None:
 
 
 def test_embedded_persistence_uses_an_existing_claim(tools: Tools) -> None:
-    docs = tools.render(EMBEDDED, sets=("embedded.persistence.enabled=true", "embedded.persistence.existingClaim=sahab-data"))
+    docs = tools.render(
+        EMBEDDED, sets=("embedded.persistence.enabled=true", "embedded.persistence.existingClaim=sahab-data")
+    )
     [spec] = pod_specs(docs).values()
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "sahab-data"}} in spec["volumes"]
     result = tools.template(EMBEDDED, sets=("embedded.persistence.enabled=true",), check=False)

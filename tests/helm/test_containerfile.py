@@ -23,7 +23,9 @@ CONTAINERFILE = ROOT / "Containerfile"
 
 def instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", "\n".join(l for l in CONTAINERFILE.read_text().splitlines() if not l.lstrip().startswith("#")))
+    text = re.sub(
+        r"\\\n", " ", "\n".join(ln for ln in CONTAINERFILE.read_text().splitlines() if not ln.lstrip().startswith("#"))
+    )
     out = []
     for line in text.splitlines():
         if line.strip():
@@ -48,14 +50,20 @@ def stages() -> list[tuple[str, str | None, list[tuple[str, str]]]]:
 def test_three_stages_from_the_promised_base_images() -> None:
     s = stages()
     assert [(image, name) for image, name, _ in s] == [
-        ("docker.io/library/golang:1.26", "toolchain"), ("docker.io/library/python:3.11-slim", "venv"),
-        ("docker.io/library/python:3.11-slim", None)]
+        ("docker.io/library/golang:1.26", "toolchain"),
+        ("docker.io/library/python:3.11-slim", "venv"),
+        ("docker.io/library/python:3.11-slim", None),
+    ]
     known = {"RUN", "COPY", "ENV", "WORKDIR", "USER", "EXPOSE", "CMD", "ARG", "LABEL", "ENTRYPOINT"}
     assert all(i in known for _, _, body in s for i, _ in body)
 
 
 def _ignored() -> list[str]:
-    return [l.strip() for l in (ROOT / ".containerignore").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    return [
+        ln.strip()
+        for ln in (ROOT / ".containerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
 
 
 def test_every_copied_path_exists_and_is_in_the_build_context() -> None:
@@ -110,20 +118,42 @@ def test_the_venv_stage_builds_sahab_from_what_it_copies(tmp_path: Path) -> None
             for source in sources:
                 src = ROOT / source
                 if src.is_dir():
-                    shutil.copytree(src, context / source.rstrip("/"), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                    shutil.copytree(
+                        src, context / source.rstrip("/"), ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                    )
                 else:
                     shutil.copy(src, context / source)
     runs = [rest for i, rest in body if i == "RUN"]
     assert any("--no-deps /src" in run for run in runs)
     assert any("pip uninstall --yes pip setuptools" in run for run in runs)  # the installer stays behind
     assert ("WORKDIR", "/src") in body
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
-                             "--wheel-dir", str(tmp_path / "wheels"), str(context)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-cache-dir",
+            "--wheel-dir",
+            str(tmp_path / "wheels"),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     [wheel] = (tmp_path / "wheels").glob("sahab-0.1.0-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("api/main.py", "api/server.py", "controlplane/settings.py", "controlplane/catalogue/demo-regions.yaml",
-                   "controlplane/persistence/migrations/env.py", "controlplane/tasks/liveness.py"):
+    for needed in (
+        "api/main.py",
+        "api/server.py",
+        "controlplane/settings.py",
+        "controlplane/catalogue/demo-regions.yaml",
+        "controlplane/persistence/migrations/env.py",
+        "controlplane/tasks/liveness.py",
+    ):
         assert needed in names, needed
     assert any(n.startswith("stacks/") for n in names)
     assert any(n.startswith("controlplane/persistence/migrations/versions/") and n.endswith(".py") for n in names)

@@ -33,8 +33,10 @@ RELEASE = "sahab"
 OPERATOR_SECRETS: dict[str, tuple[str, dict[str, str]]] = {
     "sahab-postgresql": ("Opaque", {"database-url": "postgresql://sahab:x@postgres.db.svc:5432/sahab"}),
     "sahab-rabbitmq": ("Opaque", {"broker-url": "amqp://sahab:x@rabbitmq.mq.svc:5672/sahab"}),
-    "sahab-pulumi": ("Opaque", {"backend-url": "postgres://pulumi:x@postgres.db.svc:5432/pulumi_state",
-                                "passphrase": "placeholder"}),
+    "sahab-pulumi": (
+        "Opaque",
+        {"backend-url": "postgres://pulumi:x@postgres.db.svc:5432/pulumi_state", "passphrase": "placeholder"},
+    ),
     "sahab-pulumi-s3-credentials": ("Opaque", {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}),
     "sahab-credentials-keys": ("Opaque", {"credentials-keys": '["placeholder"]'}),
     "sahab-oidc": ("Opaque", {"issuer": "https://keycloak.example.org/realms/sahab", "audience": "sahab"}),
@@ -42,9 +44,15 @@ OPERATOR_SECRETS: dict[str, tuple[str, dict[str, str]]] = {
     "sahab-tls": ("kubernetes.io/tls", {"tls.crt": "placeholder", "tls.key": "placeholder"}),
 }
 # The chart's objects with these values (the hook Job apart), by kind.
-EXPECTED = {"Deployment": {"sahab-api", "sahab-worker", "sahab-beat"}, "Service": {"sahab"},
-            "ConfigMap": {"sahab-catalogue"}, "Ingress": {"sahab"}, "ServiceMonitor": {"sahab"},
-            "PodMonitor": {"sahab-worker"}, "PrometheusRule": {"sahab"}}
+EXPECTED = {
+    "Deployment": {"sahab-api", "sahab-worker", "sahab-beat"},
+    "Service": {"sahab"},
+    "ConfigMap": {"sahab-catalogue"},
+    "Ingress": {"sahab"},
+    "ServiceMonitor": {"sahab"},
+    "PodMonitor": {"sahab-worker"},
+    "PrometheusRule": {"sahab"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +71,22 @@ class Helm:
     def __init__(self, tools: Tools, cluster: KubeApiServer, namespace: str) -> None:
         self.tools, self.namespace = tools, namespace
         home = cluster.base / "helm"
-        self.env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "HELM_CONFIG_HOME": str(home / "config"),
-                    "HELM_CACHE_HOME": str(home / "cache"), "HELM_DATA_HOME": str(home / "data")}
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "HELM_CONFIG_HOME": str(home / "config"),
+            "HELM_CACHE_HOME": str(home / "cache"),
+            "HELM_DATA_HOME": str(home / "data"),
+        }
 
     def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.tools.helm, *args, "--namespace", self.namespace], capture_output=True,
-                              text=True, env=self.env, timeout=timeout)
+        return subprocess.run(
+            [self.tools.helm, *args, "--namespace", self.namespace],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+        )
 
     def ok(self, *args: str) -> str:
         result = self(*args)
@@ -85,8 +103,10 @@ def _namespace(cluster: KubeApiServer, with_secrets: bool = True) -> str:
     assert response.status_code == 201, response.text
     if with_secrets:
         for secret, (kind, data) in OPERATOR_SECRETS.items():
-            response = cluster.create({"apiVersion": "v1", "kind": "Secret", "type": kind,
-                                       "metadata": {"name": secret}, "stringData": data}, name)
+            response = cluster.create(
+                {"apiVersion": "v1", "kind": "Secret", "type": kind, "metadata": {"name": secret}, "stringData": data},
+                name,
+            )
             assert response.status_code == 201, response.text
     return name
 
@@ -100,12 +120,17 @@ def _is_subset(rendered: Any, stored: Any, path: str = "") -> list[str]:
     if isinstance(rendered, dict):
         if not isinstance(stored, dict):
             return [f"{path}: {stored!r} is not an object"]
-        return [m for k, v in rendered.items()
-                for m in (_is_subset(v, stored[k], f"{path}.{k}") if k in stored else [f"{path}.{k}: dropped"])]
+        return [
+            m
+            for k, v in rendered.items()
+            for m in (_is_subset(v, stored[k], f"{path}.{k}") if k in stored else [f"{path}.{k}: dropped"])
+        ]
     if isinstance(rendered, list):
         if not isinstance(stored, list) or len(stored) != len(rendered):
             return [f"{path}: {stored!r} != {rendered!r}"]
-        return [m for i, (r, s) in enumerate(zip(rendered, stored)) for m in _is_subset(r, s, f"{path}[{i}]")]
+        return [
+            m for i, (r, s) in enumerate(zip(rendered, stored, strict=False)) for m in _is_subset(r, s, f"{path}[{i}]")
+        ]
     return [] if rendered == stored or str(rendered) == str(stored) else [f"{path}: {stored!r} != {rendered!r}"]
 
 
@@ -164,13 +189,17 @@ def test_install_admits_every_object_with_the_secrets_it_references(tools: Tools
     assert cluster.list("v1", "Pod", namespace) == []
 
 
-def test_the_migration_hook_job_is_created_first_and_gates_the_deployments(tools: Tools, cluster: KubeApiServer) -> None:
+def test_the_migration_hook_job_is_created_first_and_gates_the_deployments(
+    tools: Tools, cluster: KubeApiServer
+) -> None:
     namespace = _namespace(cluster)
     helm = Helm(tools, cluster, namespace)
     # With hooks: helm creates the Job, then waits for it to complete, which needs a kubelet.
     result = helm("install", RELEASE, str(CHART), *_values(), "--timeout", "8s")
     assert result.returncode != 0
-    assert "failed pre-install" in result.stderr and "timed out waiting for the condition" in result.stderr, result.stderr
+    assert "failed pre-install" in result.stderr and "timed out waiting for the condition" in result.stderr, (
+        result.stderr
+    )
 
     job = cluster.get("batch/v1", "Job", "sahab-migrate", namespace)
     assert job.status_code == 200, "helm's pre-install hook Job was not admitted"
@@ -189,15 +218,26 @@ def test_the_migration_hook_job_is_created_first_and_gates_the_deployments(tools
     helm.ok("uninstall", RELEASE, "--no-hooks")
 
 
-def test_upgrade_changes_the_deployments_and_uninstall_removes_every_object(tools: Tools, cluster: KubeApiServer) -> None:
+def test_upgrade_changes_the_deployments_and_uninstall_removes_every_object(
+    tools: Tools, cluster: KubeApiServer
+) -> None:
     namespace = _namespace(cluster)
     helm = Helm(tools, cluster, namespace)
     helm.ok("install", RELEASE, str(CHART), *_values(), "--no-hooks")
     before = cluster.get("apps/v1", "Deployment", "sahab-worker", namespace).json()
     api_before = cluster.get("apps/v1", "Deployment", "sahab-api", namespace).json()
 
-    helm.ok("upgrade", RELEASE, str(CHART), *_values(), "--no-hooks", "--set", "worker.replicas=7",
-            "--set", "api.uvicornWorkers=5")
+    helm.ok(
+        "upgrade",
+        RELEASE,
+        str(CHART),
+        *_values(),
+        "--no-hooks",
+        "--set",
+        "worker.replicas=7",
+        "--set",
+        "api.uvicornWorkers=5",
+    )
     status = json.loads(helm.ok("status", RELEASE, "-o", "json"))
     assert (status["info"]["status"], status["version"]) == ("deployed", 2)
     history = json.loads(helm.ok("history", RELEASE, "-o", "json"))
@@ -221,20 +261,29 @@ def test_upgrade_changes_the_deployments_and_uninstall_removes_every_object(tool
     assert {s["metadata"]["name"] for s in cluster.list("v1", "Secret", namespace)} == set(OPERATOR_SECRETS)
 
 
-@pytest.mark.parametrize("bad", [
-    ("--set", "worker.replicas=-1"),                  # below the schema's minimum
-    ("--set", "api.replica=3"),                       # unknown key (additionalProperties: false)
-    ("--set-string", "worker.concurrency=two"),       # wrong type
-    ("--set", "secrets.database.name="),              # production without a database Secret
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("--set", "worker.replicas=-1"),  # below the schema's minimum
+        ("--set", "api.replica=3"),  # unknown key (additionalProperties: false)
+        ("--set-string", "worker.concurrency=two"),  # wrong type
+        ("--set", "secrets.database.name="),  # production without a database Secret
+    ],
+)
 def test_values_that_break_the_schema_are_refused_and_nothing_is_created(
-        tools: Tools, cluster: KubeApiServer, bad: tuple[str, str]) -> None:
+    tools: Tools, cluster: KubeApiServer, bad: tuple[str, str]
+) -> None:
     namespace = _namespace(cluster, with_secrets=False)
     helm = Helm(tools, cluster, namespace)
     result = helm("install", RELEASE, str(CHART), *_values(), *bad)
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr, result.stderr
     assert helm("status", RELEASE).returncode != 0
-    for api_version, kind in [("v1", "Secret"), ("apps/v1", "Deployment"), ("batch/v1", "Job"), ("v1", "ConfigMap"),
-                              ("monitoring.coreos.com/v1", "ServiceMonitor")]:
+    for api_version, kind in [
+        ("v1", "Secret"),
+        ("apps/v1", "Deployment"),
+        ("batch/v1", "Job"),
+        ("v1", "ConfigMap"),
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ]:
         assert cluster.list(api_version, kind, namespace) == [], kind

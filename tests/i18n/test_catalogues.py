@@ -17,7 +17,9 @@ CATALOGUES = po_files()
 
 def test_the_api_and_the_cli_speak_arabic_and_french() -> None:
     found = {str(path.relative_to(ROOT)) for path in CATALOGUES}
-    assert {f"{edge}/locale/{language}/LC_MESSAGES/{edge}.po" for edge in ("api", "cli") for language in ("ar", "fr")} <= found
+    assert {
+        f"{edge}/locale/{language}/LC_MESSAGES/{edge}.po" for edge in ("api", "cli") for language in ("ar", "fr")
+    } <= found
 
 
 @pytest.mark.parametrize("path", CATALOGUES, ids=lambda path: str(path.relative_to(ROOT)))
@@ -25,8 +27,9 @@ def test_a_catalogue_is_complete_translated_and_sound(path: Path) -> None:
     assert check(path) == []
 
 
-@pytest.mark.parametrize("path", [path for path in CATALOGUES if path.stem in {"api", "cli"}],
-                         ids=lambda path: str(path.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", [path for path in CATALOGUES if path.stem in {"api", "cli"}], ids=lambda path: str(path.relative_to(ROOT))
+)
 def test_a_catalogue_is_as_i18n_update_would_write_it(path: Path) -> None:
     """Committed as `i18n/update` leaves it: running it would change nothing. (The portal's catalogues keep
     their own layout, with source locations; the test above checks their content all the same.)"""
@@ -45,8 +48,10 @@ def test_the_api_catalogue_holds_every_error_title_and_a_core_detail() -> None:
         pending.extend(cls.__subclasses__())
     assert titles <= messages
     assert "quota request {request_id} not found" in messages
-    assert ("organisation {organisation_id} already has {waiting} request waiting for a decision (at most {limit}); "
-            "cancel it or wait for an approver to decide") in {m if isinstance(m, str) else m[0] for m in messages}
+    assert (
+        "organisation {organisation_id} already has {waiting} request waiting for a decision (at most {limit}); "
+        "cancel it or wait for an approver to decide"
+    ) in {m if isinstance(m, str) else m[0] for m in messages}
 
 
 @pytest.fixture
@@ -73,6 +78,7 @@ def test_the_check_finds_a_missing_entry(damaged: Path) -> None:
 def test_the_check_finds_an_untranslated_entry(damaged: Path) -> None:
     def blank(catalog):
         catalog["Regions"].string = ""
+
     _rewrite(damaged, blank)
     assert [problem for problem in check(damaged) if "untranslated 'Regions'" in problem]
 
@@ -80,6 +86,7 @@ def test_the_check_finds_an_untranslated_entry(damaged: Path) -> None:
 def test_the_check_finds_a_fuzzy_entry(damaged: Path) -> None:
     def fuzzy(catalog):
         catalog["Regions"].flags.add("fuzzy")
+
     _rewrite(damaged, fuzzy)
     assert [problem for problem in check(damaged) if "fuzzy 'Regions'" in problem]
 
@@ -87,6 +94,7 @@ def test_the_check_finds_a_fuzzy_entry(damaged: Path) -> None:
 def test_the_check_finds_a_placeholder_renamed_in_translation(damaged: Path) -> None:
     def rename(catalog):
         catalog["Members of {org}"].string = "Membres de {organisation}"
+
     _rewrite(damaged, rename)
     assert [problem for problem in check(damaged) if "placeholders of 'Members of {org}'" in problem]
 
@@ -94,6 +102,7 @@ def test_the_check_finds_a_placeholder_renamed_in_translation(damaged: Path) -> 
 def test_the_check_finds_an_entry_the_source_no_longer_has(damaged: Path) -> None:
     def add(catalog):
         catalog.add("A message nobody writes any more", "Un message que plus personne n’écrit")
+
     _rewrite(damaged, add)
     assert [problem for problem in check(damaged) if "no longer in the source" in problem]
 

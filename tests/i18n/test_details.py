@@ -24,8 +24,12 @@ def _error_names() -> set[str]:
 
 
 def _sources() -> list[Path]:
-    return [path for package in ("controlplane", "api") for path in sorted((ROOT / package).rglob("*.py"))
-            if not any(skipped in path.parents for skipped in SKIPPED)]
+    return [
+        path
+        for package in ("controlplane", "api")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if not any(skipped in path.parents for skipped in SKIPPED)
+    ]
 
 
 def _untemplated(path: Path, names: set[str]) -> list[str]:

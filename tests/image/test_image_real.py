@@ -22,13 +22,25 @@ from cryptography.fernet import Fernet
 
 from tests.support.cli import write_credentials
 from tests.support.containers import (
-    build_image, chart_containers, in_image, logs, podman, remove, render_chart, run_args,
+    build_image,
+    chart_containers,
+    in_image,
+    logs,
+    podman,
+    remove,
+    render_chart,
+    run_args,
 )
 from tests.support.ports import free_port, wait_for_port
 from tests.support.tenants import cleanup, verified_org
 
-pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.postgres, pytest.mark.rabbitmq,
-              pytest.mark.timeout(1800)]
+pytestmark = [
+    pytest.mark.devcloud,
+    pytest.mark.pulumi,
+    pytest.mark.postgres,
+    pytest.mark.rabbitmq,
+    pytest.mark.timeout(1800),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"active", "failed", "rejected", "cancelled"}
@@ -49,7 +61,9 @@ def _helm() -> str:
 def _clouds_yaml() -> Path:
     path = Path(os.environ.get("OS_CLIENT_CONFIG_FILE") or Path.home() / ".local/state/sahab/devcloud/clouds.yaml")
     if not path.is_file():
-        pytest.fail(f"the local OpenStack is not set up ({path} missing): run devcloud/sahab-devcloud up", pytrace=False)
+        pytest.fail(
+            f"the local OpenStack is not set up ({path} missing): run devcloud/sahab-devcloud up", pytrace=False
+        )
     return path
 
 
@@ -60,34 +74,67 @@ def test_the_image_holds_no_build_tools_and_no_secrets(image):
         assert tool not in names, f"{tool} in the image: {[f for f in files if Path(f).name == tool]}"
     assert not [f for f in files if "/site-packages/pip/" in f or "/site-packages/setuptools/" in f]
     assert not [f for f in files if f.startswith(("/root/.cache", "/tmp/", "/wheelhouse", "/src/", "/usr/local/go"))]
-    assert not [f for f in files if f.endswith((".whl", ".pem.key", "credentials.key", "clouds.yaml"))
-                and not f.startswith("/usr/share/") and "/site-packages/openstack/tests/" not in f]  # sdk's fixtures
+    assert not [
+        f
+        for f in files
+        if f.endswith((".whl", ".pem.key", "credentials.key", "clouds.yaml"))
+        and not f.startswith("/usr/share/")
+        and "/site-packages/openstack/tests/" not in f
+    ]  # sdk's fixtures
     packages = set(in_image(image, "dpkg-query", "-W", "-f", "${Package}\n").split())
     assert "python3" in packages
-    assert not packages & {"gcc", "gcc-12", "cpp", "make", "binutils", "libc6-dev", "golang-go", "python3-pip",
-                           "python3-venv", "python3.11-venv", "python3-pip-whl", "python3-setuptools-whl"}
+    assert not packages & {
+        "gcc",
+        "gcc-12",
+        "cpp",
+        "make",
+        "binutils",
+        "libc6-dev",
+        "golang-go",
+        "python3-pip",
+        "python3-venv",
+        "python3.11-venv",
+        "python3-pip-whl",
+        "python3-setuptools-whl",
+    }
     # What a secret would look like: no private key or credentials file, no SAHAB_* value baked in.
-    config = json.loads(subprocess.run([*podman(), "image", "inspect", image], capture_output=True, text=True,
-                                       check=True).stdout)[0]["Config"]
-    assert not [e for e in config.get("Env", []) if e.startswith(("SAHAB_DATABASE", "SAHAB_PULUMI_PASSPHRASE",
-                                                                   "SAHAB_CREDENTIALS", "OS_PASSWORD", "AWS_"))]
+    config = json.loads(
+        subprocess.run([*podman(), "image", "inspect", image], capture_output=True, text=True, check=True).stdout
+    )[0]["Config"]
+    assert not [
+        e
+        for e in config.get("Env", [])
+        if e.startswith(("SAHAB_DATABASE", "SAHAB_PULUMI_PASSPHRASE", "SAHAB_CREDENTIALS", "OS_PASSWORD", "AWS_"))
+    ]
     assert config.get("User") == "10001:10001"
-    key_files = in_image(image, "sh", "-c", "grep -rlE --exclude='*.py' --exclude='*.pyc' -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' /opt /etc /var /usr/local "
-                         "2>/dev/null || true")
+    key_files = in_image(
+        image,
+        "sh",
+        "-c",
+        "grep -rlE --exclude='*.py' --exclude='*.pyc' -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' /opt /etc /var /usr/local "
+        "2>/dev/null || true",
+    )
     assert key_files.split() == [], key_files
-    versions = in_image(image, "sh", "-c", "pulumi version && pulumi-resource-openstack -version && sahab-server --help")
+    versions = in_image(
+        image, "sh", "-c", "pulumi version && pulumi-resource-openstack -version && sahab-server --help"
+    )
     assert versions.startswith("v3.274.1\n5.5.3\n")
 
 
 def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cli(
-        image, postgres, rabbitmq, issuer, tmp_path: Path, monkeypatch):
+    image, postgres, rabbitmq, issuer, tmp_path: Path, monkeypatch
+):
     import openstack
 
     port, metrics_port = free_port(), free_port()
     catalogue = yaml.safe_load((ROOT / "controlplane" / "catalogue" / "demo-regions.yaml").read_text())
     values = yaml.safe_load((ROOT / "helm" / "sahab" / "ci" / "production-values.yaml").read_text())
-    values.update(publicUrl=f"http://127.0.0.1:{port}", regions=catalogue["regions"], extraEnv=[],
-                  image={"repository": image.rsplit(":", 1)[0], "tag": image.rsplit(":", 1)[1]})
+    values.update(
+        publicUrl=f"http://127.0.0.1:{port}",
+        regions=catalogue["regions"],
+        extraEnv=[],
+        image={"repository": image.rsplit(":", 1)[0], "tag": image.rsplit(":", 1)[1]},
+    )
     values["secrets"]["extraEnvFrom"] = []
     values["service"] = {"port": port}  # the API's listening port (the host's network is shared)
     values["api"]["uvicornWorkers"] = 2
@@ -95,11 +142,13 @@ def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cl
     docs = render_chart(_helm(), values, tmp_path)
     postgres_url = postgres.create_database()  # empty: the chart's migration Job, run from the image, migrates it
     secrets = {
-        "SAHAB_DATABASE_URL": postgres_url, "SAHAB_BROKER_URL": rabbitmq.url,
+        "SAHAB_DATABASE_URL": postgres_url,
+        "SAHAB_BROKER_URL": rabbitmq.url,
         "SAHAB_PULUMI_BACKEND_URL": "",  # the file backend in the worker's data emptyDir
         "SAHAB_PULUMI_PASSPHRASE": "image-test-passphrase",
         "SAHAB_CREDENTIALS_KEYS": json.dumps([Fernet.generate_key().decode()]),
-        "SAHAB_OIDC_ISSUER": issuer.url, "SAHAB_OIDC_AUDIENCE": "sahab",
+        "SAHAB_OIDC_ISSUER": issuer.url,
+        "SAHAB_OIDC_AUDIENCE": "sahab",
     }
     specs = chart_containers(docs, secrets)
     assert set(specs) == {"migrate", "api", "worker", "beat"}
@@ -121,15 +170,24 @@ def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cl
     started = time.monotonic()
     try:
         # The pre-install hook Job first (a Job's container runs to completion).
-        migrate = subprocess.run([*podman(), *run_args(specs["migrate"], image, names["migrate"], volume_dirs, detach=False)],
-                                 capture_output=True, text=True, timeout=600)
-        assert migrate.returncode == 0, f"the migration Job's container: {migrate.stdout[-3000:]}{migrate.stderr[-3000:]}"
+        migrate = subprocess.run(
+            [*podman(), *run_args(specs["migrate"], image, names["migrate"], volume_dirs, detach=False)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert migrate.returncode == 0, (
+            f"the migration Job's container: {migrate.stdout[-3000:]}{migrate.stderr[-3000:]}"
+        )
         assert "is up to date" in migrate.stdout
         print(f"\nmigration Job from the image: {time.monotonic() - started:.1f}s")
         for component in ("api", "worker", "beat"):
-            run = subprocess.run([*podman(), *run_args(specs[component], image, names[component],
-                                                       volume_dirs)],
-                                 capture_output=True, text=True, timeout=120)
+            run = subprocess.run(
+                [*podman(), *run_args(specs[component], image, names[component], volume_dirs)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert run.returncode == 0, f"podman run {component}: {run.stderr}"
         for component, wanted in (("api", port), ("worker", metrics_port)):
             try:
@@ -141,25 +199,56 @@ def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cl
         assert api.get("/readyz").json()["checks"] == {"database": "ok", "broker": "ok"}
 
         owner = issuer.token("image-owner", lifetime=3600)
-        org = verified_org(api, {"Authorization": f"Bearer {owner}"},
-                           issuer.headers("image-operator", roles=("operator", "approver")))
+        org = verified_org(
+            api, {"Authorization": f"Bearer {owner}"}, issuer.headers("image-operator", roles=("operator", "approver"))
+        )
         home = tmp_path / "cli-home"
         write_credentials(home, owner, f"http://127.0.0.1:{port}", expires_at=time.time() + 3600)
-        cli_env = {**os.environ, "XDG_CONFIG_HOME": str(home), "SAHAB_API_URL": f"http://127.0.0.1:{port}",
-                   "SAHAB_POLL_INTERVAL": "1"}
+        cli_env = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(home),
+            "SAHAB_API_URL": f"http://127.0.0.1:{port}",
+            "SAHAB_POLL_INTERVAL": "1",
+        }
         cli_env.pop("SAHAB_CLIENT_ID", None)
         cli_env.pop("SAHAB_CLIENT_SECRET", None)
         try:
             asked = time.monotonic()
             result = subprocess.run(
-                [sys.executable, "-c", "from cli.main import main; main()", "--output", "json", "request", "create", "--org", org,
-                 "--region", "rabat-1", "--env", "prod", "--preset", "small", "--justification", "image test",
-                 "--wait", "--timeout", "600"], capture_output=True, text=True, env=cli_env, timeout=700)
+                [
+                    sys.executable,
+                    "-c",
+                    "from cli.main import main; main()",
+                    "--output",
+                    "json",
+                    "request",
+                    "create",
+                    "--org",
+                    org,
+                    "--region",
+                    "rabat-1",
+                    "--env",
+                    "prod",
+                    "--preset",
+                    "small",
+                    "--justification",
+                    "image test",
+                    "--wait",
+                    "--timeout",
+                    "600",
+                ],
+                capture_output=True,
+                text=True,
+                env=cli_env,
+                timeout=700,
+            )
             assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:], logs(names["worker"]))
             request = json.loads(result.stdout)
             assert request["state"] == "active", (request, logs(names["worker"]))
-            print(f"request made with the CLI on the host to active by the containerised worker: "
-                  f"{time.monotonic() - asked:.1f}s")
+            print(
+                f"request made with the CLI on the host to active by the containerised worker: "
+                f"{time.monotonic() - asked:.1f}s"
+            )
 
             # The worker container ran Pulumi: its events name the resources the engine created.
             headers = {"Authorization": f"Bearer {owner}"}
@@ -174,16 +263,25 @@ def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cl
 
             # The chart's liveness probes, run as the kubelet would (exec in the container).
             for component in ("worker", "beat"):
-                probe = subprocess.run([*podman(), "exec", names[component], *specs[component].liveness],
-                                       capture_output=True, text=True, timeout=60)
+                probe = subprocess.run(
+                    [*podman(), "exec", names[component], *specs[component].liveness],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
                 assert probe.returncode == 0, (component, probe.stdout, probe.stderr, logs(names[component]))
                 assert "last heartbeat" in probe.stderr + probe.stdout
             # The root filesystem really is read-only for the running user.
-            write = subprocess.run([*podman(), "exec", names["worker"], "sh", "-c", "touch /opt/sahab/x"],
-                                   capture_output=True, text=True, timeout=60)
+            write = subprocess.run(
+                [*podman(), "exec", names["worker"], "sh", "-c", "touch /opt/sahab/x"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert write.returncode != 0 and "Read-only file system" in write.stderr
-            whoami = subprocess.run([*podman(), "exec", names["worker"], "id", "-u"], capture_output=True, text=True,
-                                    timeout=60)
+            whoami = subprocess.run(
+                [*podman(), "exec", names["worker"], "id", "-u"], capture_output=True, text=True, timeout=60
+            )
             assert whoami.stdout.strip() == "10001"
         finally:
             monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(_clouds_yaml()))

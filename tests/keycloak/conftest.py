@@ -14,7 +14,6 @@ from tests.support.identity import isolated_settings, served_api
 from tests.support.interop import BuiltinProvider, KeycloakProvider, Provider
 from tests.support.keycloak import KeycloakAdmin, KeycloakServer, Sahab, ShiftedClock, recipe_applied
 
-
 MEASURED: list[str] = []  # what the session saw of Keycloak, printed in pytest's summary
 
 
@@ -24,8 +23,10 @@ def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeycloakServe
     yield server
     if server.process is not None:
         memory = server.memory_kib()
-        MEASURED.append(f"Keycloak started in {server.started_in:.0f} s; at the end of the session RSS "
-                        f"{memory['Rss'] / 1024:.0f} MiB, PSS {memory['Pss'] / 1024:.0f} MiB (log: {server.log})")
+        MEASURED.append(
+            f"Keycloak started in {server.started_in:.0f} s; at the end of the session RSS "
+            f"{memory['Rss'] / 1024:.0f} MiB, PSS {memory['Pss'] / 1024:.0f} MiB (log: {server.log})"
+        )
     server.stop()
 
 
@@ -42,12 +43,15 @@ def kc_admin(keycloak: KeycloakServer) -> Iterator[KeycloakAdmin]:
 
 
 @pytest.fixture(scope="session")
-def sahab(keycloak: KeycloakServer, kc_admin: KeycloakAdmin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sahab]:
+def sahab(
+    keycloak: KeycloakServer, kc_admin: KeycloakAdmin, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sahab]:
     tmp = tmp_path_factory.mktemp("sahab-keycloak")
 
     def settings_for(public_url: str, database_url: str) -> Settings:
-        return recipe_applied(keycloak, public_url=public_url, database_url=database_url, data_dir=tmp / "data",
-                              broker_url="memory://")
+        return recipe_applied(
+            keycloak, public_url=public_url, database_url=database_url, data_dir=tmp / "data", broker_url="memory://"
+        )
 
     with served_api(tmp, settings_for) as (url, settings, runtime):
         yield Sahab(url=url, settings=settings, runtime=runtime, keycloak=keycloak, admin=kc_admin)

@@ -22,8 +22,13 @@ def fake_jdk(root: Path, name: str, version: int) -> Path:
 
 def find_java(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in {"JAVA_HOME", "SAHAB_KEYCLOAK_JAVA_HOME"}}
-    return subprocess.run([str(ENSURE), "--java"], env={**env, "SAHAB_KEYCLOAK_JDK_SEARCH": f"{tmp_path}/*"},
-                          text=True, capture_output=True, timeout=60)
+    return subprocess.run(
+        [str(ENSURE), "--java"],
+        env={**env, "SAHAB_KEYCLOAK_JDK_SEARCH": f"{tmp_path}/*"},
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def test_the_newest_jdk_of_at_least_21_is_chosen(tmp_path: Path) -> None:

@@ -60,8 +60,16 @@ def test_sahab_login_by_device_flow_approved_in_the_browser(provider: Provider, 
 def test_client_credentials_for_an_agencys_automation(provider: Provider, tmp_path: Path) -> None:
     automation = provider.automation()
 
-    login = run_cli(tmp_path, "login", "--api", provider.url, "--client-id", automation.client_id,
-                    "--client-secret", automation.secret)
+    login = run_cli(
+        tmp_path,
+        "login",
+        "--api",
+        provider.url,
+        "--client-id",
+        automation.client_id,
+        "--client-secret",
+        automation.secret,
+    )
 
     assert login.returncode == 0, login.stderr
     claims = json.loads(run_cli(tmp_path, "--output", "json", "whoami").stdout)
@@ -95,20 +103,32 @@ def test_a_member_of_org_x_sees_only_org_x(provider: Provider) -> None:
 
 def test_the_platform_approver_role_can_approve(provider: Provider) -> None:
     business = provider.business()
-    member_api = httpx.Client(base_url=provider.url, headers=bearer(device_tokens(provider, business.member)["access_token"]))
+    member_api = httpx.Client(
+        base_url=provider.url, headers=bearer(device_tokens(provider, business.member)["access_token"])
+    )
     approver_token = device_tokens(provider, provider.approver())["access_token"]
     assert "approver" in decode_claims(approver_token)["sahab_roles"]
 
-    created = member_api.post("/v1/quota-requests", json={
-        "organisation_id": business.id, "region": "rabat-1", "environment": unique_environment(), "preset": "medium",
-        "justification": "a workload beyond the automatic envelope"})
+    created = member_api.post(
+        "/v1/quota-requests",
+        json={
+            "organisation_id": business.id,
+            "region": "rabat-1",
+            "environment": unique_environment(),
+            "preset": "medium",
+            "justification": "a workload beyond the automatic envelope",
+        },
+    )
     assert created.status_code == 201, created.text
     request = created.json()
     assert request["state"] == "submitted"
     assert member_api.post(f"/v1/quota-requests/{request['id']}/approve", json={}).status_code == 403
 
-    approved = httpx.post(f"{provider.url}/v1/quota-requests/{request['id']}/approve", headers=bearer(approver_token),
-                          json={"reason": "capacity planned"})
+    approved = httpx.post(
+        f"{provider.url}/v1/quota-requests/{request['id']}/approve",
+        headers=bearer(approver_token),
+        json={"reason": "capacity planned"},
+    )
     assert approved.status_code == 200, approved.text
     assert approved.json()["state"] == "approved"
 

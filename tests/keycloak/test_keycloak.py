@@ -19,7 +19,14 @@ from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Membership
 from tests.support.interop import AUTOMATION
 from tests.support.keycloak import (
-    REALM_FILE, Browser, Sahab, bearer, client_credentials_token, decode_claims, decode_header, device_token,
+    REALM_FILE,
+    Browser,
+    Sahab,
+    bearer,
+    client_credentials_token,
+    decode_claims,
+    decode_header,
+    device_token,
 )
 
 
@@ -32,8 +39,12 @@ def test_keycloak_serves_the_realm_file_clients_and_grants(sahab: Sahab) -> None
     realm = json.loads(REALM_FILE.read_text())
     discovery = httpx.get(f"{sahab.settings.oidc_issuer}/.well-known/openid-configuration").json()
     assert discovery["issuer"] == sahab.settings.oidc_issuer
-    assert {"urn:ietf:params:oauth:grant-type:device_code", "client_credentials", "authorization_code",
-            "refresh_token"} <= set(discovery["grant_types_supported"])
+    assert {
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "client_credentials",
+        "authorization_code",
+        "refresh_token",
+    } <= set(discovery["grant_types_supported"])
     assert "S256" in discovery["code_challenge_methods_supported"]
     assert discovery["revocation_endpoint"]
 
@@ -52,14 +63,18 @@ def test_keycloak_serves_the_realm_file_clients_and_grants(sahab: Sahab) -> None
         assert mappers["sahab audience"]["included.custom.audience"] == sahab.settings.oidc_audience
 
 
-
 def test_the_portal_signs_in_by_authorization_code_with_pkce(sahab: Sahab) -> None:
     org = sahab.organisation()
     person = sahab.person(f"/{org}")
     endpoints = httpx.get(f"{sahab.keycloak.issuer}/.well-known/openid-configuration").json()
     redirect_uri = "http://127.0.0.1:8080/portal/callback"  # one of the realm file's redirect URIs
-    query = {"client_id": "sahab-portal", "response_type": "code", "redirect_uri": redirect_uri, "scope": "openid",
-             "state": "s1"}
+    query = {
+        "client_id": "sahab-portal",
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "scope": "openid",
+        "state": "s1",
+    }
 
     without_pkce = httpx.get(endpoints["authorization_endpoint"], params=query)
     assert without_pkce.status_code == 302 and "error=invalid_request" in without_pkce.headers["location"]
@@ -67,10 +82,19 @@ def test_the_portal_signs_in_by_authorization_code_with_pkce(sahab: Sahab) -> No
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     browser = Browser()
-    browser.open(str(httpx.URL(endpoints["authorization_endpoint"], params={
-        **query, "code_challenge": challenge, "code_challenge_method": "S256"})))
-    back = browser.submit(browser.form_with("username", "password"),
-                          {"username": person.username, "password": person.password}, follow_redirects=False)
+    browser.open(
+        str(
+            httpx.URL(
+                endpoints["authorization_endpoint"],
+                params={**query, "code_challenge": challenge, "code_challenge_method": "S256"},
+            )
+        )
+    )
+    back = browser.submit(
+        browser.form_with("username", "password"),
+        {"username": person.username, "password": person.password},
+        follow_redirects=False,
+    )
     assert back.status_code == 302 and back.headers["location"].startswith(redirect_uri), back.text[:500]
     code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
     browser.close()
@@ -81,13 +105,24 @@ def test_the_portal_signs_in_by_authorization_code_with_pkce(sahab: Sahab) -> No
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     # A code is single-use, and the failed attempt above spent it: sign in again for the right verifier.
     browser = Browser()
-    browser.open(str(httpx.URL(endpoints["authorization_endpoint"], params={
-        **query, "code_challenge": challenge, "code_challenge_method": "S256"})))
-    back = browser.submit(browser.form_with("username", "password"),
-                          {"username": person.username, "password": person.password}, follow_redirects=False)
+    browser.open(
+        str(
+            httpx.URL(
+                endpoints["authorization_endpoint"],
+                params={**query, "code_challenge": challenge, "code_challenge_method": "S256"},
+            )
+        )
+    )
+    back = browser.submit(
+        browser.form_with("username", "password"),
+        {"username": person.username, "password": person.password},
+        follow_redirects=False,
+    )
     code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
     browser.close()
-    token = httpx.post(endpoints["token_endpoint"], auth=portal, data={**exchange, "code": code, "code_verifier": verifier})
+    token = httpx.post(
+        endpoints["token_endpoint"], auth=portal, data={**exchange, "code": code, "code_verifier": verifier}
+    )
     assert token.status_code == 200, token.text
 
     api = httpx.Client(base_url=sahab.url, headers=bearer(token.json()["access_token"]))
@@ -109,8 +144,14 @@ def test_sahabs_member_list_adds_to_the_claim(sahab: Sahab) -> None:
     member = sahab.person(f"/{org_x}")
     token = device_token(sahab.keycloak.issuer, member)["access_token"]
     with transaction(sahab.runtime.sessions) as session:  # as `sahab orgs add-member` by org_y's admin
-        session.add(Membership(organisation_id=org_y, subject=decode_claims(token)["sub"], role="member",
-                               created_at=sahab.runtime.core.clock.now()))
+        session.add(
+            Membership(
+                organisation_id=org_y,
+                subject=decode_claims(token)["sub"],
+                role="member",
+                created_at=sahab.runtime.core.clock.now(),
+            )
+        )
 
     api = httpx.Client(base_url=sahab.url, headers=bearer(token))
     assert sorted(org_ids(api.get("/v1/organisations"))) == sorted([org_x, org_y])
@@ -122,6 +163,7 @@ def test_key_rotation_while_sahab_serves(sahab: Sahab, shifted_verifier) -> None
     sahab.admin.join(sahab.admin.service_account(AUTOMATION[0]), f"/{org}")
     issuer = sahab.keycloak.issuer
     with TestClient(create_app(sahab.settings, runtime=sahab.runtime, verifier=verifier)) as api:
+
         def sees(token: str) -> httpx.Response:
             return api.get("/v1/organisations", headers=bearer(token))
 

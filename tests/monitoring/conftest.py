@@ -24,8 +24,14 @@ def tool(name: str) -> str:
 @pytest.fixture
 def settings(database_url: str, issuer, tmp_path: Path) -> Settings:
     """As the suite's settings, with the opt-in per-project series on."""
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", oidc_issuer=issuer.url,
-                    broker_url="memory://", demo_accounts=False, metrics_per_project=True)
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        oidc_issuer=issuer.url,
+        broker_url="memory://",
+        demo_accounts=False,
+        metrics_per_project=True,
+    )
 
 
 def lint_problems(promtool: str, payload: bytes) -> list[str]:

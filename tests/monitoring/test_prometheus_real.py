@@ -16,11 +16,11 @@ from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project
 from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
-from tests.support.metering import FakeCloud
 from tests.monitoring.conftest import lint_problems, tool
 from tests.support.fakes import InMemoryProvisioner, RecordingQueue
-from tests.support.processes import stop
+from tests.support.metering import FakeCloud
 from tests.support.ports import free_port, wait_for_port
+from tests.support.processes import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,27 +35,50 @@ def seed(runtime) -> str:
 
     with transaction(runtime.sessions) as session:
         org = factories.organisation(session)
-        request = service.create(session, runtime.core, factories.person(), QuotaRequestCreate(
-            organisation_id=org.id, region="rabat-1", environment="prod", preset="small", justification="monitoring"))
+        request = service.create(
+            session,
+            runtime.core,
+            factories.person(),
+            QuotaRequestCreate(
+                organisation_id=org.id, region="rabat-1", environment="prod", preset="small", justification="monitoring"
+            ),
+        )
     ProvisioningWorkflow(runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w").provision(request.id)
     with transaction(runtime.sessions) as session:
         project = session.get_one(Project, request.project_id)
     cloud = FakeCloud()
     cloud.set(project.openstack_project_id, {**project.granted, "vcpus": 6}, {"vcpus": 3, "volume_gib": 20})
-    MeteringCollector(runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5).collect()
+    MeteringCollector(
+        runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5
+    ).collect()
     return project.openstack_project_id
 
 
 def test_prometheus_scrapes_sahab_and_answers_promql(sqlite_url, issuer, tmp_path):
     prometheus, promtool = tool("prometheus"), tool("promtool")
     api_port, prom_port = free_port(), free_port()
-    env = dict(os.environ, SAHAB_DATABASE_URL=sqlite_url, SAHAB_OIDC_ISSUER=issuer.url, SAHAB_BROKER_URL="memory://",
-               SAHAB_PUBLIC_URL=f"http://127.0.0.1:{api_port}", SAHAB_DATA_DIR=str(tmp_path / "data"),
-               SAHAB_DEMO_ACCOUNTS="false", SAHAB_METRICS_PER_PROJECT="true",
-               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp"))
+    env = dict(
+        os.environ,
+        SAHAB_DATABASE_URL=sqlite_url,
+        SAHAB_OIDC_ISSUER=issuer.url,
+        SAHAB_BROKER_URL="memory://",
+        SAHAB_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
+        SAHAB_DATA_DIR=str(tmp_path / "data"),
+        SAHAB_DEMO_ACCOUNTS="false",
+        SAHAB_METRICS_PER_PROJECT="true",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp"),
+    )
     (tmp_path / "mp").mkdir()
-    runtime = build_runtime(Settings(database_url=sqlite_url, data_dir=tmp_path / "data", oidc_issuer=issuer.url,
-                                     broker_url="memory://", demo_accounts=False), queue=RecordingQueue())
+    runtime = build_runtime(
+        Settings(
+            database_url=sqlite_url,
+            data_dir=tmp_path / "data",
+            oidc_issuer=issuer.url,
+            broker_url="memory://",
+            demo_accounts=False,
+        ),
+        queue=RecordingQueue(),
+    )
     from controlplane.runtime import prepare_database
 
     prepare_database(runtime)
@@ -67,23 +90,41 @@ def test_prometheus_scrapes_sahab_and_answers_promql(sqlite_url, issuer, tmp_pat
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: ['{ROOT / 'monitoring' / 'prometheus' / 'alerts.yaml'}']\n"
         "scrape_configs:\n"
-        f"  - job_name: sahab\n    static_configs: [{{targets: ['127.0.0.1:{api_port}']}}]\n")
+        f"  - job_name: sahab\n    static_configs: [{{targets: ['127.0.0.1:{api_port}']}}]\n"
+    )
     logs = tmp_path / "logs"
     logs.mkdir()
     processes = []
     try:
-        processes.append(subprocess.Popen([sys.executable, "-m", "api.server", "api"], env=env, cwd=ROOT,
-                                          stdout=open(logs / "api.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "api.server", "api"],
+                env=env,
+                cwd=ROOT,
+                stdout=open(logs / "api.log", "wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         wait_for_port(api_port, 60, "Sahab API", (logs / "api.log").read_text(errors="replace")[-2000:])
         payload = httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=30).content
         from controlplane.metrics import EXPORTER_COMPATIBLE_NAMES
 
         assert [p for p in lint_problems(promtool, payload) if p.split()[0] not in EXPORTER_COMPATIBLE_NAMES] == []
 
-        processes.append(subprocess.Popen(
-            [prometheus, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}"],
-            stdout=open(logs / "prometheus.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True))
+        processes.append(
+            subprocess.Popen(
+                [
+                    prometheus,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                ],
+                stdout=open(logs / "prometheus.log", "wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         wait_for_port(prom_port, 60, "Prometheus", (logs / "prometheus.log").read_text(errors="replace")[-2000:])
 
         def query(expr: str) -> list[dict]:

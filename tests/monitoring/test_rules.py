@@ -7,17 +7,20 @@ import json
 import re
 import subprocess
 
-from tests.monitoring.conftest import MONITORING, lint_problems, tool
-
 from controlplane.metrics import EXPORTER_COMPATIBLE_NAMES
+from tests.monitoring.conftest import MONITORING, lint_problems, tool
 
 
 def test_alert_rules_pass_their_unit_tests():
     promtool = tool("promtool")
     rules = MONITORING / "prometheus"
-    check = subprocess.run([promtool, "check", "rules", "alerts.yaml"], cwd=rules, capture_output=True, text=True, timeout=60)
+    check = subprocess.run(
+        [promtool, "check", "rules", "alerts.yaml"], cwd=rules, capture_output=True, text=True, timeout=60
+    )
     assert check.returncode == 0, check.stdout + check.stderr
-    result = subprocess.run([promtool, "test", "rules", "alerts_test.yaml"], cwd=rules, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [promtool, "test", "rules", "alerts_test.yaml"], cwd=rules, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
 
 
@@ -41,9 +44,17 @@ def test_dashboard_queries_known_metrics(client):
     names = {n for e in expressions for n in re.findall(r"\b((?:sahab|openstack)_[a-z_]+)\b", e)}
     text = (MONITORING / "prometheus" / "alerts.yaml").read_text()
     known = {n for n in re.findall(r"\b(sahab_[a-z_]+)\b", client.get("/metrics").text + text)}
-    known |= EXPORTER_COMPATIBLE_NAMES | {"sahab_metering_collection_duration_seconds_bucket",
-                                          "sahab_metering_failures_total", "sahab_provisioning_duration_seconds_count"}
+    known |= EXPORTER_COMPATIBLE_NAMES | {
+        "sahab_metering_collection_duration_seconds_bucket",
+        "sahab_metering_failures_total",
+        "sahab_provisioning_duration_seconds_count",
+    }
     # Served by the workers' own /metrics and, for consumers, by a RabbitMQ-backed API (tests/controlplane/observability).
-    known |= {"sahab_task_duration_seconds_bucket", "sahab_task_duration_seconds_count", "sahab_task_retries_total",
-              "sahab_task_redeliveries_total", "sahab_queue_consumers"}
+    known |= {
+        "sahab_task_duration_seconds_bucket",
+        "sahab_task_duration_seconds_count",
+        "sahab_task_retries_total",
+        "sahab_task_redeliveries_total",
+        "sahab_queue_consumers",
+    }
     assert names and names <= known, names - known

@@ -24,9 +24,17 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_prometheus_sees_http_task_queue_worker_and_process_metrics(sqlite_url, issuer, tmp_path):
     prometheus, promtool = tool("prometheus"), tool("promtool")
     api_port, worker_port, prom_port = free_port(), free_port(), free_port()
-    base = dict(os.environ, SAHAB_DATABASE_URL=sqlite_url, SAHAB_OIDC_ISSUER=issuer.url, SAHAB_BROKER_URL="filesystem://",
-                SAHAB_PUBLIC_URL=f"http://127.0.0.1:{api_port}", SAHAB_DATA_DIR=str(tmp_path / "data"),
-                SAHAB_DEMO_ACCOUNTS="false", SAHAB_PROVISIONER="unavailable", SAHAB_PROCESS_METRICS_INTERVAL_SECONDS="1")
+    base = dict(
+        os.environ,
+        SAHAB_DATABASE_URL=sqlite_url,
+        SAHAB_OIDC_ISSUER=issuer.url,
+        SAHAB_BROKER_URL="filesystem://",
+        SAHAB_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
+        SAHAB_DATA_DIR=str(tmp_path / "data"),
+        SAHAB_DEMO_ACCOUNTS="false",
+        SAHAB_PROVISIONER="unavailable",
+        SAHAB_PROCESS_METRICS_INTERVAL_SECONDS="1",
+    )
     envs = {}
     for role in ("api", "worker"):
         (tmp_path / f"mp-{role}").mkdir()
@@ -37,13 +45,20 @@ def test_prometheus_sees_http_task_queue_worker_and_process_metrics(sqlite_url, 
         f"rule_files: ['{ROOT / 'monitoring' / 'prometheus' / 'alerts.yaml'}']\n"
         "scrape_configs:\n"
         f"  - job_name: sahab-api\n    static_configs: [{{targets: ['127.0.0.1:{api_port}']}}]\n"
-        f"  - job_name: sahab-worker\n    static_configs: [{{targets: ['127.0.0.1:{worker_port}']}}]\n")
+        f"  - job_name: sahab-worker\n    static_configs: [{{targets: ['127.0.0.1:{worker_port}']}}]\n"
+    )
     logs = tmp_path / "logs"
     logs.mkdir()
 
     def spawn(name: str, command: list[str], env: dict[str, str] | None) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=open(logs / f"{name}.log", "wb"),
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            stdout=open(logs / f"{name}.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def log(name: str) -> str:
         return (logs / f"{name}.log").read_text(errors="replace")[-3000:]
@@ -51,23 +66,64 @@ def test_prometheus_sees_http_task_queue_worker_and_process_metrics(sqlite_url, 
     processes = []
     try:
         processes.append(spawn("api", [sys.executable, "-m", "api.server", "api"], envs["api"]))
-        processes.append(spawn("worker", [sys.executable, "-m", "api.server", "worker", "--concurrency", "1",
-                                          "--name", "observed@test", "--metrics-port", str(worker_port)], envs["worker"]))
+        processes.append(
+            spawn(
+                "worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "api.server",
+                    "worker",
+                    "--concurrency",
+                    "1",
+                    "--name",
+                    "observed@test",
+                    "--metrics-port",
+                    str(worker_port),
+                ],
+                envs["worker"],
+            )
+        )
         wait_for_port(api_port, 60, "Sahab API", log("api"))
         wait_for_port(worker_port, 90, "the worker's metrics endpoint", log("worker"))
-        processes.append(spawn("prometheus", [prometheus, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                              f"--web.listen-address=127.0.0.1:{prom_port}"], None))
+        processes.append(
+            spawn(
+                "prometheus",
+                [
+                    prometheus,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                ],
+                None,
+            )
+        )
         wait_for_port(prom_port, 60, "Prometheus", log("prometheus"))
 
         api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
         owner, operator = issuer.headers("nadia"), issuer.headers("omar", roles=("operator", "approver"))
-        org = api.post("/v1/organisations", headers=owner, json={
-            "kind": "business", "legal_name": "Atlas Observed SARL", "national_id": "009988776655443",
-            "contact_email": "ops@atlas.example"}).json()
+        org = api.post(
+            "/v1/organisations",
+            headers=owner,
+            json={
+                "kind": "business",
+                "legal_name": "Atlas Observed SARL",
+                "national_id": "009988776655443",
+                "contact_email": "ops@atlas.example",
+            },
+        ).json()
         assert api.post(f"/v1/organisations/{org['id']}/verify", headers=operator).status_code == 200
-        created = api.post("/v1/quota-requests", headers=owner, json={
-            "organisation_id": org["id"], "region": "rabat-1", "environment": "prod", "preset": "small",
-            "justification": "observed"})
+        created = api.post(
+            "/v1/quota-requests",
+            headers=owner,
+            json={
+                "organisation_id": org["id"],
+                "region": "rabat-1",
+                "environment": "prod",
+                "preset": "small",
+                "justification": "observed",
+            },
+        )
         assert created.status_code == 201 and created.json()["state"] == "approved", created.text
 
         def query(expr: str) -> list[dict]:
@@ -84,13 +140,24 @@ def test_prometheus_sees_http_task_queue_worker_and_process_metrics(sqlite_url, 
             raise AssertionError(f"no result for {expr}\nworker: {log('worker')}\nprometheus: {log('prometheus')}")
 
         # The route-level histogram, by template and status class.
-        buckets = eventually('sahab_http_request_duration_seconds_bucket{job="sahab-api",handler="/v1/quota-requests",method="POST",status="2xx"}')
+        buckets = eventually(
+            'sahab_http_request_duration_seconds_bucket{job="sahab-api",handler="/v1/quota-requests",method="POST",status="2xx"}'
+        )
         assert {b["metric"]["le"] for b in buckets} >= {"0.05", "0.1", "0.25", "+Inf"}
-        assert float(eventually('sahab_http_requests_total{job="sahab-api",handler="/v1/organisations/{organisation_id}/verify"}')[0]["value"][1]) == 1
+        assert (
+            float(
+                eventually(
+                    'sahab_http_requests_total{job="sahab-api",handler="/v1/organisations/{organisation_id}/verify"}'
+                )[0]["value"][1]
+            )
+            == 1
+        )
         # The provision task's duration, from the worker's own endpoint.
         provision = eventually('sahab_task_duration_seconds_count{job="sahab-worker",task="sahab.provision"} >= 1')
         assert provision[0]["metric"]["outcome"] == "success"
-        assert eventually('histogram_quantile(0.5, sum by (le) (sahab_task_duration_seconds_bucket{task="sahab.provision"}))')
+        assert eventually(
+            'histogram_quantile(0.5, sum by (le) (sahab_task_duration_seconds_bucket{task="sahab.provision"}))'
+        )
         # The queue, read by the API from the broker's folder; it was drained by the worker.
         depth = eventually('sahab_queue_messages{job="sahab-api",queue="sahab"}')
         assert float(depth[0]["value"][1]) == 0
@@ -99,8 +166,12 @@ def test_prometheus_sees_http_task_queue_worker_and_process_metrics(sqlite_url, 
         # The worker is alive, and every process reports its CPU, memory and open files.
         heartbeat = eventually('time() - sahab_worker_last_heartbeat_timestamp_seconds{worker="observed@test"} < 30')
         assert heartbeat[0]["metric"]["job"] == "sahab-worker"
-        assert eventually('changes(sahab_worker_last_heartbeat_timestamp_seconds{worker="observed@test"}[1m]) > 0', 30)  # beating
-        roles = {(r["metric"]["job"], r["metric"]["role"]) for r in eventually("sahab_process_resident_memory_bytes > 0")}
+        assert eventually(
+            'changes(sahab_worker_last_heartbeat_timestamp_seconds{worker="observed@test"}[1m]) > 0', 30
+        )  # beating
+        roles = {
+            (r["metric"]["job"], r["metric"]["role"]) for r in eventually("sahab_process_resident_memory_bytes > 0")
+        }
         assert {("sahab-api", "api"), ("sahab-worker", "worker")} <= roles
         assert eventually('sahab_process_open_fds{job="sahab-worker"} > 0')
         # The rules load and evaluate, and no worker-down alert fires while the worker lives.

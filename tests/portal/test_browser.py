@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,13 @@ from tests.support.portal import ServedSahab, served_sahab
 
 pytestmark = pytest.mark.browser
 LANGUAGES = ("en", "fr", "ar")
-MEMBER_PAGES = {"dashboard": "/portal", "new-request": "/portal/requests/new", "usage": "/portal/usage",
-                "organisations": "/portal/organisations", "organisation": "/portal/organisations/org_demo_business"}
+MEMBER_PAGES = {
+    "dashboard": "/portal",
+    "new-request": "/portal/requests/new",
+    "usage": "/portal/usage",
+    "organisations": "/portal/organisations",
+    "organisation": "/portal/organisations/org_demo_business",
+}
 STAFF_PAGES = {"approvals": "/portal/approvals", "operations": "/portal/operations"}
 
 
@@ -175,13 +180,22 @@ def test_a_request_is_filed_and_approved_with_the_keyboard_only(browser, sahab):
 
 
 def test_the_usage_chart_is_drawn_over_time(browser, sahab):
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with transaction(sahab.runtime.sessions) as session:
-        project = factories.project(session, "org_demo_business", created_at=now - timedelta(days=20), environment="charted",
-                                    granted={"vcpus": 8, "ram_mib": 16384, "volume_gib": 200})
+        project = factories.project(
+            session,
+            "org_demo_business",
+            created_at=now - timedelta(days=20),
+            environment="charted",
+            granted={"vcpus": 8, "ram_mib": 16384, "volume_gib": 200},
+        )
         for days, vcpus in ((14, 2), (10, 6), (6, 4), (3, 8)):
-            factories.usage_sample(session, project, now - timedelta(days=days),
-                                   used={"vcpus": vcpus, "ram_mib": 2048 * vcpus, "volume_gib": 20 * vcpus, "object_gib": 5})
+            factories.usage_sample(
+                session,
+                project,
+                now - timedelta(days=days),
+                used={"vcpus": vcpus, "ram_mib": 2048 * vcpus, "volume_gib": 20 * vcpus, "object_gib": 5},
+            )
     for language in LANGUAGES:
         page = sign_in(browser, sahab, "youssef")
         page.goto(f"/portal/lang/{language}?next=/portal/usage")
@@ -208,8 +222,9 @@ def test_the_usage_chart_is_drawn_over_time(browser, sahab):
 def test_the_device_page_of_sahab_login_follows_the_language(browser, sahab):
     for language in LANGUAGES:
         # bypass_csp: the issuer's pages forbid every script, axe-core's too.
-        context = browser.new_context(base_url=sahab.url, extra_http_headers={"Accept-Language": f"{language},en;q=0.5"},
-                                      bypass_csp=True)
+        context = browser.new_context(
+            base_url=sahab.url, extra_http_headers={"Accept-Language": f"{language},en;q=0.5"}, bypass_csp=True
+        )
         page = context.new_page()
         page.goto("/issuer/device?user_code=BCDF-GHJK")
         assert page.get_attribute("html", "lang") == language

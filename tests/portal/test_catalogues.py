@@ -18,8 +18,11 @@ def source_messages() -> set[str]:
     method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
     options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     keywords = {"_": None, "gettext": None, "N_": None}
-    return {message for _, _, message, *_ in extract_from_dir(str(PORTAL), method_map, options, keywords=keywords)
-            if isinstance(message, str) and message}
+    return {
+        message
+        for _, _, message, *_ in extract_from_dir(str(PORTAL), method_map, options, keywords=keywords)
+        if isinstance(message, str) and message
+    }
 
 
 @pytest.mark.parametrize("language", ["fr", "ar"])

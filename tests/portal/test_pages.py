@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,17 +16,23 @@ from controlplane.domain.states import MemberRole
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Membership, Project, QuotaRequest
 from controlplane.programmes import service as programmes
+from controlplane.programmes.catalogue import DEMO_PROGRAMMES
 from controlplane.projects import credentials
 from tests import factories
 from tests.api.helpers import make_active
-from controlplane.programmes.catalogue import DEMO_PROGRAMMES
 from tests.support.fakes import RecordingQueue
 from tests.support.issuer_flows import device_tokens
 from tests.support.portal import PortalUser, ServedSahab, served_sahab
 
 BUSINESS, AGENCY = "org_demo_business", "org_demo_agency"
-SMALL = {"organisation_id": BUSINESS, "region": "rabat-1", "environment": "prod", "preset": "small",
-         "justification": "Atlas analytics production", "action": "submit"}
+SMALL = {
+    "organisation_id": BUSINESS,
+    "region": "rabat-1",
+    "environment": "prod",
+    "preset": "small",
+    "justification": "Atlas analytics production",
+    "action": "submit",
+}
 
 
 def request_id_of(response: httpx.Response) -> str:
@@ -44,21 +50,36 @@ def api_token(sahab, username: str) -> dict[str, str]:
 def give_credentials(sahab, request_id: str) -> str:
     project_id = make_active(sahab.runtime, request_id)
     with transaction(sahab.runtime.sessions) as session:
-        outputs = TenantOutputs(openstack_project_id="os-1", user_name="sahab-user", auth_url="http://keystone.test/v3",
-                                region="rabat-1", password="s3cret-pw")
+        outputs = TenantOutputs(
+            openstack_project_id="os-1",
+            user_name="sahab-user",
+            auth_url="http://keystone.test/v3",
+            region="rabat-1",
+            password="s3cret-pw",
+        )
         credentials.store(session, sahab.runtime.vault, sahab.runtime.core.clock, project_id, outputs, "default")
     return project_id
 
 
-@pytest.mark.parametrize("language, direction, words", [
-    ("en", "ltr", "Dashboard"), ("fr", "ltr", "Tableau de bord"), ("ar", "rtl", "لوحة المتابعة")])
+@pytest.mark.parametrize(
+    "language, direction, words",
+    [("en", "ltr", "Dashboard"), ("fr", "ltr", "Tableau de bord"), ("ar", "rtl", "لوحة المتابعة")],
+)
 def test_every_page_renders_in_each_language(browser_of, language, direction, words):
     youssef, salma = browser_of("youssef"), browser_of("salma")
     for user in (youssef, salma):
         switched = user.http.get(f"/portal/lang/{language}", params={"next": "/portal/usage"})
         assert str(switched.url).endswith("/portal/usage")
-    pages = [(youssef, p) for p in ("/portal", "/portal/requests/new", "/portal/usage", "/portal/organisations",
-                                    f"/portal/organisations/{BUSINESS}")]
+    pages = [
+        (youssef, p)
+        for p in (
+            "/portal",
+            "/portal/requests/new",
+            "/portal/usage",
+            "/portal/organisations",
+            f"/portal/organisations/{BUSINESS}",
+        )
+    ]
     pages += [(salma, p) for p in ("/portal/approvals", "/portal/operations")]
     for user, page in pages:
         response = user.http.get(page)
@@ -76,7 +97,10 @@ def test_a_small_request_is_approved_at_once_and_shows_its_progress(browser_of, 
     assert "An approver must decide" in bigger.text
     created = youssef.post("/portal/requests/new", SMALL)
     request_id = request_id_of(created)
-    assert "state-approved" in created.text and "Approved automatically, within what the organisation gets." in created.text
+    assert (
+        "state-approved" in created.text
+        and "Approved automatically, within what the organisation gets." in created.text
+    )
     assert sahab.runtime.core.queue.provisioned == [request_id]
     assert "Cancel the request" not in created.text  # approved: only a waiting request can be cancelled
     progress = youssef.http.get(f"/portal/requests/{request_id}/progress", params={"after": 0}).json()
@@ -107,7 +131,9 @@ def test_the_preview_counts_an_enrolled_programmes_envelope(with_programmes):
     assert "Approved automatically within the envelope of programme" in preview.text
     assert "An approver must decide" not in preview.text
     created = youssef.post("/portal/requests/new", {**medium, "action": "submit"})
-    assert "state-approved" in created.text and "within the envelope of the organisation&#39;s programme" in created.text
+    assert (
+        "state-approved" in created.text and "within the envelope of the organisation&#39;s programme" in created.text
+    )
     # Above the programme's grant, the kind's envelope applies again, as create() decides.
     large = youssef.post("/portal/requests/new", {**medium, "preset": "large", "environment": "big"})
     assert "An approver must decide: this is above what a business gets automatically" in large.text
@@ -128,8 +154,12 @@ def test_another_organisations_pages_answer_404(browser_of, sahab):
     amina, youssef = browser_of("amina"), browser_of("youssef")
     request_id = request_id_of(amina.post("/portal/requests/new", {**SMALL, "organisation_id": AGENCY}))
     project_id = give_credentials(sahab, request_id)
-    for page in (f"/portal/organisations/{AGENCY}", f"/portal/requests/{request_id}",
-                 f"/portal/requests/{request_id}/progress", f"/portal/projects/{project_id}/clouds.yaml"):
+    for page in (
+        f"/portal/organisations/{AGENCY}",
+        f"/portal/requests/{request_id}",
+        f"/portal/requests/{request_id}/progress",
+        f"/portal/projects/{project_id}/clouds.yaml",
+    ):
         response = youssef.http.get(page)
         assert response.status_code == 404, page
         assert AGENCY not in response.text.replace(page, "") or "not found" in response.text
@@ -144,8 +174,14 @@ def test_the_portal_shows_nothing_the_api_refuses(browser_of, sahab):
     request_id = request_id_of(youssef.post("/portal/requests/new", SMALL))
     project_id = give_credentials(sahab, request_id)
     with transaction(sahab.runtime.sessions) as session:  # amina: a plain member of the business
-        session.add(Membership(organisation_id=BUSINESS, subject="amina", role=MemberRole.MEMBER.value,
-                               created_at=sahab.runtime.core.clock.now()))
+        session.add(
+            Membership(
+                organisation_id=BUSINESS,
+                subject="amina",
+                role=MemberRole.MEMBER.value,
+                created_at=sahab.runtime.core.clock.now(),
+            )
+        )
 
     # The admin's download is the API's document.
     download = youssef.http.get(f"/portal/projects/{project_id}/clouds.yaml")
@@ -170,12 +206,17 @@ def test_the_portal_shows_nothing_the_api_refuses(browser_of, sahab):
 
 def test_an_approver_approves_a_waiting_request_from_the_queue(browser_of, sahab):
     youssef, salma = browser_of("youssef"), browser_of("salma")
-    request_id = request_id_of(youssef.post("/portal/requests/new", {**SMALL, "preset": "medium", "environment": "big"}))
+    request_id = request_id_of(
+        youssef.post("/portal/requests/new", {**SMALL, "preset": "medium", "environment": "big"})
+    )
     assert "Cancel the request" in youssef.http.get(f"/portal/requests/{request_id}").text
     queue = salma.http.get("/portal/approvals")
     assert request_id in queue.text and "above what a business gets automatically (vCPUs, RAM (MiB)" in queue.text
-    approved = salma.post(f"/portal/requests/{request_id}/approve", {"reason": "growth is planned", "next": "/portal/approvals"},
-                          csrf_from="/portal/approvals")
+    approved = salma.post(
+        f"/portal/requests/{request_id}/approve",
+        {"reason": "growth is planned", "next": "/portal/approvals"},
+        csrf_from="/portal/approvals",
+    )
     assert approved.status_code == 200 and str(approved.url).endswith("/portal/approvals")
     with transaction(sahab.runtime.sessions) as session:
         assert session.get_one(QuotaRequest, request_id).state == "approved"
@@ -201,16 +242,20 @@ def test_usage_over_time_as_a_table_and_a_csv(browser_of, sahab):
     project_id = give_credentials(sahab, request_id_of(youssef.post("/portal/requests/new", SMALL)))
     with transaction(sahab.runtime.sessions) as session:
         project = session.get_one(Project, project_id)
-        start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        start = datetime(2026, 11, 1, tzinfo=UTC)
         project.created_at = start - timedelta(days=1)
         for hours, vcpus, gib in ((0, 2, 10), (24, 4, 10), (48, 0, 0)):  # 2 vCPUs on day 1, 4 on day 2, none after
-            factories.usage_sample(session, project, start + timedelta(hours=hours),
-                                   used={"vcpus": vcpus, "ram_mib": 1024 * vcpus, "volume_gib": gib, "object_gib": 1})
+            factories.usage_sample(
+                session,
+                project,
+                start + timedelta(hours=hours),
+                used={"vcpus": vcpus, "ram_mib": 1024 * vcpus, "volume_gib": gib, "object_gib": 1},
+            )
     period = {"from": "2026-11-01", "to": "2026-11-05"}
     page = youssef.http.get("/portal/usage", params=period)
     assert page.status_code == 200 and "Utilisation au fil du temps, par jour" in page.text
     assert page.text.count('<canvas id="usage-chart-') == 4 and 'id="series-table"' in page.text
-    table = page.text[page.text.index('id="series-table"'):page.text.index('id="totals-h"')]
+    table = page.text[page.text.index('id="series-table"') : page.text.index('id="totals-h"')]
     assert table.count('<tr><th scope="row">') == 4  # four days, without JavaScript
     assert "48,0" in table and "96,0" in table  # vCPU-hours of days 1 and 2, in French figures
     series = youssef.http.get("/portal/usage-over-time.csv", params=period)
@@ -220,18 +265,30 @@ def test_usage_over_time_as_a_table_and_a_csv(browser_of, sahab):
     assert [line.split(",")[2] for line in lines[1:]] == ["48.0", "96.0", "0.0", "0.0"]
     assert [line.split(",")[5] for line in lines[1:]] == ["24.0"] * 4  # object GiB-hours: 1 GiB all along
     # Hours for a short period; the days' sum is the totals' figure.
-    hourly = youssef.http.get("/portal/usage-over-time.csv", params={"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"})
+    hourly = youssef.http.get(
+        "/portal/usage-over-time.csv", params={"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"}
+    )
     assert len(hourly.text.splitlines()) == 1 + 24
     totals = youssef.http.get("/portal/usage.csv", params=period).text.splitlines()
     assert totals[1].split(",")[8] == "144.0"
-    assert youssef.http.get("/portal/usage-over-time.csv", params={"from": "2026-12-01", "to": "2026-11-01"}).status_code == 422
+    assert (
+        youssef.http.get("/portal/usage-over-time.csv", params={"from": "2026-12-01", "to": "2026-11-01"}).status_code
+        == 422
+    )
 
 
 def test_an_operator_verifies_a_registered_organisation(browser_of, sahab):
     youssef, salma = browser_of("youssef"), browser_of("salma")
-    registered = youssef.post("/portal/organisations", {"kind": "business", "legal_name": "Textiles du Nord SARL",
-                                                         "national_id": "002233445000011", "contact_email": "it@textiles.example"},
-                              csrf_from="/portal/organisations")
+    registered = youssef.post(
+        "/portal/organisations",
+        {
+            "kind": "business",
+            "legal_name": "Textiles du Nord SARL",
+            "national_id": "002233445000011",
+            "contact_email": "it@textiles.example",
+        },
+        csrf_from="/portal/organisations",
+    )
     organisation_id = str(registered.url).rsplit("/", 1)[1]
     assert "waiting for verification" in registered.text
     verified = salma.post(f"/portal/organisations/{organisation_id}/verify", {}, csrf_from="/portal/operations")
@@ -246,8 +303,14 @@ def test_an_admin_decommissions_a_project_and_a_member_may_not(browser_of, sahab
     youssef, amina = browser_of("youssef"), browser_of("amina")
     project_id = give_credentials(sahab, request_id_of(youssef.post("/portal/requests/new", SMALL)))
     with transaction(sahab.runtime.sessions) as session:
-        session.add(Membership(organisation_id=BUSINESS, subject="amina", role=MemberRole.MEMBER.value,
-                               created_at=sahab.runtime.core.clock.now()))
+        session.add(
+            Membership(
+                organisation_id=BUSINESS,
+                subject="amina",
+                role=MemberRole.MEMBER.value,
+                created_at=sahab.runtime.core.clock.now(),
+            )
+        )
     assert amina.post(f"/portal/projects/{project_id}/decommission", {}).status_code == 403
     done = youssef.post(f"/portal/projects/{project_id}/decommission", {})
     assert done.status_code == 200 and str(done.url).endswith("/portal")

@@ -44,7 +44,9 @@ def test_a_request_provisions_for_real_and_its_credentials_download(tmp_path: Pa
             # Progress arrives while the page stays: resources appear as Pulumi creates them.
             page.locator("#events .detail").first.wait_for(timeout=240_000)
             assert page.url == request_url
-            page.screenshot(path=str(artefacts_dir() / "en" / "request-provisioning.png"), full_page=True, timeout=120_000)
+            page.screenshot(
+                path=str(artefacts_dir() / "en" / "request-provisioning.png"), full_page=True, timeout=120_000
+            )
             page.locator("#request-state .state-active").wait_for(timeout=300_000)
             # Once final, the page reloads itself to offer what the new state allows: the credentials.
             page.locator("a[href$='clouds.yaml']").wait_for(timeout=60_000)
@@ -53,13 +55,14 @@ def test_a_request_provisions_for_real_and_its_credentials_download(tmp_path: Pa
             with page.expect_download() as download:
                 page.click("a[href$='clouds.yaml']")
             document = yaml.safe_load(Path(download.value.path()).read_text())
-            (name, entry), = document["clouds"].items()
+            ((name, entry),) = document["clouds"].items()
             created_project = entry["auth"]["project_id"]
             assert entry["auth"]["username"] == f"{project_name}-user"
             assert name.startswith("sahab-rabat-1-portal-")
             # The credentials open the new project on the cloud.
-            connection = openstack.connect(auth=entry["auth"], region_name=entry["region_name"],
-                                           identity_api_version=3, api_timeout=60)
+            connection = openstack.connect(
+                auth=entry["auth"], region_name=entry["region_name"], identity_api_version=3, api_timeout=60
+            )
             assert connection.current_project_id == created_project
             assert list(connection.network.networks(project_id=created_project))
             page.click("a[hreflang=ar]")

@@ -3,7 +3,7 @@ cookie, sign-out, session expiry and CSRF refusals, over real HTTP on the real d
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from controlplane.clock import FrozenClock
 from tests.support.fakes import RecordingQueue
@@ -42,8 +42,12 @@ def test_sign_out_ends_the_session(browser_of):
 
 def test_forms_without_the_sessions_csrf_token_are_refused(browser_of, sahab):
     user = browser_of("youssef")
-    body = {"kind": "business", "legal_name": "Forged SARL", "national_id": "001234567000089",
-            "contact_email": "a@forged.example"}
+    body = {
+        "kind": "business",
+        "legal_name": "Forged SARL",
+        "national_id": "001234567000089",
+        "contact_email": "a@forged.example",
+    }
     for token in (None, "", "not-the-token"):
         data = body if token is None else {**body, "csrf": token}
         refused = user.http.post("/portal/organisations", data=data)
@@ -58,9 +62,10 @@ def test_forms_without_the_sessions_csrf_token_are_refused(browser_of, sahab):
 
 
 def test_the_session_ends_after_its_maximum_age(database_url, tmp_path):
-    clock = FrozenClock(datetime.now(timezone.utc))
-    with served_sahab(database_url, tmp_path / "data", queue=RecordingQueue(), clock=clock,
-                      portal_session_max_seconds=600) as sahab:
+    clock = FrozenClock(datetime.now(UTC))
+    with served_sahab(
+        database_url, tmp_path / "data", queue=RecordingQueue(), clock=clock, portal_session_max_seconds=600
+    ) as sahab:
         user = PortalUser(sahab)
         try:
             assert user.sign_in("youssef", "youssef-demo").status_code == 200

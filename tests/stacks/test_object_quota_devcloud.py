@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.objects import read_object_quota, set_object_quota
 from tests.support.processes import descendants
 from tests.support.tenants import object_storage_spec as spec_for
-from tests.support.objects import read_object_quota, set_object_quota
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,12 +68,17 @@ def test_provider_creates_updates_survives_a_sigkill_and_destroys(engine_path, a
         assert outputs.s3_endpoint == "http://127.0.0.1:8890"
 
         # SIGKILL the runner (and its engine) while the dynamic provider's process applies 1 -> 3 GiB.
-        child = subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path), clouds, suffix, "3"],
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-c", RUN, str(tmp_path), clouds, suffix, "3"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 300
-        while not (providers := [(pid, group) for pid, group, command in descendants(child.pid)
-                                 if "pulumi.dynamic" in command]):
+        while not (
+            providers := [(pid, group) for pid, group, command in descendants(child.pid) if "pulumi.dynamic" in command]
+        ):
             assert child.poll() is None, "the update ended before its provider ran"
             assert time.monotonic() < deadline, "the dynamic provider never started"
             time.sleep(0.02)
@@ -92,4 +97,4 @@ def test_provider_creates_updates_survives_a_sigkill_and_destroys(engine_path, a
     finally:
         runner.destroy(spec_for(suffix, 3), lambda event: None, password=password)
     assert admin.identity.find_project(pid, ignore_missing=True) is None
-    assert read_object_quota(admin, pid) == 0   # delete sets the quota to 0; the account itself stays
+    assert read_object_quota(admin, pid) == 0  # delete sets the quota to 0; the account itself stays

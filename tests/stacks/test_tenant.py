@@ -44,9 +44,18 @@ QUOTA = {name: 10 + i for i, name in enumerate(QUOTA_FIELDS)}
 
 def spec(**overrides) -> TenantSpec:
     values = dict(
-        project_id="prj_abc", organisation_id="org_x", organisation_name="Atlas SARL", request_id="req_1",
-        region_id="rabat-1", cloud="sahab-devcloud", openstack_region="RegionOne", domain_id="default",
-        environment="prod", quota=QUOTA, external_network="public", create_network=True,
+        project_id="prj_abc",
+        organisation_id="org_x",
+        organisation_name="Atlas SARL",
+        request_id="req_1",
+        region_id="rabat-1",
+        cloud="sahab-devcloud",
+        openstack_region="RegionOne",
+        domain_id="default",
+        environment="prod",
+        quota=QUOTA,
+        external_network="public",
+        create_network=True,
     )
     values.update(overrides)
     return TenantSpec(**values)
@@ -88,8 +97,12 @@ def test_resource_graph_has_deterministic_names(mocks):
 
 def test_every_quota_field_is_set_from_the_grant(mocks):
     resources = run(mocks, spec(object_storage=True))
-    service_resource = {"compute": "compute-quota", "block-storage": "volume-quota", "network": "network-quota",
-                        "object-store": "object-quota"}
+    service_resource = {
+        "compute": "compute-quota",
+        "block-storage": "volume-quota",
+        "network": "network-quota",
+        "object-store": "object-quota",
+    }
     camel = lambda field: "".join(p if i == 0 else p.title() for i, p in enumerate(field.split("_")))  # noqa: E731
     for name, (service, field) in QUOTA_FIELDS.items():
         inputs = resources[service_resource[service]][1]
@@ -123,11 +136,22 @@ class FakeCloud:
 
         self.auth_url = "http://127.0.0.1:5000/v3"
         self.connections = 0
-        listing = lambda kind: lambda **query: [o for o in objects.get(kind, []) if all(getattr(o, k) == v for k, v in query.items())]  # noqa: E731
+
+        def listing(kind):
+            return lambda **query: [
+                o for o in objects.get(kind, []) if all(getattr(o, k) == v for k, v in query.items())
+            ]
+
         find = lambda kind: lambda name, **_: next((o for o in objects.get(kind, []) if o.name == name), None)  # noqa: E731
-        self.conn = NS(identity=NS(find_project=find("projects"), find_user=find("users")),
-                       network=NS(networks=listing("networks"), subnets=listing("subnets"), routers=listing("routers"),
-                                  ports=listing("ports")))
+        self.conn = NS(
+            identity=NS(find_project=find("projects"), find_user=find("users")),
+            network=NS(
+                networks=listing("networks"),
+                subnets=listing("subnets"),
+                routers=listing("routers"),
+                ports=listing("ports"),
+            ),
+        )
 
     def connect(self):
         from contextlib import nullcontext
@@ -153,15 +177,21 @@ def test_lost_objects_are_found_by_their_names_on_the_cloud():
     s = spec()
     names = network_names(s)
     cloud = FakeCloud(
-        projects=[NS(id="p1", name=s.openstack_project_name)], users=[NS(id="u1", name=s.user_name)],
+        projects=[NS(id="p1", name=s.openstack_project_name)],
+        users=[NS(id="u1", name=s.user_name)],
         networks=[NS(id="n1", name=names["network"], project_id="p1")],
         subnets=[NS(id="s1", name=names["subnet"], project_id="p1")],
-        routers=[NS(id="r1", name=names["router"], project_id="p1"), NS(id="r2", name=names["router"], project_id="other")],
+        routers=[
+            NS(id="r1", name=names["router"], project_id="p1"),
+            NS(id="r2", name=names["router"], project_id="other"),
+        ],
         ports=[NS(id="port1", device_id="r1", fixed_ips="subnet_id=s1")],
     )
     assert PROGRAM.lost_objects(s, {}, cloud) == Adopt("p1", "u1", "n1", "s1", "r1", "port1")
     # What the state still holds is neither looked up nor adopted.
-    assert PROGRAM.lost_objects(s, {"project": "p1", "user": "u1"}, cloud) == Adopt(None, None, "n1", "s1", "r1", "port1")
+    assert PROGRAM.lost_objects(s, {"project": "p1", "user": "u1"}, cloud) == Adopt(
+        None, None, "n1", "s1", "r1", "port1"
+    )
     connections = cloud.connections
     complete = {name: "x" for name in ("project", "user", "network", "subnet", "router", "router-subnet")}
     assert PROGRAM.lost_objects(s, complete, cloud) == Adopt()
@@ -171,8 +201,14 @@ def test_lost_objects_are_found_by_their_names_on_the_cloud():
 def test_outputs_carry_the_password_and_an_incomplete_stack_has_none():
     from stacks.tenant import PROGRAM
 
-    raw = {"project_id": "p1", "user_name": "u", "auth_url": "http://k/v3", "region": "RegionOne",
-           "network_id": "n1", "password": "s3cret"}
+    raw = {
+        "project_id": "p1",
+        "user_name": "u",
+        "auth_url": "http://k/v3",
+        "region": "RegionOne",
+        "network_id": "n1",
+        "password": "s3cret",
+    }
     outputs = PROGRAM.outputs(raw)
     assert outputs.openstack_project_id == "p1" and outputs.password == "s3cret"
     assert "s3cret" not in repr(outputs)
@@ -184,7 +220,11 @@ def test_object_storage_adds_the_account_quota_and_s3_credentials(mocks):
     typ, inputs, _ = resources["object-quota"]
     assert typ == "pulumi-python:dynamic:Resource"
     assert (inputs["cloud"], inputs["region"], inputs["project_id"], inputs["quota_gib"]) == (
-        "sahab-devcloud", "RegionOne", "project-id", 7)
+        "sahab-devcloud",
+        "RegionOne",
+        "project-id",
+        7,
+    )
     typ, inputs, _ = resources["s3-credential"]
     assert typ == "openstack:identity/ec2CredentialV3:Ec2CredentialV3"
     assert (inputs["userId"], inputs["projectId"]) == ("user-id", "project-id")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+from sqlalchemy.orm import Session
 
 from controlplane.billing.discounts import Discount
 from controlplane.billing.prices import PriceList, parse_price_list
-from sqlalchemy.orm import Session
-
 from controlplane.persistence.models import Organisation
 from tests import factories
 
@@ -31,21 +31,41 @@ def fifty_percent(until: date, programme: str = "startup-2026") -> Discount:
 
 def march_price_change() -> PriceList:
     """vCPU 0.25 MAD per hour until 16 March 2026, 0.30 from then; RAM and volumes unchanged."""
-    common = {"ram_mib": {"basis": "granted", "unit": "GiB-hour", "per": 1024, "business": "0.03", "agency": "0.02"},
-              "volume_gib": {"basis": "measured", "unit": "GiB-hour", "business": "0.001", "agency": "0.0005"}}
-    return parse_price_list({"currencies": {"business": "MAD", "agency": "CU"}, "versions": [
-        {"version": "v1", "effective": date(2026, 1, 1), "resources": {
-            "vcpus": {"basis": "granted", "unit": "vCPU-hour", "business": "0.25", "agency": "0.18"}, **common}},
-        {"version": "v2", "effective": date(2026, 3, 16), "resources": {
-            "vcpus": {"basis": "granted", "unit": "vCPU-hour", "business": "0.30", "agency": "0.20"}, **common}},
-    ]}, "test prices")
+    common = {
+        "ram_mib": {"basis": "granted", "unit": "GiB-hour", "per": 1024, "business": "0.03", "agency": "0.02"},
+        "volume_gib": {"basis": "measured", "unit": "GiB-hour", "business": "0.001", "agency": "0.0005"},
+    }
+    return parse_price_list(
+        {
+            "currencies": {"business": "MAD", "agency": "CU"},
+            "versions": [
+                {
+                    "version": "v1",
+                    "effective": date(2026, 1, 1),
+                    "resources": {
+                        "vcpus": {"basis": "granted", "unit": "vCPU-hour", "business": "0.25", "agency": "0.18"},
+                        **common,
+                    },
+                },
+                {
+                    "version": "v2",
+                    "effective": date(2026, 3, 16),
+                    "resources": {
+                        "vcpus": {"basis": "granted", "unit": "vCPU-hour", "business": "0.30", "agency": "0.20"},
+                        **common,
+                    },
+                },
+            ],
+        },
+        "test prices",
+    )
 
 
 def at(day: int, hour: float = 0, month: int = 3) -> datetime:
-    return datetime(2026, month, day, tzinfo=timezone.utc) + timedelta(hours=hour)
+    return datetime(2026, month, day, tzinfo=UTC) + timedelta(hours=hour)
 
 
-APRIL_FIRST = datetime(2026, 4, 1, 1, tzinfo=timezone.utc)
+APRIL_FIRST = datetime(2026, 4, 1, 1, tzinfo=UTC)
 
 
 def march_fixture(session: Session) -> tuple[Organisation, str, str]:
@@ -59,5 +79,3 @@ def march_fixture(session: Session) -> tuple[Organisation, str, str]:
     factories.usage_sample(session, b, at(2), used={"volume_gib": 10}, quota={"vcpus": 2, "ram_mib": -1})
     factories.decommissioned(session, b, at(5, 12))
     return org, a.id, b.id
-
-

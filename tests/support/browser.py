@@ -13,8 +13,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SAHAB_CHROMIUM", "/usr/bin/chromium"))
-AXE = Path(os.environ.get("SAHAB_AXE_JS") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-           / "sahab" / "npm" / "node_modules" / "axe-core" / "axe.min.js")
+AXE = Path(
+    os.environ.get("SAHAB_AXE_JS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "sahab"
+    / "npm"
+    / "node_modules"
+    / "axe-core"
+    / "axe.min.js"
+)
 SERIOUS = {"serious", "critical"}
 
 
@@ -28,7 +35,9 @@ def artefacts_dir() -> Path:
 def chromium() -> Iterator[Any]:
     """A Chromium browser; fails (never skips) when Chromium or Playwright is missing."""
     if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (./dev test does)", pytrace=False)
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (./dev test does)", pytrace=False
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -46,9 +55,11 @@ def serious_violations(page: Any) -> list[dict[str, Any]]:
     page.add_script_tag(content=AXE.read_text())
     result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
         values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in result["violations"] if v["impact"] in SERIOUS]
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in SERIOUS
+    ]
 
 
 FOCUSED = """() => { const e = document.activeElement;

@@ -41,8 +41,9 @@ class WorkerQueue:
         assert self.runtime is not None
         live = self.every_environment_live or environment.startswith("live")
         provisioner = self.live if live else UnavailableProvisioner()
-        return ProvisioningWorkflow(self.runtime.sessions, self.runtime.core, provisioner, worker_id="test-worker",
-                                    vault=self.runtime.vault)
+        return ProvisioningWorkflow(
+            self.runtime.sessions, self.runtime.core, provisioner, worker_id="test-worker", vault=self.runtime.vault
+        )
 
     def _later(self, work: Callable[[], None]) -> None:
         def run() -> None:
@@ -93,23 +94,44 @@ def device_token(api_url: str, username: str) -> str:
     issuer = f"{api_url}/issuer"
     with httpx.Client(timeout=10) as http:
         grant = http.post(f"{issuer}/device_authorization", data={"client_id": "sahab-cli"}).json()
-        page = http.post(f"{issuer}/device", data={"user_code": grant["user_code"], "username": username,
-                                                    "password": PASSWORDS[username], "action": "approve"})
+        page = http.post(
+            f"{issuer}/device",
+            data={
+                "user_code": grant["user_code"],
+                "username": username,
+                "password": PASSWORDS[username],
+                "action": "approve",
+            },
+        )
         assert page.status_code == 200, page.text
-        token = http.post(f"{issuer}/token", data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-                                                    "device_code": grant["device_code"], "client_id": "sahab-cli"})
+        token = http.post(
+            f"{issuer}/token",
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                "device_code": grant["device_code"],
+                "client_id": "sahab-cli",
+            },
+        )
         assert token.status_code == 200, token.text
         return token.json()["access_token"]
 
 
-def write_credentials(home: Path, token: str, api_url: str, *, expires_at: float | None = None,
-                      grant: str = "device_code") -> None:
+def write_credentials(
+    home: Path, token: str, api_url: str, *, expires_at: float | None = None, grant: str = "device_code"
+) -> None:
     directory = home / "sahab"
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "credentials.json").write_text(json.dumps({
-        "access_token": token, "expires_at": expires_at or time.time() + 3000, "grant": grant, "api_url": api_url,
-        "client_id": "sahab-cli",
-    }))
+    (directory / "credentials.json").write_text(
+        json.dumps(
+            {
+                "access_token": token,
+                "expires_at": expires_at or time.time() + 3000,
+                "grant": grant,
+                "api_url": api_url,
+                "client_id": "sahab-cli",
+            }
+        )
+    )
 
 
 class Cli:
@@ -129,9 +151,17 @@ class Cli:
     def env(self, user: str | None, **extra: str | None) -> dict[str, str | None]:
         # English unless a test asks for a language, whatever the locale of the machine running the tests.
         language = {"SAHAB_LANG": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8"}
-        return {"XDG_CONFIG_HOME": str(self.home(user)), "SAHAB_API_URL": self.served.url, "SAHAB_POLL_INTERVAL": "0.2",
-                "SAHAB_CLIENT_ID": None, "SAHAB_CLIENT_SECRET": None, "SAHAB_DEBUG": None, "COLUMNS": "200", **language,
-                **extra}
+        return {
+            "XDG_CONFIG_HOME": str(self.home(user)),
+            "SAHAB_API_URL": self.served.url,
+            "SAHAB_POLL_INTERVAL": "0.2",
+            "SAHAB_CLIENT_ID": None,
+            "SAHAB_CLIENT_SECRET": None,
+            "SAHAB_DEBUG": None,
+            "COLUMNS": "200",
+            **language,
+            **extra,
+        }
 
     def __call__(self, *args: str, user: str | None = None, input: str | None = None, **env: str | None) -> Any:
         return self.runner.invoke(cli_app, list(args), env=self.env(user, **env), input=input, catch_exceptions=False)

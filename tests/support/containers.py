@@ -25,8 +25,10 @@ CHART = ROOT / "helm" / "sahab"
 def podman() -> list[str]:
     runc = shutil.which("runc") or "/usr/sbin/runc"
     if shutil.which("podman") is None or not Path(runc).exists():
-        pytest.fail("podman and runc are not installed (apt-get install podman buildah runc debootstrap; ./dev test does it)",
-                    pytrace=False)
+        pytest.fail(
+            "podman and runc are not installed (apt-get install podman buildah runc debootstrap; ./dev test does it)",
+            pytrace=False,
+        )
     return ["podman", "--runtime", runc]
 
 
@@ -44,8 +46,12 @@ def build_image() -> str:
 
 def in_image(image: str, *command: str) -> str:
     """Run a command in a throwaway container of the image (as root, to read every file)."""
-    result = subprocess.run([*podman(), "run", "--rm", *LIMITS, "--network", "none", "--user", "0:0", "--entrypoint", "",
-                             image, *command], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*podman(), "run", "--rm", *LIMITS, "--network", "none", "--user", "0:0", "--entrypoint", "", image, *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, f"{command}: exit {result.returncode}\n{result.stderr[-2000:]}"
     return result.stdout
 
@@ -53,8 +59,9 @@ def in_image(image: str, *command: str) -> str:
 def render_chart(helm: str, values: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
     path = tmp / "values.yaml"
     path.write_text(yaml.safe_dump(values))
-    result = subprocess.run([helm, "template", "sahab", str(CHART), "-f", str(path)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [helm, "template", "sahab", str(CHART), "-f", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d]
 
@@ -102,12 +109,23 @@ def _expand(arg: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m[1], m[0]), arg)
 
 
-def run_args(spec: ChartContainer, image: str, name: str, volume_dirs: dict[str, Path], detach: bool = True) -> list[str]:
+def run_args(
+    spec: ChartContainer, image: str, name: str, volume_dirs: dict[str, Path], detach: bool = True
+) -> list[str]:
     """`podman run` arguments for the chart's container: `volume_dirs` gives a host directory for each
     ConfigMap/Secret volume (mounted read-only); every emptyDir becomes a tmpfs."""
     security = {**spec.pod.get("securityContext", {}), **spec.container["securityContext"]}
-    args = ["run", "--detach" if detach else "--rm", "--name", name, *LIMITS, "--network", "host",
-            "--user", f"{security['runAsUser']}:{security['runAsGroup']}"]
+    args = [
+        "run",
+        "--detach" if detach else "--rm",
+        "--name",
+        name,
+        *LIMITS,
+        "--network",
+        "host",
+        "--user",
+        f"{security['runAsUser']}:{security['runAsGroup']}",
+    ]
     if security.get("readOnlyRootFilesystem"):
         args += ["--read-only", "--read-only-tmpfs=false"]  # only the chart's writable paths, no extra tmpfs
     if security.get("allowPrivilegeEscalation") is False:
@@ -137,6 +155,7 @@ def logs(name: str) -> str:
 
 def remove(*names: str) -> None:
     """Stop and remove the containers (names never started are ignored); a failure fails the test."""
-    result = subprocess.run([*podman(), "rm", "--force", "--ignore", "--time", "20", *names], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [*podman(), "rm", "--force", "--ignore", "--time", "20", *names], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, f"podman rm {names}: {result.stderr}"

@@ -63,22 +63,33 @@ class InMemoryProvisioner:
             message, self.fail_next = self.fail_next, None
             raise ProvisioningError(message)
 
-    def apply(self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None,
-              refresh: bool = False) -> TenantOutputs:
+    def apply(
+        self, spec: TenantSpec, progress: ProgressCallback, password: str | None = None, refresh: bool = False
+    ) -> TenantOutputs:
         self._maybe_fail()
         with self.lock:
             self.applies.append(spec.project_id)
             created = spec.project_id not in self.tenants
             self.tenants[spec.project_id] = spec
             self.passwords[spec.project_id] = password or self.passwords.get(spec.project_id) or new_password()
-        progress(ProgressEvent("keystone project " + ("created" if created else "unchanged"),
-                               "openstack:identity/project:Project", spec.openstack_project_name, "create" if created else "same"))
+        progress(
+            ProgressEvent(
+                "keystone project " + ("created" if created else "unchanged"),
+                "openstack:identity/project:Project",
+                spec.openstack_project_name,
+                "create" if created else "same",
+            )
+        )
         return self._outputs(spec)
 
     def _outputs(self, spec: TenantSpec) -> TenantOutputs:
-        return TenantOutputs(openstack_project_id=f"os-{spec.project_id}", user_name=f"{spec.openstack_project_name}-user",
-                             auth_url="http://keystone.invalid/v3", region=spec.openstack_region,
-                             password=self.passwords[spec.project_id])
+        return TenantOutputs(
+            openstack_project_id=f"os-{spec.project_id}",
+            user_name=f"{spec.openstack_project_name}-user",
+            auth_url="http://keystone.invalid/v3",
+            region=spec.openstack_region,
+            password=self.passwords[spec.project_id],
+        )
 
     def preview(self, spec: TenantSpec, password: str | None = None) -> dict[str, Any]:
         return {"changes": {"update": 1}}

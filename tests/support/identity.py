@@ -27,14 +27,16 @@ class ServerThread:
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         self.thread.start()
         wait_for_port(self.port, 20, "test server")
         return self
@@ -51,10 +53,14 @@ class TestIssuer:
     def __init__(self) -> None:
         self.key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "test-key-1"})
         self.jwks_fetches = 0
-        self.server = ServerThread(Starlette(routes=[
-            Route("/.well-known/openid-configuration", self._discovery),
-            Route("/jwks", self._jwks),
-        ]))
+        self.server = ServerThread(
+            Starlette(
+                routes=[
+                    Route("/.well-known/openid-configuration", self._discovery),
+                    Route("/jwks", self._jwks),
+                ]
+            )
+        )
 
     @property
     def url(self) -> str:
@@ -67,13 +73,27 @@ class TestIssuer:
         self.jwks_fetches += 1
         return JSONResponse({"keys": [self.key.as_dict(is_private=False)]})
 
-    def token(self, subject: str, *, roles: tuple[str, ...] = (), organisations: tuple[str, ...] = (),
-              lifetime: int = 600, **claims: Any) -> str:
+    def token(
+        self,
+        subject: str,
+        *,
+        roles: tuple[str, ...] = (),
+        organisations: tuple[str, ...] = (),
+        lifetime: int = 600,
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
         payload = {
-            "iss": self.url, "sub": subject, "aud": self.audience, "iat": now, "exp": now + lifetime,
-            "jti": uuid.uuid4().hex, "name": subject.title(), "sahab_roles": list(roles),
-            "sahab_orgs": list(organisations), **claims,
+            "iss": self.url,
+            "sub": subject,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+            "name": subject.title(),
+            "sahab_roles": list(roles),
+            "sahab_orgs": list(organisations),
+            **claims,
         }
         header = {"alg": "RS256", "kid": self.key.as_dict()["kid"], "typ": "at+jwt"}  # an RFC 9068 access token
         return jwt.encode(header, payload, self.key).decode()
@@ -81,7 +101,7 @@ class TestIssuer:
     def headers(self, subject: str, **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(subject, **kwargs)}"}
 
-    def __enter__(self) -> "TestIssuer":
+    def __enter__(self) -> TestIssuer:
         self.server.__enter__()
         return self
 
@@ -95,10 +115,18 @@ def isolated_settings(base_url: str, data_dir: Any, **overrides: Any) -> Any:
     from controlplane.settings import Settings
 
     values: dict[str, Any] = dict(
-        public_url=base_url, data_dir=data_dir, oidc_issuer="", oidc_audience="sahab",
-        oidc_algorithms=["RS256", "PS256", "ES256", "EdDSA"], oidc_roles_claim="sahab_roles",
-        oidc_orgs_claim="sahab_orgs", oidc_jwks_cache_seconds=3600, cli_client_id="sahab-cli",
-        demo_accounts=True, database_url="sqlite://", broker_url="memory://",
+        public_url=base_url,
+        data_dir=data_dir,
+        oidc_issuer="",
+        oidc_audience="sahab",
+        oidc_algorithms=["RS256", "PS256", "ES256", "EdDSA"],
+        oidc_roles_claim="sahab_roles",
+        oidc_orgs_claim="sahab_orgs",
+        oidc_jwks_cache_seconds=3600,
+        cli_client_id="sahab-cli",
+        demo_accounts=True,
+        database_url="sqlite://",
+        broker_url="memory://",
     )
     values.update(overrides)
     return Settings(**values)

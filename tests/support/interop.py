@@ -59,18 +59,31 @@ def device_tokens(provider: Provider, user: User) -> dict[str, Any]:
     """A person's tokens by the device flow at the provider, approved in the browser, then one poll."""
     found = endpoints(provider.issuer)
     client_id = provider.settings.cli_client_id
-    grant = httpx.post(found["device_authorization_endpoint"], timeout=30,
-                       data={"client_id": client_id, "scope": "openid profile email"}).json()
+    grant = httpx.post(
+        found["device_authorization_endpoint"],
+        timeout=30,
+        data={"client_id": client_id, "scope": "openid profile email"},
+    ).json()
     provider.approve_in_browser(grant["verification_uri"], grant["user_code"], user)
-    response = httpx.post(found["token_endpoint"], timeout=30, data={
-        "grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
+    response = httpx.post(
+        found["token_endpoint"],
+        timeout=30,
+        data={"grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id},
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
 
 def refresh(provider: Provider, refresh_token: str) -> httpx.Response:
-    return httpx.post(endpoints(provider.issuer)["token_endpoint"], timeout=30, data={
-        "grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": provider.settings.cli_client_id})
+    return httpx.post(
+        endpoints(provider.issuer)["token_endpoint"],
+        timeout=30,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": provider.settings.cli_client_id,
+        },
+    )
 
 
 def unique_environment() -> str:
@@ -90,8 +103,10 @@ class BuiltinProvider:
         return self.settings.builtin_issuer_url
 
     def organisations(self) -> tuple[Organisation, Organisation]:
-        return (Organisation("org_demo_agency", User("amina", "amina", "amina-demo")),
-                Organisation("org_demo_business", User("youssef", "youssef", "youssef-demo")))
+        return (
+            Organisation("org_demo_agency", User("amina", "amina", "amina-demo")),
+            Organisation("org_demo_business", User("youssef", "youssef", "youssef-demo")),
+        )
 
     def business(self) -> Organisation:
         return self.organisations()[1]
@@ -111,8 +126,10 @@ class BuiltinProvider:
         try:
             browser.open(verification_uri)
             form = browser.form_with("user_code", "username", "password")
-            page = browser.submit(form, {"user_code": user_code, "username": user.username,
-                                         "password": user.password, "action": "approve"})
+            page = browser.submit(
+                form,
+                {"user_code": user_code, "username": user.username, "password": user.password, "action": "approve"},
+            )
             assert page.status_code == 200 and "Device signed in" in page.text, page.text[:2000]
             return page.text
         finally:

@@ -32,9 +32,12 @@ def poll(http: httpx.Client, device_code: str, client_id: str = CLI) -> httpx.Re
     return http.post("/token", data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id})
 
 
-def decide(http: httpx.Client, user_code: str, username: str = "amina", password: str = "amina-demo",
-           action: str = "approve") -> httpx.Response:
-    return http.post("/device", data={"user_code": user_code, "username": username, "password": password, "action": action})
+def decide(
+    http: httpx.Client, user_code: str, username: str = "amina", password: str = "amina-demo", action: str = "approve"
+) -> httpx.Response:
+    return http.post(
+        "/device", data={"user_code": user_code, "username": username, "password": password, "action": action}
+    )
 
 
 def device_tokens(http: httpx.Client, username: str = "amina", password: str = "amina-demo") -> dict[str, Any]:
@@ -47,8 +50,9 @@ def device_tokens(http: httpx.Client, username: str = "amina", password: str = "
 
 
 def refresh(http: httpx.Client, refresh_token: str, client_id: str = CLI, **extra: str) -> httpx.Response:
-    return http.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token,
-                                     "client_id": client_id, **extra})
+    return http.post(
+        "/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id, **extra}
+    )
 
 
 def pkce() -> tuple[str, str]:

@@ -20,11 +20,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
@@ -60,7 +60,7 @@ class KeycloakServer:
     def issuer(self) -> str:
         return f"{self.url}/realms/{REALM}"
 
-    def start(self) -> "KeycloakServer":
+    def start(self) -> KeycloakServer:
         external = os.environ.get("SAHAB_TEST_KEYCLOAK_URL")
         if external:
             self.url = external.rstrip("/")
@@ -73,7 +73,11 @@ class KeycloakServer:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [str(START), "--port", str(self.port), "--state", str(self.state)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self._wait(began + START_TIMEOUT)
         self.started_in = time.monotonic() - began
         return self
@@ -82,7 +86,9 @@ class KeycloakServer:
         discovery = f"{self.issuer}/.well-known/openid-configuration"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"Keycloak exited with code {self.process.returncode} before it was ready:\n{self._tail()}")
+                raise RuntimeError(
+                    f"Keycloak exited with code {self.process.returncode} before it was ready:\n{self._tail()}"
+                )
             try:
                 if httpx.get(discovery, timeout=2).status_code == 200:
                     return
@@ -140,8 +146,11 @@ class KeycloakAdmin:
 
     def _headers(self) -> dict[str, str]:
         if time.monotonic() > self._token_until:
-            response = httpx.post(f"{self.url}/realms/master/protocol/openid-connect/token", timeout=30, data={
-                "grant_type": "password", "client_id": "admin-cli", "username": ADMIN[0], "password": ADMIN[1]})
+            response = httpx.post(
+                f"{self.url}/realms/master/protocol/openid-connect/token",
+                timeout=30,
+                data={"grant_type": "password", "client_id": "admin-cli", "username": ADMIN[0], "password": ADMIN[1]},
+            )
             response.raise_for_status()
             self._token = response.json()["access_token"]
             self._token_until = time.monotonic() + 30
@@ -177,13 +186,24 @@ class KeycloakAdmin:
             self.create_group(child, parent=path)
         return group_id
 
-    def create_user(self, username: str | None = None, password: str = "", groups: tuple[str, ...] = ()) -> "User":
+    def create_user(self, username: str | None = None, password: str = "", groups: tuple[str, ...] = ()) -> User:
         username = username or f"user-{uuid.uuid4().hex[:8]}"
         password = password or uuid.uuid4().hex
-        user_id = self.created_id(self.request("POST", "/users", json={
-            "username": username, "enabled": True, "email": f"{username}@example.org", "emailVerified": True,
-            "firstName": username.title(), "lastName": "Tester",
-            "credentials": [{"type": "password", "value": password, "temporary": False}]}))
+        user_id = self.created_id(
+            self.request(
+                "POST",
+                "/users",
+                json={
+                    "username": username,
+                    "enabled": True,
+                    "email": f"{username}@example.org",
+                    "emailVerified": True,
+                    "firstName": username.title(),
+                    "lastName": "Tester",
+                    "credentials": [{"type": "password", "value": password, "temporary": False}],
+                },
+            )
+        )
         for group in groups:
             self.join(user_id, group)
         return User(id=user_id, username=username, password=password)
@@ -212,11 +232,25 @@ class KeycloakAdmin:
 
     def add_rsa_key(self, name: str, priority: int) -> str:
         """A new generated RSA signing key provider; the highest priority signs new tokens."""
-        return self.created_id(self.request("POST", "/components", json={
-            "name": name, "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
-            "parentId": self.realm_id(),
-            "config": {"priority": [str(priority)], "enabled": ["true"], "active": ["true"], "algorithm": ["RS256"],
-                       "keySize": ["2048"]}}))
+        return self.created_id(
+            self.request(
+                "POST",
+                "/components",
+                json={
+                    "name": name,
+                    "providerId": "rsa-generated",
+                    "providerType": "org.keycloak.keys.KeyProvider",
+                    "parentId": self.realm_id(),
+                    "config": {
+                        "priority": [str(priority)],
+                        "enabled": ["true"],
+                        "active": ["true"],
+                        "algorithm": ["RS256"],
+                        "keySize": ["2048"],
+                    },
+                },
+            )
+        )
 
     def key_provider_of(self, kid: str) -> str:
         (provider,) = [k["providerId"] for k in self.get("/keys")["keys"] if k["kid"] == kid]
@@ -255,7 +289,11 @@ class _FormParser(HTMLParser):
         if tag == "form":
             self.forms.append(Form(action=a.get("action", ""), method=a.get("method", "get").lower()))
         elif self.forms and tag in {"input", "button"}:
-            form, kind, name = self.forms[-1], a.get("type", "text" if tag == "input" else "submit").lower(), a.get("name", "")
+            form, kind, name = (
+                self.forms[-1],
+                a.get("type", "text" if tag == "input" else "submit").lower(),
+                a.get("name", ""),
+            )
             if kind == "submit":
                 if name:
                     form.submits.append((name, a.get("value", "")))
@@ -273,8 +311,12 @@ class Browser:
     def __init__(self) -> None:
         # Keycloak serves the device authorization request (JSON) and the device page's form (HTML) at one
         # URL and tells them apart by what the client accepts, as a browser says.
-        self.http = httpx.Client(follow_redirects=True, timeout=30, event_hooks={"response": [self._loopback_is_secure]},
-                                 headers={"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
+        self.http = httpx.Client(
+            follow_redirects=True,
+            timeout=30,
+            event_hooks={"response": [self._loopback_is_secure]},
+            headers={"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+        )
         self.page: httpx.Response | None = None
 
     def _loopback_is_secure(self, response: httpx.Response) -> None:
@@ -300,8 +342,9 @@ class Browser:
                 return form
         raise AssertionError(f"no form with {names} on {self.page.url if self.page else '-'}:\n{self.text()[:2000]}")
 
-    def submit(self, form: Form, values: dict[str, str] | None = None, button: str | None = None,
-               follow_redirects: bool = True) -> httpx.Response:
+    def submit(
+        self, form: Form, values: dict[str, str] | None = None, button: str | None = None, follow_redirects: bool = True
+    ) -> httpx.Response:
         """Submit `form`; with follow_redirects=False the redirect itself is returned (the page stays)."""
         assert self.page is not None
         data = {**form.fields, **(values or {})}
@@ -345,11 +388,17 @@ DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 def device_token(issuer: str, user: User, client_id: str = "sahab-cli") -> dict[str, Any]:
     """A person's tokens by the device flow, approved at once (one poll, no waiting for the interval)."""
     endpoints = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=30).json()
-    grant = httpx.post(endpoints["device_authorization_endpoint"], timeout=30,
-                       data={"client_id": client_id, "scope": "openid profile email"}).json()
+    grant = httpx.post(
+        endpoints["device_authorization_endpoint"],
+        timeout=30,
+        data={"client_id": client_id, "scope": "openid profile email"},
+    ).json()
     approve_device(grant["verification_uri"], grant["user_code"], user.username, user.password)
-    response = httpx.post(endpoints["token_endpoint"], timeout=30, data={
-        "grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
+    response = httpx.post(
+        endpoints["token_endpoint"],
+        timeout=30,
+        data={"grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": client_id},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -369,8 +418,12 @@ def decode_claims(token: str) -> dict[str, Any]:
 
 
 def client_credentials_token(issuer: str, client_id: str, secret: str) -> str:
-    response = httpx.post(f"{issuer}/protocol/openid-connect/token", auth=(client_id, secret), timeout=30,
-                          data={"grant_type": "client_credentials"})
+    response = httpx.post(
+        f"{issuer}/protocol/openid-connect/token",
+        auth=(client_id, secret),
+        timeout=30,
+        data={"grant_type": "client_credentials"},
+    )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -410,7 +463,7 @@ class ShiftedClock:
         self.offset = timedelta()
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
@@ -445,7 +498,6 @@ def recipe_applied(keycloak: KeycloakServer, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -472,16 +524,29 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
 
 def run_cli(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     """`sahab ARGS` with no terminal and nothing on stdin: a command that wanted to prompt would fail."""
-    return subprocess.run([str(SAHAB), *args], env=cli_env(home, **extra), text=True, capture_output=True,
-                          stdin=subprocess.DEVNULL, timeout=120)
+    return subprocess.run(
+        [str(SAHAB), *args],
+        env=cli_env(home, **extra),
+        text=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
 
 
-def cli_login_by_device(home: Path, api_url: str, user: User,
-                        approve: Callable[[str, str, User], Any] | None = None) -> subprocess.CompletedProcess[str]:
+def cli_login_by_device(
+    home: Path, api_url: str, user: User, approve: Callable[[str, str, User], Any] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`sahab login --api URL`, approved in the browser (`approve(url, code, user)`, Keycloak's pages by
     default) from the URL and code the CLI prints."""
-    process = subprocess.Popen([str(SAHAB), "login", "--api", api_url], env=cli_env(home), text=True,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [str(SAHAB), "login", "--api", api_url],
+        env=cli_env(home),
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None
         seen: list[str] = []
@@ -491,7 +556,9 @@ def cli_login_by_device(home: Path, api_url: str, user: User,
             if code:
                 break
         else:
-            raise AssertionError(f"sahab login printed no code: {''.join(seen)} {process.stderr.read() if process.stderr else ''}")
+            raise AssertionError(
+                f"sahab login printed no code: {''.join(seen)} {process.stderr.read() if process.stderr else ''}"
+            )
         url = re.search(r"https?://\S+/device\b", "".join(seen))
         assert url, "".join(seen)
         if approve is None:

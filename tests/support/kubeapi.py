@@ -38,40 +38,60 @@ def ensure_apiserver(*args: str) -> str:
     """stdout of kube/ensure-apiserver (built and cached on first use); raises with its stderr."""
     result = subprocess.run([str(ENSURE), *args], capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"kube/ensure-apiserver {' '.join(args)} failed (exit {result.returncode}):\n"
-                           f"{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"kube/ensure-apiserver {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}"
+        )
     return result.stdout.strip()
 
 
 def _self_signed_certificate(cert_path: Path, key_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sahab-test-kube-apiserver")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                    x509.DNSName("localhost")]), critical=False)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
         # Its own trust anchor: clients are given this file as their CA.
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
 
 
 def _service_account_key(path: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
 
 
 class KubeApiServer:
@@ -101,48 +121,79 @@ class KubeApiServer:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(base_url=self.url, verify=str(self.ca_file), timeout=30,
-                                        headers={"Authorization": f"Bearer {self.token}"})
+            self._client = httpx.Client(
+                base_url=self.url,
+                verify=str(self.ca_file),
+                timeout=30,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
         return self._client
 
-    def start(self) -> "KubeApiServer":
+    def start(self) -> KubeApiServer:
         binary = Path(ensure_apiserver()) / "kube-apiserver"
         etcd = shutil.which("etcd")
         if etcd is None:
-            raise RuntimeError("etcd is not installed (Debian's etcd-server package): run `./dev test` "
-                               "or apt-get install etcd-server")
+            raise RuntimeError(
+                "etcd is not installed (Debian's etcd-server package): run `./dev test` or apt-get install etcd-server"
+            )
         self.base.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         etcd_port, peer_port = free_port(), free_port()
         etcd_log = self.base / "etcd.log"
-        self._spawn([etcd, "--name", "sahab-test", "--data-dir", str(self.base / "etcd"),
-                     "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
-                     "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
-                     "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-                     "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-                     "--initial-cluster", f"sahab-test=http://127.0.0.1:{peer_port}",
-                     "--unsafe-no-fsync"], etcd_log)
+        self._spawn(
+            [
+                etcd,
+                "--name",
+                "sahab-test",
+                "--data-dir",
+                str(self.base / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-cluster",
+                f"sahab-test=http://127.0.0.1:{peer_port}",
+                "--unsafe-no-fsync",
+            ],
+            etcd_log,
+        )
         # Debian ships no etcdctl with etcd-server: /health is the probe.
-        self._wait(lambda: httpx.get(f"http://127.0.0.1:{etcd_port}/health", timeout=2).json().get("health") == "true",
-                   "etcd", etcd_log)
+        self._wait(
+            lambda: httpx.get(f"http://127.0.0.1:{etcd_port}/health", timeout=2).json().get("health") == "true",
+            "etcd",
+            etcd_log,
+        )
 
         _self_signed_certificate(self.ca_file, self.base / "apiserver.key")
         _service_account_key(self.base / "sa.key")
         (self.base / "tokens.csv").write_text(f'{self.token},sahab-test-admin,sahab-test-admin,"system:masters"\n')
         self.port = free_port()
         log = self.base / "kube-apiserver.log"
-        self._spawn([str(binary),
-                     f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                     "--bind-address=127.0.0.1", f"--secure-port={self.port}", "--advertise-address=127.0.0.1",
-                     f"--cert-dir={self.base / 'certs'}",
-                     f"--tls-cert-file={self.ca_file}", f"--tls-private-key-file={self.base / 'apiserver.key'}",
-                     f"--service-account-key-file={self.base / 'sa.key'}",
-                     f"--service-account-signing-key-file={self.base / 'sa.key'}",
-                     "--service-account-issuer=https://kubernetes.default.svc",
-                     f"--token-auth-file={self.base / 'tokens.csv'}",
-                     "--authorization-mode=RBAC",
-                     "--service-cluster-ip-range=10.96.0.0/16",
-                     "--profiling=false", "--v=1"], log)
+        self._spawn(
+            [
+                str(binary),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={self.port}",
+                "--advertise-address=127.0.0.1",
+                f"--cert-dir={self.base / 'certs'}",
+                f"--tls-cert-file={self.ca_file}",
+                f"--tls-private-key-file={self.base / 'apiserver.key'}",
+                f"--service-account-key-file={self.base / 'sa.key'}",
+                f"--service-account-signing-key-file={self.base / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--token-auth-file={self.base / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--profiling=false",
+                "--v=1",
+            ],
+            log,
+        )
         self._wait(self._ready, "kube-apiserver", log)
         self.ready_seconds = time.monotonic() - started
         self._write_kubeconfig()
@@ -153,8 +204,9 @@ class KubeApiServer:
 
     def _spawn(self, command: list[str], log: Path) -> None:
         with log.open("wb") as out:
-            self._processes.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                                    stdin=subprocess.DEVNULL, cwd=self.base))
+            self._processes.append(
+                subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.base)
+            )
 
     def _wait(self, probe: Any, what: str, log: Path) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -170,12 +222,25 @@ class KubeApiServer:
         raise RuntimeError(f"{what} was not ready within {self.ready_timeout:.0f}s; {log}:\n{log.read_text()[-3000:]}")
 
     def _write_kubeconfig(self) -> None:
-        self.kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "sahab-test",
-            "clusters": [{"name": "sahab-test", "cluster": {"server": self.url, "certificate-authority": str(self.ca_file)}}],
-            "users": [{"name": "sahab-test-admin", "user": {"token": self.token}}],
-            "contexts": [{"name": "sahab-test", "context": {"cluster": "sahab-test", "user": "sahab-test-admin"}}],
-        }))
+        self.kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "sahab-test",
+                    "clusters": [
+                        {
+                            "name": "sahab-test",
+                            "cluster": {"server": self.url, "certificate-authority": str(self.ca_file)},
+                        }
+                    ],
+                    "users": [{"name": "sahab-test-admin", "user": {"token": self.token}}],
+                    "contexts": [
+                        {"name": "sahab-test", "context": {"cluster": "sahab-test", "user": "sahab-test-admin"}}
+                    ],
+                }
+            )
+        )
         self.kubeconfig.chmod(0o600)
 
     def stop(self) -> None:
@@ -229,7 +294,7 @@ class KubeApiServer:
                     raise RuntimeError(f"CRD {path.name} was refused ({response.status_code}): {response.text[:2000]}")
                 names.append(crd["metadata"]["name"])
         for name in names:
-            self._wait(lambda: self._established(name), f"CRD {name}", self.base / "kube-apiserver.log")
+            self._wait(lambda name=name: self._established(name), f"CRD {name}", self.base / "kube-apiserver.log")
         return names
 
     def _established(self, crd: str) -> bool:

@@ -8,7 +8,15 @@ import threading
 import time
 
 from controlplane.domain.resources import Resource
-from controlplane.metering.reader import GIB, LISTINGS, BulkQuotas, CapacityReading, ObjectAccount, ProjectReading, Usage
+from controlplane.metering.reader import (
+    GIB,
+    LISTINGS,
+    BulkQuotas,
+    CapacityReading,
+    ObjectAccount,
+    ProjectReading,
+    Usage,
+)
 
 # Each resource is counted by one listing here (the real volume_gib is summed over two).
 _LISTING_OF = {}
@@ -54,21 +62,29 @@ class FakeCloud:
 
     def read_usage(self, listing: str) -> Usage:
         self._maybe(listing)
-        return {pid: {name: value for name, value in reading.used.items() if _LISTING_OF.get(name) == listing}
-                for pid, reading in self.projects_read.items()}
+        return {
+            pid: {name: value for name, value in reading.used.items() if _LISTING_OF.get(name) == listing}
+            for pid, reading in self.projects_read.items()
+        }
 
     def read_object_account(self, openstack_project_id: str) -> ObjectAccount:
         """The Swift account: object_gib quota and usage as set (0 when not), in bytes."""
         self._maybe(f"objects:{openstack_project_id}")
         reading = self.projects_read[openstack_project_id]
         used = reading.used.get("object_gib", 0)
-        return ObjectAccount(quota_bytes=reading.quota.get("object_gib", 0) * GIB, bytes=used * GIB,
-                             objects=used, containers=1 if used else 0)
+        return ObjectAccount(
+            quota_bytes=reading.quota.get("object_gib", 0) * GIB,
+            bytes=used * GIB,
+            objects=used,
+            containers=1 if used else 0,
+        )
 
     def read_bulk_quotas(self) -> BulkQuotas:
         self._maybe("bulk-quotas")
-        return BulkQuotas(by_project={pid: self._part(reading.quota, {"network"})
-                                      for pid, reading in self.projects_read.items()}, default={})
+        return BulkQuotas(
+            by_project={pid: self._part(reading.quota, {"network"}) for pid, reading in self.projects_read.items()},
+            default={},
+        )
 
     def read_quota(self, openstack_project_id: str) -> dict[str, int]:
         self._maybe(openstack_project_id)

@@ -69,7 +69,7 @@ class OAuthIssuer:
     def url(self) -> str:
         return self.server.url
 
-    def __enter__(self) -> "OAuthIssuer":
+    def __enter__(self) -> OAuthIssuer:
         self.server.__enter__()
         return self
 
@@ -85,9 +85,17 @@ class OAuthIssuer:
 
     def access_token(self, subject: str, lifetime: int | None = None, **claims: Any) -> str:
         now = int(time.time())
-        payload = {"iss": self.url, "sub": subject, "aud": self.audience, "iat": now,
-                   "exp": now + (self.access_lifetime if lifetime is None else lifetime),
-                   "jti": uuid.uuid4().hex, "client_id": self.client_id, "name": subject.title(), **claims}
+        payload = {
+            "iss": self.url,
+            "sub": subject,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + (self.access_lifetime if lifetime is None else lifetime),
+            "jti": uuid.uuid4().hex,
+            "client_id": self.client_id,
+            "name": subject.title(),
+            **claims,
+        }
         header = {"alg": "RS256", "typ": "at+jwt", "kid": self.key.as_dict()["kid"]}
         return jwt.encode(header, payload, self.key).decode()
 
@@ -113,13 +121,22 @@ class OAuthIssuer:
         return token
 
     def _tokens(self, grant: RefreshGrant) -> dict[str, Any]:
-        return {"access_token": self.access_token(grant.subject, **grant.claims), "token_type": "Bearer",
-                "expires_in": self.access_lifetime, "refresh_token": self._new_refresh(grant), "scope": "openid"}
+        return {
+            "access_token": self.access_token(grant.subject, **grant.claims),
+            "token_type": "Bearer",
+            "expires_in": self.access_lifetime,
+            "refresh_token": self._new_refresh(grant),
+            "scope": "openid",
+        }
 
     async def _discovery(self, _request: Request) -> JSONResponse:
-        document = {"issuer": self.url, "jwks_uri": f"{self.url}/jwks", "token_endpoint": f"{self.url}/token",
-                    "device_authorization_endpoint": f"{self.url}/device_authorization",
-                    "grant_types_supported": [DEVICE_CODE_GRANT, "refresh_token"]}
+        document = {
+            "issuer": self.url,
+            "jwks_uri": f"{self.url}/jwks",
+            "token_endpoint": f"{self.url}/token",
+            "device_authorization_endpoint": f"{self.url}/device_authorization",
+            "grant_types_supported": [DEVICE_CODE_GRANT, "refresh_token"],
+        }
         if self.revocation:
             document["revocation_endpoint"] = f"{self.url}/revoke"
         return JSONResponse(document)
@@ -134,8 +151,15 @@ class OAuthIssuer:
         device_code, user_code = secrets.token_urlsafe(24), secrets.token_hex(4).upper()
         with self._lock:
             self._devices[device_code] = {"user_code": user_code, "subject": self.auto_approve, "claims": {}}
-        return JSONResponse({"device_code": device_code, "user_code": user_code, "interval": 1, "expires_in": 60,
-                             "verification_uri": f"{self.url}/device"})
+        return JSONResponse(
+            {
+                "device_code": device_code,
+                "user_code": user_code,
+                "interval": 1,
+                "expires_in": 60,
+                "verification_uri": f"{self.url}/device",
+            }
+        )
 
     async def _token(self, request: Request) -> JSONResponse:
         form = {k: str(v) for k, v in (await request.form()).items()}
@@ -164,8 +188,14 @@ class OAuthIssuer:
             self._revoked_families.add(grant.family)
             return _oauth_error("invalid_grant", "the refresh token was already used")
         if not self.rotate:  # the answer carries no refresh token: the client keeps the one it has
-            return JSONResponse({"access_token": self.access_token(grant.subject, **grant.claims), "token_type": "Bearer",
-                                 "expires_in": self.access_lifetime}, headers={"Cache-Control": "no-store"})
+            return JSONResponse(
+                {
+                    "access_token": self.access_token(grant.subject, **grant.claims),
+                    "token_type": "Bearer",
+                    "expires_in": self.access_lifetime,
+                },
+                headers={"Cache-Control": "no-store"},
+            )
         grant.active = False
         successor = RefreshGrant(grant.subject, grant.client_id, grant.family, grant.claims)
         return JSONResponse(self._tokens(successor), headers={"Cache-Control": "no-store"})

@@ -54,7 +54,16 @@ def s3_client(endpoint: str, access_key: str, secret_key: str, region: str = "Re
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                        region_name=region, config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2},
-                                                          request_checksum_calculation="when_required",
-                                                          response_checksum_validation="when_required"))
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 2},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )

@@ -18,8 +18,11 @@ def admin_connection() -> Any:
 
     path = os.environ.get("OS_CLIENT_CONFIG_FILE", "")
     if not path or not Path(path).is_file():
-        pytest.fail(f"the local OpenStack is not configured (OS_CLIENT_CONFIG_FILE={path!r}): run "
-                    "`devcloud/sahab-devcloud up` and `eval \"$(devcloud/sahab-devcloud env)\"`", pytrace=False)
+        pytest.fail(
+            f"the local OpenStack is not configured (OS_CLIENT_CONFIG_FILE={path!r}): run "
+            '`devcloud/sahab-devcloud up` and `eval "$(devcloud/sahab-devcloud env)"`',
+            pytrace=False,
+        )
     connection = openstack.connect(cloud=CLOUD, api_timeout=60)
     connection.authorize()
     return connection
@@ -29,8 +32,9 @@ def project_connection(project_id: str) -> Any:
     """Admin scoped to another project (the admin user must have a role there)."""
     import openstack
 
-    return openstack.connect(cloud=CLOUD, project_id=project_id, project_name="", project_domain_name="",
-                             api_timeout=60)
+    return openstack.connect(
+        cloud=CLOUD, project_id=project_id, project_name="", project_domain_name="", api_timeout=60
+    )
 
 
 def delete_project(admin: Any, project_id: str) -> list[str]:

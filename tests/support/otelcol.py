@@ -20,7 +20,9 @@ BINARY = Path.home() / ".cache" / "sahab" / "otelcol"
 
 def ensure_collector() -> Path:
     """Build it once (slow the first time: several minutes on 2 cores); a failed build fails the test."""
-    result = subprocess.run([str(ROOT / "monitoring" / "otelcol" / "build.sh"), str(BINARY)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(ROOT / "monitoring" / "otelcol" / "build.sh"), str(BINARY)], capture_output=True, text=True
+    )
     if result.returncode != 0 or not BINARY.exists():
         pytest.fail(f"the OpenTelemetry Collector could not be built: {result.stderr[-2000:]}", pytrace=False)
     return BINARY
@@ -36,7 +38,15 @@ def parse_debug_output(text: str) -> list[ReceivedSpan]:
 
     def flush() -> None:
         if "Trace ID" in fields:
-            spans.append(ReceivedSpan(service, fields.get("Name", ""), fields["Trace ID"], fields.get("ID", ""), fields.get("Parent ID", "")))
+            spans.append(
+                ReceivedSpan(
+                    service,
+                    fields.get("Name", ""),
+                    fields["Trace ID"],
+                    fields.get("ID", ""),
+                    fields.get("Parent ID", ""),
+                )
+            )
 
     for line in text.splitlines():
         if found := _SERVICE.search(line):
@@ -60,7 +70,7 @@ class Collector:
         self.log = workdir / "otelcol.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> "Collector":
+    def __enter__(self) -> Collector:
         binary = ensure_collector()
         config = self.workdir / "otelcol.yaml"
         config.write_text(
@@ -68,9 +78,14 @@ class Collector:
             f"        endpoint: 127.0.0.1:{self.port}\n"
             "exporters:\n  debug:\n    verbosity: detailed\n"
             "service:\n  telemetry:\n    metrics:\n      level: none\n"
-            "  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n")
-        self.process = subprocess.Popen([str(binary), "--config", str(config)], stdout=open(self.log, "wb"),
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+            "  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n"
+        )
+        self.process = subprocess.Popen(
+            [str(binary), "--config", str(config)],
+            stdout=open(self.log, "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for_port(self.port, 60, "the OpenTelemetry Collector", self.log.read_text(errors="replace")[-2000:])
         return self
 

@@ -8,7 +8,10 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,16 @@ class OtlpReceiver:
     def _add(self, request: ExportTraceServiceRequest) -> None:
         spans = []
         for resource_spans in request.resource_spans:
-            service = next((a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"), "")
+            service = next(
+                (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"), ""
+            )
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    spans.append(ReceivedSpan(service, span.name, span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex()))
+                    spans.append(
+                        ReceivedSpan(
+                            service, span.name, span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex()
+                        )
+                    )
         with self._received:
             self.spans.extend(spans)
             self._received.notify_all()
@@ -65,7 +74,7 @@ class OtlpReceiver:
                 raise AssertionError(f"not received within {timeout}s; got {[(s.service, s.name) for s in self.spans]}")
             return list(self.spans)
 
-    def __enter__(self) -> "OtlpReceiver":
+    def __enter__(self) -> OtlpReceiver:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -31,8 +31,9 @@ class ServedSahab:
 
 
 @contextmanager
-def served_sahab(database_url: str, data_dir: Path, queue: Any = None, clock: Any = None,
-                 **settings: Any) -> Iterator[ServedSahab]:
+def served_sahab(
+    database_url: str, data_dir: Path, queue: Any = None, clock: Any = None, **settings: Any
+) -> Iterator[ServedSahab]:
     from api.app import create_app
 
     server = BackgroundServer()
@@ -54,8 +55,9 @@ class PortalUser:
 
     def __init__(self, sahab: ServedSahab, accept_language: str = "en") -> None:
         self.sahab = sahab
-        self.http = httpx.Client(base_url=sahab.url, timeout=30, follow_redirects=True,
-                                 headers={"Accept-Language": accept_language})
+        self.http = httpx.Client(
+            base_url=sahab.url, timeout=30, follow_redirects=True, headers={"Accept-Language": accept_language}
+        )
 
     def sign_in(self, username: str, password: str, next: str = "/portal") -> httpx.Response:
         form_page = self.http.get("/portal/signin", params={"next": next})
@@ -94,21 +96,37 @@ def sahab_all(data_dir: Path, logs: Path) -> Iterator[str]:
         raise RuntimeError(f"the Pulumi toolchain is not available: {toolchain.stderr[-2000:]}")
     clouds = os.environ.get("OS_CLIENT_CONFIG_FILE", "")
     if not clouds or not Path(clouds).is_file():
-        raise RuntimeError(f"the local OpenStack is not configured (OS_CLIENT_CONFIG_FILE={clouds!r}): run "
-                           "`devcloud/sahab-devcloud up` and `eval \"$(devcloud/sahab-devcloud env)\"`")
+        raise RuntimeError(
+            f"the local OpenStack is not configured (OS_CLIENT_CONFIG_FILE={clouds!r}): run "
+            '`devcloud/sahab-devcloud up` and `eval "$(devcloud/sahab-devcloud env)"`'
+        )
     port = free_port()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("SAHAB_") and key != "OS_CLOUD"}
-    environment.update({
-        "PYTHONPATH": str(ROOT), "PATH": f"{toolchain.stdout.strip()}{os.pathsep}{os.environ['PATH']}",
-        "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "OS_CLIENT_CONFIG_FILE": clouds, "SAHAB_DATA_DIR": str(data_dir), "SAHAB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "SAHAB_POLL_INTERVAL": "0.5",
-    })
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("SAHAB_") and key != "OS_CLOUD"
+    }
+    environment.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "PATH": f"{toolchain.stdout.strip()}{os.pathsep}{os.environ['PATH']}",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "OS_CLIENT_CONFIG_FILE": clouds,
+            "SAHAB_DATA_DIR": str(data_dir),
+            "SAHAB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "SAHAB_POLL_INTERVAL": "0.5",
+        }
+    )
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log_path = logs / "sahab-all.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "api.server", "all"], env=environment, cwd=ROOT,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.server", "all"],
+            env=environment,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             wait_ready(f"http://127.0.0.1:{port}/healthz", process, log_path)
             yield f"http://127.0.0.1:{port}"

@@ -23,7 +23,9 @@ from tests.support.ports import free_port, wait_for_port
 def _bin_dir() -> Path:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not candidates:
-        raise RuntimeError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run `./dev setup` or apt-get install postgresql")
+        raise RuntimeError(
+            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run `./dev setup` or apt-get install postgresql"
+        )
     return Path(candidates[-1]).parent
 
 
@@ -41,7 +43,7 @@ class PostgresServer:
     def admin_url(self) -> str:
         return self.external or f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         if self.external:
             return self
         bin_dir = _bin_dir()
@@ -50,18 +52,41 @@ class PostgresServer:
         as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if as_postgres:
             shutil.chown(self.base, "postgres", "postgres")
-        _run(as_postgres + [str(bin_dir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                            "-E", "UTF8", "--no-sync"])
+        _run(
+            as_postgres
+            + [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        )
         self._pg_ctl_start()
         return self
 
     def _pg_ctl_start(self) -> None:
         log = self.base / "postgres.log"
         fast = "" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        _run(_as_postgres() + [
-            str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-w", "-o",
-            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=300{fast}", "start",
-        ])
+        _run(
+            _as_postgres()
+            + [
+                str(_bin_dir() / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(log),
+                "-w",
+                "-o",
+                f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=300{fast}",
+                "start",
+            ]
+        )
         wait_for_port(self.port, 30, "PostgreSQL", f"see {log}")
 
     def restart(self, down_seconds: float = 0.0, mode: str = "fast") -> None:
@@ -79,8 +104,10 @@ class PostgresServer:
     def stop(self) -> None:
         if self.external or not self.port:
             return
-        subprocess.run(_as_postgres() + [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres() + [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(self.base, ignore_errors=True)
 
     def create_database(self, template: str | None = None) -> str:

@@ -48,7 +48,10 @@ def descendants(pid: int) -> list[tuple[int, int, str]]:
             if fields[0] == "Z":
                 continue
             parent[int(proc.name)] = int(fields[1])
-            info[int(proc.name)] = (int(fields[2]), (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            info[int(proc.name)] = (
+                int(fields[2]),
+                (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"),
+            )
         except (OSError, IndexError, ValueError):
             continue
     found, frontier = [], {pid}

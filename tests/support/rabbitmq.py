@@ -33,7 +33,7 @@ class RabbitServer:
             return os.environ.get("SAHAB_TEST_BROKER_MANAGEMENT_URL", "")
         return f"http://sahab:sahab@127.0.0.1:{self.management_port}"
 
-    def start(self) -> "RabbitServer":
+    def start(self) -> RabbitServer:
         if self.external:
             return self
         if not Path(SERVER).exists() and not shutil.which("rabbitmq-server"):
@@ -51,14 +51,25 @@ class RabbitServer:
             "collect_statistics_interval = 500\n"
         )
         (self.base / "enabled_plugins").write_text("[rabbitmq_management].\n")
-        env = dict(os.environ, HOME=str(self.base), RABBITMQ_NODENAME=f"sahab-test-{self.port}@localhost",
-                   RABBITMQ_CONFIG_FILE=str(self.base / "rabbitmq.conf"),
-                   RABBITMQ_ENABLED_PLUGINS_FILE=str(self.base / "enabled_plugins"),
-                   RABBITMQ_MNESIA_BASE=str(self.base / "mnesia"), RABBITMQ_LOG_BASE=str(self.base / "log"),
-                   RABBITMQ_DIST_PORT=str(dist), ERL_EPMD_ADDRESS="127.0.0.1",
-                   RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
-        self.process = subprocess.Popen([SERVER], env=env, stdout=open(self.base / "server.out", "wb"),
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        env = dict(
+            os.environ,
+            HOME=str(self.base),
+            RABBITMQ_NODENAME=f"sahab-test-{self.port}@localhost",
+            RABBITMQ_CONFIG_FILE=str(self.base / "rabbitmq.conf"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.base / "enabled_plugins"),
+            RABBITMQ_MNESIA_BASE=str(self.base / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.base / "log"),
+            RABBITMQ_DIST_PORT=str(dist),
+            ERL_EPMD_ADDRESS="127.0.0.1",
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+        )
+        self.process = subprocess.Popen(
+            [SERVER],
+            env=env,
+            stdout=open(self.base / "server.out", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for_port(self.port, 90, "RabbitMQ", f"see {self.base / 'server.out'} and {self.base / 'log'}")
         wait_for_port(self.management_port, 60, "RabbitMQ's management API", f"see {self.base / 'log'}")
         return self

@@ -29,8 +29,9 @@ class SmtpServer:
 
     def wait_for(self, count: int, timeout: float = 10) -> list[Message]:
         with self.received:
-            assert self.received.wait_for(lambda: len(self.messages) >= count, timeout), \
+            assert self.received.wait_for(lambda: len(self.messages) >= count, timeout), (
                 f"{len(self.messages)} of {count} messages arrived"
+            )
             return list(self.messages)
 
 

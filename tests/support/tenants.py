@@ -17,24 +17,47 @@ def read_quota(cloud: Any, project_id: str) -> dict[str, int]:
     compute = cloud.compute.get(f"/os-quota-sets/{project_id}", microversion="2.1").json()["quota_set"]
     volume = cloud.block_storage.get(f"/os-quota-sets/{project_id}").json()["quota_set"]
     network = cloud.network.get(f"/quotas/{project_id}").json()["quota"]
-    by_service = {"compute": compute, "block-storage": volume, "network": network,
-                  "object-store": {"quota_gib": read_object_quota(cloud, project_id)}}
+    by_service = {
+        "compute": compute,
+        "block-storage": volume,
+        "network": network,
+        "object-store": {"quota_gib": read_object_quota(cloud, project_id)},
+    }
     return {name: int(by_service[service][field]) for name, (service, field) in QUOTA_FIELDS.items()}
 
 
 def verified_org(api: httpx.Client, owner: dict, operator: dict) -> str:
     suffix = uuid.uuid4().int % 10**15
-    org = api.post("/v1/organisations", headers=owner, json={
-        "kind": "business", "legal_name": f"E2E {suffix}", "national_id": f"{suffix:015d}", "contact_email": "e2e@example.org"})
+    org = api.post(
+        "/v1/organisations",
+        headers=owner,
+        json={
+            "kind": "business",
+            "legal_name": f"E2E {suffix}",
+            "national_id": f"{suffix:015d}",
+            "contact_email": "e2e@example.org",
+        },
+    )
     assert org.status_code == 201, org.text
     api.post(f"/v1/organisations/{org.json()['id']}/verify", headers=operator).raise_for_status()
     return org.json()["id"]
 
 
-def ask(api: httpx.Client, headers: dict, org: str, env: str, region: str = "rabat-1", **amounts: int) -> dict[str, Any]:
-    response = api.post("/v1/quota-requests", headers=headers, json={
-        "organisation_id": org, "region": region, "environment": env, "preset": "small", "amounts": amounts,
-        "justification": "end-to-end test"})
+def ask(
+    api: httpx.Client, headers: dict, org: str, env: str, region: str = "rabat-1", **amounts: int
+) -> dict[str, Any]:
+    response = api.post(
+        "/v1/quota-requests",
+        headers=headers,
+        json={
+            "organisation_id": org,
+            "region": region,
+            "environment": env,
+            "preset": "small",
+            "amounts": amounts,
+            "justification": "end-to-end test",
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -62,6 +85,16 @@ def cleanup(cloud: Any, org: str, keystone: bool = True) -> None:
 def object_storage_spec(suffix: str, object_gib: int) -> TenantSpec:
     """A minimal tenant in rabat-1 with object storage (no network), for the runner's own tests."""
     quota = {name: 0 for name in QUOTA_FIELDS} | {"vcpus": 1, "object_gib": object_gib}
-    return TenantSpec(project_id=f"prj_swift{suffix}", organisation_id=f"org_swift{suffix}", organisation_name="Swift test",
-                      request_id="req_swift", region_id="rabat-1", cloud="sahab-devcloud", openstack_region="RegionOne",
-                      domain_id="default", environment="objects", quota=quota, object_storage=True)
+    return TenantSpec(
+        project_id=f"prj_swift{suffix}",
+        organisation_id=f"org_swift{suffix}",
+        organisation_name="Swift test",
+        request_id="req_swift",
+        region_id="rabat-1",
+        cloud="sahab-devcloud",
+        openstack_region="RegionOne",
+        domain_id="default",
+        environment="objects",
+        quota=quota,
+        object_storage=True,
+    )

@@ -3,4 +3,5 @@
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "pulumi: needs the Pulumi engine and OpenStack provider (toolchain/ensure-pulumi)")
+        "markers", "pulumi: needs the Pulumi engine and OpenStack provider (toolchain/ensure-pulumi)"
+    )

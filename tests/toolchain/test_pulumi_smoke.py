@@ -5,6 +5,7 @@ toolchain/ensure-pulumi, with our pulumi-resource-openstack, a file:// backend a
 secrets in a tmp dir, creates a Keystone project with compute, block-storage and network quotas
 (every field set explicitly), checks them with openstacksdk, then destroys and removes the stack.
 """
+
 import os
 import subprocess
 import time
@@ -28,20 +29,42 @@ DEVCLOUD_HINT = "run `devcloud/sahab-devcloud up`"
 ENSURE_TIMEOUT = int(os.environ.get("SAHAB_ENSURE_PULUMI_TIMEOUT", "3600"))
 # Terraform/Pulumi field -> value. Values differ from the cloud defaults so a no-op shows.
 COMPUTE = {
-    "cores": 7, "ram": 3072, "instances": 5, "key_pairs": 11, "metadata_items": 17,
-    "server_groups": 4, "server_group_members": 6, "injected_files": 3,
-    "injected_file_content_bytes": 10241, "injected_file_path_bytes": 254,
-    "fixed_ips": 13, "floating_ips": 3, "security_groups": 8, "security_group_rules": 31,
+    "cores": 7,
+    "ram": 3072,
+    "instances": 5,
+    "key_pairs": 11,
+    "metadata_items": 17,
+    "server_groups": 4,
+    "server_group_members": 6,
+    "injected_files": 3,
+    "injected_file_content_bytes": 10241,
+    "injected_file_path_bytes": 254,
+    "fixed_ips": 13,
+    "floating_ips": 3,
+    "security_groups": 8,
+    "security_group_rules": 31,
 }
 BLOCKSTORAGE = {
-    "volumes": 6, "gigabytes": 23, "snapshots": 4, "backups": 2, "backup_gigabytes": 19,
-    "groups": 3, "per_volume_gigabytes": 9,
+    "volumes": 6,
+    "gigabytes": 23,
+    "snapshots": 4,
+    "backups": 2,
+    "backup_gigabytes": 19,
+    "groups": 3,
+    "per_volume_gigabytes": 9,
 }
 # per-volume-type quotas (type __DEFAULT__ exists on every Cinder with default_volume_type)
 VOLUME_TYPE_QUOTA = {"volumes___DEFAULT__": "5", "gigabytes___DEFAULT__": "21", "snapshots___DEFAULT__": "3"}
 NETWORK = {
-    "network": 4, "subnet": 5, "port": 21, "router": 3, "floatingip": 2,
-    "security_group": 6, "security_group_rule": 40, "subnetpool": 2, "rbac_policy": 7,
+    "network": 4,
+    "subnet": 5,
+    "port": 21,
+    "router": 3,
+    "floatingip": 2,
+    "security_group": 6,
+    "security_group_rule": 40,
+    "subnetpool": 2,
+    "rbac_policy": 7,
 }
 
 
@@ -62,20 +85,23 @@ def ensure_pulumi_bin() -> Path:
     try:
         proc = subprocess.run([str(ENSURE)], capture_output=True, text=True, timeout=ENSURE_TIMEOUT)
     except subprocess.TimeoutExpired as e:
-        pytest.fail(f"toolchain/ensure-pulumi did not finish within {ENSURE_TIMEOUT}s:\n"
-                    f"{(e.stderr or b'')[-4000:]!s}", pytrace=False)
+        pytest.fail(
+            f"toolchain/ensure-pulumi did not finish within {ENSURE_TIMEOUT}s:\n{(e.stderr or b'')[-4000:]!s}",
+            pytrace=False,
+        )
     if proc.returncode != 0:
-        pytest.fail(f"toolchain/ensure-pulumi failed (exit {proc.returncode}) after "
-                    f"{time.monotonic() - t0:.0f}s:\n{proc.stderr[-4000:]}", pytrace=False)
+        pytest.fail(
+            f"toolchain/ensure-pulumi failed (exit {proc.returncode}) after "
+            f"{time.monotonic() - t0:.0f}s:\n{proc.stderr[-4000:]}",
+            pytrace=False,
+        )
     lines = proc.stdout.strip().splitlines()
     if len(lines) != 1:
-        pytest.fail(f"toolchain/ensure-pulumi must print exactly the bin directory, got {proc.stdout!r}",
-                    pytrace=False)
+        pytest.fail(f"toolchain/ensure-pulumi must print exactly the bin directory, got {proc.stdout!r}", pytrace=False)
     bin_dir = Path(lines[0])
     for exe in ("pulumi", "pulumi-resource-openstack"):
         if not os.access(bin_dir / exe, os.X_OK):
-            pytest.fail(f"toolchain/ensure-pulumi printed {bin_dir}, which has no executable {exe}",
-                        pytrace=False)
+            pytest.fail(f"toolchain/ensure-pulumi printed {bin_dir}, which has no executable {exe}", pytrace=False)
     return bin_dir
 
 
@@ -85,16 +111,17 @@ def devcloud_admin():
 
     path = devcloud_clouds_yaml()
     if not path.is_file():
-        pytest.fail(f"the local OpenStack is not set up: {path} does not exist; {DEVCLOUD_HINT}",
-                    pytrace=False)
+        pytest.fail(f"the local OpenStack is not set up: {path} does not exist; {DEVCLOUD_HINT}", pytrace=False)
     try:
         os.environ["OS_CLIENT_CONFIG_FILE"] = str(path)
         conn = openstack.connect(cloud=CLOUD_NAME, api_timeout=30)
         conn.authorize()
         list(conn.identity.projects(name="admin"))
     except Exception as e:  # noqa: BLE001 - any failure means: cloud not usable
-        pytest.fail(f"the local OpenStack ({CLOUD_NAME} in {path}) is unreachable: "
-                    f"{type(e).__name__}: {e}; {DEVCLOUD_HINT}", pytrace=False)
+        pytest.fail(
+            f"the local OpenStack ({CLOUD_NAME} in {path}) is unreachable: {type(e).__name__}: {e}; {DEVCLOUD_HINT}",
+            pytrace=False,
+        )
     return conn
 
 
@@ -106,15 +133,23 @@ def make_program(project_name: str):
         provider = openstack.Provider("devcloud", cloud=CLOUD_NAME, region=REGION)
         opts = pulumi.ResourceOptions(provider=provider)
         project = openstack.identity.Project(
-            "tenant", name=project_name, description="sahab pulumi smoke test",
-            domain_id="default", enabled=True, opts=opts)
-        openstack.compute.QuotaSetV2(
-            "compute-quota", project_id=project.id, region=REGION, **COMPUTE, opts=opts)
+            "tenant",
+            name=project_name,
+            description="sahab pulumi smoke test",
+            domain_id="default",
+            enabled=True,
+            opts=opts,
+        )
+        openstack.compute.QuotaSetV2("compute-quota", project_id=project.id, region=REGION, **COMPUTE, opts=opts)
         openstack.blockstorage.QuoteSetV3(
-            "volume-quota", project_id=project.id, region=REGION, **BLOCKSTORAGE,
-            volume_type_quota=VOLUME_TYPE_QUOTA, opts=opts)
-        openstack.networking.QuotaV2(
-            "network-quota", project_id=project.id, region=REGION, **NETWORK, opts=opts)
+            "volume-quota",
+            project_id=project.id,
+            region=REGION,
+            **BLOCKSTORAGE,
+            volume_type_quota=VOLUME_TYPE_QUOTA,
+            opts=opts,
+        )
+        openstack.networking.QuotaV2("network-quota", project_id=project.id, region=REGION, **NETWORK, opts=opts)
         pulumi.export("project_id", project.id)
 
     return program
@@ -165,8 +200,8 @@ def test_pulumi_creates_project_with_quotas(tmp_path):
             secrets_provider="passphrase",
             env_vars=env,
             project_settings=auto.ProjectSettings(
-                name="sahab-pulumi-smoke", runtime="python",
-                backend=auto.ProjectBackend(url=f"file://{state}")),
+                name="sahab-pulumi-smoke", runtime="python", backend=auto.ProjectBackend(url=f"file://{state}")
+            ),
         ),
     )
     log = []

@@ -9,6 +9,7 @@ differences when the provider (TF schema + bridge naming) and the SDK disagree,
 e.g. after bumping terraform-provider-openstack without regenerating tokens.json
 or where upstream pulumi-openstack renames a field by hand.
 """
+
 import json
 import os
 import re
@@ -28,7 +29,7 @@ def sdk_resource_props(sdk):
             text = open(os.path.join(root, f), encoding="utf-8").read()
             for m in TOKEN.finditer(text):
                 # the resource class follows its decorator up to the next class or EOF
-                body = text[m.end():]
+                body = text[m.end() :]
                 nxt = re.search(r"\n(?:@pulumi\.\w+|class )", body[1:])
                 body = body[: nxt.start() + 1] if nxt else body
                 out[m.group(1)] = {g1 or g2 for g1, g2 in GETTER.findall(body)}
@@ -37,8 +38,7 @@ def sdk_resource_props(sdk):
 
 def main():
     binary, sdk = sys.argv[1], sys.argv[2]
-    ours = json.loads(subprocess.run([binary, "-sahab-dump-names"], check=True,
-                                     capture_output=True, text=True).stdout)
+    ours = json.loads(subprocess.run([binary, "-sahab-dump-names"], check=True, capture_output=True, text=True).stdout)
     theirs = sdk_resource_props(sdk)
     bad = 0
     for tok, names in sorted(ours.items()):

@@ -22,6 +22,7 @@ normalised module+Name. Names that no rule can derive are listed in OVERRIDES.
 The script fails if any SDK token stays unmatched or is matched twice, so a
 wrong table never gets written silently.
 """
+
 import argparse
 import json
 import os
@@ -97,7 +98,7 @@ def sdk_tokens(sdk):
 
 
 def variants(tf):
-    rest = tf[len("openstack_"):]
+    rest = tf[len("openstack_") :]
     parts = rest.split("_")
     out = set()
     cands = [parts]
@@ -170,14 +171,18 @@ def main():
         print(f"{k}: {len(v)} {v}", file=sys.stderr)
     if r_miss or d_miss:
         sys.exit("some SDK tokens are not mapped: extend OVERRIDES_* in gen_tokens.py")
-    json.dump({
-        "sdk_version": plugin["version"],
-        "resources": dict(sorted(r.items())),
-        "resource_aliases": dict(sorted(ra.items())),
-        "datasources": dict(sorted(d.items())),
-        "datasource_aliases": dict(sorted(da.items())),
-        "fields": FIELD_OVERRIDES,
-    }, sys.stdout, indent=1)
+    json.dump(
+        {
+            "sdk_version": plugin["version"],
+            "resources": dict(sorted(r.items())),
+            "resource_aliases": dict(sorted(ra.items())),
+            "datasources": dict(sorted(d.items())),
+            "datasource_aliases": dict(sorted(da.items())),
+            "fields": FIELD_OVERRIDES,
+        },
+        sys.stdout,
+        indent=1,
+    )
     print()
 
 

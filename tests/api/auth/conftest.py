@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -85,13 +86,18 @@ def key_host(_key_host_server: tuple[str, list[KeyHost]]) -> KeyHost:
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
 def verifier(key_host: KeyHost, clock: FrozenClock) -> Iterator[TokenVerifier]:
-    v = TokenVerifier(issuer=key_host.url, audience=AUDIENCE, algorithms=["RS256", "PS256", "ES256", "EdDSA"],
-                      jwks_cache_seconds=3600, clock=clock)
+    v = TokenVerifier(
+        issuer=key_host.url,
+        audience=AUDIENCE,
+        algorithms=["RS256", "PS256", "ES256", "EdDSA"],
+        jwks_cache_seconds=3600,
+        clock=clock,
+    )
     yield v
     v.close()
 

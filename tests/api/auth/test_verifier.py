@@ -23,7 +23,9 @@ from controlplane.settings import Settings
 AUDIENCE = "sahab"
 
 
-def sign(key: Any, claims: dict[str, Any], *, kid: str | None = "k1", alg: str = "RS256", typ: str | None = None) -> str:
+def sign(
+    key: Any, claims: dict[str, Any], *, kid: str | None = "k1", alg: str = "RS256", typ: str | None = None
+) -> str:
     head = {"alg": alg}
     if kid is not None:
         head["kid"] = kid
@@ -58,10 +60,14 @@ def test_accepts_builtin_issuer_client_credentials(builtin_issuer, local_keys):
     verifier = TokenVerifier.from_settings(builtin_issuer.settings, local_builtin_keys=local_keys)
     assert verifier.issuer == builtin_issuer.url  # empty oidc_issuer means the built-in one
     with httpx.Client(base_url=builtin_issuer.url) as http:
-        agency = http.post("/token", data={"grant_type": "client_credentials"},
-                           auth=("agency-automation", "agency-automation-secret")).json()["access_token"]
-        operator = http.post("/token", data={"grant_type": "client_credentials"},
-                             auth=("operator-automation", "operator-automation-secret")).json()["access_token"]
+        agency = http.post(
+            "/token", data={"grant_type": "client_credentials"}, auth=("agency-automation", "agency-automation-secret")
+        ).json()["access_token"]
+        operator = http.post(
+            "/token",
+            data={"grant_type": "client_credentials"},
+            auth=("operator-automation", "operator-automation-secret"),
+        ).json()["access_token"]
 
     principal = verifier.verify(agency)
     assert principal.subject == "client:agency-automation"
@@ -89,16 +95,26 @@ def test_builtin_keys_from_data_dir_refuse_other_keys(builtin_issuer, rsa_keys):
 
 def test_maps_claims_to_principal(verifier, key_host, clock, rsa_keys):
     key_host.publish("k1", rsa_keys[0])
-    token = sign(rsa_keys[0], claims(
-        key_host, clock, aud=["other", AUDIENCE], preferred_username="amina", email="amina@example.org",
-        sahab_roles=["approver", "admin", 7], sahab_orgs=["org_a", "org_b:admin", "org_c:member", "org_d:owner", "org_a:admin", 3],
-    ))
+    token = sign(
+        rsa_keys[0],
+        claims(
+            key_host,
+            clock,
+            aud=["other", AUDIENCE],
+            preferred_username="amina",
+            email="amina@example.org",
+            sahab_roles=["approver", "admin", 7],
+            sahab_orgs=["org_a", "org_b:admin", "org_c:member", "org_d:owner", "org_a:admin", 3],
+        ),
+    )
     principal = verifier.verify(token)
     assert principal.subject == "user-1" and principal.issuer == key_host.url
     assert principal.name == "amina" and principal.email == "amina@example.org"
     assert principal.platform_roles == {PlatformRole.APPROVER}
     assert principal.claimed_organisations == {
-        "org_a": MemberRole.ADMIN, "org_b": MemberRole.ADMIN, "org_c": MemberRole.MEMBER,
+        "org_a": MemberRole.ADMIN,
+        "org_b": MemberRole.ADMIN,
+        "org_c": MemberRole.MEMBER,
     }
 
 
@@ -127,15 +143,21 @@ def test_refuses_tampered_payload(verifier, key_host, clock, rsa_keys):
 def test_refuses_wrong_issuer(verifier, key_host, clock, rsa_keys):
     key_host.publish("k1", rsa_keys[0])
     token = sign(rsa_keys[0], claims(key_host, clock, iss="https://evil.example"))
-    assert refused(verifier, token) == f"token issuer 'https://evil.example' is not the configured issuer '{key_host.url}'"
+    assert (
+        refused(verifier, token) == f"token issuer 'https://evil.example' is not the configured issuer '{key_host.url}'"
+    )
 
 
 def test_refuses_wrong_audience(verifier, key_host, clock, rsa_keys):
     key_host.publish("k1", rsa_keys[0])
-    assert refused(verifier, sign(rsa_keys[0], claims(key_host, clock, aud="other"))) == \
-        "token audience 'other' does not include 'sahab'"
-    assert refused(verifier, sign(rsa_keys[0], claims(key_host, clock, aud=None))) == \
-        "token audience None does not include 'sahab'"
+    assert (
+        refused(verifier, sign(rsa_keys[0], claims(key_host, clock, aud="other")))
+        == "token audience 'other' does not include 'sahab'"
+    )
+    assert (
+        refused(verifier, sign(rsa_keys[0], claims(key_host, clock, aud=None)))
+        == "token audience None does not include 'sahab'"
+    )
 
 
 def test_refuses_expired(verifier, key_host, clock, rsa_keys):
@@ -212,8 +234,10 @@ def test_refuses_garbage_payload_with_valid_header(verifier, key_host, rsa_keys)
 def test_refuses_algorithm_not_allowed_even_if_asymmetric(key_host, clock, rsa_keys):
     key_host.publish("k1", rsa_keys[0])
     verifier = TokenVerifier(issuer=key_host.url, audience=AUDIENCE, algorithms=["ES256"], clock=clock)
-    assert refused(verifier, sign(rsa_keys[0], claims(key_host, clock))) == \
-        "token algorithm RS256 is not allowed (allowed: ES256)"
+    assert (
+        refused(verifier, sign(rsa_keys[0], claims(key_host, clock)))
+        == "token algorithm RS256 is not allowed (allowed: ES256)"
+    )
 
 
 def test_symmetric_algorithms_cannot_be_configured(key_host):
@@ -257,8 +281,10 @@ def test_unknown_kids_refetch_at_most_once_per_interval(verifier, key_host, cloc
     verifier.verify(sign(rsa_keys[0], claims(key_host, clock)))
     clock.advance(seconds=11)
     for i in range(20):  # kid spraying
-        assert refused(verifier, sign(rsa_keys[2], claims(key_host, clock), kid=f"spray-{i}")) == \
-            f"unknown key id 'spray-{i}'"
+        assert (
+            refused(verifier, sign(rsa_keys[2], claims(key_host, clock), kid=f"spray-{i}"))
+            == f"unknown key id 'spray-{i}'"
+        )
     assert key_host.jwks_fetches == 2  # one refetch for the first unknown kid, none for the rest
 
     key_host.publish("k3", rsa_keys[2])  # published, but within 10 s of the last fetch
@@ -273,8 +299,10 @@ def test_token_without_kid_uses_the_only_key(verifier, key_host, clock, rsa_keys
     assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock), kid=None)).subject == "user-1"
     key_host.publish("k2", rsa_keys[1])
     clock.advance(seconds=3601)
-    assert refused(verifier, sign(rsa_keys[0], claims(key_host, clock), kid=None)) == \
-        "token has no key id (kid) and the issuer publishes several keys"
+    assert (
+        refused(verifier, sign(rsa_keys[0], claims(key_host, clock), kid=None))
+        == "token has no key id (kid) and the issuer publishes several keys"
+    )
 
 
 def test_concurrent_verifications_share_one_fetch(verifier, key_host, clock, rsa_keys):
@@ -329,9 +357,16 @@ def test_issuer_jwks_error_is_a_dependency_failure(verifier, key_host, clock, rs
 
 
 def test_from_settings_uses_configured_issuer_and_claims(key_host, tmp_path):
-    settings = Settings(public_url="http://127.0.0.1:9", data_dir=tmp_path, oidc_issuer=key_host.url,
-                        oidc_audience="api://sahab", oidc_algorithms=["ES256"], oidc_roles_claim="roles",
-                        oidc_orgs_claim="orgs", oidc_jwks_cache_seconds=60)
+    settings = Settings(
+        public_url="http://127.0.0.1:9",
+        data_dir=tmp_path,
+        oidc_issuer=key_host.url,
+        oidc_audience="api://sahab",
+        oidc_algorithms=["ES256"],
+        oidc_roles_claim="roles",
+        oidc_orgs_claim="orgs",
+        oidc_jwks_cache_seconds=60,
+    )
     verifier = TokenVerifier.from_settings(settings)
     assert (verifier.issuer, verifier.audience, verifier.algorithms) == (key_host.url, "api://sahab", {"ES256"})
     assert (verifier.roles_claim, verifier.orgs_claim, verifier.jwks_cache_seconds) == ("roles", "orgs", 60)
@@ -340,8 +375,11 @@ def test_from_settings_uses_configured_issuer_and_claims(key_host, tmp_path):
 # ---------------------------------------------------------------- access tokens, not ID tokens (RFC 9068)
 
 
-@pytest.mark.parametrize("evidence", [{"nonce": "n-1"}, {"at_hash": "abc"}, {"c_hash": "abc"}, {"nonce": "n", "at_hash": "h"},
-                                      {"typ": "ID"}], ids=["nonce", "at_hash", "c_hash", "both", "keycloak-typ-ID"])
+@pytest.mark.parametrize(
+    "evidence",
+    [{"nonce": "n-1"}, {"at_hash": "abc"}, {"c_hash": "abc"}, {"nonce": "n", "at_hash": "h"}, {"typ": "ID"}],
+    ids=["nonce", "at_hash", "c_hash", "both", "keycloak-typ-ID"],
+)
 @pytest.mark.parametrize("typ", [None, "JWT"], ids=["untyped", "typ-JWT"])
 def test_refuses_evident_id_tokens(verifier, key_host, clock, rsa_keys, evidence, typ):
     key_host.publish("k1", rsa_keys[0])
@@ -352,8 +390,10 @@ def test_refuses_evident_id_tokens(verifier, key_host, clock, rsa_keys, evidence
 @pytest.mark.parametrize("typ", ["id_token+jwt", "logout+jwt", "dpop+jwt", "secevent+jwt"])
 def test_refuses_tokens_typed_as_something_else(verifier, key_host, clock, rsa_keys, typ):
     key_host.publish("k1", rsa_keys[0])
-    assert refused(verifier, sign(rsa_keys[0], claims(key_host, clock), typ=typ)) == \
-        f"token type {typ!r} is not an access token (expected at+jwt, RFC 9068)"
+    assert (
+        refused(verifier, sign(rsa_keys[0], claims(key_host, clock), typ=typ))
+        == f"token type {typ!r} is not an access token (expected at+jwt, RFC 9068)"
+    )
 
 
 @pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
@@ -364,12 +404,17 @@ def test_accepts_rfc9068_access_tokens(verifier, key_host, clock, rsa_keys, typ)
 
 def test_accepts_untyped_access_tokens_by_default(verifier, key_host, clock, rsa_keys):
     key_host.publish("k1", rsa_keys[0])
-    assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock, scope="openid", auth_time=1), typ="JWT")).subject == "user-1"
+    assert (
+        verifier.verify(sign(rsa_keys[0], claims(key_host, clock, scope="openid", auth_time=1), typ="JWT")).subject
+        == "user-1"
+    )
 
 
 def test_require_at_jwt_refuses_untyped_tokens(key_host, clock, rsa_keys):
     key_host.publish("k1", rsa_keys[0])
-    strict = TokenVerifier(issuer=key_host.url, audience=AUDIENCE, algorithms=["RS256"], clock=clock, require_at_jwt=True)
+    strict = TokenVerifier(
+        issuer=key_host.url, audience=AUDIENCE, algorithms=["RS256"], clock=clock, require_at_jwt=True
+    )
     assert strict.verify(sign(rsa_keys[0], claims(key_host, clock), typ="at+jwt")).subject == "user-1"
     for typ in ("JWT", None):
         assert "must say typ at+jwt" in refused(strict, sign(rsa_keys[0], claims(key_host, clock), typ=typ))
@@ -385,8 +430,10 @@ def test_the_policy_is_a_setting_and_the_builtin_issuer_is_strict(key_host, buil
 def test_refuses_a_subject_longer_than_255_characters(verifier, key_host, clock, rsa_keys):
     key_host.publish("k1", rsa_keys[0])
     assert verifier.verify(sign(rsa_keys[0], claims(key_host, clock, sub="s" * 255))).subject == "s" * 255
-    assert refused(verifier, sign(rsa_keys[0], claims(key_host, clock, sub="s" * 256))) == \
-        "token subject (sub) is longer than 255 characters"
+    assert (
+        refused(verifier, sign(rsa_keys[0], claims(key_host, clock, sub="s" * 256)))
+        == "token subject (sub) is longer than 255 characters"
+    )
 
 
 # ---------------------------------------------------------------- stale-while-error
@@ -399,8 +446,14 @@ def refresh_failures() -> float:
 
 
 def test_known_keys_keep_verifying_while_the_issuer_fails_within_the_bound(key_host, clock, rsa_keys):
-    verifier = TokenVerifier(issuer=key_host.url, audience=AUDIENCE, algorithms=["RS256"], clock=clock,
-                             jwks_cache_seconds=3600, jwks_stale_seconds=7200)
+    verifier = TokenVerifier(
+        issuer=key_host.url,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        clock=clock,
+        jwks_cache_seconds=3600,
+        jwks_stale_seconds=7200,
+    )
     key_host.publish("k1", rsa_keys[0])
     verifier.verify(sign(rsa_keys[0], claims(key_host, clock)))
     failures = refresh_failures()
@@ -425,8 +478,14 @@ def test_known_keys_keep_verifying_while_the_issuer_fails_within_the_bound(key_h
 
 
 def test_no_stale_keys_when_the_bound_is_zero(key_host, clock, rsa_keys):
-    verifier = TokenVerifier(issuer=key_host.url, audience=AUDIENCE, algorithms=["RS256"], clock=clock,
-                             jwks_cache_seconds=3600, jwks_stale_seconds=0)
+    verifier = TokenVerifier(
+        issuer=key_host.url,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        clock=clock,
+        jwks_cache_seconds=3600,
+        jwks_stale_seconds=0,
+    )
     key_host.publish("k1", rsa_keys[0])
     verifier.verify(sign(rsa_keys[0], claims(key_host, clock)))
     key_host.jwks_status = 500

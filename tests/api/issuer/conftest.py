@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -56,7 +56,7 @@ def serve_issuer(tmp_path: Path, shared_signing_key: bytes, database_url: str) -
                 path.chmod(0o600)
         server = BackgroundServer()
         settings = isolated_settings(server.url, data_dir, database_url=database_url, **overrides)
-        clock = clock or FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+        clock = clock or FrozenClock(datetime.now(UTC).replace(microsecond=0))
         parent = FastAPI()
         parent.mount("/issuer", create_issuer(settings, clock=clock))
         server.start(parent)

@@ -8,24 +8,40 @@ from tests.support import issuer_flows as flows
 
 
 def authorization(issuer, challenge: str, **extra: str) -> dict[str, str]:
-    return {"response_type": "code", "client_id": "sahab-portal", "redirect_uri": callback(issuer),
-            "scope": "openid profile", "state": "st-1", "code_challenge": challenge, "code_challenge_method": "S256",
-            **extra}
+    return {
+        "response_type": "code",
+        "client_id": "sahab-portal",
+        "redirect_uri": callback(issuer),
+        "scope": "openid profile",
+        "state": "st-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
 
 
 def callback(issuer) -> str:
     return issuer.settings.public_url + "/portal/callback"
 
 
-def sign_in(issuer, params: dict[str, str], username: str = "youssef", password: str = "youssef-demo",
-            action: str = "approve"):
+def sign_in(
+    issuer, params: dict[str, str], username: str = "youssef", password: str = "youssef-demo", action: str = "approve"
+):
     return issuer.http.post("/authorize", data={**params, "username": username, "password": password, "action": action})
 
 
 def exchange(issuer, code: str, verifier: str, **extra: str):
-    return issuer.http.post("/token", auth=flows.PORTAL, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": callback(issuer), "code_verifier": verifier,
-        **extra})
+    return issuer.http.post(
+        "/token",
+        auth=flows.PORTAL,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": callback(issuer),
+            "code_verifier": verifier,
+            **extra,
+        },
+    )
 
 
 def test_portal_sign_in_with_pkce(issuer):
@@ -49,8 +65,9 @@ def test_portal_sign_in_with_pkce(issuer):
     assert claims["sahab_orgs"] == ["org_demo_business:admin"] and claims["aud"] == "sahab"
 
     # The portal refreshes with its own secret.
-    refreshed = issuer.http.post("/token", auth=flows.PORTAL,
-                                 data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    refreshed = issuer.http.post(
+        "/token", auth=flows.PORTAL, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert refreshed.status_code == 200, refreshed.text
 
 
@@ -60,8 +77,9 @@ def test_a_code_used_twice_ends_the_sign_in_it_started(issuer):
     tokens = exchange(issuer, code, verifier).json()
     replayed = exchange(issuer, code, verifier)
     assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_grant")
-    refused = issuer.http.post("/token", auth=flows.PORTAL,
-                               data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    refused = issuer.http.post(
+        "/token", auth=flows.PORTAL, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert refused.json()["error"] == "invalid_grant"
 
 
@@ -81,9 +99,15 @@ def test_code_expires_within_a_minute(issuer):
     assert exchange(issuer, code, verifier).json()["error"] == "invalid_grant"
 
 
-@pytest.mark.parametrize("change", [
-    {"code_challenge": ""}, {"code_challenge_method": "plain"}, {"code_challenge_method": ""},
-], ids=["no-challenge", "plain", "no-method"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"code_challenge": ""},
+        {"code_challenge_method": "plain"},
+        {"code_challenge_method": ""},
+    ],
+    ids=["no-challenge", "plain", "no-method"],
+)
 def test_pkce_s256_is_required(issuer, change):
     params = {k: v for k, v in {**authorization(issuer, flows.pkce()[1]), **change}.items() if v}
     back = flows.redirect_params(issuer.http.get("/authorize", params=params))
@@ -108,9 +132,25 @@ def test_cancel_redirects_access_denied_and_unknown_scope_is_refused(issuer):
 def test_public_and_automation_clients_cannot_use_the_code_grant(issuer):
     verifier, challenge = flows.pkce()
     code = flows.redirect_params(sign_in(issuer, authorization(issuer, challenge)))["code"]
-    as_cli = issuer.http.post("/token", data={"grant_type": "authorization_code", "code": code, "client_id": "sahab-cli",
-                                              "redirect_uri": callback(issuer), "code_verifier": verifier})
+    as_cli = issuer.http.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": "sahab-cli",
+            "redirect_uri": callback(issuer),
+            "code_verifier": verifier,
+        },
+    )
     assert as_cli.json()["error"] == "unauthorized_client"
-    as_automation = issuer.http.post("/token", auth=("agency-automation", "agency-automation-secret"), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": callback(issuer), "code_verifier": verifier})
+    as_automation = issuer.http.post(
+        "/token",
+        auth=("agency-automation", "agency-automation-secret"),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": callback(issuer),
+            "code_verifier": verifier,
+        },
+    )
     assert as_automation.json()["error"] == "unauthorized_client"

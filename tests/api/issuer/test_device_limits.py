@@ -32,22 +32,30 @@ def database(issuer) -> Iterator[object]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("field, value, status", [
-    ("scope", "openid " * 200_000, 413),  # the 1 MiB scope of the review: refused before it is parsed
-    ("scope", "openid " * 40, 400),
-    ("client_id", "x" * 65, 400),
-])
+@pytest.mark.parametrize(
+    "field, value, status",
+    [
+        ("scope", "openid " * 200_000, 413),  # the 1 MiB scope of the review: refused before it is parsed
+        ("scope", "openid " * 40, 400),
+        ("client_id", "x" * 65, 400),
+    ],
+)
 def test_fields_are_bounded(issuer, field, value, status):
     response = issuer.http.post("/device_authorization", data={"client_id": "sahab-cli", field: value})
     assert (response.status_code, response.json()["error"]) == (status, "invalid_request")
-    assert "longer than" in response.json()["error_description"] or "larger than" in response.json()["error_description"]
+    assert (
+        "longer than" in response.json()["error_description"] or "larger than" in response.json()["error_description"]
+    )
 
 
 def test_unknown_scopes_and_repeated_parameters_are_refused(issuer):
     response = issuer.http.post("/device_authorization", data={"client_id": "sahab-cli", "scope": "openid everything"})
     assert (response.status_code, response.json()["error"]) == (400, "invalid_scope")
-    response = issuer.http.post("/device_authorization", content="client_id=sahab-cli&client_id=sahab-cli",
-                                headers={"content-type": "application/x-www-form-urlencoded"})
+    response = issuer.http.post(
+        "/device_authorization",
+        content="client_id=sahab-cli&client_id=sahab-cli",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
     with database(issuer) as engine, engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(IssuerDeviceGrant)) == 0
@@ -129,10 +137,21 @@ def test_a_start_costs_the_same_with_many_grants_pending(issuer):
             empty = one_start()
             now = issuer.clock.now()
             with engine.begin() as connection:
-                connection.execute(insert(IssuerDeviceGrant), [
-                    {"device_code_hash": f"{i:064x}", "user_code": f"Q{i:07d}", "client_id": "sahab-cli",
-                     "scope": "openid", "expires_at": now + timedelta(seconds=600), "interval": 2,
-                     "status": "pending"} for i in range(20_000)])
+                connection.execute(
+                    insert(IssuerDeviceGrant),
+                    [
+                        {
+                            "device_code_hash": f"{i:064x}",
+                            "user_code": f"Q{i:07d}",
+                            "client_id": "sahab-cli",
+                            "scope": "openid",
+                            "expires_at": now + timedelta(seconds=600),
+                            "interval": 2,
+                            "status": "pending",
+                        }
+                        for i in range(20_000)
+                    ],
+                )
             full = one_start()
         finally:
             event.remove(Engine, "before_cursor_execute", count)

@@ -90,8 +90,12 @@ def test_client_credentials_with_basic_auth(issuer):
 def test_client_credentials_with_form_auth(issuer):
     response = issuer.http.post(
         "/token",
-        data={"grant_type": "client_credentials", "client_id": "operator-automation",
-              "client_secret": "operator-automation-secret", "scope": "sahab"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "operator-automation",
+            "client_secret": "operator-automation-secret",
+            "scope": "sahab",
+        },
     )
     assert response.status_code == 200, response.text
     claims = decode(issuer, response.json()["access_token"])
@@ -120,7 +124,9 @@ def test_client_credentials_refused(issuer, kwargs):
 
 
 def test_unsupported_and_missing_grant_type(issuer):
-    response = issuer.http.post("/token", data={"grant_type": "password", "username": "amina", "password": "amina-demo"})
+    response = issuer.http.post(
+        "/token", data={"grant_type": "password", "username": "amina", "password": "amina-demo"}
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
     response = issuer.http.post("/token", data={})
@@ -240,21 +246,32 @@ def test_device_page_escapes_input(issuer):
 
 def test_device_page_speaks_the_persons_language(issuer):
     started = start_device(issuer)
-    arabic = issuer.http.get("/device", params={"user_code": started["user_code"]},
-                             headers={"Accept-Language": "ar-MA,ar;q=0.9,fr;q=0.5"})
+    arabic = issuer.http.get(
+        "/device", params={"user_code": started["user_code"]}, headers={"Accept-Language": "ar-MA,ar;q=0.9,fr;q=0.5"}
+    )
     assert '<html lang="ar" dir="rtl">' in arabic.text and "تسجيل دخول جهاز" in arabic.text
     assert '<code dir="ltr">sahab login</code>' in arabic.text and 'name="ui_locales" value="ar"' in arabic.text
     # ui_locales (OIDC) wins over the header, and the answer to the form keeps the page's language.
     french = issuer.http.get("/device", params={"ui_locales": "fr-MA"}, headers={"Accept-Language": "ar"})
     assert '<html lang="fr" dir="ltr">' in french.text and "Connecter un appareil" in french.text
-    wrong = issuer.http.post("/device", data={"user_code": started["user_code"], "username": "amina",
-                                              "password": "nope", "action": "approve", "ui_locales": "fr"})
+    wrong = issuer.http.post(
+        "/device",
+        data={
+            "user_code": started["user_code"],
+            "username": "amina",
+            "password": "nope",
+            "action": "approve",
+            "ui_locales": "fr",
+        },
+    )
     assert wrong.status_code == 401 and "Identifiant ou mot de passe incorrect" in wrong.text
     unknown = issuer.http.post("/device", data={"user_code": "BBBB-BBBB", "ui_locales": "ar"})
     assert unknown.status_code == 400 and 'dir="rtl"' in unknown.text and "هذا الرمز غير معروف" in unknown.text
-    done = issuer.http.post("/device", data={"user_code": started["user_code"], "username": "amina",
-                                             "password": "amina-demo", "action": "approve"},
-                            headers={"Accept-Language": "fr"})
+    done = issuer.http.post(
+        "/device",
+        data={"user_code": started["user_code"], "username": "amina", "password": "amina-demo", "action": "approve"},
+        headers={"Accept-Language": "fr"},
+    )
     assert done.status_code == 200 and "Connecté en tant que Amina El Idrissi" in done.text
     assert "Sign in a device" in issuer.http.get("/device").text  # English without a preference
 

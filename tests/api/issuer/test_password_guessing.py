@@ -46,12 +46,15 @@ def test_an_address_is_locked_after_wrong_passwords_for_many_accounts(serve_issu
     issuer = serve_issuer(issuer_login_failures_per_address=8)
     started = flows.start_device(issuer.http)
     for i in range(8):  # one guess each for eight usernames: no account reaches its limit
-        assert flows.decide(issuer.http, started["user_code"], username=f"user-{i}", password="guess").status_code == 401
+        assert (
+            flows.decide(issuer.http, started["user_code"], username=f"user-{i}", password="guess").status_code == 401
+        )
     assert flows.decide(issuer.http, started["user_code"], "youssef", "youssef-demo").status_code == 429
 
     # From another address the same person signs in.
-    with httpx.Client(base_url=issuer.url, timeout=5,
-                      transport=httpx.HTTPTransport(local_address="127.0.0.4")) as other:
+    with httpx.Client(
+        base_url=issuer.url, timeout=5, transport=httpx.HTTPTransport(local_address="127.0.0.4")
+    ) as other:
         assert flows.decide(other, started["user_code"], "youssef", "youssef-demo").status_code == 200
 
 
@@ -65,13 +68,19 @@ def test_guessing_user_codes_counts_against_the_address(serve_issuer):
 
 def test_the_portal_sign_in_page_is_limited_too(issuer):
     _, challenge = flows.pkce()
-    params = {"response_type": "code", "client_id": "sahab-portal", "state": "s",
-              "redirect_uri": issuer.settings.public_url + "/portal/callback",
-              "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = {
+        "response_type": "code",
+        "client_id": "sahab-portal",
+        "state": "s",
+        "redirect_uri": issuer.settings.public_url + "/portal/callback",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
 
     def sign_in(password: str) -> httpx.Response:
-        return issuer.http.post("/authorize", data={**params, "username": "youssef", "password": password,
-                                                    "action": "approve"})
+        return issuer.http.post(
+            "/authorize", data={**params, "username": "youssef", "password": password, "action": "approve"}
+        )
 
     assert [sign_in(f"guess-{i}").status_code for i in range(6)] == [401] * 5 + [429]
     assert sign_in("youssef-demo").status_code == 429

@@ -76,14 +76,22 @@ def test_limits_and_lockouts_are_shared(serve_issuer):
 def api_workers(postgres_url: str, tmp_path: Path) -> Iterator[str]:
     """`sahab-server api --workers 2` on PostgreSQL, with the built-in issuer and demo accounts."""
     port = free_port()
-    env = dict(os.environ, SAHAB_DATABASE_URL=postgres_url, SAHAB_PUBLIC_URL=f"http://127.0.0.1:{port}",
-               SAHAB_DATA_DIR=str(tmp_path / "data"), SAHAB_OIDC_ISSUER="", SAHAB_DEMO_ACCOUNTS="true",
-               SAHAB_BROKER_URL="memory://", SAHAB_PROVISIONER="unavailable",
-               PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    env = dict(
+        os.environ,
+        SAHAB_DATABASE_URL=postgres_url,
+        SAHAB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        SAHAB_DATA_DIR=str(tmp_path / "data"),
+        SAHAB_OIDC_ISSUER="",
+        SAHAB_DEMO_ACCOUNTS="true",
+        SAHAB_BROKER_URL="memory://",
+        SAHAB_PROVISIONER="unavailable",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+    )
     subprocess.run([sys.executable, "-m", "api.server", "migrate"], env=env, check=True, capture_output=True)
     log = open(tmp_path / "api.log", "wb")
-    api = subprocess.Popen([sys.executable, "-m", "api.server", "api", "--workers", "2"], env=env,
-                           stdout=log, stderr=subprocess.STDOUT)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "api.server", "api", "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         wait_for_port(port, 60, "Sahab API", f"see {tmp_path / 'api.log'}")
         yield f"http://127.0.0.1:{port}/issuer"

@@ -51,8 +51,9 @@ def test_reusing_a_rotated_refresh_token_revokes_the_family(issuer):
 def test_refresh_refuses_other_clients_unknown_tokens_and_wider_scope(issuer):
     tokens = flows.device_tokens(issuer.http)
     assert flows.refresh(issuer.http, "no-such-token").json()["error"] == "invalid_grant"
-    foreign = issuer.http.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-                               auth=flows.PORTAL)
+    foreign = issuer.http.post(
+        "/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, auth=flows.PORTAL
+    )
     assert (foreign.status_code, foreign.json()["error"]) == (400, "invalid_grant")
     wider = flows.refresh(issuer.http, tokens["refresh_token"], scope="openid sahab")
     assert (wider.status_code, wider.json()["error"]) == (400, "invalid_scope")
@@ -61,8 +62,9 @@ def test_refresh_refuses_other_clients_unknown_tokens_and_wider_scope(issuer):
 
 
 def test_client_credentials_get_no_refresh_token(issuer):
-    body = issuer.http.post("/token", data={"grant_type": "client_credentials"},
-                            auth=("agency-automation", "agency-automation-secret")).json()
+    body = issuer.http.post(
+        "/token", data={"grant_type": "client_credentials"}, auth=("agency-automation", "agency-automation-secret")
+    ).json()
     assert "refresh_token" not in body
 
 
@@ -86,8 +88,9 @@ def test_revocation_ends_the_sign_in(issuer):
     first = flows.device_tokens(issuer.http)
     second = flows.refresh(issuer.http, first["refresh_token"]).json()
 
-    response = issuer.http.post("/revoke", data={"token": second["refresh_token"], "token_type_hint": "refresh_token",
-                                                 "client_id": "sahab-cli"})
+    response = issuer.http.post(
+        "/revoke", data={"token": second["refresh_token"], "token_type_hint": "refresh_token", "client_id": "sahab-cli"}
+    )
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     assert flows.refresh(issuer.http, second["refresh_token"]).json()["error"] == "invalid_grant"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -31,8 +31,14 @@ def billed(core):
 
 
 def small(org_id: str, env: str = "prod", **amounts: int) -> QuotaRequestCreate:
-    return QuotaRequestCreate(organisation_id=org_id, region="rabat-1", environment=env, preset="small",
-                              amounts=amounts, justification="budget test")
+    return QuotaRequestCreate(
+        organisation_id=org_id,
+        region="rabat-1",
+        environment=env,
+        preset="small",
+        amounts=amounts,
+        justification="budget test",
+    )
 
 
 # The small preset in January 2026 (744 hours) at the test prices: 4 vCPUs x 0.25 = 744.00,
@@ -69,13 +75,26 @@ def test_a_budget_never_blocks_a_decrease(sessions, billed):
     owner = factories.person()
     with transaction(sessions) as session:
         org = factories.organisation(session)
-        project = factories.project(session, org.id, created_at=billed.clock.now(), environment="prod",
-                                    granted={"vcpus": 4, "ram_mib": 8192, "volume_gib": 100})
+        project = factories.project(
+            session,
+            org.id,
+            created_at=billed.clock.now(),
+            environment="prod",
+            granted={"vcpus": 4, "ram_mib": 8192, "volume_gib": 100},
+        )
         budgets.set_budget(session, billed.billing, owner, org.id, "10", True, billed.clock.now())
-        decrease = service.create(session, billed, owner, QuotaRequestCreate(
-            organisation_id=org.id, region="rabat-1", environment="prod", amounts={"vcpus": 2, "ram_mib": 4096,
-                                                                                   "volume_gib": 50},
-            justification="smaller"))
+        decrease = service.create(
+            session,
+            billed,
+            owner,
+            QuotaRequestCreate(
+                organisation_id=org.id,
+                region="rabat-1",
+                environment="prod",
+                amounts={"vcpus": 2, "ram_mib": 4096, "volume_gib": 50},
+                justification="smaller",
+            ),
+        )
     assert decrease.project_id == project.id and decrease.state != "rejected"
 
 
@@ -96,7 +115,7 @@ def test_budget_rules(sessions, billed):
 
 def test_alerts_at_80_and_100_percent_once_a_month(sessions, billed, clock, queue):
     owner = factories.person()
-    clock._now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    clock._now = datetime(2026, 3, 1, tzinfo=UTC)
     with transaction(sessions) as session:
         org = factories.organisation(session)
         project = factories.project(session, org.id, created_at=clock.now(), granted={"vcpus": 4})
@@ -104,21 +123,29 @@ def test_alerts_at_80_and_100_percent_once_a_month(sessions, billed, clock, queu
         budgets.set_budget(session, billed.billing, owner, org.id, "100", False, clock.now())
 
     def run_at(day: int, hour: int, month: int = 3) -> list[int]:
-        clock._now = datetime(2026, month, day, hour, tzinfo=timezone.utc)
+        clock._now = datetime(2026, month, day, hour, tzinfo=UTC)
         schedule.run(sessions, billed.billing, clock, queue)
         with transaction(sessions) as session:
-            return [d.payload["threshold"] for d in session.scalars(
-                select(WebhookDelivery).where(WebhookDelivery.organisation_id == org.id).order_by(WebhookDelivery.created_at))]
+            return [
+                d.payload["threshold"]
+                for d in session.scalars(
+                    select(WebhookDelivery)
+                    .where(WebhookDelivery.organisation_id == org.id)
+                    .order_by(WebhookDelivery.created_at)
+                )
+            ]
 
-    assert run_at(4, 0) == []            # 72 MAD
-    assert run_at(4, 8) == [80]          # 80 MAD
-    assert run_at(4, 12) == [80]         # 84: already announced
-    assert run_at(5, 4) == [80, 100]     # 100 MAD
+    assert run_at(4, 0) == []  # 72 MAD
+    assert run_at(4, 8) == [80]  # 80 MAD
+    assert run_at(4, 12) == [80]  # 84: already announced
+    assert run_at(5, 4) == [80, 100]  # 100 MAD
     assert run_at(6, 0) == [80, 100]
     assert run_at(4, 9, month=4) == [80, 100, 80]  # April starts again: 81 MAD
     with transaction(sessions) as session:
         delivery = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.created_at)).first()
-        march = session.scalar(select(Statement).where(Statement.organisation_id == org.id, Statement.period == "2026-03"))
+        march = session.scalar(
+            select(Statement).where(Statement.organisation_id == org.id, Statement.period == "2026-03")
+        )
     assert delivery.payload["type"] == "sahab.budget.threshold" and delivery.payload["budget"] == "100.00"
     assert len(queue.webhooks) == 3  # each sent to the deliverer after its transaction committed
     # the April run issued March: 360 h x 1 MAD, then from the 16th 384 h x 1.20 (0.30 a vCPU-hour)
@@ -128,7 +155,7 @@ def test_alerts_at_80_and_100_percent_once_a_month(sessions, billed, clock, queu
 def test_a_budget_alert_arrives_signed_at_the_organisation_webhook(sessions, billed, clock, queue):
     """The beat run's alerts, delivered by the webhook deliverer over real HTTP to a loopback receiver."""
     receiver = Receiver()
-    clock._now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    clock._now = datetime(2026, 3, 1, tzinfo=UTC)
     with receiver.serving() as server:
         with transaction(sessions) as session:
             org = factories.organisation(session)
@@ -136,7 +163,7 @@ def test_a_budget_alert_arrives_signed_at_the_organisation_webhook(sessions, bil
             project = factories.project(session, org.id, created_at=clock.now(), granted={"vcpus": 4})
             factories.usage_sample(session, project, clock.now(), quota={"vcpus": 4})
             budgets.set_budget(session, billed.billing, factories.person(), org.id, "10", False, clock.now())
-        clock._now = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)  # 12 MAD of 10: both thresholds at once
+        clock._now = datetime(2026, 3, 1, 12, tzinfo=UTC)  # 12 MAD of 10: both thresholds at once
         schedule.run(sessions, billed.billing, clock, queue)
         deliverer = WebhookDeliverer(sessions, clock, queue, TargetPolicy(["127.0.0.1/32"]), DeliveryRules())
         assert [deliverer.deliver(delivery_id) for delivery_id, _ in queue.webhooks] == ["delivered", "delivered"]

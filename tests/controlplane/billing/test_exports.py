@@ -49,9 +49,14 @@ def test_csv_holds_every_line_and_the_totals(issued):
     assert all(r["number"] == "SAH-2026-000001" and r["currency"] == "MAD" for r in rows)
 
 
-@pytest.mark.parametrize("language,title,total", [
-    ("en", "Statement", "985.98 MAD"), ("fr", "Relevé mensuel", "985,98 MAD"), ("ar", "كشف الحساب الشهري", "985,98"),
-])
+@pytest.mark.parametrize(
+    "language,title,total",
+    [
+        ("en", "Statement", "985.98 MAD"),
+        ("fr", "Relevé mensuel", "985,98 MAD"),
+        ("ar", "كشف الحساب الشهري", "985,98"),
+    ],
+)
 def test_pdf_opens_and_is_complete(issued, tmp_path, language, title, total):
     statement, organisation, projects = issued
     artefacts = Path(os.environ.get("SAHAB_TEST_ARTEFACTS") or tmp_path) / "statements"
@@ -68,7 +73,9 @@ def test_pdf_opens_and_is_complete(issued, tmp_path, language, title, total):
     else:
         # pdftotext gives Arabic in visual order; the shaped glyphs map back to the title's letters
         assert "الشهري" in text or "يرهشلا" in text or "كشف" in text, text
-    subprocess.run(["pdftoppm", "-r", "80", "-png", str(pdf), str(artefacts / f"{statement.number}-{language}")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", str(pdf), str(artefacts / f"{statement.number}-{language}")], check=True
+    )
     assert list(artefacts.glob(f"{statement.number}-{language}-*.png"))
 
 

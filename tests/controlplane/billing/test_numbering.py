@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from tests import factories
 from tests.support.billing import march_price_change
 from tests.support.concurrency import at_once
 
-APRIL = datetime(2026, 4, 1, 1, tzinfo=timezone.utc)
+APRIL = datetime(2026, 4, 1, 1, tzinfo=UTC)
 
 
 class Abandoned(Exception):

@@ -19,8 +19,11 @@ from tests.support.billing import APRIL_FIRST, FakeDiscounts, at, fifty_percent,
 
 
 def amounts(computed, project_id: str) -> list[tuple[str, str, str, str, str]]:
-    return [(line["resource"], line["price_version"], line["discount_percent"], line["list_amount"], line["amount"])
-            for line in computed.lines if line["project_id"] == project_id]
+    return [
+        (line["resource"], line["price_version"], line["discount_percent"], line["list_amount"], line["amount"])
+        for line in computed.lines
+        if line["project_id"] == project_id
+    ]
 
 
 def test_price_change_programme_end_and_decommissioned_project(database_url, sessions):
@@ -31,19 +34,22 @@ def test_price_change_programme_end_and_decommissioned_project(database_url, ses
         computed = compute(session, org, "2026-03", APRIL_FIRST, march_price_change(), discounts)
     assert amounts(computed, a) == [
         # RAM 8 GiB: 240 h x 8 x 0.03 = 57.60 (-50 %), 120 h = 28.80, from the 16th 384 h = 92.16
-        ("ram_mib", "v1", "0", "28.80", "28.80"), ("ram_mib", "v1", "50", "57.60", "28.80"),
+        ("ram_mib", "v1", "0", "28.80", "28.80"),
+        ("ram_mib", "v1", "50", "57.60", "28.80"),
         ("ram_mib", "v2", "0", "92.16", "92.16"),
         # vCPUs 4: 960 vCPU-h x 0.25 = 240.00 (-50 %), 480 x 0.25 = 120.00, 1536 x 0.30 = 460.80
-        ("vcpus", "v1", "0", "120.00", "120.00"), ("vcpus", "v1", "50", "240.00", "120.00"),
+        ("vcpus", "v1", "0", "120.00", "120.00"),
+        ("vcpus", "v1", "50", "240.00", "120.00"),
         ("vcpus", "v2", "0", "460.80", "460.80"),
         # volumes: 100 x 216 + 200 x 24 = 26,400 GiB-h (-50 %), 200 x 120 = 24,000, 200 x 384 = 76,800; x 0.001
-        ("volume_gib", "v1", "0", "24.00", "24.00"), ("volume_gib", "v1", "50", "26.40", "13.20"),
+        ("volume_gib", "v1", "0", "24.00", "24.00"),
+        ("volume_gib", "v1", "50", "26.40", "13.20"),
         ("volume_gib", "v2", "0", "76.80", "76.80"),
     ]
     # B counts from its first reading (2 March) to its removal (5 March 12:00): 84 hours, all discounted;
     # its last reading is not carried to the end of the month, and an unlimited RAM quota (-1) is free.
     assert amounts(computed, b) == [("vcpus", "v1", "50", "42.00", "21.00"), ("volume_gib", "v1", "50", "0.84", "0.42")]
-    line = next(l for l in computed.lines if l["project_id"] == b and l["resource"] == "vcpus")
+    line = next(ln for ln in computed.lines if ln["project_id"] == b and ln["resource"] == "vcpus")
     assert line["quantity"] == "168.000000" and line["programme"] == "startup-2026" and line["basis"] == "granted"
     assert computed.list_total == Decimal("1169.40")
     assert computed.total == Decimal("985.98")
@@ -75,12 +81,16 @@ def test_a_draft_stops_at_now_and_issuing_waits_for_the_month_to_end(database_ur
         draft = statements.refresh_draft(session, billing, org, at(3))
         assert draft.state == "draft" and draft.number is None and draft.period == "2026-03"
         # two days of A's 4 vCPUs: 48 h x 4 x 0.25
-        assert next(l for l in draft.lines if l["project_id"] == a and l["resource"] == "vcpus")["amount"] == "48.00"
+        assert (
+            next(ln for ln in draft.lines if ln["project_id"] == a and ln["resource"] == "vcpus")["amount"] == "48.00"
+        )
         with pytest.raises(Conflict, match="still running"):
             statements.issue(session, billing, org, "2026-03", at(31, 23))
         issued = statements.issue(session, billing, org, "2026-03", APRIL_FIRST)
         assert issued.id == draft.id and issued.state == "issued" and issued.number == "SAH-2026-000001"
-        assert statements.issue(session, billing, org, "2026-03", APRIL_FIRST + timedelta(hours=1)).number == issued.number
+        assert (
+            statements.issue(session, billing, org, "2026-03", APRIL_FIRST + timedelta(hours=1)).number == issued.number
+        )
         assert issued.total == "1169.40"  # no programme here: the list total of the fixture above
 
 
@@ -94,14 +104,19 @@ def test_a_correction_is_a_credit_note_and_a_replacement_never_an_edit(database_
         right = Billing(march_price_change(), FakeDiscounts({org.id: [fifty_percent(until=date(2026, 3, 11))]}))
         with pytest.raises(PermissionDenied):
             statements.correct(session, right, factories.person("owner"), original.id, "late enrolment", APRIL_FIRST)
-        credit, replacement = statements.correct(session, right, factories.operator(), original.id, "late enrolment",
-                                                 APRIL_FIRST + timedelta(days=1))
+        credit, replacement = statements.correct(
+            session, right, factories.operator(), original.id, "late enrolment", APRIL_FIRST + timedelta(days=1)
+        )
         assert (original.state, original.corrected_by_id) == ("corrected", credit.id)
         assert (list(original.lines), original.total) == frozen
         assert credit.kind == "credit_note" and credit.corrects_id == original.id and credit.total == "-1169.40"
-        assert [l["amount"] for l in credit.lines] == [str(-Decimal(l["amount"])) for l in original.lines]
+        assert [ln["amount"] for ln in credit.lines] == [str(-Decimal(ln["amount"])) for ln in original.lines]
         assert replacement.replaces_id == original.id and replacement.total == "985.98"
-        assert [original.number, credit.number, replacement.number] == ["SAH-2026-000001", "SAH-2026-000002", "SAH-2026-000003"]
+        assert [original.number, credit.number, replacement.number] == [
+            "SAH-2026-000001",
+            "SAH-2026-000002",
+            "SAH-2026-000003",
+        ]
         with pytest.raises(Conflict, match="only an issued statement"):
             statements.correct(session, right, factories.operator(), original.id, "again", APRIL_FIRST)
 

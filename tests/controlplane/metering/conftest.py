@@ -9,8 +9,8 @@ from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
-from tests.support.metering import FakeCloud
 from tests.support.fakes import InMemoryProvisioner
+from tests.support.metering import FakeCloud
 
 
 class RecordingNotifier:
@@ -40,8 +40,15 @@ def notifier() -> RecordingNotifier:
 
 @pytest.fixture
 def collector(sessions, core, clouds, notifier) -> MeteringCollector:
-    return MeteringCollector(sessions, core.catalogue, core.clock, lambda region: clouds[region.id],
-                             workers=4, timeout=0.5, notifier=notifier)
+    return MeteringCollector(
+        sessions,
+        core.catalogue,
+        core.clock,
+        lambda region: clouds[region.id],
+        workers=4,
+        timeout=0.5,
+        notifier=notifier,
+    )
 
 
 @pytest.fixture
@@ -52,9 +59,16 @@ def active_project(sessions, core, provisioner):
     def make(env: str = "prod", org_id: str | None = None, preset: str = "small") -> Project:
         with transaction(sessions) as session:
             org = org_id or factories.organisation(session).id
-            request = service.create(session, core, factories.person(), QuotaRequestCreate(
-                organisation_id=org, region="rabat-1", environment=env, preset=preset, justification="metering"))
+            request = service.create(
+                session,
+                core,
+                factories.person(),
+                QuotaRequestCreate(
+                    organisation_id=org, region="rabat-1", environment=env, preset=preset, justification="metering"
+                ),
+            )
         assert workflow.provision(request.id) == "active"
         with transaction(sessions) as session:
             return session.get_one(Project, request.project_id)
+
     return make

@@ -39,7 +39,9 @@ def test_drift_kinds_are_found(sessions, collector, clouds, active_project):
     collector.collect()
     with transaction(sessions) as session:
         drift = {row.project_id: row.drift for row in session.scalars(select(ProjectMetering))}
-    assert drift[changed.id] == [{"kind": "quota_changed", "resource": "vcpus", "granted": quota["vcpus"], "quota": 99, "used": 0}]
+    assert drift[changed.id] == [
+        {"kind": "quota_changed", "resource": "vcpus", "granted": quota["vcpus"], "quota": 99, "used": 0}
+    ]
     assert [d["kind"] for d in drift[over.id]] == ["usage_above_quota"]
     assert drift[gone.id][0]["kind"] == "project_missing"
 
@@ -82,11 +84,11 @@ def test_alerts_once_per_threshold_crossing(sessions, collector, clouds, active_
         organisation = session.get_one(Organisation, project.organisation_id)
         organisation.alert_webhook_url, organisation.alert_webhook_secret = "https://hooks.example/x", "s3cret"
         session.get_one(ProjectMetering, project.id).notified = {}
-    assert run(2) == []          # 50 %
-    assert run(3) == []          # 75 %
-    assert run(4) == [90]        # 100 %: straight past both: announce the highest once
-    assert run(4) == []          # still there: not repeated
-    assert run(3) == []          # back to 75 %: below both, re-armed
+    assert run(2) == []  # 50 %
+    assert run(3) == []  # 75 %
+    assert run(4) == [90]  # 100 %: straight past both: announce the highest once
+    assert run(4) == []  # still there: not repeated
+    assert run(3) == []  # back to 75 %: below both, re-armed
     assert run(4) == [90]
     alert, stamp = notifier.sent[-1]
     assert alert.payload["resource"] == "vcpus" and alert.payload["quota"] == 4
@@ -108,8 +110,16 @@ def test_threshold_helpers_and_signature():
 def test_samples_older_than_the_retention_are_dropped(sessions, core, clouds, active_project, clock, notifier):
     from controlplane.metering.collect import MeteringCollector
 
-    collector = MeteringCollector(sessions, core.catalogue, core.clock, lambda region: clouds[region.id],
-                                  workers=4, timeout=0.5, notifier=notifier, retention=timedelta(days=2))
+    collector = MeteringCollector(
+        sessions,
+        core.catalogue,
+        core.clock,
+        lambda region: clouds[region.id],
+        workers=4,
+        timeout=0.5,
+        notifier=notifier,
+        retention=timedelta(days=2),
+    )
     project = active_project()
     clouds["rabat-1"].set(project.openstack_project_id, granted(project), {"vcpus": 1})
     collector.collect()
@@ -123,7 +133,8 @@ def test_samples_older_than_the_retention_are_dropped(sessions, core, clouds, ac
 
 
 def test_nova_and_cinder_quotas_are_read_once_then_spread_and_at_once_after_sahab_changes_a_project(
-        sessions, collector, clouds, active_project, clock):
+    sessions, collector, clouds, active_project, clock
+):
     projects = [active_project(f"e{i}") for i in range(3)]
     cloud = clouds["rabat-1"]
     for p in projects:
@@ -180,7 +191,9 @@ def test_a_failed_listing_fails_its_region_only_and_nothing_is_overwritten(sessi
         assert len(session.scalars(select(UsageSample)).all()) == 1
 
 
-def test_usage_of_projects_sahab_does_not_hold_is_ignored_and_names_are_kept(sessions, collector, clouds, active_project):
+def test_usage_of_projects_sahab_does_not_hold_is_ignored_and_names_are_kept(
+    sessions, collector, clouds, active_project
+):
     project = active_project()
     cloud = clouds["rabat-1"]
     cloud.set(project.openstack_project_id, granted(project), {"instances": 1}, name="sahab-o-rabat-1-prod")
@@ -193,8 +206,9 @@ def test_usage_of_projects_sahab_does_not_hold_is_ignored_and_names_are_kept(ses
         assert metering.used == {**{name: 0 for name in granted(project)}, "instances": 1}
 
 
-def test_object_storage_is_read_from_the_account_for_usage_drift_and_alerts(sessions, collector, clouds, active_project,
-                                                                           notifier):
+def test_object_storage_is_read_from_the_account_for_usage_drift_and_alerts(
+    sessions, collector, clouds, active_project, notifier
+):
     from controlplane.persistence.models import Organisation
 
     project = active_project()
@@ -217,7 +231,9 @@ def test_object_storage_is_read_from_the_account_for_usage_drift_and_alerts(sess
     with transaction(sessions) as session:
         drift = session.get_one(ProjectMetering, project.id).drift
     assert [(d["kind"], d["resource"], d["quota"]) for d in drift] == [
-        ("quota_changed", "object_gib", 5), ("usage_above_quota", "object_gib", 5)]
+        ("quota_changed", "object_gib", 5),
+        ("usage_above_quota", "object_gib", 5),
+    ]
 
     cloud.fail[f"objects:{project.openstack_project_id}"] = RuntimeError("swift said 503")
     assert "object storage: RuntimeError: swift said 503" in collector.collect().failed[project.id]

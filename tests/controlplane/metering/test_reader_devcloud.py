@@ -21,9 +21,15 @@ from tests.support.openstack import admin_connection, delete_project, project_co
 pytestmark = [pytest.mark.devcloud, pytest.mark.timeout(900)]
 
 # openstacksdk's names for Neutron's quota fields
-SDK_NETWORK = {"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
-               "floatingip": "floating_ips", "security_group": "security_groups",
-               "security_group_rule": "security_group_rules"}
+SDK_NETWORK = {
+    "network": "networks",
+    "subnet": "subnets",
+    "port": "ports",
+    "router": "routers",
+    "floatingip": "floating_ips",
+    "security_group": "security_groups",
+    "security_group_rule": "security_group_rules",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +45,28 @@ def set_quota(admin: Any, project_id: str, quota: dict[str, int]) -> None:
     admin.network.update_quota(project_id, **{SDK_NETWORK[k]: v for k, v in quota_fields(quota, "network").items()})
 
 
-def fill(admin: Any, conn: Any, name: str, *, servers: int, volume_gib: int, snapshot: bool, router: bool,
-         cidr: str) -> None:
+def fill(
+    admin: Any, conn: Any, name: str, *, servers: int, volume_gib: int, snapshot: bool, router: bool, cidr: str
+) -> None:
     network = conn.network.create_network(name=f"{name}-net")
     subnet = conn.network.create_subnet(network_id=network.id, ip_version=4, cidr=cidr, name=f"{name}-subnet")
     group = conn.network.create_security_group(name=f"{name}-sg")
-    conn.network.create_security_group_rule(security_group_id=group.id, direction="ingress", protocol="tcp",
-                                            port_range_min=22, port_range_max=22, ethertype="IPv4")
+    conn.network.create_security_group_rule(
+        security_group_id=group.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        ethertype="IPv4",
+    )
     flavors = [admin.compute.find_flavor(f, ignore_missing=False) for f in ("m1.tiny", "m1.small")]
     image = admin.image.find_image("tiny", ignore_missing=False)
-    made = [conn.compute.create_server(name=f"{name}-vm{i}", flavor_id=flavors[i % 2].id, image_id=image.id,
-                                       networks=[{"uuid": network.id}]) for i in range(servers)]
+    made = [
+        conn.compute.create_server(
+            name=f"{name}-vm{i}", flavor_id=flavors[i % 2].id, image_id=image.id, networks=[{"uuid": network.id}]
+        )
+        for i in range(servers)
+    ]
     for server in made:
         conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=180)
     if volume_gib:
@@ -83,18 +100,35 @@ def test_bulk_listings_equal_each_projects_quota_detail(admin):
         user = admin.identity.find_user("admin", domain_id="default", ignore_missing=False)
         role = admin.identity.find_role("admin", ignore_missing=False)
         for i in range(3):
-            project = admin.identity.create_project(name=f"sahab-bulkmeter-{tag}-{i}", domain_id="default",
-                                                    description="sahab bulk metering test")
+            project = admin.identity.create_project(
+                name=f"sahab-bulkmeter-{tag}-{i}", domain_id="default", description="sahab bulk metering test"
+            )
             projects.append(project)
             admin.identity.assign_project_role_to_user(project, user, role)
             connections.append(project_connection(project.id))
         # Project 0 and 1 have quotas of their own (as Sahab sets them); project 2 keeps the defaults.
         set_quota(admin, projects[0].id, as_plain(PRESETS["small"]))
         set_quota(admin, projects[1].id, {**as_plain(PRESETS["medium"]), "ports": 17})
-        fill(admin, connections[0], projects[0].name, servers=2, volume_gib=2, snapshot=True, router=True,
-             cidr="10.91.0.0/24")
-        fill(admin, connections[1], projects[1].name, servers=1, volume_gib=3, snapshot=False, router=False,
-             cidr="10.92.0.0/24")
+        fill(
+            admin,
+            connections[0],
+            projects[0].name,
+            servers=2,
+            volume_gib=2,
+            snapshot=True,
+            router=True,
+            cidr="10.91.0.0/24",
+        )
+        fill(
+            admin,
+            connections[1],
+            projects[1].name,
+            servers=1,
+            volume_gib=3,
+            snapshot=False,
+            router=False,
+            cidr="10.92.0.0/24",
+        )
 
         usage = bulk(reader)
         network_quotas = reader.read_bulk_quotas()

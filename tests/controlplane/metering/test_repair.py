@@ -19,8 +19,11 @@ def test_reapply_uses_granted_quota_and_records_progress(sessions, core, provisi
         request = session.get_one(QuotaRequest, project.current_request_id)
         events = service.events(session, factories.approver(), request.id)
         assert request.state == "active" and session.get_one(Project, project.id).lease_owner is None
-    assert [e.reason for e in events[-3:]] == ["repair: re-applying the granted quota", "keystone project unchanged",
-                                              "repair: granted quota re-applied"]
+    assert [e.reason for e in events[-3:]] == [
+        "repair: re-applying the granted quota",
+        "keystone project unchanged",
+        "repair: granted quota re-applied",
+    ]
 
 
 def test_failed_repair_is_recorded_on_the_project_only(sessions, core, provisioner, active_project):
@@ -34,4 +37,6 @@ def test_failed_repair_is_recorded_on_the_project_only(sessions, core, provision
 
 
 def test_nothing_to_repair_for_a_missing_project(sessions, core, provisioner):
-    assert ProvisioningWorkflow(sessions, core, provisioner, worker_id="w").reapply("prj_nope").startswith("nothing to do")
+    assert (
+        ProvisioningWorkflow(sessions, core, provisioner, worker_id="w").reapply("prj_nope").startswith("nothing to do")
+    )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from controlplane.metering.reports import Series, bucket_size, statistics, sum_series, usage_over_time, usage_report
 from controlplane.persistence.database import transaction
 from tests import factories
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def h(hours: float) -> datetime:
@@ -46,8 +46,9 @@ def test_report_over_collected_samples(sessions, core, collector, clouds, active
     with transaction(sessions) as session:
         rows = usage_report(session, factories.approver(), start=h(0.5), end=h(3), now=clock.now(), by="project")
         by_region = usage_report(session, factories.approver(), start=h(0.5), end=h(3), now=clock.now(), by="region")
-        org_rows = usage_report(session, factories.person("owner"), start=h(0.5), end=h(10), now=clock.now(),
-                                by="organisation")
+        org_rows = usage_report(
+            session, factories.person("owner"), start=h(0.5), end=h(10), now=clock.now(), by="organisation"
+        )
     first = next(r for r in rows if r["project_id"] == one.id)
     # 1 vCPU carried in for 0.5h, 3 for 1h, 0 for 1h
     assert first["vcpu_hours"] == 0.5 + 3
@@ -72,7 +73,9 @@ def test_report_keeps_visibility(sessions, core, collector, clouds, active_proje
         assert usage_report(session, factories.person("stranger"), start=h(-1), end=h(5), now=clock.now()) == []
 
 
-def test_usage_over_time_splits_the_same_integral_into_buckets(sessions, core, collector, clouds, active_project, clock):
+def test_usage_over_time_splits_the_same_integral_into_buckets(
+    sessions, core, collector, clouds, active_project, clock
+):
     clock._now = h(0)
     one, two = active_project("one"), active_project("two")
     cloud = clouds["rabat-1"]

@@ -3,11 +3,11 @@ once, the rest spread evenly so each is checked within the period."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from controlplane.metering.schedule import QuotaCheckState, quota_checks_due
 
-T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
 HOUR, CYCLE = timedelta(hours=1), timedelta(minutes=5)
 
 
@@ -16,8 +16,11 @@ def due(projects, now):
 
 
 def test_never_checked_and_changed_since_the_check_are_due_at_once():
-    projects = [QuotaCheckState("new", T0, None), QuotaCheckState("changed", T0 + timedelta(seconds=2), T0 + timedelta(seconds=1)),
-                *(QuotaCheckState(f"p{i}", T0, T0 + timedelta(seconds=1)) for i in range(100))]
+    projects = [
+        QuotaCheckState("new", T0, None),
+        QuotaCheckState("changed", T0 + timedelta(seconds=2), T0 + timedelta(seconds=1)),
+        *(QuotaCheckState(f"p{i}", T0, T0 + timedelta(seconds=1)) for i in range(100)),
+    ]
     chosen = due(projects, T0 + timedelta(seconds=10))
     assert {"new", "changed"} <= chosen
     assert len(chosen) == 9  # ceil(102 / 12): the two fill most of this collection's share

@@ -16,7 +16,14 @@ from controlplane.settings import Settings
 from tests.support.fakes import RecordingQueue
 from tests.support.tracing import memory_exporter
 
-SECRETS = ["s3cr3t-pw", "hunter2", "tok-123456", "ZZbasicZZ", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl", "pp-phrase"]
+SECRETS = [
+    "s3cr3t-pw",
+    "hunter2",
+    "tok-123456",
+    "ZZbasicZZ",
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl",
+    "pp-phrase",
+]
 
 
 @pytest.fixture
@@ -37,9 +44,16 @@ def test_every_line_has_trace_and_request_ids_and_no_secrets(json_lines):
     try:
         with tracing.span("work"):
             trace_id = tracing.current_trace_id()
-            log.info("connecting to postgresql+psycopg://sahab:s3cr3t-pw@db:5432/sahab, Authorization: Bearer %s",
-                     SECRETS[4], extra={"password": "hunter2", "headers": {"X-Auth-Token": "tok-123456"},
-                                        "detail": "basic ZZbasicZZ", "project": "p-1"})
+            log.info(
+                "connecting to postgresql+psycopg://sahab:s3cr3t-pw@db:5432/sahab, Authorization: Bearer %s",
+                SECRETS[4],
+                extra={
+                    "password": "hunter2",
+                    "headers": {"X-Auth-Token": "tok-123456"},
+                    "detail": "basic ZZbasicZZ",
+                    "project": "p-1",
+                },
+            )
             log.warning("pulumi config passphrase=pp-phrase api_key: tok-123456")
     finally:
         logs.REQUEST_ID.reset(token)
@@ -54,8 +68,14 @@ def test_every_line_has_trace_and_request_ids_and_no_secrets(json_lines):
 
 
 def test_api_access_lines_carry_the_request_id_it_answered_with(json_lines, sqlite_url, issuer, tmp_path):
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path / "data", oidc_issuer=issuer.url,
-                        broker_url="memory://", demo_accounts=False, log_format="json")
+    settings = Settings(
+        database_url=sqlite_url,
+        data_dir=tmp_path / "data",
+        oidc_issuer=issuer.url,
+        broker_url="memory://",
+        demo_accounts=False,
+        log_format="json",
+    )
     from controlplane.runtime import build_runtime
 
     runtime = build_runtime(settings, queue=RecordingQueue())
@@ -68,7 +88,9 @@ def test_api_access_lines_carry_the_request_id_it_answered_with(json_lines, sqli
     assert response.status_code == 200, response.text
     access = [json.loads(line) for line in stream.getvalue().splitlines() if '"sahab.access"' in line]
     assert response.headers["x-request-id"] == "abc-1"
-    assert [(a["request_id"], a["route"], a["status"], a["method"]) for a in access] == [("abc-1", "/v1/regions", 200, "GET")]
+    assert [(a["request_id"], a["route"], a["status"], a["method"]) for a in access] == [
+        ("abc-1", "/v1/regions", 200, "GET")
+    ]
     assert access[0]["duration_ms"] >= 0
     assert "Bearer" not in stream.getvalue() and "eyJ" not in stream.getvalue()
 
@@ -94,17 +116,33 @@ def test_sahab_server_api_writes_uvicorns_lines_and_access_lines_as_json(sqlite_
     log = tmp_path / "api.log"
     (tmp_path / "mp").mkdir()
     with OtlpReceiver() as receiver:
-        env = dict(os.environ, SAHAB_DATABASE_URL=sqlite_url, SAHAB_OIDC_ISSUER=issuer.url, SAHAB_BROKER_URL="memory://",
-                   SAHAB_PUBLIC_URL=f"http://127.0.0.1:{port}", SAHAB_DATA_DIR=str(tmp_path / "data"),
-                   SAHAB_DEMO_ACCOUNTS="false", SAHAB_LOG_FORMAT="json", SAHAB_OTLP_ENDPOINT=receiver.endpoint,
-                   PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp"))
-        process = subprocess.Popen([sys.executable, "-m", "api.server", "api", "--workers", "2"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=open(log, "wb"), start_new_session=True)
+        env = dict(
+            os.environ,
+            SAHAB_DATABASE_URL=sqlite_url,
+            SAHAB_OIDC_ISSUER=issuer.url,
+            SAHAB_BROKER_URL="memory://",
+            SAHAB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+            SAHAB_DATA_DIR=str(tmp_path / "data"),
+            SAHAB_DEMO_ACCOUNTS="false",
+            SAHAB_LOG_FORMAT="json",
+            SAHAB_OTLP_ENDPOINT=receiver.endpoint,
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp"),
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.server", "api", "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "wb"),
+            start_new_session=True,
+        )
         try:
             wait_for_port(port, 90, "sahab-server api", log.read_text(errors="replace")[-2000:])
             token = issuer.token("amal")
-            response = httpx.get(f"http://127.0.0.1:{port}/v1/regions?access_token=tok-123456", timeout=30,
-                                 headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-uvicorn-1"})
+            response = httpx.get(
+                f"http://127.0.0.1:{port}/v1/regions?access_token=tok-123456",
+                timeout=30,
+                headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-uvicorn-1"},
+            )
             assert response.status_code == 200, response.text
         finally:
             stop([process])
@@ -159,11 +197,18 @@ uvicorn.run(app, host="127.0.0.1", port={port}, access_log=False, log_config=opt
 """
     log = tmp_path / "api.log"
     (tmp_path / "mp").mkdir()
-    process = subprocess.Popen([sys.executable, "-c", program], env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp")),
-                               stdout=subprocess.DEVNULL, stderr=open(log, "wb"), start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", program],
+        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp")),
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb"),
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, 90, "uvicorn", str(log))
-        failed = httpx.get(f"http://127.0.0.1:{port}/test-only/boom", headers={"X-Request-ID": "req-boom-1"}, timeout=30)
+        failed = httpx.get(
+            f"http://127.0.0.1:{port}/test-only/boom", headers={"X-Request-ID": "req-boom-1"}, timeout=30
+        )
         assert failed.status_code == 500
     finally:
         stop([process])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -16,7 +16,7 @@ from tests.support.metrics import value
 
 def _seconds(stamp: datetime | int) -> float:
     """py-amqp gives a received timestamp back as a naive UTC datetime."""
-    return stamp.replace(tzinfo=timezone.utc).timestamp() if isinstance(stamp, datetime) else float(stamp)
+    return stamp.replace(tzinfo=UTC).timestamp() if isinstance(stamp, datetime) else float(stamp)
 
 
 def scrape(collector: QueueCollector) -> str:
@@ -66,13 +66,17 @@ def test_rabbitmq_depth_consumers_and_oldest_message_age(rabbitmq):
     sent = time.time()
     for request_id in ("r-1", "r-2", "r-3"):
         queue.provision(request_id)
-    later = QueueCollector(collector.broker_url, {}, name, management_url=rabbitmq.management_url,
-                           wall=lambda: time.time() + 60)
+    later = QueueCollector(
+        collector.broker_url, {}, name, management_url=rabbitmq.management_url, wall=lambda: time.time() + 60
+    )
     try:
         deadline = time.monotonic() + 20
         while True:  # RabbitMQ's management statistics lag the queue (every 0.5 s in the test broker)
             text = scrape(later)
-            if "sahab_queue_oldest_message_age_seconds{" in text and value(text, "sahab_queue_messages", queue=name) == 3:
+            if (
+                "sahab_queue_oldest_message_age_seconds{" in text
+                and value(text, "sahab_queue_messages", queue=name) == 3
+            ):
                 if value(text, "sahab_queue_oldest_message_age_seconds", queue=name) > 0 or time.monotonic() > deadline:
                     break
             assert time.monotonic() < deadline, text

@@ -74,4 +74,8 @@ def test_heartbeat_records_the_worker_and_the_time():
     worker = f"w-{uuid.uuid4().hex[:8]}@test"
     before = time.time()
     TIMER.heartbeat(sender=SimpleNamespace(eventer=SimpleNamespace(hostname=worker)))
-    assert before <= value(render([]).decode(), "sahab_worker_last_heartbeat_timestamp_seconds", worker=worker) <= time.time()
+    assert (
+        before
+        <= value(render([]).decode(), "sahab_worker_last_heartbeat_timestamp_seconds", worker=worker)
+        <= time.time()
+    )

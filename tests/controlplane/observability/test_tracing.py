@@ -40,9 +40,11 @@ print(tracing.enabled(), type(trace.get_tracer_provider()).__name__,
       "opentelemetry.exporter.otlp.proto.http.trace_exporter" in sys.modules,
       "opentelemetry.instrumentation.fastapi" in sys.modules)
 """
+
     def run(**env: str) -> str:
-        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
-                                env={**os.environ, **env})
+        result = subprocess.run(
+            [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, env={**os.environ, **env}
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout.split("\n")[-2]
 
@@ -53,12 +55,18 @@ print(tracing.enabled(), type(trace.get_tracer_provider()).__name__,
 @pytest.fixture
 def traced(sqlite_url, issuer, tmp_path):
     exporter = memory_exporter()
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path / "data", oidc_issuer=issuer.url,
-                        broker_url="memory://", demo_accounts=False)
+    settings = Settings(
+        database_url=sqlite_url,
+        data_dir=tmp_path / "data",
+        oidc_issuer=issuer.url,
+        broker_url="memory://",
+        demo_accounts=False,
+    )
     celery = create_celery(settings)
     runtime = build_runtime(settings, queue=CeleryQueue(celery))
-    with TestClient(create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings)),
-                    raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings)), raise_server_exceptions=False
+    ) as client:
         exporter.clear()
         yield client, runtime, celery, exporter
     runtime.engine.dispose()
@@ -69,8 +77,17 @@ def test_request_sql_and_published_task_share_one_trace(traced, issuer):
     with transaction(runtime.sessions) as session:
         org = factories.organisation(session, admin="hind")
     exporter.clear()
-    response = client.post("/v1/quota-requests", headers=issuer.headers("hind"), json={
-        "organisation_id": org.id, "region": "rabat-1", "environment": "prod", "preset": "small", "justification": "traced"})
+    response = client.post(
+        "/v1/quota-requests",
+        headers=issuer.headers("hind"),
+        json={
+            "organisation_id": org.id,
+            "region": "rabat-1",
+            "environment": "prod",
+            "preset": "small",
+            "justification": "traced",
+        },
+    )
     assert response.status_code == 201, response.text
 
     spans = exporter.get_finished_spans()

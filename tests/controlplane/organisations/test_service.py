@@ -17,8 +17,9 @@ ICE = "001234567000089"
 
 
 def registration(name: str, national_id: str = ICE) -> OrganisationCreate:
-    return OrganisationCreate(kind=OrganisationKind.BUSINESS, legal_name=name, national_id=national_id,
-                              contact_email="contact@example.ma")
+    return OrganisationCreate(
+        kind=OrganisationKind.BUSINESS, legal_name=name, national_id=national_id, contact_email="contact@example.ma"
+    )
 
 
 def test_several_unverified_registrations_may_claim_one_national_id(sessions, clock):
@@ -41,7 +42,10 @@ def test_a_second_organisation_with_a_verified_id_is_refused_until_the_holder_is
         assert owner.id in refused.value.detail and ICE in refused.value.detail
         assert refused.value.extra["holder"] == owner.id
     with transaction(sessions) as session:
-        assert service.get(session, factories.operator(), squatter.id).status == OrganisationStatus.PENDING_VERIFICATION.value
+        assert (
+            service.get(session, factories.operator(), squatter.id).status
+            == OrganisationStatus.PENDING_VERIFICATION.value
+        )
         service.set_status(session, factories.operator(), owner.id, OrganisationStatus.VERIFIED)  # again: still fine
         service.set_status(session, factories.operator(), owner.id, OrganisationStatus.SUSPENDED)
         service.set_status(session, factories.operator(), squatter.id, OrganisationStatus.VERIFIED)
@@ -50,8 +54,14 @@ def test_a_second_organisation_with_a_verified_id_is_refused_until_the_holder_is
 def test_the_same_number_is_a_different_id_for_an_agency_and_a_business(sessions, clock):
     with transaction(sessions) as session:
         business = service.register(session, clock, factories.person("amina"), registration("Atlas Data SARL"))
-        agency = service.register(session, clock, factories.person("karim"), OrganisationCreate(
-            kind=OrganisationKind.AGENCY, legal_name="Agence", national_id=ICE, contact_email="a@gov.ma"))
+        agency = service.register(
+            session,
+            clock,
+            factories.person("karim"),
+            OrganisationCreate(
+                kind=OrganisationKind.AGENCY, legal_name="Agence", national_id=ICE, contact_email="a@gov.ma"
+            ),
+        )
         for organisation in (business, agency):
             service.set_status(session, factories.operator(), organisation.id, OrganisationStatus.VERIFIED)
 
@@ -78,11 +88,16 @@ def test_an_operator_never_verifies_an_organisation_of_their_own(sessions, clock
             service.add_member(session, clock, olga, organisation.id, MemberAdd(subject="karim", role=MemberRole.ADMIN))
             service.remove_member(session, olga, organisation.id, "olga")
         else:
-            organisation = factories.organisation(session, status=OrganisationStatus.PENDING_VERIFICATION,
-                                                  members=("olga",) if tie == "member" else ())
+            organisation = factories.organisation(
+                session, status=OrganisationStatus.PENDING_VERIFICATION, members=("olga",) if tie == "member" else ()
+            )
     if tie == "claimed":
-        olga = Principal(subject="olga", issuer="test", platform_roles=olga.platform_roles,
-                         claimed_organisations={organisation.id: MemberRole.MEMBER})
+        olga = Principal(
+            subject="olga",
+            issuer="test",
+            platform_roles=olga.platform_roles,
+            claimed_organisations={organisation.id: MemberRole.MEMBER},
+        )
     with transaction(sessions) as session:
         with pytest.raises(SeparationOfDuties, match="another operator must decide"):
             service.set_status(session, olga, organisation.id, OrganisationStatus.VERIFIED)

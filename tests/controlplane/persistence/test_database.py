@@ -30,7 +30,9 @@ def mode(path: Path) -> int:
 
 def test_the_data_directory_and_the_sqlite_files_are_private(tmp_path, umask_022):
     data_dir = tmp_path / "state" / "sahab"
-    settings = Settings(data_dir=data_dir, oidc_issuer="http://127.0.0.1:9/idp", broker_url="memory://", demo_accounts=False)
+    settings = Settings(
+        data_dir=data_dir, oidc_issuer="http://127.0.0.1:9/idp", broker_url="memory://", demo_accounts=False
+    )
     upgrade(settings.database_url)
     runtime = build_runtime(settings, queue=RecordingQueue())
     with runtime.engine.begin() as connection:  # a write, so the WAL and shared-memory files exist

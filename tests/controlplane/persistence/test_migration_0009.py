@@ -3,7 +3,7 @@ quota check (so the checks spread instead of all running at once) and gets its K
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
@@ -15,16 +15,27 @@ from tests import factories
 
 
 def test_existing_readings_become_quota_checks_and_names_are_filled(database_url, sessions):
-    measured = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    measured = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     with transaction(sessions) as session:
         organisation = factories.organisation(session)
-        project = Project(id="prj_migration0009", organisation_id=organisation.id, region_id="rabat-1",
-                          environment="prod", state="active", granted={}, openstack_project_id="os-1", outputs={},
-                          created_at=measured, updated_at=measured)
+        project = Project(
+            id="prj_migration0009",
+            organisation_id=organisation.id,
+            region_id="rabat-1",
+            environment="prod",
+            state="active",
+            granted={},
+            openstack_project_id="os-1",
+            outputs={},
+            created_at=measured,
+            updated_at=measured,
+        )
         session.add(project)
         session.flush()
         project_id, expected = project.id, f"sahab-{organisation.id}-rabat-1-prod"
-        session.add(ProjectMetering(project_id=project_id, measured_at=measured, quota={"vcpus": 4}, used={}, notified={}))
+        session.add(
+            ProjectMetering(project_id=project_id, measured_at=measured, quota={"vcpus": 4}, used={}, notified={})
+        )
     sessions.kw["bind"].dispose()
 
     before = ScriptDirectory.from_config(alembic_config(database_url)).get_revision("0009").down_revision

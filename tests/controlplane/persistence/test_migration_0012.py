@@ -3,7 +3,7 @@ statement per organisation and month (a corrected one gives way to its replaceme
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect
@@ -14,13 +14,25 @@ from controlplane.persistence.migrate import downgrade, upgrade
 from controlplane.persistence.models import Statement, new_id
 from tests import factories
 
-NOW = datetime(2026, 4, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
 
 def statement(organisation_id: str, state: str) -> Statement:
-    return Statement(id=new_id("stm"), organisation_id=organisation_id, period="2026-03", kind="statement", state=state,
-                     currency="MAD", price_versions=[], lines=[], list_total="0", discount_total="0", total="0",
-                     computed_at=NOW, created_at=NOW)
+    return Statement(
+        id=new_id("stm"),
+        organisation_id=organisation_id,
+        period="2026-03",
+        kind="statement",
+        state=state,
+        currency="MAD",
+        price_versions=[],
+        lines=[],
+        list_total="0",
+        discount_total="0",
+        total="0",
+        computed_at=NOW,
+        created_at=NOW,
+    )
 
 
 def test_down_and_up_and_one_current_statement(database_url, sessions):

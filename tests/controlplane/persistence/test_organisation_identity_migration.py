@@ -3,7 +3,7 @@ afterwards only verified ones must hold a national ID alone."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -20,7 +20,7 @@ INSERT = text(
 
 def add(engine, id: str, national_id: str, status: str) -> None:
     with engine.begin() as connection:
-        connection.execute(INSERT, {"id": id, "national_id": national_id, "status": status, "at": datetime.now(timezone.utc)})
+        connection.execute(INSERT, {"id": id, "national_id": national_id, "status": status, "at": datetime.now(UTC)})
 
 
 def test_upgrade_keeps_organisations_and_lets_only_unverified_ones_share_an_id(database_url):

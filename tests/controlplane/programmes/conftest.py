@@ -15,5 +15,10 @@ def core(clock: FrozenClock, queue: RecordingQueue) -> Core:
     rabat-1) and digital-transition (approver, 50 %, 1 x medium in casablanca-1)."""
     regions = load_catalogue(DEMO_CATALOGUE)
     programmes = load_programmes(DEMO_PROGRAMMES, regions)
-    return Core(catalogue=with_reserves(regions, programmes), clock=clock, queue=queue, programmes=programmes,
-                policy=ApprovalPolicy(envelope={"business": "small", "agency": "medium"}))
+    return Core(
+        catalogue=with_reserves(regions, programmes),
+        clock=clock,
+        queue=queue,
+        programmes=programmes,
+        policy=ApprovalPolicy(envelope={"business": "small", "agency": "medium"}),
+    )

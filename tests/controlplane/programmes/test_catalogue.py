@@ -4,6 +4,7 @@ out of the general pool before the agencies' share is taken from it."""
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import pytest
 import yaml
@@ -13,7 +14,6 @@ from controlplane.domain.resources import PRESETS, Resource
 from controlplane.domain.states import OrganisationKind
 from controlplane.errors import InvalidInput
 from controlplane.programmes.catalogue import DEMO_PROGRAMMES, add_months, load_programmes, with_reserves
-from datetime import date
 
 REGIONS = load_catalogue(DEMO_CATALOGUE)
 
@@ -26,14 +26,27 @@ def test_a_preset_reserve_holds_no_object_storage_where_the_region_offers_none(t
     assert reserved[Resource.OBJECT_GIB] == 0 and reserved[Resource.VCPUS] == PRESETS["medium"][Resource.VCPUS]
     assert reserved == region.preset("medium")
     with pytest.raises(InvalidInput, match="reserve 10 object_gib in casablanca-1, more than its capacity 0"):
-        load_programmes(write(tmp_path, grant={"amounts": {"vcpus": 1}},
-                              funding={"casablanca-1": {"amounts": {"vcpus": 1, "object_gib": 10}}}), REGIONS)
+        load_programmes(
+            write(
+                tmp_path,
+                grant={"amounts": {"vcpus": 1}},
+                funding={"casablanca-1": {"amounts": {"vcpus": 1, "object_gib": 10}}},
+            ),
+            REGIONS,
+        )
 
 
 def write(tmp_path, **override):
-    programme = {"id": "p-one", "name": "One", "eligibility": {"kinds": ["business"]}, "grant": {"preset": "small"},
-                 "length_months": 6, "price": {"discount_percent": 25}, "funding": {"rabat-1": {"preset": "small"}},
-                 **override}
+    programme = {
+        "id": "p-one",
+        "name": "One",
+        "eligibility": {"kinds": ["business"]},
+        "grant": {"preset": "small"},
+        "length_months": 6,
+        "price": {"discount_percent": 25},
+        "funding": {"rabat-1": {"preset": "small"}},
+        **override,
+    }
     path = tmp_path / "programmes.yaml"
     path.write_text(yaml.safe_dump({"programmes": [programme]}))
     return path
@@ -52,21 +65,24 @@ def test_the_demo_loads_and_the_reserve_leaves_the_general_pool():
         assert region.limit_for(OrganisationKind.BUSINESS)[resource] == math.floor(general * 0.75)
 
 
-@pytest.mark.parametrize("override,message", [
-    ({"funding": {"tanger-1": {"preset": "small"}}}, "funds unknown region tanger-1"),
-    ({"funding": {"rabat-1": {"preset": "large", "count": 2}}}, "more than its capacity"),
-    ({"grant": {"preset": "medium"}}, "reserves less than one grant in rabat-1"),
-    ({"grant": {"preset": "huge"}}, "unknown preset"),
-    ({"grant": {"amounts": {"vcpus": 2, "gpus": 1}}}, "unknown resource"),
-    ({"grant": {"preset": "small", "amounts": {"vcpus": 1}}}, "either preset"),
-    ({"price": {"free": True, "discount_percent": 10}}, "either free"),
-    ({"price": {"discount_percent": 120}}, "less than or equal to 100"),
-    ({"eligibility": {"kinds": []}}, "at least 1 item"),
-    ({"eligibility": {"kinds": ["business"], "employees": {"min": 9, "max": 3}}}, "above max"),
-    ({"eligibility": {"kinds": ["business"], "sectors": ["mining"]}}, "sectors"),
-    ({"length_months": 0}, "greater than or equal to 1"),
-    ({"surprise": 1}, "Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"funding": {"tanger-1": {"preset": "small"}}}, "funds unknown region tanger-1"),
+        ({"funding": {"rabat-1": {"preset": "large", "count": 2}}}, "more than its capacity"),
+        ({"grant": {"preset": "medium"}}, "reserves less than one grant in rabat-1"),
+        ({"grant": {"preset": "huge"}}, "unknown preset"),
+        ({"grant": {"amounts": {"vcpus": 2, "gpus": 1}}}, "unknown resource"),
+        ({"grant": {"preset": "small", "amounts": {"vcpus": 1}}}, "either preset"),
+        ({"price": {"free": True, "discount_percent": 10}}, "either free"),
+        ({"price": {"discount_percent": 120}}, "less than or equal to 100"),
+        ({"eligibility": {"kinds": []}}, "at least 1 item"),
+        ({"eligibility": {"kinds": ["business"], "employees": {"min": 9, "max": 3}}}, "above max"),
+        ({"eligibility": {"kinds": ["business"], "sectors": ["mining"]}}, "sectors"),
+        ({"length_months": 0}, "greater than or equal to 1"),
+        ({"surprise": 1}, "Extra inputs are not permitted"),
+    ],
+)
 def test_mistakes_are_refused_with_what_is_wrong(tmp_path, override, message):
     with pytest.raises(InvalidInput, match=message):
         load_programmes(write(tmp_path, **override), REGIONS)
@@ -78,9 +94,14 @@ def test_no_file_means_no_programmes_and_an_unreadable_one_is_refused(tmp_path):
         load_programmes(tmp_path / "missing.yaml", REGIONS)
 
 
-@pytest.mark.parametrize("start,months,end", [
-    (date(2026, 1, 31), 1, date(2026, 2, 28)), (date(2028, 1, 31), 1, date(2028, 2, 29)),
-    (date(2026, 12, 2), 12, date(2027, 12, 2)), (date(2026, 11, 30), 3, date(2027, 2, 28)),
-])
+@pytest.mark.parametrize(
+    "start,months,end",
+    [
+        (date(2026, 1, 31), 1, date(2026, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2026, 12, 2), 12, date(2027, 12, 2)),
+        (date(2026, 11, 30), 3, date(2027, 2, 28)),
+    ],
+)
 def test_add_months(start, months, end):
     assert add_months(start, months) == end

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from controlplane.billing.discounts import Discount
 from controlplane.persistence.database import transaction
 from controlplane.programmes import service
-from controlplane.billing.discounts import Discount
 from controlplane.programmes.discounts import ProgrammeDiscounts
 from tests import factories
 
 
 def test_discounts_cover_the_enrolment_days_only(sessions, core, clock):
-    clock._now = datetime(2026, 3, 15, 9, tzinfo=timezone.utc)
+    clock._now = datetime(2026, 3, 15, 9, tzinfo=UTC)
     with transaction(sessions) as session:
         startup = factories.startup(session).id
         textiles = factories.organisation(session, admin="t", sector="textiles", employees=30).id
@@ -22,12 +22,15 @@ def test_discounts_cover_the_enrolment_days_only(sessions, core, clock):
     source = ProgrammeDiscounts()
     with transaction(sessions) as session:
         assert source.discounts(session, startup, date(2026, 3, 1), date(2026, 4, 1)) == [
-            Discount(date(2026, 3, 15), date(2026, 4, 1), Decimal("100.00"), "startup-launch")]
+            Discount(date(2026, 3, 15), date(2026, 4, 1), Decimal("100.00"), "startup-launch")
+        ]
         # the enrolment ends on 2027-03-15: that day is paid at the listed price
         assert source.discounts(session, startup, date(2027, 3, 1), date(2027, 4, 1)) == [
-            Discount(date(2027, 3, 1), date(2027, 3, 15), Decimal("100.00"), "startup-launch")]
+            Discount(date(2027, 3, 1), date(2027, 3, 15), Decimal("100.00"), "startup-launch")
+        ]
         assert source.discounts(session, startup, date(2027, 4, 1), date(2027, 5, 1)) == []
         assert source.discounts(session, textiles, date(2026, 3, 1), date(2026, 4, 1)) == []  # pending: nothing
         service.approve(session, core, factories.approver("amal"), pending.id, "checked")
         assert source.discounts(session, textiles, date(2026, 3, 1), date(2026, 4, 1)) == [
-            Discount(date(2026, 3, 15), date(2026, 4, 1), Decimal("50.00"), "digital-transition")]
+            Discount(date(2026, 3, 15), date(2026, 4, 1), Decimal("50.00"), "digital-transition")
+        ]

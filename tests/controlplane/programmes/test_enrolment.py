@@ -22,8 +22,14 @@ from tests import factories
 
 
 def ask(session, core, org_id, preset="medium", env="prod", region="rabat-1", who="owner"):
-    return requests.create(session, core, factories.person(who), QuotaRequestCreate(
-        organisation_id=org_id, region=region, environment=env, preset=preset, justification="startup workload"))
+    return requests.create(
+        session,
+        core,
+        factories.person(who),
+        QuotaRequestCreate(
+            organisation_id=org_id, region=region, environment=env, preset=preset, justification="startup workload"
+        ),
+    )
 
 
 def test_an_eligible_verified_startup_is_enrolled_at_once_and_its_request_is_funded_by_the_programme(sessions, core):
@@ -84,8 +90,9 @@ def test_an_ineligible_applicant_is_rejected_with_every_reason(sessions, core):
         assert "at most 50 employees, not 400" in enrolment.reason
         assert "founded less than 3 years ago" in enrolment.reason
         # a rejected application may be retried once the profile is right
-        organisations.update_profile(session, core.clock, factories.person(), org,
-                                     ProfileUpdate(employees=20, founded_on=date(2025, 1, 1)))
+        organisations.update_profile(
+            session, core.clock, factories.person(), org, ProfileUpdate(employees=20, founded_on=date(2025, 1, 1))
+        )
         again = service.apply(session, core, factories.person(), "startup-launch", org)
         assert again.state == "pending" and "must verify it again" in again.reason
 
@@ -100,7 +107,9 @@ def test_the_approver_path_with_reasons_and_separation_of_duties(sessions, core)
             service.approve(session, core, factories.person(), enrolment.id, "self-service")
         with pytest.raises(SeparationOfDuties):
             service.approve(session, core, factories.approver("owner"), enrolment.id, "my own firm")
-        approved = service.approve(session, core, factories.approver("amal"), enrolment.id, "textile export plan checked")
+        approved = service.approve(
+            session, core, factories.approver("amal"), enrolment.id, "textile export plan checked"
+        )
         assert approved.state == "enrolled" and approved.decided_by == "amal"
         assert approved.reason.startswith("approved by amal: textile export plan checked; until ")
         assert approved.percent_off == 50
@@ -152,7 +161,9 @@ def test_only_admins_apply_and_others_see_nothing(sessions, core):
         with pytest.raises(Exception, match="not found"):
             service.get(session, stranger, enrolment.id)
         assert service.list_visible(session, stranger, cursor=None, limit=50).items == []
-        assert [e.id for e in service.list_visible(session, factories.person("mina"), cursor=None, limit=50).items] == [enrolment.id]
+        assert [e.id for e in service.list_visible(session, factories.person("mina"), cursor=None, limit=50).items] == [
+            enrolment.id
+        ]
 
 
 def test_a_decrease_of_a_programme_project_stays_in_the_reserve(sessions, core):

@@ -15,7 +15,11 @@ from controlplane.errors import Conflict, PermissionDenied
 from controlplane.mail import SmtpMailer
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import (
-    ProgrammeEnrolment, ProgrammeNotice, Project, QuotaRequest, WebhookDelivery,
+    ProgrammeEnrolment,
+    ProgrammeNotice,
+    Project,
+    QuotaRequest,
+    WebhookDelivery,
 )
 from controlplane.programmes import service
 from controlplane.programmes.expiry import ProgrammeScheduler
@@ -53,8 +57,14 @@ def enrolled(sessions, core, *, webhook: bool = True, admin: str = "owner") -> t
 
 def with_active_project(sessions, core, org: str, admin: str = "owner", preset: str = "medium") -> str:
     with transaction(sessions) as session:
-        request = requests.create(session, core, factories.person(admin), QuotaRequestCreate(
-            organisation_id=org, region="rabat-1", environment="prod", preset=preset, justification="startup"))
+        request = requests.create(
+            session,
+            core,
+            factories.person(admin),
+            QuotaRequestCreate(
+                organisation_id=org, region="rabat-1", environment="prod", preset=preset, justification="startup"
+            ),
+        )
         assert request.state == "approved"
         project = session.get_one(Project, request.project_id)
         request.state, project.state = "active", "active"
@@ -95,7 +105,11 @@ def test_each_notice_is_sent_exactly_once_by_webhook_and_email(sessions, core, c
     with transaction(sessions) as session:
         notices = list(session.scalars(select(ProgrammeNotice).order_by(ProgrammeNotice.days_before.desc())))
         deliveries = list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.created_at)))
-    assert [(n.days_before, n.email_state, n.email_attempts) for n in notices] == [(30, "sent", 1), (7, "sent", 1), (1, "sent", 1)]
+    assert [(n.days_before, n.email_state, n.email_attempts) for n in notices] == [
+        (30, "sent", 1),
+        (7, "sent", 1),
+        (1, "sent", 1),
+    ]
     assert [d.payload["days_before"] for d in deliveries] == [30, 7, 1]
     assert {d.payload["type"] for d in deliveries} == {"sahab.programme.expiry_notice"}
     assert sorted(d.id for d in deliveries) == sorted(n.delivery_id for n in notices)
@@ -116,8 +130,13 @@ def test_a_beat_that_was_away_sends_only_the_latest_notice(sessions, core, clock
 
 def test_an_email_the_server_refuses_is_retried_then_failed(sessions, core, clock):
     _, enrolment = enrolled(sessions, core, webhook=False)
-    scheduler = ProgrammeScheduler(sessions, core, SmtpMailer("127.0.0.1", free_port(), "s@x.ma", timeout=2),
-                                   email_attempts=2, email_backoff=timedelta(minutes=5))
+    scheduler = ProgrammeScheduler(
+        sessions,
+        core,
+        SmtpMailer("127.0.0.1", free_port(), "s@x.ma", timeout=2),
+        email_attempts=2,
+        email_backoff=timedelta(minutes=5),
+    )
     clock._now = ends_at(sessions, enrolment) - timedelta(days=29)
     assert scheduler.run().emails["retry"] == 1
     assert scheduler.run().emails["retry"] == 0  # not due before its backoff
@@ -125,7 +144,10 @@ def test_an_email_the_server_refuses_is_retried_then_failed(sessions, core, cloc
     assert scheduler.run().emails["failed"] == 1
     with transaction(sessions) as session:
         notice = session.scalar(select(ProgrammeNotice))
-        assert (notice.email_state, notice.email_attempts) == ("failed", 2) and "ConnectionRefused" in notice.email_error
+        assert (notice.email_state, notice.email_attempts) == (
+            "failed",
+            2,
+        ) and "ConnectionRefused" in notice.email_error
 
 
 def test_continue_moves_the_grant_to_the_general_pool_at_expiry(sessions, core, clock, scheduler):
@@ -160,8 +182,14 @@ def test_without_a_choice_sahab_shrinks_after_the_grace_period_through_the_lifec
         expired = session.get_one(ProgrammeEnrolment, enrolment)
         assert expired.state == "expired" and "after which Sahab shrinks" in expired.reason
         # no longer enrolled: a new medium request is the general rules' again
-        request = requests.create(session, core, factories.person(), QuotaRequestCreate(
-            organisation_id=org, region="rabat-1", environment="dev", preset="medium", justification="more"))
+        request = requests.create(
+            session,
+            core,
+            factories.person(),
+            QuotaRequestCreate(
+                organisation_id=org, region="rabat-1", environment="dev", preset="medium", justification="more"
+            ),
+        )
         assert request.state == "submitted"
         requests.cancel(session, core, factories.person(), request.id, None)
     clock._now = end + timedelta(days=14) - timedelta(seconds=1)

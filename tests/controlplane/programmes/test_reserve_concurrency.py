@@ -42,16 +42,25 @@ def test_the_reserve_and_the_general_pool_never_lend_to_each_other(database_url,
 
     def ask(org: str, who: str, preset: str) -> None:
         with transaction(sessions) as session:
-            service.create(session, core, factories.person(who), QuotaRequestCreate(
-                organisation_id=org, region="rabat-1", environment="prod", preset=preset, justification="race"))
+            service.create(
+                session,
+                core,
+                factories.person(who),
+                QuotaRequestCreate(
+                    organisation_id=org, region="rabat-1", environment="prod", preset=preset, justification="race"
+                ),
+            )
 
     actions = [lambda org=org, n=n: ask(org, f"s{n}", "medium") for n, org in enumerate(startups)]
     actions += [lambda org=org, n=n: ask(org, f"o{n}", "small") for n, org in enumerate(others)]
     assert at_once(actions) == []
 
     with transaction(sessions) as session:
-        rows = session.execute(select(QuotaRequest.organisation_id, QuotaRequest.state, QuotaRequest.reason,
-                                      Project.programme_id).outerjoin(Project, Project.id == QuotaRequest.project_id)).all()
+        rows = session.execute(
+            select(
+                QuotaRequest.organisation_id, QuotaRequest.state, QuotaRequest.reason, Project.programme_id
+            ).outerjoin(Project, Project.id == QuotaRequest.project_id)
+        ).all()
         sums = lock_region(session, "rabat-1").sums
     by_startups = [r for r in rows if r.organisation_id in startups]
     by_others = [r for r in rows if r.organisation_id in others]

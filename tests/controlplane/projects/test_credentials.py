@@ -18,8 +18,9 @@ from controlplane.projects.credentials import CredentialVault
 from controlplane.settings import Settings
 
 ENTRY = {"auth": {"password": "s3cret-value", "username": "u"}, "region_name": "RegionOne"}
-OUTPUTS = TenantOutputs(openstack_project_id="os-1", user_name="u", auth_url="http://k/v3", region="RegionOne",
-                        password="s3cret-value")
+OUTPUTS = TenantOutputs(
+    openstack_project_id="os-1", user_name="u", auth_url="http://k/v3", region="RegionOne", password="s3cret-value"
+)
 
 
 def test_a_new_key_first_seals_and_the_old_keys_still_open():
@@ -64,8 +65,17 @@ def test_reseal_all_rewrites_every_row_with_the_first_key(sessions, clock):
     with transaction(sessions) as session:
         org = factories.organisation(session)
         for n in range(3):
-            session.add(Project(id=f"prj_{n}", organisation_id=org.id, region_id="rabat-1", environment=f"e{n}",
-                                state="active", created_at=clock.now(), updated_at=clock.now()))
+            session.add(
+                Project(
+                    id=f"prj_{n}",
+                    organisation_id=org.id,
+                    region_id="rabat-1",
+                    environment=f"e{n}",
+                    state="active",
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
+            )
             session.flush()
             credentials.store(session, CredentialVault([old]), clock, f"prj_{n}", OUTPUTS, "default")
     assert credentials.reseal_all(sessions, CredentialVault([new, old]), batch=2) == 3

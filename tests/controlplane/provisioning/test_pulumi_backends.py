@@ -28,9 +28,16 @@ def test_apply_preview_credentials_destroy(toolchain_on_path, backend_url, tmp_p
     provisioner.check_available()
     quota = {name: 2 for name in QUOTA_FIELDS}
     spec = TenantSpec(
-        project_id=f"prj_{uuid.uuid4().hex[:12]}", organisation_id=f"org_{uuid.uuid4().hex[:8]}", organisation_name="Backend test",
-        request_id="req_backend", region_id="rabat-1", cloud="sahab-devcloud", openstack_region="RegionOne",
-        domain_id="default", environment="ci", quota=quota,
+        project_id=f"prj_{uuid.uuid4().hex[:12]}",
+        organisation_id=f"org_{uuid.uuid4().hex[:8]}",
+        organisation_name="Backend test",
+        request_id="req_backend",
+        region_id="rabat-1",
+        cloud="sahab-devcloud",
+        openstack_region="RegionOne",
+        domain_id="default",
+        environment="ci",
+        quota=quota,
     )
     progress = []
     try:
@@ -39,10 +46,18 @@ def test_apply_preview_credentials_destroy(toolchain_on_path, backend_url, tmp_p
         assert {e.message for e in progress} >= {"created Project project", "created QuotaSetV2 compute-quota"}
         plan = provisioner.preview(TenantSpec(**{**spec.__dict__, "quota": {**quota, "vcpus": 3}}))
         assert plan["summary"].get("update") == 1
-        assert plan["steps"] == [{"op": "update", "type": "openstack:compute/quotaSetV2:QuotaSetV2",
-                                  "name": "compute-quota", "changed": ["cores"]}]
+        assert plan["steps"] == [
+            {
+                "op": "update",
+                "type": "openstack:compute/quotaSetV2:QuotaSetV2",
+                "name": "compute-quota",
+                "changed": ["cores"],
+            }
+        ]
         stored = provisioner.outputs(spec)
-        assert stored.user_name == spec.user_name and stored.password == outputs.password and len(outputs.password) >= 24
+        assert (
+            stored.user_name == spec.user_name and stored.password == outputs.password and len(outputs.password) >= 24
+        )
         # Sahab's password is the one a later run keeps.
         assert provisioner.apply(spec, progress.append, outputs.password).password == outputs.password
     finally:

@@ -21,15 +21,24 @@ def test_objects_missing_from_the_state_are_adopted_not_created_twice(toolchain_
 
     provisioner = PulumiProvisioner(tmp_path / "data", "", "test-passphrase", str(clouds_yaml()))
     spec = TenantSpec(
-        project_id=f"prj_{uuid.uuid4().hex[:12]}", organisation_id=f"org_{uuid.uuid4().hex[:8]}", organisation_name="Recovery",
-        request_id="req_recovery", region_id="rabat-1", cloud="sahab-devcloud", openstack_region="RegionOne",
-        domain_id="default", environment="ci", quota={name: 3 for name in QUOTA_FIELDS},
-        external_network="public", create_network=True,
+        project_id=f"prj_{uuid.uuid4().hex[:12]}",
+        organisation_id=f"org_{uuid.uuid4().hex[:8]}",
+        organisation_name="Recovery",
+        request_id="req_recovery",
+        region_id="rabat-1",
+        cloud="sahab-devcloud",
+        openstack_region="RegionOne",
+        domain_id="default",
+        environment="ci",
+        quota={name: 3 for name in QUOTA_FIELDS},
+        external_network="public",
+        create_network=True,
     )
     import openstack.config
 
     admin = openstack.connection.Connection(
-        config=openstack.config.OpenStackConfig(config_files=[str(clouds_yaml())]).get_one(cloud="sahab-devcloud"))
+        config=openstack.config.OpenStackConfig(config_files=[str(clouds_yaml())]).get_one(cloud="sahab-devcloud")
+    )
     progress = []
     try:
         first = provisioner.apply(spec, progress.append)

@@ -26,15 +26,26 @@ RACERS = 50
 def race(sessions, core, org_ids: list[str]) -> list[BaseException]:
     def submit(org_id: str) -> None:
         with transaction(sessions) as session:
-            service.create(session, core, factories.person(), QuotaRequestCreate(
-                organisation_id=org_id, region="rabat-1", environment="prod", preset="small", justification="race",
-            ))
+            service.create(
+                session,
+                core,
+                factories.person(),
+                QuotaRequestCreate(
+                    organisation_id=org_id,
+                    region="rabat-1",
+                    environment="prod",
+                    preset="small",
+                    justification="race",
+                ),
+            )
 
     return at_once([lambda org_id=org_id: submit(org_id) for org_id in org_ids])
 
 
 def test_fifty_concurrent_requests_for_the_last_capacity(database_url, core):
-    engine = make_engine(database_url, **({"pool_size": RACERS, "max_overflow": 5} if database_url.startswith("postgres") else {}))
+    engine = make_engine(
+        database_url, **({"pool_size": RACERS, "max_overflow": 5} if database_url.startswith("postgres") else {})
+    )
     sessions = make_session_factory(engine)
     region = core.catalogue.get("rabat-1")
     limit = region.limit_for(OrganisationKind.BUSINESS)

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from controlplane.domain.principal import Principal
+from controlplane.domain.regions import Catalogue
 from controlplane.domain.states import MemberRole, OrganisationKind, PlatformRole
 from controlplane.errors import InvalidInput, SeparationOfDuties, TooManyPendingRequests
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
-from controlplane.domain.regions import Catalogue
 from controlplane.persistence.models import Membership, Project, QuotaRequest
 from controlplane.quota_requests import service
 from controlplane.quota_requests.admission import ensure_regions
@@ -48,8 +48,12 @@ def test_an_approver_who_is_a_member_may_not_decide_for_their_organisation(sessi
 
 def test_membership_claimed_in_the_token_counts_too(sessions, core):
     org_id, request_id = waiting_request(sessions, core)
-    bot = Principal(subject="client:ops-bot", issuer="test", platform_roles=frozenset({PlatformRole.APPROVER}),
-                    claimed_organisations={org_id: MemberRole.MEMBER})
+    bot = Principal(
+        subject="client:ops-bot",
+        issuer="test",
+        platform_roles=frozenset({PlatformRole.APPROVER}),
+        claimed_organisations={org_id: MemberRole.MEMBER},
+    )
     with transaction(sessions) as session:
         with pytest.raises(SeparationOfDuties):
             service.approve(session, core, bot, request_id, None)
@@ -69,7 +73,9 @@ def test_amounts_above_the_regions_capacity_are_refused_and_nothing_is_stored(se
         org = factories.organisation(session, kind=OrganisationKind.AGENCY)
     # rabat-1: 64 vCPUs x 4.0 overcommit = 256; casablanca-1 has 65536 MiB and no overcommit.
     with transaction(sessions) as session:
-        with pytest.raises(InvalidInput, match="the capacity of region rabat-1: vcpus requested 257, at most 256") as refused:
+        with pytest.raises(
+            InvalidInput, match="the capacity of region rabat-1: vcpus requested 257, at most 256"
+        ) as refused:
             service.create(session, core, factories.person(), ask(org.id, amounts={"vcpus": 257}))
         assert refused.value.extra["bounds"] == [{"resource": "vcpus", "requested": 257, "max": 256}]
         with pytest.raises(InvalidInput, match="casablanca-1: .*ram_mib requested 131072, at most 65536"):
@@ -86,9 +92,12 @@ def test_a_project_granted_more_than_a_shrunk_region_holds_may_still_shrink(sess
         request = service.create(session, core, factories.person(), ask(org.id, amounts={"vcpus": 200}))
         service.approve(session, core, factories.approver(), request.id, None)
         session.get_one(Project, request.project_id).state = "active"
-    core.catalogue = Catalogue(regions=[
-        r.model_copy(update={"capacity": {**r.capacity, "vcpus": 16}}) if r.id == "rabat-1" else r for r in core.catalogue.regions
-    ])  # now 64 grantable
+    core.catalogue = Catalogue(
+        regions=[
+            r.model_copy(update={"capacity": {**r.capacity, "vcpus": 16}}) if r.id == "rabat-1" else r
+            for r in core.catalogue.regions
+        ]
+    )  # now 64 grantable
     with transaction(sessions) as session:
         with pytest.raises(InvalidInput, match="vcpus requested 201, at most 200"):
             service.create(session, core, factories.person(), ask(org.id, amounts={"vcpus": 201}))
@@ -104,7 +113,9 @@ def test_an_organisation_has_at_most_the_configured_number_of_requests_waiting(s
     with transaction(sessions) as session:
         waiting = [service.create(session, core, factories.person(), ask(org.id, env=f"env-{n}")) for n in range(3)]
     with transaction(sessions) as session:
-        with pytest.raises(TooManyPendingRequests, match="already has 3 requests waiting for a decision .at most 3.") as refused:
+        with pytest.raises(
+            TooManyPendingRequests, match="already has 3 requests waiting for a decision .at most 3."
+        ) as refused:
             service.create(session, core, factories.person(), ask(org.id, env="env-4"))
         assert refused.value.extra == {"pending": 3, "limit": 3}
     with transaction(sessions) as session:  # another organisation's queue is its own

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from controlplane.domain.states import OrganisationKind, OrganisationStatus, ProjectState, RequestState
-from controlplane.errors import Conflict, InsufficientCapacity, InvalidTransition, NotFound, OrganisationNotVerified, PermissionDenied, RegionNotOpen
+from controlplane.errors import (
+    Conflict,
+    InsufficientCapacity,
+    InvalidTransition,
+    NotFound,
+    OrganisationNotVerified,
+    PermissionDenied,
+    RegionNotOpen,
+)
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project, RequestEvent
 from controlplane.quota_requests import service
@@ -61,9 +69,11 @@ def test_unverified_organisation_cannot_request(sessions, core):
 def test_draining_region_refuses_new_projects(sessions, core):
     from controlplane.domain.regions import Catalogue
 
-    core.catalogue = Catalogue(regions=[
-        r.model_copy(update={"status": "draining"}) if r.id == "casablanca-1" else r for r in core.catalogue.regions
-    ])
+    core.catalogue = Catalogue(
+        regions=[
+            r.model_copy(update={"status": "draining"}) if r.id == "casablanca-1" else r for r in core.catalogue.regions
+        ]
+    )
     with transaction(sessions) as session:
         org = factories.organisation(session)
         with pytest.raises(RegionNotOpen):
@@ -82,7 +92,8 @@ def test_approver_decides_and_every_transition_is_an_event(sessions, core, clock
         service.approve(session, core, factories.approver("salma"), request.id, "looks right")
         events = service.events(session, factories.approver(), request.id)
     assert [(e.actor, e.from_state, e.to_state, e.reason) for e in events] == [
-        ("owner", None, "submitted", "needed"), ("salma", "submitted", "approved", "looks right"),
+        ("owner", None, "submitted", "needed"),
+        ("salma", "submitted", "approved", "looks right"),
     ]
     assert events[1].at > events[0].at
 
@@ -124,7 +135,9 @@ def test_approval_is_refused_when_capacity_is_gone(sessions, core):
     with transaction(sessions) as session:
         agency = factories.organisation(session, kind=OrganisationKind.AGENCY)
         business = factories.organisation(session)
-        waiting = service.create(session, core, factories.person(), ask(business.id, amounts={"vcpus": 150}, preset=None))
+        waiting = service.create(
+            session, core, factories.person(), ask(business.id, amounts={"vcpus": 150}, preset=None)
+        )
         # The agency takes most vCPUs (256 grantable in rabat-1); 150 no longer fits.
         big = service.create(session, core, factories.person(), ask(agency.id, amounts={"vcpus": 200}, preset=None))
         service.approve(session, core, factories.approver(), big.id, None)
@@ -140,11 +153,15 @@ def test_businesses_never_use_the_agencies_share(sessions, core):
     # rabat-1: 256 grantable vCPUs, 25% reserved for agencies -> businesses together get 192.
     with transaction(sessions) as session:
         business = factories.organisation(session)
-        request = service.create(session, core, factories.person(), ask(business.id, amounts={"vcpus": 193}, preset=None))
+        request = service.create(
+            session, core, factories.person(), ask(business.id, amounts={"vcpus": 193}, preset=None)
+        )
         with pytest.raises(InsufficientCapacity, match="business share"):
             service.approve(session, core, factories.approver(), request.id, None)
         agency = factories.organisation(session, kind=OrganisationKind.AGENCY)
-        agency_request = service.create(session, core, factories.person(), ask(agency.id, amounts={"vcpus": 193}, preset=None))
+        agency_request = service.create(
+            session, core, factories.person(), ask(agency.id, amounts={"vcpus": 193}, preset=None)
+        )
         service.approve(session, core, factories.approver(), agency_request.id, None)
         assert agency_request.state == "approved"
 
@@ -160,7 +177,9 @@ def test_members_of_other_organisations_see_nothing(sessions, core):
         with pytest.raises(NotFound):
             service.create(session, core, stranger, ask(org.id, env="dev"))
         assert service.list_visible(session, stranger, cursor=None, limit=10).items == []
-        assert [r.id for r in service.list_visible(session, factories.approver(), cursor=None, limit=10).items] == [request.id]
+        assert [r.id for r in service.list_visible(session, factories.approver(), cursor=None, limit=10).items] == [
+            request.id
+        ]
 
 
 def test_decrease_below_usage_is_rejected_with_usage_shown(sessions, core):
@@ -173,7 +192,9 @@ def test_decrease_below_usage_is_rejected_with_usage_shown(sessions, core):
         project.state = ProjectState.ACTIVE.value
         project.last_usage = {"vcpus": 3, "ram_mib": 4096}
     with transaction(sessions) as session:
-        change = service.create(session, core, factories.person(), ask(org.id, preset=None, amounts={**request.amounts, "vcpus": 2}))
+        change = service.create(
+            session, core, factories.person(), ask(org.id, preset=None, amounts={**request.amounts, "vcpus": 2})
+        )
     assert change.state == RequestState.REJECTED
     assert "vcpus requested 2, in use 3" in change.reason
 
@@ -186,7 +207,9 @@ def test_decrease_is_approved_automatically_even_above_the_envelope(sessions, co
         project = session.get(Project, request.project_id)
         request.state, project.state = "active", ProjectState.ACTIVE.value
     with transaction(sessions) as session:
-        change = service.create(session, core, factories.person(), ask(org.id, preset=None, amounts={**request.amounts, "vcpus": 32}))
+        change = service.create(
+            session, core, factories.person(), ask(org.id, preset=None, amounts={**request.amounts, "vcpus": 32})
+        )
     assert change.state == "approved" and change.kind == "change"
     assert "a decrease" in change.reason
 

@@ -56,8 +56,9 @@ def _alive(path: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     env["PYTHONPATH"] = str(ROOT)
     if path is not None:
         env["SAHAB_HEARTBEAT_FILE"] = str(path)
-    return subprocess.run([sys.executable, "-m", "api.server", "alive", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "api.server", "alive", *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_the_probe_command_exits_0_only_for_a_recent_heartbeat(tmp_path):

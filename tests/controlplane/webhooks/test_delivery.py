@@ -18,7 +18,12 @@ from controlplane.webhooks.service import enqueue_alerts
 from controlplane.webhooks.targets import TargetPolicy
 from tests import factories
 from tests.support.webhooks import (
-    Receiver, StaticResolver, dripping_receiver, flooding_receiver, self_signed, tls_serving,
+    Receiver,
+    StaticResolver,
+    dripping_receiver,
+    flooding_receiver,
+    self_signed,
+    tls_serving,
 )
 
 LOOPBACK = ["127.0.0.1/32"]
@@ -43,6 +48,7 @@ def deliver(sessions, clock, queue, organisation):
         policy = TargetPolicy(allowed, resolver) if resolver else TargetPolicy(allowed)
         rules = {"attempts": 3, "backoff_seconds": 10, "deadline_seconds": 5, **rules}
         return WebhookDeliverer(sessions, clock, queue, policy, DeliveryRules(**rules), ssl_context), delivery_id
+
     return make
 
 
@@ -62,7 +68,12 @@ def test_an_alert_is_stored_and_its_task_sent_only_after_commit(sessions, clock,
         assert queue.webhooks == []
     assert queue.webhooks == [(delivery_id, 0)]
     delivery = stored(sessions, delivery_id)
-    assert (delivery.state, delivery.attempts, delivery.payload, delivery.next_attempt_at) == ("pending", 0, PAYLOAD, clock.now())
+    assert (delivery.state, delivery.attempts, delivery.payload, delivery.next_attempt_at) == (
+        "pending",
+        0,
+        PAYLOAD,
+        clock.now(),
+    )
 
 
 def test_a_signed_alert_is_delivered_once(deliver, sessions, clock):
@@ -76,7 +87,12 @@ def test_a_signed_alert_is_delivered_once(deliver, sessions, clock):
     assert verify("s3cret", headers[TIMESTAMP_HEADER.lower()], body, headers[SIGNATURE_HEADER.lower()])
     assert headers[DELIVERY_HEADER.lower()] == delivery_id
     delivery = stored(sessions, delivery_id)
-    assert (delivery.state, delivery.attempts, delivery.last_status, delivery.delivered_at) == ("delivered", 1, 204, clock.now())
+    assert (delivery.state, delivery.attempts, delivery.last_status, delivery.delivered_at) == (
+        "delivered",
+        1,
+        204,
+        clock.now(),
+    )
 
 
 def test_an_outage_is_retried_with_backoff_and_kept_when_every_attempt_failed(deliver, sessions, clock, queue):
@@ -134,8 +150,11 @@ def test_https_uses_the_name_for_sni_and_the_certificate_while_connecting_to_the
     cert_file, key_file = self_signed("hooks.test", tmp_path)
     context = ssl.create_default_context(cafile=str(cert_file))  # trusts the test certificate only
     with tls_serving(receiver, cert_file, key_file) as port:
-        deliverer, delivery_id = deliver(f"https://hooks.test:{port}/hook", ssl_context=context,
-                                         resolver=StaticResolver({"hooks.test": ["127.0.0.1"]}))
+        deliverer, delivery_id = deliver(
+            f"https://hooks.test:{port}/hook",
+            ssl_context=context,
+            resolver=StaticResolver({"hooks.test": ["127.0.0.1"]}),
+        )
         assert deliverer.deliver(delivery_id) == "delivered"
     assert receiver.received[0][1]["host"] == f"hooks.test:{port}"
 

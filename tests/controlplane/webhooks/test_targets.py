@@ -14,12 +14,29 @@ PUBLIC = "93.184.215.14"
 
 # Each of these reaches the machine itself, its network or the cloud's metadata service.
 REFUSED_URLS = [
-    "http://127.0.0.1/hook", "http://localhost/hook", "http://[::1]/hook", "http://169.254.169.254/latest/meta-data",
-    "http://10.0.0.5/hook", "http://0.0.0.0/hook", "http://2130706433/hook", "http://0x7f000001/hook",
-    "http://0177.0.0.1/hook", "http://0x7f.1/hook", "http://127.1/hook", "http://[::ffff:127.0.0.1]/hook",
-    "http://[::ffff:a9fe:a9fe]/hook", "http://[::]/hook", "http://192.168.1.1/hook", "http://172.16.0.1/hook",
-    "http://100.64.0.1/hook", "http://224.0.0.1/hook", "http://240.0.0.1/hook", "http://[fe80::1]/hook",
-    "http://[fc00::1]/hook", "http://[2002:7f00:1::1]/hook", "https://localhost.:8443/hook",
+    "http://127.0.0.1/hook",
+    "http://localhost/hook",
+    "http://[::1]/hook",
+    "http://169.254.169.254/latest/meta-data",
+    "http://10.0.0.5/hook",
+    "http://0.0.0.0/hook",
+    "http://2130706433/hook",
+    "http://0x7f000001/hook",
+    "http://0177.0.0.1/hook",
+    "http://0x7f.1/hook",
+    "http://127.1/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://[::ffff:a9fe:a9fe]/hook",
+    "http://[::]/hook",
+    "http://192.168.1.1/hook",
+    "http://172.16.0.1/hook",
+    "http://100.64.0.1/hook",
+    "http://224.0.0.1/hook",
+    "http://240.0.0.1/hook",
+    "http://[fe80::1]/hook",
+    "http://[fc00::1]/hook",
+    "http://[2002:7f00:1::1]/hook",
+    "https://localhost.:8443/hook",
 ]
 
 
@@ -42,8 +59,10 @@ def test_a_public_name_is_pinned_to_the_address_that_was_checked():
 
 
 def test_the_allow_list_takes_cidrs_and_host_names():
-    policy = TargetPolicy(["127.0.0.0/8", "receiver.internal"],
-                          resolver=StaticResolver({"receiver.internal": ["10.9.9.9"], "other.internal": ["10.9.9.9"]}))
+    policy = TargetPolicy(
+        ["127.0.0.0/8", "receiver.internal"],
+        resolver=StaticResolver({"receiver.internal": ["10.9.9.9"], "other.internal": ["10.9.9.9"]}),
+    )
     assert policy.resolve("http://127.0.0.1:8080/hook").address == "127.0.0.1"
     assert policy.resolve("http://2130706433/hook").address == "127.0.0.1"
     assert policy.resolve("http://receiver.internal/hook").address == "10.9.9.9"
@@ -58,10 +77,15 @@ def test_malformed_allow_list_entries_are_refused():
         TargetPolicy(["10.0.0.0/33"])
 
 
-@pytest.mark.parametrize("url, message", [
-    ("ftp://hooks.example/x", "absolute http"), ("https://user:pw@hooks.example/x", "credentials"),
-    ("https://hooks.example:99999/x", "not valid"), ("https://hooks.example/" + "x" * 2000, "at most 2000"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("ftp://hooks.example/x", "absolute http"),
+        ("https://user:pw@hooks.example/x", "credentials"),
+        ("https://hooks.example:99999/x", "not valid"),
+        ("https://hooks.example/" + "x" * 2000, "at most 2000"),
+    ],
+)
 def test_malformed_urls_are_invalid_input(url, message):
     with pytest.raises(InvalidInput, match=message):
         TargetPolicy(resolver=StaticResolver({"hooks.example": [PUBLIC]})).resolve(url)

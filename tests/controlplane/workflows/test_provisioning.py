@@ -23,14 +23,22 @@ def provisioner() -> InMemoryProvisioner:
 
 @pytest.fixture
 def workflow(sessions, core, provisioner) -> ProvisioningWorkflow:
-    return ProvisioningWorkflow(sessions, core, provisioner, worker_id="worker-a", lease_seconds=600, reconcile_grace_seconds=60)
+    return ProvisioningWorkflow(
+        sessions, core, provisioner, worker_id="worker-a", lease_seconds=600, reconcile_grace_seconds=60
+    )
 
 
 def approved_request(sessions, core, env: str = "prod", preset: str = "small") -> QuotaRequest:
     with transaction(sessions) as session:
         org = factories.organisation(session)
-        return service.create(session, core, factories.person(), QuotaRequestCreate(
-            organisation_id=org.id, region="rabat-1", environment=env, preset=preset, justification="workflow test"))
+        return service.create(
+            session,
+            core,
+            factories.person(),
+            QuotaRequestCreate(
+                organisation_id=org.id, region="rabat-1", environment=env, preset=preset, justification="workflow test"
+            ),
+        )
 
 
 def states(sessions, request_id: str) -> tuple[str, str]:
@@ -93,9 +101,19 @@ def test_change_supersedes_the_active_request_and_updates_the_grant(sessions, co
     request = approved_request(sessions, core)
     workflow.provision(request.id)
     with transaction(sessions) as session:
-        change = service.create(session, core, factories.person(), QuotaRequestCreate(
-            organisation_id=request.organisation_id, region="rabat-1", environment="prod", preset="small",
-            amounts={"vcpus": 2}, justification="smaller"))
+        change = service.create(
+            session,
+            core,
+            factories.person(),
+            QuotaRequestCreate(
+                organisation_id=request.organisation_id,
+                region="rabat-1",
+                environment="prod",
+                preset="small",
+                amounts={"vcpus": 2},
+                justification="smaller",
+            ),
+        )
     assert change.kind == "change" and change.state == "approved"
     assert workflow.provision(change.id) == "active"
     with transaction(sessions) as session:
@@ -149,9 +167,18 @@ def test_change_waiting_for_an_approver_is_previewed(sessions, core, workflow, q
     request = approved_request(sessions, core)
     workflow.provision(request.id)
     with transaction(sessions) as session:
-        change = service.create(session, core, factories.person(), QuotaRequestCreate(
-            organisation_id=request.organisation_id, region="rabat-1", environment="prod", preset="medium",
-            justification="growing"))
+        change = service.create(
+            session,
+            core,
+            factories.person(),
+            QuotaRequestCreate(
+                organisation_id=request.organisation_id,
+                region="rabat-1",
+                environment="prod",
+                preset="medium",
+                justification="growing",
+            ),
+        )
     assert change.state == "submitted"
     assert change.preview["quota"]["vcpus"] == {"from": 4, "to": 16}
     assert queue.previewed == [change.id]
@@ -176,7 +203,9 @@ def test_decommission_is_refused_while_servers_or_volumes_remain(sessions, core,
     assert states(sessions, request.id) == ("active", "active")
 
 
-def test_decommission_is_refused_while_the_object_store_holds_data_unless_an_operator_forces_it(sessions, core, workflow, clock):
+def test_decommission_is_refused_while_the_object_store_holds_data_unless_an_operator_forces_it(
+    sessions, core, workflow, clock
+):
     from controlplane.errors import Conflict, PermissionDenied
 
     request = approved_request(sessions, core)
@@ -218,12 +247,14 @@ def test_the_lease_is_renewed_while_a_long_apply_runs(sessions, core, provisione
     assert seen[1] >= seen[0] + __import__("datetime").timedelta(seconds=100)
 
 
-def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_decommission(sessions, core, provisioner, tmp_path):
+def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_decommission(
+    sessions, core, provisioner, tmp_path
+):
+    from cryptography.fernet import Fernet
+
     from controlplane.persistence.models import ProjectCredentials
     from controlplane.projects import credentials
     from controlplane.projects.credentials import CredentialVault
-
-    from cryptography.fernet import Fernet
 
     vault = CredentialVault([Fernet.generate_key().decode()])
     workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="w", vault=vault)
@@ -232,20 +263,36 @@ def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_
     password = provisioner.passwords[request.project_id]
     with transaction(sessions) as session:
         entry = credentials.read(session, vault, request.project_id)
-    assert entry["auth"] == {"auth_url": "http://keystone.invalid/v3", "username": entry["auth"]["username"],
-                             "password": password, "project_id": f"os-{request.project_id}", "user_domain_id": "default"}
+    assert entry["auth"] == {
+        "auth_url": "http://keystone.invalid/v3",
+        "username": entry["auth"]["username"],
+        "password": password,
+        "project_id": f"os-{request.project_id}",
+        "user_domain_id": "default",
+    }
 
     given = []
     original_apply = provisioner.apply
+
     def remembering_apply(spec, progress, password=None, refresh=False):
         given.append((password, refresh))
         return original_apply(spec, progress, password, refresh)
 
     provisioner.apply = remembering_apply
     with transaction(sessions) as session:
-        change = service.create(session, core, factories.person(), QuotaRequestCreate(
-            organisation_id=request.organisation_id, region="rabat-1", environment="prod", preset="small",
-            amounts={"vcpus": 2}, justification="smaller"))
+        change = service.create(
+            session,
+            core,
+            factories.person(),
+            QuotaRequestCreate(
+                organisation_id=request.organisation_id,
+                region="rabat-1",
+                environment="prod",
+                preset="small",
+                amounts={"vcpus": 2},
+                justification="smaller",
+            ),
+        )
     assert workflow.provision(change.id) == "active"
     assert workflow.reapply(request.project_id) == "repaired"
     # The stored password is the one every later run keeps; a repair reads the cloud first (drift).
@@ -262,8 +309,12 @@ def test_every_operation_releases_its_lease_and_observes_its_duration(sessions, 
     from controlplane.metrics import PROVISIONING_DURATION
 
     def count(operation: str, outcome: str) -> float:
-        return sum(s.value for m in PROVISIONING_DURATION.collect() for s in m.samples
-                   if s.name.endswith("_count") and s.labels == {"operation": operation, "outcome": outcome})
+        return sum(
+            s.value
+            for m in PROVISIONING_DURATION.collect()
+            for s in m.samples
+            if s.name.endswith("_count") and s.labels == {"operation": operation, "outcome": outcome}
+        )
 
     request = approved_request(sessions, core)
     before = {key: count(*key) for key in (("apply", "success"), ("repair", "failure"), ("destroy", "success"))}
@@ -272,7 +323,9 @@ def test_every_operation_releases_its_lease_and_observes_its_duration(sessions, 
     assert workflow.reapply(request.project_id) == "failed"
     with transaction(sessions) as session:
         project = session.get_one(Project, request.project_id)
-        assert project.lease_owner is None and project.last_error == "repair failed: ProvisioningError: nova answered 503"
+        assert (
+            project.lease_owner is None and project.last_error == "repair failed: ProvisioningError: nova answered 503"
+        )
         projects.decommission(session, core, factories.person(), request.project_id, None)
     assert workflow.decommission(request.project_id) == "decommissioned"
     for key, value in before.items():
