@@ -202,6 +202,7 @@ def test_secret_refs_point_at_the_named_secrets(tools: Tools) -> None:
     assert refs == {
         "SAHAB_DATABASE_URL": ("sahab-postgresql", "database-url"),
         "SAHAB_BROKER_URL": ("sahab-rabbitmq", "broker-url"),
+        "SAHAB_BROKER_MANAGEMENT_URL": ("sahab-rabbitmq", "management-url"),
         "SAHAB_PULUMI_BACKEND_URL": ("sahab-pulumi", "backend-url"),
         "SAHAB_PULUMI_PASSPHRASE": ("sahab-pulumi", "passphrase"),
         "SAHAB_CREDENTIALS_KEYS": ("sahab-credentials-keys", "credentials-keys"),

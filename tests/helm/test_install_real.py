@@ -32,7 +32,13 @@ RELEASE = "sahab"
 # placeholder values: nothing here runs, the API server only stores them.
 OPERATOR_SECRETS: dict[str, tuple[str, dict[str, str]]] = {
     "sahab-postgresql": ("Opaque", {"database-url": "postgresql://sahab:x@postgres.db.svc:5432/sahab"}),
-    "sahab-rabbitmq": ("Opaque", {"broker-url": "amqp://sahab:x@rabbitmq.mq.svc:5672/sahab"}),
+    "sahab-rabbitmq": (
+        "Opaque",
+        {
+            "broker-url": "amqp://sahab:x@rabbitmq.mq.svc:5672/sahab",
+            "management-url": "http://monitor:x@rabbitmq.mq.svc:15672",
+        },
+    ),
     "sahab-pulumi": (
         "Opaque",
         {"backend-url": "postgres://pulumi:x@postgres.db.svc:5432/pulumi_state", "passphrase": "placeholder"},

@@ -145,6 +145,9 @@ the API and the workers must agree on database, broker, catalogue, backend and i
 {{- if $s.broker.name }}
 {{ include "sahab.secretEnv" (list "SAHAB_BROKER_URL" $s.broker.name $s.broker.key) }}
 {{- end }}
+{{- if $s.brokerManagement.name }}
+{{ include "sahab.secretEnv" (list "SAHAB_BROKER_MANAGEMENT_URL" $s.brokerManagement.name $s.brokerManagement.key) }}
+{{- end }}
 {{- if $s.pulumiBackend.name }}
 {{ include "sahab.secretEnv" (list "SAHAB_PULUMI_BACKEND_URL" $s.pulumiBackend.name $s.pulumiBackend.key) }}
 {{- end }}
