@@ -8,6 +8,7 @@ quotas; the containerised worker provisions them with Pulumi. A part that cannot
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -119,6 +120,33 @@ def test_the_image_holds_no_build_tools_and_no_secrets(image):
         image, "sh", "-c", "pulumi version && pulumi-resource-openstack -version && sahab-server --help"
     )
     assert versions.startswith("v3.274.1\n5.5.3\n")
+
+
+# A statement with one Arabic-named project line, rendered by the image's own export code (Pango in the image).
+_PDF_IN_IMAGE = """
+import base64, sys
+from datetime import datetime, timezone
+from types import SimpleNamespace as NS
+from controlplane.billing import exports
+line = dict(project_id="p-1", region_id="rabat-1", environment="prod", resource="vcpus", unit="vcpu-hour",
+            basis="granted", price_version="2026-01", quantity="720", unit_price="0.0500", discount_percent="0",
+            amount="36.00")
+statement = NS(number="SAH-2026-000001", period="2026-03", currency="MAD", issued_at=datetime(2026, 4, 1, tzinfo=timezone.utc),
+               price_versions=["2026-01"], reason=None, state="issued", kind="statement", corrected_by_id=None,
+               corrects_id=None, replaces_id=None, lines=[line], list_total="36.00", discount_total="0.00", total="36.00")
+organisation = NS(id="org-1", legal_name="تعاونية النسيج", national_id="001234567000089")
+sys.stdout.write(base64.b64encode(exports.to_pdf(statement, organisation, "ar", lambda text: text)).decode())
+"""
+
+
+def test_statement_pdfs_render_in_the_image(image, tmp_path):
+    pdf = tmp_path / "statement-ar.pdf"
+    pdf.write_bytes(base64.b64decode(in_image(image, "/opt/sahab/bin/python", "-c", _PDF_IN_IMAGE)))
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "DejaVu-Sans" in fonts, fonts  # embedded: the glyphs, Arabic ones too, come from the image
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "SAH-2026-000001" in text and "36" in text, text
 
 
 def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cli(
