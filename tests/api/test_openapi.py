@@ -79,6 +79,7 @@ def test_every_route_documents_its_problems(app):
     assert document["paths"]["/readyz"]["get"]["responses"]["503"]["content"] == PROBLEM
 
 
+@pytest.mark.processes
 def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(app, issuer):
     """Generated requests (valid and invalid data) to every operation, as an approver and operator. Bounded by
     EXAMPLES_PER_OPERATION (about 1,400 requests; 40 s on the 2-core development machine)."""

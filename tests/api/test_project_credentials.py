@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import ProjectCredentials
 from controlplane.workflows.provisioning import ProvisioningWorkflow
@@ -98,6 +100,7 @@ API_PROCESS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.processes
 def test_the_api_process_never_imports_pulumi(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(

@@ -46,6 +46,7 @@ def test_prices_are_listed(client, issuer):
     }
 
 
+@pytest.mark.pdf
 def test_statements_list_show_and_download_for_members_only(client, issuer, issued):
     org, statement_id = issued
     mine = client.get("/v1/statements", headers=issuer.headers("amina")).json()["items"]

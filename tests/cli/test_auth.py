@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.cli import Cli, Served, write_credentials
 
 SAHAB = Path(sys.executable).parent / "sahab"
 
 
+@pytest.mark.processes
 def test_device_login_with_the_console_script(served: Served, cli: Cli, tmp_path: Path) -> None:
     home = tmp_path / "device-home"
     env = {**os.environ, "XDG_CONFIG_HOME": str(home), "SAHAB_API_URL": "http://127.0.0.1:9"}

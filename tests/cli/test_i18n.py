@@ -114,6 +114,7 @@ def test_the_catalogues_are_package_data() -> None:
         assert len(set((ROOT / package / "locale").glob("*/LC_MESSAGES/*.po"))) == 2
 
 
+@pytest.mark.processes
 def test_the_cli_shipped_alone_speaks_arabic(tmp_path: Path) -> None:
     """Only cli/ copied beside nothing of the server: its messages still come from its own catalogue."""
     shutil.copytree(CLI, tmp_path / "cli", ignore=shutil.ignore_patterns("__pycache__"))

@@ -176,6 +176,7 @@ def signed_in(served: Served, tmp_path: Path, moment: datetime) -> Cli:
     )
 
 
+@pytest.mark.processes
 def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Path) -> None:
     served, clock, smtp = story
     runtime = served.runtime

@@ -25,6 +25,7 @@ def _server_module(name: str) -> bool:
     return name.split(".")[0] in SERVER_PACKAGES
 
 
+@pytest.mark.processes
 def test_the_running_cli_loads_no_server_package() -> None:
     script = (
         "import json, sys; from cli.main import app, main; import typer.main; typer.main.get_command(app); "

@@ -73,6 +73,7 @@ def test_dry_run_shows_the_estimate_and_a_blocking_budget_refuses(cli):
         cli("budget", "remove", "--org", ORG, user="youssef")
 
 
+@pytest.mark.pdf
 def test_statements_list_show_and_download(cli, last_month_statement, tmp_path):
     listed = cli.json("statements", "list", "--all", user="youssef")
     mine = next(s for s in listed["items"] if s["id"] == last_month_statement)

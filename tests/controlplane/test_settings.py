@@ -105,6 +105,7 @@ def test_a_public_url_starts_when_the_choice_is_explicit(tmp_path, monkeypatch, 
     Settings(data_dir=tmp_path)
 
 
+@pytest.mark.processes
 def test_the_server_refuses_to_start_and_says_why(tmp_path):
     import os
     import subprocess

@@ -19,6 +19,8 @@ from tests.support import issuer_flows as flows
 from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import stop
 
+pytestmark = pytest.mark.processes
+
 
 @pytest.fixture
 def pair(serve_issuer):

@@ -57,6 +57,7 @@ def test_csv_holds_every_line_and_the_totals(issued):
         ("ar", "كشف الحساب الشهري", "985,98"),
     ],
 )
+@pytest.mark.pdf
 def test_pdf_opens_and_is_complete(issued, tmp_path, language, title, total):
     statement, organisation, projects = issued
     artefacts = Path(os.environ.get("SAHAB_TEST_ARTEFACTS") or tmp_path) / "statements"

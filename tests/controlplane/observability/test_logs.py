@@ -100,6 +100,7 @@ def _json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+@pytest.mark.processes
 def test_sahab_server_api_writes_uvicorns_lines_and_access_lines_as_json(sqlite_url, issuer, tmp_path):
     """The real `sahab-server api` (uvicorn, two worker processes) with SAHAB_LOG_FORMAT=json and traces on."""
     import os
@@ -158,6 +159,7 @@ def test_sahab_server_api_writes_uvicorns_lines_and_access_lines_as_json(sqlite_
     assert token not in text and "tok-123456" not in text
 
 
+@pytest.mark.processes
 def test_uvicorns_exception_line_carries_the_request_and_trace_ids_and_no_secret(sqlite_url, issuer, tmp_path):
     """A handler that raises behind real uvicorn with Sahab's uvicorn logging configuration: uvicorn's
     "Exception in ASGI application" line is JSON, names the failed request and its trace, and the

@@ -18,6 +18,7 @@ from tests import factories
 from tests.support.tracing import memory_exporter
 
 
+@pytest.mark.processes
 def test_nothing_is_traced_or_sent_without_an_endpoint(sqlite_url, issuer, tmp_path):
     """In a fresh process (the provider is process-wide): the API built with default settings
     installs no provider, loads no exporter and instruments nothing; an endpoint turns it all on."""

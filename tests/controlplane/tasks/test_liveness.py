@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from celery import Celery
 
 from controlplane.tasks.liveness import BEAT_MAX_INTERVAL, HeartbeatScheduler, check, heartbeat_on_signal, touch
@@ -61,6 +62,7 @@ def _alive(path: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.processes
 def test_the_probe_command_exits_0_only_for_a_recent_heartbeat(tmp_path):
     path = tmp_path / "heartbeat"
     missing = _alive(path)
