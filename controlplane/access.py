@@ -1,29 +1,39 @@
 """Who may see and touch what. A caller sees only its own organisations' objects
 (anything else answers NotFound, so existence does not leak); approvers and
-operators see everything, but never decide for an organisation they belong to."""
+operators see everything, but never decide for an organisation they belong to.
+
+The visibility rule itself, `visible_to`, is a WHERE clause written once beside the memberships it
+reads (controlplane.organisations.repository); every repository filters with it."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
 from controlplane.errors import Detail, NotFound, PermissionDenied, SeparationOfDuties
-from controlplane.persistence.models import Membership, Organisation
+from controlplane.organisations import repository as organisations
+from controlplane.organisations.repository import visible_to
+from controlplane.persistence.models import Organisation
+
+__all__ = [
+    "organisation_role",
+    "require_independent",
+    "require_organisation",
+    "require_role",
+    "require_visible",
+    "visible_organisation_ids",
+    "visible_to",
+]
 
 T = TypeVar("T")
 
 
 def organisation_role(session: Session, principal: Principal, organisation_id: str) -> MemberRole | None:
     claimed = principal.claimed_organisations.get(organisation_id)
-    stored = session.scalar(
-        select(Membership.role).where(
-            Membership.organisation_id == organisation_id, Membership.subject == principal.subject
-        )
-    )
+    stored = organisations.stored_role(session, organisation_id, principal.subject)
     roles = {MemberRole(r) for r in (claimed, stored) if r}
     if MemberRole.ADMIN in roles:
         return MemberRole.ADMIN
@@ -31,23 +41,9 @@ def organisation_role(session: Session, principal: Principal, organisation_id: s
 
 
 def visible_organisation_ids(session: Session, principal: Principal) -> set[str]:
-    stored = session.scalars(select(Membership.organisation_id).where(Membership.subject == principal.subject))
-    return set(stored) | set(principal.claimed_organisations)
-
-
-def visible_to(principal: Principal, organisation_id: InstrumentedAttribute[str]) -> ColumnElement[bool]:
-    """The one visibility rule, as a WHERE clause over a row's organisation column: staff see every
-    organisation; anyone else sees those they are a stored member of or that their token claims. Every
-    repository filters with this, so the rule is written once."""
-    if principal.is_staff:
-        return true()
-    stored = select(Membership.organisation_id).where(Membership.subject == principal.subject)
-    return or_(organisation_id.in_(stored), organisation_id.in_(sorted(principal.claimed_organisations)))
-
-
-def sees(session: Session, principal: Principal, organisation_id: str) -> bool:
-    """Whether the caller may see an object of this organisation: staff, or one of its members."""
-    return principal.is_staff or organisation_id in visible_organisation_ids(session, principal)
+    """The organisations the caller is a stored or claimed member of (staff see more: filter with
+    `visible_to` instead, as the repositories do; this stays for the read models until theirs do)."""
+    return organisations.member_organisation_ids(session, principal.subject) | set(principal.claimed_organisations)
 
 
 def require_visible(
@@ -55,9 +51,8 @@ def require_visible(
 ) -> T:
     """An organisation's row (with `organisation_id`) the caller may see, else NotFound with the caller's
     `not_found` detail (existence does not leak)."""
-    statement = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
-    row = session.scalar(statement.with_for_update() if for_update else statement)
-    if row is None or not sees(session, principal, row.organisation_id):  # type: ignore[attr-defined]
+    row = organisations.visible_row(session, principal, model, row_id, for_update=for_update)
+    if row is None:
         raise NotFound(not_found)
     return row
 
@@ -70,11 +65,14 @@ def require_organisation(
     admin: bool = False,
     operator_override: bool = True,
 ) -> Organisation:
-    organisation = session.get(Organisation, organisation_id)
-    role = organisation_role(session, principal, organisation_id) if organisation else None
-    if organisation is None or (role is None and not principal.is_staff):
+    organisation = organisations.get_visible(session, principal, organisation_id)
+    if organisation is None:
         raise NotFound(Detail("organisation {organisation_id} not found", organisation_id=organisation_id))
-    if admin and role is not MemberRole.ADMIN and not (operator_override and principal.is_operator):
+    if (
+        admin
+        and organisation_role(session, principal, organisation_id) is not MemberRole.ADMIN
+        and not (operator_override and principal.is_operator)
+    ):
         raise PermissionDenied(
             Detail("only an admin of organisation {organisation_id} may do this", organisation_id=organisation_id)
         )

@@ -17,9 +17,9 @@ from controlplane.capacity import read_all
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.resources import PRESETS, Resource, amounts, as_plain
-from controlplane.domain.states import OrganisationKind, ProjectState
+from controlplane.domain.states import OrganisationKind
 from controlplane.errors import InvalidInput
-from controlplane.persistence.models import Project
+from controlplane.projects import service as projects
 from controlplane.quota_requests import service as requests
 from controlplane.quota_requests.schemas import ENVIRONMENT, QuotaRequestCreate
 
@@ -100,16 +100,7 @@ def preview_request(session: Session, core: Core, principal: Principal, values: 
     region = core.region(data.region)
     kind = OrganisationKind(organisation.kind)
     requested = requests.requested_amounts(data, region)
-    project = (
-        session.query(Project)
-        .filter(
-            Project.organisation_id == organisation.id,
-            Project.region_id == region.id,
-            Project.environment == data.environment,
-            Project.state != ProjectState.DECOMMISSIONED.value,
-        )
-        .one_or_none()
-    )
+    project = projects.live_in(session, principal, organisation.id, region.id, data.environment)
     current = amounts(project.granted) if project else None
     decision = requests.policy_decision(session, core, organisation, region, project, requested, current or amounts())
     programme = (

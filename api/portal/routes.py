@@ -49,7 +49,6 @@ from controlplane.metering.reports import bucket_size, usage_over_time, usage_re
 from controlplane.organisations import service as organisations
 from controlplane.organisations.schemas import MemberAdd, OrganisationCreate
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Organisation
 from controlplane.projects import credentials
 from controlplane.projects import service as projects
 from controlplane.quota_requests import service as requests
@@ -270,7 +269,7 @@ def show_request(request_id: str, request: Request, who: Visitor = Depends(signe
     with transaction(runtime.sessions) as session:
         found = requests.get(session, who.principal, request_id)
         events = requests.events(session, who.principal, request_id)
-        organisation = session.get_one(Organisation, found.organisation_id)
+        organisation = organisations.get(session, who.principal, found.organisation_id)
         role = organisation_role(session, who.principal, found.organisation_id)
         return render(
             request,

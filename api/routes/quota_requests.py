@@ -10,8 +10,9 @@ from controlplane.billing import budgets
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import RequestState
+from controlplane.organisations import service as organisations
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Organisation, QuotaRequest
+from controlplane.persistence.models import QuotaRequest
 from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import Decision, EventOut, QuotaRequestCreate, QuotaRequestOut, RejectDecision
 from controlplane.runtime import Runtime
@@ -36,13 +37,13 @@ def _create(runtime: Runtime, caller: Principal, data: QuotaRequestCreate) -> Qu
     # thread at once: a dependency's commit would wait for the event loop and another thread.
     with transaction(runtime.sessions) as session:
         request = service.create(session, runtime.core, caller, data)
-        return _with_estimate(session, runtime.core, request)
+        return _with_estimate(session, runtime.core, caller, request)
 
 
-def _with_estimate(session: Session, core: Core, request: QuotaRequest) -> QuotaRequestOut:
+def _with_estimate(session: Session, core: Core, caller: Principal, request: QuotaRequest) -> QuotaRequestOut:
     out = QuotaRequestOut.model_validate(request)
     if core.billing is not None:
-        organisation = session.get_one(Organisation, request.organisation_id)
+        organisation = organisations.get(session, caller, request.organisation_id)
         out.estimated_monthly_cost = budgets.request_estimate(
             session, core.billing, organisation, request.amounts, core.clock.now()
         )
@@ -67,7 +68,7 @@ def list_requests(
 
 @router.get("/{request_id}", response_model=QuotaRequestOut)
 def get_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
-    return _with_estimate(session, core, service.get(session, caller, request_id))
+    return _with_estimate(session, core, caller, service.get(session, caller, request_id))
 
 
 @router.get("/{request_id}/events", response_model=list[EventOut])

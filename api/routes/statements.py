@@ -3,7 +3,6 @@ members see their organisations' statements and budget, staff see all, others ge
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
 
@@ -12,7 +11,6 @@ from fastapi import Query, Response
 from api import i18n
 from api.deps import CallerDep, CoreDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
-from controlplane.access import require_organisation
 from controlplane.billing import budgets, exports, statements
 from controlplane.billing.billing import Billing
 from controlplane.billing.schemas import (
@@ -27,7 +25,8 @@ from controlplane.billing.schemas import (
 from controlplane.core import Core
 from controlplane.domain.resources import as_plain
 from controlplane.errors import DependencyUnavailable, Detail
-from controlplane.persistence.models import Budget, Organisation, Statement
+from controlplane.organisations import service as organisations
+from controlplane.persistence.models import Statement
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.quota_requests.service import requested_amounts
 
@@ -56,19 +55,18 @@ def prices(core: CoreDep) -> dict[str, Any]:
 def estimate(data: QuotaRequestCreate, session: SessionDep, core: CoreDep, caller: CallerDep) -> EstimateOut:
     """What a quota request would cost per month, before it is sent (nothing is written): the project at the
     requested amounts, the organisation with it, and whether a blocking budget would refuse it."""
-    billing = _billing(core)
-    organisation = require_organisation(session, caller, data.organisation_id)
     requested = as_plain(requested_amounts(data, core.region(data.region)))
-    now = core.clock.now()
-    project_id = budgets.live_project_id(session, organisation.id, data.region, data.environment)
-    whole = budgets.organisation_estimate(session, billing, organisation, now, replacing=(project_id, requested))
-    budget = session.get(Budget, organisation.id)
     return EstimateOut(
-        request=budgets.request_estimate(session, billing, organisation, requested, now),
-        organisation=whole,
-        budget=budget.amount if budget else None,
-        block_increases=bool(budget and budget.block_increases),
-        within_budget=None if budget is None else Decimal(whole["amount"]) <= Decimal(budget.amount),
+        **budgets.quote(
+            session,
+            _billing(core),
+            caller,
+            data.organisation_id,
+            data.region,
+            data.environment,
+            requested,
+            core.clock.now(),
+        )
     )
 
 
@@ -148,7 +146,7 @@ def statement_pdf(
         session, _billing(core), statements.get(session, caller, statement_id), core.clock.now()
     )
     statement = statements.for_project(statement, project_id)
-    organisation = session.get_one(Organisation, statement.organisation_id)
+    organisation = organisations.get(session, caller, statement.organisation_id)
     return Response(
         exports.to_pdf(statement, organisation, lang, partial(i18n.translate, language=lang)),
         media_type="application/pdf",

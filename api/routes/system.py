@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import text
 
 from api.deps import authenticate
 from api.i18n import N_
 from api.problems import language_of, problem
 from controlplane.errors import SahabError
 from controlplane.metrics import render
+from controlplane.persistence import database
 
 router = APIRouter(tags=["system"])
 
@@ -60,8 +60,7 @@ async def _is_operator(request: Request) -> bool:
 
 
 def _check_database(runtime: Any) -> None:
-    with runtime.engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+    database.ping(runtime.engine)
 
 
 def _check_broker(runtime: Any) -> None:

@@ -176,6 +176,31 @@ def live_project_id(session: Session, organisation_id: str, region_id: str, envi
     )
 
 
+def quote(
+    session: Session,
+    billing: Billing,
+    principal: Principal,
+    organisation_id: str,
+    region_id: str,
+    environment: str,
+    requested: dict[str, int],
+    now: datetime,
+) -> dict[str, Any]:
+    """What a request would cost per month, before it is sent (nothing is written): the project at the
+    requested amounts, the organisation with it, and whether its budget would hold it (members)."""
+    organisation = require_organisation(session, principal, organisation_id)
+    project_id = live_project_id(session, organisation.id, region_id, environment)
+    whole = organisation_estimate(session, billing, organisation, now, replacing=(project_id, requested))
+    budget = session.get(Budget, organisation.id)
+    return {
+        "request": request_estimate(session, billing, organisation, requested, now),
+        "organisation": whole,
+        "budget": budget.amount if budget else None,
+        "block_increases": bool(budget and budget.block_increases),
+        "within_budget": None if budget is None else Decimal(whole["amount"]) <= Decimal(budget.amount),
+    }
+
+
 def check_increase(
     session: Session,
     billing: Billing,

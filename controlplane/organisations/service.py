@@ -7,17 +7,17 @@ one out and probing learns nothing); the operator who verifies decides who reall
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_independent, require_organisation, require_role, visible_organisation_ids
+from controlplane.access import require_independent, require_organisation, require_role
 from controlplane.clock import Clock, SystemClock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationStatus, PlatformRole
 from controlplane.errors import Conflict, Detail, InvalidInput, NationalIdAlreadyVerified, NotFound
+from controlplane.organisations import repository
 from controlplane.organisations.schemas import MemberAdd, OrganisationCreate, Profile, ProfileUpdate
-from controlplane.pagination import Page, paginate
+from controlplane.pagination import Page
 from controlplane.persistence.models import Membership, Organisation, new_id
 
 
@@ -38,14 +38,10 @@ def register(session: Session, clock: Clock, principal: Principal, data: Organis
         employees=data.employees,
         founded_on=data.founded_on,
     )
-    session.add(organisation)
-    session.flush()  # the membership's foreign key needs the row first (no ORM relationship orders them)
-    session.add(
-        Membership(
-            organisation_id=organisation.id, subject=principal.subject, role=MemberRole.ADMIN.value, created_at=now
-        )
+    admin = Membership(
+        organisation_id=organisation.id, subject=principal.subject, role=MemberRole.ADMIN.value, created_at=now
     )
-    session.flush()
+    repository.add(session, organisation, admin)
     return organisation
 
 
@@ -62,7 +58,7 @@ def update_profile(
     leave it as it is."""
     _check_profile(data, clock)
     organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
-    session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
+    repository.lock_key_share(session, organisation.id)
     changes = {
         "sector": data.sector.value if data.sector else None,
         "employees": data.employees,
@@ -84,17 +80,14 @@ def get(session: Session, principal: Principal, organisation_id: str) -> Organis
 
 
 def list_visible(session: Session, principal: Principal, cursor: str | None, limit: int) -> Page[Organisation]:
-    statement = select(Organisation)
-    if not principal.is_staff:
-        statement = statement.where(Organisation.id.in_(visible_organisation_ids(session, principal)))
-    return paginate(session, statement, Organisation, cursor, limit)
+    return repository.page_visible(session, principal, cursor, limit)
 
 
 def set_status(
     session: Session, principal: Principal, organisation_id: str, status: OrganisationStatus, clock: Clock | None = None
 ) -> Organisation:
     require_role(principal, PlatformRole.OPERATOR)
-    organisation = session.get(Organisation, organisation_id)
+    organisation = repository.get(session, organisation_id)
     if organisation is None:
         raise NotFound(Detail("organisation {organisation_id} not found", organisation_id=organisation_id))
     if status is OrganisationStatus.VERIFIED:
@@ -117,14 +110,7 @@ def set_status(
 
 
 def _refuse_second_holder(session: Session, organisation: Organisation) -> None:
-    holder = session.scalar(
-        select(Organisation.id).where(
-            Organisation.kind == organisation.kind,
-            Organisation.national_id == organisation.national_id,
-            Organisation.status == OrganisationStatus.VERIFIED.value,
-            Organisation.id != organisation.id,
-        )
-    )
+    holder = repository.verified_holder(session, organisation)
     if holder:
         raise _already_verified(organisation, holder)
 
@@ -147,25 +133,19 @@ def _already_verified(organisation: Organisation, holder: str | None) -> Nationa
 
 def list_members(session: Session, principal: Principal, organisation_id: str) -> list[Membership]:
     require_organisation(session, principal, organisation_id)
-    return list(
-        session.scalars(
-            select(Membership)
-            .where(Membership.organisation_id == organisation_id)
-            .order_by(Membership.created_at, Membership.subject)
-        )
-    )
+    return repository.members(session, organisation_id)
 
 
 def add_member(
     session: Session, clock: Clock, principal: Principal, organisation_id: str, data: MemberAdd
 ) -> Membership:
     require_organisation(session, principal, organisation_id, admin=True)
-    member = session.get(Membership, (organisation_id, data.subject))
+    member = repository.membership(session, organisation_id, data.subject)
     if member is None:
         member = Membership(
             organisation_id=organisation_id, subject=data.subject, role=data.role.value, created_at=clock.now()
         )
-        session.add(member)
+        repository.add_membership(session, member)
     else:
         _keep_an_admin(session, organisation_id, leaving=member, new_role=data.role)
         member.role = data.role.value
@@ -175,7 +155,7 @@ def add_member(
 
 def remove_member(session: Session, principal: Principal, organisation_id: str, subject: str) -> None:
     require_organisation(session, principal, organisation_id, admin=True)
-    member = session.get(Membership, (organisation_id, subject))
+    member = repository.membership(session, organisation_id, subject)
     if member is None:
         raise NotFound(
             Detail(
@@ -185,19 +165,14 @@ def remove_member(session: Session, principal: Principal, organisation_id: str, 
             )
         )
     _keep_an_admin(session, organisation_id, leaving=member, new_role=None)
-    session.delete(member)
+    repository.remove_membership(session, member)
     session.flush()
 
 
 def _keep_an_admin(session: Session, organisation_id: str, leaving: Membership, new_role: MemberRole | None) -> None:
     if leaving.role != MemberRole.ADMIN.value or new_role is MemberRole.ADMIN:
         return
-    admins = session.scalar(
-        select(func.count())
-        .select_from(Membership)
-        .where(Membership.organisation_id == organisation_id, Membership.role == MemberRole.ADMIN.value)
-    )
-    if (admins or 0) <= 1:
+    if repository.count_admins(session, organisation_id) <= 1:
         raise Conflict(
             Detail(
                 "{leaving_subject} is the last admin of organisation {organisation_id}; add another admin first",

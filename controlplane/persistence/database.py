@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 _AFTER_COMMIT = "sahab_after_commit"
@@ -83,6 +83,12 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def ping(engine: Engine) -> None:
+    """Raise unless the database answers a trivial query (readiness)."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:

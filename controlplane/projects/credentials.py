@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.clock import Clock
@@ -26,6 +25,7 @@ from controlplane.contract import TenantOutputs
 from controlplane.errors import CredentialsUnreadable, Detail
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import ProjectCredentials
+from controlplane.projects import repository
 from controlplane.settings import Settings
 
 KEY_FILE = "credentials.key"
@@ -119,15 +119,17 @@ def store(
     if not outputs.password:
         return  # nothing to keep (a provisioner that reports no secret)
     sealed = vault.seal(clouds_entry(outputs, domain_id))
-    row = session.get(ProjectCredentials, project_id)
+    row = repository.credentials(session, project_id)
     if row is None:
-        session.add(ProjectCredentials(project_id=project_id, sealed=sealed, captured_at=clock.now()))
+        repository.add_credentials(
+            session, ProjectCredentials(project_id=project_id, sealed=sealed, captured_at=clock.now())
+        )
     else:
         row.sealed, row.captured_at = sealed, clock.now()
 
 
 def read(session: Session, vault: CredentialVault, project_id: str) -> dict[str, Any] | None:
-    row = session.get(ProjectCredentials, project_id)
+    row = repository.credentials(session, project_id)
     return vault.open(row.sealed) if row is not None else None
 
 
@@ -137,7 +139,7 @@ def stored_password(session: Session, vault: CredentialVault, project_id: str) -
 
 
 def forget(session: Session, project_id: str) -> None:
-    session.execute(delete(ProjectCredentials).where(ProjectCredentials.project_id == project_id))
+    repository.forget_credentials(session, project_id)
 
 
 def reseal_all(sessions: sessionmaker[Session], vault: CredentialVault, batch: int = 500) -> int:
@@ -145,15 +147,7 @@ def reseal_all(sessions: sessionmaker[Session], vault: CredentialVault, batch: i
     done, after = 0, ""
     while True:
         with transaction(sessions) as session:
-            rows = list(
-                session.scalars(
-                    select(ProjectCredentials)
-                    .where(ProjectCredentials.project_id > after)
-                    .order_by(ProjectCredentials.project_id)
-                    .limit(batch)
-                    .with_for_update()
-                )
-            )
+            rows = repository.credentials_after(session, after, batch)
             for row in rows:
                 row.sealed = vault.reseal(row.sealed)
         if not rows:

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_organisation, visible_organisation_ids
+from controlplane.access import require_organisation
 from controlplane.contract import TenantSpec
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.resources import Resource
 from controlplane.domain.states import ProjectState, RequestState
 from controlplane.errors import Conflict, Detail, NotFound, PermissionDenied
-from controlplane.pagination import Page, paginate
+from controlplane.organisations import repository as organisations
+from controlplane.pagination import Page
 from controlplane.persistence.database import after_commit
-from controlplane.persistence.models import Organisation, Project, QuotaRequest
+from controlplane.persistence.models import Project, QuotaRequest
+from controlplane.projects import repository
+from controlplane.quota_requests import repository as requests
 from controlplane.quota_requests.lifecycle import transition
 
 
 def get(session: Session, principal: Principal, project_id: str, *, for_update: bool = False) -> Project:
-    statement = select(Project).where(Project.id == project_id)
-    project = session.scalar(statement.with_for_update() if for_update else statement)
-    if project is None or not (
-        principal.is_staff or project.organisation_id in visible_organisation_ids(session, principal)
-    ):
+    project = repository.get_visible(session, principal, project_id, for_update=for_update)
+    if project is None:
         raise NotFound(Detail("project {project_id} not found", project_id=project_id))
     return project
 
@@ -39,14 +39,7 @@ def visible(
     region: str | None = None,
 ) -> Select[Any]:
     """`statement` (default: all projects) narrowed to what the caller may see and the filters asked."""
-    statement = select(Project) if statement is None else statement
-    if not principal.is_staff:
-        statement = statement.where(Project.organisation_id.in_(visible_organisation_ids(session, principal)))
-    if organisation_id:
-        statement = statement.where(Project.organisation_id == organisation_id)
-    if region:
-        statement = statement.where(Project.region_id == region)
-    return statement
+    return repository.visible(principal, statement, organisation_id=organisation_id, region=region)
 
 
 def list_visible(
@@ -59,19 +52,23 @@ def list_visible(
     region: str | None = None,
     state: ProjectState | None = None,
 ) -> Page[Project]:
-    statement = visible(session, principal, organisation_id=organisation_id, region=region)
-    if state:
-        statement = statement.where(Project.state == state.value)
-    return paginate(session, statement, Project, cursor, limit)
+    return repository.page_visible(
+        session, principal, cursor=cursor, limit=limit, organisation_id=organisation_id, region=region, state=state
+    )
 
 
 def last_usage(
     session: Session, principal: Principal, *, organisation_id: str | None = None, region: str | None = None
 ) -> list[Project]:
     """Live projects with their grant and the usage the last metering saw."""
-    statement = visible(session, principal, organisation_id=organisation_id, region=region)
-    statement = statement.where(Project.state != ProjectState.DECOMMISSIONED.value)
-    return list(session.scalars(statement.order_by(Project.created_at, Project.id)))
+    return repository.live_visible(session, principal, organisation_id=organisation_id, region=region)
+
+
+def live_in(
+    session: Session, principal: Principal, organisation_id: str, region_id: str, environment: str
+) -> Project | None:
+    """The project a request for this region and environment would change (None: it would create one)."""
+    return repository.live_in_visible(session, principal, organisation_id, region_id, environment)
 
 
 def decommission(
@@ -118,8 +115,8 @@ def decommission(
             ),
             in_use=in_use,
         )
-    request = session.get_one(QuotaRequest, project.current_request_id)
-    organisation = session.get_one(Organisation, project.organisation_id)
+    request = requests.get_one(session, project.current_request_id)
+    organisation = organisations.get_one(session, project.organisation_id)
     transition(
         session,
         core.clock,
@@ -156,7 +153,7 @@ def require_credentials_access(session: Session, principal: Principal, project_i
 
 def tenant_spec(session: Session, core: Core, project: Project, request: QuotaRequest | None = None) -> TenantSpec:
     region = core.region(project.region_id)
-    organisation = session.get_one(Organisation, project.organisation_id)
+    organisation = organisations.get_one(session, project.organisation_id)
     request_id = request.id if request else (project.current_request_id or "")
     quota = dict(request.amounts) if request is not None else dict(project.granted)
     return TenantSpec(

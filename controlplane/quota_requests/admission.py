@@ -12,17 +12,15 @@ running totals (controlplane.capacity), never the projects.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from controlplane.capacity import SAME_FUNDING, LockedRegion, lock_region, move, programme_room, region_capacity
 from controlplane.domain.regions import Region
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain
 from controlplane.domain.states import OrganisationKind
-from controlplane.persistence.models import RegionRow, RegionTotals
+from controlplane.quota_requests.repository import ensure_regions
 
 __all__ = ["NoRoom", "Shortfall", "ensure_regions", "lock_region", "reserve", "shortfalls"]
 
@@ -61,7 +59,7 @@ def reserve(
     that the region's lock is held only for this and the commit."""
     locked = lock_region(session, region.id)
     switching = to_programme is not SAME_FUNDING and to_programme != programme
-    target = to_programme if switching else programme
+    target = cast("str | None", to_programme) if switching else programme
     missing = shortfalls(
         locked,
         region,
@@ -69,24 +67,10 @@ def reserve(
         after,
         current=None if switching else before,
         programme=target,
-    )  # type: ignore[arg-type]
+    )
     if missing:
         raise NoRoom(missing)
     move(session, locked, organisation_kind, as_plain(before), as_plain(after), programme, to_programme=target)
-
-
-def ensure_regions(session: Session, region_ids: list[str]) -> None:
-    """Create the rows of every catalogue region, its totals at zero (safe when several processes
-    start at once: an existing row is left as it is)."""
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    for region_id in region_ids:
-        session.execute(insert(RegionRow).values(id=region_id, admissions=0).on_conflict_do_nothing())
-        session.execute(
-            insert(RegionTotals)
-            .values(region_id=region_id, granted={}, granted_business={}, granted_programmes={})
-            .on_conflict_do_nothing()
-        )
 
 
 def shortfalls(

@@ -12,6 +12,7 @@ from controlplane.domain.states import RequestState, check_transition
 from controlplane.metrics import REQUEST_TRANSITIONS
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import QuotaRequest, RequestEvent
+from controlplane.quota_requests import repository
 
 
 def transition(
@@ -31,7 +32,8 @@ def transition(
     request.state = target.value
     request.reason = reason
     request.updated_at = now
-    session.add(
+    repository.add_event(
+        session,
         RequestEvent(
             request_id=request.id,
             at=now,
@@ -40,7 +42,7 @@ def transition(
             to_state=target.value,
             reason=reason,
             detail=detail,
-        )
+        ),
     )
     after_commit(session, lambda: REQUEST_TRANSITIONS.labels(target.value, organisation_kind).inc())
 
@@ -48,7 +50,8 @@ def transition(
 def record_created(
     session: Session, clock: Clock, request: QuotaRequest, *, actor: str, organisation_kind: str
 ) -> None:
-    session.add(
+    repository.add_event(
+        session,
         RequestEvent(
             request_id=request.id,
             at=clock.now(),
@@ -57,7 +60,7 @@ def record_created(
             to_state=RequestState.SUBMITTED.value,
             reason=request.justification,
             detail=None,  # the same columns as a transition's event: both are inserted in one statement
-        )
+        ),
     )
     after_commit(session, lambda: REQUEST_TRANSITIONS.labels(RequestState.SUBMITTED.value, organisation_kind).inc())
 
@@ -71,4 +74,6 @@ def record_progress(
     actor: str = "worker",
 ) -> None:
     """A step of a long operation that is not a transition (e.g. a resource created)."""
-    session.add(RequestEvent(request_id=request_id, at=clock.now(), actor=actor, reason=message, detail=detail))
+    repository.add_event(
+        session, RequestEvent(request_id=request_id, at=clock.now(), actor=actor, reason=message, detail=detail)
+    )

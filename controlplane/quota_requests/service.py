@@ -12,16 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.access import (
-    require_independent,
-    require_organisation,
-    require_role,
-    require_visible,
-    visible_organisation_ids,
-)
+from controlplane.access import require_independent, require_organisation, require_role
 from controlplane.billing import budgets
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
@@ -42,15 +35,19 @@ from controlplane.errors import (
     Detail,
     InsufficientCapacity,
     InvalidTransition,
+    NotFound,
     OrganisationNotVerified,
     RegionNotOpen,
     TooManyPendingRequests,
 )
 from controlplane.metrics import ADMISSION_DECISIONS
-from controlplane.pagination import Page, paginate
+from controlplane.organisations import repository as organisations
+from controlplane.pagination import Page
 from controlplane.persistence.database import after_commit, savepoint
 from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent, new_id
 from controlplane.programmes.funding import Funding, funding_for
+from controlplane.projects import repository as projects
+from controlplane.quota_requests import repository
 from controlplane.quota_requests.admission import NoRoom, reserve
 from controlplane.quota_requests.lifecycle import record_created, transition
 from controlplane.quota_requests.schemas import QuotaRequestCreate
@@ -92,14 +89,7 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
         kind = "change"
     else:
         kind = "create"
-    open_request = session.scalar(
-        select(QuotaRequest.id).where(
-            QuotaRequest.organisation_id == organisation.id,
-            QuotaRequest.region_id == region.id,
-            QuotaRequest.environment == data.environment,
-            QuotaRequest.state == RequestState.SUBMITTED.value,
-        )
-    )
+    open_request = repository.waiting_in(session, organisation.id, region.id, data.environment)
     if open_request:
         raise Conflict(
             Detail(
@@ -133,7 +123,7 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     )
     if project is not None:
         request.preview = {"quota": quota_changes(current, requested)}
-    session.add(request)
+    repository.add(session, request)
     record_created(session, core.clock, request, actor=principal.subject, organisation_kind=organisation.kind)
     session.flush()  # the request exists whatever the policy decides: written before it, outside any savepoint
     _apply_policy(session, core, organisation, region, request, project, current)
@@ -157,17 +147,8 @@ def check_grantable(region: Region, requested: Amounts, current: Amounts) -> Non
 
 
 def _check_pending_limit(session: Session, core: Core, organisation: Organisation) -> None:
-    # Serialise the count per organisation (FOR NO KEY UPDATE: rows that reference the organisation
-    # still insert); on SQLite every transaction already holds the write lock.
-    session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
-    waiting = session.scalar(
-        select(func.count())
-        .select_from(QuotaRequest)
-        .where(
-            QuotaRequest.organisation_id == organisation.id,
-            QuotaRequest.state == RequestState.SUBMITTED.value,
-        )
-    )
+    organisations.lock_key_share(session, organisation.id)  # serialise the count per organisation
+    waiting = repository.count_waiting(session, organisation.id)
     limit = core.policy.max_pending_requests
     if (waiting or 0) >= limit:
         raise TooManyPendingRequests(
@@ -195,16 +176,7 @@ def _check_region_accepts(region: Region, requested: Amounts, current: Amounts) 
 
 
 def _live_project(session: Session, organisation_id: str, region_id: str, environment: str) -> Project | None:
-    return session.scalar(
-        select(Project)
-        .where(
-            Project.organisation_id == organisation_id,
-            Project.region_id == region_id,
-            Project.environment == environment,
-            Project.state != ProjectState.DECOMMISSIONED.value,
-        )
-        .with_for_update()
-    )
+    return projects.live_in(session, organisation_id, region_id, environment, for_update=True)
 
 
 def _apply_policy(
@@ -379,7 +351,7 @@ def _grant(
             updated_at=now,
             programme_id=funding.programme,
         )
-        session.add(project)
+        projects.add(session, project)
         request.project_id = project.id
         before, after = amounts(), requested
     else:
@@ -404,7 +376,7 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     require_role(principal, PlatformRole.APPROVER)
     request = _get_for_update(session, principal, request_id)
     check_transition(RequestState(request.state), RequestState.APPROVED)
-    organisation = session.get_one(Organisation, request.organisation_id)
+    organisation = organisations.get_one(session, request.organisation_id)
     require_independent(
         session,
         principal,
@@ -415,11 +387,7 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     )
     region = core.region(request.region_id)
     # Locked before the region, as every path that changes a grant does: its grant is what the totals hold.
-    project = (
-        session.get(Project, request.project_id, with_for_update=True, populate_existing=True)
-        if request.project_id
-        else None
-    )
+    project = projects.locked_fresh(session, request.project_id)
     if project is None and _live_project(session, request.organisation_id, request.region_id, request.environment):
         raise Conflict(
             Detail(
@@ -462,7 +430,7 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
 def reject(session: Session, core: Core, principal: Principal, request_id: str, reason: str) -> QuotaRequest:
     require_role(principal, PlatformRole.APPROVER)
     request = _get_for_update(session, principal, request_id)
-    organisation = session.get_one(Organisation, request.organisation_id)
+    organisation = organisations.get_one(session, request.organisation_id)
     # Rejecting is deciding too; a member who wants to withdraw a request cancels it instead.
     require_independent(
         session,
@@ -518,7 +486,7 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
             current=request.state,
             target=RequestState.PROVISIONING.value,
         )
-    organisation = session.get_one(Organisation, request.organisation_id)
+    organisation = organisations.get_one(session, request.organisation_id)
     transition(
         session,
         core.clock,
@@ -528,7 +496,7 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
         organisation_kind=organisation.kind,
         reason="retry requested",
     )
-    project = session.get_one(Project, request.project_id)
+    project = projects.get_one(session, request.project_id)
     project.state = ProjectState.PROVISIONING.value
     project.updated_at = core.clock.now()
     session.flush()
@@ -537,24 +505,17 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
 
 
 def get(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    return require_visible(
-        session,
-        principal,
-        QuotaRequest,
-        request_id,
-        Detail("quota request {request_id} not found", request_id=request_id),
-    )
+    request = repository.get_visible(session, principal, request_id)
+    if request is None:
+        raise NotFound(Detail("quota request {request_id} not found", request_id=request_id))
+    return request
 
 
 def _get_for_update(session: Session, principal: Principal, request_id: str) -> QuotaRequest:
-    return require_visible(
-        session,
-        principal,
-        QuotaRequest,
-        request_id,
-        Detail("quota request {request_id} not found", request_id=request_id),
-        for_update=True,
-    )
+    request = repository.get_visible(session, principal, request_id, for_update=True)
+    if request is None:
+        raise NotFound(Detail("quota request {request_id} not found", request_id=request_id))
+    return request
 
 
 def list_visible(
@@ -567,24 +528,11 @@ def list_visible(
     organisation_id: str | None = None,
     region: str | None = None,
 ) -> Page[QuotaRequest]:
-    statement = select(QuotaRequest)
-    if not principal.is_staff:
-        statement = statement.where(QuotaRequest.organisation_id.in_(visible_organisation_ids(session, principal)))
-    if state is not None:
-        statement = statement.where(QuotaRequest.state == state.value)
-    if organisation_id is not None:
-        statement = statement.where(QuotaRequest.organisation_id == organisation_id)
-    if region is not None:
-        statement = statement.where(QuotaRequest.region_id == region)
-    return paginate(session, statement, QuotaRequest, cursor, limit)
+    return repository.page_visible(
+        session, principal, cursor=cursor, limit=limit, state=state, organisation_id=organisation_id, region=region
+    )
 
 
 def events(session: Session, principal: Principal, request_id: str, after: int = 0) -> list[RequestEvent]:
     get(session, principal, request_id)
-    return list(
-        session.scalars(
-            select(RequestEvent)
-            .where(RequestEvent.request_id == request_id, RequestEvent.id > after)
-            .order_by(RequestEvent.id)
-        )
-    )
+    return repository.events(session, request_id, after)

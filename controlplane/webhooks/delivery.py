@@ -18,16 +18,15 @@ from typing import Any
 
 import httpcore
 from prometheus_client import Counter
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.clock import Clock
 from controlplane.errors import InvalidInput, WebhookTargetUnresolved
 from controlplane.metering.alerts import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from controlplane.organisations import repository as organisations
 from controlplane.persistence.database import after_commit, transaction
-from controlplane.persistence.models import Organisation, WebhookDelivery
 from controlplane.tasks.queue import TaskQueue
-from controlplane.webhooks import http
+from controlplane.webhooks import http, repository
 from controlplane.webhooks.service import CANCELLED, DELIVERED, FAILED, PENDING
 from controlplane.webhooks.targets import TargetPolicy
 
@@ -95,7 +94,7 @@ class WebhookDeliverer:
 
     def _claim(self, delivery_id: str) -> _Claim | str:
         with transaction(self.sessions) as session:
-            delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+            delivery = repository.locked(session, delivery_id)
             now = self.clock.now()
             if delivery is None:
                 return "skipped"
@@ -103,7 +102,7 @@ class WebhookDeliverer:
                 delivery.next_attempt_at and delivery.next_attempt_at > now + EARLY_TOLERANCE
             ):
                 return "skipped"  # done, or a duplicate of a task whose attempt is in flight or not due yet
-            organisation = session.get_one(Organisation, delivery.organisation_id)
+            organisation = organisations.get_one(session, delivery.organisation_id)
             if not organisation.alert_webhook_url or not organisation.alert_webhook_secret:
                 delivery.state, delivery.updated_at, delivery.next_attempt_at = CANCELLED, now, None
                 delivery.last_error = "the organisation removed its webhook"
@@ -165,7 +164,7 @@ class WebhookDeliverer:
 
     def _record(self, claim: _Claim, outcome: _Outcome) -> str:
         with transaction(self.sessions) as session:
-            delivery = session.get_one(WebhookDelivery, claim.delivery_id, with_for_update=True)
+            delivery = repository.locked_one(session, claim.delivery_id)
             if delivery.state != PENDING or delivery.attempts != claim.attempt:
                 return delivery.state  # re-sent by an admin meanwhile: that attempt owns the row now
             now = self.clock.now()
@@ -192,23 +191,8 @@ class WebhookDeliverer:
         their worker died mid-attempt), and drop delivered and cancelled ones past the retention."""
         now = self.clock.now()
         with transaction(self.sessions) as session:
-            overdue = list(
-                session.scalars(
-                    select(WebhookDelivery.id)
-                    .where(
-                        WebhookDelivery.state == PENDING,
-                        WebhookDelivery.next_attempt_at <= now - self.rules.reconcile_grace,
-                    )
-                    .order_by(WebhookDelivery.next_attempt_at)
-                    .limit(limit)
-                )
-            )
-            session.execute(
-                delete(WebhookDelivery).where(
-                    WebhookDelivery.state.in_((DELIVERED, CANCELLED)),
-                    WebhookDelivery.updated_at < now - self.rules.retention,
-                )
-            )
+            overdue = repository.due_before(session, PENDING, now - self.rules.reconcile_grace, limit)
+            repository.delete_settled_before(session, (DELIVERED, CANCELLED), now - self.rules.retention)
         for delivery_id in overdue:
             self.queue.deliver_webhook(delivery_id)
         if overdue:

@@ -7,7 +7,6 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_organisation
@@ -15,10 +14,11 @@ from controlplane.clock import Clock
 from controlplane.domain.principal import Principal
 from controlplane.errors import Conflict, Detail, NotFound
 from controlplane.metering.alerts import Alert
-from controlplane.pagination import Page, paginate
+from controlplane.pagination import Page
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import Organisation, WebhookDelivery, new_id
 from controlplane.tasks.queue import TaskQueue
+from controlplane.webhooks import repository
 from controlplane.webhooks.targets import TargetPolicy
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
@@ -65,10 +65,7 @@ def list_deliveries(
 ) -> Page[WebhookDelivery]:
     """Oldest first, like the other lists; `state=failed` shows the ones that need a decision."""
     _admin_of(session, principal, organisation_id)
-    statement = select(WebhookDelivery).where(WebhookDelivery.organisation_id == organisation_id)
-    if state is not None:
-        statement = statement.where(WebhookDelivery.state == state)
-    return paginate(session, statement, WebhookDelivery, cursor, limit)
+    return repository.page_visible(session, principal, organisation_id, cursor, limit, state)
 
 
 def resend(
@@ -76,8 +73,8 @@ def resend(
 ) -> WebhookDelivery:
     """A failed (or cancelled) delivery starts again with all its attempts, to the webhook as it is now."""
     organisation = _admin_of(session, principal, organisation_id)
-    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-    if delivery is None or delivery.organisation_id != organisation.id:
+    delivery = repository.get_visible(session, principal, organisation.id, delivery_id, for_update=True)
+    if delivery is None:
         raise NotFound(Detail("delivery {delivery_id} not found", delivery_id=delivery_id))
     if delivery.state not in (FAILED, CANCELLED):
         raise Conflict(
@@ -114,7 +111,7 @@ def enqueue_alerts(session: Session, queue: TaskQueue, alerts: list[Alert], now:
             created_at=now,
             updated_at=now,
         )
-        session.add(delivery)
+        repository.add(session, delivery)
         ids.append(delivery.id)
     session.flush()
     for delivery_id in ids:

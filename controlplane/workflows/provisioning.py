@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.capacity import lock_region, move
@@ -33,12 +32,15 @@ from controlplane.core import Core
 from controlplane.domain.states import ProjectState, RequestState
 from controlplane.errors import ProvisionerUnavailable
 from controlplane.metrics import PROVISIONING_DURATION
+from controlplane.organisations import repository as organisations
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Organisation, Project, QuotaRequest
+from controlplane.persistence.models import Project, QuotaRequest
 from controlplane.projects import credentials
+from controlplane.projects import repository as projects
 from controlplane.projects.credentials import CredentialVault
 from controlplane.projects.service import tenant_spec
 from controlplane.provisioning.protocol import Provisioner
+from controlplane.quota_requests import repository as requests
 from controlplane.quota_requests.lifecycle import record_progress, transition
 
 log = logging.getLogger(__name__)
@@ -131,8 +133,8 @@ class ProvisioningWorkflow:
     def _finish(self, claim: Claim, record: Callable[[Session, Project], str]) -> str:
         with transaction(self.sessions) as session:
             # Request before project, in the order provisioning claims them.
-            session.scalar(select(QuotaRequest).where(QuotaRequest.id == claim.request_id).with_for_update())
-            project = self._locked_claimed_project(session, claim.project_id)
+            requests.get(session, claim.request_id, for_update=True)
+            project = projects.locked_one(session, claim.project_id)
             outcome = record(session, project)
             self._release(project)
         return outcome
@@ -144,12 +146,12 @@ class ProvisioningWorkflow:
     # -- create and change -------------------------------------------------
     def provision(self, request_id: str) -> str:
         def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
-            request = session.scalar(select(QuotaRequest).where(QuotaRequest.id == request_id).with_for_update())
+            request = requests.get(session, request_id, for_update=True)
             if request is None:
                 return "missing"
             if request.state not in (RequestState.APPROVED.value, RequestState.PROVISIONING.value):
                 return f"nothing to do: {request.state}"
-            return self._locked_claimed_project(session, request.project_id), request
+            return projects.locked_one(session, request.project_id), request
 
         def begin(session: Session, project: Project, request: QuotaRequest) -> TenantSpec:
             if request.state == RequestState.APPROVED.value:
@@ -158,17 +160,8 @@ class ProvisioningWorkflow:
             return tenant_spec(session, self.core, project, request)
 
         def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs) -> str:
-            request = session.get_one(QuotaRequest, claim.request_id)
-            previous = session.scalars(
-                select(QuotaRequest)
-                .where(
-                    QuotaRequest.project_id == project.id,
-                    QuotaRequest.state == RequestState.ACTIVE.value,
-                    QuotaRequest.id != request.id,
-                )
-                .with_for_update()
-            )
-            for old in previous:
+            request = requests.get_one(session, claim.request_id)
+            for old in requests.active_besides(session, project.id, request.id):
                 self._transition(session, old, RequestState.SUPERSEDED, f"superseded by {request.id}")
             self._transition(session, request, RequestState.ACTIVE, "provisioned")
             project.state = ProjectState.ACTIVE.value
@@ -186,7 +179,7 @@ class ProvisioningWorkflow:
             return "active"
 
         def failed(session: Session, project: Project, claim: Claim, error: Exception) -> str:
-            request = session.get_one(QuotaRequest, claim.request_id)
+            request = requests.get_one(session, claim.request_id)
             message = _message(error)
             if request.state == RequestState.PROVISIONING.value:
                 self._transition(session, request, RequestState.FAILED, message)
@@ -208,10 +201,10 @@ class ProvisioningWorkflow:
     # -- preview of a change, for the approver -------------------------------
     def preview(self, request_id: str) -> str:
         with transaction(self.sessions) as session:
-            request = session.get(QuotaRequest, request_id)
+            request = requests.get(session, request_id)
             if request is None or request.state != RequestState.SUBMITTED.value or request.project_id is None:
                 return "nothing to do"
-            project = session.get_one(Project, request.project_id)
+            project = projects.get_one(session, request.project_id)
             if not self._ready(None, project):
                 return "waiting"
             spec = tenant_spec(session, self.core, project, request)
@@ -221,20 +214,20 @@ class ProvisioningWorkflow:
         except Exception as error:  # a failed preview must not block the decision
             plan = {"error": f"{type(error).__name__}: {error}"[:2000]}
         with transaction(self.sessions) as session:
-            request = session.get_one(QuotaRequest, request_id, with_for_update=True)
+            request = requests.get_one(session, request_id, for_update=True)
             request.preview = {**(request.preview or {}), "plan": plan}
         return "previewed"
 
     # -- decommission --------------------------------------------------------
     def decommission(self, project_id: str) -> str:
         def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
-            project = self._locked_project(session, project_id)
+            project = projects.locked(session, project_id)
             if project is None or project.state != ProjectState.DECOMMISSIONING.value:
                 return f"nothing to do: {project.state if project else 'missing'}"
-            return project, session.get_one(QuotaRequest, project.current_request_id)
+            return project, requests.get_one(session, project.current_request_id)
 
         def succeeded(session: Session, project: Project, claim: Claim, _: None) -> str:
-            request = session.get_one(QuotaRequest, claim.request_id)
+            request = requests.get_one(session, claim.request_id)
             self._transition(session, request, RequestState.DECOMMISSIONED, "project removed from the cloud")
             self._regrant(session, project, {})
             project.state = ProjectState.DECOMMISSIONED.value
@@ -263,10 +256,10 @@ class ProvisioningWorkflow:
         changes: the run is recorded as progress on the current request, a failure on the project."""
 
         def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
-            project = self._locked_project(session, project_id)
+            project = projects.locked(session, project_id)
             if project is None or project.state != ProjectState.ACTIVE.value or not project.current_request_id:
                 return f"nothing to do: {project.state if project else 'missing'}"
-            request = session.get_one(QuotaRequest, project.current_request_id)
+            request = requests.get_one(session, project.current_request_id)
             if request.state != RequestState.ACTIVE.value:
                 return f"nothing to do: request {request.state}"
             return project, request
@@ -307,12 +300,12 @@ class ProvisioningWorkflow:
         """Read the stack's outputs once and seal them (the API queues this on first demand)."""
 
         def claim(session: Session) -> tuple[Project, QuotaRequest] | str:
-            project = self._locked_project(session, project_id)
+            project = projects.locked(session, project_id)
             if project is None or project.state != ProjectState.ACTIVE.value or not project.current_request_id:
                 return f"nothing to do: {project.state if project else 'missing'}"
             if self.vault is None or credentials.read(session, self.vault, project.id) is not None:
                 return "nothing to do: stored"
-            return project, session.get_one(QuotaRequest, project.current_request_id)
+            return project, requests.get_one(session, project.current_request_id)
 
         def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs | None) -> str:
             if outputs is None:
@@ -337,28 +330,9 @@ class ProvisioningWorkflow:
     # -- reconcile: find work in the database that no queued task carries ----
     def reconcile(self) -> dict[str, list[str]]:
         now = self.core.clock.now()
-        lease_free = or_(Project.lease_until.is_(None), Project.lease_until < now)
         with transaction(self.sessions) as session:
-            to_provision = list(
-                session.scalars(
-                    select(QuotaRequest.id)
-                    .join(Project, Project.id == QuotaRequest.project_id)
-                    .where(
-                        QuotaRequest.state.in_([RequestState.APPROVED.value, RequestState.PROVISIONING.value]),
-                        QuotaRequest.updated_at < now - self.grace,
-                        lease_free,
-                    )
-                )
-            )
-            to_decommission = list(
-                session.scalars(
-                    select(Project.id).where(
-                        Project.state == ProjectState.DECOMMISSIONING.value,
-                        Project.updated_at < now - self.grace,
-                        lease_free,
-                    )
-                )
-            )
+            to_provision = requests.stale_provisions(session, now, now - self.grace)
+            to_decommission = projects.stale_decommissions(session, now, now - self.grace)
         for request_id in to_provision:
             self.core.queue.provision(request_id)
         for project_id in to_decommission:
@@ -366,13 +340,6 @@ class ProvisioningWorkflow:
         return {"provision": to_provision, "decommission": to_decommission}
 
     # -- helpers -------------------------------------------------------------
-    def _locked_project(self, session: Session, project_id: str | None) -> Project | None:
-        return session.scalar(select(Project).where(Project.id == project_id).with_for_update())
-
-    def _locked_claimed_project(self, session: Session, project_id: str | None) -> Project:
-        """The project of a claimed request: it exists (admission created it with the request)."""
-        return session.scalars(select(Project).where(Project.id == project_id).with_for_update()).one()
-
     def _ready(self, request: QuotaRequest | None, project: Project) -> bool:
         try:
             self.provisioner.check_available()
@@ -405,11 +372,7 @@ class ProvisioningWorkflow:
             while not stop.wait(self.lease.total_seconds() / 3):
                 try:
                     with transaction(self.sessions) as session:
-                        session.execute(
-                            update(Project)
-                            .where(Project.id == project_id, Project.lease_owner == self.worker_id)
-                            .values(lease_until=self.core.clock.now() + self.lease)
-                        )
+                        projects.renew_lease(session, project_id, self.worker_id, self.core.clock.now() + self.lease)
                 except Exception:  # a missed renewal is retried; the lease is long enough for a few
                     log.warning("could not renew the lease of %s", project_id, exc_info=True)
 
@@ -426,7 +389,7 @@ class ProvisioningWorkflow:
         when the grant really changes (a create that became active holds what it was granted)."""
         if project.granted == granted:
             return
-        kind = session.get_one(Organisation, project.organisation_id).kind
+        kind = organisations.get_one(session, project.organisation_id).kind
         before, project.granted = project.granted, granted
         move(session, lock_region(session, project.region_id), kind, before, granted, project.programme_id)
 
@@ -436,7 +399,7 @@ class ProvisioningWorkflow:
         project.updated_at = self.core.clock.now()
 
     def _transition(self, session: Session, request: QuotaRequest, target: RequestState, reason: str) -> None:
-        kind = session.get_one(Organisation, request.organisation_id).kind
+        kind = organisations.get_one(session, request.organisation_id).kind
         transition(session, self.core.clock, request, target, actor=WORKER_ACTOR, organisation_kind=kind, reason=reason)
 
     @contextmanager
