@@ -266,9 +266,9 @@ class Settings(BaseSettings):
         return self.data_dir / "broker"
 
     @classmethod
-    def settings_customise_sources(
+    def settings_customise_sources(  # type: ignore[no-untyped-def]
         cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-    ):  # type: ignore[no-untyped-def]
+    ):
         return (init_settings, env_settings, _YamlFileSource(settings_cls), file_secret_settings)
 
 
