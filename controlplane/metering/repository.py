@@ -5,7 +5,6 @@ transaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -219,16 +218,5 @@ def active_readings(session: Session) -> list[Row[Any]]:
             )
             .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
             .where(Project.state == ProjectState.ACTIVE.value)
-        )
-    )
-
-
-def programme_usage(session: Session, programme_ids: Iterable[str]) -> list[Row[Any]]:
-    """(programme, region, used) of every live project a programme funds, as the last collection read it."""
-    return list(
-        session.execute(
-            select(Project.programme_id, Project.region_id, ProjectMetering.used)
-            .join(ProjectMetering, ProjectMetering.project_id == Project.id)
-            .where(Project.programme_id.in_(list(programme_ids)), Project.state != ProjectState.DECOMMISSIONED.value)
         )
     )
