@@ -21,8 +21,9 @@ from controlplane.quota_requests.lifecycle import record_progress
 def list_drift(
     session: Session, principal: Principal, *, organisation_id: str | None = None, region: str | None = None
 ) -> list[dict[str, Any]]:
-    """Staff see every organisation's drift; members only their organisations' (others: 404)."""
-    if organisation_id and not principal.is_staff:
+    """Staff see every organisation's drift; members only their organisations' (others, and an unknown
+    organisation: 404)."""
+    if organisation_id:
         require_organisation(session, principal, organisation_id)
     found = []
     for project, metering in repository.visible_drift(
