@@ -10,21 +10,19 @@ import glob
 import logging
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from controlplane.capacity import RegionCapacity
 from controlplane.domain.regions import Catalogue
 from controlplane.domain.resources import Resource
 from controlplane.metering import readmodel
 from controlplane.persistence.database import transaction
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from controlplane.capacity import RegionCapacity
 
 REQUEST_TRANSITIONS = Counter(
     "sahab_request_transitions_total", "Quota request state transitions.", ["to_state", "organisation_kind"]
@@ -39,11 +37,6 @@ PROVISIONING_DURATION = Histogram(
     buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600),
 )
 TASK_FAILURES = Counter("sahab_task_failures_total", "Worker tasks that ended in an error.", ["task"])
-TOTALS_REPAIRS = Counter(
-    "sahab_region_totals_repairs_total",
-    "Times the invariant check found a region's running totals different from its projects and repaired them (should stay 0).",
-    ["region"],
-)
 
 # Exported in base units (Prometheus convention): MiB and GiB become bytes.
 _BASE_UNIT = {
