@@ -3,11 +3,14 @@
 * fetch: per region, in a bounded thread pool (each call with a timeout), the Keystone project list,
   a few all-project listings that give every project's usage (reader.LISTINGS), Neutron's quotas of
   all projects, Nova's and Cinder's quotas of the projects due for a check (schedule.py), and
-  Placement's capacity. A slow or failing region never holds up the others.
+  Placement's capacity. A slow or failing region never holds up the others. What has not answered
+  by the deadline is an error (RegionAnswer).
 * store: in one transaction, with bulk statements, per active project its latest reading, drift and a
   timestamped sample, its last usage, and errors (Project.metering_error, RegionMetering.error): a
-  project whose reading failed keeps its previous values and is stored next time.
-* notify: the usage thresholds crossed since the last announcement, handed to the notifier after commit.
+  project whose reading failed keeps its previous values and is stored next time. The rows are worked
+  out from the answers alone (plan_store) and written by the repository.
+* notify: the usage thresholds crossed since the last announcement (plan_alerts), handed to the
+  notifier after commit.
 """
 
 from __future__ import annotations
