@@ -75,7 +75,7 @@ class CollectionResult:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     """An active project as the collection found it, with its latest reading."""
 
     project_id: str
@@ -121,7 +121,7 @@ class RegionAnswer:
 class Reading:
     """One project's stored reading, as the notify step sees it."""
 
-    target: _Target
+    target: Target
     quota: dict[str, int]
     used: dict[str, int]
 
@@ -237,13 +237,13 @@ class MeteringCollector:
         )
         return result
 
-    def _targets(self) -> list[_Target]:
+    def _targets(self) -> list[Target]:
         with transaction(self.sessions) as session:
-            return [_Target(*row) for row in repository.collection_targets(session)]  # type: ignore[call-arg]
+            return [Target(*row) for row in repository.collection_targets(session)]  # type: ignore[call-arg]
 
     # -- fetch ---------------------------------------------------------------
-    def _fetch(self, targets: list[_Target], due: set[str]) -> dict[str, RegionAnswer]:
-        by_region: dict[str, list[_Target]] = {}
+    def _fetch(self, targets: list[Target], due: set[str]) -> dict[str, RegionAnswer]:
+        by_region: dict[str, list[Target]] = {}
         for target in targets:
             by_region.setdefault(target.region_id, []).append(target)
         pools: list[ThreadPoolExecutor] = []
@@ -300,7 +300,7 @@ class MeteringCollector:
     def _store(
         self,
         session: Session,
-        targets: list[_Target],
+        targets: list[Target],
         due: set[str],
         answers: dict[str, RegionAnswer],
         started_at: datetime,
@@ -376,7 +376,7 @@ def _answer(fetch: _RegionFetch, outcome: _Outcomes) -> RegionAnswer:
 
 
 def plan_store(
-    targets: list[_Target],
+    targets: list[Target],
     due: set[str],
     answers: dict[str, RegionAnswer],
     active: set[str],

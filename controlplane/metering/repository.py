@@ -105,7 +105,7 @@ def load_points(
 
 # -- the collection -------------------------------------------------------------------------------
 def collection_targets(session: Session) -> list[Row[Any]]:
-    """Every active project on a cloud with its latest reading, in the columns of collect._Target."""
+    """Every active project on a cloud with its latest reading, in the columns of collect.Target."""
     return list(
         session.execute(
             select(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from controlplane.metering import repository
-from controlplane.metering.collect import Reading, RegionAnswer, _Target, plan_alerts, plan_store
+from controlplane.metering.collect import Reading, RegionAnswer, Target, plan_alerts, plan_store
 from controlplane.metering.reader import BulkQuotas
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import ProjectMetering
@@ -38,8 +38,8 @@ def test_a_member_reads_only_its_organisations_projects_and_drift_and_staff_read
         assert [p.id for p in narrowed] == [projects[theirs.id].id]
 
 
-def _target(project_id: str, *, notified: dict[str, int] | None = None, has_metering: bool = True) -> _Target:
-    return _Target(
+def _target(project_id: str, *, notified: dict[str, int] | None = None, has_metering: bool = True) -> Target:
+    return Target(
         project_id=project_id,
         organisation_id="org_a",
         region_id="rabat-1",
