@@ -10,19 +10,19 @@ import glob
 import logging
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from controlplane.capacity import RegionCapacity
 from controlplane.domain.regions import Catalogue
 from controlplane.domain.resources import Resource
+from controlplane.metering import readmodel
+from controlplane.persistence.database import transaction
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from controlplane.capacity import RegionCapacity
 
 REQUEST_TRANSITIONS = Counter(
     "sahab_request_transitions_total", "Quota request state transitions.", ["to_state", "organisation_kind"]
@@ -37,11 +37,6 @@ PROVISIONING_DURATION = Histogram(
     buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600),
 )
 TASK_FAILURES = Counter("sahab_task_failures_total", "Worker tasks that ended in an error.", ["task"])
-TOTALS_REPAIRS = Counter(
-    "sahab_region_totals_repairs_total",
-    "Times the invariant check found a region's running totals different from its projects and repaired them (should stay 0).",
-    ["region"],
-)
 
 # Exported in base units (Prometheus convention): MiB and GiB become bytes.
 _BASE_UNIT = {
@@ -160,41 +155,19 @@ EXPORTER_COMPATIBLE_NAMES = frozenset(
 )
 
 
-def _per_collection(rows: list[Any]) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str], int], dict[str, int]]:
-    """Usage totals, drift counts and read errors per region over the active projects' rows."""
-    totals: dict[str, dict[str, int]] = {}
-    drift_counts: dict[tuple[str, str], int] = {}
-    error_counts: dict[str, int] = {}
-    for row in rows:
-        region_totals = totals.setdefault(row.region_id, {})
-        for name, value in (row.used or {}).items():
-            region_totals[name] = region_totals.get(name, 0) + int(value)
-        for item in row.drift or []:
-            drift_counts[(row.region_id, item["kind"])] = drift_counts.get((row.region_id, item["kind"]), 0) + 1
-        if row.metering_error:
-            error_counts[row.region_id] = error_counts.get(row.region_id, 0) + 1
-    return totals, drift_counts, error_counts
-
-
 class MeteringMetrics(Collector):
     """Usage, Placement capacity, drift, requests by state and age, metering freshness; and, when
     `per_project` is set, each project's quota and usage under openstack-exporter's names.
-    Everything comes from a few small queries over stored rows."""
+    Everything comes from the metering read model (controlplane.metering.readmodel) over stored rows."""
 
     def __init__(self, sessions: Any, catalogue: Catalogue, clock: Any, *, per_project: bool = False) -> None:
         self._sessions = sessions
         self._catalogue = catalogue
         self._clock = clock
         self.per_project = per_project
-        self._per_collection: tuple[Any, Any, Any] | None = None  # (run id, sums, newest reading)
+        self._view: readmodel.MeteringView | None = None  # its sums hold until the next collection
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from sqlalchemy import func, select
-
-        from controlplane.domain.states import TERMINAL_STATES, ProjectState, RequestState
-        from controlplane.persistence.database import transaction
-        from controlplane.persistence.models import MeteringRun, Project, ProjectMetering, QuotaRequest, RegionMetering
-
         now = self._clock.now()
         labels = ["region", "resource"]
         used = GaugeMetricFamily(
@@ -247,69 +220,21 @@ class MeteringMetrics(Collector):
         ]
 
         with transaction(self._sessions) as session:
-            regions = {r.region_id: r for r in session.scalars(select(RegionMetering))}
-            # The states still waiting, by name: the index on state finds the few such rows.
-            waiting = [s.value for s in RequestState if s not in TERMINAL_STATES and s is not RequestState.ACTIVE]
-            by_state = list(
-                session.execute(
-                    select(QuotaRequest.state, func.count(), func.min(QuotaRequest.updated_at))
-                    .where(QuotaRequest.state.in_(waiting))
-                    .group_by(QuotaRequest.state)
-                )
-            )
-            run = session.scalar(select(MeteringRun).order_by(MeteringRun.id.desc()).limit(1))
-            # Usage, drift and read errors change only when a collection runs (and records its run):
-            # summed over every active project once per collection, not at every scrape.
-            cached = self._per_collection
-            rows: list[Any] = []
-            if self.per_project or cached is None or cached[0] != (run.id if run else None):
-                active = (
-                    select(
-                        Project.id,
-                        Project.region_id,
-                        Project.organisation_id,
-                        Project.environment,
-                        Project.openstack_project_id,
-                        Project.granted,
-                        Project.metering_error,
-                        ProjectMetering.quota,
-                        ProjectMetering.used,
-                        ProjectMetering.drift,
-                        ProjectMetering.openstack_project_name,
-                    )
-                    .outerjoin(ProjectMetering, ProjectMetering.project_id == Project.id)
-                    .where(Project.state == ProjectState.ACTIVE.value)
-                )
-                rows = list(session.execute(active))
-                cached = (
-                    run.id if run else None,
-                    _per_collection(rows),
-                    session.scalar(select(func.max(ProjectMetering.measured_at))),
-                )
-                self._per_collection = cached
-        totals, drift_counts, error_counts = cached[1]
-        newest = cached[2]
-        from controlplane.metering.drift import KINDS
-
-        for region in self._catalogue.regions:
-            effective = region.effective_capacity()
+            view = self._view = readmodel.read(session, self._catalogue, self._view, projects=self.per_project)
+        for region in view.regions:
             for resource in Resource:
-                label = [region.id, resource_label(resource)]
-                value = totals.get(region.id, {}).get(resource.value, 0)
-                used.add_metric(label, in_base_units(resource, value))
-                unused.add_metric(label, in_base_units(resource, max(effective[resource] - value, 0)))
-            stored = regions.get(region.id)
-            if stored is not None and stored.capacity:
-                for name, value in stored.capacity.items():
-                    resource = Resource(name)
-                    placement.add_metric([region.id, resource_label(resource)], in_base_units(resource, value))
-                    placement_used.add_metric(
-                        [region.id, resource_label(resource)], in_base_units(resource, (stored.used or {}).get(name, 0))
-                    )
-            for kind in KINDS:
-                drift.add_metric([region.id, kind], drift_counts.get((region.id, kind), 0))
-            errors.add_metric([region.id], error_counts.get(region.id, 0))
-        for state, count, since in by_state:
+                label = [region.region.id, resource_label(resource)]
+                used.add_metric(label, in_base_units(resource, region.used[resource]))
+                unused.add_metric(label, in_base_units(resource, region.unused[resource]))
+            for resource, (total, taken) in region.placement.items():
+                label = [region.region.id, resource_label(resource)]
+                placement.add_metric(label, in_base_units(resource, total))
+                placement_used.add_metric(label, in_base_units(resource, taken))
+            for kind, count in region.drift.items():
+                drift.add_metric([region.region.id, kind], count)
+            errors.add_metric([region.region.id], region.errors)
+        run, newest = view.run, view.newest_reading
+        for state, count, since in view.waiting:
             requests.add_metric([state], count)
             oldest.add_metric([state], max((now - since).total_seconds(), 0.0))
         if run is not None:
@@ -320,7 +245,7 @@ class MeteringMetrics(Collector):
             age.add_metric([], max((now - newest).total_seconds(), 0.0))
         yield from families
         if self.per_project:
-            yield from self._per_project(rows)
+            yield from self._per_project(view.projects)
 
     def _per_project(self, rows: list[Any]) -> Iterator[GaugeMetricFamily]:
         tenant = ["tenant", "tenant_id", "region", "project"]

@@ -15,18 +15,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_organisation
+from controlplane.billing import repository
 from controlplane.billing.billing import Billing
 from controlplane.billing.compute import compute, estimate, period_of
 from controlplane.billing.discounts import Discount, in_force
 from controlplane.domain.principal import Principal
-from controlplane.domain.states import ProjectState
 from controlplane.errors import BudgetExceeded, Detail, InvalidInput
 from controlplane.metering.alerts import Alert
-from controlplane.persistence.models import Budget, Organisation, Project
+from controlplane.persistence.models import Budget, Organisation
 
 THRESHOLDS = (80, 100)
 AMOUNT = re.compile(r"-?\d{1,20}(\.\d{1,20})?")  # no exponent, no sign games: checked for range below
@@ -94,10 +93,10 @@ def set_budget(
 ) -> dict[str, Any]:
     value = parse_amount(amount)
     organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
-    budget = session.get(Budget, organisation.id, with_for_update=True)
+    budget = repository.budget(session, organisation.id, for_update=True)
     if budget is None:
         budget = Budget(organisation_id=organisation.id, alerted_threshold=0)
-        session.add(budget)
+        repository.add(session, budget)
     elif Decimal(budget.amount) != value:
         budget.alerted_period, budget.alerted_threshold = None, 0  # a new amount: its thresholds are new too
     budget.amount, budget.currency = str(value), billing.prices.currency(organisation.kind)
@@ -110,14 +109,14 @@ def get_budget(
     session: Session, billing: Billing, principal: Principal, organisation_id: str, now: datetime
 ) -> dict[str, Any]:
     organisation = require_organisation(session, principal, organisation_id)
-    return _out(session.get(Budget, organisation.id), organisation, billing, session, now)
+    return _out(repository.budget(session, organisation.id), organisation, billing, session, now)
 
 
 def remove_budget(session: Session, principal: Principal, organisation_id: str) -> None:
     organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
-    budget = session.get(Budget, organisation.id)
+    budget = repository.budget(session, organisation.id)
     if budget is not None:
-        session.delete(budget)
+        repository.remove_budget(session, budget)
         session.flush()
 
 
@@ -144,14 +143,7 @@ def organisation_estimate(
     """The monthly cost of every live project of the organisation; `replacing` = (project id or None for a
     new project, amounts) puts a request's amounts in place of that project's grant."""
     discount = _discount_today(session, billing, organisation, now)
-    grants = {
-        p.id: dict(p.granted or {})
-        for p in session.scalars(
-            select(Project).where(
-                Project.organisation_id == organisation.id, Project.state != ProjectState.DECOMMISSIONED.value
-            )
-        )
-    }
+    grants = repository.live_grants(session, organisation.id)
     if replacing is not None:
         grants[replacing[0] or "new"] = replacing[1]
     total = sum(
@@ -166,14 +158,7 @@ def organisation_estimate(
 
 def live_project_id(session: Session, organisation_id: str, region_id: str, environment: str) -> str | None:
     """The project a request for this region and environment would change (None: it would create one)."""
-    return session.scalar(
-        select(Project.id).where(
-            Project.organisation_id == organisation_id,
-            Project.region_id == region_id,
-            Project.environment == environment,
-            Project.state != ProjectState.DECOMMISSIONED.value,
-        )
-    )
+    return repository.live_project_id(session, organisation_id, region_id, environment)
 
 
 def quote(
@@ -210,7 +195,7 @@ def check_increase(
     now: datetime,
 ) -> None:
     """Refuse an increase that takes the organisation's monthly estimate above a blocking budget."""
-    budget = session.get(Budget, organisation.id)
+    budget = repository.budget(session, organisation.id)
     if budget is None or not budget.block_increases:
         return
     projected = organisation_estimate(session, billing, organisation, now, replacing=(project_id, requested))
@@ -236,12 +221,12 @@ def due_alerts(session: Session, billing: Billing, now: datetime) -> list[Alert]
     """Thresholds reached this month and not announced yet, one alert each; marks them announced."""
     period = period_of(now)
     alerts = []
-    for budget in session.scalars(select(Budget).with_for_update()):
+    for budget in repository.budgets_for_update(session):
         if budget.alerted_period != period:
             budget.alerted_period, budget.alerted_threshold = period, 0
         if budget.alerted_threshold >= THRESHOLDS[-1]:
             continue
-        organisation = session.get_one(Organisation, budget.organisation_id)
+        organisation = repository.organisation(session, budget.organisation_id)
         spent = compute(session, organisation, period, now, billing.prices, billing.discounts).total
         amount = Decimal(budget.amount)
         for threshold in THRESHOLDS:

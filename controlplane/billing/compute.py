@@ -24,14 +24,15 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from controlplane.billing import repository
 from controlplane.billing.discounts import Discount, DiscountSource, in_force
 from controlplane.billing.prices import PriceList
-from controlplane.domain.states import ProjectState, RequestState
-from controlplane.metering.reports import Series, load_points, project_series, statistics
-from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent
+from controlplane.domain.states import ProjectState
+from controlplane.metering.reports import Series, project_series, statistics
+from controlplane.metering.repository import load_points
+from controlplane.persistence.models import Organisation
 
 MICROSECONDS_PER_HOUR = 3_600_000_000
 CENT = Fraction(1, 100)
@@ -81,22 +82,6 @@ class Computed:
     @property
     def discount_total(self) -> Decimal:
         return self.list_total - self.total
-
-
-def decommissioned_at(session: Session, project_ids: list[str]) -> dict[str, datetime]:
-    """When each decommissioned project was removed from the cloud (its request's last transition)."""
-    if not project_ids:
-        return {}
-    rows = session.execute(
-        select(QuotaRequest.project_id, func.max(RequestEvent.at))
-        .join(RequestEvent, RequestEvent.request_id == QuotaRequest.id)
-        .where(
-            QuotaRequest.project_id.in_(project_ids),
-            RequestEvent.to_state == RequestState.DECOMMISSIONED.value,
-        )
-        .group_by(QuotaRequest.project_id)
-    )
-    return {project_id: at for project_id, at in rows if project_id is not None}
 
 
 def _cuts(start: datetime, stop: datetime, prices: PriceList, discounts: list[Discount]) -> list[datetime]:
@@ -149,14 +134,10 @@ def compute(
     result = Computed(organisation.id, period, prices.currency(organisation.kind))
     if stop <= start:
         return result
-    projects = list(
-        session.scalars(
-            select(Project)
-            .where(Project.organisation_id == organisation.id, Project.created_at < stop)
-            .order_by(Project.id)
-        )
+    projects = repository.projects_created_before(session, organisation.id, stop)
+    removed = repository.decommissioned_at(
+        session, [p.id for p in projects if p.state == ProjectState.DECOMMISSIONED.value]
     )
-    removed = decommissioned_at(session, [p.id for p in projects if p.state == ProjectState.DECOMMISSIONED.value])
     ids = [p.id for p in projects]
     series_by_basis = {
         "measured": load_points(session, ids, start, stop, "used"),

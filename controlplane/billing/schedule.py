@@ -11,16 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.billing import budgets, statements
+from controlplane.billing import budgets, repository, statements
 from controlplane.billing.billing import Billing
 from controlplane.billing.compute import previous_period
 from controlplane.clock import Clock
-from controlplane.domain.states import ProjectState
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Organisation, Project
 from controlplane.tasks.queue import TaskQueue
 
 log = logging.getLogger(__name__)
@@ -37,20 +34,16 @@ def run(sessions: sessionmaker[Session], billing: Billing, clock: Clock, queue: 
     for organisation_id in to_issue:
         try:
             with transaction(sessions) as session:
-                organisation = session.get_one(Organisation, organisation_id)
+                organisation = repository.organisation(session, organisation_id)
                 issued.append(statements.issue(session, billing, organisation, period, now).number)
         except Exception:
             log.exception("statement of %s for %s not issued; the next run tries again", organisation_id, period)
             failed.append(organisation_id)
     with transaction(sessions) as session:
-        live = sorted(
-            session.scalars(
-                select(Project.organisation_id).where(Project.state != ProjectState.DECOMMISSIONED.value).distinct()
-            )
-        )
+        live = repository.organisations_with_live_projects(session)
     for organisation_id in live:
         with transaction(sessions) as session:
-            statements.refresh_draft(session, billing, session.get_one(Organisation, organisation_id), now)
+            statements.refresh_draft(session, billing, repository.organisation(session, organisation_id), now)
     with transaction(sessions) as session:
         alerts = budgets.due_alerts(session, billing, now)
         enqueue_alerts(session, queue, alerts, now)

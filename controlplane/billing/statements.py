@@ -12,19 +12,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from controlplane.access import require_organisation, require_role, visible_organisation_ids
+from controlplane.access import require_organisation, require_role
+from controlplane.billing import repository
 from controlplane.billing.billing import Billing
 from controlplane.billing.compute import Computed, compute, month_bounds, period_of
 from controlplane.domain.principal import Principal
-from controlplane.domain.states import PlatformRole, ProjectState
+from controlplane.domain.states import PlatformRole
 from controlplane.errors import Conflict, Detail, InvalidInput, NotFound
 from controlplane.pagination import Page, paginate
-from controlplane.persistence.models import Organisation, Project, Statement, StatementSequence, new_id
+from controlplane.persistence.models import Organisation, Statement, new_id
 
 DRAFT, ISSUED, CORRECTED = "draft", "issued", "corrected"
 STATEMENT, CREDIT_NOTE = "statement", "credit_note"
@@ -55,16 +53,6 @@ def _apply(statement: Statement, computed: Computed, now: datetime) -> None:
     statement.computed_at = now
 
 
-def _current(session: Session, organisation_id: str, period: str, *, for_update: bool = False) -> Statement | None:
-    statement = select(Statement).where(
-        Statement.organisation_id == organisation_id,
-        Statement.period == period,
-        Statement.kind == STATEMENT,
-        Statement.state != CORRECTED,
-    )
-    return session.scalar(statement.with_for_update() if for_update else statement)
-
-
 def _new(organisation_id: str, period: str, kind: str, state: str, now: datetime) -> Statement:
     return Statement(
         id=new_id("stm"),
@@ -86,10 +74,10 @@ def _new(organisation_id: str, period: str, kind: str, state: str, now: datetime
 def refresh_draft(session: Session, billing: Billing, organisation: Organisation, now: datetime) -> Statement:
     """The running month's draft of the organisation, created or recomputed."""
     period = period_of(now)
-    statement = _current(session, organisation.id, period, for_update=True)
+    statement = repository.current_statement(session, organisation.id, period, for_update=True)
     if statement is None:
         statement = _new(organisation.id, period, STATEMENT, DRAFT, now)
-        session.add(statement)
+        repository.add(session, statement)
     if statement.state == DRAFT:
         _apply(statement, compute(session, organisation, period, now, billing.prices, billing.discounts), now)
     session.flush()
@@ -98,18 +86,7 @@ def refresh_draft(session: Session, billing: Billing, organisation: Organisation
 
 def next_number(session: Session, year: int) -> str:
     """The next number of `year`, taken under the year row's lock until the caller's transaction ends."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(StatementSequence).values(year=year, last=0).on_conflict_do_nothing(index_elements=["year"]))
-    sequence = session.scalar(
-        select(StatementSequence)
-        .where(StatementSequence.year == year)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert sequence is not None
-    sequence.last += 1
-    session.flush()
-    return f"SAH-{year}-{sequence.last:06d}"
+    return f"SAH-{year}-{repository.take_number(session, year):06d}"
 
 
 def issue(session: Session, billing: Billing, organisation: Organisation, period: str, now: datetime) -> Statement:
@@ -123,12 +100,12 @@ def issue(session: Session, billing: Billing, organisation: Organisation, period
                 end=end.isoformat(),
             )
         )
-    statement = _current(session, organisation.id, period, for_update=True)
+    statement = repository.current_statement(session, organisation.id, period, for_update=True)
     if statement is not None and statement.state == ISSUED:
         return statement
     if statement is None:
         statement = _new(organisation.id, period, STATEMENT, DRAFT, now)
-        session.add(statement)
+        repository.add(session, statement)
     _apply(statement, compute(session, organisation, period, now, billing.prices, billing.discounts), now)
     statement.state, statement.issued_at = ISSUED, now
     statement.number = next_number(session, now.year)
@@ -141,7 +118,7 @@ def correct(
 ) -> tuple[Statement, Statement]:
     """Operators: cancel an issued statement with a credit note and issue its replacement."""
     require_role(principal, PlatformRole.OPERATOR)
-    original = session.scalar(select(Statement).where(Statement.id == statement_id).with_for_update())
+    original = repository.statement_for_update(session, statement_id)
     if original is None:
         raise NotFound(Detail("statement {statement_id} not found", statement_id=statement_id))
     if original.kind != STATEMENT or original.state != ISSUED:
@@ -171,24 +148,22 @@ def correct(
     )
     credit.corrects_id, credit.reason, credit.issued_at = original.id, reason, now
     credit.number = next_number(session, now.year)
-    session.add(credit)
+    repository.add(session, credit)
     original.state, original.corrected_by_id = CORRECTED, credit.id
     session.flush()  # the original leaves the "current statement" index before its replacement enters it
-    organisation = session.get_one(Organisation, original.organisation_id)
+    organisation = repository.organisation(session, original.organisation_id)
     replacement = _new(original.organisation_id, original.period, STATEMENT, ISSUED, now)
     _apply(replacement, compute(session, organisation, original.period, now, billing.prices, billing.discounts), now)
     replacement.replaces_id, replacement.reason, replacement.issued_at = original.id, reason, now
     replacement.number = next_number(session, now.year)
-    session.add(replacement)
+    repository.add(session, replacement)
     session.flush()
     return credit, replacement
 
 
 def get(session: Session, principal: Principal, statement_id: str) -> Statement:
-    statement = session.get(Statement, statement_id)
-    if statement is None or not (
-        principal.is_staff or statement.organisation_id in visible_organisation_ids(session, principal)
-    ):
+    statement = repository.visible_statement(session, principal, statement_id)
+    if statement is None:
         raise NotFound(Detail("statement {statement_id} not found", statement_id=statement_id))
     return statement
 
@@ -198,7 +173,7 @@ def view(session: Session, billing: Billing, statement: Statement, now: datetime
     if statement.state != DRAFT:
         return statement
     session.expunge(statement)
-    organisation = session.get_one(Organisation, statement.organisation_id)
+    organisation = repository.organisation(session, statement.organisation_id)
     _apply(statement, compute(session, organisation, statement.period, now, billing.prices, billing.discounts), now)
     return statement
 
@@ -214,24 +189,21 @@ def list_visible(
     period: str | None = None,
     state: str | None = None,
 ) -> Page[Statement]:
-    statement = select(Statement)
     if organisation_id is not None:
         require_organisation(session, principal, organisation_id)
-        statement = statement.where(Statement.organisation_id == organisation_id)
-    elif not principal.is_staff:
-        statement = statement.where(Statement.organisation_id.in_(visible_organisation_ids(session, principal)))
+    project = None
     if project_id is not None:
         # A project's statements are its organisation's: each carries the project's own lines and subtotal.
-        project = session.get(Project, project_id)
-        if project is None or not (
-            principal.is_staff or project.organisation_id in visible_organisation_ids(session, principal)
-        ):
+        project = repository.visible_project(session, principal, project_id)
+        if project is None:
             raise NotFound(Detail("project {project_id} not found", project_id=project_id))
-        statement = statement.where(Statement.organisation_id == project.organisation_id)
-    if period is not None:
-        statement = statement.where(Statement.period == check_period(period))
-    if state is not None:
-        statement = statement.where(Statement.state == state)
+    statement = repository.visible_statements(
+        principal,
+        organisation_id=organisation_id,
+        of_project=project,
+        period=check_period(period) if period is not None else None,
+        state=state,
+    )
     return paginate(session, statement, Statement, cursor, limit)
 
 
@@ -278,15 +250,4 @@ def project_subtotals(statement: Statement) -> list[dict[str, Any]]:
 def organisations_to_bill(session: Session, period: str) -> list[str]:
     """Organisations with a project that may have lived in the month and no issued statement for it yet."""
     start, end = month_bounds(period)
-    with_projects = (
-        select(Project.organisation_id)
-        .where(
-            Project.created_at < end,
-            or_(Project.state != ProjectState.DECOMMISSIONED.value, Project.updated_at >= start),
-        )
-        .distinct()
-    )
-    billed = select(Statement.organisation_id).where(
-        Statement.period == period, Statement.kind == STATEMENT, Statement.state != DRAFT
-    )
-    return sorted(session.scalars(with_projects.where(Project.organisation_id.not_in(billed))))
+    return repository.organisations_to_bill(session, start, end, period)

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controlplane.domain.principal import Principal
 from controlplane.domain.resources import Resource
 from controlplane.domain.states import ProjectState
-from controlplane.persistence.models import Project, UsageSample
-from controlplane.projects.service import visible
+from controlplane.metering import repository
+from controlplane.metering.repository import Carried, Points, load_points
+from controlplane.persistence.models import Project
 
 GroupBy = Literal["project", "region", "organisation"]
 RESOURCES = [r.value for r in Resource]
@@ -87,45 +87,6 @@ def statistics(series: Series, end: datetime) -> dict[str, Any]:
     return {"resources": stats, "covered_seconds": covered, "samples": len(points)}
 
 
-Points = dict[str, list[tuple[datetime, dict[str, int]]]]
-
-
-def load_points(
-    session: Session, ids: list[str], start: datetime, end: datetime, field: Literal["used", "quota"] = "used"
-) -> tuple[Points, dict[str, tuple[datetime, dict[str, int]]]]:
-    """Per project: its samples' `field` in [start, end), and the last one before start (carried in)."""
-    column = UsageSample.used if field == "used" else UsageSample.quota
-    samples: Points = defaultdict(list)
-    carried: dict[str, tuple[datetime, dict[str, int]]] = {}
-    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-        rows = session.execute(
-            select(UsageSample.project_id, UsageSample.at, column)
-            .where(
-                UsageSample.project_id.in_(chunk),
-                UsageSample.at >= start,
-                UsageSample.at < end,
-            )
-            .order_by(UsageSample.project_id, UsageSample.at)
-        )
-        for project_id, at, values in rows:
-            samples[project_id].append((at, values))
-        latest_before = (
-            select(UsageSample.project_id, func.max(UsageSample.at).label("at"))
-            .where(UsageSample.project_id.in_(chunk), UsageSample.at < start)
-            .group_by(UsageSample.project_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(UsageSample.project_id, UsageSample.at, column).join(
-                latest_before,
-                (UsageSample.project_id == latest_before.c.project_id) & (UsageSample.at == latest_before.c.at),
-            )
-        )
-        for project_id, at, values in rows:
-            carried[project_id] = (at, values)
-    return samples, carried
-
-
 def _visible_points(
     session: Session,
     principal: Principal,
@@ -134,10 +95,12 @@ def _visible_points(
     now: datetime,
     organisation_id: str | None,
     region: str | None,
-) -> tuple[dict[str, Project], Points, dict[str, tuple[datetime, dict[str, int]]]]:
+) -> tuple[dict[str, Project], Points, Carried]:
     """The projects the principal may see that existed before `end`, with their samples in the period."""
-    statement = visible(session, principal, organisation_id=organisation_id, region=region)
-    projects = {p.id: p for p in session.scalars(statement.where(Project.created_at < end))}
+    visible = repository.visible_projects(
+        session, principal, organisation_id=organisation_id, region=region, created_before=end
+    )
+    projects = {p.id: p for p in visible}
     samples, carried = load_points(session, list(projects), start, min(end, now))
     return projects, samples, carried
 

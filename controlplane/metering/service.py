@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_organisation, require_role
@@ -13,8 +11,9 @@ from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import PlatformRole, ProjectState
 from controlplane.errors import Conflict, Detail
+from controlplane.metering import repository
 from controlplane.persistence.database import after_commit
-from controlplane.persistence.models import Project, ProjectMetering
+from controlplane.persistence.models import Project
 from controlplane.projects import service as projects
 from controlplane.quota_requests.lifecycle import record_progress
 
@@ -22,20 +21,14 @@ from controlplane.quota_requests.lifecycle import record_progress
 def list_drift(
     session: Session, principal: Principal, *, organisation_id: str | None = None, region: str | None = None
 ) -> list[dict[str, Any]]:
-    """Staff see every organisation's drift; members only their organisations' (others: 404)."""
-    if organisation_id and not principal.is_staff:
+    """Staff see every organisation's drift; members only their organisations' (others, and an unknown
+    organisation: 404)."""
+    if organisation_id:
         require_organisation(session, principal, organisation_id)
-    statement: Select[Any] = (
-        select(Project, ProjectMetering)
-        .join(  # type: ignore[assignment]
-            ProjectMetering, ProjectMetering.project_id == Project.id
-        )
-        .where(Project.state == ProjectState.ACTIVE.value)
-    )
-    statement = projects.visible(session, principal, statement, organisation_id=organisation_id, region=region)
     found = []
-    rows: Iterable[tuple[Project, ProjectMetering]] = session.execute(statement.order_by(Project.region_id, Project.id))
-    for project, metering in rows:
+    for project, metering in repository.visible_drift(
+        session, principal, organisation_id=organisation_id, region=region
+    ):
         for item in metering.drift or []:
             found.append(
                 {

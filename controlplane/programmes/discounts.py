@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.billing.discounts import Discount
-from controlplane.persistence.models import ProgrammeEnrolment
+from controlplane.programmes import repository
 from controlplane.programmes.service import EnrolmentState
 
 # States in which an enrolment was (or is) held; a pending or rejected application never discounted anything.
@@ -37,15 +36,7 @@ class ProgrammeDiscounts:
         """The discounts overlapping the days [start, end), clipped to them, oldest first; each ends (exclusive)
         on the day its enrolment ended: from that day the organisation pays the listed price."""
         found = []
-        for enrolment in session.scalars(
-            select(ProgrammeEnrolment)
-            .where(
-                ProgrammeEnrolment.organisation_id == organisation_id,
-                ProgrammeEnrolment.state.in_(_HELD),
-                ProgrammeEnrolment.starts_at.is_not(None),
-            )
-            .order_by(ProgrammeEnrolment.starts_at)
-        ):
+        for enrolment in repository.started_enrolments(session, organisation_id, _HELD):
             if enrolment.starts_at is None:
                 continue  # (the query asked for enrolments that began)
             first, stop = enrolment.starts_at.date(), enrolment.end.date()

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.core import Core
@@ -30,7 +29,8 @@ from controlplane.errors import SahabError
 from controlplane.mail import Mailer, MailError, Message
 from controlplane.metering.alerts import Alert
 from controlplane.persistence.database import savepoint, transaction
-from controlplane.persistence.models import Organisation, ProgrammeEnrolment, ProgrammeNotice, Project, QuotaRequest
+from controlplane.persistence.models import Organisation, ProgrammeEnrolment, ProgrammeNotice, Project
+from controlplane.programmes import repository
 from controlplane.programmes.service import Choice, EnrolmentState
 from controlplane.quota_requests import service as requests
 from controlplane.quota_requests.admission import NoRoom, reserve
@@ -91,14 +91,11 @@ class ProgrammeScheduler:
     def notify(self, outcome: Outcome) -> None:
         now = self.core.clock.now()
         with transaction(self.sessions) as session:
-            due = list(
-                session.scalars(
-                    select(ProgrammeEnrolment.id).where(
-                        ProgrammeEnrolment.state == EnrolmentState.ENROLLED.value,
-                        ProgrammeEnrolment.ends_at > now,
-                        ProgrammeEnrolment.ends_at <= now + timedelta(days=max(NOTICE_DAYS)),
-                    )
-                )
+            due = repository.enrolment_ids(
+                session,
+                [EnrolmentState.ENROLLED.value],
+                ends_after=now,
+                ends_by=now + timedelta(days=max(NOTICE_DAYS)),
             )
         for enrolment_id in due:
             with transaction(self.sessions) as session:
@@ -107,30 +104,27 @@ class ProgrammeScheduler:
                 outcome.notices.append((enrolment_id, sent))
 
     def _notify_one(self, session: Session, enrolment_id: str, now: datetime) -> int | None:
-        enrolment = session.scalar(
-            select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update()
-        )
+        enrolment = repository.enrolment_for_update(session, enrolment_id)
         if enrolment is None or enrolment.state != EnrolmentState.ENROLLED.value:
             return None
-        written = set(
-            session.scalars(select(ProgrammeNotice.days_before).where(ProgrammeNotice.enrolment_id == enrolment.id))
-        )
+        written = repository.notice_days(session, enrolment.id)
         due = [d for d in NOTICE_DAYS if d not in written and enrolment.end - timedelta(days=d) <= now < enrolment.end]
         if not due:
             return None
         latest = min(due)
         for days in due:
             if days != latest:  # beat was away past it: the later notice says everything, with the right dates
-                session.add(
+                repository.add(
+                    session,
                     ProgrammeNotice(
                         enrolment_id=enrolment.id,
                         days_before=days,
                         created_at=now,
                         email_state=SUPERSEDED,
                         email_attempts=0,
-                    )
+                    ),
                 )
-        organisation = session.get_one(Organisation, enrolment.organisation_id)
+        organisation = repository.organisation(session, enrolment.organisation_id)
         programme = self.core.programmes.get(enrolment.programme_id)
         payload = notice_payload(
             enrolment,
@@ -141,7 +135,8 @@ class ProgrammeScheduler:
         delivery_id = None
         if organisation.alert_webhook_url:
             delivery_id = enqueue_alerts(session, self.core.queue, [Alert(organisation.id, payload)], now)[0]
-        session.add(
+        repository.add(
+            session,
             ProgrammeNotice(
                 enrolment_id=enrolment.id,
                 days_before=latest,
@@ -151,7 +146,7 @@ class ProgrammeScheduler:
                 email_state=EMAIL_PENDING,
                 email_attempts=0,
                 email_next_attempt_at=now,
-            )
+            ),
         )
         session.flush()
         return latest
@@ -161,24 +156,16 @@ class ProgrammeScheduler:
         now = self.core.clock.now()
         counts = {EMAIL_SENT: 0, EMAIL_FAILED: 0, "retry": 0, EMAIL_SKIPPED: 0}
         with transaction(self.sessions) as session:
-            keys = list(
-                session.execute(
-                    select(ProgrammeNotice.enrolment_id, ProgrammeNotice.days_before).where(
-                        ProgrammeNotice.email_state == EMAIL_PENDING, ProgrammeNotice.email_next_attempt_at <= now
-                    )
-                )
-            )
+            keys = repository.notices_due(session, EMAIL_PENDING, now)
         for enrolment_id, days in keys:
             with transaction(self.sessions) as session:
-                notice = session.get(
-                    ProgrammeNotice, (enrolment_id, days), with_for_update=True, populate_existing=True
-                )
+                notice = repository.notice_for_update(session, enrolment_id, days)
                 due = notice.email_next_attempt_at if notice else None
                 if notice is None or notice.email_state != EMAIL_PENDING or due is None or due > now:
                     continue  # another beat claimed it
                 notice.email_attempts += 1
                 notice.email_next_attempt_at = now + self.email_lease
-                enrolment = session.get_one(ProgrammeEnrolment, enrolment_id)
+                enrolment = repository.enrolment(session, enrolment_id)
                 programme = self.core.programmes.get(enrolment.programme_id)
                 message = notice_email(
                     notice.email_to or "",
@@ -192,9 +179,8 @@ class ProgrammeScheduler:
                 attempt = notice.email_attempts
             state, error = self._send(message)
             with transaction(self.sessions) as session:
-                notice = session.get_one(
-                    ProgrammeNotice, (enrolment_id, days), with_for_update=True, populate_existing=True
-                )
+                notice = repository.notice_for_update(session, enrolment_id, days)
+                assert notice is not None  # claimed above: notices are never deleted
                 if state == EMAIL_SENT:
                     notice.email_state, notice.email_sent_at, notice.email_error = (
                         EMAIL_SENT,
@@ -226,19 +212,13 @@ class ProgrammeScheduler:
     def expire(self, outcome: Outcome) -> None:
         now = self.core.clock.now()
         with transaction(self.sessions) as session:
-            ids = list(
-                session.scalars(
-                    select(ProgrammeEnrolment.id).where(
-                        ProgrammeEnrolment.state.in_([EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value]),
-                        ProgrammeEnrolment.ends_at <= now,
-                    )
-                )
+            ids = repository.enrolment_ids(
+                session, [EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value], ends_by=now
             )
         for enrolment_id in ids:
             with transaction(self.sessions) as session:
-                enrolment = session.execute(
-                    select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update()
-                ).scalar_one()
+                enrolment = repository.enrolment_for_update(session, enrolment_id)
+                assert enrolment is not None  # enrolments are never deleted
                 if enrolment.state == EnrolmentState.ENROLLED.value:
                     grace = self._grace(enrolment)
                     enrolment.state, enrolment.updated_at = EnrolmentState.EXPIRED.value, now
@@ -270,7 +250,7 @@ class ProgrammeScheduler:
 
     def _continue(self, session: Session, enrolment: ProgrammeEnrolment, now: datetime) -> bool:
         """Every programme-funded project moves to the general pool as it is, all or none."""
-        kind = session.get_one(Organisation, enrolment.organisation_id).kind
+        kind = repository.organisation(session, enrolment.organisation_id).kind
         try:
             with savepoint(session):
                 for project in self._funded(session, enrolment):
@@ -300,21 +280,16 @@ class ProgrammeScheduler:
     def settle(self, outcome: Outcome) -> None:
         now = self.core.clock.now()
         with transaction(self.sessions) as session:
-            ids = list(
-                session.scalars(
-                    select(ProgrammeEnrolment.id).where(ProgrammeEnrolment.state == EnrolmentState.SHRINKING.value)
-                )
-            )
+            ids = repository.enrolment_ids(session, [EnrolmentState.SHRINKING.value])
         for enrolment_id in ids:
             with transaction(self.sessions) as session:
-                enrolment = session.execute(
-                    select(ProgrammeEnrolment).where(ProgrammeEnrolment.id == enrolment_id).with_for_update()
-                ).scalar_one()
+                enrolment = repository.enrolment_for_update(session, enrolment_id)
+                assert enrolment is not None  # enrolments are never deleted
                 if enrolment.state == EnrolmentState.SHRINKING.value and enrolment.id not in outcome.shrinking:
                     self._settle_one(session, enrolment, now, outcome)
 
     def _settle_one(self, session: Session, enrolment: ProgrammeEnrolment, now: datetime, outcome: Outcome) -> None:
-        organisation = session.get_one(Organisation, enrolment.organisation_id)
+        organisation = repository.organisation(session, enrolment.organisation_id)
         envelope_name = self.core.policy.envelope.get(organisation.kind)
         envelope = preset(envelope_name) if envelope_name else amounts()
         waiting = []
@@ -350,16 +325,7 @@ class ProgrammeScheduler:
         """Ask once, through the normal lifecycle, for the project to shrink to the envelope (each resource to the
         lower of its grant and the envelope). A rejected decrease (usage above it) is not asked again: the
         organisation lowers its usage and asks itself, as for any decrease."""
-        ours = session.scalar(
-            select(QuotaRequest)
-            .where(
-                QuotaRequest.project_id == project.id,
-                QuotaRequest.created_by == ACTOR,
-                QuotaRequest.created_at >= enrolment.end,
-            )
-            .order_by(QuotaRequest.created_at.desc())
-            .limit(1)
-        )
+        ours = repository.latest_request_by(session, project.id, ACTOR, enrolment.end)
         if ours is not None:
             return f"{project.id}: decrease {ours.id} is {ours.state}" + (f" ({ours.reason})" if ours.reason else "")
         if project.state != ProjectState.ACTIVE.value:
@@ -382,18 +348,7 @@ class ProgrammeScheduler:
         return f"{project.id}: decrease {request.id} is {request.state}"
 
     def _funded(self, session: Session, enrolment: ProgrammeEnrolment) -> list[Project]:
-        return list(
-            session.scalars(
-                select(Project)
-                .where(
-                    Project.organisation_id == enrolment.organisation_id,
-                    Project.programme_id == enrolment.programme_id,
-                    Project.state != ProjectState.DECOMMISSIONED.value,
-                )
-                .order_by(Project.id)
-                .with_for_update()
-            )
-        )
+        return repository.funded_projects_for_update(session, enrolment.organisation_id, enrolment.programme_id)
 
     def _to_general(self, session: Session, project: Project, kind: str) -> None:
         """Move one project's grant, as it is, from its programme's reserve to the general pool (NoRoom if it does not fit)."""

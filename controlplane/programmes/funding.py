@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.domain.resources import Amounts, exceeds
 from controlplane.persistence.models import ProgrammeEnrolment, Project
+from controlplane.programmes import repository
 from controlplane.programmes.catalogue import Programme, ProgrammeCatalogue
 
 ENROLLED = "enrolled"
@@ -34,15 +34,7 @@ GENERAL = Funding(None)
 def active_enrolment(
     session: Session, organisation_id: str, now: datetime, programme_id: str | None = None
 ) -> ProgrammeEnrolment | None:
-    statement = select(ProgrammeEnrolment).where(
-        ProgrammeEnrolment.organisation_id == organisation_id,
-        ProgrammeEnrolment.state == ENROLLED,
-        ProgrammeEnrolment.starts_at <= now,
-        ProgrammeEnrolment.ends_at > now,
-    )
-    if programme_id is not None:
-        statement = statement.where(ProgrammeEnrolment.programme_id == programme_id)
-    return session.scalar(statement)
+    return repository.enrolment_at(session, organisation_id, ENROLLED, now, programme_id)
 
 
 def funding_for(

@@ -8,14 +8,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controlplane.capacity import read_all
 from controlplane.core import Core
 from controlplane.domain.resources import Resource
-from controlplane.domain.states import ProjectState
-from controlplane.persistence.models import ProgrammeEnrolment, Project, ProjectMetering
+from controlplane.programmes import repository
 from controlplane.programmes.service import EnrolmentState
 
 EXPIRY_HORIZON = timedelta(days=30)
@@ -42,18 +40,10 @@ class ProgrammeReport:
 def report(session: Session, core: Core, now: datetime, programme_id: str | None = None) -> list[ProgrammeReport]:
     programmes = [core.programme(programme_id)] if programme_id else core.programmes.programmes
     reports = {p.id: ProgrammeReport(p.id, {s.value: 0 for s in EnrolmentState}) for p in programmes}
-    for programme_id_, state, count in session.execute(
-        select(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state, func.count())
-        .where(ProgrammeEnrolment.programme_id.in_(reports))
-        .group_by(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state)
-    ):
+    for programme_id_, state, count in repository.enrolment_counts(session, reports):
         reports[programme_id_].enrolments[state] = count
     used: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for funded_by, region_id, measured in session.execute(
-        select(Project.programme_id, Project.region_id, ProjectMetering.used)
-        .join(ProjectMetering, ProjectMetering.project_id == Project.id)
-        .where(Project.programme_id.in_(reports), Project.state != ProjectState.DECOMMISSIONED.value)
-    ):
+    for funded_by, region_id, measured in repository.funded_usage(session, reports):
         used[(funded_by or "", region_id)].update({k: v for k, v in (measured or {}).items()})
     for view in read_all(session, core.catalogue):
         for programme in programmes:
@@ -68,15 +58,8 @@ def report(session: Session, core: Core, now: datetime, programme_id: str | None
                 }
                 for r in Resource
             }
-    for enrolment in session.scalars(
-        select(ProgrammeEnrolment)
-        .where(
-            ProgrammeEnrolment.programme_id.in_(reports),
-            ProgrammeEnrolment.state.in_([EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value]),
-            ProgrammeEnrolment.ends_at <= now + EXPIRY_HORIZON,
-        )
-        .order_by(ProgrammeEnrolment.ends_at)
-    ):
+    ending = [EnrolmentState.ENROLLED.value, EnrolmentState.EXPIRED.value]
+    for enrolment in repository.ending_by(session, reports, ending, now + EXPIRY_HORIZON):
         reports[enrolment.programme_id].expiring.append(
             Expiry(enrolment.id, enrolment.organisation_id, enrolment.state, enrolment.end, enrolment.choice)
         )

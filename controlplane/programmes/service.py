@@ -13,23 +13,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controlplane.access import (
-    require_independent,
-    require_organisation,
-    require_role,
-    require_visible,
-    visible_organisation_ids,
-)
+from controlplane.access import require_independent, require_organisation, require_role
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import OrganisationStatus, PlatformRole
-from controlplane.errors import Conflict, Detail, InvalidTransition
+from controlplane.errors import Conflict, Detail, InvalidTransition, NotFound
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.models import Organisation, ProgrammeEnrolment, new_id
+from controlplane.programmes import repository
 from controlplane.programmes.catalogue import Programme
 from controlplane.programmes.eligibility import Profile, ineligibility
 
@@ -102,12 +96,8 @@ def apply(
     programme = core.programme(programme_id)
     organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
     # Serialises an organisation's applications (its live enrolment is unique by index as well).
-    session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
-    live = session.scalar(
-        select(ProgrammeEnrolment).where(
-            ProgrammeEnrolment.organisation_id == organisation.id, ProgrammeEnrolment.state.in_([s.value for s in LIVE])
-        )
-    )
+    repository.lock_organisation(session, organisation.id)
+    live = repository.enrolment_in(session, organisation.id, [s.value for s in LIVE])
     if live is not None:
         raise Conflict(
             Detail(
@@ -120,13 +110,7 @@ def apply(
             ),
             enrolment_id=live.id,
         )
-    held = session.scalar(
-        select(ProgrammeEnrolment.id).where(
-            ProgrammeEnrolment.organisation_id == organisation.id,
-            ProgrammeEnrolment.programme_id == programme.id,
-            ProgrammeEnrolment.state.in_([s.value for s in HELD]),
-        )
-    )
+    held = repository.held_enrolment_id(session, organisation.id, programme.id, [s.value for s in HELD])
     if held is not None:
         raise Conflict(
             Detail(
@@ -149,7 +133,7 @@ def apply(
         created_at=now,
         updated_at=now,
     )
-    session.add(enrolment)
+    repository.add(session, enrolment)
     reasons = ineligibility(programme, profile_of(organisation), now.date())
     if reasons:
         _decide(enrolment, EnrolmentState.REJECTED, POLICY_ACTOR, now, "not eligible: " + "; ".join(reasons))
@@ -233,7 +217,7 @@ def _pending(
     session: Session, principal: Principal, enrolment_id: str, decision: str
 ) -> tuple[ProgrammeEnrolment, Organisation]:
     enrolment = _get_for_update(session, principal, enrolment_id)
-    organisation = session.get_one(Organisation, enrolment.organisation_id)
+    organisation = repository.organisation(session, enrolment.organisation_id)
     require_independent(
         session,
         principal,
@@ -299,24 +283,18 @@ def choose(session: Session, core: Core, principal: Principal, enrolment_id: str
 
 
 def get(session: Session, principal: Principal, enrolment_id: str) -> ProgrammeEnrolment:
-    return require_visible(
-        session,
-        principal,
-        ProgrammeEnrolment,
-        enrolment_id,
-        Detail("enrolment {enrolment_id} not found", enrolment_id=enrolment_id),
-    )
+    """An enrolment the caller may see, else NotFound (existence does not leak)."""
+    enrolment = repository.visible_enrolment(session, principal, enrolment_id)
+    if enrolment is None:
+        raise NotFound(Detail("enrolment {enrolment_id} not found", enrolment_id=enrolment_id))
+    return enrolment
 
 
 def _get_for_update(session: Session, principal: Principal, enrolment_id: str) -> ProgrammeEnrolment:
-    return require_visible(
-        session,
-        principal,
-        ProgrammeEnrolment,
-        enrolment_id,
-        Detail("enrolment {enrolment_id} not found", enrolment_id=enrolment_id),
-        for_update=True,
-    )
+    enrolment = repository.visible_enrolment(session, principal, enrolment_id, for_update=True)
+    if enrolment is None:
+        raise NotFound(Detail("enrolment {enrolment_id} not found", enrolment_id=enrolment_id))
+    return enrolment
 
 
 def list_visible(
@@ -329,17 +307,12 @@ def list_visible(
     organisation_id: str | None = None,
     state: EnrolmentState | None = None,
 ) -> Page[ProgrammeEnrolment]:
-    statement = select(ProgrammeEnrolment)
-    if not principal.is_staff:
-        statement = statement.where(
-            ProgrammeEnrolment.organisation_id.in_(visible_organisation_ids(session, principal))
-        )
-    if programme_id is not None:
-        statement = statement.where(ProgrammeEnrolment.programme_id == programme_id)
-    if organisation_id is not None:
-        statement = statement.where(ProgrammeEnrolment.organisation_id == organisation_id)
-    if state is not None:
-        statement = statement.where(ProgrammeEnrolment.state == state.value)
+    statement = repository.visible_enrolments(
+        principal,
+        programme_id=programme_id,
+        organisation_id=organisation_id,
+        state=state.value if state is not None else None,
+    )
     return paginate(session, statement, ProgrammeEnrolment, cursor, limit)
 
 
