@@ -7,8 +7,6 @@ reads (controlplane.organisations.repository); every repository filters with it.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from sqlalchemy.orm import Session
 
 from controlplane.domain.principal import Principal
@@ -23,12 +21,8 @@ __all__ = [
     "require_independent",
     "require_organisation",
     "require_role",
-    "require_visible",
-    "visible_organisation_ids",
     "visible_to",
 ]
-
-T = TypeVar("T")
 
 
 def organisation_role(session: Session, principal: Principal, organisation_id: str) -> MemberRole | None:
@@ -38,23 +32,6 @@ def organisation_role(session: Session, principal: Principal, organisation_id: s
     if MemberRole.ADMIN in roles:
         return MemberRole.ADMIN
     return MemberRole.MEMBER if roles else None
-
-
-def visible_organisation_ids(session: Session, principal: Principal) -> set[str]:
-    """The organisations the caller is a stored or claimed member of (staff see more: filter with
-    `visible_to` instead, as the repositories do; this stays for the read models until theirs do)."""
-    return organisations.member_organisation_ids(session, principal.subject) | set(principal.claimed_organisations)
-
-
-def require_visible(
-    session: Session, principal: Principal, model: type[T], row_id: str, not_found: Detail, *, for_update: bool = False
-) -> T:
-    """An organisation's row (with `organisation_id`) the caller may see, else NotFound with the caller's
-    `not_found` detail (existence does not leak)."""
-    row = organisations.visible_row(session, principal, model, row_id, for_update=for_update)
-    if row is None:
-        raise NotFound(not_found)
-    return row
 
 
 def require_organisation(

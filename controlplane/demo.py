@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controlplane.clock import Clock
 from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus
+from controlplane.organisations import repository as organisations
 from controlplane.persistence.models import Membership, Organisation
 
 DEMO_ORGANISATIONS = [
@@ -35,12 +35,12 @@ _SEED_LOCK = 0x5A4A_0002
 def seed_demo(session: Session, clock: Clock) -> None:
     """Idempotent: creates what is missing, leaves what exists. Several API processes starting at
     once on PostgreSQL take turns (SQLite transactions already do), so none fails on a duplicate."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(_SEED_LOCK)))
+    organisations.take_seed_lock(session, _SEED_LOCK)
     now = clock.now()
     for org_id, kind, name, national_id, email, admin in DEMO_ORGANISATIONS:
-        if session.get(Organisation, org_id) is None:
-            session.add(
+        if organisations.get(session, org_id) is None:
+            organisations.add_organisation(
+                session,
                 Organisation(
                     id=org_id,
                     kind=kind.value,
@@ -50,9 +50,10 @@ def seed_demo(session: Session, clock: Clock) -> None:
                     status=OrganisationStatus.VERIFIED.value,
                     created_by="demo-seed",
                     created_at=now,
-                )
+                ),
             )
-            session.flush()
-        if session.get(Membership, (org_id, admin)) is None:
-            session.add(Membership(organisation_id=org_id, subject=admin, role=MemberRole.ADMIN.value, created_at=now))
+        if organisations.membership(session, org_id, admin) is None:
+            organisations.add_membership(
+                session, Membership(organisation_id=org_id, subject=admin, role=MemberRole.ADMIN.value, created_at=now)
+            )
     session.flush()

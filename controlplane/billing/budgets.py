@@ -176,7 +176,7 @@ def quote(
     organisation = require_organisation(session, principal, organisation_id)
     project_id = live_project_id(session, organisation.id, region_id, environment)
     whole = organisation_estimate(session, billing, organisation, now, replacing=(project_id, requested))
-    budget = session.get(Budget, organisation.id)
+    budget = repository.budget(session, organisation.id)
     return {
         "request": request_estimate(session, billing, organisation, requested, now),
         "organisation": whole,

@@ -84,6 +84,11 @@ def add(session: Session, organisation: Organisation, admin: Membership) -> None
     session.flush()
 
 
+def add_organisation(session: Session, organisation: Organisation) -> None:
+    session.add(organisation)
+    session.flush()
+
+
 def verified_holder(session: Session, organisation: Organisation) -> str | None:
     """Another verified organisation with the same kind of national ID and the same number."""
     return session.scalar(
@@ -106,10 +111,6 @@ def stored_role(session: Session, organisation_id: str, subject: str) -> MemberR
     return MemberRole(role) if role else None
 
 
-def member_organisation_ids(session: Session, subject: str) -> set[str]:
-    return set(session.scalars(member_of(subject)))
-
-
 def members(session: Session, organisation_id: str) -> list[Membership]:
     return list(
         session.scalars(
@@ -126,6 +127,12 @@ def membership(session: Session, organisation_id: str, subject: str) -> Membersh
 
 def add_membership(session: Session, member: Membership) -> None:
     session.add(member)
+
+
+def take_seed_lock(session: Session, key: int) -> None:
+    """Processes seeding the same rows at once take turns on PostgreSQL (SQLite transactions already do)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def remove_membership(session: Session, member: Membership) -> None:
