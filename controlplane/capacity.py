@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.domain.regions import Catalogue, Region
 from controlplane.domain.resources import Amounts, Resource, amounts
 from controlplane.domain.states import OrganisationKind, ProjectState
-from controlplane.metrics import TOTALS_REPAIRS
+from controlplane.observability.counters import TOTALS_REPAIRS
 from controlplane.persistence.database import after_commit, transaction
 from controlplane.persistence.models import Organisation, Project, RegionTotals
 

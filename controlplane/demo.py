@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.clock import Clock
 from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus
 from controlplane.persistence.models import Membership, Organisation
+from controlplane.ports import Clock
 
 DEMO_ORGANISATIONS = [
     (

@@ -68,8 +68,8 @@ def reserve(
         OrganisationKind(organisation_kind),
         after,
         current=None if switching else before,
-        programme=target,
-    )  # type: ignore[arg-type]
+        programme=target,  # type: ignore[arg-type]
+    )
     if missing:
         raise NoRoom(missing)
     move(session, locked, organisation_kind, as_plain(before), as_plain(after), programme, to_programme=target)

@@ -46,7 +46,7 @@ from controlplane.errors import (
     RegionNotOpen,
     TooManyPendingRequests,
 )
-from controlplane.metrics import ADMISSION_DECISIONS
+from controlplane.observability.counters import ADMISSION_DECISIONS
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit, savepoint
 from controlplane.persistence.models import Organisation, Project, QuotaRequest, RequestEvent, new_id

@@ -21,12 +21,11 @@ from prometheus_client import Counter
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.clock import Clock
 from controlplane.errors import InvalidInput, WebhookTargetUnresolved
 from controlplane.metering.alerts import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from controlplane.persistence.database import after_commit, transaction
 from controlplane.persistence.models import Organisation, WebhookDelivery
-from controlplane.tasks.queue import TaskQueue
+from controlplane.ports import Clock, TaskQueue
 from controlplane.webhooks import http
 from controlplane.webhooks.service import CANCELLED, DELIVERED, FAILED, PENDING
 from controlplane.webhooks.targets import TargetPolicy
