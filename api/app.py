@@ -7,9 +7,11 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from api import problems
+from api import openapi, portal, problems
+from api.auth.verifier import TokenVerifier
 from api.guard import RequestGuard
 from api.idempotency import IdempotencyMiddleware
+from api.issuer import create_issuer
 from api.observability import instrument_api
 from api.routes import drift, organisations, programmes, projects, quota_requests, regions, statements, system, usage
 from controlplane.demo import seed_demo
@@ -28,8 +30,6 @@ def create_app(
         with transaction(runtime.sessions) as session:
             seed_demo(session, runtime.core.clock)
     if verifier is None:
-        from api.auth.verifier import TokenVerifier
-
         verifier = TokenVerifier.from_settings(settings)
 
     app = FastAPI(
@@ -49,12 +49,8 @@ def create_app(
     for module in (system, regions, organisations, quota_requests, projects, usage, drift, statements, programmes):
         app.include_router(module.router)
     app.include_router(programmes.enrolments)
-    problems.document(app)
-    from api import portal
-
+    openapi.document(app)
     portal.install(app, runtime)
     if settings.uses_builtin_issuer:
-        from api.issuer import create_issuer
-
         app.mount("/issuer", create_issuer(settings, clock=runtime.core.clock, sessions=runtime.sessions))
     return app

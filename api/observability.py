@@ -121,6 +121,7 @@ def instrument_api(app: FastAPI, runtime: Any) -> None:
         ).add(_record).instrument(app)
         app.add_middleware(RequestIdMiddleware, access_lines=settings.log_format == "json")
     if tracing.configure(settings, "sahab-api"):
+        # Loaded only when tracing is on, like every instrumentation (controlplane.observability.tracing).
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz,/readyz")

@@ -13,9 +13,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import typer
+from pydantic import ValidationError
 
+from controlplane.observability.logs import UVICORN_LOG_CONFIG
 from controlplane.persistence.database import private_directory
+from controlplane.persistence.migrate import upgrade
 from controlplane.settings import get_settings
+from controlplane.tasks import liveness
 
 cli = typer.Typer(add_completion=False, help="Run Sahab's server processes.")
 
@@ -35,8 +39,6 @@ def _multiproc_env() -> dict[str, str]:
 @cli.command()
 def migrate() -> None:
     """Apply database migrations (Alembic) up to the newest."""
-    from controlplane.persistence.migrate import upgrade
-
     settings = get_settings()
     upgrade(settings.database_url)
     typer.echo(f"database at {settings.database_url.split('@')[-1]} is up to date")
@@ -77,8 +79,6 @@ def uvicorn_log_options(log_format: str, level: str) -> list[str]:
     its first line on: its loggers go through the root logger's JSON formatter."""
     if log_format != "json":
         return []
-    from controlplane.observability.logs import UVICORN_LOG_CONFIG
-
     return ["--log-config", str(UVICORN_LOG_CONFIG), "--log-level", level.lower()]
 
 
@@ -149,15 +149,13 @@ def alive(
     ),
 ) -> None:
     """Liveness probe of a worker or beat: exit 0 when its heartbeat file (SAHAB_HEARTBEAT_FILE) is recent."""
-    from controlplane.tasks.liveness import check
-
     path = get_settings().heartbeat_file
     if path is None:
         typer.echo(
             "sahab-server alive: SAHAB_HEARTBEAT_FILE is not set: no process writes a heartbeat to check", err=True
         )
         raise typer.Exit(2)
-    verdict = check(path, max_age)
+    verdict = liveness.check(path, max_age)
     typer.echo(verdict.reason, err=not verdict.alive)
     raise typer.Exit(0 if verdict.alive else 1)
 
@@ -191,8 +189,6 @@ def run_all() -> None:
 
 
 def main() -> None:
-    from pydantic import ValidationError
-
     try:
         get_settings()  # refuse to start on unsafe or invalid settings, saying why
     except ValidationError as error:

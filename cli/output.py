@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -99,8 +100,6 @@ def details(pairs: Iterable[tuple[str, Any]]) -> Table:
 
 def write_csv(rendered: Table) -> None:
     """The table's header and cells as CSV (RFC 4180) on stdout."""
-    import csv
-
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([str(column.header) for column in rendered.columns])
     cells = [list(column.cells) for column in rendered.columns]

@@ -26,23 +26,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from prometheus_client import Counter
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.domain.regions import Catalogue, Region
 from controlplane.domain.resources import Amounts, Resource, amounts
 from controlplane.domain.states import OrganisationKind, ProjectState
+from controlplane.observability.counters import TOTALS_REPAIRS
 from controlplane.persistence.database import after_commit, transaction
 from controlplane.persistence.models import Organisation, Project, RegionTotals
 
 log = logging.getLogger(__name__)
-TOTALS_REPAIRS = Counter(
-    "sahab_region_totals_repairs_total",
-    "Times the invariant check found a region's running totals different from its projects and repaired them "
-    "(should stay 0).",
-    ["region"],
-)
 BUSINESS = OrganisationKind.BUSINESS.value
 
 

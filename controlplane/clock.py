@@ -1,13 +1,8 @@
-"""Injectable time, so that workflows and leases can be tested without sleeping."""
+"""The clocks behind the Clock port (controlplane.ports): the system's, and one that tests move by hand."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 class SystemClock:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from controlplane.clock import Clock
+from controlplane.billing.billing import Billing
 from controlplane.domain.regions import Catalogue, Region
 from controlplane.errors import Detail, NotFound
+from controlplane.ports import Clock, TaskQueue
 from controlplane.programmes.catalogue import Programme, ProgrammeCatalogue
-from controlplane.tasks.queue import TaskQueue
-
-if TYPE_CHECKING:
-    from controlplane.billing.billing import Billing
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from controlplane.clock import Clock
 from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus
 from controlplane.organisations import repository as organisations
 from controlplane.persistence.models import Membership, Organisation
+from controlplane.ports import Clock
 
 DEMO_ORGANISATIONS = [
     (

@@ -1,4 +1,4 @@
-"""E-mail: a port with a real implementation (smtplib, `SAHAB_SMTP_HOST`) and a null one (no server set).
+"""E-mail: the Mailer port (controlplane.ports) over smtplib (`SAHAB_SMTP_HOST`), or a null one (no server set).
 
 Messages are plain text. Sending is the caller's step outside any transaction; a failure raises
 MailError with the server's answer, so the caller can retry later."""
@@ -10,7 +10,6 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Protocol
 
 from controlplane.settings import Settings
 
@@ -24,13 +23,6 @@ class Message:
 
 class MailError(Exception):
     pass
-
-
-class Mailer(Protocol):
-    #: False when nothing is really sent (the null mailer): callers record the message as skipped.
-    delivers: bool
-
-    def send(self, message: Message) -> None: ...
 
 
 class NullMailer:
@@ -78,7 +70,7 @@ class SmtpMailer:
             raise MailError(f"recipient refused: {refused}")
 
 
-def mailer_from_settings(settings: Settings) -> Mailer:
+def mailer_from_settings(settings: Settings) -> NullMailer | SmtpMailer:
     if not settings.smtp_host:
         return NullMailer()
     return SmtpMailer(

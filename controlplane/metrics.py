@@ -1,6 +1,5 @@
-"""Prometheus metrics. Counters and histograms work across several API and worker
-processes through prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR,
-set before this module is imported). Capacity, granted and free quota are read
+"""The Prometheus exposition: every process's counters (controlplane.observability.counters, shared
+through prometheus-client's multiprocess mode) plus the live collectors below. Capacity, granted and free quota are read
 at scrape time from the regions' running totals (one row per region, see
 controlplane.capacity), so every API process reports the same values. Labels never carry users or request ids."""
 
@@ -12,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess, start_http_server
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -23,20 +22,6 @@ from controlplane.metering import readmodel
 from controlplane.persistence.database import transaction
 
 log = logging.getLogger(__name__)
-
-REQUEST_TRANSITIONS = Counter(
-    "sahab_request_transitions_total", "Quota request state transitions.", ["to_state", "organisation_kind"]
-)
-ADMISSION_DECISIONS = Counter(
-    "sahab_admission_decisions_total", "Admission and approval-policy decisions.", ["outcome"]
-)
-PROVISIONING_DURATION = Histogram(
-    "sahab_provisioning_duration_seconds",
-    "Duration of provisioning operations.",
-    ["operation", "outcome"],
-    buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600),
-)
-TASK_FAILURES = Counter("sahab_task_failures_total", "Worker tasks that ended in an error.", ["task"])
 
 # Exported in base units (Prometheus convention): MiB and GiB become bytes.
 _BASE_UNIT = {
@@ -107,8 +92,6 @@ class TolerantMultiProcessCollector(multiprocess.MultiProcessCollector):
 def serve_process_metrics(port: int) -> None:
     """Serve this machine's (or pod's) multiprocess counters on a port: for worker pods, whose
     metrics directory the API pods cannot read."""
-    from prometheus_client import start_http_server
-
     registry = CollectorRegistry()
     TolerantMultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     start_http_server(port, registry=registry)

@@ -5,36 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.billing.billing import Billing
+from controlplane.billing.prices import load_price_list
 from controlplane.capacity import RegionCapacity
 from controlplane.capacity import read_all as read_capacity
-from controlplane.clock import Clock, SystemClock
+from controlplane.clock import SystemClock
 from controlplane.core import ApprovalPolicy, Core
 from controlplane.domain.regions import Catalogue, load_catalogue
-from controlplane.mail import Mailer, mailer_from_settings
+from controlplane.mail import mailer_from_settings
+from controlplane.metering.collect import MeteringCollector
+from controlplane.metering.reader import CachedReaders
 from controlplane.metrics import CapacityCollector, MeteringMetrics
 from controlplane.persistence.database import make_engine, make_session_factory, private_directory, transaction
+from controlplane.ports import Clock, Mailer, Provisioner, TaskQueue
 from controlplane.programmes.catalogue import load_programmes, with_reserves
+from controlplane.programmes.discounts import ProgrammeDiscounts
+from controlplane.programmes.expiry import ProgrammeScheduler
 from controlplane.programmes.metrics import ProgrammeCollector
 from controlplane.programmes.report import ProgrammeReport
 from controlplane.programmes.report import report as programme_report
 from controlplane.projects.credentials import CredentialVault
-from controlplane.provisioning.protocol import Provisioner
 from controlplane.provisioning.select import provisioner_from_settings
 from controlplane.quota_requests.admission import ensure_regions
 from controlplane.settings import Settings
-from controlplane.tasks.queue import TaskQueue
-
-if TYPE_CHECKING:
-    from controlplane.metering.collect import MeteringCollector
-    from controlplane.programmes.expiry import ProgrammeScheduler
-    from controlplane.webhooks.delivery import WebhookDeliverer
-    from controlplane.webhooks.targets import TargetPolicy
+from controlplane.tasks.celery_app import CeleryQueue, create_celery
+from controlplane.webhooks.delivery import DeliveryRules, WebhookDeliverer
+from controlplane.webhooks.service import WebhookOutbox
+from controlplane.webhooks.targets import TargetPolicy
 
 
 @dataclass
@@ -73,8 +75,6 @@ class Runtime:
     @cached_property
     def programme_scheduler(self) -> ProgrammeScheduler:
         """Beat's programme step: expiry notices (webhook and e-mail), expiries, shrinking."""
-        from controlplane.programmes.expiry import ProgrammeScheduler
-
         return ProgrammeScheduler(self.sessions, self.core, self.mailer, email_attempts=self.settings.smtp_attempts)
 
     @cached_property
@@ -89,10 +89,6 @@ class Runtime:
     @cached_property
     def metering(self) -> MeteringCollector:
         """The collection, reading each region's cloud through one reused openstacksdk connection."""
-        from controlplane.metering.collect import MeteringCollector
-        from controlplane.metering.reader import CachedReaders
-        from controlplane.webhooks.service import WebhookOutbox
-
         return MeteringCollector(
             self.sessions,
             self.catalogue,
@@ -109,14 +105,10 @@ class Runtime:
 
     @cached_property
     def webhook_targets(self) -> TargetPolicy:
-        from controlplane.webhooks.targets import TargetPolicy
-
         return TargetPolicy(self.settings.alert_webhook_allowed_targets)
 
     @cached_property
     def webhooks(self) -> WebhookDeliverer:
-        from controlplane.webhooks.delivery import DeliveryRules, WebhookDeliverer
-
         s = self.settings
         return WebhookDeliverer(
             self.sessions,
@@ -141,13 +133,7 @@ def build_runtime(settings: Settings, queue: TaskQueue | None = None, clock: Clo
     programmes = load_programmes(settings.programmes_path, regions)
     catalogue = with_reserves(regions, programmes)  # capacity arithmetic reads the programmes' reserves here
     if queue is None:
-        from controlplane.tasks.celery_app import CeleryQueue, create_celery
-
         queue = CeleryQueue(create_celery(settings))
-    from controlplane.billing.billing import Billing
-    from controlplane.billing.prices import load_price_list
-    from controlplane.programmes.discounts import ProgrammeDiscounts
-
     core = Core(
         catalogue=catalogue,
         clock=clock or SystemClock(),

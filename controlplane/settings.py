@@ -18,7 +18,9 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from controlplane.billing.prices import DEFAULT_PRICE_LIST, load_price_list
 from controlplane.domain.regions import DEMO_CATALOGUE
+from controlplane.webhooks.targets import TargetPolicy
 
 
 def _is_loopback(url: str) -> bool:
@@ -33,12 +35,6 @@ def _is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _default_price_list() -> Path:
-    from controlplane.billing.prices import DEFAULT_PRICE_LIST
-
-    return DEFAULT_PRICE_LIST
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -128,8 +124,6 @@ class Settings(BaseSettings):
     @field_validator("alert_webhook_allowed_targets")
     @classmethod
     def _webhook_targets_parse(cls, value: list[str]) -> list[str]:
-        from controlplane.webhooks.targets import TargetPolicy
-
         TargetPolicy(value)  # a malformed entry stops the start, naming it
         return value
 
@@ -189,14 +183,12 @@ class Settings(BaseSettings):
 
     # Billing (controlplane/billing/): the versioned price list, and how often beat issues last month's
     # statements, refreshes this month's drafts and sends budget alerts.
-    price_list_path: Path = Field(default_factory=lambda: _default_price_list())
+    price_list_path: Path = Field(default=DEFAULT_PRICE_LIST)
     statements_interval_seconds: float = Field(3600.0, gt=0)
 
     @field_validator("price_list_path")
     @classmethod
     def _price_list_parses(cls, value: Path) -> Path:
-        from controlplane.billing.prices import load_price_list
-
         load_price_list(value)  # a malformed price list stops the start, naming the place
         return value
 

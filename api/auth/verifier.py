@@ -41,11 +41,13 @@ from typing import Any
 import httpx
 from prometheus_client import Counter
 
-from api.auth._jose import BadSignatureError, DecodeError, JoseError, JsonWebKey, JsonWebToken
-from controlplane.clock import Clock, SystemClock
+from api.issuer.keys import builtin_jwks
+from api.jose import BadSignatureError, DecodeError, JoseError, JsonWebKey, JsonWebToken
+from controlplane.clock import SystemClock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, PlatformRole
 from controlplane.errors import AuthenticationFailed, DependencyUnavailable, Detail
+from controlplane.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +141,6 @@ class TokenVerifier:
         from inside (proxies, TLS) and would stall if verification ever ran on the event loop.
         """
         if local_builtin_keys and settings.uses_builtin_issuer and "jwks" not in overrides:
-            from api.issuer.keys import builtin_jwks  # the issuer package is optional for external IdPs
-
             overrides["jwks"] = builtin_jwks(settings.data_dir)
         options: dict[str, Any] = dict(
             issuer=settings.oidc_issuer,

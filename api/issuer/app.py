@@ -35,8 +35,9 @@ from api.issuer.server import (
     oauth_error,
     read_form,
 )
-from controlplane.clock import Clock, SystemClock
+from controlplane.clock import SystemClock
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
+from controlplane.ports import Clock
 from controlplane.settings import Settings
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ must stay recorded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oauth2.rfc6749 import (
     AccessDeniedError,
@@ -30,10 +30,8 @@ from authlib.oauth2.rfc8628.errors import AuthorizationPendingError, ExpiredToke
 
 from api.issuer import store, throttle
 from api.issuer.accounts import DemoUser
+from api.issuer.server import IssuerServer
 from api.issuer.store import DeviceStatus
-
-if TYPE_CHECKING:
-    from api.issuer.server import IssuerServer
 
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 

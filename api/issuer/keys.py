@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from api.auth._jose import JsonWebKey
+from api.jose import JsonWebKey
 
 KEY_FILE = "signing-key.json"
 LOCK_FILE = "signing-key.lock"

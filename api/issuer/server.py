@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.auth._jose import JsonWebToken
 from api.issuer import store
 from api.issuer.accounts import Accounts, Client, DemoUser
-from controlplane.clock import Clock
+from api.jose import JsonWebToken
+from controlplane.ports import Clock
 from controlplane.settings import Settings
 
 MAX_FORM_BYTES = 16 * 1024  # every field of every grant fits many times over

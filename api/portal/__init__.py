@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.portal.oidc import OidcClient
+from api.portal.routes import router
 from api.portal.sessions import CookieSealer
 from api.portal.web import Portal
 from controlplane.runtime import Runtime
@@ -17,8 +18,6 @@ STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
-    from api.portal.routes import router
-
     settings = runtime.settings
     app.state.portal = Portal(runtime=runtime, sealer=CookieSealer.from_settings(settings), oidc=OidcClient(settings))
     app.include_router(router)

@@ -54,6 +54,7 @@ from controlplane.projects import service as projects
 from controlplane.quota_requests import service as requests
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.webhooks import service as webhooks
+from controlplane.webhooks.schemas import WebhookIn
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 LIST_LIMIT = 200
@@ -614,8 +615,6 @@ def _change_organisation(
             organisations.remove_member(session, who.principal, organisation_id, form.get("subject", ""))
         elif action == "webhook":
             url = form.get("url", "").strip()
-            from controlplane.webhooks.schemas import WebhookIn
-
             try:
                 WebhookIn(url=url)
             except ValidationError:

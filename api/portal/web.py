@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from api.portal import i18n, words
 from api.portal.oidc import OidcClient
 from api.portal.sessions import SESSION_COOKIE, CookieSealer, PortalSession
+from api.problems import status_for
 from controlplane.domain.principal import Principal
 from controlplane.errors import AuthenticationFailed, SahabError
 from controlplane.runtime import Runtime
@@ -166,8 +167,6 @@ def sign_in_url(request: Request) -> str:
 
 
 def error_status(error: SahabError) -> int:
-    from api.problems import status_for
-
     return status_for(error)
 
 

@@ -8,6 +8,7 @@ from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.domain.states import ProjectState
 from controlplane.errors import CredentialsPending, Detail
+from controlplane.metering.service import request_repair
 from controlplane.projects import credentials, service
 from controlplane.projects.schemas import ProjectOut
 from controlplane.quota_requests.schemas import Decision
@@ -55,8 +56,6 @@ def decommission_project(
 @router.post("/{project_id}/repair", response_model=ProjectOut, status_code=202)
 def repair_project(project_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> ProjectOut:
     """Operators: re-apply the project's granted quota to the cloud (repairs quota drift)."""
-    from controlplane.metering.service import request_repair
-
     return ProjectOut.model_validate(request_repair(session, core, caller, project_id))
 
 

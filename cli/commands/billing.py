@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Group
 
+from cli.commands.orgs import default_org
 from cli.context import handled, state
 from cli.i18n import N_, _, ngettext, number
 from cli.output import details, echo, render, table, when
@@ -197,8 +199,6 @@ def _statement_view(s: dict[str, Any]) -> Any:
         [[p["project_id"], p["region_id"], p["environment"], money(p["amount"], cur)] for p in s["projects"]],
         title=N_("Per project"),
     )
-    from rich.console import Group
-
     return Group(head, lines, projects)
 
 
@@ -271,8 +271,6 @@ def correct(
 
 
 def _org(api: Any, org: str | None) -> str:
-    from cli.commands.requests import default_org
-
     return org or default_org(api)
 
 

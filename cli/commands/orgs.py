@@ -8,10 +8,24 @@ from typing import Any
 import typer
 
 from cli.context import handled, state
+from cli.errors import usage
 from cli.i18n import N_, _
 from cli.output import details, echo, render, table, when
 
 app = typer.Typer(help="Organisations and their members.", no_args_is_help=True)
+
+
+def default_org(api: Any) -> str:
+    """The caller's one organisation, for the commands whose --org may be left out."""
+    page = api.get("/v1/organisations", params={"limit": 2})
+    items = page.get("items", [])
+    if len(items) == 1:
+        return str(items[0]["id"])
+    raise usage(
+        _("--org is required: you belong to no organisation")
+        if not items
+        else _("--org is required: you belong to several organisations")
+    )
 
 
 class Kind(str, Enum):

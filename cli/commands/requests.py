@@ -9,6 +9,7 @@ import typer
 
 from cli import errors
 from cli.commands.billing import estimate_line
+from cli.commands.orgs import default_org
 from cli.context import handled, state
 from cli.errors import usage
 from cli.i18n import N_, _, ngettext, number, plural_count
@@ -162,18 +163,6 @@ def _estimate_view(e: dict[str, Any]) -> Any:
             (N_("verdict"), verdict),
             (N_("sent"), _("no (--dry-run)")),
         ]
-    )
-
-
-def default_org(api: Any) -> str:
-    page = api.get("/v1/organisations", params={"limit": 2})
-    items = page.get("items", [])
-    if len(items) == 1:
-        return str(items[0]["id"])
-    raise usage(
-        _("--org is required: you belong to no organisation")
-        if not items
-        else _("--org is required: you belong to several organisations")
     )
 
 

@@ -16,16 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.billing import budgets, repository, statements
 from controlplane.billing.billing import Billing
 from controlplane.billing.compute import previous_period
-from controlplane.clock import Clock
 from controlplane.persistence.database import transaction
-from controlplane.tasks.queue import TaskQueue
+from controlplane.ports import Clock, TaskQueue
+from controlplane.webhooks.service import enqueue_alerts
 
 log = logging.getLogger(__name__)
 
 
 def run(sessions: sessionmaker[Session], billing: Billing, clock: Clock, queue: TaskQueue) -> dict[str, Any]:
-    from controlplane.webhooks.service import enqueue_alerts
-
     now = clock.now()
     period = previous_period(now)
     with transaction(sessions) as session:

@@ -12,10 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
-
-from sqlalchemy.orm import Session
+from typing import Any
 
 THRESHOLDS = (80, 90)
 SIGNATURE_HEADER = "X-Sahab-Signature"
@@ -59,10 +56,3 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
 class Alert:
     organisation_id: str
     payload: dict[str, Any]
-
-
-class Notifier(Protocol):
-    """Where the collection hands its alerts, inside its transaction (controlplane.webhooks.service.WebhookOutbox:
-    stored as deliveries and sent by their own task after commit, so a slow receiver delays no collection)."""
-
-    def enqueue(self, session: Session, alerts: list[Alert], now: datetime) -> None: ...

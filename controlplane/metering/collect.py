@@ -26,24 +26,18 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.clock import Clock
 from controlplane.domain.regions import Catalogue
 from controlplane.domain.resources import Resource
 from controlplane.metering import repository
-from controlplane.metering.alerts import Alert, Notifier, crossings
+from controlplane.metering.alerts import Alert, crossings
 from controlplane.metering.drift import find_drift
-from controlplane.metering.reader import (
-    LISTINGS,
-    BulkQuotas,
-    CapacityReading,
-    ObjectAccount,
-    ReaderFactory,
-    Usage,
-    add_usage,
-)
+from controlplane.metering.reader import LISTINGS, BulkQuotas, CapacityReading, ObjectAccount, Usage, add_usage
 from controlplane.metering.schedule import QuotaCheckState, quota_checks_due
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import MeteringRun
+from controlplane.persistence.models import (
+    MeteringRun,
+)
+from controlplane.ports import Clock, Notifier, ReaderFactory
 
 log = logging.getLogger(__name__)
 RESOURCE_NAMES = tuple(r.value for r in Resource)

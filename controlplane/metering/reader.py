@@ -1,7 +1,7 @@
 """Reading one region's cloud: usage of all projects from a few paginated all-project listings
 (servers with their flavors, volumes, snapshots, Neutron objects), Neutron's quotas of all projects,
 Nova's and Cinder's quotas one project at a time (only for drift, see schedule.py), and capacity
-(Placement). `CloudReader` is the seam: `OpenStackReader` is the real one (openstacksdk, one
+(Placement). The seam is controlplane.ports.CloudReader: `OpenStackReader` is the real one (openstacksdk, one
 authenticated connection per region, reused across collections); unit tests use a fake."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from controlplane.contract import QUOTA_FIELDS
 from controlplane.domain.regions import Region
@@ -164,35 +164,6 @@ LISTINGS: tuple[Listing, ...] = (
 LISTINGS_BY_NAME = {listing.name: listing for listing in LISTINGS}
 
 
-class CloudReader(Protocol):
-    """What a collection reads from one region. Usage and Neutron quotas come from a few listings
-    of all projects; Nova and Cinder quotas, which no API lists in bulk, one project at a time."""
-
-    def projects(self, domain_id: str) -> dict[str, str]:
-        """The OpenStack projects that exist in the domain: id -> name (one listing per collection)."""
-        ...
-
-    def read_usage(self, listing: str) -> Usage:
-        """One of LISTINGS (by name), summed per project."""
-        ...
-
-    def read_bulk_quotas(self) -> BulkQuotas:
-        """The quotas listed for all projects at once (Neutron's), keyed by Sahab resource."""
-        ...
-
-    def read_quota(self, openstack_project_id: str) -> dict[str, int]:
-        """One project's quotas that are not listed in bulk (Nova's and Cinder's), without usage."""
-        ...
-
-    def read_object_account(self, openstack_project_id: str) -> ObjectAccount:
-        """One project's Swift account (regions with object storage only): one HEAD."""
-        ...
-
-    def read_capacity(self) -> CapacityReading: ...
-
-
-ReaderFactory = Callable[[Region], CloudReader]
-
 # Placement resource class -> Sahab resource
 PLACEMENT_CLASSES = {"VCPU": "vcpus", "MEMORY_MB": "ram_mib"}
 
@@ -269,7 +240,7 @@ class OpenStackReader:
     def connection(self) -> Any:
         with self._lock:
             if self._connection is None:
-                import openstack
+                import openstack  # openstacksdk is heavy: loaded by the processes that read a cloud, never the API
 
                 connection = openstack.connect(
                     cloud=self.region.cloud, region_name=self.region.openstack_region, api_timeout=self.timeout
@@ -424,7 +395,7 @@ class CachedReaders:
         self._readers: dict[str, OpenStackReader] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, region: Region) -> CloudReader:
+    def __call__(self, region: Region) -> OpenStackReader:
         with self._lock:
             reader = self._readers.get(region.id)
             if reader is None:

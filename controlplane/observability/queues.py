@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import httpx
+from celery import signals
+from kombu import Connection  # type: ignore[attr-defined]
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -40,8 +43,6 @@ def stamp_publish_times() -> None:
     with _stamping:
         if _stamped:
             return
-        from celery import signals
-
         signals.before_task_publish.connect(stamp_sent_time, weak=False)
         _stamped = True
 
@@ -113,7 +114,6 @@ class QueueCollector(Collector):
             yield age
 
     def _declare_passive(self) -> tuple[int, int]:
-        from kombu import Connection  # type: ignore[attr-defined]
 
         with Connection(
             self.broker_url, transport_options=self.transport_options, connect_timeout=self.timeout
@@ -147,8 +147,6 @@ class QueueCollector(Collector):
     def _oldest_rabbitmq_message(self, depth: int) -> float | None:
         """From the management API (its figures lag the queue by the statistics interval, 5 s by default).
         None when it cannot tell: not answering, or a head message without a timestamp."""
-        import httpx
-        from kombu import Connection  # type: ignore[attr-defined]
 
         vhost = Connection(self.broker_url).virtual_host or "/"  # type: ignore[no-untyped-call]
         parts = urlsplit(self.management_url)

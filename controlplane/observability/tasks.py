@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from celery import signals
 from prometheus_client import Counter, Gauge, Histogram
 
 # Tasks run from under a second (preview, reconcile) to tens of minutes (a Pulumi up with retries).
@@ -50,8 +51,6 @@ class TaskTimer:
         if self._connected:
             return
         self._connected = True
-        from celery import signals
-
         signals.task_prerun.connect(self.prerun, weak=False)
         signals.task_postrun.connect(self.postrun, weak=False)
         signals.task_retry.connect(self.retry, weak=False)

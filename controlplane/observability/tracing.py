@@ -37,6 +37,7 @@ def install_provider(service: str, processor: SpanProcessor) -> TracerProvider:
 
 
 def otlp_exporter(endpoint: str) -> SpanExporter:
+    # Loaded only when tracing is on: the exporter pulls in protobuf and requests, which nothing else needs.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces", timeout=5)
@@ -64,6 +65,7 @@ def instrument_libraries() -> None:
     with _lock:
         if _libraries_instrumented:
             return
+        # The instrumentors load (and patch) their libraries only when tracing is on.
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
@@ -76,6 +78,7 @@ def instrument_engine(engine: Any) -> None:
     """Trace the statements of one engine (the API's, a worker's), once."""
     if _provider is None or getattr(engine, "_sahab_traced", False):
         return
+    # Only when tracing is on (a provider exists): the instrumentation is not loaded otherwise.
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.metrics import get_meter
 

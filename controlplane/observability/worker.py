@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from celery import signals
+
 from controlplane.observability import logs, process, tracing
 from controlplane.observability.tasks import TIMER
 from controlplane.settings import Settings
@@ -20,7 +22,6 @@ def instrument_worker(settings: Settings, runtime: Callable[[], Any]) -> None:
     if _instrumented:
         return
     _instrumented = True
-    from celery import signals
 
     TIMER.connect()
     logs.configure(settings.log_format, settings.log_level)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_independent, require_organisation, require_role
-from controlplane.clock import Clock, SystemClock
+from controlplane.clock import SystemClock
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import MemberRole, OrganisationStatus, PlatformRole
 from controlplane.errors import Conflict, Detail, InvalidInput, NationalIdAlreadyVerified, NotFound
@@ -19,6 +19,7 @@ from controlplane.organisations import repository
 from controlplane.organisations.schemas import MemberAdd, OrganisationCreate, Profile, ProfileUpdate
 from controlplane.pagination import Page
 from controlplane.persistence.models import Membership, Organisation, new_id
+from controlplane.ports import Clock
 
 
 def register(session: Session, clock: Clock, principal: Principal, data: OrganisationCreate) -> Organisation:

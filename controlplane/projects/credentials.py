@@ -20,13 +20,13 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.clock import Clock
 from controlplane.contract import TenantOutputs
 from controlplane.errors import CredentialsUnreadable, Detail
-from controlplane.persistence.database import transaction
+from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.persistence.models import ProjectCredentials
+from controlplane.ports import Clock
 from controlplane.projects import repository
-from controlplane.settings import Settings
+from controlplane.settings import Settings, get_settings
 
 KEY_FILE = "credentials.key"
 
@@ -162,9 +162,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args != ["reseal"]:
         print("usage: python -m controlplane.projects.credentials reseal", file=sys.stderr)
         return 2
-    from controlplane.persistence.database import make_engine, make_session_factory
-    from controlplane.settings import get_settings
-
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:

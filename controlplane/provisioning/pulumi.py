@@ -51,7 +51,7 @@ T = TypeVar("T")
 def _dynamic_provider_env() -> dict[str, str]:
     """Python dynamic providers (stacks/object_quota.py) run in a process the engine starts through
     `pulumi-resource-pulumi-python` (stacks/bin): found first on the PATH, it runs this Python."""
-    import stacks
+    import stacks  # the stack programs (and their provider SDKs) load on first use, in workers only
 
     bin_dir = Path(stacks.__file__).resolve().parent / "bin"
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "SAHAB_DYNAMIC_PYTHON": sys.executable}
@@ -98,7 +98,7 @@ class PulumiProvisioner:
         """Pay the one-off costs when a worker process starts instead of in its first operation: the
         Automation API and the engine's version check (about 1 s), the stack programs and their
         provider SDK (pulumi_openstack alone takes seconds to import)."""
-        from stacks import REGISTRY, find_program
+        from stacks import REGISTRY, find_program  # loaded here on purpose: this is the warm-up
 
         try:
             self._pulumi_command()
@@ -200,7 +200,7 @@ class PulumiProvisioner:
         with self._lock:
             if self._command is None:
                 self.check_available()
-                from pulumi import automation as auto
+                from pulumi import automation as auto  # the engine's SDK loads in workers only, on first use
 
                 root = Path(shutil.which("pulumi")).resolve().parent.parent  # type: ignore[arg-type]
                 self._command = auto.PulumiCommand(root=str(root))
@@ -224,7 +224,7 @@ class PulumiProvisioner:
     def _open(self, spec: TenantSpec) -> tuple[StackProgram, Any, bool]:
         """The program, its stack, and whether the stack was created now (a new stack has no
         state, no lock and no pending operation: nothing to recover, nothing to read)."""
-        from pulumi import automation as auto
+        from pulumi import automation as auto  # Pulumi and the programs load in workers only, on first use
 
         from stacks import find_program
 
@@ -274,7 +274,7 @@ class PulumiProvisioner:
 
     def _cloud(self, spec: TenantSpec) -> _RegionCloud:
         """The region's admin entry of clouds.yaml: the configured file, not whatever the process env says."""
-        import openstack.config
+        import openstack.config  # openstacksdk is heavy: loaded on first use
 
         with self._lock:
             if self._clouds is None:
@@ -286,7 +286,7 @@ class PulumiProvisioner:
     def _run(
         self, stack: Any, operation: Callable[[], T], events: _EventRelay, verb: str, clear_lock: bool = True
     ) -> T:
-        from pulumi import automation as auto
+        from pulumi import automation as auto  # workers only, on first use
 
         try:
             with span(f"pulumi.{verb}"):  # one span per Pulumi operation
@@ -320,7 +320,7 @@ class _RegionCloud:
         return str(self.config.config["auth"]["auth_url"])
 
     def connect(self) -> Any:
-        import openstack
+        import openstack  # openstacksdk is heavy: loaded on first use
 
         return openstack.connection.Connection(config=self.config)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from controlplane.provisioning.protocol import Provisioner
+from controlplane.ports import Provisioner
 from controlplane.settings import Settings
 
 _IMPLEMENTATIONS = {

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from controlplane.clock import Clock
 from controlplane.domain.states import RequestState, check_transition
-from controlplane.metrics import REQUEST_TRANSITIONS
+from controlplane.observability.counters import REQUEST_TRANSITIONS
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import QuotaRequest, RequestEvent
+from controlplane.ports import Clock
 from controlplane.quota_requests import repository
 
 

@@ -40,7 +40,7 @@ from controlplane.errors import (
     RegionNotOpen,
     TooManyPendingRequests,
 )
-from controlplane.metrics import ADMISSION_DECISIONS
+from controlplane.observability.counters import ADMISSION_DECISIONS
 from controlplane.organisations import repository as organisations
 from controlplane.pagination import Page
 from controlplane.persistence.database import after_commit, savepoint

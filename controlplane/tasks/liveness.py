@@ -19,6 +19,8 @@ from typing import Any
 
 from celery.beat import PersistentScheduler
 
+from controlplane.settings import get_settings
+
 # Beat sleeps at most this long between ticks, so a live beat touches its file at least this often.
 BEAT_MAX_INTERVAL = 10.0
 
@@ -64,8 +66,6 @@ class HeartbeatScheduler(PersistentScheduler):  # type: ignore[misc]  # Celery s
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_interval: float = min(self.max_interval, BEAT_MAX_INTERVAL)
-        from controlplane.settings import get_settings
-
         self._beat = heartbeat_on_signal(get_settings().heartbeat_file)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:

@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 
 from celery import Task
 from celery.signals import heartbeat_sent, worker_process_init, worker_process_shutdown, worker_ready
+from prometheus_client import multiprocess
 
+from controlplane.billing import schedule
 from controlplane.capacity import check_totals as check_region_totals
-from controlplane.metrics import TASK_FAILURES, serve_process_metrics
+from controlplane.metrics import serve_process_metrics
+from controlplane.observability.counters import TASK_FAILURES
 from controlplane.observability.worker import instrument_worker
 from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
@@ -101,8 +104,6 @@ def _serve_metrics(**_: object) -> None:
 @worker_process_shutdown.connect
 def _forget_dead_process(pid: int | None = None, **_: object) -> None:
     # Live gauges of a finished pool process must not linger (counters are kept).
-    from prometheus_client import multiprocess
-
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
 
@@ -187,7 +188,6 @@ def capture_credentials(self: Task, project_id: str) -> str:
 @app.task(name=STATEMENTS)
 def statements() -> dict[str, object]:
     """Issue last month's statements, refresh this month's drafts, send budget alerts (Celery beat, hourly)."""
-    from controlplane.billing import schedule
 
     def step() -> dict[str, object]:
         rt = runtime()

@@ -20,12 +20,11 @@ import httpcore
 from prometheus_client import Counter
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.clock import Clock
 from controlplane.errors import InvalidInput, WebhookTargetUnresolved
 from controlplane.metering.alerts import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from controlplane.organisations import repository as organisations
 from controlplane.persistence.database import after_commit, transaction
-from controlplane.tasks.queue import TaskQueue
+from controlplane.ports import Clock, TaskQueue
 from controlplane.webhooks import http, repository
 from controlplane.webhooks.service import CANCELLED, DELIVERED, FAILED, PENDING
 from controlplane.webhooks.targets import TargetPolicy

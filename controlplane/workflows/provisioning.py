@@ -31,15 +31,15 @@ from controlplane.contract import ProgressCallback, ProgressEvent, TenantOutputs
 from controlplane.core import Core
 from controlplane.domain.states import ProjectState, RequestState
 from controlplane.errors import ProvisionerUnavailable
-from controlplane.metrics import PROVISIONING_DURATION
+from controlplane.observability.counters import PROVISIONING_DURATION
 from controlplane.organisations import repository as organisations
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project, QuotaRequest
+from controlplane.ports import Provisioner
 from controlplane.projects import credentials
 from controlplane.projects import repository as projects
 from controlplane.projects.credentials import CredentialVault
 from controlplane.projects.service import tenant_spec
-from controlplane.provisioning.protocol import Provisioner
 from controlplane.quota_requests import repository as requests
 from controlplane.quota_requests.lifecycle import record_progress, transition
 

@@ -14,7 +14,7 @@ import pytest
 from api.problems import status_for
 from cli import errors as cli_errors
 from cli.commands.requests import RequestState as CliRequestState
-from controlplane import errors as core
+from controlplane import errors as server_errors
 from controlplane.domain.states import RequestState
 
 SERVER_PACKAGES = ("controlplane", "api", "stacks", "pulumi")
@@ -56,8 +56,8 @@ def test_no_module_of_the_cli_imports_a_server_package() -> None:
     assert found == []
 
 
-def _error_classes() -> list[type[core.SahabError]]:
-    found, pending = [], [core.SahabError]
+def _error_classes() -> list[type[server_errors.SahabError]]:
+    found, pending = [], [server_errors.SahabError]
     while pending:
         cls = pending.pop()
         found.append(cls)
@@ -67,20 +67,20 @@ def _error_classes() -> list[type[core.SahabError]]:
 
 # What each family of the core's errors means to a script (cli/README.md, "Errors and exit codes").
 FAMILIES = [
-    (core.IdempotencyKeyReused, cli_errors.INVALID_INPUT),
-    (core.InvalidInput, cli_errors.INVALID_INPUT),
-    (core.AuthenticationFailed, cli_errors.NOT_AUTHENTICATED),
-    (core.PermissionDenied, cli_errors.FORBIDDEN),
-    (core.NotFound, cli_errors.NOT_FOUND),
-    (core.Conflict, cli_errors.CONFLICT),
-    (core.ProvisionerUnavailable, cli_errors.UNAVAILABLE),
-    (core.DependencyUnavailable, cli_errors.UNAVAILABLE),
-    (core.SahabError, cli_errors.UNEXPECTED),
+    (server_errors.IdempotencyKeyReused, cli_errors.INVALID_INPUT),
+    (server_errors.InvalidInput, cli_errors.INVALID_INPUT),
+    (server_errors.AuthenticationFailed, cli_errors.NOT_AUTHENTICATED),
+    (server_errors.PermissionDenied, cli_errors.FORBIDDEN),
+    (server_errors.NotFound, cli_errors.NOT_FOUND),
+    (server_errors.Conflict, cli_errors.CONFLICT),
+    (server_errors.ProvisionerUnavailable, cli_errors.UNAVAILABLE),
+    (server_errors.DependencyUnavailable, cli_errors.UNAVAILABLE),
+    (server_errors.SahabError, cli_errors.UNEXPECTED),
 ]
 
 
 @pytest.mark.parametrize("cls", _error_classes(), ids=lambda cls: cls.code)
-def test_every_problem_the_api_sends_gets_its_familys_exit_code(cls: type[core.SahabError]) -> None:
+def test_every_problem_the_api_sends_gets_its_familys_exit_code(cls: type[server_errors.SahabError]) -> None:
     """By its code where the CLI knows it, else by the HTTP status the API gives it."""
     expected = next(code for family, code in FAMILIES if issubclass(cls, family))
     error = cls.__new__(cls)  # only its class matters to the status

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from api.auth._jose import JsonWebKey, JsonWebToken
+from api.jose import JsonWebKey, JsonWebToken
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CLI = "sahab-cli"

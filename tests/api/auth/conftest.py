@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from api.auth import TokenVerifier
-from api.auth._jose import JsonWebKey
 from api.issuer import create_issuer
 from api.issuer.testing import BackgroundServer
+from api.jose import JsonWebKey
 from controlplane.clock import FrozenClock
 from controlplane.settings import Settings
 from tests.support.identity import isolated_settings

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.auth import TokenVerifier
-from api.auth._jose import JsonWebToken
+from api.jose import JsonWebToken
 from controlplane.domain.states import MemberRole, PlatformRole
 from controlplane.errors import AuthenticationFailed, DependencyUnavailable
 from controlplane.settings import Settings

@@ -306,7 +306,7 @@ def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_
 
 
 def test_every_operation_releases_its_lease_and_observes_its_duration(sessions, core, workflow, provisioner):
-    from controlplane.metrics import PROVISIONING_DURATION
+    from controlplane.observability.counters import PROVISIONING_DURATION
 
     def count(operation: str, outcome: str) -> float:
         return sum(

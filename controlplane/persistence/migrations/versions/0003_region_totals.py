@@ -10,6 +10,8 @@ live projects exactly as the invariant check recomputes them (controlplane.capac
 from alembic import op
 import sqlalchemy as sa
 
+from controlplane.capacity import sum_grants  # the same arithmetic as the invariant check
+
 
 revision = '0003'
 down_revision = '0004'
@@ -36,8 +38,6 @@ def upgrade() -> None:
         .join(organisations, organisations.c.id == projects.c.organisation_id)
         .where(projects.c.state != 'decommissioned')
     )
-    from controlplane.capacity import sum_grants  # the same arithmetic as the invariant check
-
     sums = sum_grants(rows)
     op.bulk_insert(totals, [
         {"region_id": region_id, "granted": sums[region_id].all_plain(), "granted_business": sums[region_id].business_plain()}
