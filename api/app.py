@@ -14,18 +14,18 @@ from api.idempotency import IdempotencyMiddleware
 from api.issuer import create_issuer
 from api.observability import instrument_api
 from api.routes import drift, organisations, programmes, projects, quota_requests, regions, statements, system, usage
+from controlplane.composition import ApiRoot, build_api
 from controlplane.demo import seed_demo
 from controlplane.persistence.database import transaction
-from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import Settings, get_settings
 
 
 def create_app(
-    settings: Settings | None = None, runtime: Runtime | None = None, verifier: object | None = None
+    settings: Settings | None = None, runtime: ApiRoot | None = None, verifier: object | None = None
 ) -> FastAPI:
     settings = settings or (runtime.settings if runtime else get_settings())
-    runtime = runtime or build_runtime(settings)
-    prepare_database(runtime)
+    runtime = runtime or build_api(settings)  # the API's composition root: never a provisioner
+    runtime.prepare_database()
     if settings.demo_accounts and settings.uses_builtin_issuer:
         with transaction(runtime.sessions) as session:
             seed_demo(session, runtime.core.clock)

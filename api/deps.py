@@ -9,14 +9,14 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from controlplane.composition import ApiRoot
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.errors import AuthenticationFailed, Detail
-from controlplane.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def get_runtime(request: Request) -> ApiRoot:
+    runtime: ApiRoot = request.app.state.runtime
     return runtime
 
 
@@ -53,4 +53,4 @@ async def authenticate(request: Request) -> Principal:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CallerDep = Annotated[Principal, Depends(authenticate)]
 CoreDep = Annotated[Core, Depends(get_core)]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[ApiRoot, Depends(get_runtime)]

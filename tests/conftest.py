@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.auth.verifier import TokenVerifier  # noqa: E402
+from controlplane.composition import ApiRoot, build_api  # noqa: E402
 from controlplane.persistence.migrate import upgrade  # noqa: E402
-from controlplane.runtime import Runtime, build_runtime  # noqa: E402
 from controlplane.settings import Settings  # noqa: E402
 from tests.support.fakes import RecordingQueue  # noqa: E402
 from tests.support.identity import TestIssuer  # noqa: E402
@@ -131,14 +131,14 @@ def queue() -> RecordingQueue:
 
 
 @pytest.fixture
-def runtime(settings: Settings, queue: RecordingQueue) -> Iterator[Runtime]:
-    built = build_runtime(settings, queue=queue)
+def runtime(settings: Settings, queue: RecordingQueue) -> Iterator[ApiRoot]:
+    built = build_api(settings, queue=queue)
     yield built
     built.engine.dispose()
 
 
 @pytest.fixture
-def client(runtime: Runtime, settings: Settings) -> Iterator[TestClient]:
+def client(runtime: ApiRoot, settings: Settings) -> Iterator[TestClient]:
     verifier = TokenVerifier.from_settings(settings)
     with TestClient(create_app(runtime=runtime, verifier=verifier), raise_server_exceptions=False) as test_client:
         yield test_client

@@ -12,12 +12,12 @@ from api.portal.oidc import OidcClient
 from api.portal.routes import router
 from api.portal.sessions import CookieSealer
 from api.portal.web import Portal
-from controlplane.runtime import Runtime
+from controlplane.composition import ApiRoot
 
 STATIC = Path(__file__).parent / "static"
 
 
-def install(app: FastAPI, runtime: Runtime) -> None:
+def install(app: FastAPI, runtime: ApiRoot) -> None:
     settings = runtime.settings
     app.state.portal = Portal(runtime=runtime, sealer=CookieSealer.from_settings(settings), oidc=OidcClient(settings))
     app.include_router(router)

@@ -25,9 +25,9 @@ from api.portal import i18n, words
 from api.portal.oidc import OidcClient
 from api.portal.sessions import SESSION_COOKIE, CookieSealer, PortalSession
 from api.problems import status_for
+from controlplane.composition import ApiRoot
 from controlplane.domain.principal import Principal
 from controlplane.errors import AuthenticationFailed, SahabError
-from controlplane.runtime import Runtime
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -53,7 +53,7 @@ class CsrfRefused(Exception):
 class Portal:
     """Built once per app, kept in app.state.portal."""
 
-    runtime: Runtime
+    runtime: ApiRoot
     sealer: CookieSealer
     oidc: OidcClient
     environments: dict[str, Environment] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.billing import budgets
+from controlplane.composition import ApiRoot
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import RequestState
@@ -15,7 +16,6 @@ from controlplane.persistence.database import transaction
 from controlplane.persistence.models import QuotaRequest
 from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import Decision, EventOut, QuotaRequestCreate, QuotaRequestOut, RejectDecision
-from controlplane.runtime import Runtime
 
 # Event ids are a 32-bit integer column on PostgreSQL: a larger `after` cannot even be bound there.
 MAX_EVENT_ID = 2**31 - 1
@@ -32,7 +32,7 @@ async def create_request(data: QuotaRequestCreate, runtime: RuntimeDep, caller: 
     return await run_in_threadpool(_create, runtime, caller, data)
 
 
-def _create(runtime: Runtime, caller: Principal, data: QuotaRequestCreate) -> QuotaRequestOut:
+def _create(runtime: ApiRoot, caller: Principal, data: QuotaRequestCreate) -> QuotaRequestOut:
     # The hot path owns its transaction, so that the commit follows the region's lock in the same
     # thread at once: a dependency's commit would wait for the event loop and another thread.
     with transaction(runtime.sessions) as session:

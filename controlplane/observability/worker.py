@@ -16,8 +16,8 @@ from controlplane.settings import Settings
 _instrumented = False
 
 
-def instrument_worker(settings: Settings, runtime: Callable[[], Any]) -> None:
-    """`runtime` is the worker's (cached) Runtime factory: its engine is traced on first use."""
+def instrument_worker(settings: Settings, root: Callable[[], Any]) -> None:
+    """`root` is the worker's (cached) root factory (controlplane.composition): its engine is traced on first use."""
     global _instrumented
     if _instrumented:
         return
@@ -32,7 +32,7 @@ def instrument_worker(settings: Settings, runtime: Callable[[], Any]) -> None:
 
     def trace_engine(**_: Any) -> None:
         if tracing.enabled():
-            tracing.instrument_engine(runtime().engine)
+            tracing.instrument_engine(root().engine)
 
     signals.worker_init.connect(start_process, weak=False)
     signals.worker_process_init.connect(start_process, weak=False)

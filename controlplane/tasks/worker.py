@@ -1,6 +1,7 @@
 """Celery entry point: `celery -A controlplane.tasks.worker worker` (and `beat`).
 
-Tasks take ids only and delegate to the workflow, which reloads state."""
+Tasks take ids only and delegate to the worker's root (controlplane.composition.WorkerRoot), built on
+first use in each process; beat loads this module for the app and its schedule and never builds it."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from prometheus_client import multiprocess
 
 from controlplane.billing import schedule
 from controlplane.capacity import check_totals as check_region_totals
+from controlplane.composition import WorkerRoot, build_beat, build_worker
 from controlplane.metrics import serve_process_metrics
 from controlplane.observability.counters import TASK_FAILURES
 from controlplane.observability.worker import instrument_worker
-from controlplane.runtime import Runtime, build_runtime, prepare_database
 from controlplane.settings import get_settings
 from controlplane.tasks.celery_app import (
     CAPTURE_CREDENTIALS,
@@ -36,7 +37,6 @@ from controlplane.tasks.celery_app import (
     STATEMENTS,
     WEBHOOKS_RECONCILE,
     CeleryQueue,
-    create_celery,
 )
 from controlplane.tasks.liveness import heartbeat_on_signal
 from controlplane.workflows.provisioning import ProvisioningWorkflow
@@ -47,17 +47,17 @@ T = TypeVar("T")
 # file backend (they hold the tenants' secrets, encrypted), the embedded credentials key, SQLite files.
 # The engine is a child process and inherits this mask.
 os.umask(0o077)
-app = create_celery(get_settings())
+app = build_beat(get_settings())
 
 
 @lru_cache
-def runtime() -> Runtime:
-    built = build_runtime(get_settings(), queue=CeleryQueue(app))
-    prepare_database(built)
+def root() -> WorkerRoot:
+    built = build_worker(get_settings(), queue=CeleryQueue(app))
+    built.prepare_database()
     return built
 
 
-instrument_worker(get_settings(), runtime)  # task/process metrics, heartbeats, logs, traces
+instrument_worker(get_settings(), root)  # task/process metrics, heartbeats, logs, traces
 
 # Liveness (SAHAB_HEARTBEAT_FILE): the main process touches the file on each Celery heartbeat (~2 s),
 # which its event loop sends; `sahab-server alive` is the probe. Connected at import, before the
@@ -69,27 +69,17 @@ worker_ready.connect(_alive, weak=False)
 
 @lru_cache
 def workflow(worker_id: str) -> ProvisioningWorkflow:
-    """The worker id is the Celery node name (e.g. worker1@host): a restarted worker with
-    the same name takes its own leases back at once; other workers wait for them to expire."""
-    rt = runtime()
-    return ProvisioningWorkflow(
-        rt.sessions,
-        rt.core,
-        rt.provisioner,
-        worker_id=worker_id,
-        lease_seconds=rt.settings.lease_seconds,
-        vault=rt.vault,
-    )
+    return root().workflow(worker_id)
 
 
 @worker_process_init.connect
 def _fresh_connections(**_: object) -> None:
     # Forked pool processes must not share the parent's database connections.
-    runtime.cache_clear()
+    root.cache_clear()
     workflow.cache_clear()
     # Connect and load the engine now, not in the first task a user waits for.
     try:
-        runtime().provisioner.warm_up()
+        root().provisioner.warm_up()
     except Exception:  # the first task says what is wrong, with the task's own handling
         logging.getLogger(__name__).warning("worker warm-up failed", exc_info=True)
 
@@ -145,7 +135,7 @@ def meter() -> dict[str, int]:
     """Metering collection (Celery beat, every SAHAB_METERING_INTERVAL_SECONDS)."""
 
     def step() -> dict[str, int]:
-        result = runtime().metering.collect()
+        result = root().metering.collect()
         return {
             "projects": result.projects,
             "read": result.read,
@@ -165,19 +155,19 @@ def repair(self: Task, project_id: str) -> str:
 @app.task(name=DELIVER_WEBHOOK, acks_late=True)
 def deliver_webhook(delivery_id: str) -> str:
     """One attempt at one stored webhook delivery; a retry is a new task, sent with its backoff by the attempt."""
-    return _run(DELIVER_WEBHOOK, runtime().webhooks.deliver, delivery_id)
+    return _run(DELIVER_WEBHOOK, root().webhooks.deliver, delivery_id)
 
 
 @app.task(name=WEBHOOKS_RECONCILE)
 def webhooks_reconcile() -> int:
     """Deliveries whose task was lost are sent again (Celery beat, every 30 s)."""
-    return _run(WEBHOOKS_RECONCILE, lambda: len(runtime().webhooks.reconcile()))
+    return _run(WEBHOOKS_RECONCILE, lambda: len(root().webhooks.reconcile()))
 
 
 @app.task(name=CHECK_TOTALS)
 def check_totals() -> dict[str, dict[str, dict[str, int]]]:
     """The running totals' invariant (Celery beat, every SAHAB_TOTALS_CHECK_INTERVAL_SECONDS): what it repaired."""
-    return _run(CHECK_TOTALS, check_region_totals, runtime().sessions)
+    return _run(CHECK_TOTALS, check_region_totals, root().sessions)
 
 
 @app.task(name=CAPTURE_CREDENTIALS, acks_late=True, bind=True)
@@ -190,9 +180,9 @@ def statements() -> dict[str, object]:
     """Issue last month's statements, refresh this month's drafts, send budget alerts (Celery beat, hourly)."""
 
     def step() -> dict[str, object]:
-        rt = runtime()
-        assert rt.core.billing is not None
-        return schedule.run(rt.sessions, rt.core.billing, rt.core.clock, rt.core.queue)
+        worker = root()
+        assert worker.core.billing is not None
+        return schedule.run(worker.sessions, worker.core.billing, worker.core.clock, worker.core.queue)
 
     return _run(STATEMENTS, step)
 
@@ -202,7 +192,7 @@ def programmes() -> dict[str, int]:
     """Programme expiry notices, expiries and shrinking (Celery beat, every SAHAB_PROGRAMMES_CHECK_INTERVAL_SECONDS)."""
 
     def step() -> dict[str, int]:
-        outcome = runtime().programme_scheduler.run()
+        outcome = root().programme_scheduler.run()
         return {
             "notices": len(outcome.notices),
             "expired": len(outcome.expired),

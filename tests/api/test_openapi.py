@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.app import create_app
 from api.auth.verifier import TokenVerifier
-from controlplane.runtime import build_runtime
+from controlplane.composition import build_api
 from controlplane.settings import Settings
 from tests.api.helpers import org_with_admin
 from tests.support.fakes import RecordingQueue
@@ -43,7 +43,7 @@ def app(sqlite_url, issuer, tmp_path) -> Iterator[object]:
         broker_url="memory://",
         demo_accounts=False,
     )
-    runtime = build_runtime(settings, queue=RecordingQueue())
+    runtime = build_api(settings, queue=RecordingQueue())
     org_with_admin(runtime, "salma")  # something to find behind the lists
     yield create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings))
     runtime.engine.dispose()

@@ -20,11 +20,11 @@ from api.app import create_app
 from api.auth import TokenVerifier
 from controlplane.billing import schedule
 from controlplane.clock import FrozenClock
+from controlplane.composition import ApiRoot, build_api, worker_root
 from controlplane.metering.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project
 from controlplane.programmes.catalogue import DEMO_PROGRAMMES
-from controlplane.runtime import Runtime, build_runtime
 from controlplane.settings import Settings
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
@@ -68,14 +68,14 @@ def settings(database_url: str, issuer, tmp_path: Path, smtp: SmtpServer) -> Set
 
 
 @pytest.fixture
-def runtime(settings: Settings, queue: RecordingQueue, clock: FrozenClock) -> Iterator[Runtime]:
-    built = build_runtime(settings, queue=queue, clock=clock)
+def runtime(settings: Settings, queue: RecordingQueue, clock: FrozenClock) -> Iterator[ApiRoot]:
+    built = build_api(settings, queue=queue, clock=clock)
     yield built
     built.engine.dispose()
 
 
 @pytest.fixture
-def client(runtime: Runtime, settings: Settings) -> Iterator[TestClient]:
+def client(runtime: ApiRoot, settings: Settings) -> Iterator[TestClient]:
     with TestClient(
         create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings)), raise_server_exceptions=False
     ) as test_client:
@@ -221,13 +221,14 @@ def test_a_startup_joins_the_free_programme_pays_nothing_then_pays_the_listed_pr
         assert february["price_versions"] == ["2026-01"]
 
         # 6. The expiry notices, 30, 7 and 1 days before the end: each by signed webhook and by e-mail, once.
-        scheduler = runtime.programme_scheduler
+        worker = worker_root(runtime)  # the worker's root beside the API's, on the same database
+        scheduler = worker.programme_scheduler
         for days in (30, 7, 1):
             clock._now = ENDS - timedelta(days=days, hours=-1)
             scheduler.run()
             scheduler.run()  # a second beat sends nothing more
         for delivery_id, _ in list(queue.webhooks):
-            assert runtime.webhooks.deliver(delivery_id) == "delivered"
+            assert worker.webhooks.deliver(delivery_id) == "delivered"
         messages = smtp.wait_for(3)
     assert [m["Subject"].rsplit("(", 1)[1] for m in messages] == ["in 30 days)", "in 7 days)", "in 1 day)"]
     assert {m["To"] for m in messages} == {"founders@atlas.example"}

@@ -70,7 +70,7 @@ API_PROCESS = textwrap.dedent("""
     from api.app import create_app
     from api.auth.verifier import TokenVerifier
     from controlplane.persistence.migrate import upgrade
-    from controlplane.runtime import build_runtime
+    from controlplane.composition import build_api
     from controlplane.settings import Settings
     from controlplane.workflows.provisioning import ProvisioningWorkflow
     from tests.api.helpers import create_request, make_active, org_with_admin
@@ -84,7 +84,7 @@ API_PROCESS = textwrap.dedent("""
         settings = Settings(database_url=url, data_dir=data, oidc_issuer=issuer.url, broker_url="memory://",
                             demo_accounts=False, provisioner="pulumi")
         queue = RecordingQueue()
-        runtime = build_runtime(settings, queue=queue)
+        runtime = build_api(settings, queue=queue)
         with TestClient(create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings))) as client:
             headers = issuer.headers("amina")
             org = org_with_admin(runtime, "amina")

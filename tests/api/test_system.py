@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth.verifier import TokenVerifier
-from controlplane.runtime import build_runtime
+from controlplane.composition import build_api
 from tests.support.ports import free_port
 
 
@@ -22,7 +22,7 @@ def broker_down(settings):
     """The API with a real Celery connection to a RabbitMQ port where nothing listens."""
     port = free_port()
     down = settings.model_copy(update={"broker_url": f"amqp://guest:guest@127.0.0.1:{port}//"})
-    runtime = build_runtime(down)
+    runtime = build_api(down)
     with TestClient(
         create_app(runtime=runtime, verifier=TokenVerifier.from_settings(down)), raise_server_exceptions=False
     ) as client:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
+from controlplane.composition import build_api
 from controlplane.persistence.migrate import upgrade
-from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
 from tests.support.cli import PASSWORDS, Cli, External, Served, WorkerQueue, device_token
 from tests.support.identity import ServerThread, isolated_settings
@@ -39,7 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         demo_accounts=True,
     )
     queue = WorkerQueue()
-    runtime = build_runtime(settings, queue=queue)
+    runtime = build_api(settings, queue=queue)
     queue.runtime = runtime
     with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
         yield Served(url=server.url, runtime=runtime, queue=queue)

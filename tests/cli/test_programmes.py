@@ -17,11 +17,11 @@ from api.app import create_app
 from api.auth.verifier import TokenVerifier
 from controlplane.billing import schedule
 from controlplane.clock import FrozenClock
+from controlplane.composition import build_api, worker_root
 from controlplane.persistence.database import transaction
 from controlplane.persistence.migrate import upgrade
 from controlplane.persistence.models import Project
 from controlplane.programmes.catalogue import DEMO_PROGRAMMES
-from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
 from tests import factories
 from tests.support.cli import Cli, Served, WorkerQueue, device_token
@@ -44,7 +44,7 @@ def served_with_programmes(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         programmes_path=DEMO_PROGRAMMES,
     )
     queue = WorkerQueue()
-    runtime = build_runtime(settings, queue=queue)
+    runtime = build_api(settings, queue=queue)
     queue.runtime = runtime
     with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
         served = Served(url=server.url, runtime=runtime, queue=queue)
@@ -157,7 +157,7 @@ def story(tmp_path: Path) -> Iterator[tuple[Served, FrozenClock, SmtpServer]]:
             smtp_sender="sahab@cloud.example.ma",
         )
         queue = WorkerQueue(every_environment_live=True)
-        runtime = build_runtime(settings, queue=queue, clock=clock)
+        runtime = build_api(settings, queue=queue, clock=clock)
         queue.runtime = runtime
         app = create_app(settings, runtime=runtime, verifier=TokenVerifier.from_settings(settings, clock=clock))
         with ServerThread(app, port=port) as server:
@@ -225,7 +225,7 @@ def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Pa
 
     # 30 days before the end: the first notice (e-mail to the contact address); the choice opens.
     clock._now = ENDS - timedelta(days=30)
-    runtime.programme_scheduler.run()
+    worker_root(runtime).programme_scheduler.run()
     [notice] = smtp.wait_for(1)
     assert notice["To"] == "founders@startup.example.ma" and "in 30 days" in notice["Subject"]
     cli = signed_in(served, tmp_path, clock.now())
@@ -234,12 +234,12 @@ def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Pa
     assert cli.json("programmes", "choose", enrolment["id"], "continue", user="youssef")["choice"] == "continue"
     for days in (7, 1):
         clock._now = ENDS - timedelta(days=days)
-        runtime.programme_scheduler.run()
+        worker_root(runtime).programme_scheduler.run()
     assert [m["Subject"].rsplit("(", 1)[1] for m in smtp.wait_for(3)] == ["in 30 days)", "in 7 days)", "in 1 day)"]
 
     # The end: continued at the normal price, the project in the general pool as it is.
     clock._now = ENDS
-    assert runtime.programme_scheduler.run().continued == [enrolment["id"]]
+    assert worker_root(runtime).programme_scheduler.run().continued == [enrolment["id"]]
     with transaction(runtime.sessions) as session:
         factories.usage_sample(session, session.get_one(Project, request["project_id"]), ENDS, quota=QUOTA, used=USED)
     clock._now = datetime(2027, 3, 1, 1, tzinfo=UTC)

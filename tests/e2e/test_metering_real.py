@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from controlplane.composition import build_worker
 from controlplane.contract import quota_fields
 from controlplane.domain.resources import PRESETS, as_plain
 from controlplane.domain.states import ProjectState
@@ -19,7 +20,6 @@ from controlplane.metering.reports import usage_report
 from controlplane.metrics import MeteringMetrics
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project, ProjectMetering, RegionMetering
-from controlplane.runtime import build_runtime, prepare_database
 from controlplane.settings import Settings
 from tests import factories
 from tests.devcloud.conftest import cleanup_project
@@ -48,7 +48,7 @@ def set_quota(admin, project_id: str, quota: dict[str, int]) -> None:
 
 def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issuer, tmp_path):
     admin = cloud
-    runtime = build_runtime(
+    runtime = build_worker(
         Settings(
             database_url=sqlite_url,
             data_dir=tmp_path / "data",
@@ -59,7 +59,7 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         ),
         queue=RecordingQueue(),
     )
-    prepare_database(runtime)
+    runtime.prepare_database()
     granted = as_plain(PRESETS["small"])
     with transaction(runtime.sessions) as session:
         org = factories.organisation(session)

@@ -10,7 +10,7 @@ import uuid
 import openstack
 import pytest
 
-from controlplane.runtime import build_runtime
+from controlplane.composition import build_worker
 from controlplane.settings import Settings
 from tests.e2e.conftest import wait_for
 from tests.support.fakes import RecordingQueue
@@ -129,7 +129,7 @@ def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(
 
 def metering_runtime(database_url: str, issuer, tmp_path):
     """The collection, run here on the stack's database (the beat is not started in these tests)."""
-    runtime = build_runtime(
+    runtime = build_worker(
         Settings(
             database_url=database_url,
             data_dir=tmp_path / "meter",

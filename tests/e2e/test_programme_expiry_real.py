@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from controlplane.capacity import check_totals, lock_region
 from controlplane.clock import FrozenClock
+from controlplane.composition import build_worker
 from controlplane.domain.resources import PRESETS, as_plain
 from controlplane.mail import NullMailer
 from controlplane.persistence.database import transaction
@@ -25,7 +26,6 @@ from controlplane.programmes.catalogue import DEMO_PROGRAMMES
 from controlplane.programmes.expiry import ProgrammeScheduler
 from controlplane.quota_requests import service as requests
 from controlplane.quota_requests.schemas import QuotaRequestCreate
-from controlplane.runtime import build_runtime, prepare_database
 from controlplane.settings import Settings
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
@@ -51,8 +51,8 @@ def test_sahab_shrinks_an_expired_enrolment_on_the_cloud(postgres_url, cloud, tm
         programmes_path=DEMO_PROGRAMMES,
     )
     queue, clock = RecordingQueue(), FrozenClock()
-    runtime = build_runtime(settings, queue=queue, clock=clock)
-    prepare_database(runtime)
+    runtime = build_worker(settings, queue=queue, clock=clock)
+    runtime.prepare_database()
     core, sessions = runtime.core, runtime.sessions
     workflow = ProvisioningWorkflow(
         sessions, core, runtime.provisioner, worker_id="e2e-programmes", vault=runtime.vault

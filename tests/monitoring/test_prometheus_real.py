@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 
+from controlplane.composition import build_api
 from controlplane.metering.collect import MeteringCollector
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project
-from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
 from tests.monitoring.conftest import lint_problems, tool
 from tests.support.fakes import InMemoryProvisioner, RecordingQueue
@@ -69,7 +69,7 @@ def test_prometheus_scrapes_sahab_and_answers_promql(sqlite_url, issuer, tmp_pat
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp"),
     )
     (tmp_path / "mp").mkdir()
-    runtime = build_runtime(
+    runtime = build_api(
         Settings(
             database_url=sqlite_url,
             data_dir=tmp_path / "data",
@@ -79,9 +79,7 @@ def test_prometheus_scrapes_sahab_and_answers_promql(sqlite_url, issuer, tmp_pat
         ),
         queue=RecordingQueue(),
     )
-    from controlplane.runtime import prepare_database
-
-    prepare_database(runtime)
+    runtime.prepare_database()
     tenant_id = seed(runtime)
     runtime.engine.dispose()
 

@@ -17,10 +17,10 @@ import httpx
 from typer.testing import CliRunner
 
 from cli.main import app as cli_app
+from controlplane.composition import ApiRoot
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project, QuotaRequest
 from controlplane.provisioning.unavailable import UnavailableProvisioner
-from controlplane.runtime import Runtime
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests.support.fakes import InMemoryProvisioner
 from tests.support.oauth import OAuthIssuer
@@ -32,7 +32,7 @@ PASSWORDS = {"amina": "amina-demo", "youssef": "youssef-demo", "salma": "salma-d
 class WorkerQueue:
     """Like a Celery worker: runs the provisioning workflow shortly after the API enqueues."""
 
-    runtime: Runtime | None = None
+    runtime: ApiRoot | None = None
     live: InMemoryProvisioner = field(default_factory=InMemoryProvisioner)
     threads: list[threading.Thread] = field(default_factory=list)
     every_environment_live: bool = False  # else only environments named live* reach the in-memory cloud
@@ -85,7 +85,7 @@ class WorkerQueue:
 @dataclass
 class Served:
     url: str
-    runtime: Runtime
+    runtime: ApiRoot
     queue: WorkerQueue
 
 

@@ -137,15 +137,15 @@ def served_api(tmp: Path, settings_for: Callable[[str, str], Any], queue: Any = 
     """Sahab's API on a fresh, migrated SQLite database, served over HTTP in a thread until the block ends.
     `settings_for(public_url, database_url)` makes its settings; yields (url, settings, runtime)."""
     from api.app import create_app
+    from controlplane.composition import build_api
     from controlplane.persistence.migrate import upgrade
-    from controlplane.runtime import build_runtime
     from tests.support.fakes import RecordingQueue
 
     port = free_port()
     database_url = f"sqlite:///{tmp / 'sahab.db'}"
     upgrade(database_url)
     settings = settings_for(f"http://127.0.0.1:{port}", database_url)
-    runtime = build_runtime(settings, queue=queue if queue is not None else RecordingQueue())
+    runtime = build_api(settings, queue=queue if queue is not None else RecordingQueue())
     try:
         with ServerThread(create_app(settings, runtime=runtime), port=port) as server:
             yield server.url, settings, runtime

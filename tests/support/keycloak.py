@@ -30,8 +30,8 @@ from urllib.parse import urljoin
 
 import httpx
 
+from controlplane.composition import ApiRoot
 from controlplane.persistence.database import transaction
-from controlplane.runtime import Runtime
 from controlplane.settings import Settings
 from tests import factories
 from tests.support.ports import free_port
@@ -473,7 +473,7 @@ class ShiftedClock:
 class Sahab:
     url: str
     settings: Settings
-    runtime: Runtime
+    runtime: ApiRoot
     keycloak: KeycloakServer
     admin: KeycloakAdmin
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from api.issuer.testing import BackgroundServer
-from controlplane.runtime import Runtime, build_runtime
+from controlplane.composition import ApiRoot, build_api
 from tests.support.identity import isolated_settings
 
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
@@ -23,7 +23,7 @@ HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 @dataclass
 class ServedSahab:
     url: str
-    runtime: Runtime
+    runtime: ApiRoot
 
     @property
     def portal(self) -> str:
@@ -39,7 +39,7 @@ def served_sahab(
     server = BackgroundServer()
     try:
         configured = isolated_settings(server.url, data_dir, database_url=database_url, **settings)
-        runtime = build_runtime(configured, queue=queue, clock=clock)
+        runtime = build_api(configured, queue=queue, clock=clock)
         server.start(create_app(runtime=runtime))
         yield ServedSahab(server.url, runtime)
     finally:

@@ -76,9 +76,9 @@ def test_api_access_lines_carry_the_request_id_it_answered_with(json_lines, sqli
         demo_accounts=False,
         log_format="json",
     )
-    from controlplane.runtime import build_runtime
+    from controlplane.composition import build_api
 
-    runtime = build_runtime(settings, queue=RecordingQueue())
+    runtime = build_api(settings, queue=RecordingQueue())
     app = create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings))
     stream = io.StringIO()
     logs.configure("json", "INFO", stream=stream)
@@ -179,7 +179,7 @@ import uvicorn
 from api.app import create_app
 from api.server import uvicorn_log_options
 from controlplane.observability import tracing
-from controlplane.runtime import build_runtime
+from controlplane.composition import build_api
 from controlplane.settings import Settings
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -188,7 +188,7 @@ from tests.support.fakes import RecordingQueue
 tracing.install_provider("sahab-api", SimpleSpanProcessor(InMemorySpanExporter()))
 settings = Settings(database_url={sqlite_url!r}, data_dir={str(tmp_path / "data")!r}, oidc_issuer={issuer.url!r},
                     broker_url="memory://", demo_accounts=False, log_format="json")
-app = create_app(settings, runtime=build_runtime(settings, queue=RecordingQueue()))
+app = create_app(settings, runtime=build_api(settings, queue=RecordingQueue()))
 
 @app.get("/test-only/boom")
 def boom():

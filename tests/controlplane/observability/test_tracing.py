@@ -9,9 +9,9 @@ from opentelemetry.trace import StatusCode
 
 from api.app import create_app
 from api.auth.verifier import TokenVerifier
+from controlplane.composition import build_api
 from controlplane.observability import tracing
 from controlplane.persistence.database import transaction
-from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
 from controlplane.tasks.celery_app import CeleryQueue, create_celery
 from tests import factories
@@ -33,10 +33,10 @@ from api.app import create_app
 from controlplane.observability import tracing
 from controlplane.settings import Settings
 from tests.support.fakes import RecordingQueue
-from controlplane.runtime import build_runtime
+from controlplane.composition import build_api
 settings = Settings(database_url={sqlite_url!r}, data_dir={str(tmp_path)!r}, oidc_issuer={issuer.url!r},
                     broker_url="memory://", demo_accounts=False, otlp_endpoint=os.environ.get("ENDPOINT", ""))
-create_app(runtime=build_runtime(settings, queue=RecordingQueue()), verifier=object())
+create_app(runtime=build_api(settings, queue=RecordingQueue()), verifier=object())
 print(tracing.enabled(), type(trace.get_tracer_provider()).__name__,
       "opentelemetry.exporter.otlp.proto.http.trace_exporter" in sys.modules,
       "opentelemetry.instrumentation.fastapi" in sys.modules)
@@ -64,7 +64,7 @@ def traced(sqlite_url, issuer, tmp_path):
         demo_accounts=False,
     )
     celery = create_celery(settings)
-    runtime = build_runtime(settings, queue=CeleryQueue(celery))
+    runtime = build_api(settings, queue=CeleryQueue(celery))
     with TestClient(
         create_app(runtime=runtime, verifier=TokenVerifier.from_settings(settings)), raise_server_exceptions=False
     ) as client:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from controlplane.composition import build_api
 from controlplane.persistence.database import make_engine
 from controlplane.persistence.migrate import upgrade
-from controlplane.runtime import build_runtime
 from controlplane.settings import Settings
 from tests.support.fakes import RecordingQueue
 
@@ -34,7 +34,7 @@ def test_the_data_directory_and_the_sqlite_files_are_private(tmp_path, umask_022
         data_dir=data_dir, oidc_issuer="http://127.0.0.1:9/idp", broker_url="memory://", demo_accounts=False
     )
     upgrade(settings.database_url)
-    runtime = build_runtime(settings, queue=RecordingQueue())
+    runtime = build_api(settings, queue=RecordingQueue())
     with runtime.engine.begin() as connection:  # a write, so the WAL and shared-memory files exist
         connection.execute(text("CREATE TABLE probe (x INTEGER)"))
         connection.execute(text("INSERT INTO probe VALUES (1)"))

@@ -227,7 +227,7 @@ def test_delivered_alerts_are_dropped_after_the_retention_and_failed_ones_kept(s
 
 def test_the_allow_list_setting_decides_at_every_delivery(settings, queue, organisation, sessions, clock):
     """Loopback allowed by the setting when the URL was saved, then the operator removed it: refused."""
-    from controlplane.runtime import build_runtime
+    from controlplane.composition import build_worker
 
     receiver = Receiver()
     with receiver.serving() as server:
@@ -235,9 +235,9 @@ def test_the_allow_list_setting_decides_at_every_delivery(settings, queue, organ
             row = session.get_one(Organisation, organisation)
             row.alert_webhook_url, row.alert_webhook_secret = f"{server.url}/hook", "s3cret"
             first, second = enqueue_alerts(session, queue, [Alert(organisation, PAYLOAD)] * 2, clock.now())
-        allowed = build_runtime(settings.model_copy(update={"alert_webhook_allowed_targets": LOOPBACK}), queue=queue)
+        allowed = build_worker(settings.model_copy(update={"alert_webhook_allowed_targets": LOOPBACK}), queue=queue)
         assert allowed.webhooks.deliver(first) == "delivered"
-        changed = build_runtime(settings, queue=queue)  # the default: nothing allow-listed
+        changed = build_worker(settings, queue=queue)  # the default: nothing allow-listed
         assert changed.webhooks.deliver(second) == "failed"
         for runtime in (allowed, changed):
             runtime.engine.dispose()
