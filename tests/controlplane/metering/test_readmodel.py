@@ -18,8 +18,8 @@ def _run(session) -> None:
     session.add(MeteringRun(started_at=NOW, finished_at=NOW, duration_seconds=1.0, projects=1, failures=0, drifts=1))
 
 
-def test_usage_is_summed_per_region_and_reused_until_the_next_collection(sessions, core):
-    rabat = core.region("rabat-1")
+def test_usage_is_summed_per_region_and_reused_until_the_next_collection(sessions, deps):
+    rabat = deps.region("rabat-1")
     with transaction(sessions) as session:
         org = factories.organisation(session)
         for used in (3, 4):
@@ -31,7 +31,7 @@ def test_usage_is_summed_per_region_and_reused_until_the_next_collection(session
             )
         _run(session)
     with transaction(sessions) as session:
-        view = readmodel.read(session, core.catalogue, None, projects=False)
+        view = readmodel.read(session, deps.catalogue, None, projects=False)
     usage = next(r for r in view.regions if r.region.id == "rabat-1")
     assert usage.used[Resource.VCPUS] == 7 and usage.drift["quota_changed"] == 2
     assert usage.unused[Resource.VCPUS] == rabat.effective_capacity()[Resource.VCPUS] - 7
@@ -39,9 +39,9 @@ def test_usage_is_summed_per_region_and_reused_until_the_next_collection(session
     with transaction(sessions) as session:
         factories.project(session, org.id, created_at=NOW)  # not read by a collection yet
     with transaction(sessions) as session:
-        again = readmodel.read(session, core.catalogue, view, projects=False)
+        again = readmodel.read(session, deps.catalogue, view, projects=False)
         assert again.totals is view.totals and again.projects == []
         _run(session)
     with transaction(sessions) as session:
-        after_run = readmodel.read(session, core.catalogue, again, projects=True)
+        after_run = readmodel.read(session, deps.catalogue, again, projects=True)
     assert after_run.totals is not view.totals and len(after_run.projects) == 3
