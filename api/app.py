@@ -28,7 +28,7 @@ def create_app(
     runtime.prepare_database()
     if settings.demo_accounts and settings.uses_builtin_issuer:
         with transaction(runtime.sessions) as session:
-            seed_demo(session, runtime.core.clock)
+            seed_demo(session, runtime.deps.clock)
     if verifier is None:
         verifier = TokenVerifier.from_settings(settings)
 
@@ -52,5 +52,5 @@ def create_app(
     openapi.document(app)
     portal.install(app, runtime)
     if settings.uses_builtin_issuer:
-        app.mount("/issuer", create_issuer(settings, clock=runtime.core.clock, sessions=runtime.sessions))
+        app.mount("/issuer", create_issuer(settings, clock=runtime.deps.clock, sessions=runtime.sessions))
     return app

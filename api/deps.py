@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from controlplane.composition import ApiRoot
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
 from controlplane.errors import AuthenticationFailed, Detail
 
@@ -20,8 +20,8 @@ def get_runtime(request: Request) -> ApiRoot:
     return runtime
 
 
-def get_core(request: Request) -> Core:
-    return get_runtime(request).core
+def get_deps(request: Request) -> ServiceDependencies:
+    return get_runtime(request).deps
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -52,5 +52,5 @@ async def authenticate(request: Request) -> Principal:
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CallerDep = Annotated[Principal, Depends(authenticate)]
-CoreDep = Annotated[Core, Depends(get_core)]
+DependenciesDep = Annotated[ServiceDependencies, Depends(get_deps)]
 RuntimeDep = Annotated[ApiRoot, Depends(get_runtime)]

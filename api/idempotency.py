@@ -116,7 +116,7 @@ class IdempotencyMiddleware:
                 )
 
     def _claim(self, runtime: Any, caller: str, key: str, fingerprint: str) -> Response | SahabError | None:
-        now = runtime.core.clock.now()
+        now = runtime.deps.clock.now()
         with transaction(runtime.sessions) as session:
             if self._purged_at is None or now - self._purged_at >= PURGE_INTERVAL:
                 self._purged_at = now

@@ -110,7 +110,7 @@ class RequestIdMiddleware:
 def instrument_api(app: FastAPI, runtime: Any) -> None:
     settings = runtime.settings
     logs.configure(settings.log_format, settings.log_level)
-    queue_app = getattr(runtime.core.queue, "app", None)
+    queue_app = getattr(runtime.deps.queue, "app", None)
     collector = QueueCollector.for_celery(queue_app, settings.broker_management_url) if queue_app is not None else None
     if collector is not None and not any(isinstance(c, QueueCollector) for c in runtime.collectors):
         runtime.collectors.append(collector)

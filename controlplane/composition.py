@@ -28,7 +28,7 @@ from controlplane.billing.prices import load_price_list
 from controlplane.capacity import RegionCapacity
 from controlplane.capacity import read_all as read_capacity
 from controlplane.clock import SystemClock
-from controlplane.core import ApprovalPolicy, Core
+from controlplane.dependencies import ApprovalPolicy, ServiceDependencies
 from controlplane.domain.regions import Catalogue, load_catalogue
 from controlplane.mail import mailer_from_settings
 from controlplane.metering.collect import MeteringCollector
@@ -63,7 +63,7 @@ class Foundation:
     engine: Engine
     sessions: sessionmaker[Session]
     catalogue: Catalogue
-    core: Core
+    deps: ServiceDependencies
 
     @cached_property
     def vault(self) -> CredentialVault:
@@ -94,14 +94,14 @@ class ApiRoot(Foundation):
                 return read_capacity(session, self.catalogue)
 
         def programmes() -> tuple[datetime, list[ProgrammeReport]]:
-            now = self.core.clock.now()
+            now = self.deps.clock.now()
             with transaction(self.sessions) as session:
-                return now, programme_report(session, self.core, now)
+                return now, programme_report(session, self.deps, now)
 
         return [
             CapacityCollector(capacity),
             MeteringMetrics(
-                self.sessions, self.catalogue, self.core.clock, per_project=self.settings.metrics_per_project
+                self.sessions, self.catalogue, self.deps.clock, per_project=self.settings.metrics_per_project
             ),
             ProgrammeCollector(programmes),
         ]
@@ -120,7 +120,7 @@ class WorkerRoot(Foundation):
         name takes its own leases back at once; other workers wait for them to expire."""
         return ProvisioningWorkflow(
             self.sessions,
-            self.core,
+            self.deps,
             self.provisioner,
             worker_id=worker_id,
             lease_seconds=self.settings.lease_seconds,
@@ -134,11 +134,11 @@ class WorkerRoot(Foundation):
         return MeteringCollector(
             self.sessions,
             self.catalogue,
-            self.core.clock,
+            self.deps.clock,
             CachedReaders(s.metering_timeout_seconds, page_size=s.metering_page_size),
             workers=s.metering_workers,
             timeout=s.metering_timeout_seconds,
-            notifier=WebhookOutbox(self.core.queue),
+            notifier=WebhookOutbox(self.deps.queue),
             retention=timedelta(days=s.metering_retention_days),
             interval=timedelta(seconds=s.metering_interval_seconds),
             quota_check_period=timedelta(seconds=s.metering_quota_check_seconds),
@@ -150,8 +150,8 @@ class WorkerRoot(Foundation):
         s = self.settings
         return WebhookDeliverer(
             self.sessions,
-            self.core.clock,
-            self.core.queue,
+            self.deps.clock,
+            self.deps.queue,
             self.webhook_targets,
             DeliveryRules(
                 deadline_seconds=s.alert_webhook_timeout_seconds,
@@ -169,7 +169,7 @@ class WorkerRoot(Foundation):
     @cached_property
     def programme_scheduler(self) -> ProgrammeScheduler:
         """Expiry notices (webhook and e-mail), expiries, shrinking."""
-        return ProgrammeScheduler(self.sessions, self.core, self.mailer, email_attempts=self.settings.smtp_attempts)
+        return ProgrammeScheduler(self.sessions, self.deps, self.mailer, email_attempts=self.settings.smtp_attempts)
 
 
 def build_foundation(settings: Settings, queue: TaskQueue | None = None, clock: Clock | None = None) -> Foundation:
@@ -178,7 +178,7 @@ def build_foundation(settings: Settings, queue: TaskQueue | None = None, clock: 
     regions = load_catalogue(settings.catalogue_path)
     programmes = load_programmes(settings.programmes_path, regions)
     catalogue = with_reserves(regions, programmes)  # capacity arithmetic reads the programmes' reserves here
-    core = Core(
+    deps = ServiceDependencies(
         catalogue=catalogue,
         clock=clock or SystemClock(),
         queue=queue or CeleryQueue(create_celery(settings)),
@@ -189,7 +189,7 @@ def build_foundation(settings: Settings, queue: TaskQueue | None = None, clock: 
         programmes=programmes,
     )
     return Foundation(
-        settings=settings, engine=engine, sessions=make_session_factory(engine), catalogue=catalogue, core=core
+        settings=settings, engine=engine, sessions=make_session_factory(engine), catalogue=catalogue, deps=deps
     )
 
 

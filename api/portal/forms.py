@@ -14,7 +14,7 @@ from api.portal.words import N_
 from api.routes.usage import DEFAULT_PERIOD, MAX_PERIOD, parse_time
 from controlplane.access import require_organisation
 from controlplane.capacity import read_all
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
 from controlplane.domain.resources import PRESETS, Resource, amounts, as_plain
 from controlplane.domain.states import OrganisationKind, ProjectState
@@ -92,12 +92,14 @@ def field_errors(invalid: ValidationError, _: Translate) -> dict[str, str]:
     return errors
 
 
-def preview_request(session: Session, core: Core, principal: Principal, values: dict[str, Any]) -> dict[str, Any]:
+def preview_request(
+    session: Session, deps: ServiceDependencies, principal: Principal, values: dict[str, Any]
+) -> dict[str, Any]:
     """What the policy and admission would make of the request now, without writing anything: whether
     it is approved at once or waits for an approver, and the region's free capacity beside it."""
     data = QuotaRequestCreate(**values)
     organisation = require_organisation(session, principal, data.organisation_id)
-    region = core.region(data.region)
+    region = deps.region(data.region)
     kind = OrganisationKind(organisation.kind)
     requested = requests.requested_amounts(data, region)
     project = (
@@ -111,13 +113,13 @@ def preview_request(session: Session, core: Core, principal: Principal, values: 
         .one_or_none()
     )
     current = amounts(project.granted) if project else None
-    decision = requests.policy_decision(session, core, organisation, region, project, requested, current or amounts())
+    decision = requests.policy_decision(session, deps, organisation, region, project, requested, current or amounts())
     programme = (
-        core.programmes.get(decision.funding.programme)
+        deps.programmes.get(decision.funding.programme)
         if decision.by_programme and decision.funding.programme
         else None
     )
-    view = next(v for v in read_all(session, core.catalogue) if v.region.id == region.id)
+    view = next(v for v in read_all(session, deps.catalogue) if v.region.id == region.id)
     held = current or amounts()
     rows, short = [], []
     for resource in Resource:

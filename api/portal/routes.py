@@ -90,7 +90,7 @@ async def signin(request: Request, next: str = "/portal") -> Response:
             verifier=verifier,
             nonce=nonce,
             next=safe_next(next),
-            started_at=portal.runtime.core.clock.now().timestamp(),
+            started_at=portal.runtime.deps.clock.now().timestamp(),
         ),
     )
     return response
@@ -109,7 +109,7 @@ async def callback(request: Request, state: str = "", code: str = "", error: str
         principal = await run_in_threadpool(request.app.state.verifier.verify, tokens["access_token"])
     except AuthenticationFailed:
         return render(request, None, "error.html", status=401, kind="signin-refused")
-    now = portal.runtime.core.clock.now()
+    now = portal.runtime.deps.clock.now()
     session = PortalSession(
         subject=principal.subject,
         name=principal.label,
@@ -161,7 +161,7 @@ def dashboard(request: Request, who: Visitor = Depends(signed_in)) -> Response:
         orgs = organisations.list_visible(session, principal, None, LIST_LIMIT).items
         admin_of = {o.id for o in orgs if organisation_role(session, principal, o.id) is MemberRole.ADMIN}
         live = projects.last_usage(session, principal)
-        regions = read_all(session, runtime.core.catalogue)
+        regions = read_all(session, runtime.deps.catalogue)
         recent = requests.list_visible(session, principal, cursor=None, limit=LIST_LIMIT).items
         alerts = [
             d
@@ -194,9 +194,9 @@ def _request_page_data(session: Any, runtime: Any, who: Visitor) -> dict[str, An
     ]
     return {
         "organisations": orgs,
-        "regions": read_all(session, runtime.core.catalogue),
+        "regions": read_all(session, runtime.deps.catalogue),
         "presets": PRESETS,
-        "envelope": runtime.core.policy.envelope,
+        "envelope": runtime.deps.policy.envelope,
         "resources": list(Resource),
         "shown": RESOURCES_SHOWN,
     }
@@ -210,7 +210,7 @@ def new_request(request: Request, who: Visitor = Depends(signed_in)) -> Response
         values = {
             "preset": "small",
             "organisation_id": data["organisations"][0].id if data["organisations"] else "",
-            "region": runtime.core.catalogue.regions[0].id,
+            "region": runtime.deps.catalogue.regions[0].id,
             "environment": "prod",
         }
         return render(request, who, "request_new.html", values=values, errors={}, preview=None, **data)
@@ -227,7 +227,7 @@ def _create_request(request: Request, who: Visitor, form: dict[str, str]) -> Res
     if form.get("action") == "preview" or errors:
         with transaction(runtime.sessions) as session:
             data = _request_page_data(session, runtime, who)
-            preview = None if errors else preview_request(session, runtime.core, who.principal, values)
+            preview = None if errors else preview_request(session, runtime.deps, who.principal, values)
             return render(
                 request,
                 who,
@@ -241,7 +241,7 @@ def _create_request(request: Request, who: Visitor, form: dict[str, str]) -> Res
     try:
         data_in = QuotaRequestCreate(**values)
         with transaction(runtime.sessions) as session:
-            created = requests.create(session, runtime.core, who.principal, data_in)
+            created = requests.create(session, runtime.deps, who.principal, data_in)
             request_id = created.id
     except ValidationError as invalid:
         errors = field_errors(invalid, who.gettext)
@@ -326,15 +326,15 @@ def _decide(request: Request, who: Visitor, request_id: str, action: str, form: 
     back = safe_next(form.get("next")) if form.get("next") else f"/portal/requests/{request_id}"
     with transaction(runtime.sessions) as session:
         if action == "cancel":
-            requests.cancel(session, runtime.core, who.principal, request_id, reason)
+            requests.cancel(session, runtime.deps, who.principal, request_id, reason)
         elif action == "retry":
-            requests.retry(session, runtime.core, who.principal, request_id)
+            requests.retry(session, runtime.deps, who.principal, request_id)
         elif action == "approve":
-            requests.approve(session, runtime.core, who.principal, request_id, reason)
+            requests.approve(session, runtime.deps, who.principal, request_id, reason)
         elif action == "reject":
             if reason is None or len(reason) < 3:
                 raise InvalidInput(who.gettext("Give a reason of at least 3 characters to reject a request."))
-            requests.reject(session, runtime.core, who.principal, request_id, reason)
+            requests.reject(session, runtime.deps, who.principal, request_id, reason)
         else:
             raise NotFound(f"no action {action}")
     return redirect(back)
@@ -351,7 +351,7 @@ def download_credentials(project_id: str, request: Request, who: Visitor = Depen
         project = projects.require_credentials_access(session, who.principal, project_id)
         entry = credentials.read(session, runtime.vault, project.id)
         if entry is None:
-            runtime.core.queue.capture_credentials(project.id)
+            runtime.deps.queue.capture_credentials(project.id)
             raise CredentialsPending(
                 f"the credentials of project {project.id} are being fetched; retry in a few seconds",
                 retry_after_seconds=5,
@@ -372,14 +372,14 @@ def download_credentials(project_id: str, request: Request, who: Visitor = Depen
 
 def _usage_rows(request: Request, who: Visitor, query: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     runtime = portal_of(request).runtime
-    period = usage_period(query, runtime.core.clock.now(), who.gettext)
+    period = usage_period(query, runtime.deps.clock.now(), who.gettext)
     with transaction(runtime.sessions) as session:
         rows = usage_report(
             session,
             who.principal,
             start=period["start"],
             end=period["end"],
-            now=runtime.core.clock.now(),
+            now=runtime.deps.clock.now(),
             by=period["by"],
         )
     return period, rows
@@ -390,7 +390,7 @@ def _usage_buckets(request: Request, who: Visitor, period: dict[str, Any]) -> li
     runtime = portal_of(request).runtime
     with transaction(runtime.sessions) as session:
         return usage_over_time(
-            session, who.principal, start=period["start"], end=period["end"], now=runtime.core.clock.now()
+            session, who.principal, start=period["start"], end=period["end"], now=runtime.deps.clock.now()
         )
 
 
@@ -506,7 +506,7 @@ def usage_csv(request: Request, who: Visitor = Depends(signed_in)) -> Response:
 @router.get("/usage-over-time.csv")
 def usage_over_time_csv(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     """The chart's series: one line per hour or day of the period, everything the person may see summed."""
-    period = usage_period(dict(request.query_params), portal_of(request).runtime.core.clock.now(), who.gettext)
+    period = usage_period(dict(request.query_params), portal_of(request).runtime.deps.clock.now(), who.gettext)
     buckets = _usage_buckets(request, who, period)
     header = ["from", "to", *(name for name, _ in SERIES), *(f"{r}_{k}" for r in PEAKS for k in ("peak", "average"))]
     lines = [
@@ -559,7 +559,7 @@ def _register(request: Request, who: Visitor, form: dict[str, str]) -> Response:
                 errors=field_errors(invalid, who.gettext),
             )
     with transaction(runtime.sessions) as session:
-        created = organisations.register(session, runtime.core.clock, who.principal, data)
+        created = organisations.register(session, runtime.deps.clock, who.principal, data)
         organisation_id = created.id
     return redirect(f"/portal/organisations/{organisation_id}")
 
@@ -611,7 +611,7 @@ def _change_organisation(
                 data = MemberAdd(subject=form.get("subject", "").strip(), role=form.get("role", "member"))
             except ValidationError:
                 raise InvalidInput(who.gettext("Enter the member's user name (their token subject).")) from None
-            organisations.add_member(session, runtime.core.clock, who.principal, organisation_id, data)
+            organisations.add_member(session, runtime.deps.clock, who.principal, organisation_id, data)
         elif action == "remove-member":
             organisations.remove_member(session, who.principal, organisation_id, form.get("subject", ""))
         elif action == "webhook":
@@ -671,7 +671,7 @@ def operations(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     with transaction(runtime.sessions) as session:
         orgs = organisations.list_visible(session, who.principal, None, LIST_LIMIT).items
         drift = metering.list_drift(session, who.principal)
-        regions = read_all(session, runtime.core.catalogue)
+        regions = read_all(session, runtime.deps.catalogue)
         return render(
             request, who, "operations.html", organisations=orgs, drift=drift, regions=regions, shown=RESOURCES_SHOWN
         )
@@ -686,7 +686,7 @@ async def decommission(project_id: str, request: Request, who: Visitor = Depends
 def _decommission(request: Request, who: Visitor, project_id: str, form: dict[str, str]) -> Response:
     runtime = portal_of(request).runtime
     with transaction(runtime.sessions) as session:
-        projects.decommission(session, runtime.core, who.principal, project_id, "decommissioned from the portal")
+        projects.decommission(session, runtime.deps, who.principal, project_id, "decommissioned from the portal")
     return redirect("/portal")
 
 
@@ -697,7 +697,7 @@ async def repair(project_id: str, request: Request, who: Visitor = Depends(signe
 
     def run() -> None:
         with transaction(runtime.sessions) as session:
-            metering.request_repair(session, runtime.core, who.principal, project_id)
+            metering.request_repair(session, runtime.deps, who.principal, project_id)
 
     await run_in_threadpool(run)
     return redirect("/portal/operations")

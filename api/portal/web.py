@@ -105,7 +105,7 @@ async def visitor(request: Request) -> Visitor:
     portal = portal_of(request)
     language = i18n.choose(request)
     session = portal.sealer.session(request.cookies.get(SESSION_COOKIE))
-    now = portal.runtime.core.clock.now()
+    now = portal.runtime.deps.clock.now()
     if session is None or session.ended(now):
         raise SignInRequired()
     verifier = request.app.state.verifier
@@ -197,7 +197,7 @@ class PortalRoute(APIRoute):
                 )
             renewed = getattr(request.state, "renewed_session", None)
             if renewed is not None:
-                portal_of(request).sealer.set_session(response, renewed, portal_of(request).runtime.core.clock.now())
+                portal_of(request).sealer.set_session(response, renewed, portal_of(request).runtime.deps.clock.now())
             return response
 
         return handle

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import Response, status
 
-from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
+from api.deps import CallerDep, DependenciesDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.domain.states import OrganisationStatus
 from controlplane.organisations import service
@@ -15,10 +15,10 @@ router = authenticated_router(prefix="/v1/organisations", tags=["organisations"]
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrganisationOut)
 def register_organisation(
-    data: OrganisationCreate, session: SessionDep, core: CoreDep, caller: CallerDep
+    data: OrganisationCreate, session: SessionDep, deps: DependenciesDep, caller: CallerDep
 ) -> OrganisationOut:
     """Register an organisation; the caller becomes its admin. It can request quota once an operator verifies it."""
-    return OrganisationOut.model_validate(service.register(session, core.clock, caller, data))
+    return OrganisationOut.model_validate(service.register(session, deps.clock, caller, data))
 
 
 @router.get("", response_model=PageOut[OrganisationOut])
@@ -35,21 +35,23 @@ def get_organisation(organisation_id: str, session: SessionDep, caller: CallerDe
 
 
 @router.post("/{organisation_id}/verify", response_model=OrganisationOut)
-def verify_organisation(organisation_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> OrganisationOut:
+def verify_organisation(
+    organisation_id: str, session: SessionDep, deps: DependenciesDep, caller: CallerDep
+) -> OrganisationOut:
     """Operators only: the organisation's identity and profile (sector, employees, founding date) were checked
     with it; it may now request quota. Verifying again after a profile change covers the new profile."""
     return OrganisationOut.model_validate(
-        service.set_status(session, caller, organisation_id, OrganisationStatus.VERIFIED, core.clock)
+        service.set_status(session, caller, organisation_id, OrganisationStatus.VERIFIED, deps.clock)
     )
 
 
 @router.patch("/{organisation_id}", response_model=OrganisationOut)
 def update_organisation_profile(
-    organisation_id: str, data: ProfileUpdate, session: SessionDep, core: CoreDep, caller: CallerDep
+    organisation_id: str, data: ProfileUpdate, session: SessionDep, deps: DependenciesDep, caller: CallerDep
 ) -> OrganisationOut:
     """Admins update the profile (sector, employees, founded_on). A change clears its verification until an
     operator verifies the organisation again; programmes then wait for an approver."""
-    return OrganisationOut.model_validate(service.update_profile(session, core.clock, caller, organisation_id, data))
+    return OrganisationOut.model_validate(service.update_profile(session, deps.clock, caller, organisation_id, data))
 
 
 @router.post("/{organisation_id}/suspend", response_model=OrganisationOut)
@@ -66,10 +68,10 @@ def list_members(organisation_id: str, session: SessionDep, caller: CallerDep) -
 
 @router.post("/{organisation_id}/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut)
 def add_member(
-    organisation_id: str, data: MemberAdd, session: SessionDep, core: CoreDep, caller: CallerDep
+    organisation_id: str, data: MemberAdd, session: SessionDep, deps: DependenciesDep, caller: CallerDep
 ) -> MemberOut:
     """Admins only: add a member, or change a member's role."""
-    return MemberOut.model_validate(service.add_member(session, core.clock, caller, organisation_id, data))
+    return MemberOut.model_validate(service.add_member(session, deps.clock, caller, organisation_id, data))
 
 
 @router.delete("/{organisation_id}/members/{subject}", status_code=status.HTTP_204_NO_CONTENT)
@@ -122,9 +124,9 @@ def list_webhook_deliveries(
     response_model=DeliveryOut,
 )
 def resend_webhook_delivery(
-    organisation_id: str, delivery_id: str, session: SessionDep, core: CoreDep, caller: CallerDep
+    organisation_id: str, delivery_id: str, session: SessionDep, deps: DependenciesDep, caller: CallerDep
 ) -> DeliveryOut:
     """A failed or cancelled delivery is sent again, with all its attempts, to the webhook as it is now."""
     return DeliveryOut.model_validate(
-        webhooks.resend(session, core.clock, core.queue, caller, organisation_id, delivery_id)
+        webhooks.resend(session, deps.clock, deps.queue, caller, organisation_id, delivery_id)
     )

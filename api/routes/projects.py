@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import Response
 
-from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
+from api.deps import CallerDep, DependenciesDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.domain.states import ProjectState
 from controlplane.errors import CredentialsPending, Detail
@@ -41,7 +41,7 @@ def get_project(project_id: str, session: SessionDep, caller: CallerDep) -> Proj
 def decommission_project(
     project_id: str,
     session: SessionDep,
-    core: CoreDep,
+    deps: DependenciesDep,
     caller: CallerDep,
     data: Decision | None = None,
     force: bool = False,
@@ -49,19 +49,24 @@ def decommission_project(
     """Organisation admins and operators: remove the project from the cloud and release its quota.
     Refused while its object storage holds data, unless an operator forces it (`?force=true`)."""
     return ProjectOut.model_validate(
-        service.decommission(session, core, caller, project_id, data.reason if data else None, force=force)
+        service.decommission(session, deps, caller, project_id, data.reason if data else None, force=force)
     )
 
 
 @router.post("/{project_id}/repair", response_model=ProjectOut, status_code=202)
-def repair_project(project_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> ProjectOut:
+def repair_project(project_id: str, session: SessionDep, deps: DependenciesDep, caller: CallerDep) -> ProjectOut:
     """Operators: re-apply the project's granted quota to the cloud (repairs quota drift)."""
-    return ProjectOut.model_validate(request_repair(session, core, caller, project_id))
+    return ProjectOut.model_validate(request_repair(session, deps, caller, project_id))
 
 
 @router.get("/{project_id}/credentials")
 def project_credentials(
-    project_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, caller: CallerDep, response: Response
+    project_id: str,
+    session: SessionDep,
+    deps: DependenciesDep,
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    response: Response,
 ) -> dict[str, Any]:
     """A clouds.yaml document for the project user. Organisation admins only; contains a secret.
     Read from the database, where the worker sealed it when provisioning ended."""
@@ -70,7 +75,7 @@ def project_credentials(
     if entry is None:
         # Provisioned before credentials were stored: a worker reads them once. Sent at once, not
         # after commit: this request writes nothing, and the error below rolls back.
-        core.queue.capture_credentials(project.id)
+        deps.queue.capture_credentials(project.id)
         raise CredentialsPending(
             Detail(
                 "the credentials of project {project_id} are being fetched from its stack by a worker; retry in a "

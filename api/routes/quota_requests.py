@@ -4,11 +4,11 @@ from fastapi import Query, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from api.deps import CallerDep, CoreDep, RuntimeDep, SessionDep
+from api.deps import CallerDep, DependenciesDep, RuntimeDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.billing import budgets
 from controlplane.composition import ApiRoot
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import RequestState
 from controlplane.persistence.database import transaction
@@ -35,16 +35,16 @@ def _create(runtime: ApiRoot, caller: Principal, data: QuotaRequestCreate) -> Qu
     # The hot path owns its transaction, so that the commit follows the region's lock in the same
     # thread at once: a dependency's commit would wait for the event loop and another thread.
     with transaction(runtime.sessions) as session:
-        request = service.create(session, runtime.core, caller, data)
-        return _with_estimate(session, runtime.core, request)
+        request = service.create(session, runtime.deps, caller, data)
+        return _with_estimate(session, runtime.deps, request)
 
 
-def _with_estimate(session: Session, core: Core, request: QuotaRequest) -> QuotaRequestOut:
+def _with_estimate(session: Session, deps: ServiceDependencies, request: QuotaRequest) -> QuotaRequestOut:
     out = QuotaRequestOut.model_validate(request)
-    if core.billing is not None:
+    if deps.billing is not None:
         organisation = session.get_one(Organisation, request.organisation_id)
         out.estimated_monthly_cost = budgets.request_estimate(
-            session, core.billing, organisation, request.amounts, core.clock.now()
+            session, deps.billing, organisation, request.amounts, deps.clock.now()
         )
     return out
 
@@ -66,8 +66,8 @@ def list_requests(
 
 
 @router.get("/{request_id}", response_model=QuotaRequestOut)
-def get_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
-    return _with_estimate(session, core, service.get(session, caller, request_id))
+def get_request(request_id: str, session: SessionDep, deps: DependenciesDep, caller: CallerDep) -> QuotaRequestOut:
+    return _with_estimate(session, deps, service.get(session, caller, request_id))
 
 
 @router.get("/{request_id}/events", response_model=list[EventOut])
@@ -83,31 +83,31 @@ def list_events(
 
 @router.post("/{request_id}/approve", response_model=QuotaRequestOut)
 def approve_request(
-    request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None
+    request_id: str, session: SessionDep, deps: DependenciesDep, caller: CallerDep, data: Decision | None = None
 ) -> QuotaRequestOut:
     """Approvers only. Refused with 409 insufficient-capacity when the region cannot hold it."""
     return QuotaRequestOut.model_validate(
-        service.approve(session, core, caller, request_id, data.reason if data else None)
+        service.approve(session, deps, caller, request_id, data.reason if data else None)
     )
 
 
 @router.post("/{request_id}/reject", response_model=QuotaRequestOut)
 def reject_request(
-    request_id: str, data: RejectDecision, session: SessionDep, core: CoreDep, caller: CallerDep
+    request_id: str, data: RejectDecision, session: SessionDep, deps: DependenciesDep, caller: CallerDep
 ) -> QuotaRequestOut:
-    return QuotaRequestOut.model_validate(service.reject(session, core, caller, request_id, data.reason))
+    return QuotaRequestOut.model_validate(service.reject(session, deps, caller, request_id, data.reason))
 
 
 @router.post("/{request_id}/cancel", response_model=QuotaRequestOut)
 def cancel_request(
-    request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep, data: Decision | None = None
+    request_id: str, session: SessionDep, deps: DependenciesDep, caller: CallerDep, data: Decision | None = None
 ) -> QuotaRequestOut:
     return QuotaRequestOut.model_validate(
-        service.cancel(session, core, caller, request_id, data.reason if data else None)
+        service.cancel(session, deps, caller, request_id, data.reason if data else None)
     )
 
 
 @router.post("/{request_id}/retry", response_model=QuotaRequestOut)
-def retry_request(request_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> QuotaRequestOut:
+def retry_request(request_id: str, session: SessionDep, deps: DependenciesDep, caller: CallerDep) -> QuotaRequestOut:
     """A failed request goes back to provisioning (organisation admins and operators)."""
-    return QuotaRequestOut.model_validate(service.retry(session, core, caller, request_id))
+    return QuotaRequestOut.model_validate(service.retry(session, deps, caller, request_id))

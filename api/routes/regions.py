@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from api.deps import CoreDep, SessionDep
+from api.deps import DependenciesDep, SessionDep
 from api.routes.common import authenticated_router
 from controlplane.capacity import read_all
 
@@ -38,7 +38,7 @@ class RegionOut(BaseModel):
 
 
 @router.get("", response_model=list[RegionOut])
-def list_regions(session: SessionDep, core: CoreDep) -> list[RegionOut]:
+def list_regions(session: SessionDep, deps: DependenciesDep) -> list[RegionOut]:
     """Regions with free capacity per resource (what can still be granted), from the running totals: the
     general pool per resource, and beside it each programme's reserve."""
     return [
@@ -68,5 +68,5 @@ def list_regions(session: SessionDep, core: CoreDep) -> list[RegionOut]:
                 for programme, reserve in view.reserves().items()
             },
         )
-        for view in read_all(session, core.catalogue)
+        for view in read_all(session, deps.catalogue)
     ]

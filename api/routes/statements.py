@@ -10,7 +10,7 @@ from typing import Any, Literal
 from fastapi import Query, Response
 
 from api import i18n
-from api.deps import CallerDep, CoreDep, SessionDep
+from api.deps import CallerDep, DependenciesDep, SessionDep
 from api.routes.common import Cursor, Limit, PageOut, authenticated_router
 from controlplane.access import require_organisation
 from controlplane.billing import budgets, exports, statements
@@ -24,7 +24,7 @@ from controlplane.billing.schemas import (
     StatementOut,
     StatementSummary,
 )
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.resources import as_plain
 from controlplane.errors import DependencyUnavailable, Detail
 from controlplane.persistence.models import Budget, Organisation, Statement
@@ -34,10 +34,10 @@ from controlplane.quota_requests.service import requested_amounts
 router = authenticated_router(tags=["prices and statements"])
 
 
-def _billing(core: Core) -> Billing:
-    if core.billing is None:
+def _billing(deps: ServiceDependencies) -> Billing:
+    if deps.billing is None:
         raise DependencyUnavailable(Detail("billing is not configured in this process"))
-    return core.billing
+    return deps.billing
 
 
 def _full(statement: Statement) -> StatementOut:
@@ -46,20 +46,20 @@ def _full(statement: Statement) -> StatementOut:
 
 
 @router.get("/v1/prices")
-def prices(core: CoreDep) -> dict[str, Any]:
+def prices(deps: DependenciesDep) -> dict[str, Any]:
     """The price list, every version with its effective date; per resource: basis (granted quota or
     measured use), unit and the price of one unit-hour per organisation kind."""
-    return _billing(core).prices.as_dict()
+    return _billing(deps).prices.as_dict()
 
 
 @router.post("/v1/prices/estimate", response_model=EstimateOut)
-def estimate(data: QuotaRequestCreate, session: SessionDep, core: CoreDep, caller: CallerDep) -> EstimateOut:
+def estimate(data: QuotaRequestCreate, session: SessionDep, deps: DependenciesDep, caller: CallerDep) -> EstimateOut:
     """What a quota request would cost per month, before it is sent (nothing is written): the project at the
     requested amounts, the organisation with it, and whether a blocking budget would refuse it."""
-    billing = _billing(core)
+    billing = _billing(deps)
     organisation = require_organisation(session, caller, data.organisation_id)
-    requested = as_plain(requested_amounts(data, core.region(data.region)))
-    now = core.clock.now()
+    requested = as_plain(requested_amounts(data, deps.region(data.region)))
+    now = deps.clock.now()
     project_id = budgets.live_project_id(session, organisation.id, data.region, data.environment)
     whole = budgets.organisation_estimate(session, billing, organisation, now, replacing=(project_id, requested))
     budget = session.get(Budget, organisation.id)
@@ -100,7 +100,7 @@ def list_statements(
 def show_statement(
     statement_id: str,
     session: SessionDep,
-    core: CoreDep,
+    deps: DependenciesDep,
     caller: CallerDep,
     project_id: str | None = Query(None, description="only this project's lines and totals"),
 ) -> StatementOut:
@@ -108,7 +108,7 @@ def show_statement(
     With project_id: that project's statement (its lines, its totals)."""
     statement = statements.get(session, caller, statement_id)
     return _full(
-        statements.for_project(statements.view(session, _billing(core), statement, core.clock.now()), project_id)
+        statements.for_project(statements.view(session, _billing(deps), statement, deps.clock.now()), project_id)
     )
 
 
@@ -118,12 +118,12 @@ def show_statement(
 def statement_csv(
     statement_id: str,
     session: SessionDep,
-    core: CoreDep,
+    deps: DependenciesDep,
     caller: CallerDep,
     project_id: str | None = Query(None, description="only this project's lines and totals"),
 ) -> Response:
     statement = statements.view(
-        session, _billing(core), statements.get(session, caller, statement_id), core.clock.now()
+        session, _billing(deps), statements.get(session, caller, statement_id), deps.clock.now()
     )
     statement = statements.for_project(statement, project_id)
     return Response(
@@ -139,13 +139,13 @@ def statement_csv(
 def statement_pdf(
     statement_id: str,
     session: SessionDep,
-    core: CoreDep,
+    deps: DependenciesDep,
     caller: CallerDep,
     lang: Literal["en", "fr", "ar"] = Query("en", description="language of the document"),
     project_id: str | None = Query(None, description="only this project's lines and totals"),
 ) -> Response:
     statement = statements.view(
-        session, _billing(core), statements.get(session, caller, statement_id), core.clock.now()
+        session, _billing(deps), statements.get(session, caller, statement_id), deps.clock.now()
     )
     statement = statements.for_project(statement, project_id)
     organisation = session.get_one(Organisation, statement.organisation_id)
@@ -162,30 +162,30 @@ def _filename(statement: Statement) -> str:
 
 @router.post("/v1/statements/{statement_id}/correct", response_model=CorrectionOut)
 def correct_statement(
-    statement_id: str, data: Correction, session: SessionDep, core: CoreDep, caller: CallerDep
+    statement_id: str, data: Correction, session: SessionDep, deps: DependenciesDep, caller: CallerDep
 ) -> CorrectionOut:
     """Operators: a credit note cancels the issued statement (which becomes corrected, its figures kept) and
     a replacement is issued, computed again from the samples and the price list."""
     credit, replacement = statements.correct(
-        session, _billing(core), caller, statement_id, data.reason, core.clock.now()
+        session, _billing(deps), caller, statement_id, data.reason, deps.clock.now()
     )
     return CorrectionOut(credit_note=_full(credit), replacement=_full(replacement))
 
 
 @router.get("/v1/organisations/{organisation_id}/budget", response_model=BudgetOut)
-def show_budget(organisation_id: str, session: SessionDep, core: CoreDep, caller: CallerDep) -> BudgetOut:
+def show_budget(organisation_id: str, session: SessionDep, deps: DependenciesDep, caller: CallerDep) -> BudgetOut:
     """The monthly budget (amount null: none set), month-to-date spend and the monthly estimate (members)."""
-    return BudgetOut(**budgets.get_budget(session, _billing(core), caller, organisation_id, core.clock.now()))
+    return BudgetOut(**budgets.get_budget(session, _billing(deps), caller, organisation_id, deps.clock.now()))
 
 
 @router.put("/v1/organisations/{organisation_id}/budget", response_model=BudgetOut)
 def set_budget(
-    organisation_id: str, data: BudgetIn, session: SessionDep, core: CoreDep, caller: CallerDep
+    organisation_id: str, data: BudgetIn, session: SessionDep, deps: DependenciesDep, caller: CallerDep
 ) -> BudgetOut:
     """Organisation admins. Alerts at 80 % and 100 % go to the alert webhook, once each per month."""
     return BudgetOut(
         **budgets.set_budget(
-            session, _billing(core), caller, organisation_id, data.amount, data.block_increases, core.clock.now()
+            session, _billing(deps), caller, organisation_id, data.amount, data.block_increases, deps.clock.now()
         )
     )
 

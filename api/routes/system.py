@@ -65,7 +65,7 @@ def _check_database(runtime: Any) -> None:
 
 
 def _check_broker(runtime: Any) -> None:
-    ping = getattr(runtime.core.queue, "ping", None)
+    ping = getattr(runtime.deps.queue, "ping", None)
     if ping is not None:
         ping()
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 from fastapi import Query
 
-from api.deps import CallerDep, CoreDep, SessionDep
+from api.deps import CallerDep, DependenciesDep, SessionDep
 from api.routes.common import authenticated_router
 from controlplane.errors import Detail, InvalidInput
 from controlplane.metering.reports import usage_report
@@ -58,7 +58,7 @@ def parse_time(name: str, value: str) -> datetime:
 def usage(
     session: SessionDep,
     caller: CallerDep,
-    core: CoreDep,
+    deps: DependenciesDep,
     organisation_id: str | None = None,
     region: str | None = None,
     from_: str | None = Query(None, alias="from", description="ISO 8601 start of the period (default: `to` - 30 days)"),
@@ -69,7 +69,7 @@ def usage(
     caller may see. With any of them: a report over the period from the stored samples
     (vCPU-hours, RAM GiB-hours, volume GiB-hours, object GiB-hours, peak and average per resource, granted)."""
     if from_ is not None or to is not None or by is not None:
-        now = core.clock.now()
+        now = deps.clock.now()
         end = parse_time("to", to) if to is not None else now
         start = parse_time("from", from_) if from_ is not None else end - DEFAULT_PERIOD
         if start >= end:

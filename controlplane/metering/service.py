@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from controlplane.access import require_organisation, require_role
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import PlatformRole, ProjectState
 from controlplane.errors import Conflict, Detail
@@ -51,7 +51,7 @@ def list_drift(
     return found
 
 
-def request_repair(session: Session, core: Core, principal: Principal, project_id: str) -> Project:
+def request_repair(session: Session, deps: ServiceDependencies, principal: Principal, project_id: str) -> Project:
     """Operators: queue a re-application of the project's granted quota (the provisioning path)."""
     require_role(principal, PlatformRole.OPERATOR)
     project = projects.get(session, principal, project_id, for_update=True)
@@ -65,12 +65,12 @@ def request_repair(session: Session, core: Core, principal: Principal, project_i
         )
     record_progress(
         session,
-        core.clock,
+        deps.clock,
         project.current_request_id,
         f"repair requested by {principal.subject}",
         {"operation": "repair"},
         actor=principal.subject,
     )
     session.flush()
-    after_commit(session, lambda: core.queue.repair(project_id))
+    after_commit(session, lambda: deps.queue.repair(project_id))
     return project

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, exceeds, preset
 from controlplane.domain.states import PlatformRole, ProjectState
@@ -70,14 +70,14 @@ class ProgrammeScheduler:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        core: Core,
+        deps: ServiceDependencies,
         mailer: Mailer,
         *,
         email_attempts: int = 5,
         email_lease: timedelta = timedelta(minutes=2),
         email_backoff: timedelta = timedelta(minutes=5),
     ) -> None:
-        self.sessions, self.core, self.mailer = sessions, core, mailer
+        self.sessions, self.deps, self.mailer = sessions, deps, mailer
         self.email_attempts, self.email_lease, self.email_backoff = email_attempts, email_lease, email_backoff
 
     def run(self) -> Outcome:
@@ -90,7 +90,7 @@ class ProgrammeScheduler:
 
     # -- notices --------------------------------------------------------------------------------
     def notify(self, outcome: Outcome) -> None:
-        now = self.core.clock.now()
+        now = self.deps.clock.now()
         with transaction(self.sessions) as session:
             due = list(
                 session.scalars(
@@ -132,7 +132,7 @@ class ProgrammeScheduler:
                     )
                 )
         organisation = session.get_one(Organisation, enrolment.organisation_id)
-        programme = self.core.programmes.get(enrolment.programme_id)
+        programme = self.deps.programmes.get(enrolment.programme_id)
         payload = notice_payload(
             enrolment,
             programme.name if programme else enrolment.programme_id,
@@ -141,7 +141,7 @@ class ProgrammeScheduler:
         )
         delivery_id = None
         if organisation.alert_webhook_url:
-            delivery_id = enqueue_alerts(session, self.core.queue, [Alert(organisation.id, payload)], now)[0]
+            delivery_id = enqueue_alerts(session, self.deps.queue, [Alert(organisation.id, payload)], now)[0]
         session.add(
             ProgrammeNotice(
                 enrolment_id=enrolment.id,
@@ -159,7 +159,7 @@ class ProgrammeScheduler:
 
     def send_emails(self) -> dict[str, int]:
         """Each due notice's e-mail: claimed (its lease) in one transaction, sent with none open, recorded in another."""
-        now = self.core.clock.now()
+        now = self.deps.clock.now()
         counts = {EMAIL_SENT: 0, EMAIL_FAILED: 0, "retry": 0, EMAIL_SKIPPED: 0}
         with transaction(self.sessions) as session:
             keys = list(
@@ -180,7 +180,7 @@ class ProgrammeScheduler:
                 notice.email_attempts += 1
                 notice.email_next_attempt_at = now + self.email_lease
                 enrolment = session.get_one(ProgrammeEnrolment, enrolment_id)
-                programme = self.core.programmes.get(enrolment.programme_id)
+                programme = self.deps.programmes.get(enrolment.programme_id)
                 message = notice_email(
                     notice.email_to or "",
                     notice_payload(
@@ -199,7 +199,7 @@ class ProgrammeScheduler:
                 if state == EMAIL_SENT:
                     notice.email_state, notice.email_sent_at, notice.email_error = (
                         EMAIL_SENT,
-                        self.core.clock.now(),
+                        self.deps.clock.now(),
                         None,
                     )
                 elif state == EMAIL_SKIPPED:
@@ -208,7 +208,7 @@ class ProgrammeScheduler:
                     notice.email_state, notice.email_error = EMAIL_FAILED, error
                     state = EMAIL_FAILED
                 else:
-                    notice.email_error, notice.email_next_attempt_at = error, self.core.clock.now() + self.email_backoff
+                    notice.email_error, notice.email_next_attempt_at = error, self.deps.clock.now() + self.email_backoff
                     state = "retry"
                 counts[state] += 1
         return counts
@@ -225,7 +225,7 @@ class ProgrammeScheduler:
 
     # -- expiry ---------------------------------------------------------------------------------
     def expire(self, outcome: Outcome) -> None:
-        now = self.core.clock.now()
+        now = self.deps.clock.now()
         with transaction(self.sessions) as session:
             ids = list(
                 session.scalars(
@@ -266,7 +266,7 @@ class ProgrammeScheduler:
                     )
 
     def _grace(self, enrolment: ProgrammeEnrolment) -> timedelta:
-        programme = self.core.programmes.get(enrolment.programme_id)
+        programme = self.deps.programmes.get(enrolment.programme_id)
         return timedelta(days=programme.grace_days if programme else 0)
 
     def _continue(self, session: Session, enrolment: ProgrammeEnrolment, now: datetime) -> bool:
@@ -299,7 +299,7 @@ class ProgrammeScheduler:
 
     # -- settling shrinking enrolments ------------------------------------------------------------
     def settle(self, outcome: Outcome) -> None:
-        now = self.core.clock.now()
+        now = self.deps.clock.now()
         with transaction(self.sessions) as session:
             ids = list(
                 session.scalars(
@@ -316,7 +316,7 @@ class ProgrammeScheduler:
 
     def _settle_one(self, session: Session, enrolment: ProgrammeEnrolment, now: datetime, outcome: Outcome) -> None:
         organisation = session.get_one(Organisation, enrolment.organisation_id)
-        envelope_name = self.core.policy.envelope.get(organisation.kind)
+        envelope_name = self.deps.policy.envelope.get(organisation.kind)
         envelope = preset(envelope_name) if envelope_name else amounts()
         waiting = []
         for project in self._funded(session, enrolment):
@@ -376,7 +376,7 @@ class ProgrammeScheduler:
         )
         try:
             with savepoint(session):
-                request = requests.create(session, self.core, SAHAB, data)
+                request = requests.create(session, self.deps, SAHAB, data)
         except SahabError as error:
             return f"{project.id}: the decrease could not be asked for yet: {error.detail}"
         outcome.decreases.append(request.id)
@@ -401,7 +401,7 @@ class ProgrammeScheduler:
         granted = amounts(project.granted)
         reserve(
             session,
-            self.core.region(project.region_id),
+            self.deps.region(project.region_id),
             kind,
             granted,
             granted,
@@ -409,7 +409,7 @@ class ProgrammeScheduler:
             to_programme=None,
         )
         project.programme_id = None
-        project.updated_at = self.core.clock.now()
+        project.updated_at = self.deps.clock.now()
 
 
 def notice_payload(

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controlplane.capacity import read_all
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.resources import Resource
 from controlplane.domain.states import ProjectState
 from controlplane.persistence.models import ProgrammeEnrolment, Project, ProjectMetering
@@ -39,8 +39,10 @@ class ProgrammeReport:
     expiring: list[Expiry] = field(default_factory=list)
 
 
-def report(session: Session, core: Core, now: datetime, programme_id: str | None = None) -> list[ProgrammeReport]:
-    programmes = [core.programme(programme_id)] if programme_id else core.programmes.programmes
+def report(
+    session: Session, deps: ServiceDependencies, now: datetime, programme_id: str | None = None
+) -> list[ProgrammeReport]:
+    programmes = [deps.programme(programme_id)] if programme_id else deps.programmes.programmes
     reports = {p.id: ProgrammeReport(p.id, {s.value: 0 for s in EnrolmentState}) for p in programmes}
     for programme_id_, state, count in session.execute(
         select(ProgrammeEnrolment.programme_id, ProgrammeEnrolment.state, func.count())
@@ -55,7 +57,7 @@ def report(session: Session, core: Core, now: datetime, programme_id: str | None
         .where(Project.programme_id.in_(reports), Project.state != ProjectState.DECOMMISSIONED.value)
     ):
         used[(funded_by or "", region_id)].update({k: v for k, v in (measured or {}).items()})
-    for view in read_all(session, core.catalogue):
+    for view in read_all(session, deps.catalogue):
         for programme in programmes:
             if programme.id not in view.region.programme_reserves and not view.sums.programmes.get(programme.id):
                 continue

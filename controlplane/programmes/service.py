@@ -24,7 +24,7 @@ from controlplane.access import (
     require_visible,
     visible_organisation_ids,
 )
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import OrganisationStatus, PlatformRole
 from controlplane.errors import Conflict, Detail, InvalidTransition
@@ -97,9 +97,9 @@ def _all(reasons: list[Detail]) -> Detail:
 
 
 def apply(
-    session: Session, core: Core, principal: Principal, programme_id: str, organisation_id: str
+    session: Session, deps: ServiceDependencies, principal: Principal, programme_id: str, organisation_id: str
 ) -> ProgrammeEnrolment:
-    programme = core.programme(programme_id)
+    programme = deps.programme(programme_id)
     organisation = require_organisation(session, principal, organisation_id, admin=True, operator_override=False)
     # Serialises an organisation's applications (its live enrolment is unique by index as well).
     session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
@@ -138,7 +138,7 @@ def apply(
             ),
             enrolment_id=held,
         )
-    now = core.clock.now()
+    now = deps.clock.now()
     enrolment = ProgrammeEnrolment(
         id=new_id("enr"),
         programme_id=programme.id,
@@ -193,11 +193,13 @@ def _enrol(enrolment: ProgrammeEnrolment, programme: Programme, actor: str, now:
     enrolment.ends_at = datetime.combine(ends_on, now.timetz()).astimezone(UTC)
 
 
-def approve(session: Session, core: Core, principal: Principal, enrolment_id: str, reason: str) -> ProgrammeEnrolment:
+def approve(
+    session: Session, deps: ServiceDependencies, principal: Principal, enrolment_id: str, reason: str
+) -> ProgrammeEnrolment:
     require_role(principal, PlatformRole.APPROVER)
     enrolment, organisation = _pending(session, principal, enrolment_id, "approve")
-    programme = core.programme(enrolment.programme_id)
-    now = core.clock.now()
+    programme = deps.programme(enrolment.programme_id)
+    now = deps.clock.now()
     reasons = ineligibility(programme, profile_of(organisation), now.date())
     if reasons:
         raise Conflict(
@@ -215,14 +217,16 @@ def approve(session: Session, core: Core, principal: Principal, enrolment_id: st
     return enrolment
 
 
-def reject(session: Session, core: Core, principal: Principal, enrolment_id: str, reason: str) -> ProgrammeEnrolment:
+def reject(
+    session: Session, deps: ServiceDependencies, principal: Principal, enrolment_id: str, reason: str
+) -> ProgrammeEnrolment:
     require_role(principal, PlatformRole.APPROVER)
     enrolment, _ = _pending(session, principal, enrolment_id, "reject")
     _decide(
         enrolment,
         EnrolmentState.REJECTED,
         principal.subject,
-        core.clock.now(),
+        deps.clock.now(),
         f"rejected by {principal.subject}: {reason}",
     )
     session.flush()
@@ -260,7 +264,9 @@ def _pending(
 CHOICE_WINDOW_DAYS = 30  # a choice may be made from the first notice on
 
 
-def choose(session: Session, core: Core, principal: Principal, enrolment_id: str, choice: Choice) -> ProgrammeEnrolment:
+def choose(
+    session: Session, deps: ServiceDependencies, principal: Principal, enrolment_id: str, choice: Choice
+) -> ProgrammeEnrolment:
     """The organisation's admins choose, from 30 days before expiry until the grace period ends, to continue at
     the normal price or shrink to the normal envelope; beat carries the choice out at expiry (at once if later)."""
     enrolment = _get_for_update(session, principal, enrolment_id)
@@ -276,7 +282,7 @@ def choose(session: Session, core: Core, principal: Principal, enrolment_id: str
             current=enrolment.state,
             target=choice.value,
         )
-    now = core.clock.now()
+    now = deps.clock.now()
     opens = enrolment.end - timedelta(days=CHOICE_WINDOW_DAYS)
     if now < opens:
         raise Conflict(
@@ -351,10 +357,10 @@ class EligibilityCheck:
 
 
 def check(
-    session: Session, core: Core, principal: Principal, programme_id: str, organisation_id: str
+    session: Session, deps: ServiceDependencies, principal: Principal, programme_id: str, organisation_id: str
 ) -> EligibilityCheck:
     """Whether the organisation would be eligible today, and why not (its members only, and staff)."""
-    programme = core.programme(programme_id)
+    programme = deps.programme(programme_id)
     organisation = require_organisation(session, principal, organisation_id)
-    reasons = ineligibility(programme, profile_of(organisation), core.clock.now().date())
+    reasons = ineligibility(programme, profile_of(organisation), deps.clock.now().date())
     return EligibilityCheck(programme.id, not reasons, reasons)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.access import require_organisation, visible_organisation_ids
 from controlplane.contract import TenantSpec
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
 from controlplane.domain.resources import Resource
 from controlplane.domain.states import ProjectState, RequestState
@@ -75,7 +75,13 @@ def last_usage(
 
 
 def decommission(
-    session: Session, core: Core, principal: Principal, project_id: str, reason: str | None, *, force: bool = False
+    session: Session,
+    deps: ServiceDependencies,
+    principal: Principal,
+    project_id: str,
+    reason: str | None,
+    *,
+    force: bool = False,
 ) -> Project:
     project = get(session, principal, project_id, for_update=True)
     if not principal.is_operator:
@@ -122,7 +128,7 @@ def decommission(
     organisation = session.get_one(Organisation, project.organisation_id)
     transition(
         session,
-        core.clock,
+        deps.clock,
         request,
         RequestState.DECOMMISSIONING,
         actor=principal.subject,
@@ -130,9 +136,9 @@ def decommission(
         reason=reason or "decommission requested",
     )
     project.state = ProjectState.DECOMMISSIONING.value
-    project.updated_at = core.clock.now()
+    project.updated_at = deps.clock.now()
     session.flush()
-    after_commit(session, lambda: core.queue.decommission(project_id))
+    after_commit(session, lambda: deps.queue.decommission(project_id))
     return project
 
 
@@ -154,8 +160,10 @@ def require_credentials_access(session: Session, principal: Principal, project_i
     return project
 
 
-def tenant_spec(session: Session, core: Core, project: Project, request: QuotaRequest | None = None) -> TenantSpec:
-    region = core.region(project.region_id)
+def tenant_spec(
+    session: Session, deps: ServiceDependencies, project: Project, request: QuotaRequest | None = None
+) -> TenantSpec:
+    region = deps.region(project.region_id)
     organisation = session.get_one(Organisation, project.organisation_id)
     request_id = request.id if request else (project.current_request_id or "")
     quota = dict(request.amounts) if request is not None else dict(project.granted)

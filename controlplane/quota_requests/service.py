@@ -23,7 +23,7 @@ from controlplane.access import (
     visible_organisation_ids,
 )
 from controlplane.billing import budgets
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
 from controlplane.domain.regions import Region
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, check_within, exceeds, preset
@@ -63,7 +63,7 @@ def requested_amounts(data: QuotaRequestCreate, region: Region) -> Amounts:
     return amounts({**base, **data.amounts})
 
 
-def create(session: Session, core: Core, principal: Principal, data: QuotaRequestCreate) -> QuotaRequest:
+def create(session: Session, deps: ServiceDependencies, principal: Principal, data: QuotaRequestCreate) -> QuotaRequest:
     organisation = require_organisation(session, principal, data.organisation_id)
     if organisation.status != OrganisationStatus.VERIFIED.value:
         raise OrganisationNotVerified(
@@ -74,7 +74,7 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
                 organisation_status=organisation.status,
             )
         )
-    region = core.region(data.region)
+    region = deps.region(data.region)
     requested = requested_amounts(data, region)
     project = _live_project(session, organisation.id, region.id, data.environment)
     current = amounts(project.granted) if project else amounts()
@@ -110,13 +110,13 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
                 data_environment=data.environment,
             )
         )
-    _check_pending_limit(session, core, organisation)
-    if core.billing is not None and exceeds(requested, current):
+    _check_pending_limit(session, deps, organisation)
+    if deps.billing is not None and exceeds(requested, current):
         budgets.check_increase(
-            session, core.billing, organisation, project.id if project else None, as_plain(requested), core.clock.now()
+            session, deps.billing, organisation, project.id if project else None, as_plain(requested), deps.clock.now()
         )
 
-    now = core.clock.now()
+    now = deps.clock.now()
     request = QuotaRequest(
         id=new_id("req"),
         organisation_id=organisation.id,
@@ -134,13 +134,13 @@ def create(session: Session, core: Core, principal: Principal, data: QuotaReques
     if project is not None:
         request.preview = {"quota": quota_changes(current, requested)}
     session.add(request)
-    record_created(session, core.clock, request, actor=principal.subject, organisation_kind=organisation.kind)
+    record_created(session, deps.clock, request, actor=principal.subject, organisation_kind=organisation.kind)
     session.flush()  # the request exists whatever the policy decides: written before it, outside any savepoint
-    _apply_policy(session, core, organisation, region, request, project, current)
+    _apply_policy(session, deps, organisation, region, request, project, current)
     session.flush()
     if project is not None and request.state == RequestState.SUBMITTED.value:
         request_id = request.id  # an approver will want to see what the cloud will do
-        after_commit(session, lambda: core.queue.preview(request_id))
+        after_commit(session, lambda: deps.queue.preview(request_id))
     return request
 
 
@@ -156,7 +156,7 @@ def check_grantable(region: Region, requested: Amounts, current: Amounts) -> Non
     check_within(requested, {r: max(bound[r], current[r]) for r in Resource}, f"the capacity of region {region.id}")
 
 
-def _check_pending_limit(session: Session, core: Core, organisation: Organisation) -> None:
+def _check_pending_limit(session: Session, deps: ServiceDependencies, organisation: Organisation) -> None:
     # Serialise the count per organisation (FOR NO KEY UPDATE: rows that reference the organisation
     # still insert); on SQLite every transaction already holds the write lock.
     session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update(key_share=True))
@@ -168,7 +168,7 @@ def _check_pending_limit(session: Session, core: Core, organisation: Organisatio
             QuotaRequest.state == RequestState.SUBMITTED.value,
         )
     )
-    limit = core.policy.max_pending_requests
+    limit = deps.policy.max_pending_requests
     if (waiting or 0) >= limit:
         raise TooManyPendingRequests(
             Detail.counted(
@@ -209,7 +209,7 @@ def _live_project(session: Session, organisation_id: str, region_id: str, enviro
 
 def _apply_policy(
     session: Session,
-    core: Core,
+    deps: ServiceDependencies,
     organisation: Organisation,
     region: Region,
     request: QuotaRequest,
@@ -221,7 +221,7 @@ def _apply_policy(
     if below:
         transition(
             session,
-            core.clock,
+            deps.clock,
             request,
             RequestState.REJECTED,
             actor=POLICY_ACTOR,
@@ -231,7 +231,7 @@ def _apply_policy(
         )
         _count("rejected_below_usage")
         return
-    decision = policy_decision(session, core, organisation, region, project, requested, current)
+    decision = policy_decision(session, deps, organisation, region, project, requested, current)
     if decision.needs_approver:
         request.reason = decision.reason
         _count("needs_approval")
@@ -241,7 +241,7 @@ def _apply_policy(
         with savepoint(session):
             _grant(
                 session,
-                core,
+                deps,
                 organisation,
                 region,
                 request,
@@ -281,7 +281,7 @@ class PolicyDecision:
 
 def policy_decision(
     session: Session,
-    core: Core,
+    deps: ServiceDependencies,
     organisation: Organisation,
     region: Region,
     project: Project | None,
@@ -292,12 +292,12 @@ def policy_decision(
     once from the programme's reserve), then the organisation kind's envelope; a decrease of a live
     project's grant is approved at once."""
     kind = OrganisationKind(organisation.kind)
-    envelope_name = core.policy.envelope.get(kind.value)
+    envelope_name = deps.policy.envelope.get(kind.value)
     is_decrease = project is not None and not exceeds(requested, current)
-    funding = _funding(session, core, organisation, region, project, requested)
+    funding = _funding(session, deps, organisation, region, project, requested)
     if funding.within_envelope and not is_decrease:
         return PolicyDecision(funding, True, [], f"approved automatically: {funding.why}")
-    above = needs_approver(core, kind, requested, current if project is not None else None)
+    above = needs_approver(deps, kind, requested, current if project is not None else None)
     if above:
         names = ", ".join(r.value for r in above)
         return PolicyDecision(
@@ -310,12 +310,14 @@ def policy_decision(
     return PolicyDecision(funding, False, [], f"approved automatically: {why}")
 
 
-def needs_approver(core: Core, kind: OrganisationKind, requested: Amounts, current: Amounts | None) -> list[Resource]:
+def needs_approver(
+    deps: ServiceDependencies, kind: OrganisationKind, requested: Amounts, current: Amounts | None
+) -> list[Resource]:
     """The resources that take the request above its organisation kind's envelope: none means the policy
     approves it at once when capacity allows (so does a decrease of an existing grant, `current`)."""
     if current is not None and not exceeds(requested, current):
         return []
-    envelope_name = core.policy.envelope.get(kind.value)
+    envelope_name = deps.policy.envelope.get(kind.value)
     return exceeds(requested, preset(envelope_name)) if envelope_name else list(Resource)
 
 
@@ -332,18 +334,18 @@ def _below_usage(project: Project | None, requested: Amounts) -> str:
 
 def _funding(
     session: Session,
-    core: Core,
+    deps: ServiceDependencies,
     organisation: Organisation,
     region: Region,
     project: Project | None,
     requested: Amounts,
 ) -> Funding:
-    return funding_for(session, core.programmes, core.clock.now(), organisation.id, region.id, project, requested)
+    return funding_for(session, deps.programmes, deps.clock.now(), organisation.id, region.id, project, requested)
 
 
 def _grant(
     session: Session,
-    core: Core,
+    deps: ServiceDependencies,
     organisation: Organisation,
     region: Region,
     request: QuotaRequest,
@@ -357,14 +359,14 @@ def _grant(
     requested = amounts(request.amounts)
     transition(
         session,
-        core.clock,
+        deps.clock,
         request,
         RequestState.APPROVED,
         actor=actor,
         organisation_kind=organisation.kind,
         reason=reason,
     )
-    now = core.clock.now()
+    now = deps.clock.now()
     if project is None:
         project = Project(
             id=new_id("prj"),
@@ -393,14 +395,16 @@ def _grant(
     session.flush()
     reserve(session, region, organisation.kind, before, after, project.programme_id)
     request_id = request.id
-    after_commit(session, lambda: core.queue.provision(request_id))
+    after_commit(session, lambda: deps.queue.provision(request_id))
 
 
 def _count(outcome: str) -> None:
     ADMISSION_DECISIONS.labels(outcome).inc()
 
 
-def approve(session: Session, core: Core, principal: Principal, request_id: str, reason: str | None) -> QuotaRequest:
+def approve(
+    session: Session, deps: ServiceDependencies, principal: Principal, request_id: str, reason: str | None
+) -> QuotaRequest:
     require_role(principal, PlatformRole.APPROVER)
     request = _get_for_update(session, principal, request_id)
     check_transition(RequestState(request.state), RequestState.APPROVED)
@@ -413,7 +417,7 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
         decider=PlatformRole.APPROVER,
         filed_by=request.created_by,
     )
-    region = core.region(request.region_id)
+    region = deps.region(request.region_id)
     # Locked before the region, as every path that changes a grant does: its grant is what the totals hold.
     project = (
         session.get(Project, request.project_id, with_for_update=True, populate_existing=True)
@@ -439,11 +443,11 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     current = amounts(project.granted) if project else amounts()
     requested = amounts(request.amounts)
     _check_region_accepts(region, requested, current)
-    funding = _funding(session, core, organisation, region, project, requested)
+    funding = _funding(session, deps, organisation, region, project, requested)
     try:
         with savepoint(session):  # a refusal leaves nothing written
             _grant(
-                session, core, organisation, region, request, project, funding, actor=principal.subject, reason=reason
+                session, deps, organisation, region, request, project, funding, actor=principal.subject, reason=reason
             )
     except NoRoom as refused:
         _count("denied_insufficient_capacity")
@@ -459,7 +463,9 @@ def approve(session: Session, core: Core, principal: Principal, request_id: str,
     return request
 
 
-def reject(session: Session, core: Core, principal: Principal, request_id: str, reason: str) -> QuotaRequest:
+def reject(
+    session: Session, deps: ServiceDependencies, principal: Principal, request_id: str, reason: str
+) -> QuotaRequest:
     require_role(principal, PlatformRole.APPROVER)
     request = _get_for_update(session, principal, request_id)
     organisation = session.get_one(Organisation, request.organisation_id)
@@ -474,7 +480,7 @@ def reject(session: Session, core: Core, principal: Principal, request_id: str, 
     )
     transition(
         session,
-        core.clock,
+        deps.clock,
         request,
         RequestState.REJECTED,
         actor=principal.subject,
@@ -486,12 +492,14 @@ def reject(session: Session, core: Core, principal: Principal, request_id: str, 
     return request
 
 
-def cancel(session: Session, core: Core, principal: Principal, request_id: str, reason: str | None) -> QuotaRequest:
+def cancel(
+    session: Session, deps: ServiceDependencies, principal: Principal, request_id: str, reason: str | None
+) -> QuotaRequest:
     request = _get_for_update(session, principal, request_id)
     organisation = require_organisation(session, principal, request.organisation_id)
     transition(
         session,
-        core.clock,
+        deps.clock,
         request,
         RequestState.CANCELLED,
         actor=principal.subject,
@@ -502,7 +510,7 @@ def cancel(session: Session, core: Core, principal: Principal, request_id: str, 
     return request
 
 
-def retry(session: Session, core: Core, principal: Principal, request_id: str) -> QuotaRequest:
+def retry(session: Session, deps: ServiceDependencies, principal: Principal, request_id: str) -> QuotaRequest:
     """failed -> provisioning, and hand it to a worker again."""
     request = _get_for_update(session, principal, request_id)
     if not principal.is_operator:
@@ -521,7 +529,7 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
     organisation = session.get_one(Organisation, request.organisation_id)
     transition(
         session,
-        core.clock,
+        deps.clock,
         request,
         RequestState.PROVISIONING,
         actor=principal.subject,
@@ -530,9 +538,9 @@ def retry(session: Session, core: Core, principal: Principal, request_id: str) -
     )
     project = session.get_one(Project, request.project_id)
     project.state = ProjectState.PROVISIONING.value
-    project.updated_at = core.clock.now()
+    project.updated_at = deps.clock.now()
     session.flush()
-    after_commit(session, lambda: core.queue.provision(request_id))
+    after_commit(session, lambda: deps.queue.provision(request_id))
     return request
 
 

@@ -181,8 +181,8 @@ def statements() -> dict[str, object]:
 
     def step() -> dict[str, object]:
         worker = root()
-        assert worker.core.billing is not None
-        return schedule.run(worker.sessions, worker.core.billing, worker.core.clock, worker.core.queue)
+        assert worker.deps.billing is not None
+        return schedule.run(worker.sessions, worker.deps.billing, worker.deps.clock, worker.deps.queue)
 
     return _run(STATEMENTS, step)
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.capacity import lock_region, move
 from controlplane.contract import ProgressCallback, ProgressEvent, TenantOutputs, TenantSpec
-from controlplane.core import Core
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.states import ProjectState, RequestState
 from controlplane.errors import ProvisionerUnavailable
 from controlplane.observability.counters import PROVISIONING_DURATION
@@ -81,7 +81,7 @@ class ProvisioningWorkflow:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        core: Core,
+        deps: ServiceDependencies,
         provisioner: Provisioner,
         *,
         worker_id: str,
@@ -92,7 +92,7 @@ class ProvisioningWorkflow:
         """`vault` seals the project user's credentials when an operation ends (the API serves them
         from there); without one, nothing is stored (unit tests that do not read credentials)."""
         self.sessions = sessions
-        self.core = core
+        self.deps = deps
         self.provisioner = provisioner
         self.worker_id = worker_id
         self.lease = timedelta(seconds=lease_seconds)
@@ -139,7 +139,7 @@ class ProvisioningWorkflow:
 
     def _store_credentials(self, session: Session, claim: Claim, outputs: TenantOutputs) -> None:
         if self.vault is not None:
-            credentials.store(session, self.vault, self.core.clock, claim.project_id, outputs, claim.spec.domain_id)
+            credentials.store(session, self.vault, self.deps.clock, claim.project_id, outputs, claim.spec.domain_id)
 
     # -- create and change -------------------------------------------------
     def provision(self, request_id: str) -> str:
@@ -155,7 +155,7 @@ class ProvisioningWorkflow:
             if request.state == RequestState.APPROVED.value:
                 self._transition(session, request, RequestState.PROVISIONING, "provisioning started")
             project.state = ProjectState.PROVISIONING.value
-            return tenant_spec(session, self.core, project, request)
+            return tenant_spec(session, self.deps, project, request)
 
         def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs) -> str:
             request = session.get_one(QuotaRequest, claim.request_id)
@@ -214,7 +214,7 @@ class ProvisioningWorkflow:
             project = session.get_one(Project, request.project_id)
             if not self._ready(None, project):
                 return "waiting"
-            spec = tenant_spec(session, self.core, project, request)
+            spec = tenant_spec(session, self.deps, project, request)
             password = credentials.stored_password(session, self.vault, project.id) if self.vault else None
         try:
             plan = self.provisioner.preview(spec, password)
@@ -250,7 +250,7 @@ class ProvisioningWorkflow:
             Operation(
                 "destroy",
                 claim,
-                lambda session, project, request: tenant_spec(session, self.core, project, request),
+                lambda session, project, request: tenant_spec(session, self.deps, project, request),
                 lambda c, progress: self.provisioner.destroy(c.spec, progress, c.password),
                 succeeded,
                 failed,
@@ -273,21 +273,21 @@ class ProvisioningWorkflow:
 
         def begin(session: Session, project: Project, request: QuotaRequest) -> TenantSpec:
             record_progress(
-                session, self.core.clock, request.id, "repair: re-applying the granted quota", {"operation": "repair"}
+                session, self.deps.clock, request.id, "repair: re-applying the granted quota", {"operation": "repair"}
             )
-            return tenant_spec(session, self.core, project)  # the granted quota, not a request's amounts
+            return tenant_spec(session, self.deps, project)  # the granted quota, not a request's amounts
 
         def succeeded(session: Session, project: Project, claim: Claim, outputs: TenantOutputs) -> str:
             project.last_error = None
             self._store_credentials(session, claim, outputs)
             record_progress(
-                session, self.core.clock, claim.request_id, "repair: granted quota re-applied", {"operation": "repair"}
+                session, self.deps.clock, claim.request_id, "repair: granted quota re-applied", {"operation": "repair"}
             )
             return "repaired"
 
         def failed(session: Session, project: Project, claim: Claim, error: Exception) -> str:
             project.last_error = _message(error, "repair failed: ")
-            record_progress(session, self.core.clock, claim.request_id, project.last_error, {"operation": "repair"})
+            record_progress(session, self.deps.clock, claim.request_id, project.last_error, {"operation": "repair"})
             return "failed"
 
         return self._operate(
@@ -327,7 +327,7 @@ class ProvisioningWorkflow:
             Operation(
                 "capture",
                 claim,
-                lambda session, project, request: tenant_spec(session, self.core, project),
+                lambda session, project, request: tenant_spec(session, self.deps, project),
                 lambda c, _progress: self.provisioner.outputs(c.spec),
                 succeeded,
                 lambda *_: "failed",
@@ -336,7 +336,7 @@ class ProvisioningWorkflow:
 
     # -- reconcile: find work in the database that no queued task carries ----
     def reconcile(self) -> dict[str, list[str]]:
-        now = self.core.clock.now()
+        now = self.deps.clock.now()
         lease_free = or_(Project.lease_until.is_(None), Project.lease_until < now)
         with transaction(self.sessions) as session:
             to_provision = list(
@@ -360,9 +360,9 @@ class ProvisioningWorkflow:
                 )
             )
         for request_id in to_provision:
-            self.core.queue.provision(request_id)
+            self.deps.queue.provision(request_id)
         for project_id in to_decommission:
-            self.core.queue.decommission(project_id)
+            self.deps.queue.decommission(project_id)
         return {"provision": to_provision, "decommission": to_decommission}
 
     # -- helpers -------------------------------------------------------------
@@ -381,12 +381,12 @@ class ProvisioningWorkflow:
             if request is not None and request.state == RequestState.APPROVED.value:
                 request.reason = reason
             project.last_error = reason
-            project.updated_at = self.core.clock.now()
+            project.updated_at = self.deps.clock.now()
             return False
         return True
 
     def _take_lease(self, project: Project) -> bool:
-        now = self.core.clock.now()
+        now = self.deps.clock.now()
         held_by_other = project.lease_owner not in (None, self.worker_id)
         if held_by_other and project.lease_until is not None and project.lease_until > now:
             return False
@@ -408,7 +408,7 @@ class ProvisioningWorkflow:
                         session.execute(
                             update(Project)
                             .where(Project.id == project_id, Project.lease_owner == self.worker_id)
-                            .values(lease_until=self.core.clock.now() + self.lease)
+                            .values(lease_until=self.deps.clock.now() + self.lease)
                         )
                 except Exception:  # a missed renewal is retried; the lease is long enough for a few
                     log.warning("could not renew the lease of %s", project_id, exc_info=True)
@@ -433,11 +433,11 @@ class ProvisioningWorkflow:
     def _release(self, project: Project) -> None:
         project.lease_owner = None
         project.lease_until = None
-        project.updated_at = self.core.clock.now()
+        project.updated_at = self.deps.clock.now()
 
     def _transition(self, session: Session, request: QuotaRequest, target: RequestState, reason: str) -> None:
         kind = session.get_one(Organisation, request.organisation_id).kind
-        transition(session, self.core.clock, request, target, actor=WORKER_ACTOR, organisation_kind=kind, reason=reason)
+        transition(session, self.deps.clock, request, target, actor=WORKER_ACTOR, organisation_kind=kind, reason=reason)
 
     @contextmanager
     def _recording_progress(self, request_id: str) -> Iterator[ProgressCallback]:
@@ -471,7 +471,7 @@ class ProvisioningWorkflow:
                                 }.items()
                                 if v
                             }
-                            record_progress(session, self.core.clock, request_id, event.message, detail or None)
+                            record_progress(session, self.deps.clock, request_id, event.message, detail or None)
                 except Exception:  # progress is for people; the outcome is recorded either way
                     log.warning("could not record %d progress events of %s", len(events), request_id, exc_info=True)
 

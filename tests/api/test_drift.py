@@ -18,7 +18,7 @@ def drifted(client, runtime, issuer):
     cloud.set(f"os-{mine_project}", {**granted, "vcpus": 1}, {"vcpus": 2})  # quota cut outside Sahab, usage above
     # their project is not on the cloud at all
     MeteringCollector(
-        runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5
+        runtime.sessions, runtime.catalogue, runtime.deps.clock, lambda region: cloud, timeout=5
     ).collect()
     return {"mine": (mine, mine_project), "theirs": (theirs, their_project)}
 

@@ -178,7 +178,7 @@ def test_credentials_are_served_with_no_store(client, runtime, issuer):
     request = create_request(client, issuer.headers("amina"), org)
     # Provisioned by the workflow, which seals the credentials the route serves (no cloud behind it).
     workflow = ProvisioningWorkflow(
-        runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w", vault=runtime.vault
+        runtime.sessions, runtime.deps, InMemoryProvisioner(), worker_id="w", vault=runtime.vault
     )
     assert workflow.provision(request["id"]) == "active"
     project = request["project_id"]

@@ -149,7 +149,7 @@ def test_a_startup_joins_the_free_programme_pays_nothing_then_pays_the_listed_pr
         ).json()
         assert request["state"] == "approved" and "programme startup-launch" in request["reason"]
         assert queue.provisioned == [request["id"]]
-        workflow = ProvisioningWorkflow(runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w")
+        workflow = ProvisioningWorkflow(runtime.sessions, runtime.deps, InMemoryProvisioner(), worker_id="w")
         assert workflow.provision(request["id"]) == "active"
         project = request["project_id"]
         # /v1/regions: the programme's reserve beside the general pool (rabat-1: 64 vCPUs x 4 overcommit = 256,
@@ -191,7 +191,7 @@ def test_a_startup_joins_the_free_programme_pays_nothing_then_pays_the_listed_pr
             params={"organisation_id": org, "from": "2026-02-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
         ).json()
         assert (usage["samples"], usage["volume_gib_hours"]) == (1, 40 * 662)  # the integration statements use
-        assert schedule.run(runtime.sessions, runtime.core.billing, clock, queue)["issued"] == ["SAH-2026-000001"]
+        assert schedule.run(runtime.sessions, runtime.deps.billing, clock, queue)["issued"] == ["SAH-2026-000001"]
         february = statement_of(client, founder, org, "2026-02")
         # From the first reading, 1 Feb 10:00, to the month's end: 27 days and 14 hours = 662 hours.
         # vcpus        16 x 662 = 10592 vCPU-h x 0.25   = 2648.00
@@ -255,7 +255,7 @@ def test_a_startup_joins_the_free_programme_pays_nothing_then_pays_the_listed_pr
 
     # 8. February 2027's statement: the listed price, no discount (the enrolment's end day is already paid).
     clock._now = datetime(2027, 3, 1, 1, tzinfo=UTC)
-    assert schedule.run(runtime.sessions, runtime.core.billing, clock, queue)["issued"] == ["SAH-2027-000001"]
+    assert schedule.run(runtime.sessions, runtime.deps.billing, clock, queue)["issued"] == ["SAH-2027-000001"]
     february_2027 = statement_of(client, founder, org, "2027-02")
     # The whole month: 28 days = 672 hours, prices of version 2027-01 (the same, and object storage priced).
     # vcpus        16 x 672 = 10752 x 0.25    = 2688.00

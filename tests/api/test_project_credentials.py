@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def provisioned(client, runtime, issuer, provisioner: InMemoryProvisioner) -> str:
     org = org_with_admin(runtime, "amina")
     request = create_request(client, issuer.headers("amina"), org)
-    workflow = ProvisioningWorkflow(runtime.sessions, runtime.core, provisioner, worker_id="w", vault=runtime.vault)
+    workflow = ProvisioningWorkflow(runtime.sessions, runtime.deps, provisioner, worker_id="w", vault=runtime.vault)
     assert workflow.provision(request["id"]) == "active"
     return request["project_id"]
 
@@ -53,7 +53,7 @@ def test_a_project_provisioned_before_credentials_were_stored_is_fetched_by_a_wo
     assert pending.json()["retry_after_seconds"] == 5
     assert queue.captured == [project_id]
 
-    workflow = ProvisioningWorkflow(runtime.sessions, runtime.core, provisioner, worker_id="w", vault=runtime.vault)
+    workflow = ProvisioningWorkflow(runtime.sessions, runtime.deps, provisioner, worker_id="w", vault=runtime.vault)
     assert workflow.capture_credentials(project_id) == "captured"
     assert workflow.capture_credentials(project_id) == "nothing to do: stored"
     served = client.get(f"/v1/projects/{project_id}/credentials", headers=issuer.headers("amina"))

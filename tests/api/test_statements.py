@@ -27,7 +27,7 @@ def issued(runtime) -> tuple[str, str]:
         factories.usage_sample(session, project, start - timedelta(days=1), quota={"vcpus": 2}, used={"volume_gib": 5})
         statement = statements.issue(
             session,
-            runtime.core.billing,
+            runtime.deps.billing,
             session.get_one(Organisation, org),
             f"{start.year:04d}-{start.month:02d}",
             datetime.now(UTC),
@@ -160,7 +160,7 @@ def test_a_draft_is_computed_as_it_is_read(client, issuer, runtime):
         project = factories.project(session, org, created_at=now - timedelta(hours=3), granted={"vcpus": 4})
         factories.usage_sample(session, project, now - timedelta(hours=2), quota={"vcpus": 4})
         draft_id = statements.refresh_draft(
-            session, runtime.core.billing, session.get_one(Organisation, org), now - timedelta(hours=1)
+            session, runtime.deps.billing, session.get_one(Organisation, org), now - timedelta(hours=1)
         ).id
     shown = client.get(f"/v1/statements/{draft_id}", headers=issuer.headers("amina")).json()
     assert shown["state"] == "draft" and shown["number"] is None

@@ -32,7 +32,7 @@ def metered(client, runtime, issuer):
     for pid in (mine_project, their_project):
         cloud.set(f"os-{pid}", {"vcpus": 4}, {"vcpus": 2, "ram_mib": 2048, "volume_gib": 10})
     MeteringCollector(
-        runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5
+        runtime.sessions, runtime.catalogue, runtime.deps.clock, lambda region: cloud, timeout=5
     ).collect()
     return {"mine": (mine, mine_project), "theirs": (theirs, their_project)}
 

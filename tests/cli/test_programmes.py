@@ -209,7 +209,7 @@ def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Pa
 
     # 1 March: beat issues February's statement. 662 h from the first reading; 3368.26 MAD at list prices, all off.
     clock._now = datetime(2026, 3, 1, 1, tzinfo=UTC)
-    schedule.run(runtime.sessions, runtime.core.billing, clock, runtime.core.queue)
+    schedule.run(runtime.sessions, runtime.deps.billing, clock, runtime.deps.queue)
     cli = signed_in(served, tmp_path, clock.now())
     [february] = cli.json("statements", "list", "--month", "2026-02", user="youssef")["items"]
     assert (february["state"], february["list_total"], february["total"]) == ("issued", "3368.26", "0.00")
@@ -242,7 +242,7 @@ def test_a_startups_first_year_free_then_at_the_listed_price(story, tmp_path: Pa
     with transaction(runtime.sessions) as session:
         factories.usage_sample(session, session.get_one(Project, request["project_id"]), ENDS, quota=QUOTA, used=USED)
     clock._now = datetime(2027, 3, 1, 1, tzinfo=UTC)
-    schedule.run(runtime.sessions, runtime.core.billing, clock, runtime.core.queue)
+    schedule.run(runtime.sessions, runtime.deps.billing, clock, runtime.deps.queue)
     cli = signed_in(served, tmp_path, clock.now())
     assert cli.json("programmes", "enrolments", user="youssef")["items"][0]["state"] == "continued"
     [paid] = cli.json("statements", "list", "--month", "2027-02", user="youssef")["items"]

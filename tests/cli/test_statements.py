@@ -28,7 +28,7 @@ def last_month_statement(served) -> str:
         factories.decommissioned(session, project, start + timedelta(days=2))  # 48 h x 0.25 = 12.00 MAD
         return statements.issue(
             session,
-            served.runtime.core.billing,
+            served.runtime.deps.billing,
             session.get_one(Organisation, ORG),
             f"{start.year:04d}-{start.month:02d}",
             datetime.now(UTC),

@@ -43,7 +43,7 @@ def test_usage_period_report_in_every_output(cli, served):
     cloud.set(openstack_id, project["granted"], {"vcpus": 2, "ram_mib": 2048})
     # Only this project is read: others have no answer in the fake cloud and record an error.
     MeteringCollector(
-        runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5
+        runtime.sessions, runtime.catalogue, runtime.deps.clock, lambda region: cloud, timeout=5
     ).collect()
 
     start = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")

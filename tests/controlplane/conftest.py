@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.clock import FrozenClock
-from controlplane.core import ApprovalPolicy, Core
+from controlplane.dependencies import ApprovalPolicy, ServiceDependencies
 from controlplane.domain.regions import DEMO_CATALOGUE, load_catalogue
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.quota_requests.admission import ensure_regions
@@ -29,8 +29,8 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def core(clock: FrozenClock, queue: RecordingQueue) -> Core:
-    return Core(
+def deps(clock: FrozenClock, queue: RecordingQueue) -> ServiceDependencies:
+    return ServiceDependencies(
         catalogue=load_catalogue(DEMO_CATALOGUE),
         clock=clock,
         queue=queue,

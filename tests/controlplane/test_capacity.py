@@ -27,15 +27,15 @@ SMALL = PRESETS["small"]
 
 
 @pytest.fixture
-def workflow(sessions, core) -> ProvisioningWorkflow:
-    return ProvisioningWorkflow(sessions, core, InMemoryProvisioner(), worker_id="worker-a", lease_seconds=600)
+def workflow(sessions, deps) -> ProvisioningWorkflow:
+    return ProvisioningWorkflow(sessions, deps, InMemoryProvisioner(), worker_id="worker-a", lease_seconds=600)
 
 
-def request_quota(sessions, core, org_id: str, **body) -> QuotaRequest:
+def request_quota(sessions, deps, org_id: str, **body) -> QuotaRequest:
     with transaction(sessions) as session:
         return service.create(
             session,
-            core,
+            deps,
             factories.person(),
             QuotaRequestCreate(
                 organisation_id=org_id, region="rabat-1", environment="prod", justification="totals", **body
@@ -51,14 +51,14 @@ def stored(sessions, region_id: str = "rabat-1") -> tuple[dict[Resource, int], d
     return sums.all, sums.business
 
 
-def test_totals_follow_grant_change_decrease_and_decommission(sessions, core, workflow):
+def test_totals_follow_grant_change_decrease_and_decommission(sessions, deps, workflow):
     with transaction(sessions) as session:
         business = factories.organisation(session).id
         agency = factories.organisation(session, kind=OrganisationKind.AGENCY).id
     assert stored(sessions) == (amounts(), amounts())
 
-    first = request_quota(sessions, core, business, preset="small")
-    request_quota(sessions, core, agency, preset="small")
+    first = request_quota(sessions, deps, business, preset="small")
+    request_quota(sessions, deps, agency, preset="small")
     total, only_business = stored(sessions)
     assert total[Resource.VCPUS] == 2 * SMALL[Resource.VCPUS] and only_business == SMALL
 
@@ -66,45 +66,45 @@ def test_totals_follow_grant_change_decrease_and_decommission(sessions, core, wo
     assert stored(sessions)[1] == SMALL
 
     # A decrease: held at the larger amount until applied, then the new amount only.
-    change = request_quota(sessions, core, business, preset="small", amounts={"vcpus": 1})
+    change = request_quota(sessions, deps, business, preset="small", amounts={"vcpus": 1})
     assert change.state == "approved" and stored(sessions)[1][Resource.VCPUS] == SMALL[Resource.VCPUS]
     workflow.provision(change.id)
     assert stored(sessions)[1][Resource.VCPUS] == 1
 
     # An increase approved by an approver (above the business envelope).
-    bigger = request_quota(sessions, core, business, preset="medium")
+    bigger = request_quota(sessions, deps, business, preset="medium")
     assert bigger.state == "submitted" and stored(sessions)[1][Resource.VCPUS] == 1
     with transaction(sessions) as session:
-        service.approve(session, core, factories.approver(), bigger.id, None)
+        service.approve(session, deps, factories.approver(), bigger.id, None)
     assert stored(sessions)[1][Resource.VCPUS] == PRESETS["medium"][Resource.VCPUS]
     workflow.provision(bigger.id)
 
     with transaction(sessions) as session:
         project_id = session.get_one(QuotaRequest, first.id).project_id
-        projects.decommission(session, core, factories.person(), project_id, None)
+        projects.decommission(session, deps, factories.person(), project_id, None)
     assert stored(sessions)[1][Resource.VCPUS] == PRESETS["medium"][Resource.VCPUS], "counted until removed"
     workflow.decommission(project_id)
     total, only_business = stored(sessions)
     assert only_business == amounts() and total == SMALL
 
 
-def test_admission_reads_the_totals_and_refuses_past_them(sessions, core):
+def test_admission_reads_the_totals_and_refuses_past_them(sessions, deps):
     """The totals, not the projects, decide: a total moved by hand is what admission sees."""
-    region = core.catalogue.get("rabat-1")
+    region = deps.catalogue.get("rabat-1")
     limit = region.limit_for(OrganisationKind.BUSINESS)
     with transaction(sessions) as session:
         org = factories.organisation(session).id
         full = {r.value: limit[r] - SMALL[r] + 1 for r in Resource}
         session.execute(update(RegionTotals).where(RegionTotals.region_id == "rabat-1").values(granted_business=full))
-    request = request_quota(sessions, core, org, preset="small")
+    request = request_quota(sessions, deps, org, preset="small")
     assert request.state == "submitted"
     assert "free 3 (business share)" in request.reason
 
 
-def test_invariant_check_repairs_counts_and_logs_a_difference(sessions, core, caplog):
+def test_invariant_check_repairs_counts_and_logs_a_difference(sessions, deps, caplog):
     with transaction(sessions) as session:
         org = factories.organisation(session).id
-    request_quota(sessions, core, org, preset="small")
+    request_quota(sessions, deps, org, preset="small")
     assert check_totals(sessions) == {}
     with transaction(sessions) as session:
         session.execute(update(RegionTotals).where(RegionTotals.region_id == "rabat-1").values(granted={"vcpus": 999}))
@@ -152,7 +152,7 @@ def test_regions_and_metrics_share_one_read_model(client, runtime, issuer):
     assert f'sahab_region_free{{region="rabat-1",resource="vcpus"}} {float(model.free)}' in metrics
 
 
-def test_migration_fills_the_totals_from_existing_projects(database_url, core):
+def test_migration_fills_the_totals_from_existing_projects(database_url, deps):
     downgrade(database_url, "0002")
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
@@ -163,7 +163,7 @@ def test_migration_fills_the_totals_from_existing_projects(database_url, core):
 
     with transaction(sessions) as session:
         session.add(RegionRow(id="rabat-1", admissions=0))
-        now = core.clock.now()
+        now = deps.clock.now()
         business, agency = "org_mig_business", "org_mig_agency"
         for org, kind, national_id in ((business, "business", "000000000000991"), (agency, "agency", "ADM-MIG")):
             session.execute(

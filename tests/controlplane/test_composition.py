@@ -17,7 +17,7 @@ def test_the_api_root_has_no_provisioner_and_reads_no_cloud(runtime: ApiRoot) ->
 def test_the_worker_root_shares_the_foundation_and_builds_its_jobs(runtime: ApiRoot) -> None:
     worker = worker_root(runtime)
     assert isinstance(worker, WorkerRoot)
-    assert worker.engine is runtime.engine and worker.sessions is runtime.sessions and worker.core is runtime.core
+    assert worker.engine is runtime.engine and worker.sessions is runtime.sessions and worker.deps is runtime.deps
     assert worker.programme_scheduler is worker.programme_scheduler  # built once per process
     assert worker.webhooks.targets is worker.webhook_targets
 
@@ -26,7 +26,7 @@ def test_the_roots_are_built_from_settings_alone(settings: Settings) -> None:
     api = build_api(settings, queue=RecordingQueue())
     try:
         api.prepare_database()
-        assert api.catalogue is api.core.catalogue
+        assert api.catalogue is api.deps.catalogue
     finally:
         api.engine.dispose()
 

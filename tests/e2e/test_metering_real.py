@@ -151,7 +151,7 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         assert row["object_gib_hours"] == pytest.approx(row["vcpu_hours"], abs=2e-4)
 
         registry = CollectorRegistry()
-        registry.register(MeteringMetrics(runtime.sessions, runtime.catalogue, runtime.core.clock, per_project=True))
+        registry.register(MeteringMetrics(runtime.sessions, runtime.catalogue, runtime.deps.clock, per_project=True))
         text = generate_latest(registry).decode()
         assert (
             f'openstack_nova_limits_vcpus_used{{project="{project_id}",region="rabat-1",tenant="{name}",tenant_id="{proj.id}"}} 1.0'

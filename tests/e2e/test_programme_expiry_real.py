@@ -53,21 +53,21 @@ def test_sahab_shrinks_an_expired_enrolment_on_the_cloud(postgres_url, cloud, tm
     queue, clock = RecordingQueue(), FrozenClock()
     runtime = build_worker(settings, queue=queue, clock=clock)
     runtime.prepare_database()
-    core, sessions = runtime.core, runtime.sessions
+    deps, sessions = runtime.deps, runtime.sessions
     workflow = ProvisioningWorkflow(
-        sessions, core, runtime.provisioner, worker_id="e2e-programmes", vault=runtime.vault
+        sessions, deps, runtime.provisioner, worker_id="e2e-programmes", vault=runtime.vault
     )
-    scheduler = ProgrammeScheduler(sessions, core, NullMailer())
+    scheduler = ProgrammeScheduler(sessions, deps, NullMailer())
     with transaction(sessions) as session:
         org = factories.startup(session, admin="founder").id
-        enrolment = programmes.apply(session, core, factories.person("founder"), "startup-launch", org)
+        enrolment = programmes.apply(session, deps, factories.person("founder"), "startup-launch", org)
         assert enrolment.state == "enrolled"
         enrolment_id, ends_at = enrolment.id, enrolment.ends_at
         # Amounts the local OpenStack holds easily; still above the business envelope (small) in vCPUs.
         grant = {**as_plain(PRESETS["small"]), "vcpus": 8, "ram_mib": 8192, "instances": 2}
         request = requests.create(
             session,
-            core,
+            deps,
             factories.person("founder"),
             QuotaRequestCreate(
                 organisation_id=org, region="rabat-1", environment="prod", amounts=grant, justification="startup"
@@ -110,7 +110,7 @@ def test_sahab_shrinks_an_expired_enrolment_on_the_cloud(postgres_url, cloud, tm
         with transaction(sessions) as session:
             from controlplane.projects import service as projects
 
-            projects.decommission(session, core, factories.person("founder"), project_id, "end of test")
+            projects.decommission(session, deps, factories.person("founder"), project_id, "end of test")
         assert workflow.decommission(project_id) == "decommissioned"
     finally:
         cleanup(cloud, org)

@@ -149,7 +149,7 @@ def test_sahabs_member_list_adds_to_the_claim(sahab: Sahab) -> None:
                 organisation_id=org_y,
                 subject=decode_claims(token)["sub"],
                 role="member",
-                created_at=sahab.runtime.core.clock.now(),
+                created_at=sahab.runtime.deps.clock.now(),
             )
         )
 

@@ -37,19 +37,19 @@ def seed(runtime) -> str:
         org = factories.organisation(session)
         request = service.create(
             session,
-            runtime.core,
+            runtime.deps,
             factories.person(),
             QuotaRequestCreate(
                 organisation_id=org.id, region="rabat-1", environment="prod", preset="small", justification="monitoring"
             ),
         )
-    ProvisioningWorkflow(runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w").provision(request.id)
+    ProvisioningWorkflow(runtime.sessions, runtime.deps, InMemoryProvisioner(), worker_id="w").provision(request.id)
     with transaction(runtime.sessions) as session:
         project = session.get_one(Project, request.project_id)
     cloud = FakeCloud()
     cloud.set(project.openstack_project_id, {**project.granted, "vcpus": 6}, {"vcpus": 3, "volume_gib": 20})
     MeteringCollector(
-        runtime.sessions, runtime.catalogue, runtime.core.clock, lambda region: cloud, timeout=5
+        runtime.sessions, runtime.catalogue, runtime.deps.clock, lambda region: cloud, timeout=5
     ).collect()
     return project.openstack_project_id
 

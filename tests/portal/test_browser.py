@@ -175,7 +175,7 @@ def test_a_request_is_filed_and_approved_with_the_keyboard_only(browser, sahab):
     with transaction(sahab.runtime.sessions) as session:
         request = session.get_one(QuotaRequest, request_id)
         assert request.state == "approved" and request.justification == "Typed without a mouse"
-        medium = as_plain(sahab.runtime.core.region("rabat-1").preset("medium"))
+        medium = as_plain(sahab.runtime.deps.region("rabat-1").preset("medium"))
         assert request.environment == "keys" and request.amounts == medium  # the size chosen with the arrows
 
 

@@ -57,7 +57,7 @@ def give_credentials(sahab, request_id: str) -> str:
             region="rabat-1",
             password="s3cret-pw",
         )
-        credentials.store(session, sahab.runtime.vault, sahab.runtime.core.clock, project_id, outputs, "default")
+        credentials.store(session, sahab.runtime.vault, sahab.runtime.deps.clock, project_id, outputs, "default")
     return project_id
 
 
@@ -101,7 +101,7 @@ def test_a_small_request_is_approved_at_once_and_shows_its_progress(browser_of, 
         "state-approved" in created.text
         and "Approved automatically, within what the organisation gets." in created.text
     )
-    assert sahab.runtime.core.queue.provisioned == [request_id]
+    assert sahab.runtime.deps.queue.provisioned == [request_id]
     assert "Cancel the request" not in created.text  # approved: only a waiting request can be cancelled
     progress = youssef.http.get(f"/portal/requests/{request_id}/progress", params={"after": 0}).json()
     assert progress["state"] == "approved" and progress["events"] and not progress["final"]
@@ -123,7 +123,7 @@ def test_the_preview_counts_an_enrolled_programmes_envelope(with_programmes):
     assert str(youssef.sign_in("youssef", "youssef-demo").url).endswith("/portal")
     with transaction(sahab.runtime.sessions) as session:
         startup = factories.startup(session, admin="youssef").id
-        programmes.apply(session, sahab.runtime.core, factories.person("youssef"), "startup-launch", startup)
+        programmes.apply(session, sahab.runtime.deps, factories.person("youssef"), "startup-launch", startup)
     # Medium is above a business's envelope, but within the programme's: approved at once, from its reserve.
     medium = {**SMALL, "organisation_id": startup, "preset": "medium", "action": "preview"}
     preview = youssef.post("/portal/requests/new", medium)
@@ -179,7 +179,7 @@ def test_the_portal_shows_nothing_the_api_refuses(browser_of, sahab):
                 organisation_id=BUSINESS,
                 subject="amina",
                 role=MemberRole.MEMBER.value,
-                created_at=sahab.runtime.core.clock.now(),
+                created_at=sahab.runtime.deps.clock.now(),
             )
         )
 
@@ -308,11 +308,11 @@ def test_an_admin_decommissions_a_project_and_a_member_may_not(browser_of, sahab
                 organisation_id=BUSINESS,
                 subject="amina",
                 role=MemberRole.MEMBER.value,
-                created_at=sahab.runtime.core.clock.now(),
+                created_at=sahab.runtime.deps.clock.now(),
             )
         )
     assert amina.post(f"/portal/projects/{project_id}/decommission", {}).status_code == 403
     done = youssef.post(f"/portal/projects/{project_id}/decommission", {})
     assert done.status_code == 200 and str(done.url).endswith("/portal")
-    assert sahab.runtime.core.queue.decommissioned == [project_id]
+    assert sahab.runtime.deps.queue.decommissioned == [project_id]
     assert "state-decommissioning" in done.text

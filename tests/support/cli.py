@@ -42,7 +42,7 @@ class WorkerQueue:
         live = self.every_environment_live or environment.startswith("live")
         provisioner = self.live if live else UnavailableProvisioner()
         return ProvisioningWorkflow(
-            self.runtime.sessions, self.runtime.core, provisioner, worker_id="test-worker", vault=self.runtime.vault
+            self.runtime.sessions, self.runtime.deps, provisioner, worker_id="test-worker", vault=self.runtime.vault
         )
 
     def _later(self, work: Callable[[], None]) -> None:

@@ -26,8 +26,8 @@ from tests.support.webhooks import Receiver
 
 
 @pytest.fixture
-def billed(core):
-    return dataclasses.replace(core, billing=Billing(march_price_change()))
+def billed(deps):
+    return dataclasses.replace(deps, billing=Billing(march_price_change()))
 
 
 def small(org_id: str, env: str = "prod", **amounts: int) -> QuotaRequestCreate:

@@ -39,11 +39,11 @@ def notifier() -> RecordingNotifier:
 
 
 @pytest.fixture
-def collector(sessions, core, clouds, notifier) -> MeteringCollector:
+def collector(sessions, deps, clouds, notifier) -> MeteringCollector:
     return MeteringCollector(
         sessions,
-        core.catalogue,
-        core.clock,
+        deps.catalogue,
+        deps.clock,
         lambda region: clouds[region.id],
         workers=4,
         timeout=0.5,
@@ -52,16 +52,16 @@ def collector(sessions, core, clouds, notifier) -> MeteringCollector:
 
 
 @pytest.fixture
-def active_project(sessions, core, provisioner):
+def active_project(sessions, deps, provisioner):
     """Make an active project (through the real request path and workflow) and return its row."""
-    workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="w")
+    workflow = ProvisioningWorkflow(sessions, deps, provisioner, worker_id="w")
 
     def make(env: str = "prod", org_id: str | None = None, preset: str = "small") -> Project:
         with transaction(sessions) as session:
             org = org_id or factories.organisation(session).id
             request = service.create(
                 session,
-                core,
+                deps,
                 factories.person(),
                 QuotaRequestCreate(
                     organisation_id=org, region="rabat-1", environment=env, preset=preset, justification="metering"

@@ -107,13 +107,13 @@ def test_threshold_helpers_and_signature():
     assert not verify("key", "1700000001", body, signature)
 
 
-def test_samples_older_than_the_retention_are_dropped(sessions, core, clouds, active_project, clock, notifier):
+def test_samples_older_than_the_retention_are_dropped(sessions, deps, clouds, active_project, clock, notifier):
     from controlplane.metering.collect import MeteringCollector
 
     collector = MeteringCollector(
         sessions,
-        core.catalogue,
-        core.clock,
+        deps.catalogue,
+        deps.clock,
         lambda region: clouds[region.id],
         workers=4,
         timeout=0.5,
@@ -239,7 +239,7 @@ def test_object_storage_is_read_from_the_account_for_usage_drift_and_alerts(
     assert "object storage: RuntimeError: swift said 503" in collector.collect().failed[project.id]
 
 
-def test_regions_without_object_storage_are_not_asked_for_accounts(sessions, core, collector, clouds):
-    assert not core.region("casablanca-1").has_object_storage and core.region("rabat-1").has_object_storage
+def test_regions_without_object_storage_are_not_asked_for_accounts(sessions, deps, collector, clouds):
+    assert not deps.region("casablanca-1").has_object_storage and deps.region("rabat-1").has_object_storage
     collector.collect()
     assert not [c for c in clouds["casablanca-1"].calls if c.startswith("objects:")]

@@ -9,9 +9,9 @@ from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
 
 
-def test_reapply_uses_granted_quota_and_records_progress(sessions, core, provisioner, active_project):
+def test_reapply_uses_granted_quota_and_records_progress(sessions, deps, provisioner, active_project):
     project = active_project()
-    workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="w")
+    workflow = ProvisioningWorkflow(sessions, deps, provisioner, worker_id="w")
     assert workflow.reapply(project.id) == "repaired"
     assert provisioner.applies == [project.id, project.id]
     assert provisioner.tenants[project.id].quota == project.granted
@@ -26,17 +26,17 @@ def test_reapply_uses_granted_quota_and_records_progress(sessions, core, provisi
     ]
 
 
-def test_failed_repair_is_recorded_on_the_project_only(sessions, core, provisioner, active_project):
+def test_failed_repair_is_recorded_on_the_project_only(sessions, deps, provisioner, active_project):
     project = active_project()
     provisioner.fail_next = "cloud down"
-    assert ProvisioningWorkflow(sessions, core, provisioner, worker_id="w").reapply(project.id) == "failed"
+    assert ProvisioningWorkflow(sessions, deps, provisioner, worker_id="w").reapply(project.id) == "failed"
     with transaction(sessions) as session:
         stored = session.get_one(Project, project.id)
         assert stored.state == "active" and "cloud down" in stored.last_error and stored.lease_owner is None
         assert session.get_one(QuotaRequest, project.current_request_id).state == "active"
 
 
-def test_nothing_to_repair_for_a_missing_project(sessions, core, provisioner):
+def test_nothing_to_repair_for_a_missing_project(sessions, deps, provisioner):
     assert (
-        ProvisioningWorkflow(sessions, core, provisioner, worker_id="w").reapply("prj_nope").startswith("nothing to do")
+        ProvisioningWorkflow(sessions, deps, provisioner, worker_id="w").reapply("prj_nope").startswith("nothing to do")
     )

@@ -33,7 +33,7 @@ def test_group_peak_is_the_peak_of_the_sum():
     assert total["unit_seconds"] / 3600 == 4 * 2 + 4 * 2
 
 
-def test_report_over_collected_samples(sessions, core, collector, clouds, active_project, clock):
+def test_report_over_collected_samples(sessions, deps, collector, clouds, active_project, clock):
     clock._now = h(0)
     one, two = active_project("one"), active_project("two")
     cloud = clouds["rabat-1"]
@@ -64,7 +64,7 @@ def test_report_over_collected_samples(sessions, core, collector, clouds, active
     assert sum(r["vcpu_hours"] for r in org_rows) == 3.5 + 2 * 2.5
 
 
-def test_report_keeps_visibility(sessions, core, collector, clouds, active_project, clock):
+def test_report_keeps_visibility(sessions, deps, collector, clouds, active_project, clock):
     mine = active_project("mine")
     clouds["rabat-1"].set(mine.openstack_project_id, dict(mine.granted), {"vcpus": 1})
     collector.collect()
@@ -74,7 +74,7 @@ def test_report_keeps_visibility(sessions, core, collector, clouds, active_proje
 
 
 def test_usage_over_time_splits_the_same_integral_into_buckets(
-    sessions, core, collector, clouds, active_project, clock
+    sessions, deps, collector, clouds, active_project, clock
 ):
     clock._now = h(0)
     one, two = active_project("one"), active_project("two")

@@ -12,13 +12,13 @@ from controlplane.programmes.discounts import ProgrammeDiscounts
 from tests import factories
 
 
-def test_discounts_cover_the_enrolment_days_only(sessions, core, clock):
+def test_discounts_cover_the_enrolment_days_only(sessions, deps, clock):
     clock._now = datetime(2026, 3, 15, 9, tzinfo=UTC)
     with transaction(sessions) as session:
         startup = factories.startup(session).id
         textiles = factories.organisation(session, admin="t", sector="textiles", employees=30).id
-        assert service.apply(session, core, factories.person(), "startup-launch", startup).state == "enrolled"
-        pending = service.apply(session, core, factories.person("t"), "digital-transition", textiles)
+        assert service.apply(session, deps, factories.person(), "startup-launch", startup).state == "enrolled"
+        pending = service.apply(session, deps, factories.person("t"), "digital-transition", textiles)
     source = ProgrammeDiscounts()
     with transaction(sessions) as session:
         assert source.discounts(session, startup, date(2026, 3, 1), date(2026, 4, 1)) == [
@@ -30,7 +30,7 @@ def test_discounts_cover_the_enrolment_days_only(sessions, core, clock):
         ]
         assert source.discounts(session, startup, date(2027, 4, 1), date(2027, 5, 1)) == []
         assert source.discounts(session, textiles, date(2026, 3, 1), date(2026, 4, 1)) == []  # pending: nothing
-        service.approve(session, core, factories.approver("amal"), pending.id, "checked")
+        service.approve(session, deps, factories.approver("amal"), pending.id, "checked")
         assert source.discounts(session, textiles, date(2026, 3, 1), date(2026, 4, 1)) == [
             Discount(date(2026, 3, 15), date(2026, 4, 1), Decimal("50.00"), "digital-transition")
         ]

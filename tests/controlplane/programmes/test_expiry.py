@@ -41,25 +41,25 @@ def smtp():
 
 
 @pytest.fixture
-def scheduler(sessions, core, smtp):
-    return ProgrammeScheduler(sessions, core, SmtpMailer(smtp.host, smtp.port, "sahab@cloud.example.ma"))
+def scheduler(sessions, deps, smtp):
+    return ProgrammeScheduler(sessions, deps, SmtpMailer(smtp.host, smtp.port, "sahab@cloud.example.ma"))
 
 
-def enrolled(sessions, core, *, webhook: bool = True, admin: str = "owner") -> tuple[str, str]:
+def enrolled(sessions, deps, *, webhook: bool = True, admin: str = "owner") -> tuple[str, str]:
     with transaction(sessions) as session:
         org = factories.startup(session, admin=admin)
         if webhook:
             org.alert_webhook_url, org.alert_webhook_secret = "https://hooks.startup.example.ma/sahab", "s3cret"
-        enrolment = service.apply(session, core, factories.person(admin), "startup-launch", org.id)
+        enrolment = service.apply(session, deps, factories.person(admin), "startup-launch", org.id)
         assert enrolment.state == "enrolled"
         return org.id, enrolment.id
 
 
-def with_active_project(sessions, core, org: str, admin: str = "owner", preset: str = "medium") -> str:
+def with_active_project(sessions, deps, org: str, admin: str = "owner", preset: str = "medium") -> str:
     with transaction(sessions) as session:
         request = requests.create(
             session,
-            core,
+            deps,
             factories.person(admin),
             QuotaRequestCreate(
                 organisation_id=org, region="rabat-1", environment="prod", preset=preset, justification="startup"
@@ -86,15 +86,15 @@ def ends_at(sessions, enrolment_id):
         return session.get_one(ProgrammeEnrolment, enrolment_id).ends_at
 
 
-def test_each_notice_is_sent_exactly_once_by_webhook_and_email(sessions, core, clock, scheduler, smtp):
-    org, enrolment = enrolled(sessions, core)
+def test_each_notice_is_sent_exactly_once_by_webhook_and_email(sessions, deps, clock, scheduler, smtp):
+    org, enrolment = enrolled(sessions, deps)
     end = ends_at(sessions, enrolment)
     clock._now = end - timedelta(days=31)
     assert scheduler.run().notices == []
     for days in (30, 7, 1):
         clock._now = end - timedelta(days=days, hours=-1)
         # several beats at once, and again later: one notice, one delivery, one e-mail
-        others = [ProgrammeScheduler(sessions, core, scheduler.mailer) for _ in range(3)]
+        others = [ProgrammeScheduler(sessions, deps, scheduler.mailer) for _ in range(3)]
         assert at_once([lambda s=s: s.run() for s in [scheduler, *others]]) == []
         scheduler.run()
     messages = smtp.wait_for(3)
@@ -113,11 +113,11 @@ def test_each_notice_is_sent_exactly_once_by_webhook_and_email(sessions, core, c
     assert [d.payload["days_before"] for d in deliveries] == [30, 7, 1]
     assert {d.payload["type"] for d in deliveries} == {"sahab.programme.expiry_notice"}
     assert sorted(d.id for d in deliveries) == sorted(n.delivery_id for n in notices)
-    assert sorted(core.queue.webhooks) == sorted((d.id, 0) for d in deliveries)  # each sent once, after commit
+    assert sorted(deps.queue.webhooks) == sorted((d.id, 0) for d in deliveries)  # each sent once, after commit
 
 
-def test_a_beat_that_was_away_sends_only_the_latest_notice(sessions, core, clock, scheduler, smtp):
-    _, enrolment = enrolled(sessions, core, webhook=False)
+def test_a_beat_that_was_away_sends_only_the_latest_notice(sessions, deps, clock, scheduler, smtp):
+    _, enrolment = enrolled(sessions, deps, webhook=False)
     clock._now = ends_at(sessions, enrolment) - timedelta(days=5)
     assert scheduler.run().notices == [(enrolment, 7)]
     [message] = smtp.wait_for(1)
@@ -128,11 +128,11 @@ def test_a_beat_that_was_away_sends_only_the_latest_notice(sessions, core, clock
         assert session.scalar(select(WebhookDelivery.id)) is None  # no webhook set: e-mail only
 
 
-def test_an_email_the_server_refuses_is_retried_then_failed(sessions, core, clock):
-    _, enrolment = enrolled(sessions, core, webhook=False)
+def test_an_email_the_server_refuses_is_retried_then_failed(sessions, deps, clock):
+    _, enrolment = enrolled(sessions, deps, webhook=False)
     scheduler = ProgrammeScheduler(
         sessions,
-        core,
+        deps,
         SmtpMailer("127.0.0.1", free_port(), "s@x.ma", timeout=2),
         email_attempts=2,
         email_backoff=timedelta(minutes=5),
@@ -150,18 +150,18 @@ def test_an_email_the_server_refuses_is_retried_then_failed(sessions, core, cloc
         ) and "ConnectionRefused" in notice.email_error
 
 
-def test_continue_moves_the_grant_to_the_general_pool_at_expiry(sessions, core, clock, scheduler):
-    org, enrolment = enrolled(sessions, core)
-    project = with_active_project(sessions, core, org)
+def test_continue_moves_the_grant_to_the_general_pool_at_expiry(sessions, deps, clock, scheduler):
+    org, enrolment = enrolled(sessions, deps)
+    project = with_active_project(sessions, deps, org)
     end = ends_at(sessions, enrolment)
     with transaction(sessions) as session:
         with pytest.raises(Conflict, match="opens on"):
-            service.choose(session, core, factories.person(), enrolment, Choice.CONTINUE)
+            service.choose(session, deps, factories.person(), enrolment, Choice.CONTINUE)
     clock._now = end - timedelta(days=10)
     with transaction(sessions) as session:
         with pytest.raises(PermissionDenied):  # staff see it, but the choice is the organisation's admins'
-            service.choose(session, core, factories.approver("amal"), enrolment, Choice.CONTINUE)
-        service.choose(session, core, factories.person(), enrolment, Choice.CONTINUE)
+            service.choose(session, deps, factories.approver("amal"), enrolment, Choice.CONTINUE)
+        service.choose(session, deps, factories.person(), enrolment, Choice.CONTINUE)
     assert scheduler.run().continued == []  # not before the end
     clock._now = end
     outcome = scheduler.run()
@@ -172,9 +172,9 @@ def test_continue_moves_the_grant_to_the_general_pool_at_expiry(sessions, core, 
     assert_in_general_pool(sessions, project, PRESETS["medium"])
 
 
-def test_without_a_choice_sahab_shrinks_after_the_grace_period_through_the_lifecycle(sessions, core, clock, scheduler):
-    org, enrolment = enrolled(sessions, core)
-    project = with_active_project(sessions, core, org)
+def test_without_a_choice_sahab_shrinks_after_the_grace_period_through_the_lifecycle(sessions, deps, clock, scheduler):
+    org, enrolment = enrolled(sessions, deps)
+    project = with_active_project(sessions, deps, org)
     end = ends_at(sessions, enrolment)
     clock._now = end
     assert scheduler.run().expired == [enrolment]
@@ -184,14 +184,14 @@ def test_without_a_choice_sahab_shrinks_after_the_grace_period_through_the_lifec
         # no longer enrolled: a new medium request is the general rules' again
         request = requests.create(
             session,
-            core,
+            deps,
             factories.person(),
             QuotaRequestCreate(
                 organisation_id=org, region="rabat-1", environment="dev", preset="medium", justification="more"
             ),
         )
         assert request.state == "submitted"
-        requests.cancel(session, core, factories.person(), request.id, None)
+        requests.cancel(session, deps, factories.person(), request.id, None)
     clock._now = end + timedelta(days=14) - timedelta(seconds=1)
     assert scheduler.run().shrinking == []
     clock._now = end + timedelta(days=14)
@@ -203,11 +203,11 @@ def test_without_a_choice_sahab_shrinks_after_the_grace_period_through_the_lifec
         assert amounts(decrease.amounts) == PRESETS["small"]
         assert "no choice within the grace period of 14 days" in decrease.justification
         assert "waiting: " in session.get_one(ProgrammeEnrolment, enrolment).reason
-    assert outcome.decreases[0] in core.queue.provisioned
+    assert outcome.decreases[0] in deps.queue.provisioned
     assert scheduler.run().decreases == [], "asked once"
 
     # The normal lifecycle: a worker applies the decrease; then the project leaves the reserve.
-    workflow = ProvisioningWorkflow(sessions, core, InMemoryProvisioner(), worker_id="w")
+    workflow = ProvisioningWorkflow(sessions, deps, InMemoryProvisioner(), worker_id="w")
     assert workflow.provision(outcome.decreases[0]) == "active"
     assert scheduler.run().ended == [enrolment]
     with transaction(sessions) as session:
@@ -215,9 +215,9 @@ def test_without_a_choice_sahab_shrinks_after_the_grace_period_through_the_lifec
     assert_in_general_pool(sessions, project, PRESETS["small"])
 
 
-def test_a_decrease_below_usage_is_rejected_as_any_and_not_asked_again(sessions, core, clock, scheduler):
-    org, enrolment = enrolled(sessions, core)
-    project = with_active_project(sessions, core, org)
+def test_a_decrease_below_usage_is_rejected_as_any_and_not_asked_again(sessions, deps, clock, scheduler):
+    org, enrolment = enrolled(sessions, deps)
+    project = with_active_project(sessions, deps, org)
     with transaction(sessions) as session:
         session.get_one(Project, project).last_usage = {"vcpus": 10}  # above small's 4; no choice is made
     clock._now = ends_at(sessions, enrolment) + timedelta(days=15)

@@ -23,10 +23,10 @@ STARTUPS, OTHERS = 8, 16
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_the_reserve_and_the_general_pool_never_lend_to_each_other(database_url, core):
+def test_the_reserve_and_the_general_pool_never_lend_to_each_other(database_url, deps):
     engine = make_engine(database_url, pool_size=STARTUPS + OTHERS, max_overflow=5)
     sessions = make_session_factory(engine)
-    region = core.catalogue.get("rabat-1")
+    region = deps.catalogue.get("rabat-1")
     medium, small = PRESETS["medium"], PRESETS["small"]
     reserve = region.reserved_for("startup-launch")
     general = region.limit_for(OrganisationKind.BUSINESS)
@@ -38,13 +38,13 @@ def test_the_reserve_and_the_general_pool_never_lend_to_each_other(database_url,
         startups = [factories.startup(session, admin=f"s{n}").id for n in range(STARTUPS)]
         others = [factories.organisation(session, admin=f"o{n}").id for n in range(OTHERS)]
         for n, org in enumerate(startups):
-            assert programmes.apply(session, core, factories.person(f"s{n}"), "startup-launch", org).state == "enrolled"
+            assert programmes.apply(session, deps, factories.person(f"s{n}"), "startup-launch", org).state == "enrolled"
 
     def ask(org: str, who: str, preset: str) -> None:
         with transaction(sessions) as session:
             service.create(
                 session,
-                core,
+                deps,
                 factories.person(who),
                 QuotaRequestCreate(
                     organisation_id=org, region="rabat-1", environment="prod", preset=preset, justification="race"

@@ -23,12 +23,12 @@ from tests.support.concurrency import at_once
 RACERS = 50
 
 
-def race(sessions, core, org_ids: list[str]) -> list[BaseException]:
+def race(sessions, deps, org_ids: list[str]) -> list[BaseException]:
     def submit(org_id: str) -> None:
         with transaction(sessions) as session:
             service.create(
                 session,
-                core,
+                deps,
                 factories.person(),
                 QuotaRequestCreate(
                     organisation_id=org_id,
@@ -42,12 +42,12 @@ def race(sessions, core, org_ids: list[str]) -> list[BaseException]:
     return at_once([lambda org_id=org_id: submit(org_id) for org_id in org_ids])
 
 
-def test_fifty_concurrent_requests_for_the_last_capacity(database_url, core):
+def test_fifty_concurrent_requests_for_the_last_capacity(database_url, deps):
     engine = make_engine(
         database_url, **({"pool_size": RACERS, "max_overflow": 5} if database_url.startswith("postgres") else {})
     )
     sessions = make_session_factory(engine)
-    region = core.catalogue.get("rabat-1")
+    region = deps.catalogue.get("rabat-1")
     limit = region.limit_for(OrganisationKind.BUSINESS)
     small = PRESETS["small"]
     fit = min(limit[r] // small[r] for r in Resource if small[r])
@@ -58,7 +58,7 @@ def test_fifty_concurrent_requests_for_the_last_capacity(database_url, core):
         ensure_regions(session, ["rabat-1"])
         org_ids = [factories.organisation(session).id for _ in range(RACERS)]
 
-    errors = race(sessions, core, org_ids)
+    errors = race(sessions, deps, org_ids)
 
     assert errors == []
     with transaction(sessions) as session:
@@ -72,7 +72,7 @@ def test_fifty_concurrent_requests_for_the_last_capacity(database_url, core):
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_postgres_waits_on_the_region_row_lock(database_url, core):
+def test_postgres_waits_on_the_region_row_lock(database_url, deps):
     """A second admission in the same region blocks until the first transaction ends."""
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)

@@ -22,18 +22,18 @@ def provisioner() -> InMemoryProvisioner:
 
 
 @pytest.fixture
-def workflow(sessions, core, provisioner) -> ProvisioningWorkflow:
+def workflow(sessions, deps, provisioner) -> ProvisioningWorkflow:
     return ProvisioningWorkflow(
-        sessions, core, provisioner, worker_id="worker-a", lease_seconds=600, reconcile_grace_seconds=60
+        sessions, deps, provisioner, worker_id="worker-a", lease_seconds=600, reconcile_grace_seconds=60
     )
 
 
-def approved_request(sessions, core, env: str = "prod", preset: str = "small") -> QuotaRequest:
+def approved_request(sessions, deps, env: str = "prod", preset: str = "small") -> QuotaRequest:
     with transaction(sessions) as session:
         org = factories.organisation(session)
         return service.create(
             session,
-            core,
+            deps,
             factories.person(),
             QuotaRequestCreate(
                 organisation_id=org.id, region="rabat-1", environment=env, preset=preset, justification="workflow test"
@@ -47,8 +47,8 @@ def states(sessions, request_id: str) -> tuple[str, str]:
         return request.state, session.get_one(Project, request.project_id).state
 
 
-def test_approved_request_becomes_active(sessions, core, workflow, provisioner):
-    request = approved_request(sessions, core)
+def test_approved_request_becomes_active(sessions, deps, workflow, provisioner):
+    request = approved_request(sessions, deps)
     assert workflow.provision(request.id) == "active"
     assert states(sessions, request.id) == ("active", "active")
     with transaction(sessions) as session:
@@ -59,15 +59,15 @@ def test_approved_request_becomes_active(sessions, core, workflow, provisioner):
     assert project.openstack_project_id == f"os-{project.id}" and project.lease_owner is None
 
 
-def test_redelivered_task_does_not_provision_twice(sessions, core, workflow, provisioner):
-    request = approved_request(sessions, core)
+def test_redelivered_task_does_not_provision_twice(sessions, deps, workflow, provisioner):
+    request = approved_request(sessions, deps)
     workflow.provision(request.id)
     assert workflow.provision(request.id) == "nothing to do: active"
     assert provisioner.applies == [request.project_id]
 
 
-def test_another_workers_lease_keeps_a_second_worker_off_the_stack(sessions, core, workflow, provisioner, clock):
-    request = approved_request(sessions, core)
+def test_another_workers_lease_keeps_a_second_worker_off_the_stack(sessions, deps, workflow, provisioner, clock):
+    request = approved_request(sessions, deps)
     with transaction(sessions) as session:
         project = session.get_one(Project, request.project_id)
         project.lease_owner, project.lease_until = "worker-b", clock.now().replace(year=2027)
@@ -75,21 +75,21 @@ def test_another_workers_lease_keeps_a_second_worker_off_the_stack(sessions, cor
     assert provisioner.applies == []
 
 
-def test_failure_is_recorded_and_retry_completes(sessions, core, workflow, provisioner, queue):
-    request = approved_request(sessions, core)
+def test_failure_is_recorded_and_retry_completes(sessions, deps, workflow, provisioner, queue):
+    request = approved_request(sessions, deps)
     provisioner.fail_next = "keystone answered 500"
     assert workflow.provision(request.id) == "failed"
     assert states(sessions, request.id) == ("failed", "failed")
     with transaction(sessions) as session:
         assert "keystone answered 500" in session.get_one(Project, request.project_id).last_error
-        service.retry(session, core, factories.person(), request.id)
+        service.retry(session, deps, factories.person(), request.id)
     assert queue.provisioned[-1] == request.id
     assert workflow.provision(request.id) == "active"
 
 
-def test_unavailable_provisioner_leaves_request_approved_with_the_reason(sessions, core):
-    request = approved_request(sessions, core)
-    workflow = ProvisioningWorkflow(sessions, core, UnavailableProvisioner(), worker_id="w")
+def test_unavailable_provisioner_leaves_request_approved_with_the_reason(sessions, deps):
+    request = approved_request(sessions, deps)
+    workflow = ProvisioningWorkflow(sessions, deps, UnavailableProvisioner(), worker_id="w")
     assert workflow.provision(request.id) == "waiting"
     with transaction(sessions) as session:
         stored = session.get_one(QuotaRequest, request.id)
@@ -97,13 +97,13 @@ def test_unavailable_provisioner_leaves_request_approved_with_the_reason(session
         assert stored.reason.startswith("waiting for provisioning: no provisioner is configured")
 
 
-def test_change_supersedes_the_active_request_and_updates_the_grant(sessions, core, workflow):
-    request = approved_request(sessions, core)
+def test_change_supersedes_the_active_request_and_updates_the_grant(sessions, deps, workflow):
+    request = approved_request(sessions, deps)
     workflow.provision(request.id)
     with transaction(sessions) as session:
         change = service.create(
             session,
-            core,
+            deps,
             factories.person(),
             QuotaRequestCreate(
                 organisation_id=request.organisation_id,
@@ -121,11 +121,11 @@ def test_change_supersedes_the_active_request_and_updates_the_grant(sessions, co
         assert session.get_one(Project, request.project_id).granted["vcpus"] == 2
 
 
-def test_decommission_releases_the_grant(sessions, core, workflow, provisioner, queue):
-    request = approved_request(sessions, core)
+def test_decommission_releases_the_grant(sessions, deps, workflow, provisioner, queue):
+    request = approved_request(sessions, deps)
     workflow.provision(request.id)
     with transaction(sessions) as session:
-        projects.decommission(session, core, factories.person(), request.project_id, None)
+        projects.decommission(session, deps, factories.person(), request.project_id, None)
     assert queue.decommissioned == [request.project_id]
     assert workflow.decommission(request.project_id) == "decommissioned"
     assert states(sessions, request.id) == ("decommissioned", "decommissioned")
@@ -134,8 +134,8 @@ def test_decommission_releases_the_grant(sessions, core, workflow, provisioner, 
     assert provisioner.tenants == {}
 
 
-def test_reconcile_finds_work_no_task_carries(sessions, core, workflow, queue, clock):
-    request = approved_request(sessions, core)
+def test_reconcile_finds_work_no_task_carries(sessions, deps, workflow, queue, clock):
+    request = approved_request(sessions, deps)
     queue.provisioned.clear()  # as if the message was lost
     assert workflow.reconcile() == {"provision": [], "decommission": []}  # within the grace period
     clock.advance(minutes=2)
@@ -143,8 +143,8 @@ def test_reconcile_finds_work_no_task_carries(sessions, core, workflow, queue, c
     assert queue.provisioned == [request.id]
 
 
-def test_expired_lease_of_a_dead_worker_is_taken_over(sessions, core, workflow, clock):
-    request = approved_request(sessions, core)
+def test_expired_lease_of_a_dead_worker_is_taken_over(sessions, deps, workflow, clock):
+    request = approved_request(sessions, deps)
     with transaction(sessions) as session:
         project = session.get_one(Project, request.project_id)
         project.lease_owner, project.lease_until = "dead-worker", clock.now()
@@ -153,23 +153,23 @@ def test_expired_lease_of_a_dead_worker_is_taken_over(sessions, core, workflow, 
     assert workflow.provision(request.id) == "active"
 
 
-def test_only_a_failed_request_can_be_retried(sessions, core):
+def test_only_a_failed_request_can_be_retried(sessions, deps):
     from controlplane.errors import InvalidTransition
 
-    request = approved_request(sessions, core)
+    request = approved_request(sessions, deps)
     with pytest.raises(InvalidTransition, match="only a failed request can be retried"):
         with transaction(sessions) as session:
-            service.retry(session, core, factories.person(), request.id)
+            service.retry(session, deps, factories.person(), request.id)
     assert states(sessions, request.id) == ("approved", "pending")
 
 
-def test_change_waiting_for_an_approver_is_previewed(sessions, core, workflow, queue):
-    request = approved_request(sessions, core)
+def test_change_waiting_for_an_approver_is_previewed(sessions, deps, workflow, queue):
+    request = approved_request(sessions, deps)
     workflow.provision(request.id)
     with transaction(sessions) as session:
         change = service.create(
             session,
-            core,
+            deps,
             factories.person(),
             QuotaRequestCreate(
                 organisation_id=request.organisation_id,
@@ -189,46 +189,46 @@ def test_change_waiting_for_an_approver_is_previewed(sessions, core, workflow, q
     assert stored.preview["quota"]["ram_mib"] == {"from": 8192, "to": 32768}
 
 
-def test_decommission_is_refused_while_servers_or_volumes_remain(sessions, core, workflow, clock):
+def test_decommission_is_refused_while_servers_or_volumes_remain(sessions, deps, workflow, clock):
     from controlplane.errors import Conflict
 
-    request = approved_request(sessions, core)
+    request = approved_request(sessions, deps)
     workflow.provision(request.id)
     with transaction(sessions) as session:
         project = session.get_one(Project, request.project_id)
         project.last_usage, project.last_usage_at = {"instances": 2, "volumes": 1, "vcpus": 2}, clock.now()
     with pytest.raises(Conflict, match="still has 2 instances, 1 volumes"):
         with transaction(sessions) as session:
-            projects.decommission(session, core, factories.person(), request.project_id, None)
+            projects.decommission(session, deps, factories.person(), request.project_id, None)
     assert states(sessions, request.id) == ("active", "active")
 
 
 def test_decommission_is_refused_while_the_object_store_holds_data_unless_an_operator_forces_it(
-    sessions, core, workflow, clock
+    sessions, deps, workflow, clock
 ):
     from controlplane.errors import Conflict, PermissionDenied
 
-    request = approved_request(sessions, core)
+    request = approved_request(sessions, deps)
     workflow.provision(request.id)
     with transaction(sessions) as session:
         project = session.get_one(Project, request.project_id)
         project.last_usage, project.last_usage_at = {"object_gib": 3}, clock.now()
     with pytest.raises(Conflict, match=r"object storage account still holds data \(3 GiB"):
         with transaction(sessions) as session:
-            projects.decommission(session, core, factories.person(), request.project_id, None)
+            projects.decommission(session, deps, factories.person(), request.project_id, None)
     with pytest.raises(PermissionDenied, match="only an operator"):
         with transaction(sessions) as session:
-            projects.decommission(session, core, factories.person(), request.project_id, None, force=True)
+            projects.decommission(session, deps, factories.person(), request.project_id, None, force=True)
     assert states(sessions, request.id) == ("active", "active")
     with transaction(sessions) as session:
-        projects.decommission(session, core, factories.operator(), request.project_id, "forced", force=True)
+        projects.decommission(session, deps, factories.operator(), request.project_id, "forced", force=True)
     assert states(sessions, request.id)[0] == "decommissioning"
 
 
-def test_the_lease_is_renewed_while_a_long_apply_runs(sessions, core, provisioner, clock):
+def test_the_lease_is_renewed_while_a_long_apply_runs(sessions, deps, provisioner, clock):
     import time as wall
 
-    request = approved_request(sessions, core)
+    request = approved_request(sessions, deps)
     seen = []
     original_apply = provisioner.apply
 
@@ -242,13 +242,13 @@ def test_the_lease_is_renewed_while_a_long_apply_runs(sessions, core, provisione
         return original_apply(spec, progress, password)
 
     provisioner.apply = slow_apply
-    workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="worker-a", lease_seconds=0.3)
+    workflow = ProvisioningWorkflow(sessions, deps, provisioner, worker_id="worker-a", lease_seconds=0.3)
     assert workflow.provision(request.id) == "active"
     assert seen[1] >= seen[0] + __import__("datetime").timedelta(seconds=100)
 
 
 def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_decommission(
-    sessions, core, provisioner, tmp_path
+    sessions, deps, provisioner, tmp_path
 ):
     from cryptography.fernet import Fernet
 
@@ -257,8 +257,8 @@ def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_
     from controlplane.projects.credentials import CredentialVault
 
     vault = CredentialVault([Fernet.generate_key().decode()])
-    workflow = ProvisioningWorkflow(sessions, core, provisioner, worker_id="w", vault=vault)
-    request = approved_request(sessions, core)
+    workflow = ProvisioningWorkflow(sessions, deps, provisioner, worker_id="w", vault=vault)
+    request = approved_request(sessions, deps)
     assert workflow.provision(request.id) == "active"
     password = provisioner.passwords[request.project_id]
     with transaction(sessions) as session:
@@ -282,7 +282,7 @@ def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_
     with transaction(sessions) as session:
         change = service.create(
             session,
-            core,
+            deps,
             factories.person(),
             QuotaRequestCreate(
                 organisation_id=request.organisation_id,
@@ -299,13 +299,13 @@ def test_credentials_are_sealed_at_the_end_kept_across_changes_and_forgotten_at_
     assert given == [(password, False), (password, True)]
 
     with transaction(sessions) as session:
-        projects.decommission(session, core, factories.person(), request.project_id, None)
+        projects.decommission(session, deps, factories.person(), request.project_id, None)
     assert workflow.decommission(request.project_id) == "decommissioned"
     with transaction(sessions) as session:
         assert session.get(ProjectCredentials, request.project_id) is None
 
 
-def test_every_operation_releases_its_lease_and_observes_its_duration(sessions, core, workflow, provisioner):
+def test_every_operation_releases_its_lease_and_observes_its_duration(sessions, deps, workflow, provisioner):
     from controlplane.observability.counters import PROVISIONING_DURATION
 
     def count(operation: str, outcome: str) -> float:
@@ -316,7 +316,7 @@ def test_every_operation_releases_its_lease_and_observes_its_duration(sessions, 
             if s.name.endswith("_count") and s.labels == {"operation": operation, "outcome": outcome}
         )
 
-    request = approved_request(sessions, core)
+    request = approved_request(sessions, deps)
     before = {key: count(*key) for key in (("apply", "success"), ("repair", "failure"), ("destroy", "success"))}
     assert workflow.provision(request.id) == "active"
     provisioner.fail_next = "nova answered 503"
@@ -326,7 +326,7 @@ def test_every_operation_releases_its_lease_and_observes_its_duration(sessions, 
         assert (
             project.lease_owner is None and project.last_error == "repair failed: ProvisioningError: nova answered 503"
         )
-        projects.decommission(session, core, factories.person(), request.project_id, None)
+        projects.decommission(session, deps, factories.person(), request.project_id, None)
     assert workflow.decommission(request.project_id) == "decommissioned"
     for key, value in before.items():
         assert count(*key) == value + 1, key

@@ -22,7 +22,7 @@ class ApprovalPolicy:
 
 
 @dataclass
-class Core:
+class ServiceDependencies:
     catalogue: Catalogue
     clock: Clock
     queue: TaskQueue
