@@ -13,11 +13,10 @@ from sqlalchemy.orm import Session
 from controlplane.access import require_organisation
 from controlplane.domain.principal import Principal
 from controlplane.errors import Conflict, Detail, NotFound
-from controlplane.metering.alerts import Alert
 from controlplane.pagination import Page, paginate
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import Organisation, WebhookDelivery, new_id
-from controlplane.ports import Clock, TaskQueue
+from controlplane.ports import Alert, Clock, TaskQueue
 from controlplane.webhooks.targets import TargetPolicy
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"

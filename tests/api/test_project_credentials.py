@@ -87,7 +87,7 @@ API_PROCESS = textwrap.dedent("""
             headers = issuer.headers("amina")
             org = org_with_admin(runtime, "amina")
             stored = create_request(client, headers, org, env="stored")
-            ProvisioningWorkflow(runtime.sessions, runtime.core, InMemoryProvisioner(), worker_id="w",
+            ProvisioningWorkflow(runtime.sessions, runtime.deps, InMemoryProvisioner(), worker_id="w",
                                  vault=runtime.vault).provision(stored["id"])
             legacy = make_active(runtime, create_request(client, headers, org, env="legacy")["id"])
             answers = [client.get(f"/v1/projects/{p}/credentials", headers=headers).status_code
