@@ -15,9 +15,7 @@ from urllib.parse import urlparse
 import typer
 from pydantic import ValidationError
 
-from controlplane.observability.logs import UVICORN_LOG_CONFIG
 from controlplane.persistence.database import private_directory
-from controlplane.persistence.migrate import upgrade
 from controlplane.settings import get_settings
 from controlplane.tasks import liveness
 
@@ -39,6 +37,9 @@ def _multiproc_env() -> dict[str, str]:
 @cli.command()
 def migrate() -> None:
     """Apply database migrations (Alembic) up to the newest."""
+    # Alembic loads for this command only: the liveness probe (`alive`) starts this module every few seconds.
+    from controlplane.persistence.migrate import upgrade
+
     settings = get_settings()
     upgrade(settings.database_url)
     typer.echo(f"database at {settings.database_url.split('@')[-1]} is up to date")
@@ -79,6 +80,9 @@ def uvicorn_log_options(log_format: str, level: str) -> list[str]:
     its first line on: its loggers go through the root logger's JSON formatter."""
     if log_format != "json":
         return []
+    # Only here, like Alembic in `migrate`: it brings in the tracing SDK, which the probe does not need.
+    from controlplane.observability.logs import UVICORN_LOG_CONFIG
+
     return ["--log-config", str(UVICORN_LOG_CONFIG), "--log-level", level.lower()]
 
 
@@ -103,7 +107,7 @@ def worker(
             "-m",
             "celery",
             "-A",
-            "controlplane.tasks.worker",
+            "controlplane.worker",
             "worker",
             "--concurrency",
             str(concurrency),
@@ -129,7 +133,7 @@ def beat() -> None:
             "-m",
             "celery",
             "-A",
-            "controlplane.tasks.worker",
+            "controlplane.worker",
             "beat",
             "--loglevel",
             "INFO",

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, update  # noqa: E402
 
+from controlplane.composition import build_worker  # noqa: E402
 from controlplane.contract import quota_fields  # noqa: E402
 from controlplane.domain.resources import PRESETS, as_plain  # noqa: E402
 from controlplane.domain.states import ProjectState  # noqa: E402
@@ -39,7 +40,6 @@ from controlplane.metering.reader import LISTINGS, OpenStackReader  # noqa: E402
 from controlplane.persistence.database import transaction  # noqa: E402
 from controlplane.persistence.migrate import upgrade  # noqa: E402
 from controlplane.persistence.models import Membership, Organisation, Project, ProjectMetering  # noqa: E402
-from controlplane.runtime import build_runtime, prepare_database  # noqa: E402
 from controlplane.settings import Settings  # noqa: E402
 
 CLOUD = "sahab-devcloud"
@@ -161,13 +161,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sahab-bench-"))
     url = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(url)
-    runtime = build_runtime(
+    runtime = build_worker(
         Settings(
             database_url=url, data_dir=tmp, broker_url="memory://", demo_accounts=False, metering_workers=args.workers
         ),
         queue=NoQueue(),
     )
-    prepare_database(runtime)
+    runtime.prepare_database()
     long_ago = datetime.now(UTC) - timedelta(days=1)
     ids = [f"prj_bench{i:06d}" for i in range(len(openstack_ids))]
     with transaction(runtime.sessions) as session:

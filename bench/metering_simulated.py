@@ -360,13 +360,13 @@ def run(args: argparse.Namespace) -> None:
     import yaml
     from sqlalchemy import insert
 
+    from controlplane.composition import build_worker
     from controlplane.domain.regions import DEMO_CATALOGUE
     from controlplane.domain.resources import PRESETS, as_plain
     from controlplane.domain.states import ProjectState
     from controlplane.persistence.database import transaction
     from controlplane.persistence.migrate import upgrade
     from controlplane.persistence.models import Organisation, Project, ProjectMetering
-    from controlplane.runtime import build_runtime, prepare_database
     from controlplane.settings import Settings
 
     data = json.loads(args.capture.read_text())
@@ -406,7 +406,7 @@ def run(args: argparse.Namespace) -> None:
     try:
         url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
         upgrade(url)
-        runtime = build_runtime(
+        runtime = build_worker(
             Settings(
                 database_url=url,
                 data_dir=tmp,
@@ -417,7 +417,7 @@ def run(args: argparse.Namespace) -> None:
                 metering_timeout_seconds=120,
             )
         )
-        prepare_database(runtime)
+        runtime.prepare_database()
         collector = runtime.metering
         warm = collector.collect()  # no projects yet: authenticates and builds the connection once
         print(f"warm-up (authentication, version discovery, Placement): {warm.seconds:.2f}s")

@@ -33,9 +33,9 @@ import httpx  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.auth.verifier import TokenVerifier  # noqa: E402
+from controlplane.composition import build_api  # noqa: E402
 from controlplane.persistence.database import transaction  # noqa: E402
 from controlplane.persistence.migrate import upgrade  # noqa: E402
-from controlplane.runtime import build_runtime  # noqa: E402
 from controlplane.settings import Settings  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.support.fakes import RecordingQueue  # noqa: E402
@@ -56,7 +56,7 @@ class Variant:
             http_metrics=http_metrics,
         )
         self.name = name
-        self.runtime = build_runtime(settings, queue=RecordingQueue())
+        self.runtime = build_api(settings, queue=RecordingQueue())
         self.app = create_app(runtime=self.runtime, verifier=TokenVerifier.from_settings(settings))
         with transaction(self.runtime.sessions) as session:
             self.orgs = [factories.organisation(session, admin="bench").id for _ in range(orgs)]

@@ -23,6 +23,9 @@ class ApprovalPolicy:
 
 @dataclass
 class ServiceDependencies:
+    """The services' shared dependencies (passed as `deps`): the catalogue and the programmes, the
+    clock and task queue ports, the approval policy and billing. Built by controlplane.composition."""
+
     catalogue: Catalogue
     clock: Clock
     queue: TaskQueue

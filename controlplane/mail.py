@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from controlplane.ports import Message
 from controlplane.settings import Settings
-
-
-@dataclass(frozen=True)
-class Message:
-    to: str
-    subject: str
-    body: str
 
 
 class MailError(Exception):

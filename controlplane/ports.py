@@ -1,4 +1,4 @@
-"""The ports: what the core asks of the world outside it, each as a protocol in this one place.
+"""The ports: what the core asks of the world outside it, each as a protocol, with the values that cross them.
 
 The real adapters (Celery, the Pulumi runner, openstacksdk, SMTP, the webhook outbox, the system
 clock) and the fakes in unit tests satisfy them by shape; services and workflows name only these.
@@ -7,6 +7,7 @@ The composition roots (controlplane.composition) choose the adapters."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -14,9 +15,79 @@ from sqlalchemy.orm import Session
 
 from controlplane.contract import ProgressCallback, TenantOutputs, TenantSpec
 from controlplane.domain.regions import Region
-from controlplane.mail import Message
-from controlplane.metering.alerts import Alert
-from controlplane.metering.reader import BulkQuotas, CapacityReading, ObjectAccount, Usage
+
+# -- the values that cross the ports -------------------------------------------------------------
+
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class ProjectReading:
+    """Quota and usage of one OpenStack project, keyed by Sahab resource name (-1 = unlimited)."""
+
+    quota: dict[str, int]
+    used: dict[str, int]
+
+
+@dataclass(frozen=True)
+class CapacityReading:
+    """What Placement says the region's compute providers offer: (total - reserved) x allocation ratio."""
+
+    capacity: dict[str, int]
+    used: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectAccount:
+    """One project's Swift account as its HEAD reports it (no API lists accounts in bulk)."""
+
+    quota_bytes: int  # X-Account-Meta-Quota-Bytes; -1 = none set
+    bytes: int
+    objects: int
+    containers: int
+
+    @property
+    def quota_gib(self) -> int:
+        """In Sahab's unit; a quota that is no whole number of GiB (set by hand) reads as -1 (drift)."""
+        return self.quota_bytes // GIB if self.quota_bytes >= 0 and self.quota_bytes % GIB == 0 else -1
+
+    @property
+    def used_gib(self) -> int:
+        """Rounded up: an account holding any byte uses some of its quota (and cannot be decommissioned)."""
+        return -(-self.bytes // GIB) if self.bytes else (1 if self.objects else 0)
+
+
+Usage = dict[str, dict[str, int]]
+"""OpenStack project id -> {Sahab resource: amount in use}; a project absent from it uses nothing."""
+
+
+@dataclass(frozen=True)
+class BulkQuotas:
+    """Quotas a service lists for every project at once (Neutron): the projects with quotas of
+    their own, and the defaults that hold for any other project."""
+
+    by_project: dict[str, dict[str, int]]
+    default: dict[str, int]
+
+    def of(self, openstack_project_id: str) -> dict[str, int]:
+        return dict(self.by_project.get(openstack_project_id, self.default))
+
+
+@dataclass(frozen=True)
+class Alert:
+    organisation_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    to: str
+    subject: str
+    body: str
+
+
+# -- the ports -----------------------------------------------------------------------------------
 
 
 class Clock(Protocol):

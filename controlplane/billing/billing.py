@@ -1,4 +1,4 @@
-"""What billing needs besides the session and the caller, built once per process (Core.billing, wired in controlplane.composition)."""
+"""What billing needs besides the session and the caller, built once per process (ServiceDependencies.billing)."""
 
 from __future__ import annotations
 

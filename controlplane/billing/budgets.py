@@ -24,8 +24,8 @@ from controlplane.billing.compute import compute, estimate, period_of
 from controlplane.billing.discounts import Discount, in_force
 from controlplane.domain.principal import Principal
 from controlplane.errors import BudgetExceeded, Detail, InvalidInput
-from controlplane.metering.alerts import Alert
 from controlplane.persistence.models import Budget, Organisation
+from controlplane.ports import Alert
 
 THRESHOLDS = (80, 100)
 AMOUNT = re.compile(r"-?\d{1,20}(\.\d{1,20})?")  # no exponent, no sign games: checked for range below

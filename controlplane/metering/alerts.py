@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
-from typing import Any
 
 THRESHOLDS = (80, 90)
 SIGNATURE_HEADER = "X-Sahab-Signature"
@@ -50,9 +48,3 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
-
-
-@dataclass(frozen=True)
-class Alert:
-    organisation_id: str
-    payload: dict[str, Any]

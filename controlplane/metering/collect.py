@@ -29,15 +29,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.domain.regions import Catalogue
 from controlplane.domain.resources import Resource
 from controlplane.metering import repository
-from controlplane.metering.alerts import Alert, crossings
+from controlplane.metering.alerts import crossings
 from controlplane.metering.drift import find_drift
-from controlplane.metering.reader import LISTINGS, BulkQuotas, CapacityReading, ObjectAccount, Usage, add_usage
+from controlplane.metering.reader import LISTINGS, add_usage
 from controlplane.metering.schedule import QuotaCheckState, quota_checks_due
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import (
     MeteringRun,
 )
-from controlplane.ports import Clock, Notifier, ReaderFactory
+from controlplane.ports import Alert, BulkQuotas, CapacityReading, Clock, Notifier, ObjectAccount, ReaderFactory, Usage
 
 log = logging.getLogger(__name__)
 RESOURCE_NAMES = tuple(r.value for r in Resource)

@@ -8,66 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from controlplane.contract import QUOTA_FIELDS
 from controlplane.domain.regions import Region
 from controlplane.observability.tracing import span
-
-
-@dataclass(frozen=True)
-class ProjectReading:
-    """Quota and usage of one OpenStack project, keyed by Sahab resource name (-1 = unlimited)."""
-
-    quota: dict[str, int]
-    used: dict[str, int]
-
-
-@dataclass(frozen=True)
-class CapacityReading:
-    """What Placement says the region's compute providers offer: (total - reserved) x allocation ratio."""
-
-    capacity: dict[str, int]
-    used: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ObjectAccount:
-    """One project's Swift account as its HEAD reports it (no API lists accounts in bulk)."""
-
-    quota_bytes: int  # X-Account-Meta-Quota-Bytes; -1 = none set
-    bytes: int
-    objects: int
-    containers: int
-
-    @property
-    def quota_gib(self) -> int:
-        """In Sahab's unit; a quota that is no whole number of GiB (set by hand) reads as -1 (drift)."""
-        return self.quota_bytes // GIB if self.quota_bytes >= 0 and self.quota_bytes % GIB == 0 else -1
-
-    @property
-    def used_gib(self) -> int:
-        """Rounded up: an account holding any byte uses some of its quota (and cannot be decommissioned)."""
-        return -(-self.bytes // GIB) if self.bytes else (1 if self.objects else 0)
-
-
-GIB = 1024**3
-
-Usage = dict[str, dict[str, int]]
-"""OpenStack project id -> {Sahab resource: amount in use}; a project absent from it uses nothing."""
-
-
-@dataclass(frozen=True)
-class BulkQuotas:
-    """Quotas a service lists for every project at once (Neutron): the projects with quotas of
-    their own, and the defaults that hold for any other project."""
-
-    by_project: dict[str, dict[str, int]]
-    default: dict[str, int]
-
-    def of(self, openstack_project_id: str) -> dict[str, int]:
-        return dict(self.by_project.get(openstack_project_id, self.default))
+from controlplane.ports import BulkQuotas, CapacityReading, ObjectAccount, ProjectReading, Usage
 
 
 @dataclass(frozen=True)

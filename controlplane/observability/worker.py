@@ -1,5 +1,5 @@
 """Everything a Celery worker process needs to be observed, connected by one call from
-controlplane/tasks/worker.py: task metrics and heartbeats, process metrics for the main process
+controlplane/worker.py: task metrics and heartbeats, process metrics for the main process
 and each pool process, JSON logs when configured, traces when an OTLP endpoint is set."""
 
 from __future__ import annotations

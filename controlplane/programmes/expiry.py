@@ -26,11 +26,10 @@ from controlplane.domain.principal import Principal
 from controlplane.domain.resources import Amounts, Resource, amounts, as_plain, exceeds, preset
 from controlplane.domain.states import PlatformRole, ProjectState
 from controlplane.errors import SahabError
-from controlplane.mail import MailError, Message
-from controlplane.metering.alerts import Alert
+from controlplane.mail import MailError
 from controlplane.persistence.database import savepoint, transaction
 from controlplane.persistence.models import Organisation, ProgrammeEnrolment, ProgrammeNotice, Project
-from controlplane.ports import Mailer
+from controlplane.ports import Alert, Mailer, Message
 from controlplane.programmes import repository
 from controlplane.programmes.service import Choice, EnrolmentState
 from controlplane.quota_requests import service as requests

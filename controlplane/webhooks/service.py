@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 from controlplane.access import require_organisation
 from controlplane.domain.principal import Principal
 from controlplane.errors import Conflict, Detail, NotFound
-from controlplane.metering.alerts import Alert
 from controlplane.pagination import Page
 from controlplane.persistence.database import after_commit
 from controlplane.persistence.models import Organisation, WebhookDelivery, new_id
-from controlplane.ports import Clock, TaskQueue
+from controlplane.ports import Alert, Clock, TaskQueue
 from controlplane.webhooks import repository
 from controlplane.webhooks.targets import TargetPolicy
 

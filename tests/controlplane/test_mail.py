@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.mail import MailError, Message, NullMailer, SmtpMailer, mailer_from_settings
+from controlplane.mail import MailError, NullMailer, SmtpMailer, mailer_from_settings
+from controlplane.ports import Message
 from controlplane.settings import Settings
 from tests.support.ports import free_port
 from tests.support.smtp import smtp_server

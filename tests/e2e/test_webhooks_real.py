@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from controlplane.clock import SystemClock
-from controlplane.metering.alerts import Alert
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.persistence.models import WebhookDelivery
+from controlplane.ports import Alert
 from controlplane.settings import Settings
 from controlplane.tasks.celery_app import CeleryQueue, create_celery
 from controlplane.webhooks.delivery import DeliveryRules, WebhookDeliverer

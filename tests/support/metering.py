@@ -8,15 +8,8 @@ import threading
 import time
 
 from controlplane.domain.resources import Resource
-from controlplane.metering.reader import (
-    GIB,
-    LISTINGS,
-    BulkQuotas,
-    CapacityReading,
-    ObjectAccount,
-    ProjectReading,
-    Usage,
-)
+from controlplane.metering.reader import LISTINGS
+from controlplane.ports import GIB, BulkQuotas, CapacityReading, ObjectAccount, ProjectReading, Usage
 
 # Each resource is counted by one listing here (the real volume_gib is summed over two).
 _LISTING_OF = {}

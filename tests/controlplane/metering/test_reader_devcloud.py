@@ -15,7 +15,8 @@ import pytest
 from controlplane.contract import quota_fields
 from controlplane.domain.regions import DEMO_CATALOGUE, load_catalogue
 from controlplane.domain.resources import PRESETS, as_plain
-from controlplane.metering.reader import LISTINGS, OpenStackReader, Usage, add_usage
+from controlplane.metering.reader import LISTINGS, OpenStackReader, add_usage
+from controlplane.ports import Usage
 from tests.support.openstack import admin_connection, delete_project, project_connection
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.timeout(900)]

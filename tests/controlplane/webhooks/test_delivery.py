@@ -10,9 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from controlplane.metering.alerts import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Alert, verify
+from controlplane.metering.alerts import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation, WebhookDelivery
+from controlplane.ports import Alert
 from controlplane.webhooks.delivery import DeliveryRules, WebhookDeliverer
 from controlplane.webhooks.service import enqueue_alerts
 from controlplane.webhooks.targets import TargetPolicy

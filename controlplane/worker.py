@@ -1,4 +1,4 @@
-"""Celery entry point: `celery -A controlplane.tasks.worker worker` (and `beat`).
+"""The worker process's entry point: `celery -A controlplane.worker worker` (and `beat`).
 
 Tasks take ids only and delegate to the worker's root (controlplane.composition.WorkerRoot), built on
 first use in each process; beat loads this module for the app and its schedule and never builds it."""
