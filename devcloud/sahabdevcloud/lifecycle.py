@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -93,7 +94,8 @@ class Devcloud:
 
     def start_services(self, wanted: list[Service]) -> None:
         """Start each service that is not running once its start conditions hold (the others meanwhile)."""
-        pending = [s for s in wanted if s.command and not self.pid(s)]
+        # (postgres, epmd and RabbitMQ, with no schema job, have their own start: start_postgres, start_rabbit)
+        pending = [s for s in wanted if s.job and not self.pid(s)]
         since: dict[str, float] = {}
         while pending:
             started = False
@@ -359,10 +361,9 @@ class Devcloud:
             seconds = time.monotonic() - t1
             with open(self.p.logs / "setup-times.log", "a") as times:
                 times.write(f"{name}: {seconds:.1f} s (rc {1 if error else 0})\n")
-            started = []
-            for line in (self.p.logs / f"setup-{name}.log").read_text(errors="replace").splitlines():
-                if "] started " in line:
-                    started.append(line.split("] started ", 1)[1].split(" (pid")[0])
+            started = re.findall(
+                r"\] +started (\S+) \(pid", (self.p.logs / f"setup-{name}.log").read_text(errors="replace")
+            )
             with done:
                 results[name] = (seconds, error, started)
                 done.notify()
