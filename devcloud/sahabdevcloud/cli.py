@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from .lifecycle import Devcloud
 from .output import Failed
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent.parent  # devcloud/
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # the usage line and exit code 2 of the bash version
+    def error(self, message: str) -> NoReturn:  # the usage line and exit code 2 of the bash version
         sys.stderr.write(f"usage: {HERE}/sahab-devcloud up | down [--purge] | status | env\n")
         sys.exit(2)
 

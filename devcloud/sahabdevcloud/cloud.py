@@ -38,7 +38,7 @@ from .services import (
     region_services,
 )
 
-AUTH = dict(
+AUTH: dict[str, Any] = dict(
     auth_url=AUTH_URL,
     username="admin",
     password="secret",

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import configs, processes
 from .output import Failed, elapsed, redirect, say
@@ -149,8 +149,10 @@ class Devcloud:
         return [PY, "-I", "-c", CLOUD_MAIN, str(self.p.here), *args]
 
     # ------------------------------------------------------------ PostgreSQL
-    def pg(self, *argv: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["runuser", "-u", "postgres", "--", *argv], **kwargs)  # type: ignore[call-overload]
+    def pg(self, *argv: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        """ARGV as the postgres user (initdb refuses root; the cluster's files are postgres')."""
+        done: subprocess.CompletedProcess[bytes] = subprocess.run(["runuser", "-u", "postgres", "--", *argv], **kwargs)
+        return done
 
     def pg_access(self) -> None:
         """The postgres user must be able to reach state/pg (e.g. /root is mode 700)."""
