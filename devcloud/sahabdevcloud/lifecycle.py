@@ -16,6 +16,8 @@ from typing import Any, TextIO
 from . import configs, processes
 from .output import Failed, elapsed, redirect, say
 from .services import (
+    AUTH_URL,
+    HOST,
     KEYSTONE_REGISTERED,
     PG_PORT,
     PLACEMENT_UP,
@@ -201,7 +203,7 @@ class Devcloud:
         if processes.port_open(PG_PORT):
             raise Failed("postgres", f"port {PG_PORT} is already in use by another process", pg_logs)
         options = (
-            f"-p {PG_PORT} -k {self.p.state / 'pg'} -c listen_addresses=127.0.0.1 -c max_connections=400"
+            f"-p {PG_PORT} -k {self.p.state / 'pg'} -c listen_addresses={HOST} -c max_connections=400"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         log_file = self.p.state / "pg" / "postgres.log"
@@ -213,7 +215,7 @@ class Devcloud:
         say(f"  started postgres (pid {pid}, port {PG_PORT})")
 
     def create_dbs(self, databases: tuple[str, ...]) -> None:
-        psql = ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+        psql = ["psql", "-X", "-q", "-h", HOST, "-p", str(PG_PORT), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
 
         def answers(query: str) -> bool:
             found = subprocess.run([*psql, "-tAc", query], capture_output=True, text=True)
@@ -289,7 +291,7 @@ class Devcloud:
             if not (b / "keystone" / "credential-keys" / "0").exists():
                 self.must(name, *k, "credential_setup", *owner)
             self.must(name, *k, "db_sync")
-            url = "http://127.0.0.1:5000/v3"
+            url = AUTH_URL
             self.must(
                 name,
                 *k,
@@ -567,7 +569,7 @@ class Devcloud:
                 state, shown = "dead", str(processes.read_pid(self.p.run, s.name) or "")
             else:
                 state, shown = "stopped", "-"
-            ports = "".join(f"127.0.0.1:{p}(listening) " if p in listening else f"{p}(closed) " for p in s.ports)
+            ports = "".join(f"{HOST}:{p}(listening) " if p in listening else f"{p}(closed) " for p in s.ports)
             out.write(f"{s.name:<20} {shown:<8} {state:<9} {ports or 'rpc only'}\n")
         if pids:
             procs = processes.descendants(pids)

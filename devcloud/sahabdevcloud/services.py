@@ -15,6 +15,7 @@ PY = "/usr/bin/python3"  # Debian's python with the OpenStack libraries (not a v
 HOST = "127.0.0.1"
 PG_PORT = 5433
 RABBIT_PORT = 5672
+RABBIT_DIST_PORT = 25672
 EPMD_PORT = 4369
 KEYSTONE_PORT = 5000
 PLACEMENT_PORT = 8778
@@ -223,7 +224,7 @@ def rabbit_env(p: Paths) -> dict[str, str]:
         "RABBITMQ_MNESIA_BASE": str(b / "mnesia"),
         "RABBITMQ_LOG_BASE": str(b / "log"),
         "RABBITMQ_PID_FILE": str(b / "rabbitmq.pid"),
-        "RABBITMQ_DIST_PORT": "25672",
+        "RABBITMQ_DIST_PORT": str(RABBIT_DIST_PORT),
         "ERL_EPMD_ADDRESS": HOST,
         "ERL_EPMD_PORT": str(EPMD_PORT),
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": dist,
@@ -263,7 +264,7 @@ TABLE: tuple[Service, ...] = (
         "rabbitmq",
         None,
         _fixed("/usr/lib/rabbitmq/bin/rabbitmq-server"),
-        (RABBIT_PORT, 25672),
+        (RABBIT_PORT, RABBIT_DIST_PORT),
         env=rabbit_env,
         special_logs=_rabbit_logs,
     ),
