@@ -138,6 +138,8 @@ class Devcloud:
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}
             )
             self._job_children[job] = child
+            if self._abort.is_set():  # another job failed while this one was starting its command
+                child.terminate()
             child.wait()
             self._job_children.pop(job, None)
         return subprocess.CompletedProcess(argv, child.returncode)
