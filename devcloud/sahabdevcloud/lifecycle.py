@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import configs, processes
+from . import configs, processes, schema
 from .output import Failed, elapsed, redirect, say
 from .services import (
-    AUTH_URL,
     HOST,
     KEYSTONE_REGISTERED,
     PG_PORT,
@@ -283,66 +282,13 @@ class Devcloud:
     # ------------------------------------------------------------ schema jobs (cold start)
     def job(self, name: str, region: Region) -> None:
         """Schema (and keystone's bootstrap) of one component, then its services as soon as they may start."""
-        component = name.removeprefix(region.prefix.replace("-", ""))
-        b, root = self.p.state, region.root(self.p.state)
-        if component == "keystone":
-            k = ["keystone-manage", "--config-file", str(b / "keystone" / "keystone.conf")]
-            owner = ["--keystone-user", "root", "--keystone-group", "root"]
-            if not (b / "keystone" / "fernet-keys" / "0").exists():
-                self.must(name, *k, "fernet_setup", *owner)
-            if not (b / "keystone" / "credential-keys" / "0").exists():
-                self.must(name, *k, "credential_setup", *owner)
-            self.must(name, *k, "db_sync")
-            url = AUTH_URL
-            self.must(
-                name,
-                *k,
-                "bootstrap",
-                "--bootstrap-password",
-                "secret",
-                "--bootstrap-username",
-                "admin",
-                "--bootstrap-project-name",
-                "admin",
-                "--bootstrap-role-name",
-                "admin",
-                "--bootstrap-service-name",
-                "keystone",
-                "--bootstrap-region-id",
-                REGION_ONE.name,
-                "--bootstrap-admin-url",
-                url,
-                "--bootstrap-internal-url",
-                url,
-                "--bootstrap-public-url",
-                url,
-            )
-        elif component == "placement":
-            self.must(
-                name, "placement-manage", "--config-file", str(root / "placement" / "placement.conf"), "db", "sync"
-            )
-        elif component == "glance":
-            self.must(name, "glance-manage", "--config-file", str(b / "glance" / "glance-api.conf"), "db_sync")
-        elif component == "nova":
-            n = ["nova-manage", "--config-file", str(root / "nova" / "nova.conf")]
-            n += ["--config-file", str(root / "nova" / "nova-db.conf")]
-            self.must(name, *n, "api_db", "sync")
-            self.must(name, *n, "cell_v2", "map_cell0", "--database_connection", region.db("nova_cell0"))
-            cells = subprocess.run([*n, "cell_v2", "list_cells"], capture_output=True, text=True)
-            if " cell1 " not in cells.stdout:
-                self.must(name, *n, "cell_v2", "create_cell", "--name", "cell1")
-            self.must(name, *n, "db", "sync")
-        elif component == "cinder":
-            self.must(name, "cinder-manage", "--config-file", str(root / "cinder" / "cinder.conf"), "db", "sync")
-        elif component == "neutron":
-            neutron = root / "neutron"
-            conf = ["--config-file", str(neutron / "neutron.conf"), "--config-file", str(neutron / "ml2_conf.ini")]
-            self.must(name, "neutron-db-manage", *conf, "upgrade", "heads")
-        else:
-            raise ValueError(name)
+        component = schema.component_of(name, region)
+        for step in schema.steps(component, self.p, region):
+            if not (step.done and step.done()):
+                self.must(name, *step.argv)
         self.start_services([s for s in region_services(region) if s.job == component])
         if component == "keystone":
-            self.must(name, *self.cloud("register", str(b)))
+            self.must(name, *self.cloud("register", str(self.p.state)))
             (self.p.run / KEYSTONE_REGISTERED).touch()
 
     def run_jobs(self, names: list[str], region: Region) -> None:
@@ -457,7 +403,7 @@ class Devcloud:
             say("cold start: schema sync + keystone bootstrap, each service starting after its own schema")
             (self.p.logs / "setup-times.log").write_text("")
             (self.p.run / KEYSTONE_REGISTERED).unlink(missing_ok=True)
-            self.run_jobs(["keystone", "placement", "glance", "nova", "cinder", "neutron"], REGION_ONE)
+            self.run_jobs(schema.jobs(REGION_ONE), REGION_ONE)
             (b / ".schema-done").touch()
         # RabbitMQ first: starting the services while it boots was measured slower (37.7 s vs 33.4 s
         # warm start): they compete with Erlang for the 2 CPUs.
@@ -496,7 +442,7 @@ class Devcloud:
             log.unlink(missing_ok=True)
             if self.run("r2-register", register).returncode:
                 raise Failed("setup-r2-register", "registering RegionTwo endpoints failed", [log])
-            self.run_jobs(["r2placement", "r2nova", "r2cinder", "r2neutron"], REGION_TWO)
+            self.run_jobs(schema.jobs(REGION_TWO), REGION_TWO)
             (b / ".r2-schema-done").touch()
         self.start_services(region_services(REGION_TWO))
         self.ready(REGION_TWO, self.ready_timeout)
