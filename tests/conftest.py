@@ -33,7 +33,6 @@ TEMPLATE = "sahab_template"
 _FOLDER_MARKERS = {
     "helm": "helm",
     "monitoring": "prometheus",
-    "devcloud": "devcloud",
     "toolchain": "pulumi",
     "keycloak": "keycloak",
     "image": "podman",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devcloud.sahabdevcloud.services import default_state
+
 CLOUD_NAME = "sahab-devcloud"
 HINT = 'run `devcloud/sahab-devcloud up` (then `eval "$(devcloud/sahab-devcloud env)"`)'
 
@@ -20,10 +22,7 @@ def pytest_configure(config):
 
 
 def state_dir() -> Path:
-    if os.environ.get("SAHAB_DEVCLOUD_STATE"):
-        return Path(os.environ["SAHAB_DEVCLOUD_STATE"])
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
-    return Path(base) / "sahab" / "devcloud"
+    return default_state()
 
 
 def clouds_yaml() -> Path:

@@ -16,30 +16,15 @@ from pathlib import Path
 import pytest
 from openstack import exceptions
 
+from devcloud.sahabdevcloud.processes import descendants, read_pid
+from devcloud.sahabdevcloud.services import REGION_ONE, all_ports, region_services
+
 pytestmark = pytest.mark.devcloud
 
-# TCP ports of the devcloud (see devcloud/sahab-devcloud, PORTS)
-DEVCLOUD_PORTS = {
-    5433,
-    4369,
-    5672,
-    25672,
-    5000,
-    8778,
-    9292,
-    8774,
-    8776,
-    9696,
-    8890,
-    6200,
-    6201,
-    6202,
-    18778,
-    18774,
-    18776,
-    19696,
-}  # (the last four: optional RegionTwo)
-API_PORTS = {5433, 5672, 5000, 8778, 9292, 8774, 8776, 9696, 8890, 6200, 6201, 6202}
+# TCP ports of the devcloud, RegionTwo's included; those RegionOne's services answer on (all but
+# epmd's and RabbitMQ's distribution port)
+DEVCLOUD_PORTS = all_ports(with_region_two=True)
+API_PORTS = {s.ports[0] for s in region_services(REGION_ONE) if s.ports and s.base != "epmd"}
 
 NOVA_FIELDS = {"cores": 7, "ram": 3072, "instances": 5}
 CINDER_FIELDS = {"gigabytes": 23, "volumes": 6, "snapshots": 4}
@@ -159,27 +144,8 @@ def test_usage_follows_resources_and_nova_refuses_over_quota(admin, project):
 
 def _devcloud_pids(run):
     """PIDs in $STATE/run/*.pid and all their descendants."""
-    roots = set()
-    for f in run.glob("*.pid"):
-        try:
-            roots.add(int(f.read_text().split()[0]))
-        except (OSError, ValueError, IndexError):
-            pass
-    parent = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-                parent[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                pass
-    pids = {p for p in roots if p in parent}
-    changed = True
-    while changed:
-        new = {p for p, pp in parent.items() if pp in pids and p not in pids}
-        pids |= new
-        changed = bool(new)
-    return pids
+    roots = {pid for f in run.glob("*.pid") if (pid := read_pid(run, f.stem))}
+    return descendants(roots)
 
 
 def _listening_sockets():
