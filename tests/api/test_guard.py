@@ -15,7 +15,7 @@ from api.auth.verifier import TokenVerifier
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation
 from controlplane.workflows.provisioning import ProvisioningWorkflow
-from tests.api.helpers import create_request, org_with_admin
+from tests.support.api import create_request, org_with_admin
 from tests.support.fakes import InMemoryProvisioner
 from tests.support.identity import ServerThread
 

@@ -19,7 +19,7 @@ from controlplane.programmes import service as programmes
 from controlplane.programmes.catalogue import DEMO_PROGRAMMES
 from controlplane.projects import credentials
 from tests import factories
-from tests.api.helpers import make_active
+from tests.support.api import make_active
 from tests.support.fakes import RecordingQueue
 from tests.support.issuer_flows import device_tokens
 from tests.support.portal import PortalUser, ServedSahab, served_sahab

@@ -17,5 +17,5 @@ def wait_for_port(port: int, timeout: float, what: str, log_hint: str = "") -> N
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # polling a port: a process opening it announces nothing
     raise RuntimeError(f"{what} did not open 127.0.0.1:{port} within {timeout:.0f}s. {log_hint}")
