@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session
 
 from controlplane.clock import Clock, SystemClock
+from controlplane.contract import TenantOutputs
 from controlplane.core import Core
 from controlplane.domain.principal import Principal
 from controlplane.domain.states import (
@@ -19,8 +20,11 @@ from controlplane.domain.states import (
     RequestState,
 )
 from controlplane.persistence.models import Membership, Organisation, Project, QuotaRequest, WebhookDelivery, new_id
+from controlplane.projects import credentials
+from controlplane.projects.credentials import CredentialVault
 
 _counter = itertools.count(1)
+FACTORY_PASSWORD = "factory-s3cret"  # the project user's password in credentials the factory seals
 
 
 def organisation(
@@ -115,6 +119,7 @@ def active_project(
     granted: dict[str, int] | None = None,
     created_at: datetime | None = None,
     state: str = "active",
+    vault: CredentialVault | None = None,
 ) -> Project:
     """The one way to make a project that is (or was) on the cloud, with its granted quota.
 
@@ -123,7 +128,8 @@ def active_project(
       business when None) by `requester`, approved by an approver when the policy holds it, and provisioned.
     - neither: the rows (project and its active create request) are written directly with `granted`, at
       `created_at`, in `state`; for the readers of rows (billing) that need a project from the past.
-    Provisioned means what the workflow's success writes: both states active, an OpenStack id, outputs."""
+    Provisioned means what the workflow's success writes: both states active, an OpenStack id, outputs,
+    and, given a `vault`, the project user's credentials sealed (password FACTORY_PASSWORD)."""
     if request_id is None and core is None:
         return _project_rows(session, organisation_id, environment, region, granted, created_at, state)
     if request_id is None:
@@ -143,10 +149,10 @@ def active_project(
         if request.state == RequestState.SUBMITTED.value:
             request = service.approve(session, core, approver(), request.id, None)
         request_id = request.id
-    return _provisioned(session, request_id, core.clock if core else None)
+    return _provisioned(session, request_id, core.clock if core else None, vault)
 
 
-def _provisioned(session: Session, request_id: str, clock: Clock | None) -> Project:
+def _provisioned(session: Session, request_id: str, clock: Clock | None, vault: CredentialVault | None) -> Project:
     from controlplane.quota_requests.lifecycle import transition
 
     request = session.get_one(QuotaRequest, request_id)
@@ -164,6 +170,13 @@ def _provisioned(session: Session, request_id: str, clock: Clock | None) -> Proj
         "region": project.region_id,
         "network_id": f"net-{project.id}",
     }
+    if vault is not None:
+        outputs = TenantOutputs(
+            openstack_project_id=project.openstack_project_id,
+            password=FACTORY_PASSWORD,
+            **{k: project.outputs[k] for k in ("user_name", "auth_url", "region", "network_id")},
+        )
+        credentials.store(session, vault, clock, project.id, outputs, "default")
     session.flush()
     return project
 

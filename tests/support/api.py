@@ -22,10 +22,12 @@ def create_request(client: Any, headers: dict[str, str], org_id: str, env: str =
     return response.json()
 
 
-def make_active(runtime: Any, request_id: str) -> str:
-    """Provision an approved request's project, as a worker would (factories.active_project)."""
+def make_active(runtime: Any, request_id: str, *, credentials: bool = False) -> str:
+    """Provision an approved request's project, as a worker would (factories.active_project); with
+    `credentials`, its user's credentials are sealed as the workflow seals them."""
+    vault = runtime.vault if credentials else None
     with transaction(runtime.sessions) as session:
-        return factories.active_project(session, core=runtime.core, request_id=request_id).id
+        return factories.active_project(session, core=runtime.core, request_id=request_id, vault=vault).id
 
 
 def active_project(client: Any, runtime: Any, issuer: Any, who: str, env: str = "prod") -> tuple[str, str]:
