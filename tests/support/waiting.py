@@ -9,8 +9,15 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Return the predicate's first truthy value; fail with `what` (and the last value) after `timeout` s.
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+    error: type[Exception] = AssertionError,
+) -> T:
+    """Return the predicate's first truthy value; raise `error` with `what` (and the last value) after
+    `timeout` s (RuntimeError for a real part that does not start: it fails the run, never skips).
 
     The only place the tests sleep to synchronise: use it where no event can be awaited (another
     process, a server without a readiness signal); await the event itself where there is one."""
@@ -20,5 +27,5 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: 
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not within {timeout:g}s (last: {value!r})")
+            raise error(f"{what}: not within {timeout:g}s (last: {value!r})")
         time.sleep(interval)
