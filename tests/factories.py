@@ -7,11 +7,25 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
+from controlplane.clock import SystemClock
+from controlplane.contract import TenantOutputs
+from controlplane.dependencies import ServiceDependencies
 from controlplane.domain.principal import Principal
-from controlplane.domain.states import MemberRole, OrganisationKind, OrganisationStatus, PlatformRole
-from controlplane.persistence.models import Membership, Organisation, Project, WebhookDelivery, new_id
+from controlplane.domain.states import (
+    MemberRole,
+    OrganisationKind,
+    OrganisationStatus,
+    PlatformRole,
+    ProjectState,
+    RequestState,
+)
+from controlplane.persistence.models import Membership, Organisation, Project, QuotaRequest, WebhookDelivery, new_id
+from controlplane.ports import Clock
+from controlplane.projects import credentials
+from controlplane.projects.credentials import CredentialVault
 
 _counter = itertools.count(1)
+FACTORY_PASSWORD = "factory-s3cret"  # the project user's password in credentials the factory seals
 
 
 def organisation(
@@ -92,36 +106,109 @@ def webhook_delivery(
     return delivery
 
 
-def project(
+def active_project(
     session: Session,
-    organisation_id: str,
+    organisation_id: str | None = None,
     *,
-    created_at: datetime,
+    deps: ServiceDependencies | None = None,
+    request_id: str | None = None,
     environment: str | None = None,
     region: str = "rabat-1",
+    preset: str | None = "small",
+    amounts: dict[str, int] | None = None,
+    requester: str = "owner",
     granted: dict[str, int] | None = None,
+    created_at: datetime | None = None,
     state: str = "active",
+    vault: CredentialVault | None = None,
 ) -> Project:
-    """A project with the request that created it (active), written directly: billing reads only the rows."""
-    from controlplane.persistence.models import QuotaRequest
+    """The one way to make a project that is (or was) on the cloud, with its granted quota.
 
+    - `request_id`: an approved request made elsewhere (e.g. over HTTP) is provisioned, as a worker does.
+    - `core`: a quota request is made through the real service for `organisation_id` (a new verified
+      business when None) by `requester`, approved by an approver when the policy holds it, and provisioned.
+    - neither: the rows (project and its active create request) are written directly with `granted`, at
+      `created_at`, in `state`; for the readers of rows (billing) that need a project from the past.
+    Provisioned means what the workflow's success writes: both states active, an OpenStack id, outputs,
+    and, given a `vault`, the project user's credentials sealed (password FACTORY_PASSWORD)."""
+    if request_id is None and deps is None:
+        return _project_rows(session, organisation_id, environment, region, granted, created_at, state)
+    if request_id is None:
+        from controlplane.quota_requests import service
+        from controlplane.quota_requests.schemas import QuotaRequestCreate
+
+        org = organisation_id or organisation(session, admin=requester).id
+        ask = QuotaRequestCreate(
+            organisation_id=org,
+            region=region,
+            environment=environment or f"env{next(_counter)}",
+            preset=preset,
+            amounts=amounts or {},
+            justification="factory",
+        )
+        request = service.create(session, deps, person(requester), ask)
+        if request.state == RequestState.SUBMITTED.value:
+            request = service.approve(session, deps, approver(), request.id, None)
+        request_id = request.id
+    return _provisioned(session, request_id, deps.clock if deps else None, vault)
+
+
+def _provisioned(session: Session, request_id: str, clock: Clock | None, vault: CredentialVault | None) -> Project:
+    from controlplane.quota_requests.lifecycle import transition
+
+    request = session.get_one(QuotaRequest, request_id)
+    assert request.state == RequestState.APPROVED.value, f"{request_id} is {request.state}, not approved"
+    project = session.get_one(Project, request.project_id)
+    kind = session.get_one(Organisation, request.organisation_id).kind
+    clock = clock or SystemClock()
+    for target, reason in ((RequestState.PROVISIONING, "provisioning started"), (RequestState.ACTIVE, "provisioned")):
+        transition(session, clock, request, target, actor="worker", organisation_kind=kind, reason=reason)
+    project.state = ProjectState.ACTIVE.value
+    project.openstack_project_id = f"os-{project.id}"
+    project.outputs = {
+        "user_name": f"sahab-{project.organisation_id}-{project.region_id}-{project.environment}-user",
+        "auth_url": "http://keystone.invalid/v3",
+        "region": project.region_id,
+        "network_id": f"net-{project.id}",
+    }
+    if vault is not None:
+        outputs = TenantOutputs(
+            openstack_project_id=project.openstack_project_id,
+            password=FACTORY_PASSWORD,
+            **{k: project.outputs[k] for k in ("user_name", "auth_url", "region", "network_id")},
+        )
+        credentials.store(session, vault, clock, project.id, outputs, "default")
+    session.flush()
+    return project
+
+
+def _project_rows(
+    session: Session,
+    organisation_id: str | None,
+    environment: str | None,
+    region: str,
+    granted: dict[str, int] | None,
+    created_at: datetime | None,
+    state: str,
+) -> Project:
     n = next(_counter)
+    at = created_at or datetime.now(UTC)
     row = Project(
         id=new_id("prj"),
-        organisation_id=organisation_id,
+        organisation_id=organisation_id or organisation(session).id,
         region_id=region,
         environment=environment or f"env{n}",
         state=state,
         granted=granted or {},
         outputs={},
-        created_at=created_at,
-        updated_at=created_at,
+        created_at=at,
+        updated_at=at,
     )
     session.add(row)
     session.flush()
     request = QuotaRequest(
         id=new_id("req"),
-        organisation_id=organisation_id,
+        organisation_id=row.organisation_id,
         region_id=region,
         environment=row.environment,
         project_id=row.id,
@@ -130,8 +217,8 @@ def project(
         justification="factory",
         state="active",
         created_by="factory",
-        created_at=created_at,
-        updated_at=created_at,
+        created_at=at,
+        updated_at=at,
     )
     session.add(request)
     session.flush()

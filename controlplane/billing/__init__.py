@@ -1,4 +1,4 @@
-"""Prices, monthly statements, budgets and their exports (issue 15, "Prices and statements").
+"""Prices, monthly statements, budgets and their exports.
 
 prices.py      the versioned price list (a YAML file, SAHAB_PRICE_LIST_PATH)
 discounts.py   DiscountSource: programme discounts and credits, null by default

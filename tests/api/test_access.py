@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.api.helpers import create_request, make_active, org_with_admin
+from tests.support.api import create_request, make_active, org_with_admin
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/v1/meta", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 

@@ -11,7 +11,7 @@ from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation, WebhookDelivery
 from controlplane.webhooks.targets import TargetPolicy
 from tests import factories
-from tests.api.helpers import org_with_admin
+from tests.support.api import org_with_admin
 from tests.support.webhooks import StaticResolver
 
 PUBLIC = "93.184.215.14"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from controlplane.metering.collect import MeteringCollector
-from tests.api.test_usage_report import active
+from tests.support.api import active_project
 from tests.support.metering import FakeCloud
 
 
 @pytest.fixture
 def drifted(client, runtime, issuer):
     cloud = FakeCloud()
-    mine, mine_project = active(client, runtime, issuer, "amina")
-    theirs, their_project = active(client, runtime, issuer, "youssef")
+    mine, mine_project = active_project(client, runtime, issuer, "amina")
+    theirs, their_project = active_project(client, runtime, issuer, "youssef")
     granted = client.get(f"/v1/projects/{mine_project}", headers=issuer.headers("amina")).json()["granted"]
     cloud.set(f"os-{mine_project}", {**granted, "vcpus": 1}, {"vcpus": 2})  # quota cut outside Sahab, usage above
     # their project is not on the cloud at all

@@ -14,9 +14,7 @@ from api.app import create_app
 from api.auth.verifier import TokenVerifier
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation
-from controlplane.workflows.provisioning import ProvisioningWorkflow
-from tests.api.helpers import create_request, org_with_admin
-from tests.support.fakes import InMemoryProvisioner
+from tests.support.api import create_request, make_active, org_with_admin
 from tests.support.identity import ServerThread
 
 LIMIT = 64 * 1024
@@ -176,12 +174,7 @@ def test_credentials_are_served_with_no_store(client, runtime, issuer):
     """The clouds.yaml holds the project user's password."""
     org = org_with_admin(runtime, "amina")
     request = create_request(client, issuer.headers("amina"), org)
-    # Provisioned by the workflow, which seals the credentials the route serves (no cloud behind it).
-    workflow = ProvisioningWorkflow(
-        runtime.sessions, runtime.deps, InMemoryProvisioner(), worker_id="w", vault=runtime.vault
-    )
-    assert workflow.provision(request["id"]) == "active"
-    project = request["project_id"]
+    project = make_active(runtime, request["id"], credentials=True)  # sealed as the workflow seals them
     response = client.get(f"/v1/projects/{project}/credentials", headers=issuer.headers("amina"))
     assert response.status_code == 200, response.text
     assert "password" in response.text

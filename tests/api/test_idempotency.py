@@ -8,7 +8,7 @@ from api.idempotency import caller_key
 from controlplane.domain.principal import Principal
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord, QuotaRequest
-from tests.api.helpers import org_with_admin
+from tests.support.api import org_with_admin
 
 
 def body(org: str, env: str = "prod") -> dict:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from api.i18n import negotiate
-from tests.api.helpers import create_request, org_with_admin
+from tests.support.api import create_request, org_with_admin
 
 LANGUAGES = ("en", "fr", "ar")
 NARROW_NBSP, NBSP = "\u202f", "\u00a0"

@@ -26,7 +26,7 @@ from api.app import create_app
 from api.auth.verifier import TokenVerifier
 from controlplane.composition import build_api
 from controlplane.settings import Settings
-from tests.api.helpers import org_with_admin
+from tests.support.api import org_with_admin
 from tests.support.fakes import RecordingQueue
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}

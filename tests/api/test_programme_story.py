@@ -1,4 +1,4 @@
-"""Issue 15's whole story over the HTTP API, on both real databases, with a controlled clock: a startup
+"""Programmes' whole story over the HTTP API, on both real databases, with a controlled clock: a startup
 registers as a new user would (profile set), is verified, joins the free programme, gets its quota at once,
 has usage samples, receives its expiry notices (signed webhook to a loopback receiver, e-mail to a real
 aiosmtpd server), and its monthly statement during the programme totals 0 MAD with the 100 % discount on

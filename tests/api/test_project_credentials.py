@@ -15,7 +15,7 @@ import pytest
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import ProjectCredentials
 from controlplane.workflows.provisioning import ProvisioningWorkflow
-from tests.api.helpers import create_request, make_active, org_with_admin
+from tests.support.api import create_request, make_active, org_with_admin
 from tests.support.fakes import InMemoryProvisioner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ API_PROCESS = textwrap.dedent("""
     from controlplane.composition import build_api
     from controlplane.settings import Settings
     from controlplane.workflows.provisioning import ProvisioningWorkflow
-    from tests.api.helpers import create_request, make_active, org_with_admin
+    from tests.support.api import create_request, make_active, org_with_admin
     from tests.support.fakes import InMemoryProvisioner, RecordingQueue
     from tests.support.identity import TestIssuer
 

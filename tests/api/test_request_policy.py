@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import create_request, org_with_admin
+from tests.support.api import create_request, org_with_admin
 
 APPROVER = ("approver",)
 

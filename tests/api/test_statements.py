@@ -12,7 +12,7 @@ from controlplane.billing import statements
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Organisation
 from tests import factories
-from tests.api.helpers import org_with_admin
+from tests.support.api import org_with_admin
 
 MONTH_AGO = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=20)
 
@@ -23,7 +23,7 @@ def issued(runtime) -> tuple[str, str]:
     org = org_with_admin(runtime, "amina")
     start = MONTH_AGO.replace(day=1)
     with transaction(runtime.sessions) as session:
-        project = factories.project(session, org, created_at=start - timedelta(days=3), granted={"vcpus": 2})
+        project = factories.active_project(session, org, created_at=start - timedelta(days=3), granted={"vcpus": 2})
         factories.usage_sample(session, project, start - timedelta(days=1), quota={"vcpus": 2}, used={"volume_gib": 5})
         statement = statements.issue(
             session,
@@ -158,7 +158,7 @@ def test_a_draft_is_computed_as_it_is_read(client, issuer, runtime):
     org = org_with_admin(runtime, "amina")
     now = datetime.now(UTC)
     with transaction(runtime.sessions) as session:
-        project = factories.project(session, org, created_at=now - timedelta(hours=3), granted={"vcpus": 4})
+        project = factories.active_project(session, org, created_at=now - timedelta(hours=3), granted={"vcpus": 4})
         factories.usage_sample(session, project, now - timedelta(hours=2), quota={"vcpus": 4})
         draft_id = statements.refresh_draft(
             session, runtime.deps.billing, session.get_one(Organisation, org), now - timedelta(hours=1)

@@ -13,7 +13,7 @@ from api.app import create_app
 from api.auth.verifier import TokenVerifier
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import IdempotencyRecord, QuotaRequest
-from tests.api.helpers import create_request, org_with_admin
+from tests.support.api import create_request, org_with_admin
 
 
 def cursor_of(value: object) -> str:
@@ -142,7 +142,7 @@ def test_an_idempotency_key_longer_than_255_characters_is_422(client, runtime, i
     assert stored(runtime, IdempotencyRecord) == 0 and stored(runtime, QuotaRequest) == 0
 
 
-# ---------------------------------------------------------------- page sizes (issue 12)
+# ---------------------------------------------------------------- page sizes ----------
 
 
 @pytest.fixture

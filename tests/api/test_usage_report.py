@@ -7,28 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from controlplane.metering.collect import MeteringCollector
-from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Project
-from tests.api.helpers import create_request, make_active, org_with_admin
+from tests.support.api import active_project
 from tests.support.metering import FakeCloud
-
-
-def active(client, runtime, issuer, who: str, env: str = "prod") -> tuple[str, str]:
-    org = org_with_admin(runtime, who)
-    request = create_request(client, issuer.headers(who), org, env=env)
-    project_id = make_active(runtime, request["id"])
-    with transaction(runtime.sessions) as session:
-        project = session.get_one(Project, project_id)
-        project.openstack_project_id = f"os-{project_id}"
-        project.granted = request["amounts"]
-    return org, project_id
 
 
 @pytest.fixture
 def metered(client, runtime, issuer):
     cloud = FakeCloud()
-    mine, mine_project = active(client, runtime, issuer, "amina")
-    theirs, their_project = active(client, runtime, issuer, "youssef")
+    mine, mine_project = active_project(client, runtime, issuer, "amina")
+    theirs, their_project = active_project(client, runtime, issuer, "youssef")
     for pid in (mine_project, their_project):
         cloud.set(f"os-{pid}", {"vcpus": 4}, {"vcpus": 2, "ram_mib": 2048, "volume_gib": 10})
     MeteringCollector(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import httpx
 
+from cli import wait
 from tests.support.cli import Cli
+from tests.support.waiting import wait_until
 
 
 def env_name(prefix: str = "e") -> str:
@@ -131,22 +132,28 @@ def test_wait_until_active_shows_each_event(cli: Cli) -> None:
         assert text in result.stdout, result.stdout
 
 
-def test_wait_on_a_submitted_request_prints_the_reason_and_ends_rejected(cli: Cli) -> None:
+def test_wait_on_a_submitted_request_prints_the_reason_and_ends_rejected(cli: Cli, monkeypatch) -> None:
     env = env_name()
+    waiting = threading.Event()  # set once `--wait` has said the request waits for an approver
+    printed = wait.echo
+
+    def echo(text: str, **kwargs: object) -> None:
+        printed(text, **kwargs)
+        if "waiting for an approver" in text:
+            waiting.set()
+
+    monkeypatch.setattr(wait, "echo", echo)
 
     def reject_when_submitted() -> None:  # salma, as a person would from another terminal
+        if not waiting.wait(20):
+            return  # the CLI's own timeout then fails the test with what it printed
         token = cli.tokens["salma"]
         with httpx.Client(base_url=cli.served.url, headers={"Authorization": f"Bearer {token}"}) as http:
-            for _ in range(100):
-                items = http.get(
-                    "/v1/quota-requests", params={"state": "submitted", "organisation_id": "org_demo_business"}
-                ).json()["items"]
-                mine = [r for r in items if r["environment"] == env]
-                if mine:
-                    time.sleep(0.5)
-                    http.post(f"/v1/quota-requests/{mine[0]['id']}/reject", json={"reason": "not this quarter"})
-                    return
-                time.sleep(0.1)
+            items = http.get(
+                "/v1/quota-requests", params={"state": "submitted", "organisation_id": "org_demo_business"}
+            ).json()["items"]
+            mine = next(r for r in items if r["environment"] == env)
+            http.post(f"/v1/quota-requests/{mine['id']}/reject", json={"reason": "not this quarter"})
 
     rejecter = threading.Thread(target=reject_when_submitted)
     rejecter.start()
@@ -242,10 +249,9 @@ def test_wait_ends_failed_then_retry_makes_it_active(cli: Cli) -> None:
     request_id = next(r["id"] for r in request if r["environment"] == env)
     retried = cli.json("request", "retry", request_id, user="amina")
     assert retried["state"] == "provisioning"
-    deadline = time.monotonic() + 10
-    while cli.json("request", "show", request_id, user="amina")["state"] != "active":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(
+        lambda: cli.json("request", "show", request_id, user="amina")["state"] == "active", 10, "the retry provisioning"
+    )
 
 
 def test_bad_input_never_shows_a_traceback(cli: Cli) -> None:

@@ -21,7 +21,7 @@ def last_month_statement(served) -> str:
         day=1
     )
     with transaction(served.runtime.sessions) as session:
-        project = factories.project(
+        project = factories.active_project(
             session, ORG, created_at=start - timedelta(days=2), state="decommissioned", granted={"vcpus": 1}
         )
         factories.usage_sample(session, project, start - timedelta(days=1), quota={"vcpus": 1})

@@ -46,6 +46,9 @@ def test_usage_period_report_in_every_output(cli, served):
         runtime.sessions, runtime.catalogue, runtime.deps.clock, lambda region: cloud, timeout=5
     ).collect()
 
+    last = cli("usage", user="amina")  # the last reading, measured RAM with its unit beside the others'
+    assert last.exit_code == 0 and "vcpus=2 ram=2GiB" in last.stdout, last.stdout
+
     start = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = cli.json("usage", "--from", start, "--by", "project", user="amina")
     mine = next(r for r in rows if r["project_id"] == project["id"])

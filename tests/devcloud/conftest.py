@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devcloud.sahabdevcloud.services import default_state
+from tests.support.devcloud import cleanup_project, clouds_yaml, project_connection, state_dir
 
 CLOUD_NAME = "sahab-devcloud"
 HINT = 'run `devcloud/sahab-devcloud up` (then `eval "$(devcloud/sahab-devcloud env)"`)'
@@ -19,16 +19,6 @@ HINT = 'run `devcloud/sahab-devcloud up` (then `eval "$(devcloud/sahab-devcloud 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "devcloud: needs the local OpenStack (devcloud/sahab-devcloud up)")
-
-
-def state_dir() -> Path:
-    return default_state()
-
-
-def clouds_yaml() -> Path:
-    if os.environ.get("OS_CLIENT_CONFIG_FILE"):
-        return Path(os.environ["OS_CLIENT_CONFIG_FILE"])
-    return state_dir() / "clouds.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -54,17 +44,6 @@ def admin():
     conn.close()
 
 
-def project_connection(cloud, project_id):
-    """Connection as admin scoped to another project.  (Connection.connect_as_project would
-    re-read the cloud named by OS_CLOUD, which `sahab-devcloud env` sets, and then reject
-    RegionTwo.)"""
-    import openstack
-
-    return openstack.connect(
-        cloud=cloud, project_id=project_id, project_name="", project_domain_name="", api_timeout=30
-    )
-
-
 @pytest.fixture(scope="session")
 def connect_project(admin):
     """connect_project(cloud_name, project_id) -> project-scoped admin connection."""
@@ -81,53 +60,6 @@ def clouds_yaml_path(admin) -> Path:
 def devcloud_state() -> Path:
     """The devcloud's state directory (pid files under run/)."""
     return state_dir()
-
-
-def cleanup_project(admin, proj, pconn):
-    """Delete everything a test created in project ``proj`` and the project itself."""
-    errors = []
-
-    def attempt(fn, *args, **kwargs):
-        try:
-            fn(*args, **kwargs)
-        except Exception as exc:  # keep cleaning up, report at the end
-            errors.append(f"{getattr(fn, '__name__', fn)}{args}: {exc}")
-
-    for server in admin.compute.servers(all_projects=True, project_id=proj.id):
-        attempt(admin.compute.delete_server, server, force=False)
-    for server in list(admin.compute.servers(all_projects=True, project_id=proj.id)):
-        attempt(admin.compute.wait_for_delete, server, wait=60)
-    for vol in admin.block_storage.volumes(all_projects=True, project_id=proj.id):
-
-        def delete_volume(vol=vol):
-            admin.block_storage.wait_for_status(vol, status="available", failures=["error"], wait=60)
-            admin.block_storage.delete_volume(vol)
-            admin.block_storage.wait_for_delete(vol, wait=60)
-
-        attempt(delete_volume)
-    net = admin.network
-    for fip in net.ips(project_id=proj.id):
-        attempt(net.delete_ip, fip)
-    for router in net.routers(project_id=proj.id):
-        for port in net.ports(device_id=router.id, device_owner="network:router_interface"):
-            attempt(net.remove_interface_from_router, router, port=port.id)
-        attempt(net.delete_router, router)
-    for port in net.ports(project_id=proj.id):
-        if port.device_owner in ("", None) or port.device_owner.startswith("compute:"):
-            attempt(net.delete_port, port)
-    for subnet in net.subnets(project_id=proj.id):
-        attempt(net.delete_subnet, subnet)
-    for network in net.networks(project_id=proj.id):
-        attempt(net.delete_network, network)
-    for sg in net.security_groups(project_id=proj.id):
-        attempt(net.delete_security_group, sg)
-    attempt(admin.compute.revert_quota_set, proj.id)
-    attempt(admin.block_storage.revert_quota_set, proj.id)
-    attempt(net.delete_quota, proj.id)
-    if pconn is not None:
-        attempt(pconn.close)
-    attempt(admin.identity.delete_project, proj)
-    return errors
 
 
 @pytest.fixture

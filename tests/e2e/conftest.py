@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,29 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.e2e import CLOUD, clouds_yaml, toolchain_path
 from tests.support.ports import free_port, wait_for_port
 from tests.support.tenants import verified_org
-
-ROOT = Path(__file__).resolve().parents[2]
-CLOUD = "sahab-devcloud"
-
-
-def _toolchain_path() -> str:
-    result = subprocess.run([str(ROOT / "toolchain" / "ensure-pulumi")], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"the Pulumi toolchain is not available: {result.stderr[-2000:]}", pytrace=False)
-    return result.stdout.strip()
-
-
-def _clouds_yaml() -> str:
-    from tests.devcloud.conftest import clouds_yaml
-
-    path = clouds_yaml()
-    if not path.is_file():
-        pytest.fail(
-            f"the local OpenStack is not set up ({path} missing): run devcloud/sahab-devcloud up", pytrace=False
-        )
-    return str(path)
 
 
 class SahabStack:
@@ -96,13 +75,13 @@ class SahabStack:
 
 @pytest.fixture
 def sahab(postgres_url, rabbitmq, issuer, tmp_path: Path) -> Iterator[SahabStack]:
-    bin_dir = _toolchain_path()
+    bin_dir = toolchain_path()
     env = dict(
         os.environ,
         PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        OS_CLIENT_CONFIG_FILE=_clouds_yaml(),
+        OS_CLIENT_CONFIG_FILE=clouds_yaml(),
         SAHAB_DATABASE_URL=postgres_url,
         SAHAB_BROKER_URL=rabbitmq.url,
         SAHAB_OIDC_ISSUER=issuer.url,
@@ -126,25 +105,10 @@ def sahab(postgres_url, rabbitmq, issuer, tmp_path: Path) -> Iterator[SahabStack
 def cloud() -> Iterator[Any]:
     import openstack
 
-    os.environ["OS_CLIENT_CONFIG_FILE"] = _clouds_yaml()
+    os.environ["OS_CLIENT_CONFIG_FILE"] = clouds_yaml()
     connection = openstack.connect(cloud=CLOUD, api_timeout=60)
     yield connection
     connection.close()
-
-
-def wait_for(
-    api: httpx.Client, headers: dict[str, str], request_id: str, states: set[str], timeout: float
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    request: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = api.get(f"/v1/quota-requests/{request_id}", headers=headers)
-        assert response.status_code == 200, f"polling {request_id}: {response.status_code} {response.text}"
-        request = response.json()
-        if request["state"] in states:
-            return request
-        time.sleep(1)
-    raise AssertionError(f"request {request_id} did not reach {states} in {timeout}s; last: {request}")
 
 
 @pytest.fixture

@@ -15,14 +15,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from controlplane.composition import build_worker
 from controlplane.contract import quota_fields
 from controlplane.domain.resources import PRESETS, as_plain
-from controlplane.domain.states import ProjectState
 from controlplane.metering.reports import usage_report
 from controlplane.metrics import MeteringMetrics
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project, ProjectMetering, RegionMetering
 from controlplane.settings import Settings
 from tests import factories
-from tests.devcloud.conftest import cleanup_project
+from tests.support.devcloud import cleanup_project
 from tests.support.fakes import RecordingQueue
 from tests.support.objects import account_url, set_object_quota
 
@@ -76,22 +75,11 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
         conn = admin.connect_as_project({"id": proj.id, "name": proj.name, "domain_id": proj.domain_id})
         now = datetime.now(UTC)
         with transaction(runtime.sessions) as session:
-            session.add(
-                Project(
-                    id=f"prj_{uuid.uuid4().hex[:20]}",
-                    organisation_id=org.id,
-                    region_id="rabat-1",
-                    environment=environment,
-                    state=ProjectState.ACTIVE.value,
-                    granted=granted,
-                    openstack_project_id=proj.id,
-                    outputs={},
-                    created_at=now,
-                    updated_at=now,
-                )
+            project = factories.active_project(
+                session, org.id, environment=environment, granted=granted, created_at=now
             )
-            session.flush()
-            project_id = session.scalars(__import__("sqlalchemy").select(Project.id)).one()
+            project.openstack_project_id = proj.id
+            project_id = project.id
 
         net = conn.network.create_network(name=f"{name}-net")
         conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.78.0.0/24", name=f"{name}-subnet")
@@ -127,7 +115,7 @@ def test_collection_reads_real_usage_capacity_and_drift(cloud, sqlite_url, issue
 
         # A quota changed outside Sahab is drift; the second sample extends the report.
         admin.compute.update_quota_set(proj.id, cores=granted["vcpus"] + 3)
-        time.sleep(2)
+        time.sleep(2)  # time itself: the report integrates over the interval between the two samples
         again = runtime.metering.collect()
         print(f"second collection (connection reused): {again.seconds:.2f}s")
         with transaction(runtime.sessions) as session:

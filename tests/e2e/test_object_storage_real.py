@@ -4,7 +4,6 @@ Swift (s3api + s3token through Keystone); Swift refuses an upload past the quota
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import openstack
@@ -12,10 +11,11 @@ import pytest
 
 from controlplane.composition import build_worker
 from controlplane.settings import Settings
-from tests.e2e.conftest import wait_for
+from tests.support.e2e import wait_for
 from tests.support.fakes import RecordingQueue
 from tests.support.objects import GIB, account_url, put_declared, read_object_quota, s3_client, set_object_quota
 from tests.support.tenants import ask, read_quota
+from tests.support.waiting import wait_until
 
 pytestmark = [
     pytest.mark.devcloud,
@@ -69,7 +69,12 @@ def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(
     # Metering: the account's HEAD gives usage (1 GiB: any byte rounds up) and the quota.
     meter = metering_runtime(postgres_url, issuer, tmp_path)
     try:
-        wait_until(lambda: int(cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"]) > 0, 120)
+        wait_until(
+            lambda: int(cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"]) > 0,
+            120,
+            "the object's bytes counted",
+            1,
+        )
         result = meter.metering.collect()
         assert project["id"] not in result.failed, result.failed
         usage = {row["project_id"]: row for row in api.get("/v1/usage", headers=owner).json()}
@@ -110,14 +115,19 @@ def test_object_gib_provisions_a_quota_and_s3_credentials_that_work(
             ("quota_changed", "object_gib", 1, 5)
         ], mine
         assert api.post(f"/v1/projects/{project['id']}/repair", headers=operator).status_code == 202
-        wait_until(lambda: read_object_quota(cloud, pid) == 1, 300)
+        wait_until(lambda: read_object_quota(cloud, pid) == 1, 300, "the object quota of 1 GiB", 1)
 
         # Decommission is refused while the account holds data, and goes once it is emptied.
         refused = api.post(f"/v1/projects/{project['id']}/decommission", headers=owner)
         assert refused.status_code == 409 and "still holds data (1 GiB" in refused.text, refused.text
         client.delete_object(Bucket=bucket, Key="hello.txt")
         client.delete_bucket(Bucket=bucket)
-        wait_until(lambda: cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"] == "0", 120)
+        wait_until(
+            lambda: cloud.session.head(account_url(cloud, pid)).headers["X-Account-Bytes-Used"] == "0",
+            120,
+            "the account emptied",
+            1,
+        )
         meter.metering.collect()
     finally:
         meter.engine.dispose()
@@ -140,10 +150,3 @@ def metering_runtime(database_url: str, issuer, tmp_path):
         queue=RecordingQueue(),
     )
     return runtime
-
-
-def wait_until(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not true within {timeout}s"
-        time.sleep(1)

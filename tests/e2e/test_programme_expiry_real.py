@@ -29,7 +29,7 @@ from controlplane.quota_requests.schemas import QuotaRequestCreate
 from controlplane.settings import Settings
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
-from tests.e2e.conftest import _clouds_yaml, _toolchain_path
+from tests.support.e2e import clouds_yaml, toolchain_path
 from tests.support.fakes import RecordingQueue
 from tests.support.tenants import cleanup, read_quota
 
@@ -37,8 +37,8 @@ pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.postgres, py
 
 
 def test_sahab_shrinks_an_expired_enrolment_on_the_cloud(postgres_url, cloud, tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", f"{_toolchain_path()}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", _clouds_yaml())
+    monkeypatch.setenv("PATH", f"{toolchain_path()}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", clouds_yaml())
     monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
     monkeypatch.setenv("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
     settings = Settings(

@@ -12,16 +12,15 @@ import os
 import signal
 import stat
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, wait_for
+from tests.support.e2e import ROOT, wait_for
 from tests.support.processes import group_commands
 from tests.support.tenants import ask, cleanup, read_quota
+from tests.support.waiting import wait_until
 
 pytestmark = [
     pytest.mark.devcloud,
@@ -31,17 +30,6 @@ pytestmark = [
     pytest.mark.timeout(1800),
 ]
 FINAL = {"active", "failed", "rejected", "cancelled"}
-
-
-def until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Await an observable condition (polled: the API offers no push)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def progress(api: Any, headers: dict, request_id: str) -> list[str]:
@@ -67,7 +55,7 @@ def test_a_worker_killed_during_decommission_completes_after_restart(sahab, api,
         request = provisioned(sahab, api, owner, org)
         project = api.get(f"/v1/projects/{request['project_id']}", headers=owner).json()
         api.post(f"/v1/projects/{project['id']}/decommission", headers=owner).raise_for_status()
-        until(
+        wait_until(
             lambda: any(p.startswith("deleted") for p in progress(api, owner, request["id"])),
             300,
             "the first object deleted",
@@ -98,11 +86,11 @@ def test_a_worker_killed_during_repair_completes_after_restart(sahab, api, tenan
             f"/os-quota-sets/{os_project}", json={"quota_set": {"cores": 77}}, microversion="2.1"
         ).raise_for_status()
         assert api.post(f"/v1/projects/{project['id']}/repair", headers=operator).status_code == 202
-        until(lambda: engine_running(sahab, "w1", "up"), 120, "the engine running the repair's up")
+        wait_until(lambda: engine_running(sahab, "w1", "up"), 120, "the engine running the repair's up")
         sahab.kill("w1")
 
         sahab.start_worker("w1")
-        until(
+        wait_until(
             lambda: "repair: granted quota re-applied" in progress(api, owner, request["id"]),
             400,
             f"the repair to finish after the restart: {sahab.log('w1')}",
@@ -121,7 +109,7 @@ def test_rabbitmq_restarted_while_requests_provision_loses_nothing(sahab, api, t
     sahab.start_worker("w1", concurrency=2)
     try:
         created = [ask(api, owner, org, f"mq{i}") for i in range(3)]
-        until(
+        wait_until(
             lambda: any(p.startswith("created") for r in created for p in progress(api, owner, r["id"])),
             300,
             "a provisioning under way",
@@ -209,7 +197,7 @@ def test_nova_stopped_mid_provisioning_fails_clearly_then_a_retry_completes_and_
     passwords: set[str] = set()
     try:
         created = ask(api, owner, org, "prod")
-        until(
+        wait_until(
             lambda: "created Project project" in progress(api, owner, created["id"]),
             300,
             "the Keystone project created",
@@ -222,7 +210,7 @@ def test_nova_stopped_mid_provisioning_fails_clearly_then_a_retry_completes_and_
         finally:
             # Its readiness check may time out on a loaded machine; what matters here is Nova answering again.
             subprocess.run([str(ROOT / "devcloud" / "sahab-devcloud"), "up"], capture_output=True)
-            until(lambda: nova_answers(cloud), 300, "Nova's API back after `sahab-devcloud up`")
+            wait_until(lambda: nova_answers(cloud), 300, "Nova's API back after `sahab-devcloud up`")
         project_id = first["project_id"]
         if first["state"] == "failed":  # the usual outcome: the compute quota could not be set
             assert "pulumi up failed" in first["reason"] and first["reason"].count("\n") < 20, first["reason"]

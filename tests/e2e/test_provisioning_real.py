@@ -9,8 +9,9 @@ import openstack
 import pytest
 
 from controlplane.contract import QUOTA_FIELDS
-from tests.e2e.conftest import wait_for
+from tests.support.e2e import wait_for
 from tests.support.tenants import ask, cleanup, read_quota
+from tests.support.waiting import wait_until
 
 pytestmark = [
     pytest.mark.devcloud,
@@ -114,14 +115,15 @@ def test_a_worker_killed_during_up_completes_after_restart(sahab, api, tenant, c
     sahab.start_worker("w1")
     try:
         created = ask(api, owner, org, "prod")
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+
+        def started() -> bool:
             events = api.get(f"/v1/quota-requests/{created['id']}/events", headers=owner).json()
-            if any((e["reason"] or "").startswith("created") for e in events):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"provisioning never started: {sahab.log('w1')}")
+            return any((e["reason"] or "").startswith("created") for e in events)
+
+        try:
+            wait_until(started, 300, "provisioning creating a first resource", interval=0.2)
+        except AssertionError as late:
+            pytest.fail(f"{late}: {sahab.log('w1')}")
         sahab.kill("w1")  # mid-up: some resources exist, the rest do not
         assert api.get(f"/v1/quota-requests/{created['id']}", headers=owner).json()["state"] == "provisioning"
 

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import stop
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -118,14 +118,11 @@ def test_request_flow_on_postgres_and_rabbitmq(stack, issuer):
     request_id = created.json()["id"]
 
     # The worker received the task through RabbitMQ after commit and says why it waits.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def told_why() -> dict | None:
         request = api.get(f"/v1/quota-requests/{request_id}", headers=owner).json()
-        if (request["reason"] or "").startswith("waiting for provisioning"):
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"the worker never picked the task up; last state {request}")
+        return request if (request["reason"] or "").startswith("waiting for provisioning") else None
+
+    request = wait_until(told_why, 60, "the worker picking the task up", interval=0.5)
     assert request["state"] == "approved"
     project = api.get(f"/v1/projects/{request['project_id']}", headers=owner).json()
     assert project["last_error"].startswith("waiting for provisioning")

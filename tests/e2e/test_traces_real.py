@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import wait_for
+from tests.support.e2e import wait_for
 from tests.support.otelcol import Collector
 from tests.support.tenants import ask, cleanup
 

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from controlplane.webhooks.targets import TargetPolicy
 from tests import factories
 from tests.support.ports import free_port
 from tests.support.processes import stop
+from tests.support.waiting import wait_until
 from tests.support.webhooks import Receiver, dripping_receiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -78,17 +78,15 @@ def organisation_with_webhook(sessions, url: str) -> str:
 
 
 def wait_for_state(sessions, delivery_id: str, states: set[str], timeout: float, log: Path) -> WebhookDelivery:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached() -> WebhookDelivery | None:
         with transaction(sessions) as session:
             delivery = session.get_one(WebhookDelivery, delivery_id)
-        if delivery.state in states:
-            return delivery
-        time.sleep(0.2)
-    raise AssertionError(
-        f"delivery {delivery_id} is {delivery.state}, not {states}, after {timeout}s; "
-        f"worker log: {log.read_text(errors='replace')[-3000:]}"
-    )
+        return delivery if delivery.state in states else None
+
+    try:
+        return wait_until(reached, timeout, f"delivery {delivery_id} reaching {sorted(states)}", interval=0.2)
+    except AssertionError as late:
+        raise AssertionError(f"{late}; worker log: {log.read_text(errors='replace')[-3000:]}") from None
 
 
 def test_a_worker_delivers_and_a_stalling_receiver_delays_no_one_else(

@@ -18,7 +18,7 @@ from controlplane.billing.prices import load_price_list
 from controlplane.domain.regions import load_catalogue
 from controlplane.programmes.catalogue import load_programmes
 from controlplane.settings import Settings
-from tests.helm.conftest import CHART, CI_VALUES, ROOT, Tools, by_kind, pod_specs
+from tests.support.helm import CHART, CI_VALUES, ROOT, Tools, by_kind, pod_specs
 
 PRODUCTION = CHART / "ci" / "production-values.yaml"
 EMBEDDED = CHART / "ci" / "minimal-embedded-values.yaml"
@@ -331,7 +331,7 @@ def test_catalogue_configmap_is_a_valid_catalogue(tools: Tools, tmp_path: Path) 
         assert old != new
 
 
-# ---------------------------------------------------------------- programmes, prices, e-mail (issue 15)
+# ---------------------------------------------------------------- programmes, prices, e-mail ----------
 
 
 def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helm.conftest import CHART, ROOT
+from tests.support.helm import CHART, ROOT
 
 CONTAINERFILE = ROOT / "Containerfile"
 

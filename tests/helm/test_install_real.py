@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helm.conftest import CHART, Tools
+from tests.support.helm import CHART, Tools
 from tests.support.kubeapi import KubeApiServer, ensure_apiserver
 
 PRODUCTION = CHART / "ci" / "production-values.yaml"

@@ -6,52 +6,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from controlplane.composition import build_api
-from controlplane.metering.collect import MeteringCollector
-from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Project
 from controlplane.settings import Settings
-from tests.monitoring.conftest import lint_problems, tool
-from tests.support.fakes import InMemoryProvisioner, RecordingQueue
-from tests.support.metering import FakeCloud
+from tests.support.fakes import RecordingQueue
 from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import stop
+from tests.support.prometheus import lint_problems, seed, tool
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def seed(runtime) -> str:
-    """One active project (through the request path and the workflow), metered once from a fake cloud
-    with 3 vCPUs used and the vCPU quota changed outside Sahab (drift)."""
-    from controlplane.quota_requests import service
-    from controlplane.quota_requests.schemas import QuotaRequestCreate
-    from controlplane.workflows.provisioning import ProvisioningWorkflow
-    from tests import factories
-
-    with transaction(runtime.sessions) as session:
-        org = factories.organisation(session)
-        request = service.create(
-            session,
-            runtime.deps,
-            factories.person(),
-            QuotaRequestCreate(
-                organisation_id=org.id, region="rabat-1", environment="prod", preset="small", justification="monitoring"
-            ),
-        )
-    ProvisioningWorkflow(runtime.sessions, runtime.deps, InMemoryProvisioner(), worker_id="w").provision(request.id)
-    with transaction(runtime.sessions) as session:
-        project = session.get_one(Project, request.project_id)
-    cloud = FakeCloud()
-    cloud.set(project.openstack_project_id, {**project.granted, "vcpus": 6}, {"vcpus": 3, "volume_gib": 20})
-    MeteringCollector(
-        runtime.sessions, runtime.catalogue, runtime.deps.clock, lambda region: cloud, timeout=5
-    ).collect()
-    return project.openstack_project_id
 
 
 def test_prometheus_scrapes_sahab_and_answers_promql(sqlite_url, issuer, tmp_path):
@@ -80,7 +47,7 @@ def test_prometheus_scrapes_sahab_and_answers_promql(sqlite_url, issuer, tmp_pat
         queue=RecordingQueue(),
     )
     runtime.prepare_database()
-    tenant_id = seed(runtime)
+    tenant_id, tenant = seed(runtime)
     runtime.engine.dispose()
 
     config = tmp_path / "prometheus.yml"
@@ -130,15 +97,14 @@ def test_prometheus_scrapes_sahab_and_answers_promql(sqlite_url, issuer, tmp_pat
             response.raise_for_status()
             return response.json()["data"]["result"]
 
-        deadline = time.monotonic() + 60
-        result: list[dict] = []
-        while time.monotonic() < deadline:
-            result = query('openstack_nova_limits_vcpus_used{job="sahab"}')
-            if result:
-                break
-            time.sleep(0.5)
-        assert result, (logs / "prometheus.log").read_text(errors="replace")[-3000:]
-        assert result[0]["metric"]["tenant_id"] == tenant_id and result[0]["metric"]["tenant"].startswith("sahab-")
+        try:
+            result = wait_until(
+                lambda: query('openstack_nova_limits_vcpus_used{job="sahab"}'), 60, "Prometheus scraping Sahab", 0.5
+            )
+        except AssertionError:
+            raise AssertionError((logs / "prometheus.log").read_text(errors="replace")[-3000:]) from None
+        # the label is the Keystone project's name, as provisioning names it
+        assert result[0]["metric"]["tenant_id"] == tenant_id and result[0]["metric"]["tenant"] == tenant
         assert float(result[0]["value"][1]) == 3
         assert float(query('openstack_nova_limits_vcpus_max{job="sahab"}')[0]["value"][1]) == 6
         assert float(query('openstack_cinder_limits_volume_used_gb{job="sahab"}')[0]["value"][1]) == 20

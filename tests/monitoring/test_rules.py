@@ -8,7 +8,7 @@ import re
 import subprocess
 
 from controlplane.metrics import EXPORTER_COMPATIBLE_NAMES
-from tests.monitoring.conftest import MONITORING, lint_problems, tool
+from tests.support.prometheus import MONITORING, lint_problems, seed, tool
 
 
 def test_alert_rules_pass_their_unit_tests():
@@ -27,8 +27,6 @@ def test_alert_rules_pass_their_unit_tests():
 def test_metrics_pass_promtool_lint_except_openstack_exporter_names(client, runtime):
     """promtool check metrics on the real /metrics payload: the only findings allowed are on the
     names kept identical to openstack-exporter's (e.g. *_used_gb) so dashboards carry over."""
-    from tests.monitoring.test_prometheus_real import seed
-
     seed(runtime)
     payload = client.get("/metrics").content
     assert b"openstack_nova_limits_vcpus_used" in payload and b"sahab_region_used" in payload

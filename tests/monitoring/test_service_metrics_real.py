@@ -8,15 +8,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from controlplane.metrics import EXPORTER_COMPATIBLE_NAMES
-from tests.monitoring.conftest import lint_problems, tool
 from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import stop
+from tests.support.prometheus import lint_problems, tool
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,12 +132,10 @@ def test_prometheus_sees_http_task_queue_worker_and_process_metrics(sqlite_url, 
             return response.json()["data"]["result"]
 
         def eventually(expr: str, timeout: float = 90) -> list[dict]:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if result := query(expr):
-                    return result
-                time.sleep(0.5)
-            raise AssertionError(f"no result for {expr}\nworker: {log('worker')}\nprometheus: {log('prometheus')}")
+            try:
+                return wait_until(lambda: query(expr), timeout, f"a result for {expr}", interval=0.5)
+            except AssertionError as late:
+                raise AssertionError(f"{late}\nworker: {log('worker')}\nprometheus: {log('prometheus')}") from None
 
         # The route-level histogram, by template and status class.
         buckets = eventually(

@@ -182,7 +182,7 @@ def test_a_request_is_filed_and_approved_with_the_keyboard_only(browser, sahab):
 def test_the_usage_chart_is_drawn_over_time(browser, sahab):
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with transaction(sahab.runtime.sessions) as session:
-        project = factories.project(
+        project = factories.active_project(
             session,
             "org_demo_business",
             created_at=now - timedelta(days=20),

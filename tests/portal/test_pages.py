@@ -11,15 +11,13 @@ import httpx
 import pytest
 import yaml
 
-from controlplane.contract import TenantOutputs
 from controlplane.domain.states import MemberRole
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Membership, Project, QuotaRequest
 from controlplane.programmes import service as programmes
 from controlplane.programmes.catalogue import DEMO_PROGRAMMES
-from controlplane.projects import credentials
 from tests import factories
-from tests.api.helpers import make_active
+from tests.support.api import make_active
 from tests.support.fakes import RecordingQueue
 from tests.support.issuer_flows import device_tokens
 from tests.support.portal import PortalUser, ServedSahab, served_sahab
@@ -48,17 +46,7 @@ def api_token(sahab, username: str) -> dict[str, str]:
 
 
 def give_credentials(sahab, request_id: str) -> str:
-    project_id = make_active(sahab.runtime, request_id)
-    with transaction(sahab.runtime.sessions) as session:
-        outputs = TenantOutputs(
-            openstack_project_id="os-1",
-            user_name="sahab-user",
-            auth_url="http://keystone.test/v3",
-            region="rabat-1",
-            password="s3cret-pw",
-        )
-        credentials.store(session, sahab.runtime.vault, sahab.runtime.deps.clock, project_id, outputs, "default")
-    return project_id
+    return make_active(sahab.runtime, request_id, credentials=True)
 
 
 @pytest.mark.parametrize(

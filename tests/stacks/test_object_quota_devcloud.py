@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from tests.support.objects import read_object_quota, set_object_quota
 from tests.support.processes import descendants
 from tests.support.tenants import object_storage_spec as spec_for
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.pulumi, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,7 @@ import sys
 from pathlib import Path
 from controlplane.provisioning.pulumi import PulumiProvisioner
 from tests.support.tenants import object_storage_spec as spec_for
+from tests.support.waiting import wait_until
 runner = PulumiProvisioner(Path(sys.argv[1]), "", "swift-test", sys.argv[2])
 runner.apply(spec_for(sys.argv[3], int(sys.argv[4])), lambda event: None, password="swift-test-password-0123456789")
 """
@@ -75,13 +76,12 @@ def test_provider_creates_updates_survives_a_sigkill_and_destroys(engine_path, a
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 300
-        while not (
-            providers := [(pid, group) for pid, group, command in descendants(child.pid) if "pulumi.dynamic" in command]
-        ):
+
+        def provider_running() -> list[tuple[int, int]]:
             assert child.poll() is None, "the update ended before its provider ran"
-            assert time.monotonic() < deadline, "the dynamic provider never started"
-            time.sleep(0.02)
+            return [(pid, group) for pid, group, command in descendants(child.pid) if "pulumi.dynamic" in command]
+
+        providers = wait_until(provider_running, 300, "the dynamic provider starting", interval=0.02)
         for group in {child.pid, *(group for _, group in providers)}:
             os.killpg(group, signal.SIGKILL)
         child.wait()

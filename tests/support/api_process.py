@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.ports import free_port, wait_for_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,16 +66,16 @@ def sahab_api(
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     wait_for_port(int(url.split(":")[2].split("/")[0]), timeout, "sahab-server api", f"see {log}")
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:  # a process's readiness announces nothing: poll it
         if process.poll() is not None:
             raise RuntimeError(f"sahab-server api exited with {process.returncode}: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
+            return httpx.get(url, timeout=5).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)  # polling a process's readiness: there is no event to wait on
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f}s; see {log}")
+            return False
+
+    wait_until(answers, deadline - time.monotonic(), f"{url} answering 200; see {log}", 0.2, RuntimeError)
 
 
 def post_all(

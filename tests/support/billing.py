@@ -72,10 +72,10 @@ def march_fixture(session: Session) -> tuple[Organisation, str, str]:
     """Project A: 4 vCPUs and 8 GiB granted all month, 100 GiB of volumes used until 10 March, 200 after.
     Project B: 2 vCPUs granted and 10 GiB used from 2 March 00:00 until its decommissioning on 5 March 12:00."""
     org = factories.organisation(session, admin="owner")
-    a = factories.project(session, org.id, created_at=at(20, month=2), granted={"vcpus": 4, "ram_mib": 8192})
+    a = factories.active_project(session, org.id, created_at=at(20, month=2), granted={"vcpus": 4, "ram_mib": 8192})
     factories.usage_sample(session, a, at(28, month=2), used={"volume_gib": 100}, quota={"vcpus": 4, "ram_mib": 8192})
     factories.usage_sample(session, a, at(10), used={"volume_gib": 200}, quota={"vcpus": 4, "ram_mib": 8192})
-    b = factories.project(session, org.id, created_at=at(1), granted={"vcpus": 2})
+    b = factories.active_project(session, org.id, created_at=at(1), granted={"vcpus": 2})
     factories.usage_sample(session, b, at(2), used={"volume_gib": 10}, quota={"vcpus": 2, "ram_mib": -1})
     factories.decommissioned(session, b, at(5, 12))
     return org, a.id, b.id

@@ -30,7 +30,8 @@ PASSWORDS = {"amina": "amina-demo", "youssef": "youssef-demo", "salma": "salma-d
 
 @dataclass
 class WorkerQueue:
-    """Like a Celery worker: runs the provisioning workflow shortly after the API enqueues."""
+    """Like a Celery worker: runs the provisioning workflow in its own thread once the API has enqueued
+    (which it does after its commit)."""
 
     runtime: ApiRoot | None = None
     live: InMemoryProvisioner = field(default_factory=InMemoryProvisioner)
@@ -46,11 +47,7 @@ class WorkerQueue:
         )
 
     def _later(self, work: Callable[[], None]) -> None:
-        def run() -> None:
-            time.sleep(0.2)
-            work()
-
-        thread = threading.Thread(target=run, daemon=True)
+        thread = threading.Thread(target=work, daemon=True)
         self.threads.append(thread)
         thread.start()
 

@@ -94,7 +94,7 @@ class KeycloakServer:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.5)  # polling a server that has no readiness event to await
         self.stop()
         raise RuntimeError(f"Keycloak did not serve {discovery} within {START_TIMEOUT} s:\n{self._tail()}")
 

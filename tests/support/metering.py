@@ -42,7 +42,7 @@ class FakeCloud:
             self.calls.append(key)
         pause = self.delay.get(key, self.delay.get("*", 0.0))
         if pause:
-            time.sleep(pause)
+            time.sleep(pause)  # time itself: a slow cloud, for the collector's deadline
         if key in self.fail:
             raise self.fail[key]
 

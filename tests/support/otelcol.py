@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.otlp import ReceivedSpan
 from tests.support.ports import free_port, wait_for_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path.home() / ".cache" / "sahab" / "otelcol"
@@ -100,9 +100,14 @@ class Collector:
 
     def wait_for(self, predicate, timeout: float) -> list[ReceivedSpan]:  # type: ignore[no-untyped-def]
         """Wait until predicate(spans) is true, reading the collector's output as it is written."""
-        deadline = time.monotonic() + timeout
-        while not predicate(spans := self.spans):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not received within {timeout}s; got {[(s.service, s.name) for s in spans]}")
-            time.sleep(0.5)  # the collector writes to a file; there is no event to wait on
-        return spans
+
+        def received() -> tuple[list[ReceivedSpan]] | None:  # the collector writes to a file: poll it
+            spans = self.spans
+            return (spans,) if predicate(spans) else None
+
+        try:
+            return wait_until(received, timeout, "the spans", interval=0.5)[0]
+        except AssertionError:
+            raise AssertionError(
+                f"not received within {timeout}s; got {[(s.service, s.name) for s in self.spans]}"
+            ) from None

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import socket
-import time
+
+from tests.support.waiting import wait_until
 
 
 def free_port() -> int:
@@ -11,11 +12,11 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, timeout: float, what: str, log_hint: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def open_() -> bool:  # a process opening a port announces nothing: poll it
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{what} did not open 127.0.0.1:{port} within {timeout:.0f}s. {log_hint}")
+            return False
+
+    wait_until(open_, timeout, f"{what} opening 127.0.0.1:{port}. {log_hint}", interval=0.2, error=RuntimeError)

@@ -1,4 +1,4 @@
-"""Device-flow exhaustion (issue 11 item 3): bounded fields, starts limited per client and per address,
+"""Device-flow exhaustion: bounded fields, starts limited per client and per address,
 slow_down only for the poller that polls too fast, expired grants purged, a start's cost independent of
 how many grants are pending."""
 

@@ -1,4 +1,4 @@
-"""Password guessing on the issuer's pages (issue 11 item 4): limited per account and per address, with a
+"""Password guessing on the issuer's pages: limited per account and per address, with a
 lockout that refuses even the right password until it ends, and doubles when guessing goes on."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Several API processes serve one issuer (issue 10): its grants, limits and lockouts are in the database.
+"""Several API processes serve one issuer: its grants, limits and lockouts are in the database.
 
 Two issuer applications with their own engines on one database stand for two processes; the last
 test runs the real `sahab-server api --workers 2` on PostgreSQL."""

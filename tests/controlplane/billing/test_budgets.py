@@ -75,7 +75,7 @@ def test_a_budget_never_blocks_a_decrease(sessions, billed):
     owner = factories.person()
     with transaction(sessions) as session:
         org = factories.organisation(session)
-        project = factories.project(
+        project = factories.active_project(
             session,
             org.id,
             created_at=billed.clock.now(),
@@ -118,7 +118,7 @@ def test_alerts_at_80_and_100_percent_once_a_month(sessions, billed, clock, queu
     clock._now = datetime(2026, 3, 1, tzinfo=UTC)
     with transaction(sessions) as session:
         org = factories.organisation(session)
-        project = factories.project(session, org.id, created_at=clock.now(), granted={"vcpus": 4})
+        project = factories.active_project(session, org.id, created_at=clock.now(), granted={"vcpus": 4})
         factories.usage_sample(session, project, clock.now(), quota={"vcpus": 4})  # 4 x 0.25 = 1 MAD an hour
         budgets.set_budget(session, billed.billing, owner, org.id, "100", False, clock.now())
 
@@ -160,7 +160,7 @@ def test_a_budget_alert_arrives_signed_at_the_organisation_webhook(sessions, bil
         with transaction(sessions) as session:
             org = factories.organisation(session)
             org.alert_webhook_url, org.alert_webhook_secret = f"{server.url}/hook", "s3cret"
-            project = factories.project(session, org.id, created_at=clock.now(), granted={"vcpus": 4})
+            project = factories.active_project(session, org.id, created_at=clock.now(), granted={"vcpus": 4})
             factories.usage_sample(session, project, clock.now(), quota={"vcpus": 4})
             budgets.set_budget(session, billed.billing, factories.person(), org.id, "10", False, clock.now())
         clock._now = datetime(2026, 3, 1, 12, tzinfo=UTC)  # 12 MAD of 10: both thresholds at once

@@ -60,7 +60,7 @@ def test_price_change_programme_end_and_decommissioned_project(database_url, ses
 def test_an_agency_is_charged_in_chargeback_units(database_url, sessions):
     with transaction(sessions) as session:
         org = factories.organisation(session, kind=factories.OrganisationKind.AGENCY)
-        p = factories.project(session, org.id, created_at=at(1), granted={"vcpus": 1})
+        p = factories.active_project(session, org.id, created_at=at(1), granted={"vcpus": 1})
         factories.usage_sample(session, p, at(1), quota={"vcpus": 1})
         computed = compute(session, org, "2026-03", APRIL_FIRST, march_price_change(), FakeDiscounts())
     # 360 h x 0.18 + 384 h x 0.20

@@ -5,9 +5,6 @@ import pytest
 from controlplane.metering.collect import MeteringCollector
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project
-from controlplane.quota_requests import service
-from controlplane.quota_requests.schemas import QuotaRequestCreate
-from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
 from tests.support.fakes import InMemoryProvisioner
 from tests.support.metering import FakeCloud
@@ -52,23 +49,11 @@ def collector(sessions, deps, clouds, notifier) -> MeteringCollector:
 
 
 @pytest.fixture
-def active_project(sessions, deps, provisioner):
-    """Make an active project (through the real request path and workflow) and return its row."""
-    workflow = ProvisioningWorkflow(sessions, deps, provisioner, worker_id="w")
+def active_project(sessions, deps):
+    """active_project(env, org_id, preset) -> an active project's row (factories.active_project)."""
 
     def make(env: str = "prod", org_id: str | None = None, preset: str = "small") -> Project:
         with transaction(sessions) as session:
-            org = org_id or factories.organisation(session).id
-            request = service.create(
-                session,
-                deps,
-                factories.person(),
-                QuotaRequestCreate(
-                    organisation_id=org, region="rabat-1", environment=env, preset=preset, justification="metering"
-                ),
-            )
-        assert workflow.provision(request.id) == "active"
-        with transaction(sessions) as session:
-            return session.get_one(Project, request.project_id)
+            return factories.active_project(session, org_id, deps=deps, environment=env, preset=preset)
 
     return make

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import pytest
+
 from controlplane.persistence.database import transaction
 from controlplane.persistence.models import Project, QuotaRequest
+from controlplane.projects.service import tenant_spec
 from controlplane.quota_requests import service
 from controlplane.workflows.provisioning import ProvisioningWorkflow
 from tests import factories
 
 
-def test_reapply_uses_granted_quota_and_records_progress(sessions, deps, provisioner, active_project):
+@pytest.fixture
+def on_the_cloud(sessions, deps, provisioner, active_project) -> Project:
+    """An active project whose tenant the provisioner holds, as after its provisioning."""
     project = active_project()
+    with transaction(sessions) as session:
+        provisioner.apply(tenant_spec(session, deps, session.get_one(Project, project.id)), lambda event: None)
+    return project
+
+
+def test_reapply_uses_granted_quota_and_records_progress(sessions, deps, provisioner, on_the_cloud):
+    project = on_the_cloud
     workflow = ProvisioningWorkflow(sessions, deps, provisioner, worker_id="w")
     assert workflow.reapply(project.id) == "repaired"
     assert provisioner.applies == [project.id, project.id]
@@ -26,8 +38,8 @@ def test_reapply_uses_granted_quota_and_records_progress(sessions, deps, provisi
     ]
 
 
-def test_failed_repair_is_recorded_on_the_project_only(sessions, deps, provisioner, active_project):
-    project = active_project()
+def test_failed_repair_is_recorded_on_the_project_only(sessions, deps, provisioner, on_the_cloud):
+    project = on_the_cloud
     provisioner.fail_next = "cloud down"
     assert ProvisioningWorkflow(sessions, deps, provisioner, worker_id="w").reapply(project.id) == "failed"
     with transaction(sessions) as session:

@@ -12,6 +12,7 @@ from controlplane.observability.queues import QueueCollector
 from controlplane.settings import Settings
 from controlplane.tasks.celery_app import CeleryQueue, create_celery
 from tests.support.metrics import value
+from tests.support.waiting import wait_until
 
 
 def _seconds(stamp: datetime | int) -> float:
@@ -70,17 +71,17 @@ def test_rabbitmq_depth_consumers_and_oldest_message_age(rabbitmq):
         collector.broker_url, {}, name, management_url=rabbitmq.management_url, wall=lambda: time.time() + 60
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:  # RabbitMQ's management statistics lag the queue (every 0.5 s in the test broker)
+
+        def counted() -> str | None:  # RabbitMQ's management statistics lag the queue (every 0.5 s in the test broker)
             text = scrape(later)
-            if (
+            ready = (
                 "sahab_queue_oldest_message_age_seconds{" in text
                 and value(text, "sahab_queue_messages", queue=name) == 3
-            ):
-                if value(text, "sahab_queue_oldest_message_age_seconds", queue=name) > 0 or time.monotonic() > deadline:
-                    break
-            assert time.monotonic() < deadline, text
-            time.sleep(0.2)
+                and value(text, "sahab_queue_oldest_message_age_seconds", queue=name) > 0
+            )
+            return text if ready else None
+
+        text = wait_until(counted, 20, "the management API counting the 3 messages", interval=0.2)
         assert value(text, "sahab_broker_up") == 1
         assert value(text, "sahab_queue_consumers", queue=name) == 0
         age = value(text, "sahab_queue_oldest_message_age_seconds", queue=name)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
 from controlplane.persistence.migrate import alembic_config, downgrade, upgrade
-from controlplane.persistence.models import Project, ProjectMetering
+from controlplane.persistence.models import ProjectMetering
 from tests import factories
 
 
@@ -18,20 +18,8 @@ def test_existing_readings_become_quota_checks_and_names_are_filled(database_url
     measured = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     with transaction(sessions) as session:
         organisation = factories.organisation(session)
-        project = Project(
-            id="prj_migration0009",
-            organisation_id=organisation.id,
-            region_id="rabat-1",
-            environment="prod",
-            state="active",
-            granted={},
-            openstack_project_id="os-1",
-            outputs={},
-            created_at=measured,
-            updated_at=measured,
-        )
-        session.add(project)
-        session.flush()
+        project = factories.active_project(session, organisation.id, environment="prod", created_at=measured)
+        project.openstack_project_id = "os-1"
         project_id, expected = project.id, f"sahab-{organisation.id}-rabat-1-prod"
         session.add(
             ProjectMetering(project_id=project_id, measured_at=measured, quota={"vcpus": 4}, used={}, notified={})

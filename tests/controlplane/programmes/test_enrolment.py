@@ -170,9 +170,7 @@ def test_a_decrease_of_a_programme_project_stays_in_the_reserve(sessions, deps):
     with transaction(sessions) as session:
         org = factories.startup(session).id
         service.apply(session, deps, factories.person(), "startup-launch", org)
-        request = ask(session, deps, org)
-        project = session.get_one(Project, request.project_id)
-        request.state, project.state = "active", "active"
+        factories.active_project(session, org, deps=deps, environment="prod", preset="medium")
     with transaction(sessions) as session:
         decrease = ask(session, deps, org, preset="small")
         assert decrease.state == "approved"

@@ -57,18 +57,7 @@ def enrolled(sessions, deps, *, webhook: bool = True, admin: str = "owner") -> t
 
 def with_active_project(sessions, deps, org: str, admin: str = "owner", preset: str = "medium") -> str:
     with transaction(sessions) as session:
-        request = requests.create(
-            session,
-            deps,
-            factories.person(admin),
-            QuotaRequestCreate(
-                organisation_id=org, region="rabat-1", environment="prod", preset=preset, justification="startup"
-            ),
-        )
-        assert request.state == "approved"
-        project = session.get_one(Project, request.project_id)
-        request.state, project.state = "active", "active"
-        return project.id
+        return factories.active_project(session, org, deps=deps, requester=admin, environment="prod", preset=preset).id
 
 
 def assert_in_general_pool(sessions, project_id: str, granted) -> None:

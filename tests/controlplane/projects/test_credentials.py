@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from controlplane.contract import TenantOutputs
 from controlplane.errors import CredentialsUnreadable
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Project, ProjectCredentials
+from controlplane.persistence.models import ProjectCredentials
 from controlplane.projects import credentials
 from controlplane.projects.credentials import CredentialVault
 from controlplane.settings import Settings
@@ -65,19 +65,8 @@ def test_reseal_all_rewrites_every_row_with_the_first_key(sessions, clock):
     with transaction(sessions) as session:
         org = factories.organisation(session)
         for n in range(3):
-            session.add(
-                Project(
-                    id=f"prj_{n}",
-                    organisation_id=org.id,
-                    region_id="rabat-1",
-                    environment=f"e{n}",
-                    state="active",
-                    created_at=clock.now(),
-                    updated_at=clock.now(),
-                )
-            )
-            session.flush()
-            credentials.store(session, CredentialVault([old]), clock, f"prj_{n}", OUTPUTS, "default")
+            project = factories.active_project(session, org.id, environment=f"e{n}", created_at=clock.now())
+            credentials.store(session, CredentialVault([old]), clock, project.id, OUTPUTS, "default")
     assert credentials.reseal_all(sessions, CredentialVault([new, old]), batch=2) == 3
     with transaction(sessions) as session:
         for row in session.query(ProjectCredentials):

@@ -22,7 +22,7 @@ def backend_url(request, tmp_path):
 
 
 def test_apply_preview_credentials_destroy(toolchain_on_path, backend_url, tmp_path):
-    from tests.devcloud.conftest import clouds_yaml
+    from tests.support.devcloud import clouds_yaml
 
     provisioner = PulumiProvisioner(tmp_path / "data", backend_url, "test-passphrase", str(clouds_yaml()))
     provisioner.check_available()

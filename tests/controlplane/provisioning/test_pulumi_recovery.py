@@ -17,7 +17,7 @@ FORGOTTEN = {"user", "user-member", "network", "subnet", "router", "router-subne
 def test_objects_missing_from_the_state_are_adopted_not_created_twice(toolchain_on_path, tmp_path):
     import openstack
 
-    from tests.devcloud.conftest import clouds_yaml
+    from tests.support.devcloud import clouds_yaml
 
     provisioner = PulumiProvisioner(tmp_path / "data", "", "test-passphrase", str(clouds_yaml()))
     spec = TenantSpec(

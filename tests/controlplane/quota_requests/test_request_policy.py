@@ -12,7 +12,7 @@ from controlplane.domain.regions import Catalogue
 from controlplane.domain.states import MemberRole, OrganisationKind, PlatformRole
 from controlplane.errors import InvalidInput, SeparationOfDuties, TooManyPendingRequests
 from controlplane.persistence.database import make_engine, make_session_factory, transaction
-from controlplane.persistence.models import Membership, Project, QuotaRequest
+from controlplane.persistence.models import Membership, QuotaRequest
 from controlplane.quota_requests import service
 from controlplane.quota_requests.admission import ensure_regions
 from controlplane.quota_requests.schemas import QuotaRequestCreate
@@ -89,9 +89,9 @@ def test_amounts_above_the_regions_capacity_are_refused_and_nothing_is_stored(se
 def test_a_project_granted_more_than_a_shrunk_region_holds_may_still_shrink(sessions, deps):
     with transaction(sessions) as session:
         org = factories.organisation(session, kind=OrganisationKind.AGENCY)
-        request = service.create(session, deps, factories.person(), ask(org.id, amounts={"vcpus": 200}))
-        service.approve(session, deps, factories.approver(), request.id, None)
-        session.get_one(Project, request.project_id).state = "active"
+        factories.active_project(
+            session, org.id, deps=deps, environment="prod", preset="medium", amounts={"vcpus": 200}
+        )
     deps.catalogue = Catalogue(
         regions=[
             r.model_copy(update={"capacity": {**r.capacity, "vcpus": 16}}) if r.id == "rabat-1" else r

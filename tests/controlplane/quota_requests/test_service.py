@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.domain.states import OrganisationKind, OrganisationStatus, ProjectState, RequestState
+from controlplane.domain.states import OrganisationKind, OrganisationStatus, RequestState
 from controlplane.errors import (
     Conflict,
     InsufficientCapacity,
@@ -15,7 +15,7 @@ from controlplane.errors import (
     RegionNotOpen,
 )
 from controlplane.persistence.database import transaction
-from controlplane.persistence.models import Project, RequestEvent
+from controlplane.persistence.models import RequestEvent
 from controlplane.quota_requests import service
 from controlplane.quota_requests.schemas import QuotaRequestCreate
 from tests import factories
@@ -185,15 +185,11 @@ def test_members_of_other_organisations_see_nothing(sessions, deps):
 def test_decrease_below_usage_is_rejected_with_usage_shown(sessions, deps):
     with transaction(sessions) as session:
         org = factories.organisation(session)
-        request = service.create(session, deps, factories.person(), ask(org.id))
-        project = session.get(Project, request.project_id)
-        # As if provisioned and metered.
-        request.state = "active"
-        project.state = ProjectState.ACTIVE.value
-        project.last_usage = {"vcpus": 3, "ram_mib": 4096}
+        project = factories.active_project(session, org.id, deps=deps, environment="prod")
+        project.last_usage = {"vcpus": 3, "ram_mib": 4096}  # as if metered
     with transaction(sessions) as session:
         change = service.create(
-            session, deps, factories.person(), ask(org.id, preset=None, amounts={**request.amounts, "vcpus": 2})
+            session, deps, factories.person(), ask(org.id, preset=None, amounts={**project.granted, "vcpus": 2})
         )
     assert change.state == RequestState.REJECTED
     assert "vcpus requested 2, in use 3" in change.reason
@@ -202,13 +198,10 @@ def test_decrease_below_usage_is_rejected_with_usage_shown(sessions, deps):
 def test_decrease_is_approved_automatically_even_above_the_envelope(sessions, deps):
     with transaction(sessions) as session:
         org = factories.organisation(session, kind=OrganisationKind.AGENCY)
-        request = service.create(session, deps, factories.person(), ask(org.id, preset="large"))
-        service.approve(session, deps, factories.approver(), request.id, None)
-        project = session.get(Project, request.project_id)
-        request.state, project.state = "active", ProjectState.ACTIVE.value
+        project = factories.active_project(session, org.id, deps=deps, environment="prod", preset="large")
     with transaction(sessions) as session:
         change = service.create(
-            session, deps, factories.person(), ask(org.id, preset=None, amounts={**request.amounts, "vcpus": 32})
+            session, deps, factories.person(), ask(org.id, preset=None, amounts={**project.granted, "vcpus": 32})
         )
     assert change.state == "approved" and change.kind == "change"
     assert "a decrease" in change.reason
