@@ -125,7 +125,7 @@ def active_project(
     """The one way to make a project that is (or was) on the cloud, with its granted quota.
 
     - `request_id`: an approved request made elsewhere (e.g. over HTTP) is provisioned, as a worker does.
-    - `core`: a quota request is made through the real service for `organisation_id` (a new verified
+    - `deps`: a quota request is made through the real service for `organisation_id` (a new verified
       business when None) by `requester`, approved by an approver when the policy holds it, and provisioned.
     - neither: the rows (project and its active create request) are written directly with `granted`, at
       `created_at`, in `state`; for the readers of rows (billing) that need a project from the past.

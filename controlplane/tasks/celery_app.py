@@ -112,6 +112,7 @@ class CeleryQueue:
         self.app.send_task(CAPTURE_CREDENTIALS, args=[project_id])
 
     def ping(self) -> None:
-        """Raise if the broker cannot be reached (used by /readyz)."""
+        """Raise if the broker cannot be reached (used by /readyz). One attempt: a retry would first sleep
+        kombu's 2 s interval, longer than a readiness probe waits, and the probe itself is the retry."""
         with self.app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
+            connection.ensure_connection(max_retries=0, timeout=2)

@@ -35,7 +35,7 @@ def test_a_member_reads_only_its_organisations_statements_and_projects_and_staff
         mine = factories.organisation(session, admin="amina")
         theirs = factories.organisation(session, admin="youssef")
         statements = {org.id: _statement(org.id) for org in (mine, theirs)}
-        projects = {org.id: factories.project(session, org.id, created_at=NOW) for org in (mine, theirs)}
+        projects = {org.id: factories.active_project(session, org.id, created_at=NOW) for org in (mine, theirs)}
         session.add_all(statements.values())
         session.flush()
 

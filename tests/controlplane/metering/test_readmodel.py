@@ -23,7 +23,7 @@ def test_usage_is_summed_per_region_and_reused_until_the_next_collection(session
     with transaction(sessions) as session:
         org = factories.organisation(session)
         for used in (3, 4):
-            project = factories.project(session, org.id, created_at=NOW)
+            project = factories.active_project(session, org.id, created_at=NOW)
             session.add(
                 ProjectMetering(
                     project_id=project.id, measured_at=NOW, used={"vcpus": used}, drift=[{"kind": "quota_changed"}]
@@ -37,7 +37,7 @@ def test_usage_is_summed_per_region_and_reused_until_the_next_collection(session
     assert usage.unused[Resource.VCPUS] == rabat.effective_capacity()[Resource.VCPUS] - 7
 
     with transaction(sessions) as session:
-        factories.project(session, org.id, created_at=NOW)  # not read by a collection yet
+        factories.active_project(session, org.id, created_at=NOW)  # not read by a collection yet
     with transaction(sessions) as session:
         again = readmodel.read(session, deps.catalogue, view, projects=False)
         assert again.totals is view.totals and again.projects == []

@@ -20,7 +20,8 @@ def test_a_member_reads_only_its_organisations_projects_and_drift_and_staff_read
         mine = factories.organisation(session, admin="amina")
         theirs = factories.organisation(session, admin="youssef")
         projects = {
-            org.id: factories.project(session, org.id, created_at=NOW, environment="prod") for org in (mine, theirs)
+            org.id: factories.active_project(session, org.id, created_at=NOW, environment="prod")
+            for org in (mine, theirs)
         }
         for project in projects.values():
             session.add(ProjectMetering(project_id=project.id, measured_at=NOW, drift=[{"kind": "missing"}]))

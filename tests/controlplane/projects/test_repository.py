@@ -17,10 +17,10 @@ from tests import factories
 def test_a_caller_sees_its_organisations_projects_and_staff_see_all(sessions):
     now = datetime.now(UTC)
     with transaction(sessions) as session:
-        stored = factories.project(session, factories.organisation(session, admin="amina").id, created_at=now)
+        stored = factories.active_project(session, factories.organisation(session, admin="amina").id, created_at=now)
         claimed_org = factories.organisation(session, admin="karim")
-        claimed = factories.project(session, claimed_org.id, created_at=now)
-        other = factories.project(session, factories.organisation(session, admin="karim").id, created_at=now)
+        claimed = factories.active_project(session, claimed_org.id, created_at=now)
+        other = factories.active_project(session, factories.organisation(session, admin="karim").id, created_at=now)
     amina = factories.person("amina", claimed_organisations={claimed_org.id: MemberRole.MEMBER})
     with transaction(sessions) as session:
         assert {p.id for p in repository.page_visible(session, amina, cursor=None, limit=100).items} >= {

@@ -14,10 +14,10 @@ from tests import factories
 def test_a_caller_sees_its_organisations_requests_and_staff_see_all(sessions):
     now = datetime.now(UTC)
     with transaction(sessions) as session:
-        stored = factories.project(session, factories.organisation(session, admin="amina").id, created_at=now)
+        stored = factories.active_project(session, factories.organisation(session, admin="amina").id, created_at=now)
         claimed_org = factories.organisation(session, admin="karim")
-        claimed = factories.project(session, claimed_org.id, created_at=now)
-        other = factories.project(session, factories.organisation(session, admin="karim").id, created_at=now)
+        claimed = factories.active_project(session, claimed_org.id, created_at=now)
+        other = factories.active_project(session, factories.organisation(session, admin="karim").id, created_at=now)
     mine = {stored.current_request_id, claimed.current_request_id}
     amina = factories.person("amina", claimed_organisations={claimed_org.id: MemberRole.ADMIN})
     with transaction(sessions) as session:
