@@ -17,6 +17,16 @@ from cli.errors import CliError
 from tests.support.cli import Cli, External
 
 
+@pytest.fixture(autouse=True)
+def no_device_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The device grant's polling interval is honoured (tests/cli/test_auth.py runs the real wait); here
+    the sessions after the login are what is tested, so the CLI's wait before its first poll is recorded
+    instead of slept."""
+    waits: list[float] = []
+    monkeypatch.setattr(auth.device_login, "__defaults__", (waits.append,))
+    return waits
+
+
 def stored(home: Path) -> dict[str, Any]:
     return json.loads((home / "sahab" / "credentials.json").read_text())
 
