@@ -172,6 +172,7 @@ def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cl
     secrets = {
         "SAHAB_DATABASE_URL": postgres_url,
         "SAHAB_BROKER_URL": rabbitmq.url,
+        "SAHAB_BROKER_MANAGEMENT_URL": rabbitmq.management_url,
         "SAHAB_PULUMI_BACKEND_URL": "",  # the file backend in the worker's data emptyDir
         "SAHAB_PULUMI_PASSPHRASE": "image-test-passphrase",
         "SAHAB_CREDENTIALS_KEYS": json.dumps([Fernet.generate_key().decode()]),
@@ -285,6 +286,8 @@ def test_api_worker_and_beat_from_the_image_provision_a_request_made_with_the_cl
 
             api_metrics = api.get("/metrics").text
             assert "sahab_admission_decisions_total" in api_metrics, api_metrics[:2000]  # the API admitted it
+            # The oldest waiting task's age, read from RabbitMQ's management API (secrets.brokerManagement).
+            assert "sahab_queue_oldest_message_age_seconds{" in api_metrics, api_metrics[:2000]
             worker_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
             for name in ("sahab_provisioning_duration_seconds_count", "sahab_worker_last_heartbeat_timestamp_seconds"):
                 assert name in worker_metrics, (name, worker_metrics[:3000])  # the worker provisioned it
